@@ -1,0 +1,118 @@
+"""The state machine: status is a pure function of the history, whatever the order or repetition."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.domain import (
+    INITIAL,
+    BounceType,
+    EventType,
+    NormalizedEvent,
+    Status,
+    fold,
+    history,
+    merge,
+    normalize_address,
+)
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+
+
+def event(kind: EventType, seconds: float = 0, key: str | None = None, **extra) -> NormalizedEvent:
+    return NormalizedEvent(
+        provider="ses", message_id="m", recipient="r@example.com", type=kind,
+        occurred_at=T0 + timedelta(seconds=seconds), event_key=key or f"{kind.value}:{seconds}", **extra,
+    )
+
+
+def test_no_event_means_pending():
+    assert fold([]).status is Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "kinds, expected",
+    [
+        ([EventType.SENT, EventType.DELIVERED], Status.DELIVERED),
+        ([EventType.DELIVERED, EventType.DELAYED], Status.DELIVERED),  # a late delay never regresses
+        ([EventType.DELAYED, EventType.SENT], Status.RETRY),
+        ([EventType.DELIVERED, EventType.BOUNCED], Status.BOUNCED),  # asynchronous bounce wins
+        ([EventType.BOUNCED, EventType.COMPLAINED], Status.COMPLAINT),
+        ([EventType.DELIVERED, EventType.OPENED], Status.OPENED),
+        ([EventType.DELIVERED, EventType.CLICKED], Status.OPENED),
+        ([EventType.SENT, EventType.REJECTED], Status.ERROR),
+        ([EventType.SENT, EventType.RENDERING_FAILED], Status.ERROR),
+        ([EventType.DELIVERED, EventType.UNSUBSCRIBED], Status.DELIVERED),  # changes no status
+        ([EventType.UNSUBSCRIBED], Status.PENDING),
+    ],
+)
+def test_precedence_of_statuses(kinds, expected):
+    forwards = fold(event(kind, n) for n, kind in enumerate(kinds))
+    backwards = fold(event(kind, n) for n, kind in reversed(list(enumerate(kinds))))
+    assert forwards.status is backwards.status is expected
+
+
+def test_equal_rank_takes_the_latest_then_the_event_key():
+    transient = event(EventType.BOUNCED, 5, "b1", bounce_type=BounceType.TRANSIENT)
+    permanent = event(EventType.BOUNCED, 9, "b2", bounce_type=BounceType.PERMANENT)
+    assert fold([permanent, transient]).bounce_type is BounceType.PERMANENT
+    tie_a = event(EventType.BOUNCED, 5, "a", diagnostic="A")
+    tie_b = event(EventType.BOUNCED, 5, "b", diagnostic="B")
+    assert fold([tie_b, tie_a]).diagnostic == fold([tie_a, tie_b]).diagnostic == "B"
+
+
+def test_winner_carries_its_bounce_details():
+    state = fold([event(EventType.SENT), event(EventType.BOUNCED, 1, bounce_type=BounceType.PERMANENT,
+                                               bounce_subtype="NoEmail", diagnostic="smtp; 550")])
+    assert (state.bounce_type, state.bounce_subtype, state.diagnostic) == (BounceType.PERMANENT, "NoEmail", "smtp; 550")
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ValueError):
+        NormalizedEvent("ses", "m", "r", EventType.SENT, datetime(2026, 1, 1), "k")
+
+
+@pytest.mark.parametrize("raw", ["Jane <Jane@Example.COM>", " jane@example.com ", "JANE@EXAMPLE.COM"])
+def test_addresses_normalize_to_one_key(raw):
+    assert normalize_address(raw) == "jane@example.com"
+
+
+# --- the property the whole tracker rests on ----------------------------------------------
+
+kinds = st.sampled_from(list(EventType))
+events = st.lists(
+    st.builds(
+        lambda kind, second, n, bounce: event(
+            kind, second, key=f"k{n}",
+            bounce_type=bounce if kind is EventType.BOUNCED else None,
+            diagnostic=f"d{n}",
+        ),
+        kinds, st.integers(0, 5), st.integers(0, 6), st.sampled_from(list(BounceType)),
+    ),
+    min_size=1, max_size=12,
+    unique_by=lambda e: e.event_key,  # one key names one event, as parsers guarantee
+)
+
+
+@settings(max_examples=300)
+@given(events=events, data=st.data())
+def test_any_permutation_and_duplication_gives_the_same_status_and_history(events, data):
+    arrivals = data.draw(st.lists(st.sampled_from(events), min_size=len(events), max_size=3 * len(events)))
+    arrivals += events  # every event arrives at least once
+    arrivals = data.draw(st.permutations(arrivals))
+
+    assert fold(arrivals) == fold(events)
+    assert history(arrivals) == history(events)
+
+
+@settings(max_examples=200)
+@given(events=events, split=st.integers(0, 12))
+def test_incremental_merge_equals_recomputing_from_the_whole_history(events, split):
+    """What the worker does batch by batch (merge onto a stored state) equals a rebuild."""
+    stored = fold(events[:split])
+    for e in events[split:]:
+        stored = merge(stored, e)
+    assert stored == fold(events) == fold(events, INITIAL)

@@ -1,0 +1,21 @@
+"""The tracker's pure core: statuses, normalized events and the state machine.
+
+Standard library only and no I/O; every other layer may import it, it imports none of them.
+"""
+from tracker.domain.events import EventType, NormalizedEvent, normalize_address
+from tracker.domain.state import INITIAL, DeliveryState, fold, history, merge, precedence
+from tracker.domain.status import BounceType, Status
+
+__all__ = [
+    "BounceType",
+    "DeliveryState",
+    "EventType",
+    "NormalizedEvent",
+    "Status",
+    "INITIAL",
+    "fold",
+    "history",
+    "merge",
+    "normalize_address",
+    "precedence",
+]

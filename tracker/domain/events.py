@@ -1,0 +1,92 @@
+"""The normalized event every provider parser produces."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any, Mapping
+
+from tracker.domain.status import BounceType, Status
+
+
+class EventType(str, enum.Enum):
+    """What happened, independent of the provider's vocabulary."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DELAYED = "delayed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    REJECTED = "rejected"
+    RENDERING_FAILED = "rendering_failed"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+
+    @property
+    def status(self) -> Status | None:
+        """The status this event asserts, or None for events that change no status."""
+        return _STATUS_OF[self]
+
+
+_STATUS_OF: dict[EventType, Status | None] = {
+    EventType.SENT: Status.SENT,
+    EventType.DELIVERED: Status.DELIVERED,
+    EventType.DELAYED: Status.RETRY,
+    EventType.BOUNCED: Status.BOUNCED,
+    EventType.COMPLAINED: Status.COMPLAINT,
+    EventType.REJECTED: Status.ERROR,
+    EventType.RENDERING_FAILED: Status.ERROR,
+    EventType.OPENED: Status.OPENED,
+    EventType.CLICKED: Status.OPENED,
+    # Unsubscribes are kept in the history (and feed the suppression list) but a reader
+    # unsubscribing says nothing about whether this message was delivered.
+    EventType.UNSUBSCRIBED: None,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizedEvent:
+    """One thing that happened to one (message, recipient) delivery.
+
+    ``event_key`` identifies the event semantically (the same bounce delivered twice, or
+    through two SNS topics, has the same key) and is unique within its delivery; it is
+    also the last tie-breaker of the state machine's total order.
+    ``recipient`` is None only for message-level events that name no recipient (SES opens
+    and clicks of a message sent to several addresses).
+    """
+
+    provider: str
+    message_id: str
+    recipient: str | None
+    type: EventType
+    occurred_at: datetime
+    event_key: str
+    bounce_type: BounceType | None = None
+    bounce_subtype: str | None = None
+    diagnostic: str | None = None
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+
+    @property
+    def status(self) -> Status | None:
+        return self.type.status
+
+
+def normalize_address(raw: str) -> str:
+    """The key form of an email address: the bare address, trimmed and lower-cased.
+
+    Providers echo the address in different spellings (display names in
+    ``mail.destination``, upper-case domains in DSNs); a delivery must be found by any of
+    them. Local parts are case-sensitive in theory, never in practice among mailbox
+    providers, so lower-casing the whole address is the safer identity.
+    """
+    _, address = parseaddr(raw)
+    address = (address or raw).strip().lower()
+    if not address:
+        raise ValueError(f"not an email address: {raw!r}")
+    return address

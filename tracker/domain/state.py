@@ -1,0 +1,82 @@
+"""The state machine: a delivery's current status as a pure function of its history.
+
+Current status = the event with the highest (rank, occurred_at, event_key). Taking a
+maximum over a total order is associative, commutative and idempotent, so the result does
+not depend on arrival order or on duplicates, which is what at-least-once, unordered
+senders (SNS, SQS, every webhook) require. ``merge`` is the incremental form the worker
+uses; ``fold`` recomputes from a whole history and must always agree with it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Iterable
+
+from tracker.domain.events import NormalizedEvent
+from tracker.domain.status import BounceType, Status
+
+
+def precedence(event: NormalizedEvent) -> str:
+    """A string whose lexical order is the state machine's order on status events.
+
+    Persistence keeps the winner's precedence on the delivery row, so merging a new event
+    is a plain "keep the greater string" comparison that the database can do atomically.
+    """
+    status = event.status
+    if status is None:
+        raise ValueError(f"{event.type.value} events assert no status")
+    stamp = event.occurred_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return f"{status.rank:02d}|{stamp}|{event.event_key}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryState:
+    """What a delivery row holds about its current status."""
+
+    status: Status
+    precedence: str
+    status_at: datetime | None = None
+    bounce_type: BounceType | None = None
+    bounce_subtype: str | None = None
+    diagnostic: str | None = None
+
+    @classmethod
+    def from_event(cls, event: NormalizedEvent) -> "DeliveryState":
+        return cls(
+            status=event.status,  # type: ignore[arg-type]  # checked by precedence()
+            precedence=precedence(event),
+            status_at=event.occurred_at,
+            bounce_type=event.bounce_type,
+            bounce_subtype=event.bounce_subtype,
+            diagnostic=event.diagnostic,
+        )
+
+
+# A delivery registered before any provider event: ranks below every event.
+INITIAL = DeliveryState(status=Status.PENDING, precedence="")
+
+
+def merge(state: DeliveryState, event: NormalizedEvent) -> DeliveryState:
+    """The state after also knowing ``event``."""
+    if event.status is None:
+        return state
+    candidate = DeliveryState.from_event(event)
+    return candidate if candidate.precedence > state.precedence else state
+
+
+def fold(events: Iterable[NormalizedEvent], state: DeliveryState = INITIAL) -> DeliveryState:
+    """The state given a whole history, in any order, with any repetitions."""
+    for event in events:
+        state = merge(state, event)
+    return state
+
+
+def history(events: Iterable[NormalizedEvent]) -> list[NormalizedEvent]:
+    """A delivery's history: each distinct event once, oldest first.
+
+    Ordered by (occurred_at, event_key) so that the history, like the status, is the same
+    whatever order and however often the events arrived.
+    """
+    unique = {event.event_key: event for event in events}
+    return sorted(unique.values(), key=lambda e: (e.occurred_at, e.event_key))
+

@@ -1,0 +1,54 @@
+"""Settings from the environment, read when the app is created (never at import time)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Mapping
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path('var/tracker.db').resolve()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting the tracker reads; the README's configuration table mirrors this."""
+
+    database_url: str
+    broker_url: str | None = None
+    sns_cert_dir: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    batch_size: int = 500
+    max_attempts: int = 5
+    sweep_interval: float = 30.0
+    sweep_grace: float = 10.0
+    source_cache_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        env = os.environ if environ is None else environ
+
+        def number(name: str, default: float, kind=int):
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+        return cls(
+            database_url=env.get("TRACKER_DATABASE_URL") or _default_database_url(),
+            broker_url=env.get("TRACKER_BROKER_URL") or None,
+            sns_cert_dir=env.get("TRACKER_SNS_CERT_DIR") or None,
+            max_body_bytes=number("TRACKER_MAX_BODY_BYTES", cls.max_body_bytes),
+            batch_size=number("TRACKER_BATCH_SIZE", cls.batch_size),
+            max_attempts=number("TRACKER_MAX_ATTEMPTS", cls.max_attempts),
+            sweep_interval=number("TRACKER_SWEEP_INTERVAL", cls.sweep_interval, float),
+            sweep_grace=number("TRACKER_SWEEP_GRACE", cls.sweep_grace, float),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,47 @@
+"""API keys: generated with a public id and a secret; only a hash of the secret is stored.
+
+A key reads ``trk_<16 hex key id>_<secret>``. The secret carries 256 random bits, so a
+plain SHA-256 is enough to make a stolen table useless (a slow KDF buys nothing against
+a search space that large) and keeps every authenticated request cheap.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+
+PREFIX = "trk_"
+_KEY_ID_LEN = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    secret_hash: str
+    plaintext: str  # shown once, never stored
+
+
+def generate() -> NewKey:
+    key_id = secrets.token_hex(_KEY_ID_LEN // 2)
+    secret = secrets.token_urlsafe(32)
+    return NewKey(key_id, hash_secret(secret), f"{PREFIX}{key_id}_{secret}")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split(presented: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed key, else None."""
+    if not presented.startswith(PREFIX):
+        return None
+    rest = presented[len(PREFIX):]
+    key_id, sep, secret = rest[:_KEY_ID_LEN], rest[_KEY_ID_LEN:_KEY_ID_LEN + 1], rest[_KEY_ID_LEN + 1:]
+    if sep != "_" or not secret or len(key_id) != _KEY_ID_LEN:
+        return None
+    return key_id, secret
+
+
+def matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)

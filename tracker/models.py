@@ -1,0 +1,194 @@
+"""SQLAlchemy 2.0 models: accounts and keys, inbound sources, the raw-event inbox, deliveries."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL must agree."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+# SQLite gives INTEGER PRIMARY KEY autoincrement only to plain INTEGER columns.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """An account's API key: the public ``key_id`` finds it, only a hash of the secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Source(Base):
+    """An inbound source: binds a provider's pushes, under an unguessable hook token, to an account."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # SNS: the TopicArns accepted ("*" accepts any); empty means none yet.
+    topic_arns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxEvent(Base):
+    """A raw event exactly as the provider sent it: the append-only log everything derives from."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("source_id", "dedupe_key", name="uq_inbox_events_source_dedupe"),
+        # The claim query's index: only pending rows, in arrival order.
+        Index(
+            "ix_inbox_events_pending",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_inbox_events_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SnsSubscription(Base):
+    """What the tracker did with an SNS topic's subscription handshake."""
+
+    __tablename__ = "sns_subscriptions"
+    __table_args__ = (UniqueConstraint("source_id", "topic_arn", name="uq_sns_subscriptions_source_topic"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    topic_arn: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(20))  # confirmed | unsubscribed
+    subscription_arn: Mapped[str | None] = mapped_column(String(400))
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One (message, recipient): its current status is the winner of its history (see tracker.domain.state)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("account_id", "message_id", "recipient", name="uq_deliveries_account_message_recipient"),
+        # Keyset pagination of the native list, plain and per status.
+        Index("ix_deliveries_account_updated", "account_id", "updated_at", "id"),
+        Index("ix_deliveries_account_status_updated", "account_id", "status", "updated_at", "id"),
+        Index("ix_deliveries_account_recipient", "account_id", "recipient"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    precedence: Mapped[str] = mapped_column(Text, default="")
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_type: Mapped[str | None] = mapped_column(String(16))
+    bounce_subtype: Mapped[str | None] = mapped_column(String(64))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    events_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryEvent(Base):
+    """One distinct event in a delivery's history, keyed by the delivery and the event's semantic key."""
+
+    __tablename__ = "delivery_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "message_id", "recipient", "event_key", name="uq_delivery_events_identity"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    message_id: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(String(320))
+    event_key: Mapped[str] = mapped_column(String(400))
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    bounce_type: Mapped[str | None] = mapped_column(String(16))
+    bounce_subtype: Mapped[str | None] = mapped_column(String(64))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

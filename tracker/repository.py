@@ -1,0 +1,304 @@
+"""Small read/write functions over the models: the only place that builds queries."""
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import case, exists, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tracker import keys
+from tracker.domain import DeliveryState
+from tracker.models import (
+    Account,
+    ApiKey,
+    Delivery,
+    DeliveryEvent,
+    InboxEvent,
+    SnsSubscription,
+    Source,
+    utcnow,
+)
+
+# --- accounts, keys, sources -------------------------------------------------------------
+
+
+def create_account(session: Session, name: str) -> Account:
+    account = Account(name=name)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def account_by_name(session: Session, name: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.name == name))
+
+
+def create_api_key(session: Session, account: Account) -> str:
+    """Store a new key for ``account`` and return its plaintext (the only time it exists)."""
+    new = keys.generate()
+    session.add(ApiKey(account_id=account.id, key_id=new.key_id, secret_hash=new.secret_hash))
+    session.flush()
+    return new.plaintext
+
+
+def account_id_for_key(session: Session, presented: str) -> int | None:
+    """The account a presented API key belongs to, or None (unknown, malformed or revoked)."""
+    parts = keys.split(presented)
+    if parts is None:
+        return None
+    key_id, secret = parts
+    row = session.execute(
+        select(ApiKey.account_id, ApiKey.secret_hash).where(
+            ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None)
+        )
+    ).first()
+    # Compare against a dummy hash when the id is unknown so both paths cost the same.
+    stored = row.secret_hash if row else "0" * 64
+    return row.account_id if keys.matches(secret, stored) and row else None
+
+
+def create_source(session: Session, account: Account, provider: str, topic_arns: Sequence[str] = ()) -> Source:
+    source = Source(
+        account_id=account.id,
+        provider=provider,
+        token=secrets.token_urlsafe(24),
+        topic_arns=list(topic_arns),
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def sources_of(session: Session, account: Account, provider: str) -> list[Source]:
+    return list(session.scalars(select(Source).where(Source.account_id == account.id, Source.provider == provider)))
+
+
+def source_by_token(session: Session, token: str) -> Source | None:
+    return session.scalar(select(Source).where(Source.token == token))
+
+
+# --- inbox ------------------------------------------------------------------------------
+
+
+def _insert(session: Session, model):
+    """The dialect's INSERT, which knows ON CONFLICT on both PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def store_inbox_event(session: Session, *, source_id: int, account_id: int, provider: str,
+                      kind: str, dedupe_key: str, body: str) -> int | None:
+    """Insert a raw event; the new row's id, or None when this source already has that key."""
+    statement = (
+        _insert(session, InboxEvent)
+        .values(source_id=source_id, account_id=account_id, provider=provider, kind=kind,
+                dedupe_key=dedupe_key, body=body, received_at=utcnow(), state="pending", attempts=0)
+        .on_conflict_do_nothing(index_elements=["source_id", "dedupe_key"])
+        .returning(InboxEvent.id)
+    )
+    return session.scalar(statement)
+
+
+def claim_pending(session: Session, limit: int) -> list[InboxEvent]:
+    """Lock up to ``limit`` pending rows, oldest first, skipping rows another worker holds.
+
+    SKIP LOCKED is PostgreSQL's; SQLite ignores the clause and serializes writers itself.
+    """
+    statement = (
+        select(InboxEvent)
+        .where(InboxEvent.state == "pending")
+        .order_by(InboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(statement))
+
+
+def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxEvent]:
+    statement = (
+        select(InboxEvent)
+        .where(InboxEvent.id.in_(ids), InboxEvent.state == "pending")
+        .order_by(InboxEvent.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(statement))
+
+
+def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(ids))
+            .values(state="processed", processed_at=now, error=None)
+        )
+
+
+def record_failure(session: Session, row_id: int, error: str, *, now: datetime, give_up: bool,
+                   max_attempts: int) -> None:
+    """Count a failed attempt; the row turns ``failed`` when retrying cannot help or attempts run out."""
+    attempts = InboxEvent.attempts + 1
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == row_id)
+        .values(
+            attempts=attempts,
+            error=error[:4000],
+            first_failed_at=func.coalesce(InboxEvent.first_failed_at, now),
+            last_failed_at=now,
+            state="failed" if give_up else case((attempts >= max_attempts, "failed"), else_="pending"),
+        )
+    )
+
+
+def has_pending_before(session: Session, cutoff: datetime) -> bool:
+    return bool(session.scalar(
+        select(exists().where(InboxEvent.state == "pending", InboxEvent.received_at < cutoff))
+    ))
+
+
+def inbox_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state))
+    return {state: count for state, count in rows}
+
+
+def record_sns_subscription(session: Session, *, source_id: int, topic_arn: str, state: str,
+                            subscription_arn: str | None, inbox_event_id: int) -> None:
+    statement = _insert(session, SnsSubscription).values(
+        source_id=source_id, topic_arn=topic_arn, state=state,
+        subscription_arn=subscription_arn, inbox_event_id=inbox_event_id, updated_at=utcnow(),
+    )
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["source_id", "topic_arn"],
+        set_={
+            "state": statement.excluded.state,
+            "subscription_arn": func.coalesce(statement.excluded.subscription_arn, SnsSubscription.subscription_arn),
+            "inbox_event_id": statement.excluded.inbox_event_id,
+            "updated_at": statement.excluded.updated_at,
+        },
+    ))
+
+
+def sns_subscriptions(session: Session, source_id: int) -> list[SnsSubscription]:
+    return list(session.scalars(select(SnsSubscription).where(SnsSubscription.source_id == source_id)))
+
+
+# --- deliveries: writes -----------------------------------------------------------------
+
+
+def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[int, str, str, str]]:
+    """Insert history rows, skipping ones already known; the identities of those inserted.
+
+    An identity is (account_id, message_id, recipient, event_key).
+    """
+    if not rows:
+        return set()
+    statement = (
+        _insert(session, DeliveryEvent)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["account_id", "message_id", "recipient", "event_key"])
+        .returning(DeliveryEvent.account_id, DeliveryEvent.message_id, DeliveryEvent.recipient,
+                   DeliveryEvent.event_key)
+    )
+    return {tuple(row) for row in session.execute(statement)}
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryChange:
+    """What a batch learnt about one delivery: the winner of its new events and how many there were."""
+
+    account_id: int
+    provider: str
+    message_id: str
+    recipient: str
+    state: DeliveryState
+    new_events: int
+
+
+def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> None:
+    """Create or update deliveries in one statement, keeping whichever state has the greater precedence.
+
+    The domain defines precedence (tracker.domain.state); here the database keeps the max
+    atomically, so concurrent workers touching one delivery need no lock and cannot lose
+    an update.
+    """
+    if not changes:
+        return
+    statement = _insert(session, Delivery).values([
+        {
+            "account_id": c.account_id, "provider": c.provider, "message_id": c.message_id,
+            "recipient": c.recipient, "status": c.state.status.value, "precedence": c.state.precedence,
+            "status_at": c.state.status_at,
+            "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
+            "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
+            "events_count": c.new_events, "created_at": now, "updated_at": now,
+        }
+        for c in changes
+    ])
+    new = statement.excluded
+    wins = new.precedence > Delivery.precedence
+    keep_winner = {
+        column: case((wins, getattr(new, column)), else_=getattr(Delivery, column))
+        for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic")
+    }
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "message_id", "recipient"],
+        set_={**keep_winner, "events_count": Delivery.events_count + new.events_count,
+              "updated_at": new.updated_at},
+    ))
+
+
+# --- deliveries: reads ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryFilter:
+    message_id: str | None = None
+    recipient: str | None = None
+    status: str | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+def list_deliveries(session: Session, account_id: int, where: DeliveryFilter, *,
+                    after: tuple[datetime, int] | None, limit: int) -> list[Delivery]:
+    """One keyset page, ordered by (updated_at, id): a changes feed a client can follow."""
+    statement = select(Delivery).where(Delivery.account_id == account_id)
+    if where.message_id is not None:
+        statement = statement.where(Delivery.message_id == where.message_id)
+    if where.recipient is not None:
+        statement = statement.where(Delivery.recipient == where.recipient)
+    if where.status is not None:
+        statement = statement.where(Delivery.status == where.status)
+    if where.updated_after is not None:
+        statement = statement.where(Delivery.updated_at > where.updated_after)
+    if where.updated_before is not None:
+        statement = statement.where(Delivery.updated_at < where.updated_before)
+    if after is not None:
+        updated_at, last_id = after
+        # A row-value comparison, which both databases answer from the (updated_at, id) index.
+        statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(updated_at, last_id))
+    statement = statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def delivery_of_account(session: Session, account_id: int, delivery_id: int) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id))
+
+
+def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent]:
+    """The delivery's events, oldest first, in the same order tracker.domain.history gives."""
+    return list(session.scalars(
+        select(DeliveryEvent)
+        .where(DeliveryEvent.account_id == delivery.account_id,
+               DeliveryEvent.message_id == delivery.message_id,
+               DeliveryEvent.recipient == delivery.recipient)
+        .order_by(DeliveryEvent.occurred_at, DeliveryEvent.event_key)
+    ))
+
+
+def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
+    return session.scalars(select(Delivery).where(Delivery.account_id == account_id).order_by(Delivery.id))

@@ -1,0 +1,1 @@
+"""Helpers shared by unit tests, integration tests and benchmarks."""

@@ -1,0 +1,74 @@
+"""tracker.providers.timestamps: lenient parsing to aware UTC datetimes."""
+from datetime import datetime, timezone
+
+import pytest
+
+from tracker.providers.timestamps import parse_timestamp
+
+MILLIS = datetime(2016, 1, 27, 14, 59, 38, 237000, tzinfo=timezone.utc)
+SECONDS = datetime(2016, 1, 27, 14, 59, 38, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2016-01-27T14:59:38.237Z", MILLIS),
+        ("2016-01-27T14:59:38Z", SECONDS),
+        ("2018-10-08T14:05:45 +0000", datetime(2018, 10, 8, 14, 5, 45, tzinfo=timezone.utc)),
+        ("2016-01-27T14:59:38.237+00:00", MILLIS),
+        ("2016-01-27T14:59:38.237+0000", MILLIS),
+        ("2016-01-27 14:59:38.237z", MILLIS),
+        ("  2016-01-27T14:59:38Z\n", SECONDS),
+        ("2016-01-27T16:59:38.237+02:00", MILLIS),
+        ("2016-01-27T09:59:38-0500", SECONDS),
+        ("2016-01-28T00:29:38+09:30", SECONDS),
+        ("2016-01-27T14:59:38", SECONDS),  # no zone: UTC, as every provider sends
+        ("2016-01-27T14:59:38.237123999Z", MILLIS.replace(microsecond=237123)),  # truncated
+        (1453906778, SECONDS),
+        (1453906778.237, MILLIS),
+        ("1453906778", SECONDS),
+        ("1453906778.237", MILLIS),
+        (0, datetime(1970, 1, 1, tzinfo=timezone.utc)),
+    ],
+)
+def test_accepts_iso_variants_and_epoch_seconds(value, expected):
+    parsed = parse_timestamp(value)
+
+    assert parsed == expected
+    assert parsed.tzinfo is timezone.utc
+    assert parsed.microsecond == expected.microsecond
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("", "not a timestamp: ''"),
+        ("yesterday", "not a timestamp: 'yesterday'"),
+        ("2016-01-27", "not a timestamp: '2016-01-27'"),
+        ("27/01/2016 14:59:38", "not a timestamp"),
+        ("2016-13-01T00:00:00Z", "month must be in 1..12"),
+        ("2016-02-30T00:00:00Z", "day is out of range"),
+        ("2016-01-27T25:00:00Z", "hour must be in 0..23"),
+        ("2016-01-27T14:59:38+2400", "not a valid timestamp"),
+        ("2016-01-27T14:59:38+0060", "offset minutes must be below 60"),
+        ("2016-01-27T14:59:38Z trailing", "not a timestamp"),
+        ("9999-12-31T23:59:59-01:00", "out of range"),
+        ("1e400", "not a timestamp"),
+        (float("nan"), "not a timestamp: nan"),
+        (float("inf"), "not a timestamp: inf"),
+        (1e20, "timestamp out of range: 1e+20"),
+        (True, "not a timestamp: True"),
+        (None, "not a timestamp: None"),
+        ([2016, 1, 27], "not a timestamp: [2016, 1, 27]"),
+    ],
+)
+def test_rejects_anything_else_naming_the_value(value, says):
+    with pytest.raises(ValueError) as caught:
+        parse_timestamp(value)
+
+    assert says in str(caught.value)
+
+
+def test_rejection_message_shows_the_accepted_forms():
+    with pytest.raises(ValueError, match=r"expected ISO 8601 .* or epoch seconds"):
+        parse_timestamp("soon")

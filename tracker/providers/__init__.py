@@ -1,0 +1,1 @@
+"""Provider parsers: one module per provider turns a raw payload into normalized events."""

@@ -1,0 +1,492 @@
+"""Amazon SES events (the JSON inside an SNS ``Message``) -> normalized events.
+
+Pure: standard library and the domain only, no I/O. Both SES families are read here: the
+identity feedback notifications (``notificationType``: Bounce, Complaint, Delivery) and
+configuration-set event publishing (``eventType``: ten types). See provider-formats.md §2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.providers.timestamps import parse_timestamp
+
+PROVIDER = "ses"
+
+_JSONObject = Mapping[str, Any]
+
+
+class PayloadError(ValueError):
+    """The payload can never be turned into events; the message says what is wrong.
+
+    It is stored as the failed inbox row's error, so it names the field and the value.
+    """
+
+
+# Notices that arrive on the same topic and carry no event [provider-formats §2.1, C]: the
+# plain-text (not JSON) greeting when an event destination is added, and the JSON
+# notificationType below when identity notifications are set up.
+_TOPIC_VALIDATED = "Successfully validated SNS topic for Amazon SES event publishing"
+_IGNORED_TYPES = frozenset({"AmazonSnsSubscriptionSucceeded"})
+
+# Who an event is about. Any other value of _Rule.recipients is the name of the list in
+# the event object that names the recipients (and only those get an event).
+_EVERY_DESTINATION = "every address in mail.destination"
+_SOLE_DESTINATION = "the only address in mail.destination, else the message"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Facts:
+    """What one SES event says about one recipient, beyond its type and time."""
+
+    diagnostic: str | None = None
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    bounce_type: BounceType | None = None
+    bounce_subtype: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """How one SES event type becomes normalized events."""
+
+    type: EventType
+    section: str  # the key of the event object beside "mail"
+    recipients: str  # _EVERY_DESTINATION, _SOLE_DESTINATION or a list field of the section
+    discriminator: Callable[[_JSONObject, _JSONObject], str]  # (section, mail) -> event_key tail
+    facts: Callable[[_JSONObject, _JSONObject], _Facts]  # (section, recipient entry) -> facts
+    section_required: bool = True
+    wanted: Callable[[_JSONObject], bool] | None = None  # None: every event of the type counts
+
+
+# --- event_key discriminators -------------------------------------------------------------
+# event_key = "ses:{EventType value}:{discriminator}". It must be the same whenever SES says
+# the same thing again (an SNS retry, an SES duplicate, or the same bounce/complaint/delivery
+# arriving through both the feedback and the event-publishing family), so it is built only
+# from facts of the event itself, never from arrival time or the SNS envelope:
+#   - bounce, complaint: feedbackId, SES's id of the feedback (same in both families [A]);
+#   - delivery, delay, open, subscription: the event's own timestamp;
+#   - click: timestamp plus a digest of the link (two links clicked in the same millisecond
+#     are two events; the digest keeps keys short whatever the URL length);
+#   - send, reject, rendering failure: mail.timestamp (one such event per message).
+# Timestamps are rewritten in one UTC form, so "…:45 +0000" and "…:45.000Z" agree. When the
+# field is missing, a digest of the event object stands in: still stable across redeliveries.
+# The key is unique within a delivery and is the state machine's last tie-breaker.
+
+
+def _by_feedback_id(section: _JSONObject, mail: _JSONObject) -> str:
+    feedback_id = section.get("feedbackId")
+    if isinstance(feedback_id, str) and feedback_id:
+        return feedback_id
+    return _by_event_time(section, mail)
+
+
+def _by_event_time(section: _JSONObject, mail: _JSONObject) -> str:
+    return _key_time(section) or _digest(section)
+
+
+def _by_event_time_and_link(section: _JSONObject, mail: _JSONObject) -> str:
+    return f"{_by_event_time(section, mail)}:{_digest(section.get('link'))}"
+
+
+def _by_mail_time(section: _JSONObject, mail: _JSONObject) -> str:
+    return _key_time(mail) or _digest(section)
+
+
+# --- per-type facts -----------------------------------------------------------------------
+
+
+def _no_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts()
+
+
+def _delivery_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(
+        diagnostic=_text(section.get("smtpResponse")),
+        details=_compact(
+            smtpResponse=section.get("smtpResponse"),
+            reportingMTA=section.get("reportingMTA"),
+            remoteMtaIp=section.get("remoteMtaIp"),
+            processingTimeMillis=section.get("processingTimeMillis"),
+        ),
+    )
+
+
+def _delay_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(
+        diagnostic=_text(entry.get("diagnosticCode")),
+        details=_compact(
+            delayType=section.get("delayType"),
+            expirationTime=section.get("expirationTime"),
+            status=entry.get("status"),
+            reportingMTA=section.get("reportingMTA"),
+        ),
+    )
+
+
+_BOUNCE_TYPES = {
+    "permanent": BounceType.PERMANENT,
+    "transient": BounceType.TRANSIENT,
+    "undetermined": BounceType.UNDETERMINED,
+}
+
+
+def _bounce_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    raw_type = section.get("bounceType")
+    bounce_type = _BOUNCE_TYPES.get(raw_type.lower()) if isinstance(raw_type, str) else None
+    return _Facts(
+        diagnostic=_text(entry.get("diagnosticCode")),
+        details=_compact(
+            feedbackId=section.get("feedbackId"),
+            action=entry.get("action"),
+            status=entry.get("status"),
+            reportingMTA=section.get("reportingMTA"),
+            remoteMtaIp=section.get("remoteMtaIp"),
+            # A bounce is a bounce even if SES ever sends a type we don't know: it counts as
+            # undetermined, and the unknown word is kept for the operator.
+            bounceType=raw_type if bounce_type is None else None,
+        ),
+        bounce_type=bounce_type or BounceType.UNDETERMINED,
+        bounce_subtype=_text(section.get("bounceSubType")),
+    )
+
+
+def _complaint_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(
+        details=_compact(
+            complaintFeedbackType=section.get("complaintFeedbackType"),
+            complaintSubType=section.get("complaintSubType"),
+            userAgent=section.get("userAgent"),
+            feedbackId=section.get("feedbackId"),
+        )
+    )
+
+
+def _reject_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(diagnostic=_text(section.get("reason")))
+
+
+def _rendering_failure_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(
+        diagnostic=_text(section.get("errorMessage")),
+        details=_compact(templateName=section.get("templateName")),
+    )
+
+
+def _open_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(
+        details=_compact(ipAddress=section.get("ipAddress"), userAgent=section.get("userAgent"))
+    )
+
+
+def _click_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    return _Facts(
+        details=_compact(
+            link=section.get("link"),
+            linkTags=section.get("linkTags") or None,
+            userAgent=section.get("userAgent"),
+            ipAddress=section.get("ipAddress"),
+        )
+    )
+
+
+def _subscription_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
+    preferences = _preferences(section)
+    return _Facts(
+        details=_compact(
+            contactList=section.get("contactList"),
+            source=section.get("source"),
+            unsubscribeAll=True if preferences.get("unsubscribeAll") is True else None,
+            optedOutTopics=_opted_out_topics(preferences) or None,
+        )
+    )
+
+
+def _opts_out(section: _JSONObject) -> bool:
+    """Whether a Subscription event leaves the contact opted out of something."""
+    preferences = _preferences(section)
+    return preferences.get("unsubscribeAll") is True or bool(_opted_out_topics(preferences))
+
+
+def _preferences(section: _JSONObject) -> _JSONObject:
+    preferences = section.get("newTopicPreferences")
+    return preferences if isinstance(preferences, Mapping) else {}
+
+
+def _opted_out_topics(preferences: _JSONObject) -> list[str]:
+    statuses = preferences.get("topicSubscriptionStatus")
+    if not isinstance(statuses, list):
+        return []
+    return [
+        str(status.get("topicName"))
+        for status in statuses
+        if isinstance(status, Mapping)
+        and str(status.get("subscriptionStatus", "")).lower() == "optout"
+    ]
+
+
+# --- the mapping table: one row per SES type ----------------------------------------------
+
+_RULES: dict[str, _Rule] = {
+    # Send: SES accepted the request and will try to deliver. Per message ("send" is always
+    # {}), so every destination address is now SENT.
+    "Send": _Rule(
+        EventType.SENT, "send", _EVERY_DESTINATION, _by_mail_time, _no_facts,
+        section_required=False,
+    ),
+    # Reject: SES refused the whole message (a virus; reason "Bad content"); nothing was sent.
+    "Reject": _Rule(
+        EventType.REJECTED, "reject", _EVERY_DESTINATION, _by_mail_time, _reject_facts
+    ),
+    # Rendering Failure (with the space): a template could not be rendered; nothing was sent.
+    "Rendering Failure": _Rule(
+        EventType.RENDERING_FAILED, "failure", _EVERY_DESTINATION, _by_mail_time,
+        _rendering_failure_facts,
+    ),
+    # Delivery: the recipient's mail server accepted the message; smtpResponse is its answer.
+    "Delivery": _Rule(
+        EventType.DELIVERED, "delivery", "recipients", _by_event_time, _delivery_facts
+    ),
+    # DeliveryDelay (event publishing only): a temporary failure; SES keeps retrying until
+    # expirationTime, so the delivery is in RETRY, not failed.
+    "DeliveryDelay": _Rule(
+        EventType.DELAYED, "deliveryDelay", "delayedRecipients", _by_event_time, _delay_facts
+    ),
+    # Bounce: Permanent (hard), Transient (soft, published only once SES stopped retrying,
+    # so final for this send) or Undetermined; bounceSubType is kept verbatim.
+    "Bounce": _Rule(
+        EventType.BOUNCED, "bounce", "bouncedRecipients", _by_feedback_id, _bounce_facts
+    ),
+    # Complaint: a feedback-loop report; complainedRecipients is SES's best guess.
+    "Complaint": _Rule(
+        EventType.COMPLAINED, "complaint", "complainedRecipients", _by_feedback_id,
+        _complaint_facts,
+    ),
+    # Open: the tracking pixel was fetched. SES does not say by whom.
+    "Open": _Rule(EventType.OPENED, "open", _SOLE_DESTINATION, _by_event_time, _open_facts),
+    # Click: a tracked link was followed. SES does not say by whom.
+    "Click": _Rule(
+        EventType.CLICKED, "click", _SOLE_DESTINATION, _by_event_time_and_link, _click_facts
+    ),
+    # Subscription: a contact changed list preferences (e.g. the List-Unsubscribe header).
+    # Only an opt-out (unsubscribeAll, or some topic OptOut) is an event; an opt-in is not.
+    "Subscription": _Rule(
+        EventType.UNSUBSCRIBED, "subscription", _SOLE_DESTINATION, _by_event_time,
+        _subscription_facts, wanted=_opts_out,
+    ),
+}
+
+# The table as documentation and for tests: SES type -> normalized event type.
+TYPE_MAP: Mapping[str, EventType] = MappingProxyType(
+    {ses_type: rule.type for ses_type, rule in _RULES.items()}
+)
+
+
+def parse_message(message: str, *, fallback_time: datetime) -> list[NormalizedEvent]:
+    """The normalized events in one SES message (an SNS ``Message`` or a raw-delivery body).
+
+    Returns [] for the notices that carry no event (topic validated, subscription
+    succeeded, a Subscription that only opts in). ``fallback_time`` (aware) is the event
+    time when the payload has none. Raises PayloadError for anything that can never parse.
+    """
+    if fallback_time.tzinfo is None:
+        raise ValueError("fallback_time must be timezone-aware")
+    document = _load(message)
+    if document is None:
+        return []
+    field = "eventType" if document.get("eventType") else "notificationType"
+    ses_type = document.get(field)
+    if ses_type is None or ses_type == "":
+        keys = sorted(document)
+        shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
+        raise PayloadError(
+            f"not an SES event: neither eventType nor notificationType "
+            f"(top-level keys: {shown or 'none'})"
+        )
+    if not isinstance(ses_type, str):
+        raise PayloadError(f"{field} must be a string, got {_json_kind(ses_type)}: {ses_type!r}")
+    if ses_type in _IGNORED_TYPES:
+        return []
+    rule = _RULES.get(ses_type)
+    if rule is None:
+        raise PayloadError(
+            f"unknown SES {field} {ses_type!r}; expected one of: {', '.join(sorted(_RULES))}"
+        )
+
+    mail = document.get("mail")
+    if not isinstance(mail, Mapping):
+        raise PayloadError(f"{ses_type} event has no mail object")
+    message_id = mail.get("messageId")
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise PayloadError(f"{ses_type} event has no mail.messageId")
+    section = document.get(rule.section)
+    if section is None and not rule.section_required:
+        section = {}
+    if not isinstance(section, Mapping):
+        raise PayloadError(f"{ses_type} event has no {rule.section} object")
+    if rule.wanted is not None and not rule.wanted(section):
+        return []
+
+    occurred_at = _occurred_at(rule.section, section, mail, fallback_time)
+    event_key = f"ses:{rule.type.value}:{rule.discriminator(section, mail)}"
+    events = []
+    for recipient, entry in _recipients(ses_type, rule, section, mail):
+        facts = rule.facts(section, entry)
+        events.append(
+            NormalizedEvent(
+                provider=PROVIDER,
+                message_id=message_id,
+                recipient=recipient,
+                type=rule.type,
+                occurred_at=occurred_at,
+                event_key=event_key,
+                bounce_type=facts.bounce_type,
+                bounce_subtype=facts.bounce_subtype,
+                diagnostic=facts.diagnostic,
+                details=facts.details,
+            )
+        )
+    return events
+
+
+def _load(message: str) -> _JSONObject | None:
+    """The message as a JSON object, or None for the plain-text "topic validated" notice."""
+    if isinstance(message, (bytes, bytearray)):
+        try:
+            message = message.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PayloadError(f"SES message is not UTF-8 text ({exc})") from None
+    if not isinstance(message, str):
+        raise PayloadError(f"SES message must be text, got {type(message).__name__}")
+    try:
+        document = json.loads(message)
+    except json.JSONDecodeError as exc:
+        if message.strip().startswith(_TOPIC_VALIDATED):
+            return None
+        raise PayloadError(
+            f"SES message is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+            f"{_excerpt(message)}"
+        ) from None
+    if isinstance(document, str) and document.strip().startswith(_TOPIC_VALIDATED):
+        return None  # the same notice, JSON-quoted by a relay
+    if not isinstance(document, dict):
+        raise PayloadError(
+            f"SES message must be a JSON object, got {_json_kind(document)}: {_excerpt(message)}"
+        )
+    return document
+
+
+def _occurred_at(
+    name: str, section: _JSONObject, mail: _JSONObject, fallback_time: datetime
+) -> datetime:
+    """The event's own timestamp, else when SES accepted the message, else the fallback.
+
+    Send, Reject and Rendering Failure have no timestamp of their own, so they take
+    mail.timestamp. Any other event lacking its timestamp takes mail.timestamp too rather
+    than the arrival time: it is earlier than the truth but the same on every redelivery.
+    """
+    for where, source in ((name, section), ("mail", mail)):
+        value = source.get("timestamp")
+        if value is not None and value != "":
+            return _parse_time(value, f"{where}.timestamp")
+    return fallback_time
+
+
+def _recipients(
+    ses_type: str, rule: _Rule, section: _JSONObject, mail: _JSONObject
+) -> list[tuple[str | None, _JSONObject]]:
+    """(normalized address or None, that recipient's entry) for each event to produce."""
+    if rule.recipients == _EVERY_DESTINATION:
+        addresses = _destination(mail)
+        if not addresses:
+            raise PayloadError(f"{ses_type} event has no address in mail.destination")
+        return [(address, {}) for address in addresses]
+    if rule.recipients == _SOLE_DESTINATION:
+        # SES names no recipient for opens, clicks and subscriptions: with several
+        # destinations any of them could be the one, so the event stays message-level.
+        addresses = _destination(mail)
+        return [(addresses[0], {})] if len(addresses) == 1 else [(None, {})]
+
+    path = f"{rule.section}.{rule.recipients}"
+    entries = section.get(rule.recipients)
+    if not isinstance(entries, list) or not entries:
+        raise PayloadError(f"{ses_type} event names no recipient: {path} is missing or empty")
+    named: dict[str, _JSONObject] = {}
+    for index, entry in enumerate(entries):
+        # delivery.recipients holds strings; the other lists hold {"emailAddress": ...}.
+        raw = entry.get("emailAddress") if isinstance(entry, Mapping) else entry
+        if not isinstance(raw, str):
+            raise PayloadError(f"{path}[{index}] has no email address: {entry!r}")
+        # The first entry for an address wins when SES lists it twice.
+        named.setdefault(
+            _address(raw, f"{path}[{index}]"), entry if isinstance(entry, Mapping) else {}
+        )
+    return list(named.items())
+
+
+def _destination(mail: _JSONObject) -> list[str]:
+    """mail.destination normalized, duplicates removed, in SES's order."""
+    raw = mail.get("destination")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise PayloadError(f"mail.destination must be a list, got {_json_kind(raw)}")
+    addresses: dict[str, None] = {}
+    for index, value in enumerate(raw):
+        if not isinstance(value, str):
+            raise PayloadError(f"mail.destination[{index}] is not an address: {value!r}")
+        addresses[_address(value, f"mail.destination[{index}]")] = None
+    return list(addresses)
+
+
+def _address(raw: str, where: str) -> str:
+    try:
+        return normalize_address(raw)
+    except ValueError:
+        raise PayloadError(f"{where} is not an email address: {raw!r}") from None
+
+
+def _parse_time(value: Any, where: str) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise PayloadError(f"{where}: {exc}") from None
+
+
+def _key_time(source: _JSONObject) -> str | None:
+    """The object's timestamp in the one form keys use, or None if it has none usable."""
+    try:
+        return parse_timestamp(source["timestamp"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (KeyError, ValueError):
+        return None
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _compact(**facts: Any) -> dict[str, Any]:
+    """The facts that are present: history details stay small and free of nulls."""
+    return {name: value for name, value in facts.items() if value is not None and value != ""}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(
+        type(value), "a number"
+    )
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -1,0 +1,77 @@
+"""The SNS HTTP/SQS envelope: decoded and checked for shape, before and apart from its signature."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any, Mapping
+
+from tracker.providers.timestamps import parse_timestamp
+
+NOTIFICATION = "Notification"
+SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
+UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
+
+# What each Type must carry to be an SNS message at all (signature fields are the
+# authenticity check's business: their absence is "unsigned", not "malformed").
+_REQUIRED = {
+    NOTIFICATION: ("MessageId", "TopicArn", "Message", "Timestamp"),
+    SUBSCRIPTION_CONFIRMATION: ("MessageId", "TopicArn", "Message", "Timestamp", "SubscribeURL", "Token"),
+    UNSUBSCRIBE_CONFIRMATION: ("MessageId", "TopicArn", "Message", "Timestamp", "SubscribeURL", "Token"),
+}
+
+# The inbox's ``kind`` for each Type.
+KINDS = {
+    NOTIFICATION: "notification",
+    SUBSCRIPTION_CONFIRMATION: "subscription_confirmation",
+    UNSUBSCRIBE_CONFIRMATION: "unsubscribe_confirmation",
+}
+
+
+class EnvelopeError(ValueError):
+    """The body is not an SNS message."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    type: str
+    message_id: str
+    topic_arn: str
+    message: str
+    timestamp: datetime
+    subscribe_url: str | None
+    token: str | None
+    fields: Mapping[str, Any]  # the decoded JSON object, for signature verification
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.type]
+
+
+def decode_envelope(body: bytes | str) -> Envelope:
+    try:
+        fields = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise EnvelopeError(f"body is not JSON: {error}") from None
+    if not isinstance(fields, dict):
+        raise EnvelopeError("body is not a JSON object")
+    kind = fields.get("Type")
+    if kind not in _REQUIRED:
+        raise EnvelopeError(f"Type must be one of {', '.join(_REQUIRED)}; got {kind!r}")
+    missing = [key for key in _REQUIRED[kind] if not isinstance(fields.get(key), str)]
+    if missing:
+        raise EnvelopeError(f"{kind} lacks string field(s): {', '.join(missing)}")
+    try:
+        timestamp = parse_timestamp(fields["Timestamp"])
+    except ValueError as error:
+        raise EnvelopeError(f"Timestamp is not a time: {error}") from None
+    return Envelope(
+        type=kind,
+        message_id=fields["MessageId"],
+        topic_arn=fields["TopicArn"],
+        message=fields["Message"],
+        timestamp=timestamp,
+        subscribe_url=fields.get("SubscribeURL"),
+        token=fields.get("Token"),
+        fields=fields,
+    )

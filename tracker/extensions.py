@@ -78,7 +78,10 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # No pre-ping: it would cost a round trip per request on the ingest path. A connection
+    # that died with a database restart fails one request (503, the sender retries) and
+    # SQLAlchemy then invalidates the pool, so the next request reconnects.
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600)
 
 
 def celery_init_app(app, broker_url: str):

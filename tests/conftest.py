@@ -1,0 +1,111 @@
+"""Shared fixtures: a throwaway PostgreSQL database, Redis, the test PKI, app factories.
+
+The database and Redis are real (the machine's services); only AWS is faked: certificates
+come from a directory the suite writes, SubscribeURL GETs go to a recording opener.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support.harness import RecordingOpener, RecordingWaker, make_tenant
+from tests.support.sns_signing import SnsTestPki
+
+ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+TABLES = ("delivery_events", "deliveries", "sns_subscriptions", "inbox_events", "api_keys", "sources", "accounts")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> SnsTestPki:
+    return SnsTestPki(tmp_path_factory.mktemp("sns-certs"))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A fresh database, migrated to head, dropped at the end of the session."""
+    from tracker import migrate
+    from tracker.extensions import Database
+
+    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    db.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_url):
+    """The test database, emptied after each test (other processes see committed rows)."""
+    from tracker.extensions import Database
+
+    db = Database(pg_url)
+    yield db
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    db.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def opener() -> RecordingOpener:
+    return RecordingOpener(
+        b'<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+        b"<ConfirmSubscriptionResult><SubscriptionArn>arn:aws:sns:us-east-1:123456789012:ses-events:"
+        b"2bcfbf39-05c3-41de-beaa-fcfcc21c8f55</SubscriptionArn></ConfirmSubscriptionResult>"
+        b"</ConfirmSubscriptionResponse>"
+    )
+
+
+@pytest.fixture
+def make_app(pg_db, pki, opener):
+    """An app on the test database whose worker is driven by the test (``drain``)."""
+    from tracker import create_app
+    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.config import Config
+    from tracker.sns_subscriptions import HttpSubscriptionConfirmer
+
+    def build(**overrides):
+        config = Config(database_url=pg_db.url, sns_cert_dir=str(pki.directory), **overrides)
+        return create_app(
+            config,
+            certificates=DirectoryCertificateStore(pki.directory),
+            confirmer=HttpSubscriptionConfirmer(opener=opener),
+            waker=RecordingWaker(),
+        )
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def tenant(app):
+    """An account with an API key and an SES source accepting the default test topic."""
+    from tests.support.sns_signing import DEFAULT_TOPIC_ARN
+
+    return make_tenant(app, "acme", [DEFAULT_TOPIC_ARN])
+
+

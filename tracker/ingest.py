@@ -1,0 +1,204 @@
+"""Inbox rows -> provider parsers -> state machine -> persistence.
+
+Called by Celery tasks and by the embedded in-process worker, never by views. A batch is
+one transaction: claim pending rows, turn each into normalized events (pure), insert the
+new ones into the history, merge each touched delivery's winner, mark the rows. A row
+whose payload can never be processed is marked failed with the reason and kept for
+replay; the rest of the batch goes on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from typing import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from tracker import repository
+from tracker.domain import NormalizedEvent, fold
+from tracker.extensions import Database
+from tracker.models import InboxEvent, utcnow
+from tracker.providers import ses
+from tracker.providers.sns_envelope import (
+    NOTIFICATION,
+    SUBSCRIPTION_CONFIRMATION,
+    EnvelopeError,
+    decode_envelope,
+)
+from tracker.sns_subscriptions import ConfirmationFailed, SubscriptionConfirmer
+
+log = logging.getLogger(__name__)
+
+# History rows of message-level events (an SES open of a message sent to several
+# addresses) carry this recipient: kept on the message, attributed to nobody.
+MESSAGE_LEVEL = ""
+
+
+@dataclasses.dataclass
+class BatchResult:
+    claimed: int = 0
+    processed: int = 0
+    failed: int = 0
+    retrying: int = 0
+    events_applied: int = 0
+
+    def __iadd__(self, other: "BatchResult") -> "BatchResult":
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    batch_size: int = 500
+    max_attempts: int = 5
+
+
+class _Permanent(Exception):
+    """Retrying this row cannot help: its payload is what it is."""
+
+
+def process_pending(db: Database, confirmer: SubscriptionConfirmer, settings: Settings) -> BatchResult:
+    """Process one batch of pending rows; BatchResult.claimed == 0 means the inbox is drained."""
+    claimed_ids: list[int] = []
+    try:
+        with db.transaction() as session:
+            rows = repository.claim_pending(session, settings.batch_size)
+            claimed_ids = [row.id for row in rows]
+            return _process(session, rows, confirmer, settings)
+    except SQLAlchemyError:
+        if not claimed_ids:
+            raise  # the database itself is away: the caller retries later
+        log.exception("batch of %d rows failed; retrying them one by one", len(claimed_ids))
+    # Isolate the row that broke the batch so that the others still get through.
+    result = BatchResult()
+    for row_id in claimed_ids:
+        result += process_rows(db, [row_id], confirmer, settings)
+    return result
+
+
+def process_rows(db: Database, ids: Sequence[int], confirmer: SubscriptionConfirmer,
+                 settings: Settings) -> BatchResult:
+    """Process the given rows if still pending, counting a database error against each."""
+    try:
+        with db.transaction() as session:
+            return _process(session, repository.claim_by_ids(session, ids), confirmer, settings)
+    except SQLAlchemyError as error:
+        with db.transaction() as session:
+            for row_id in ids:
+                repository.record_failure(session, row_id, f"database error: {error}", now=utcnow(),
+                                          give_up=False, max_attempts=settings.max_attempts)
+        return BatchResult(claimed=len(ids), retrying=len(ids))
+
+
+def drain(db: Database, confirmer: SubscriptionConfirmer, settings: Settings,
+          max_batches: int | None = None) -> BatchResult:
+    """Process batches until the inbox has no pending row (or ``max_batches`` ran)."""
+    total = BatchResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        result = process_pending(db, confirmer, settings)
+        total += result
+        batches += 1
+        if result.claimed < settings.batch_size:
+            break
+    return total
+
+
+def _process(session: Session, rows: Sequence[InboxEvent], confirmer: SubscriptionConfirmer,
+             settings: Settings) -> BatchResult:
+    now = utcnow()
+    result = BatchResult(claimed=len(rows))
+    done: list[int] = []
+    events: list[tuple[InboxEvent, NormalizedEvent]] = []
+    for row in rows:
+        try:
+            events.extend((row, event) for event in _read(session, row, confirmer))
+        except _Permanent as error:
+            repository.record_failure(session, row.id, str(error), now=now, give_up=True,
+                                      max_attempts=settings.max_attempts)
+            result.failed += 1
+        except ConfirmationFailed as error:
+            repository.record_failure(session, row.id, str(error), now=now, give_up=False,
+                                      max_attempts=settings.max_attempts)
+            result.retrying += 1
+        else:
+            done.append(row.id)
+    result.events_applied = _apply(session, events, now)
+    repository.mark_processed(session, done, now)
+    result.processed = len(done)
+    return result
+
+
+def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> list[NormalizedEvent]:
+    """The events a row says, after acting on SNS handshakes it may be."""
+    try:
+        envelope = decode_envelope(row.body)
+        if envelope.type == NOTIFICATION:
+            return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
+    except (EnvelopeError, ses.PayloadError) as error:
+        raise _Permanent(str(error)) from None
+    if envelope.type == SUBSCRIPTION_CONFIRMATION:
+        try:
+            arn = confirmer.confirm(envelope)
+        except ValueError as error:
+            raise _Permanent(str(error)) from None
+        state = "confirmed"
+    else:
+        # An UnsubscribeConfirmation is recorded and nothing else: re-subscribing is the
+        # topic owner's decision, never the tracker's.
+        arn, state = None, "unsubscribed"
+    repository.record_sns_subscription(session, source_id=row.source_id, topic_arn=envelope.topic_arn,
+                                       state=state, subscription_arn=arn, inbox_event_id=row.id)
+    return []
+
+
+def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now) -> int:
+    """Add new events to the history and merge each touched delivery's new winner; returns events added."""
+    history_rows: dict[tuple, dict] = {}
+    by_identity: dict[tuple, tuple[InboxEvent, NormalizedEvent]] = {}
+    for row, event in events:
+        recipient = event.recipient if event.recipient is not None else MESSAGE_LEVEL
+        identity = (row.account_id, event.message_id, recipient, event.event_key)
+        if identity in history_rows:
+            continue  # the same event twice in one batch (e.g. via two SNS topics)
+        by_identity[identity] = (row, event)
+        history_rows[identity] = {
+            "account_id": row.account_id,
+            "message_id": event.message_id,
+            "recipient": recipient,
+            "event_key": event.event_key,
+            "type": event.type.value,
+            "status": event.status.value if event.status else None,
+            "occurred_at": event.occurred_at,
+            "bounce_type": event.bounce_type.value if event.bounce_type else None,
+            "bounce_subtype": event.bounce_subtype,
+            "diagnostic": event.diagnostic,
+            "details": dict(event.details),
+            "inbox_event_id": row.id,
+            "recorded_at": now,
+        }
+    # Sorted, so that concurrent workers take index locks in one order and never deadlock.
+    inserted = repository.insert_delivery_events(session, [history_rows[k] for k in sorted(history_rows)])
+
+    new_per_delivery: dict[tuple, list[NormalizedEvent]] = defaultdict(list)
+    providers: dict[tuple, str] = {}
+    for identity in inserted:
+        account_id, message_id, recipient, _ = identity
+        if recipient == MESSAGE_LEVEL:
+            continue
+        row, event = by_identity[identity]
+        new_per_delivery[(account_id, message_id, recipient)].append(event)
+        providers[(account_id, message_id, recipient)] = row.provider
+    changes = [
+        repository.DeliveryChange(
+            account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
+            state=fold(new_events), new_events=len(new_events),
+        )
+        for key, new_events in sorted(new_per_delivery.items())
+        for account_id, message_id, recipient in [key]
+    ]
+    repository.merge_deliveries(session, changes, now)
+    return len(inserted)

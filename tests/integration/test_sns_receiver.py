@@ -1,0 +1,201 @@
+"""POST /hooks/sns/<token> on real PostgreSQL: what SNS and a forger each get back, and what is stored."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.support.harness import FIXTURES, drain
+from tests.support.sns_signing import (
+    notification,
+    subscription_confirmation,
+    unsubscribe_confirmation,
+)
+from tracker.models import Delivery, InboxEvent, SnsSubscription
+
+BOUNCE = (FIXTURES / "ses/notification/bounce-permanent.json").read_text()
+
+
+def post(client, path, envelope, **headers):
+    body = envelope if isinstance(envelope, (str, bytes)) else json.dumps(envelope)
+    return client.post(path, data=body, headers={"Content-Type": "text/plain; charset=UTF-8", **headers})
+
+
+def inbox_count(app) -> int:
+    with app.extensions["tracker"].db.session() as session:
+        return session.scalar(select(func.count()).select_from(InboxEvent))
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_signed_notification_is_stored_before_200_and_wakes_a_worker(app, tenant, pki, version):
+    response = post(app.test_client(), tenant.hook, pki.sign(notification(BOUNCE), version))
+
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "stored"
+    assert inbox_count(app) == 1
+    assert app.extensions["tracker"].waker.wakes == 1
+
+
+def test_redelivery_of_the_same_message_id_is_stored_once(app, tenant, pki):
+    envelope = pki.sign(notification(BOUNCE))
+    client = app.test_client()
+
+    first, again = post(client, tenant.hook, envelope), post(client, tenant.hook, envelope)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json["status"] == "duplicate"
+    assert inbox_count(app) == 1
+    assert app.extensions["tracker"].waker.wakes == 1
+
+
+def test_forged_message_is_refused_and_nothing_stored(app, tenant, pki):
+    envelope = pki.sign(notification(BOUNCE))
+    envelope["Message"] = envelope["Message"].replace("Permanent", "Transient")
+
+    response = post(app.test_client(), tenant.hook, envelope)
+
+    assert response.status_code == 403
+    assert response.json["error"] == "invalid_signature"
+    assert response.json["detail"]
+    assert inbox_count(app) == 0
+
+
+def test_unsigned_message_is_refused(app, tenant):
+    response = post(app.test_client(), tenant.hook, notification(BOUNCE))
+    assert response.status_code == 403
+    assert inbox_count(app) == 0
+
+
+def test_cert_url_off_the_sns_hosts_is_refused(app, tenant, pki):
+    envelope = pki.sign(notification(BOUNCE))
+    envelope["SigningCertURL"] = envelope["SigningCertURL"].replace("sns.us-east-1.amazonaws.com", "evil.example")
+    response = post(app.test_client(), tenant.hook, envelope)
+    assert response.status_code == 403
+    assert inbox_count(app) == 0
+
+
+def test_raw_message_delivery_is_refused_as_unsigned(app, tenant):
+    response = post(app.test_client(), tenant.hook, BOUNCE, **{"x-amz-sns-rawdelivery": "true"})
+    assert response.status_code == 403
+    assert response.json["error"] == "unsigned"
+
+
+def test_topic_not_allowed_by_the_source_is_refused(app, tenant, pki):
+    envelope = pki.sign(notification(BOUNCE, topic_arn="arn:aws:sns:us-east-1:123456789012:other"))
+    response = post(app.test_client(), tenant.hook, envelope)
+    assert response.status_code == 403
+    assert response.json["error"] == "topic_not_allowed"
+    assert inbox_count(app) == 0
+
+
+def test_wildcard_source_accepts_any_topic(app, pki):
+    from tests.support.harness import make_tenant
+
+    open_tenant = make_tenant(app, "open", ["*"])
+    envelope = pki.sign(notification(BOUNCE, topic_arn="arn:aws:sns:eu-west-1:999999999999:anything"))
+    assert post(app.test_client(), open_tenant.hook, envelope).status_code == 200
+
+
+def test_unknown_token_is_404_json(app, pki):
+    response = post(app.test_client(), "/hooks/sns/no-such-token", pki.sign(notification(BOUNCE)))
+    assert response.status_code == 404
+    assert set(response.json) == {"error", "detail"}
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("not json at all", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (json.dumps({"Type": "Telegram"}), "Type must be"),
+        (json.dumps({"Type": "Notification", "MessageId": "x"}), "lacks"),
+        (b"\xff\xfe\x00garbage", "UTF-8"),
+    ],
+)
+def test_malformed_body_is_400_with_reason(app, tenant, body, fragment):
+    response = post(app.test_client(), tenant.hook, body)
+    assert response.status_code == 400
+    assert response.json["error"] == "malformed"
+    assert fragment in response.json["detail"]
+    assert inbox_count(app) == 0
+
+
+def test_body_past_the_bound_is_413_json(make_app, pki):
+    from tests.support.harness import make_tenant
+
+    small = make_app(max_body_bytes=2048)
+    tenant = make_tenant(small, "small", ["*"])
+    envelope = pki.sign(notification({"padding": "x" * 4096}))
+    response = post(small.test_client(), tenant.hook, envelope)
+    assert response.status_code == 413
+    assert set(response.json) == {"error", "detail"}
+
+
+def test_database_unavailable_answers_503_so_sns_retries(pki):
+    from tracker import create_app
+    from tracker.config import Config
+    from tests.support.harness import RecordingWaker
+
+    down = create_app(
+        Config(database_url="postgresql+psycopg2://postgres@127.0.0.1:1/none"), waker=RecordingWaker()
+    )
+    response = post(down.test_client(), "/hooks/sns/any", pki.sign(notification(BOUNCE)))
+    assert response.status_code == 503
+    assert response.json["error"] == "database_unavailable"
+    assert response.headers["Retry-After"]
+
+
+def test_subscription_confirmation_is_confirmed_through_subscribe_url(app, tenant, pki, opener):
+    envelope = pki.sign(subscription_confirmation())
+    assert post(app.test_client(), tenant.hook, envelope).status_code == 200
+
+    drain(app)
+
+    assert opener.urls == [envelope["SubscribeURL"]]
+    with app.extensions["tracker"].db.session() as session:
+        subscription = session.scalar(select(SnsSubscription))
+    assert subscription.state == "confirmed"
+    assert subscription.topic_arn == envelope["TopicArn"]
+    assert subscription.subscription_arn.endswith("2bcfbf39-05c3-41de-beaa-fcfcc21c8f55")
+
+
+def test_confirmation_failure_is_retried_then_kept_as_failed(make_app, pki, opener):
+    from tests.support.harness import make_tenant
+
+    app = make_app(max_attempts=2)
+    tenant = make_tenant(app, "flaky", ["*"])
+    opener.answer = OSError("connection reset")
+    post(app.test_client(), tenant.hook, pki.sign(subscription_confirmation()))
+
+    drain(app)
+    with app.extensions["tracker"].db.session() as session:
+        row = session.scalar(select(InboxEvent))
+        assert (row.state, row.attempts) == ("pending", 1)
+    drain(app)
+    with app.extensions["tracker"].db.session() as session:
+        row = session.scalar(select(InboxEvent))
+    assert (row.state, row.attempts) == ("failed", 2)
+    assert "connection reset" in row.error
+
+
+def test_unsubscribe_confirmation_is_recorded_and_never_resubscribes(app, tenant, pki, opener):
+    assert post(app.test_client(), tenant.hook, pki.sign(unsubscribe_confirmation(), "2")).status_code == 200
+
+    drain(app)
+
+    assert opener.urls == []
+    with app.extensions["tracker"].db.session() as session:
+        subscription = session.scalar(select(SnsSubscription))
+    assert subscription.state == "unsubscribed"
+
+
+def test_subscription_succeeded_notice_is_accepted_and_changes_nothing(app, tenant, pki):
+    notice = (FIXTURES / "ses/notification/subscription-succeeded.json").read_text()
+    assert post(app.test_client(), tenant.hook, pki.sign(notification(notice))).status_code == 200
+
+    result = drain(app)
+
+    assert result.processed == 1
+    with app.extensions["tracker"].db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0

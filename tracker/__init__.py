@@ -1,0 +1,48 @@
+"""Email delivery status tracker: provider events in, per-recipient statuses out."""
+from __future__ import annotations
+
+from flask import Flask
+
+from tracker.config import Config
+
+
+def create_app(config: Config | None = None, *, certificates=None, confirmer=None, waker=None) -> Flask:
+    """Build the app from ``config`` (default: the environment); tests inject the outside world."""
+    from tracker import errors, ingest
+    from tracker.api.native import blueprint as native_api
+    from tracker.authenticity.certificates import certificate_store_from_config
+    from tracker.extensions import Database, celery_init_app
+    from tracker.receivers.sns import blueprint as sns_receiver
+    from tracker.services import Services, SourceCache
+    from tracker.sns_subscriptions import HttpSubscriptionConfirmer
+    from tracker.wakeup import CeleryWaker, InProcessWorker
+
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False
+
+    db = Database(config.database_url)
+    services = Services(
+        config=config,
+        db=db,
+        certificates=certificates or certificate_store_from_config(config.sns_cert_dir),
+        confirmer=confirmer or HttpSubscriptionConfirmer(),
+        waker=waker,  # type: ignore[arg-type]  # set just below
+        sources=SourceCache(db, config.source_cache_seconds),
+    )
+    if services.waker is None:
+        if config.broker_url:
+            celery = celery_init_app(app, config.broker_url)
+            services.waker = CeleryWaker(celery, config.broker_url)
+        else:
+            services.waker = InProcessWorker(
+                lambda: ingest.drain(db, services.confirmer, services.settings),
+                interval=min(config.sweep_interval, 5.0),
+            )
+    app.extensions["tracker"] = services
+
+    errors.register(app)
+    app.register_blueprint(sns_receiver)
+    app.register_blueprint(native_api)
+    return app

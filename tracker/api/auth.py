@@ -1,0 +1,28 @@
+"""Bearer API-key authentication; every view gets the caller's account id and nothing more."""
+from __future__ import annotations
+
+import functools
+
+from flask import g, request
+
+from tracker import repository
+from tracker.errors import ApiError
+from tracker.services import services
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tracker"'}
+
+
+def require_key(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>", _CHALLENGE)
+        with services().db.session() as session:
+            account_id = repository.account_id_for_key(session, presented.strip())
+        if account_id is None:
+            raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
+        g.account_id = account_id
+        return view(*args, **kwargs)
+
+    return wrapper

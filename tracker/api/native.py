@@ -1,0 +1,60 @@
+"""The native read API: /api/v1/deliveries (keyset-paginated) and each delivery's history."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from marshmallow import ValidationError
+
+from tracker import repository
+from tracker.api.auth import require_key
+from tracker.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema
+from tracker.errors import ApiError
+from tracker.services import services
+
+blueprint = Blueprint("native_api", __name__, url_prefix="/api/v1")
+
+_query = DeliveryQuery()
+_delivery = DeliverySchema()
+_event = EventSchema()
+_cursor = Cursor()
+
+
+@blueprint.get("/deliveries")
+@require_key
+def list_deliveries():
+    args = _load(_query, request.args)
+    where = repository.DeliveryFilter(
+        message_id=args.get("message_id"),
+        recipient=args.get("recipient"),
+        status=args.get("status"),
+        updated_after=args.get("updated_after"),
+        updated_before=args.get("updated_before"),
+    )
+    limit = args["limit"]
+    with services().db.session() as session:
+        # One row more than asked tells whether another page exists without a count.
+        rows = repository.list_deliveries(session, g.account_id, where, after=args.get("cursor"), limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = _cursor._serialize((page[-1].updated_at, page[-1].id), None, None) if more else None
+    return jsonify({"data": _delivery.dump(page, many=True), "next_cursor": next_cursor})
+
+
+@blueprint.get("/deliveries/<int:delivery_id>/events")
+@require_key
+def delivery_events(delivery_id: int):
+    with services().db.session() as session:
+        delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
+        if delivery is None:
+            raise ApiError(404, "not_found", f"no delivery {delivery_id}")
+        events = repository.delivery_history(session, delivery)
+    return jsonify({"data": _event.dump(events, many=True)})
+
+
+def _load(schema, args):
+    unknown = sorted(set(args) - set(schema.fields))
+    if unknown:
+        raise ApiError(400, "invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
+    try:
+        return schema.load(args.to_dict())
+    except ValidationError as error:
+        detail = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
+        raise ApiError(400, "invalid_request", detail) from None

@@ -1,0 +1,90 @@
+"""Marshmallow schemas of the native API: query arguments in, deliveries and events out."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from tracker.domain import Status, normalize_address
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+class Cursor(fields.Field):
+    """An opaque keyset position: (updated_at, id) of the last item of the previous page."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        updated_at, last_id = value
+        raw = json.dumps([updated_at.isoformat(), last_id]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            stamp, last_id = json.loads(raw)
+            updated_at = datetime.fromisoformat(stamp)
+            if updated_at.tzinfo is None or not isinstance(last_id, int):
+                raise ValueError
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise ValidationError("not a cursor this API returned") from None
+        return updated_at, last_id
+
+
+def _known_status(value: str) -> None:
+    if value.upper() not in Status.__members__:
+        raise ValidationError(f"must be one of {', '.join(Status.__members__)}")
+
+
+class DeliveryQuery(Schema):
+    message_id = fields.String(validate=validate.Length(min=1, max=300))
+    recipient = fields.String(validate=validate.Length(min=1, max=320))
+    status = fields.String(validate=lambda value: _known_status(value))
+    updated_after = fields.AwareDateTime(default_timezone=timezone.utc)
+    updated_before = fields.AwareDateTime(default_timezone=timezone.utc)
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = Cursor()
+
+    @post_load
+    def _normalize(self, data, **kwargs):
+        if "recipient" in data:
+            try:
+                data["recipient"] = normalize_address(data["recipient"])
+            except ValueError as error:
+                raise ValidationError(str(error), "recipient") from None
+        if "status" in data:
+            data["status"] = data["status"].upper()
+        return data
+
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer()
+    message_id = fields.String()
+    recipient = fields.String()
+    provider = fields.String()
+    status = fields.String()
+    status_at = fields.DateTime()
+    bounce_type = fields.String(allow_none=True)
+    bounce_subtype = fields.String(allow_none=True)
+    diagnostic = fields.String(allow_none=True)
+    events_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    status = fields.String(allow_none=True)
+    occurred_at = fields.DateTime()
+    bounce_type = fields.String(allow_none=True)
+    bounce_subtype = fields.String(allow_none=True)
+    diagnostic = fields.String(allow_none=True)
+    details = fields.Dict()
+    inbox_event_id = fields.Integer(allow_none=True)
+    recorded_at = fields.DateTime()

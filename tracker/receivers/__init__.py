@@ -1,0 +1,1 @@
+"""Webhook receivers: authenticate, bound, store and commit, then wake a worker."""

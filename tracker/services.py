@@ -1,0 +1,80 @@
+"""What one app instance holds: config, database, certificate store, confirmer, waker, source cache."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Protocol
+
+from flask import current_app
+
+from tracker import repository
+from tracker.authenticity.sns import CertificateStore
+from tracker.config import Config
+from tracker.extensions import Database
+from tracker.ingest import Settings
+from tracker.sns_subscriptions import SubscriptionConfirmer
+
+
+class Waker(Protocol):
+    def wake(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceInfo:
+    """The parts of a Source a receiver needs, detached from any session."""
+
+    id: int
+    account_id: int
+    provider: str
+    topic_arns: tuple[str, ...]
+
+    def allows_topic(self, topic_arn: str) -> bool:
+        return "*" in self.topic_arns or topic_arn in self.topic_arns
+
+
+class SourceCache:
+    """Token -> SourceInfo for a few seconds, so a receiver spends no query on lookups under load.
+
+    Only hits are cached: a source created a moment ago works at once.
+    """
+
+    def __init__(self, db: Database, ttl: float) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, SourceInfo]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> SourceInfo | None:
+        now = time.monotonic()
+        entry = self._entries.get(token)
+        if entry and entry[0] > now:
+            return entry[1]
+        with self._db.session() as session:
+            source = repository.source_by_token(session, token)
+            if source is None:
+                return None
+            info = SourceInfo(source.id, source.account_id, source.provider, tuple(source.topic_arns or ()))
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[token] = (now + self._ttl, info)
+        return info
+
+
+@dataclasses.dataclass
+class Services:
+    config: Config
+    db: Database
+    certificates: CertificateStore
+    confirmer: SubscriptionConfirmer
+    waker: Waker
+    sources: SourceCache
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(batch_size=self.config.batch_size, max_attempts=self.config.max_attempts)
+
+
+def services() -> Services:
+    return current_app.extensions["tracker"]

@@ -1,0 +1,106 @@
+"""The production path with real processes: gunicorn + a Celery worker on PostgreSQL and Redis,
+and the embedded default (`tracker run` on SQLite), each fed a signed SNS message over HTTP."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.support.harness import FIXTURES, make_tenant
+from tests.support.processes import (
+    ROOT,
+    free_port,
+    http,
+    poll,
+    python,
+    running,
+    wait_for_log,
+    wait_for_port,
+)
+from tests.support.sns_signing import notification
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stack(app, pg_url, redis_url, pki, tmp_path):
+    """gunicorn and a Celery worker (with beat) configured like production."""
+    env = {
+        "TRACKER_DATABASE_URL": pg_url,
+        "TRACKER_BROKER_URL": redis_url,
+        "TRACKER_SNS_CERT_DIR": str(pki.directory),
+        "TRACKER_SWEEP_INTERVAL": "1",
+        "TRACKER_SWEEP_GRACE": "1",
+    }
+    port = free_port()
+    web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
+    with running(python("-m", "gunicorn", "tracker.wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
+                 env, web_log) as web, \
+         running(python("-m", "celery", "-A", "workers.celery_app", "worker", "--beat", "--concurrency", "2",
+                        "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")), env, worker_log) as worker:
+        wait_for_port(port, web, web_log)
+        wait_for_log(worker_log, "ready", worker)
+        yield f"http://127.0.0.1:{port}"
+
+
+def find(base: str, key: str, **params):
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    status, body = http("GET", f"{base}/api/v1/deliveries?{query}", headers={"Authorization": f"Bearer {key}"})
+    assert status == 200, body
+    return body["data"]
+
+
+def test_signed_bounce_through_gunicorn_and_a_celery_worker(stack, app, pki):
+    tenant = make_tenant(app, "acme", ["*"])
+    bounce = json.loads((FIXTURES / "ses/notification/bounce-permanent.json").read_text())
+    envelope = json.dumps(pki.sign(notification(bounce), "2")).encode()
+
+    status, body = http("POST", stack + tenant.hook, envelope, {"Content-Type": "text/plain; charset=UTF-8"})
+    assert (status, body["status"]) == (200, "stored")
+
+    [delivery] = poll(lambda: find(stack, tenant.key, status="BOUNCED")) or [None]
+    assert delivery is not None, "the worker never applied the bounce"
+    assert delivery["bounce_type"] == "PERMANENT"
+    assert delivery["message_id"] == bounce["mail"]["messageId"]
+
+    forged = envelope.replace(b"Permanent", b"Transient")
+    status, body = http("POST", stack + tenant.hook, forged)
+    assert status == 403
+
+
+def test_rows_left_pending_by_a_broker_outage_are_swept_by_beat(stack, app, pki):
+    """A row stored while no wake-up could be sent (Redis down) is still applied."""
+    from tracker import repository
+
+    tenant = make_tenant(app, "acme", ["*"])
+    bounce = (FIXTURES / "ses/notification/bounce-permanent.json").read_text()
+    envelope = json.dumps(pki.sign(notification(bounce)))
+    services = app.extensions["tracker"]
+    with services.db.transaction() as session:  # exactly what the receiver stores, minus the wake-up
+        source = repository.source_by_token(session, tenant.token)
+        repository.store_inbox_event(session.connection(), source_id=source.id, account_id=tenant.account_id, provider="ses",
+                                     kind="notification", dedupe_key="lost-wakeup", body=envelope)
+
+    assert poll(lambda: find(stack, tenant.key, status="BOUNCED"), timeout=30), "the sweep never ran"
+
+
+def test_tracker_run_on_the_embedded_default_as_the_readme_says(tmp_path):
+    """`tracker run` with no configuration, then the README's curl: the bounce shows as BOUNCED."""
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {"TRACKER_DATABASE_URL": f"sqlite:///{tmp_path}/tracker.db", "TRACKER_BROKER_URL": ""}
+    with running(python("-m", "tracker.cli", "run", "--port", str(port)), env, log) as process:
+        wait_for_port(port, process, log)
+        text = wait_for_log(log, "SES hook", process)
+        key = re.search(r"API key \(account \"demo\"\): (\S+)", text).group(1)
+        hook = re.search(r"SES hook \(any topic\):\s+(\S+)", text).group(1)
+        base = f"http://127.0.0.1:{port}"
+
+        status, _ = http("POST", hook, (ROOT / "examples/ses-bounce.json").read_bytes(),
+                         {"Content-Type": "text/plain; charset=UTF-8"})
+        assert status == 200
+
+        [delivery] = poll(lambda: find(base, key, status="BOUNCED")) or [None]
+        assert delivery is not None
+        assert (delivery["recipient"], delivery["bounce_type"]) == ("bounce@simulator.amazonses.com", "PERMANENT")

@@ -1,0 +1,164 @@
+"""The `tracker` command: run the embedded tracker, serve, work, migrate, manage accounts and sources."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+
+import click
+
+from tracker.config import Config
+
+PROVIDERS = ("ses",)
+HOOK_PATHS = {"ses": "/hooks/sns/{token}"}
+
+
+@click.group()
+def main() -> None:
+    """Email delivery status tracker."""
+    logging.basicConfig(level=os.environ.get("TRACKER_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _app(**kwargs):
+    from tracker import create_app
+
+    return create_app(Config.from_env(), **kwargs)
+
+
+def _upgrade(app) -> None:
+    from tracker import migrate
+
+    migrate.upgrade(app.extensions["tracker"].db.engine)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    """Migrate, set up a demo account and SES source, then serve and process in this one process."""
+    from werkzeug.serving import make_server
+
+    from tracker import demo, repository
+    from tracker.authenticity.certificates import certificate_store_from_config
+
+    from tracker import create_app
+
+    # `run` is the one-process form: it processes in-process even when a broker is configured.
+    config = dataclasses.replace(Config.from_env(), broker_url=None)
+    app = create_app(config, certificates=demo.WithDemoCertificate(certificate_store_from_config(config.sns_cert_dir)))
+    _upgrade(app)
+    services = app.extensions["tracker"]
+    with services.db.transaction() as session:
+        account = repository.account_by_name(session, demo.DEMO_ACCOUNT)
+        if account is None:
+            account = repository.create_account(session, demo.DEMO_ACCOUNT)
+            repository.create_source(session, account, "ses", ["*"])
+        source = repository.sources_of(session, account, "ses")[0]
+        # Keys are stored hashed, so the one from an earlier run cannot be shown again:
+        # each start issues a fresh demo key (earlier ones stay valid).
+        key = repository.create_api_key(session, account)
+    base = f"http://{host}:{port}"
+    click.echo(f"""
+Tracker running at {base}  (database: {config.database_url}; processing in this process)
+  API key (account "{demo.DEMO_ACCOUNT}"): {key}
+  SES hook (any topic):      {base}/hooks/sns/{source.token}
+
+Try it:
+  curl -s -H 'Content-Type: text/plain' --data-binary @examples/ses-bounce.json {base}/hooks/sns/{source.token}
+  curl -s -H 'Authorization: Bearer {key}' '{base}/api/v1/deliveries?status=BOUNCED'
+""")
+    services.waker.wake()  # process anything left pending by an earlier run
+    server = make_server(host, port, app, threaded=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--bind", default="0.0.0.0:8080", show_default=True)
+@click.option("--workers", default=lambda: 2 * (os.cpu_count() or 1) + 1, type=int)
+@click.pass_context
+def serve(ctx: click.Context, bind: str, workers: int) -> None:
+    """Serve the receivers and APIs with gunicorn (extra arguments go to gunicorn)."""
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "tracker.wsgi:app", "--bind", bind,
+                               "--workers", str(workers), *ctx.args])
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--beat/--no-beat", default=True, show_default=True,
+              help="Also run the beat scheduler (run it in exactly one process).")
+@click.pass_context
+def worker(ctx: click.Context, beat: bool) -> None:
+    """Run a Celery worker (extra arguments go to `celery worker`)."""
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
+    os.execvp(sys.executable, argv + (["--beat"] if beat else []) + list(ctx.args))
+
+
+@main.command()
+def beat() -> None:
+    """Run the Celery beat scheduler alone."""
+    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat",
+                               "--loglevel", "INFO"])
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every pending migration."""
+    _upgrade(_app())
+    click.echo("database is at the latest revision")
+
+
+@main.group()
+def accounts() -> None:
+    """Accounts (tenants)."""
+
+
+@accounts.command("create")
+@click.argument("name")
+def accounts_create(name: str) -> None:
+    """Create an account and print its first API key (shown only this once)."""
+    from tracker import repository
+
+    app = _app()
+    with app.extensions["tracker"].db.transaction() as session:
+        if repository.account_by_name(session, name) is not None:
+            raise click.ClickException(f"account {name!r} already exists")
+        key = repository.create_api_key(session, repository.create_account(session, name))
+    click.echo(f"account: {name}\napi key: {key}\n(store it now: only a hash is kept)")
+
+
+@main.group()
+def sources() -> None:
+    """Inbound sources (where providers push events)."""
+
+
+@sources.command("create")
+@click.option("--account", "account_name", required=True)
+@click.option("--provider", type=click.Choice(PROVIDERS), required=True)
+@click.option("--topic-arn", "topic_arns", multiple=True,
+              help="SNS TopicArn to accept (repeatable); '*' accepts any topic.")
+def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]) -> None:
+    """Create a source and print its hook path."""
+    from tracker import repository
+
+    if provider == "ses" and not topic_arns:
+        raise click.UsageError("give at least one --topic-arn (or '*' for any topic)")
+    app = _app()
+    with app.extensions["tracker"].db.transaction() as session:
+        account = repository.account_by_name(session, account_name)
+        if account is None:
+            raise click.ClickException(f"no account {account_name!r}")
+        source = repository.create_source(session, account, provider, topic_arns)
+    click.echo(HOOK_PATHS[provider].format(token=source.token))
+
+
+if __name__ == "__main__":
+    main()

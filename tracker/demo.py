@@ -1,0 +1,30 @@
+"""What `tracker run` sets up so a newcomer can try the tracker with curl.
+
+The demo trusts one extra certificate, ``examples/sns-demo-cert/<DEMO_CERT_NAME>``, which
+signs the example SNS messages under ``examples/``. Only `tracker run` adds it; every
+other certificate is still fetched from AWS (or read from TRACKER_SNS_CERT_DIR), so a
+real SNS subscription works against the demo too. No private key is in the repository.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tracker.authenticity.certificates import DirectoryCertificateStore
+from tracker.authenticity.sns import CertificateStore
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_CERT_NAME = "SimpleNotificationService-0000000000000000000000000000demo.pem"
+DEMO_ACCOUNT = "demo"
+
+
+class WithDemoCertificate:
+    """A certificate store that also knows the demo certificate."""
+
+    def __init__(self, fallback: CertificateStore, directory: Path = EXAMPLES / "sns-demo-cert") -> None:
+        self._demo = DirectoryCertificateStore(directory)
+        self._fallback = fallback
+
+    def get(self, url: str):
+        if url.rsplit("/", 1)[-1] == DEMO_CERT_NAME:
+            return self._demo.get(url)
+        return self._fallback.get(url)

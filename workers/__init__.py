@@ -1,0 +1,1 @@
+"""Celery entry point and tasks."""

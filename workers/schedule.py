@@ -1,0 +1,15 @@
+"""The beat schedule: the periodic sweep that covers wake-ups lost while the broker was away."""
+from __future__ import annotations
+
+from tracker.config import Config
+
+
+def beat_schedule(config: Config) -> dict:
+    return {
+        "sweep-inbox": {
+            "task": "workers.tasks.sweep_inbox",
+            "schedule": config.sweep_interval,
+            # A sweep that waited longer than its period is superseded by the next one.
+            "options": {"expires": config.sweep_interval},
+        },
+    }

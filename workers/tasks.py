@@ -1,0 +1,79 @@
+"""Thin tasks: wake-ups that drain the inbox through tracker.ingest; no status rule lives here."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from celery import shared_task
+
+from tracker import ingest, repository
+from tracker.models import utcnow
+from tracker.services import services
+
+log = logging.getLogger(__name__)
+
+# How long one task drains before handing over, so a long backlog never pins a worker
+# process and a deploy's warm shutdown is quick.
+TIME_BUDGET = 10.0
+LINGER = 0.02
+
+
+@shared_task(name="workers.tasks.process_inbox")
+def process_inbox() -> dict:
+    """Drain the inbox, holding the wake-up flag meanwhile (see tracker.wakeup.CeleryWaker)."""
+    app = services()
+    total = ingest.BatchResult()
+    started = time.monotonic()
+    helped = False
+    while time.monotonic() - started < TIME_BUDGET:
+        app.waker.hold()
+        result = ingest.process_pending(app.db, app.confirmer, app.settings)
+        total += result
+        if result.claimed == app.settings.batch_size and not helped:
+            # A backlog: one more worker process drains alongside this one.
+            app.waker.send_helper()
+            helped = True
+        if 0 < result.claimed < app.settings.batch_size:
+            # Events are trickling in: let a few more arrive so the next batch is worth its
+            # transaction (a few ms of latency for far fewer commits).
+            time.sleep(LINGER)
+        elif result.claimed == 0:
+            app.waker.clear()
+            # The last look after clearing: see CeleryWaker for why nothing slips past it.
+            result = ingest.process_pending(app.db, app.confirmer, app.settings)
+            total += result
+            if result.claimed == 0:
+                break
+            # Events raced the clear; the loop takes the flag back and goes on.
+    else:
+        app.waker.hand_over()  # out of time with work left: queue the next leader, don't pin a process
+    if total.claimed:
+        log.info("inbox: %s", total)
+    return {"claimed": total.claimed, "processed": total.processed, "failed": total.failed}
+
+
+@shared_task(name="workers.tasks.help_drain_inbox")
+def help_drain_inbox() -> int:
+    """Drain alongside process_inbox until a batch comes back short; touches no flag."""
+    app = services()
+    started, claimed = time.monotonic(), 0
+    while time.monotonic() - started < TIME_BUDGET:
+        result = ingest.process_pending(app.db, app.confirmer, app.settings)
+        claimed += result.claimed
+        if result.claimed < app.settings.batch_size:
+            break
+    return claimed
+
+
+@shared_task(name="workers.tasks.sweep_inbox")
+def sweep_inbox() -> bool:
+    """Wake a worker if a pending row has waited past the grace period (its wake-up was lost)."""
+    app = services()
+    cutoff = utcnow() - timedelta(seconds=app.config.sweep_grace)
+    with app.db.session() as session:
+        stale = repository.has_pending_before(session, cutoff)
+    if stale:
+        log.warning("pending inbox rows older than %ss: waking a worker", app.config.sweep_grace)
+        process_inbox.delay()
+    return stale

@@ -21,18 +21,15 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
-
-from tests.support.processes import free_port, python, running, wait_for_log, wait_for_port  # noqa: E402
+from tests.support.database import throwaway_database  # noqa: E402
+from tests.support.processes import free_port, python, running, wait_for_port  # noqa: E402
 from tests.support.sns_signing import SnsTestPki, notification  # noqa: E402
 
-ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
@@ -86,26 +83,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     options = parser.parse_args()
 
-    from tracker import migrate, repository
+    from tracker import repository
     from tracker.extensions import Database
 
-    name = f"tracker_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    try:
-        migrate.upgrade(db.engine)
+    with throwaway_database("tracker_bench") as url, tempfile.TemporaryDirectory() as tmp:
+        db = Database(url)
         with db.transaction() as session:
             account = repository.create_account(session, "bench")
             token = repository.create_source(session, account, "ses", ["*"]).token
-        with tempfile.TemporaryDirectory() as tmp:
+        try:
             figures = run(options, db, url, token, Path(tmp))
-    finally:
-        db.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            db.dispose()
     report(figures, options)
 
 

@@ -6,15 +6,13 @@ come from a directory the suite writes, SubscribeURL GETs go to a recording open
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-import sqlalchemy as sa
 
+from tests.support.database import throwaway_database
 from tests.support.harness import RecordingOpener, RecordingWaker, make_tenant
 from tests.support.sns_signing import SnsTestPki
 
-ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 TABLES = ("delivery_events", "deliveries", "sns_subscriptions", "inbox_events", "api_keys", "sources", "accounts")
 
@@ -27,21 +25,8 @@ def pki(tmp_path_factory) -> SnsTestPki:
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """A fresh database, migrated to head, dropped at the end of the session."""
-    from tracker import migrate
-    from tracker.extensions import Database
-
-    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    migrate.upgrade(db.engine)
-    db.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with throwaway_database("tracker_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ def main() -> None:
     """Email delivery status tracker."""
     logging.basicConfig(level=os.environ.get("TRACKER_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _app(**kwargs):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def stack(app, pg_url, redis_url, pki, tmp_path):
-    """gunicorn and a Celery worker (with beat) configured like production."""
+    """`tracker serve` (gunicorn) and `tracker worker` (Celery with beat) configured like production."""
     env = {
         "TRACKER_DATABASE_URL": pg_url,
         "TRACKER_BROKER_URL": redis_url,
@@ -35,10 +35,10 @@ def stack(app, pg_url, redis_url, pki, tmp_path):
     }
     port = free_port()
     web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
-    with running(python("-m", "gunicorn", "tracker.wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
+    with running(python("-m", "tracker.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
                  env, web_log) as web, \
-         running(python("-m", "celery", "-A", "workers.celery_app", "worker", "--beat", "--concurrency", "2",
-                        "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")), env, worker_log) as worker:
+         running(python("-m", "tracker.cli", "worker", "--concurrency", "2",
+                        "--schedule", str(tmp_path / "beat-schedule")), env, worker_log) as worker:
         wait_for_port(port, web, web_log)
         wait_for_log(worker_log, "ready", worker)
         yield f"http://127.0.0.1:{port}"

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import case, exists, func, select, tuple_, update
+from sqlalchemy import bindparam, case, exists, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -85,10 +86,9 @@ def source_by_token(session: Session, token: str) -> Source | None:
 # --- inbox ------------------------------------------------------------------------------
 
 
-def _insert(executor: Session | Connection, model):
+def _insert(session: Session, model):
     """The dialect's INSERT, which knows ON CONFLICT on both PostgreSQL and SQLite."""
-    bind = executor.get_bind() if isinstance(executor, Session) else executor
-    dialect = bind.dialect.name
+    dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
@@ -96,18 +96,29 @@ def store_inbox_event(connection: Connection, *, source_id: int, account_id: int
                       kind: str, dedupe_key: str, body: str) -> int | None:
     """Insert a raw event; the new row's id, or None when this source already has that key.
 
-    Takes a Core connection, not a Session: it runs once per received request, and the
-    ORM's unit of work would only add cost here.
+    Takes a Core connection, not a Session, and a statement built once per dialect: this
+    runs once per received request, where building and cache-keying a fresh statement
+    cost more CPU than the rest of the request.
     """
+    return connection.execute(_store_statement(connection.dialect.name), {
+        "source_id": source_id, "account_id": account_id, "provider": provider, "kind": kind,
+        "dedupe_key": dedupe_key, "body": body, "received_at": utcnow(),
+    }).scalar()
+
+
+@functools.cache
+def _store_statement(dialect: str):
     table = InboxEvent.__table__
-    statement = (
-        _insert(connection, table)
-        .values(source_id=source_id, account_id=account_id, provider=provider, kind=kind,
-                dedupe_key=dedupe_key, body=body, received_at=utcnow(), state="pending", attempts=0)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .values(state="pending", attempts=0, **{
+            name: bindparam(name)
+            for name in ("source_id", "account_id", "provider", "kind", "dedupe_key", "body", "received_at")
+        })
         .on_conflict_do_nothing(index_elements=["source_id", "dedupe_key"])
         .returning(table.c.id)
     )
-    return connection.execute(statement).scalar()
 
 
 def claim_pending(session: Session, limit: int) -> list[InboxEvent]:

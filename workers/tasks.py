@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 # process and a deploy's warm shutdown is quick.
 TIME_BUDGET = 10.0
 LINGER = 0.02
+IDLE_LINGER = 1.0
+IDLE_POLL = 0.05
 
 
 @shared_task(name="workers.tasks.process_inbox")
@@ -26,6 +28,7 @@ def process_inbox() -> dict:
     total = ingest.BatchResult()
     started = time.monotonic()
     helped = False
+    idle_since = None
     while time.monotonic() - started < TIME_BUDGET:
         app.waker.hold()
         result = ingest.process_pending(app.db, app.confirmer, app.settings)
@@ -34,18 +37,27 @@ def process_inbox() -> dict:
             # A backlog: one more worker process drains alongside this one.
             app.waker.send_helper()
             helped = True
-        if 0 < result.claimed < app.settings.batch_size:
-            # Events are trickling in: let a few more arrive so the next batch is worth its
-            # transaction (a few ms of latency for far fewer commits).
-            time.sleep(LINGER)
-        elif result.claimed == 0:
-            app.waker.clear()
-            # The last look after clearing: see CeleryWaker for why nothing slips past it.
-            result = ingest.process_pending(app.db, app.confirmer, app.settings)
-            total += result
-            if result.claimed == 0:
-                break
-            # Events raced the clear; the loop takes the flag back and goes on.
+        if result.claimed:
+            idle_since = None
+            if result.claimed < app.settings.batch_size:
+                # Events are trickling in: let a few more arrive so the next batch is worth
+                # its transaction (a few ms of latency for far fewer commits).
+                time.sleep(LINGER)
+            continue
+        # Empty. Under steady traffic more is about to come: staying a moment keeps the
+        # flag held, so receivers publish nothing (a Celery publish costs a receiver more
+        # than the whole rest of its request).
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since < IDLE_LINGER:
+            time.sleep(IDLE_POLL)
+            continue
+        app.waker.clear()
+        # The last look after clearing: see CeleryWaker for why nothing slips past it.
+        result = ingest.process_pending(app.db, app.confirmer, app.settings)
+        total += result
+        if result.claimed == 0:
+            break
+        idle_since = None  # events raced the clear; the loop takes the flag back and goes on
     else:
         app.waker.hand_over()  # out of time with work left: queue the next leader, don't pin a process
     if total.claimed:

@@ -14,6 +14,20 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.providers.ses_facts import (
+    Facts,
+    bounce_facts,
+    click_facts,
+    complaint_facts,
+    delay_facts,
+    delivery_facts,
+    no_facts,
+    open_facts,
+    opts_out,
+    reject_facts,
+    rendering_failure_facts,
+    subscription_facts,
+)
 from tracker.providers.timestamps import parse_timestamp
 
 PROVIDER = "ses"
@@ -41,16 +55,6 @@ _SOLE_DESTINATION = "the only address in mail.destination, else the message"
 
 
 @dataclasses.dataclass(frozen=True)
-class _Facts:
-    """What one SES event says about one recipient, beyond its type and time."""
-
-    diagnostic: str | None = None
-    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    bounce_type: BounceType | None = None
-    bounce_subtype: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
 class _Rule:
     """How one SES event type becomes normalized events."""
 
@@ -58,7 +62,7 @@ class _Rule:
     section: str  # the key of the event object beside "mail"
     recipients: str  # _EVERY_DESTINATION, _SOLE_DESTINATION or a list field of the section
     discriminator: Callable[[_JSONObject, _JSONObject], str]  # (section, mail) -> event_key tail
-    facts: Callable[[_JSONObject, _JSONObject], _Facts]  # (section, recipient entry) -> facts
+    facts: Callable[[_JSONObject, _JSONObject], Facts]  # (section, recipient entry) -> facts
     section_required: bool = True
     wanted: Callable[[_JSONObject], bool] | None = None  # None: every event of the type counts
 
@@ -97,186 +101,54 @@ def _by_mail_time(section: _JSONObject, mail: _JSONObject) -> str:
     return _key_time(mail) or _digest(section)
 
 
-# --- per-type facts -----------------------------------------------------------------------
-
-
-def _no_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts()
-
-
-def _delivery_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(
-        diagnostic=_text(section.get("smtpResponse")),
-        details=_compact(
-            smtpResponse=section.get("smtpResponse"),
-            reportingMTA=section.get("reportingMTA"),
-            remoteMtaIp=section.get("remoteMtaIp"),
-            processingTimeMillis=section.get("processingTimeMillis"),
-        ),
-    )
-
-
-def _delay_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(
-        diagnostic=_text(entry.get("diagnosticCode")),
-        details=_compact(
-            delayType=section.get("delayType"),
-            expirationTime=section.get("expirationTime"),
-            status=entry.get("status"),
-            reportingMTA=section.get("reportingMTA"),
-        ),
-    )
-
-
-_BOUNCE_TYPES = {
-    "permanent": BounceType.PERMANENT,
-    "transient": BounceType.TRANSIENT,
-    "undetermined": BounceType.UNDETERMINED,
-}
-
-
-def _bounce_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    raw_type = section.get("bounceType")
-    bounce_type = _BOUNCE_TYPES.get(raw_type.lower()) if isinstance(raw_type, str) else None
-    return _Facts(
-        diagnostic=_text(entry.get("diagnosticCode")),
-        details=_compact(
-            feedbackId=section.get("feedbackId"),
-            action=entry.get("action"),
-            status=entry.get("status"),
-            reportingMTA=section.get("reportingMTA"),
-            remoteMtaIp=section.get("remoteMtaIp"),
-            # A bounce is a bounce even if SES ever sends a type we don't know: it counts as
-            # undetermined, and the unknown word is kept for the operator.
-            bounceType=raw_type if bounce_type is None else None,
-        ),
-        bounce_type=bounce_type or BounceType.UNDETERMINED,
-        bounce_subtype=_text(section.get("bounceSubType")),
-    )
-
-
-def _complaint_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(
-        details=_compact(
-            complaintFeedbackType=section.get("complaintFeedbackType"),
-            complaintSubType=section.get("complaintSubType"),
-            userAgent=section.get("userAgent"),
-            feedbackId=section.get("feedbackId"),
-        )
-    )
-
-
-def _reject_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(diagnostic=_text(section.get("reason")))
-
-
-def _rendering_failure_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(
-        diagnostic=_text(section.get("errorMessage")),
-        details=_compact(templateName=section.get("templateName")),
-    )
-
-
-def _open_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(
-        details=_compact(ipAddress=section.get("ipAddress"), userAgent=section.get("userAgent"))
-    )
-
-
-def _click_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    return _Facts(
-        details=_compact(
-            link=section.get("link"),
-            linkTags=section.get("linkTags") or None,
-            userAgent=section.get("userAgent"),
-            ipAddress=section.get("ipAddress"),
-        )
-    )
-
-
-def _subscription_facts(section: _JSONObject, entry: _JSONObject) -> _Facts:
-    preferences = _preferences(section)
-    return _Facts(
-        details=_compact(
-            contactList=section.get("contactList"),
-            source=section.get("source"),
-            unsubscribeAll=True if preferences.get("unsubscribeAll") is True else None,
-            optedOutTopics=_opted_out_topics(preferences) or None,
-        )
-    )
-
-
-def _opts_out(section: _JSONObject) -> bool:
-    """Whether a Subscription event leaves the contact opted out of something."""
-    preferences = _preferences(section)
-    return preferences.get("unsubscribeAll") is True or bool(_opted_out_topics(preferences))
-
-
-def _preferences(section: _JSONObject) -> _JSONObject:
-    preferences = section.get("newTopicPreferences")
-    return preferences if isinstance(preferences, Mapping) else {}
-
-
-def _opted_out_topics(preferences: _JSONObject) -> list[str]:
-    statuses = preferences.get("topicSubscriptionStatus")
-    if not isinstance(statuses, list):
-        return []
-    return [
-        str(status.get("topicName"))
-        for status in statuses
-        if isinstance(status, Mapping)
-        and str(status.get("subscriptionStatus", "")).lower() == "optout"
-    ]
-
-
 # --- the mapping table: one row per SES type ----------------------------------------------
 
 _RULES: dict[str, _Rule] = {
     # Send: SES accepted the request and will try to deliver. Per message ("send" is always
     # {}), so every destination address is now SENT.
     "Send": _Rule(
-        EventType.SENT, "send", _EVERY_DESTINATION, _by_mail_time, _no_facts,
+        EventType.SENT, "send", _EVERY_DESTINATION, _by_mail_time, no_facts,
         section_required=False,
     ),
     # Reject: SES refused the whole message (a virus; reason "Bad content"); nothing was sent.
     "Reject": _Rule(
-        EventType.REJECTED, "reject", _EVERY_DESTINATION, _by_mail_time, _reject_facts
+        EventType.REJECTED, "reject", _EVERY_DESTINATION, _by_mail_time, reject_facts
     ),
     # Rendering Failure (with the space): a template could not be rendered; nothing was sent.
     "Rendering Failure": _Rule(
         EventType.RENDERING_FAILED, "failure", _EVERY_DESTINATION, _by_mail_time,
-        _rendering_failure_facts,
+        rendering_failure_facts,
     ),
     # Delivery: the recipient's mail server accepted the message; smtpResponse is its answer.
     "Delivery": _Rule(
-        EventType.DELIVERED, "delivery", "recipients", _by_event_time, _delivery_facts
+        EventType.DELIVERED, "delivery", "recipients", _by_event_time, delivery_facts
     ),
     # DeliveryDelay (event publishing only): a temporary failure; SES keeps retrying until
     # expirationTime, so the delivery is in RETRY, not failed.
     "DeliveryDelay": _Rule(
-        EventType.DELAYED, "deliveryDelay", "delayedRecipients", _by_event_time, _delay_facts
+        EventType.DELAYED, "deliveryDelay", "delayedRecipients", _by_event_time, delay_facts
     ),
     # Bounce: Permanent (hard), Transient (soft, published only once SES stopped retrying,
     # so final for this send) or Undetermined; bounceSubType is kept verbatim.
     "Bounce": _Rule(
-        EventType.BOUNCED, "bounce", "bouncedRecipients", _by_feedback_id, _bounce_facts
+        EventType.BOUNCED, "bounce", "bouncedRecipients", _by_feedback_id, bounce_facts
     ),
     # Complaint: a feedback-loop report; complainedRecipients is SES's best guess.
     "Complaint": _Rule(
         EventType.COMPLAINED, "complaint", "complainedRecipients", _by_feedback_id,
-        _complaint_facts,
+        complaint_facts,
     ),
     # Open: the tracking pixel was fetched. SES does not say by whom.
-    "Open": _Rule(EventType.OPENED, "open", _SOLE_DESTINATION, _by_event_time, _open_facts),
+    "Open": _Rule(EventType.OPENED, "open", _SOLE_DESTINATION, _by_event_time, open_facts),
     # Click: a tracked link was followed. SES does not say by whom.
     "Click": _Rule(
-        EventType.CLICKED, "click", _SOLE_DESTINATION, _by_event_time_and_link, _click_facts
+        EventType.CLICKED, "click", _SOLE_DESTINATION, _by_event_time_and_link, click_facts
     ),
     # Subscription: a contact changed list preferences (e.g. the List-Unsubscribe header).
     # Only an opt-out (unsubscribeAll, or some topic OptOut) is an event; an opt-in is not.
     "Subscription": _Rule(
         EventType.UNSUBSCRIBED, "subscription", _SOLE_DESTINATION, _by_event_time,
-        _subscription_facts, wanted=_opts_out,
+        subscription_facts, wanted=opts_out,
     ),
 }
 
@@ -468,15 +340,6 @@ def _key_time(source: _JSONObject) -> str | None:
 def _digest(value: Any) -> str:
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value is not None and value != ""}
 
 
 def _json_kind(value: Any) -> str:

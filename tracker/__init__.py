@@ -10,9 +10,11 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
     from tracker.api.native import blueprint as native_api
+    from tracker.api.suppressions import blueprint as suppressions_api
     from tracker.authenticity.certificates import certificate_store_from_config
     from tracker.extensions import Database, celery_init_app
     from tracker.receivers.sns import blueprint as sns_receiver
+    from tracker.receivers.webhooks import blueprint as webhook_receivers
     from tracker.services import Services, SourceCache
     from tracker.sns_subscriptions import HttpSubscriptionConfirmer
     from tracker.wakeup import CeleryWaker, InProcessWorker
@@ -44,5 +46,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
 
     errors.register(app)
     app.register_blueprint(sns_receiver)
+    app.register_blueprint(webhook_receivers)
     app.register_blueprint(native_api)
+    app.register_blueprint(suppressions_api)
     return app

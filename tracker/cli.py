@@ -10,8 +10,16 @@ import click
 
 from tracker.config import Config
 
-PROVIDERS = ("ses",)
-HOOK_PATHS = {"ses": "/hooks/sns/{token}"}
+PROVIDERS = ("ses", "infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
+# What --secret is for each provider; those marked required refuse to run unauthenticated
+# because the provider can sign or send credentials.
+SECRETS = {
+    "infobip": ("optional: 'user:password' for HTTP Basic auth on the notify URL", False),
+    "sendcloud": ("the APP KEY that signs webhooks", True),
+    "sendgrid": ("optional: the Event Webhook verification key (base64 DER public key)", False),
+    "mailgun": ("the HTTP webhook signing key", True),
+    "postmark": ("'user:password' for the HTTP Basic auth in the webhook URL", True),
+}
 
 
 @click.group()
@@ -145,20 +153,26 @@ def sources() -> None:
 @click.option("--account", "account_name", required=True)
 @click.option("--provider", type=click.Choice(PROVIDERS), required=True)
 @click.option("--topic-arn", "topic_arns", multiple=True,
-              help="SNS TopicArn to accept (repeatable); '*' accepts any topic.")
-def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]) -> None:
+              help="SES: SNS TopicArn to accept (repeatable); '*' accepts any topic.")
+@click.option("--secret", help="Webhook providers: " + "; ".join(f"{p}: {what}" for p, (what, _) in SECRETS.items()))
+def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...], secret: str | None) -> None:
     """Create a source and print its hook path."""
     from tracker import repository
 
     if provider == "ses" and not topic_arns:
         raise click.UsageError("give at least one --topic-arn (or '*' for any topic)")
+    if provider != "ses" and topic_arns:
+        raise click.UsageError("--topic-arn is for SES sources only")
+    if provider in SECRETS and SECRETS[provider][1] and not secret:
+        raise click.UsageError(f"{provider} sources need --secret: {SECRETS[provider][0]}")
     app = _app()
     with app.extensions["tracker"].db.transaction() as session:
         account = repository.account_by_name(session, account_name)
         if account is None:
             raise click.ClickException(f"no account {account_name!r}")
-        source = repository.create_source(session, account, provider, topic_arns)
-    click.echo(HOOK_PATHS[provider].format(token=source.token))
+        source = repository.create_source(session, account, provider, topic_arns, secret)
+    path = "sns" if provider == "ses" else provider
+    click.echo(f"/hooks/{path}/{source.token}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ class Config:
     sweep_interval: float = 30.0
     sweep_grace: float = 10.0
     source_cache_seconds: float = 10.0
+    soft_bounce_limit: int = 2
+    soft_bounce_window_days: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -47,6 +49,8 @@ class Config:
             max_attempts=number("TRACKER_MAX_ATTEMPTS", cls.max_attempts),
             sweep_interval=number("TRACKER_SWEEP_INTERVAL", cls.sweep_interval, float),
             sweep_grace=number("TRACKER_SWEEP_GRACE", cls.sweep_grace, float),
+            soft_bounce_limit=number("TRACKER_SOFT_BOUNCE_LIMIT", cls.soft_bounce_limit),
+            soft_bounce_window_days=number("TRACKER_SOFT_BOUNCE_WINDOW_DAYS", cls.soft_bounce_window_days, float),
         )
 
     @property

@@ -8,19 +8,23 @@ replay; the rest of the batch goes on.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 from collections import defaultdict
+from datetime import datetime
 from typing import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from tracker import repository
-from tracker.domain import NormalizedEvent, fold
+from tracker import inbox, repository
+from tracker.domain import NormalizedEvent, engagement, fold, suppression
+from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.models import InboxEvent, utcnow
-from tracker.providers import ses
+from tracker.providers import registry, ses
+from tracker.providers.errors import PayloadError
 from tracker.providers.sns_envelope import (
     NOTIFICATION,
     SUBSCRIPTION_CONFIRMATION,
@@ -54,6 +58,7 @@ class BatchResult:
 class Settings:
     batch_size: int = 500
     max_attempts: int = 5
+    soft_bounces: SoftBouncePolicy = SoftBouncePolicy()
 
 
 class _Permanent(Exception):
@@ -126,7 +131,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
             result.retrying += 1
         else:
             done.append(row.id)
-    result.events_applied = _apply(session, events, now)
+    result.events_applied = _apply(session, events, now, settings.soft_bounces)
     repository.mark_processed(session, done, now)
     result.processed = len(done)
     return result
@@ -135,10 +140,15 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
 def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> list[NormalizedEvent]:
     """The events a row says, after acting on SNS handshakes it may be."""
     try:
+        if row.provider in registry.WEBHOOK_PROVIDERS:
+            return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
+                                          row.received_at)
+        if row.kind == inbox.RAW:
+            return ses.parse_message(row.body, fallback_time=row.received_at)
         envelope = decode_envelope(row.body)
         if envelope.type == NOTIFICATION:
             return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
-    except (EnvelopeError, ses.PayloadError) as error:
+    except (EnvelopeError, PayloadError) as error:
         raise _Permanent(str(error)) from None
     if envelope.type == SUBSCRIPTION_CONFIRMATION:
         try:
@@ -155,7 +165,15 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
     return []
 
 
-def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now) -> int:
+def webhook_body(row: InboxEvent) -> bytes:
+    """The bytes a webhook provider sent (bodies that were not UTF-8 are kept base64-encoded)."""
+    if row.kind == inbox.WEBHOOK_BASE64:
+        return base64.b64decode(row.body)
+    return row.body.encode("utf-8")
+
+
+def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now,
+           policy: SoftBouncePolicy) -> int:
     """Add new events to the history and merge each touched delivery's new winner; returns events added."""
     history_rows: dict[tuple, dict] = {}
     by_identity: dict[tuple, tuple[InboxEvent, NormalizedEvent]] = {}
@@ -195,10 +213,42 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
     changes = [
         repository.DeliveryChange(
             account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
-            state=fold(new_events), new_events=len(new_events),
+            state=fold(new_events), new_events=len(new_events), engagement=engagement(new_events),
         )
         for key, new_events in sorted(new_per_delivery.items())
         for account_id, message_id, recipient in [key]
     ]
     repository.merge_deliveries(session, changes, now)
+    _suppress(session, new_per_delivery, providers, policy)
     return len(inserted)
+
+
+def _suppress(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]],
+              providers: dict[tuple, str], policy: SoftBouncePolicy) -> None:
+    """Add the recipients of suppressing events (tracker.domain.suppression) to their account's list."""
+    rows = []
+    soft: dict[tuple[int, str], tuple[NormalizedEvent, str]] = {}
+    for key, events in sorted(new_per_delivery.items()):
+        account_id, _, recipient = key
+        for event in sorted(events, key=lambda e: (e.occurred_at, e.event_key)):
+            reason = suppression.immediate_reason(event)
+            if reason is not None:
+                rows.append(_suppression_row(account_id, recipient, reason, providers[key], event))
+            elif suppression.is_soft_bounce(event):
+                soft[(account_id, recipient)] = (event, providers[key])  # the latest one per address
+    by_account: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for (account_id, recipient), (event, _) in soft.items():
+        by_account[account_id][recipient] = event.occurred_at - policy.window
+    for account_id, since in by_account.items():
+        for recipient, count in repository.soft_bounce_counts(session, account_id, since).items():
+            if suppression.soft_bounces_suppress(count, policy):
+                event, provider = soft[(account_id, recipient)]
+                rows.append(_suppression_row(account_id, recipient, suppression.Reason.SOFT_BOUNCES,
+                                             provider, event))
+    repository.add_suppressions(session, rows)
+
+
+def _suppression_row(account_id, recipient, reason, provider, event: NormalizedEvent) -> dict:
+    return {"account_id": account_id, "address": recipient, "reason": reason.value, "provider": provider,
+            "message_id": event.message_id, "event_key": event.event_key, "occurred_at": event.occurred_at,
+            "created_at": utcnow()}

@@ -116,6 +116,7 @@ class InboxEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     dedupe_key: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -123,6 +124,18 @@ class InboxEvent(Base):
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReplayToken(Base):
+    """A one-time token a provider put in a signed request (Mailgun, SendCloud): accepted once per source."""
+
+    __tablename__ = "replay_tokens"
+    __table_args__ = (UniqueConstraint("source_id", "token", name="uq_replay_tokens_source_token"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    token: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SnsSubscription(Base):
@@ -164,6 +177,14 @@ class Delivery(Base):
     bounce_subtype: Mapped[str | None] = mapped_column(String(64))
     diagnostic: Mapped[str | None] = mapped_column(Text)
     events_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Engagement: aggregates of the delivery's distinct open and click events.
+    opens_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clicks_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_clicked_link: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -176,6 +197,8 @@ class DeliveryEvent(Base):
         UniqueConstraint(
             "account_id", "message_id", "recipient", "event_key", name="uq_delivery_events_identity"
         ),
+        # An address's recent events across messages (the soft-bounce policy counts them).
+        Index("ix_delivery_events_account_recipient_time", "account_id", "recipient", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -192,3 +215,37 @@ class DeliveryEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"), index=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Suppression(Base):
+    """An address an account should not send to any more, with why and from which event."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "address", name="uq_suppressions_account_address"),
+        Index("ix_suppressions_account_created", "account_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(32))  # see tracker.domain.suppression.Reason
+    provider: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(300))
+    event_key: Mapped[str] = mapped_column(String(400))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionRemoval(Base):
+    """The audit record of a suppression an API client removed."""
+
+    __tablename__ = "suppression_removals"
+    __table_args__ = (Index("ix_suppression_removals_account_address", "account_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    removed_by: Mapped[str] = mapped_column(String(64))  # the API key id that asked
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    suppression: Mapped[dict[str, Any]] = mapped_column(JSON)  # what was removed

@@ -13,15 +13,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker import keys
-from tracker.domain import DeliveryState
+from tracker.domain import DeliveryState, Engagement
 from tracker.models import (
     Account,
     ApiKey,
     Delivery,
     DeliveryEvent,
     InboxEvent,
+    ReplayToken,
     SnsSubscription,
     Source,
+    Suppression,
+    SuppressionRemoval,
     utcnow,
 )
 
@@ -47,8 +50,16 @@ def create_api_key(session: Session, account: Account) -> str:
     return new.plaintext
 
 
-def account_id_for_key(session: Session, presented: str) -> int | None:
-    """The account a presented API key belongs to, or None (unknown, malformed or revoked)."""
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who an authenticated API request comes from."""
+
+    account_id: int
+    key_id: str
+
+
+def caller_for_key(session: Session, presented: str) -> Caller | None:
+    """The account (and key id) a presented API key belongs to, or None (unknown, malformed, revoked)."""
     parts = keys.split(presented)
     if parts is None:
         return None
@@ -60,15 +71,17 @@ def account_id_for_key(session: Session, presented: str) -> int | None:
     ).first()
     # Compare against a dummy hash when the id is unknown so both paths cost the same.
     stored = row.secret_hash if row else "0" * 64
-    return row.account_id if keys.matches(secret, stored) and row else None
+    return Caller(row.account_id, key_id) if keys.matches(secret, stored) and row else None
 
 
-def create_source(session: Session, account: Account, provider: str, topic_arns: Sequence[str] = ()) -> Source:
+def create_source(session: Session, account: Account, provider: str, topic_arns: Sequence[str] = (),
+                  secret: str | None = None) -> Source:
     source = Source(
         account_id=account.id,
         provider=provider,
         token=secrets.token_urlsafe(24),
         topic_arns=list(topic_arns),
+        secret=secret,
     )
     session.add(source)
     session.flush()
@@ -93,7 +106,7 @@ def _insert(session: Session, model):
 
 
 def store_inbox_event(connection: Connection, *, source_id: int, account_id: int, provider: str,
-                      kind: str, dedupe_key: str, body: str) -> int | None:
+                      kind: str, dedupe_key: str, body: str, content_type: str | None = None) -> int | None:
     """Insert a raw event; the new row's id, or None when this source already has that key.
 
     Takes a Core connection, not a Session, and a statement built once per dialect: this
@@ -102,7 +115,7 @@ def store_inbox_event(connection: Connection, *, source_id: int, account_id: int
     """
     return connection.execute(_store_statement(connection.dialect.name), {
         "source_id": source_id, "account_id": account_id, "provider": provider, "kind": kind,
-        "dedupe_key": dedupe_key, "body": body, "received_at": utcnow(),
+        "dedupe_key": dedupe_key, "body": body, "content_type": content_type, "received_at": utcnow(),
     }).scalar()
 
 
@@ -114,11 +127,24 @@ def _store_statement(dialect: str):
         insert(table)
         .values(state="pending", attempts=0, **{
             name: bindparam(name)
-            for name in ("source_id", "account_id", "provider", "kind", "dedupe_key", "body", "received_at")
+            for name in ("source_id", "account_id", "provider", "kind", "dedupe_key", "body", "content_type",
+                         "received_at")
         })
         .on_conflict_do_nothing(index_elements=["source_id", "dedupe_key"])
         .returning(table.c.id)
     )
+
+
+def inbox_has(connection: Connection, source_id: int, dedupe_key: str) -> bool:
+    return bool(connection.execute(
+        select(exists().where(InboxEvent.source_id == source_id, InboxEvent.dedupe_key == dedupe_key))
+    ).scalar())
+
+
+def remember_replay_token(connection: Connection, source_id: int, token: str) -> None:
+    """Record a one-time token; raises IntegrityError when the source has seen it before."""
+    connection.execute(ReplayToken.__table__.insert().values(source_id=source_id, token=token[:200],
+                                                             seen_at=utcnow()))
 
 
 def claim_pending(session: Session, limit: int) -> list[InboxEvent]:
@@ -227,7 +253,7 @@ def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[
 
 @dataclasses.dataclass(frozen=True)
 class DeliveryChange:
-    """What a batch learnt about one delivery: the winner of its new events and how many there were."""
+    """What a batch learnt about one delivery: the winner of its new events, how many, their engagement."""
 
     account_id: int
     provider: str
@@ -235,6 +261,7 @@ class DeliveryChange:
     recipient: str
     state: DeliveryState
     new_events: int
+    engagement: Engagement = Engagement()
 
 
 def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> None:
@@ -256,22 +283,45 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
             "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
             "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
             "events_count": c.new_events, "created_at": now, "updated_at": now,
+            "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
+            "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
+            "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
+            "last_clicked_link": c.engagement.last_clicked_link,
         }
         for c in changes
     ]
-    new = statement.excluded
-    wins = new.precedence > table.c.precedence
+    new, old = statement.excluded, table.c
+    wins = new.precedence > old.precedence
     keep_winner = {
-        column: case((wins, new[column]), else_=table.c[column])
+        column: case((wins, new[column]), else_=old[column])
         for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic")
+    }
+    later_click = _earlier_or_later(new.last_clicked_at, old.last_clicked_at, later=True)
+    engagement = {
+        "opens_count": old.opens_count + new.opens_count,
+        "clicks_count": old.clicks_count + new.clicks_count,
+        "first_opened_at": case((_earlier_or_later(new.first_opened_at, old.first_opened_at, later=False),
+                                 new.first_opened_at), else_=old.first_opened_at),
+        "last_opened_at": case((_earlier_or_later(new.last_opened_at, old.last_opened_at, later=True),
+                                new.last_opened_at), else_=old.last_opened_at),
+        "first_clicked_at": case((_earlier_or_later(new.first_clicked_at, old.first_clicked_at, later=False),
+                                  new.first_clicked_at), else_=old.first_clicked_at),
+        "last_clicked_at": case((later_click, new.last_clicked_at), else_=old.last_clicked_at),
+        "last_clicked_link": case((later_click, new.last_clicked_link), else_=old.last_clicked_link),
     }
     session.execute(statement.on_conflict_do_update(
         index_elements=["account_id", "message_id", "recipient"],
-        set_={**keep_winner, "events_count": table.c.events_count + new.events_count,
+        set_={**keep_winner, **engagement, "events_count": old.events_count + new.events_count,
               "updated_at": new.updated_at},
     # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES; without
     # it psycopg2 would send one statement per row.
     ).returning(table.c.id), rows).all()
+
+
+def _earlier_or_later(candidate, current, *, later: bool):
+    """SQL: the candidate time replaces the current one (min or max, NULL meaning none yet)."""
+    beats = candidate > current if later else candidate < current
+    return candidate.is_not(None) & (current.is_(None) | beats)
 
 
 # --- deliveries: reads ------------------------------------------------------------------
@@ -325,3 +375,59 @@ def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent
 
 def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
     return session.scalars(select(Delivery).where(Delivery.account_id == account_id).order_by(Delivery.id))
+
+
+# --- suppressions -----------------------------------------------------------------------
+
+
+def add_suppressions(session: Session, rows: Sequence[dict]) -> None:
+    """Suppress addresses; an address already suppressed keeps its first reason and event."""
+    if not rows:
+        return
+    table = Suppression.__table__
+    statement = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["account_id", "address"])
+        .returning(table.c.id)  # lets SQLAlchemy batch the rows into one statement
+    )
+    session.execute(statement, list(rows)).all()
+
+
+def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict[str, datetime]) -> dict[str, int]:
+    """How many distinct soft (non-permanent) bounces each address had since its given time."""
+    counts = {}
+    for address, since in since_by_address.items():
+        counts[address] = session.scalar(
+            select(func.count()).select_from(DeliveryEvent).where(
+                DeliveryEvent.account_id == account_id,
+                DeliveryEvent.recipient == address,
+                DeliveryEvent.type == "bounced",
+                func.coalesce(DeliveryEvent.bounce_type, "") != "PERMANENT",
+                DeliveryEvent.occurred_at >= since,
+            )
+        )
+    return counts
+
+
+def list_suppressions(session: Session, account_id: int, *, reason: str | None,
+                      after: tuple[datetime, int] | None, limit: int) -> list[Suppression]:
+    """One keyset page of an account's suppressions, oldest first by (created_at, id)."""
+    statement = select(Suppression).where(Suppression.account_id == account_id)
+    if reason is not None:
+        statement = statement.where(Suppression.reason == reason)
+    if after is not None:
+        statement = statement.where(tuple_(Suppression.created_at, Suppression.id) > tuple_(*after))
+    return list(session.scalars(statement.order_by(Suppression.created_at, Suppression.id).limit(limit)))
+
+
+def suppression_of(session: Session, account_id: int, address: str) -> Suppression | None:
+    return session.scalar(select(Suppression).where(Suppression.account_id == account_id,
+                                                    Suppression.address == address))
+
+
+def remove_suppression(session: Session, suppression: Suppression, removed_by: str, snapshot: dict) -> None:
+    """Delete a suppression and keep an audit record of what was removed and by whom."""
+    session.add(SuppressionRemoval(account_id=suppression.account_id, address=suppression.address,
+                                   removed_by=removed_by, removed_at=utcnow(), suppression=snapshot))
+    session.delete(suppression)
+    session.flush()

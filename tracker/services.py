@@ -6,11 +6,14 @@ import threading
 import time
 from typing import Protocol
 
+from datetime import timedelta
+
 from flask import current_app
 
 from tracker import repository
 from tracker.authenticity.sns import CertificateStore
 from tracker.config import Config
+from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.ingest import Settings
 from tracker.sns_subscriptions import SubscriptionConfirmer
@@ -28,6 +31,7 @@ class SourceInfo:
     account_id: int
     provider: str
     topic_arns: tuple[str, ...]
+    secret: str | None = None
 
     def allows_topic(self, topic_arn: str) -> bool:
         return "*" in self.topic_arns or topic_arn in self.topic_arns
@@ -54,7 +58,8 @@ class SourceCache:
             source = repository.source_by_token(session, token)
             if source is None:
                 return None
-            info = SourceInfo(source.id, source.account_id, source.provider, tuple(source.topic_arns or ()))
+            info = SourceInfo(source.id, source.account_id, source.provider, tuple(source.topic_arns or ()),
+                              source.secret)
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
@@ -73,7 +78,12 @@ class Services:
 
     @property
     def settings(self) -> Settings:
-        return Settings(batch_size=self.config.batch_size, max_attempts=self.config.max_attempts)
+        return Settings(
+            batch_size=self.config.batch_size,
+            max_attempts=self.config.max_attempts,
+            soft_bounces=SoftBouncePolicy(self.config.soft_bounce_limit,
+                                          timedelta(days=self.config.soft_bounce_window_days)),
+        )
 
 
 def services() -> Services:

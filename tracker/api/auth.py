@@ -19,10 +19,10 @@ def require_key(view):
         if scheme.lower() != "bearer" or not presented.strip():
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>", _CHALLENGE)
         with services().db.session() as session:
-            account_id = repository.account_id_for_key(session, presented.strip())
-        if account_id is None:
+            caller = repository.caller_for_key(session, presented.strip())
+        if caller is None:
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
-        g.account_id = account_id
+        g.account_id, g.key_id = caller.account_id, caller.key_id
         return view(*args, **kwargs)
 
     return wrapper

@@ -21,7 +21,7 @@ _cursor = Cursor()
 @blueprint.get("/deliveries")
 @require_key
 def list_deliveries():
-    args = _load(_query, request.args)
+    args = load_args(_query, request.args)
     where = repository.DeliveryFilter(
         message_id=args.get("message_id"),
         recipient=args.get("recipient"),
@@ -34,8 +34,7 @@ def list_deliveries():
         # One row more than asked tells whether another page exists without a count.
         rows = repository.list_deliveries(session, g.account_id, where, after=args.get("cursor"), limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = _cursor._serialize((page[-1].updated_at, page[-1].id), None, None) if more else None
-    return jsonify({"data": _delivery.dump(page, many=True), "next_cursor": next_cursor})
+    return jsonify(page_of(page, more, _delivery, lambda row: (row.updated_at, row.id)))
 
 
 @blueprint.get("/deliveries/<int:delivery_id>/events")
@@ -49,7 +48,13 @@ def delivery_events(delivery_id: int):
     return jsonify({"data": _event.dump(events, many=True)})
 
 
-def _load(schema, args):
+def page_of(page, more: bool, schema, position) -> dict:
+    """The list envelope: the items and the cursor of the next page (null on the last)."""
+    next_cursor = _cursor._serialize(position(page[-1]), None, None) if more else None
+    return {"data": schema.dump(page, many=True), "next_cursor": next_cursor}
+
+
+def load_args(schema, args):
     unknown = sorted(set(args) - set(schema.fields))
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown parameter(s): {', '.join(unknown)}")

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from tracker.domain import Status, normalize_address
+from tracker.domain.suppression import Reason
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -40,14 +41,19 @@ def _known_status(value: str) -> None:
         raise ValidationError(f"must be one of {', '.join(Status.__members__)}")
 
 
-class DeliveryQuery(Schema):
+class KeysetQuery(Schema):
+    """limit and cursor, shared by every keyset-paginated list."""
+
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = Cursor()
+
+
+class DeliveryQuery(KeysetQuery):
     message_id = fields.String(validate=validate.Length(min=1, max=300))
     recipient = fields.String(validate=validate.Length(min=1, max=320))
     status = fields.String(validate=lambda value: _known_status(value))
     updated_after = fields.AwareDateTime(default_timezone=timezone.utc)
     updated_before = fields.AwareDateTime(default_timezone=timezone.utc)
-    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
-    cursor = Cursor()
 
     @post_load
     def _normalize(self, data, **kwargs):
@@ -73,8 +79,18 @@ class DeliverySchema(Schema):
     bounce_subtype = fields.String(allow_none=True)
     diagnostic = fields.String(allow_none=True)
     events_count = fields.Integer()
+    engagement = fields.Method("_engagement")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+    def _engagement(self, delivery) -> dict:
+        iso = lambda moment: moment.isoformat() if moment else None  # noqa: E731
+        return {
+            "opens": delivery.opens_count, "first_opened_at": iso(delivery.first_opened_at),
+            "last_opened_at": iso(delivery.last_opened_at), "clicks": delivery.clicks_count,
+            "first_clicked_at": iso(delivery.first_clicked_at), "last_clicked_at": iso(delivery.last_clicked_at),
+            "last_clicked_link": delivery.last_clicked_link,
+        }
 
 
 class EventSchema(Schema):
@@ -88,3 +104,17 @@ class EventSchema(Schema):
     details = fields.Dict()
     inbox_event_id = fields.Integer(allow_none=True)
     recorded_at = fields.DateTime()
+
+
+class SuppressionQuery(KeysetQuery):
+    reason = fields.String(validate=validate.OneOf([r.value for r in Reason]))
+
+
+class SuppressionSchema(Schema):
+    address = fields.String()
+    reason = fields.String()
+    provider = fields.String()
+    message_id = fields.String()
+    event_key = fields.String()
+    occurred_at = fields.DateTime()
+    created_at = fields.DateTime()

@@ -2,6 +2,7 @@
 
 Standard library only and no I/O; every other layer may import it, it imports none of them.
 """
+from tracker.domain.engagement import Engagement, engagement
 from tracker.domain.events import EventType, NormalizedEvent, normalize_address
 from tracker.domain.state import INITIAL, DeliveryState, fold, history, merge, precedence
 from tracker.domain.status import BounceType, Status
@@ -9,10 +10,12 @@ from tracker.domain.status import BounceType, Status
 __all__ = [
     "BounceType",
     "DeliveryState",
+    "Engagement",
     "EventType",
     "NormalizedEvent",
     "Status",
     "INITIAL",
+    "engagement",
     "fold",
     "history",
     "merge",

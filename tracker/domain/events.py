@@ -23,6 +23,9 @@ class EventType(str, enum.Enum):
     OPENED = "opened"
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
+    # A provider event type the tracker has no mapping for: kept in the history with the
+    # provider's own name in details["provider_event"], never dropped, changes no status.
+    UNMAPPED = "unmapped"
 
     @property
     def status(self) -> Status | None:
@@ -43,6 +46,7 @@ _STATUS_OF: dict[EventType, Status | None] = {
     # Unsubscribes are kept in the history (and feed the suppression list) but a reader
     # unsubscribing says nothing about whether this message was delivered.
     EventType.UNSUBSCRIBED: None,
+    EventType.UNMAPPED: None,
 }
 
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.providers.errors import PayloadError
 from tracker.providers.ses_facts import (
     Facts,
     bounce_facts,
@@ -33,13 +34,6 @@ from tracker.providers.timestamps import parse_timestamp
 PROVIDER = "ses"
 
 _JSONObject = Mapping[str, Any]
-
-
-class PayloadError(ValueError):
-    """The payload can never be turned into events; the message says what is wrong.
-
-    It is stored as the failed inbox row's error, so it names the field and the value.
-    """
 
 
 # Notices that arrive on the same topic and carry no event [provider-formats §2.1, C]: the

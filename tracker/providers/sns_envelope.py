@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any, Mapping
 
+from tracker import inbox
 from tracker.providers.timestamps import parse_timestamp
 
 NOTIFICATION = "Notification"
@@ -22,9 +23,9 @@ _REQUIRED = {
 
 # The inbox's ``kind`` for each Type.
 KINDS = {
-    NOTIFICATION: "notification",
-    SUBSCRIPTION_CONFIRMATION: "subscription_confirmation",
-    UNSUBSCRIBE_CONFIRMATION: "unsubscribe_confirmation",
+    NOTIFICATION: inbox.NOTIFICATION,
+    SUBSCRIPTION_CONFIRMATION: inbox.SUBSCRIPTION_CONFIRMATION,
+    UNSUBSCRIBE_CONFIRMATION: inbox.UNSUBSCRIBE_CONFIRMATION,
 }
 
 

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from tracker import repository
-from tracker.authenticity.sns import CertificateUnavailable, SignatureError, verify
+from tracker import intake
 from tracker.errors import ApiError
-from tracker.providers.sns_envelope import EnvelopeError, decode_envelope
 from tracker.services import services
 
 blueprint = Blueprint("sns_receiver", __name__)
-
-PROVIDER = "ses"
 
 
 @blueprint.post("/hooks/sns/<token>")
 def receive(token: str):
     app = services()
     source = app.sources.get(token)
-    if source is None or source.provider != PROVIDER:
+    if source is None or source.provider != intake.SES:
         raise ApiError(404, "unknown_source", "no SES source has this hook token")
 
     # Raw delivery strips the envelope and with it the signature: nothing would prove
@@ -35,31 +31,10 @@ def receive(token: str):
     body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
     try:
         text = body.decode("utf-8")
-        envelope = decode_envelope(text)
     except UnicodeDecodeError:
         raise ApiError(400, "malformed", "body is not UTF-8") from None
-    except EnvelopeError as error:
-        raise ApiError(400, "malformed", str(error)) from None
-    try:
-        verify(envelope.fields, app.certificates)
-    except SignatureError as error:
-        raise ApiError(403, "invalid_signature", str(error)) from None
-    except CertificateUnavailable as error:
-        raise ApiError(503, "certificate_unavailable", str(error), {"Retry-After": "5"}) from None
-    if not source.allows_topic(envelope.topic_arn):
-        raise ApiError(403, "topic_not_allowed", f"{envelope.topic_arn} is not allowed for this source")
-
-    with app.db.engine.begin() as connection:
-        inbox_id = repository.store_inbox_event(
-            connection,
-            source_id=source.id,
-            account_id=source.account_id,
-            provider=PROVIDER,
-            kind=envelope.kind,
-            dedupe_key=envelope.message_id,
-            body=text,
-        )
-    if inbox_id is None:
-        return jsonify({"status": "duplicate", "message_id": envelope.message_id}), 200
+    stored = intake.accept_sns(app, source, text)
+    if stored.duplicate:
+        return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
     app.waker.wake()
-    return jsonify({"status": "stored", "message_id": envelope.message_id, "inbox_id": inbox_id}), 200
+    return jsonify({"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id}), 200

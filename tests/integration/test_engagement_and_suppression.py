@@ -1,0 +1,126 @@
+"""Engagement per delivery and the account's suppression list, fed by SES events through the worker."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.harness import drain, make_tenant
+from tests.support.ses_events import bounce, for_message, recorded
+from tests.support.sns_signing import notification
+
+
+def post_all(app, tenant, pki, *messages):
+    client = app.test_client()
+    for message in messages:
+        assert client.post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
+    drain(app)
+
+
+def get(app, tenant, path, **params):
+    return app.test_client().get(path, query_string=params, headers=tenant.auth)
+
+
+def opened(message_id, recipient, at):
+    return for_message("event/open.json", message_id, [recipient], open={"timestamp": at})
+
+
+def clicked(message_id, recipient, at, link):
+    return for_message("event/click.json", message_id, [recipient], click={"timestamp": at, "link": link})
+
+
+def test_opens_and_clicks_are_counted_once_with_first_last_and_last_link(app, tenant, pki):
+    r = "reader@example.com"
+    post_all(app, tenant, pki,
+             opened("m1", r, "2026-11-22T10:00:00.000Z"),
+             clicked("m1", r, "2026-11-22T10:05:00.000Z", "https://example.com/b"),
+             opened("m1", r, "2026-11-22T09:00:00.000Z"),  # arrives late, happened first
+             clicked("m1", r, "2026-11-22T10:01:00.000Z", "https://example.com/a"),
+             opened("m1", r, "2026-11-22T10:00:00.000Z"))  # a redelivery
+    [item] = get(app, tenant, "/api/v1/deliveries", message_id="m1").json["data"]
+
+    assert item["status"] == "OPENED"
+    engagement = item["engagement"]
+    assert (engagement["opens"], engagement["clicks"]) == (2, 2)
+    assert engagement["first_opened_at"].startswith("2026-11-22T09:00:00")
+    assert engagement["last_opened_at"].startswith("2026-11-22T10:00:00")
+    assert engagement["first_clicked_at"].startswith("2026-11-22T10:01:00")
+    assert engagement["last_clicked_link"] == "https://example.com/b"
+
+
+def test_open_of_a_single_recipient_message_is_attributed_to_it(app, tenant, pki):
+    post_all(app, tenant, pki, recorded("event/open.json"))
+    [item] = get(app, tenant, "/api/v1/deliveries").json["data"]
+    assert item["recipient"] == recorded("event/open.json")["mail"]["destination"][0].lower()
+    assert item["engagement"]["opens"] == 1
+
+
+@pytest.mark.parametrize("event, reason", [
+    (bounce("m1", "gone@example.com", "Permanent", "fb-1", "2026-11-01T00:00:00.000Z"), "hard_bounce"),
+    (for_message("event/complaint.json", "m1", ["gone@example.com"],
+                 complaint={"complainedRecipients": [{"emailAddress": "gone@example.com"}]}), "complaint"),
+    (for_message("event/subscription.json", "m1", ["gone@example.com"],
+                 subscription={"newTopicPreferences": {"unsubscribeAll": True}}), "unsubscribe"),
+])
+def test_each_reason_suppresses_at_once_with_its_source_event(app, tenant, pki, event, reason):
+    post_all(app, tenant, pki, event)
+
+    response = get(app, tenant, "/api/v1/suppressions/Gone@Example.com")
+
+    assert response.status_code == 200
+    assert response.json["reason"] == reason
+    assert response.json["message_id"] == "m1"
+    assert response.json["event_key"]
+
+
+def test_soft_bounces_suppress_only_at_the_limit_within_the_window(make_app, pki):
+    app = make_app(soft_bounce_limit=2, soft_bounce_window_days=7)
+    tenant = make_tenant(app, "soft", ["*"])
+    address = "full@example.com"
+    post_all(app, tenant, pki, bounce("m1", address, "Transient", "fb-1", "2026-10-01T00:00:00.000Z"),
+             bounce("m2", address, "Transient", "fb-2", "2026-11-01T00:00:00.000Z"))  # 31 days apart
+    assert get(app, tenant, f"/api/v1/suppressions/{address}").status_code == 404
+
+    post_all(app, tenant, pki, bounce("m3", address, "Transient", "fb-3", "2026-11-03T00:00:00.000Z"))
+    response = get(app, tenant, f"/api/v1/suppressions/{address}")
+    assert response.status_code == 200
+    assert response.json["reason"] == "soft_bounces"
+    assert response.json["message_id"] == "m3"
+
+
+def test_list_filters_by_reason_and_pages(app, tenant, pki):
+    post_all(app, tenant, pki, *[bounce(f"m{n}", f"r{n}@example.com", "Permanent", f"fb{n}",
+                                        "2026-11-01T00:00:00.000Z") for n in range(5)])
+    post_all(app, tenant, pki, for_message("event/complaint.json", "mc", ["c@example.com"],
+                                           complaint={"complainedRecipients": [{"emailAddress": "c@example.com"}]}))
+
+    seen, cursor = [], None
+    while True:
+        body = get(app, tenant, "/api/v1/suppressions", reason="hard_bounce", limit=2,
+                   **({"cursor": cursor} if cursor else {})).json
+        seen += [s["address"] for s in body["data"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == [f"r{n}@example.com" for n in range(5)]
+    assert get(app, tenant, "/api/v1/suppressions", reason="nonsense").status_code == 400
+
+
+def test_removal_is_audited_and_only_in_the_callers_account(app, tenant, pki):
+    from sqlalchemy import select
+
+    from tracker.models import SuppressionRemoval
+
+    other = make_tenant(app, "other", ["*"])
+    post_all(app, tenant, pki, bounce("m1", "gone@example.com", "Permanent", "fb-1", "2026-11-01T00:00:00.000Z"))
+
+    assert get(app, other, "/api/v1/suppressions/gone@example.com").status_code == 404
+    assert app.test_client().delete("/api/v1/suppressions/gone@example.com", headers=other.auth).status_code == 404
+    assert app.test_client().delete("/api/v1/suppressions/gone@example.com", headers=tenant.auth).status_code == 204
+    assert get(app, tenant, "/api/v1/suppressions/gone@example.com").status_code == 404
+
+    with app.extensions["tracker"].db.session() as session:
+        [audit] = session.scalars(select(SuppressionRemoval))
+    assert audit.address == "gone@example.com"
+    assert audit.removed_by == tenant.key.split("_")[1]
+    assert audit.suppression["reason"] == "hard_bounce"

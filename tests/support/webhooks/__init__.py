@@ -1,0 +1,1 @@
+"""Test-side signers for provider webhooks: build requests the way each provider signs them."""

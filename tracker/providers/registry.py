@@ -1,0 +1,37 @@
+"""Which providers push webhooks, and where each one's parser and authenticity check live."""
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Callable
+
+from tracker.domain import NormalizedEvent
+
+WEBHOOK_PROVIDERS = ("infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
+
+# The status to answer for an authenticated payload that can never be processed (it is
+# stored all the same). Mailgun stops retrying only on 406; for the others a 400 says
+# what was wrong, and their retries are harmless (the inbox dedupes the identical body).
+UNPROCESSABLE_STATUS = {"mailgun": 406}
+
+Parser = Callable[..., list[NormalizedEvent]]
+
+
+def parser(provider: str) -> Parser:
+    """``parse(body: bytes, content_type: str, *, received_at: datetime)`` of a webhook provider."""
+    return _module("tracker.providers", provider).parse
+
+
+def authenticator(provider: str):
+    """``authenticate(request: WebhookRequest, secret: str | None) -> str | None`` of a provider."""
+    return _module("tracker.authenticity", provider).authenticate
+
+
+def _module(package: str, provider: str):
+    if provider not in WEBHOOK_PROVIDERS:
+        raise KeyError(provider)
+    return importlib.import_module(f"{package}.{provider}")
+
+
+def parse_webhook(provider: str, body: bytes, content_type: str, received_at: datetime) -> list[NormalizedEvent]:
+    return parser(provider)(body, content_type, received_at=received_at)

@@ -1,0 +1,70 @@
+"""POST /hooks/<provider>/<token>: Infobip, SendCloud, SendGrid, Mailgun and Postmark webhooks.
+
+Authenticate with the provider's own scheme (tracker.authenticity.<provider>), store the
+body exactly as sent and commit, wake a worker, then answer. A body that passed
+authentication is always stored, even one the parser cannot read: the sender is told
+what was wrong (400; Mailgun 406, the only code that stops its retries) and the stored
+row fails in the worker with the same reason, kept for replay. Refused requests store
+nothing.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from flask import Blueprint, jsonify, request
+
+from tracker import inbox, intake
+from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+from tracker.errors import ApiError
+from tracker.models import utcnow
+from tracker.providers import registry
+from tracker.providers.errors import PayloadError
+from tracker.services import services
+
+blueprint = Blueprint("webhook_receivers", __name__)
+
+
+@blueprint.post("/hooks/<provider>/<token>")
+def receive(provider: str, token: str):
+    if provider not in registry.WEBHOOK_PROVIDERS:
+        raise ApiError(404, "unknown_provider", f"no webhook receiver for {provider!r}")
+    app = services()
+    source = app.sources.get(token)
+    if source is None or source.provider != provider:
+        raise ApiError(404, "unknown_source", f"no {provider} source has this hook token")
+
+    body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
+    now = utcnow()
+    webhook = WebhookRequest(
+        body=body,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        content_type=request.mimetype or "",
+        now=now,
+    )
+    try:
+        replay_token = registry.authenticator(provider)(webhook, source.secret)
+    except AuthenticationFailed as refused:
+        error = "unauthenticated" if refused.status == 401 else "forbidden"
+        raise ApiError(refused.status, error, refused.reason) from None
+
+    try:
+        events = registry.parse_webhook(provider, body, webhook.content_type, now)
+        problem = None
+    except PayloadError as error:
+        events, problem = [], str(error)
+
+    try:
+        kind, text = inbox.WEBHOOK, body.decode("utf-8")
+    except UnicodeDecodeError:
+        kind, text = inbox.WEBHOOK_BASE64, base64.b64encode(body).decode("ascii")
+    stored = intake.store(
+        app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
+        content_type=webhook.content_type, replay_token=replay_token,
+    )
+    if not stored.duplicate:
+        app.waker.wake()
+    if problem is not None:
+        status = registry.UNPROCESSABLE_STATUS.get(provider, 400)
+        raise ApiError(status, "unprocessable", f"stored, but it can never be processed: {problem}")
+    return jsonify({"status": "duplicate" if stored.duplicate else "stored", "events": len(events)}), 200

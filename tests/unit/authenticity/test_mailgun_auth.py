@@ -1,0 +1,204 @@
+"""Mailgun webhook authenticity: what is accepted, what is refused, with which status."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.support.webhooks.mailgun import (
+    EXAMPLE_SECRET,
+    FIXTURES,
+    SUBACCOUNT_SECRET,
+    fixture,
+    signed_request,
+)
+from tracker.authenticity.mailgun import MAX_AGE, MAX_FUTURE_SKEW, authenticate
+from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+
+RECORDED = sorted(path.name for path in FIXTURES.glob("*.json"))
+DELIVERED_TOKEN = "8a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889"
+DELIVERED_SIGNED_AT = datetime(2026, 2, 3, 19, 26, 41, tzinfo=timezone.utc)  # 1770146801
+
+
+def request(body: bytes, now: datetime, content_type: str = "application/json") -> WebhookRequest:
+    headers = {"content-type": content_type}
+    return WebhookRequest(body=body, headers=headers, content_type=content_type, now=now)
+
+
+def signed_at(body: bytes) -> datetime:
+    return datetime.fromtimestamp(int(json.loads(body)["signature"]["timestamp"]), tz=timezone.utc)
+
+
+def delivered(**signature_changes) -> bytes:
+    """The recorded delivered.json with its signature block changed (None removes a field)."""
+    document = json.loads(fixture("delivered.json"))
+    for name, value in signature_changes.items():
+        if value is None:
+            document["signature"].pop(name, None)
+        else:
+            document["signature"][name] = value
+    return json.dumps(document).encode("utf-8")
+
+
+def refused(
+    body: bytes, secret: str | None = EXAMPLE_SECRET, now: datetime = DELIVERED_SIGNED_AT
+) -> AuthenticationFailed:
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(request(body, now), secret)
+    return caught.value
+
+
+def independent_signature(key: str, timestamp: str, token: str) -> str:
+    return hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+
+
+# --- genuine requests -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_every_recorded_body_is_genuine_and_returns_its_token(name):
+    body = fixture(name)
+    token = json.loads(body)["signature"]["token"]
+    assert authenticate(request(body, signed_at(body) + timedelta(minutes=1)), EXAMPLE_SECRET) == token
+
+
+def test_the_content_type_does_not_matter():
+    webhook = request(fixture("delivered.json"), DELIVERED_SIGNED_AT, "text/plain")
+    assert authenticate(webhook, EXAMPLE_SECRET) == DELIVERED_TOKEN
+
+
+def test_a_subaccount_event_verifies_with_the_subaccount_key_or_the_parent_key():
+    body = fixture("delivered-subaccount.json")
+    now = signed_at(body)
+    assert authenticate(request(body, now), SUBACCOUNT_SECRET)  # signature
+    assert authenticate(request(body, now), EXAMPLE_SECRET)  # parent-signature
+    assert refused(body, "key-some-other-account", now).status == 403
+
+
+def test_the_test_signer_produces_requests_that_pass():
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    body, headers = signed_request(fixture("opened.json"), EXAMPLE_SECRET, now=now)
+    assert headers == {"Content-Type": "application/json"}
+    block = json.loads(body)["signature"]
+    assert block["timestamp"] == str(int(now.timestamp()))
+    assert len(block["token"]) == 50
+    assert authenticate(request(body, now), EXAMPLE_SECRET) == block["token"]
+    again, _ = signed_request(fixture("opened.json"), EXAMPLE_SECRET, now=now)
+    assert json.loads(again)["signature"]["token"] != block["token"]  # fresh token per request
+
+
+def test_a_timestamp_sent_as_a_json_number_signs_the_same_digits():
+    timestamp, token = 1770146801, "n" * 50
+    signature = independent_signature(EXAMPLE_SECRET, str(timestamp), token)
+    body = delivered(timestamp=timestamp, token=token, signature=signature)
+    assert authenticate(request(body, DELIVERED_SIGNED_AT), EXAMPLE_SECRET) == token
+
+
+def test_upper_case_hex_and_a_padded_secret_are_accepted():
+    body = delivered(signature="4EF226C9CDA43CA55F2029D52287AC9719B10E16C1B632B866B8E399717E2F41")
+    assert authenticate(request(body, DELIVERED_SIGNED_AT), f"  {EXAMPLE_SECRET}\n") == DELIVERED_TOKEN
+
+
+# --- no credentials: 401 --------------------------------------------------------------------
+
+NO_CREDENTIALS = {
+    "not json": b"event=delivered&token=abc",
+    "not utf-8": b"\xff\xfe\x00{",
+    "json array": b"[]",
+    "no signature object": json.dumps({"event-data": {"event": "delivered"}}).encode(),
+    "signature is a string": json.dumps({"signature": "4ef226c9", "event-data": {}}).encode(),
+    "no timestamp": delivered(timestamp=None),
+    "no token": delivered(token=None),
+    "no signature": delivered(signature=None),
+    "empty signature": delivered(signature=""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NO_CREDENTIALS))
+def test_missing_credentials_are_401(case):
+    failure = refused(NO_CREDENTIALS[case])
+    assert failure.status == 401
+    assert "no Mailgun signature" in failure.reason
+
+
+# --- wrong, forged, malformed or stale: 403 -------------------------------------------------
+
+@pytest.mark.parametrize("secret", [None, "", "   "])
+def test_a_source_without_a_signing_key_refuses_everything(secret):
+    failure = refused(fixture("delivered.json"), secret)
+    assert failure.status == 403
+    assert "no signing key configured" in failure.reason
+
+
+def test_the_wrong_key_is_403():
+    failure = refused(fixture("delivered.json"), "key-a-different-signing-key")
+    assert (failure.status, failure.reason) == (403, "the Mailgun signature does not match the configured signing key")
+
+
+def test_the_api_key_in_place_of_the_signing_key_is_403():
+    assert refused(fixture("delivered.json"), "key-3ax6xnjp29jd6fds4gc373sgvjxteol0").status == 403
+
+
+TAMPERED = {
+    "timestamp moved": {"timestamp": "1770146802"},
+    "token changed": {"token": DELIVERED_TOKEN[:-1] + "0"},
+    "signature changed": {"signature": "5ef226c9cda43ca55f2029d52287ac9719b10e16c1b632b866b8e399717e2f41"},
+    "signature of another request": {"signature": "6fca1fc639706cb7fa87897baa09fcc46bff211cd4b2fa72a70385df3ec5ef89"},
+    "parent-signature forged": {"signature": "0" * 64, "parent-signature": "1" * 64},
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_a_tampered_signed_field_is_403(case):
+    failure = refused(delivered(**TAMPERED[case]))
+    assert failure.status == 403
+    assert "does not match" in failure.reason
+
+
+MALFORMED = {
+    "timestamp not digits": ({"timestamp": "yesterday"}, "malformed Mailgun signature.timestamp"),
+    "timestamp negative": ({"timestamp": "-1770146801"}, "malformed Mailgun signature.timestamp"),
+    "timestamp a JSON float": ({"timestamp": 1770146801.0}, "malformed Mailgun signature.timestamp: not a string"),
+    "timestamp absurdly long": ({"timestamp": "9" * 40}, "malformed Mailgun signature.timestamp"),
+    "token with spaces": ({"token": "a token with spaces"}, "malformed Mailgun signature.token"),
+    "token too long": ({"token": "t" * 201}, "malformed Mailgun signature.token"),
+    "token not text": ({"token": ["x"]}, "malformed Mailgun signature.token: not a string"),
+    "signature not hex": ({"signature": "z" * 64}, "malformed Mailgun signature.signature"),
+    "signature truncated": ({"signature": "4ef226c9cda43ca5"}, "malformed Mailgun signature.signature"),
+    "signature base64": ({"signature": "TvImyc2kPKVfICnVIoesl xmwtjK4ZrjjmXF+L0E="}, "malformed Mailgun signature.signature"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_signature_block_is_403(case):
+    changes, reason = MALFORMED[case]
+    failure = refused(delivered(**changes))
+    assert failure.status == 403
+    assert reason in failure.reason
+
+
+def test_a_correctly_signed_but_day_old_request_is_stale():
+    failure = refused(fixture("delivered.json"), now=DELIVERED_SIGNED_AT + MAX_AGE + timedelta(seconds=1))
+    assert failure.status == 403
+    assert "older than 24 hours" in failure.reason
+
+
+def test_mailgun_s_eight_hours_of_retries_fit_in_the_window():
+    now = DELIVERED_SIGNED_AT + MAX_AGE - timedelta(seconds=1)
+    assert authenticate(request(fixture("delivered.json"), now), EXAMPLE_SECRET) == DELIVERED_TOKEN
+
+
+def test_a_request_from_the_future_is_refused_beyond_the_clock_skew():
+    too_far_behind = DELIVERED_SIGNED_AT - MAX_FUTURE_SKEW - timedelta(seconds=1)
+    failure = refused(fixture("delivered.json"), now=too_far_behind)
+    assert failure.status == 403
+    assert "in the future" in failure.reason
+    slightly_ahead = DELIVERED_SIGNED_AT - MAX_FUTURE_SKEW + timedelta(seconds=1)
+    assert authenticate(request(fixture("delivered.json"), slightly_ahead), EXAMPLE_SECRET) == DELIVERED_TOKEN
+
+
+def test_a_forged_request_is_refused_as_forged_even_when_also_stale():
+    failure = refused(delivered(signature="0" * 64), now=DELIVERED_SIGNED_AT + timedelta(days=30))
+    assert "does not match" in failure.reason

@@ -1,0 +1,132 @@
+"""Mailgun webhook signatures: HMAC-SHA256 over ``timestamp + token``, carried in the JSON body. Pure.
+
+Mailgun puts the signature inside the body, not in a header (provider-formats.md §6.2 [D]):
+``{"signature": {"timestamp", "token", "signature", "parent-signature"?}, "event-data": …}``.
+``signature`` is the hex HMAC-SHA256 of ``timestamp + token`` (plain concatenation, no
+separator) keyed with the HTTP webhook signing key. For an event on a subaccount Mailgun
+adds ``parent-signature``, "same as signature" but made with the primary account's key, so
+a receiver configured with the primary account's key verifies every subaccount [D].
+
+The source's secret: the **HTTP webhook signing key** exactly as the Mailgun control panel
+shows it (Sending > Webhooks; not the API key). Surrounding whitespace is ignored. It is
+required: Mailgun always signs, so a source without a key is refused (403) rather than
+left open.
+
+What is refused:
+
+    401  the body is not a JSON object with a ``signature`` object holding timestamp,
+         token and signature (no credentials at all)
+    403  no signing key configured; a malformed timestamp, token or signature; a signature
+         that matches neither signature nor parent-signature; a timestamp older than
+         MAX_AGE or more than MAX_FUTURE_SKEW ahead of the receiver's clock
+
+Freshness [A]: the signature covers only timestamp and token, not the event, so the window
+and the replay token are what stop a captured request (or its signature block moved onto
+a forged event) being posted again. Mailgun retries for 8 hours
+and warns its own delays can be long [D], so the window is a generous 24 hours; the
+token (random, 50 characters [D]) is returned for the receiver to refuse a second time,
+which closes the window's gap. Whether a retry carries a fresh timestamp and token is
+not documented [U]; either way a retry within 24 hours passes.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest, equal
+
+__all__ = ["MAX_AGE", "MAX_FUTURE_SKEW", "authenticate"]
+
+MAX_AGE = timedelta(hours=24)
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+# Mailgun's timestamp is whole epoch seconds, sent as a string or a number [D]; a
+# fraction is tolerated. Tokens are 50 random characters [D]: anything longer than the
+# receiver's replay-token column (200) would be truncated there, so it is refused here.
+_TIMESTAMP = re.compile(r"\d{1,11}(?:\.\d{1,9})?")
+_TOKEN = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def authenticate(request: WebhookRequest, secret: str | None) -> str | None:
+    """Check a Mailgun webhook's body signature; return its token for replay refusal."""
+    key = (secret or "").strip()
+    if not key:
+        raise AuthenticationFailed(
+            403, "no signing key configured for this Mailgun source (its HTTP webhook signing key)"
+        )
+    block = _signature_block(request.body)
+    timestamp = _credential(block, "timestamp")
+    token = _credential(block, "token")
+    presented = _credential(block, "signature")
+
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise AuthenticationFailed(403, f"malformed Mailgun signature.timestamp: {timestamp[:40]!r}")
+    if not _TOKEN.fullmatch(token):
+        raise AuthenticationFailed(403, "malformed Mailgun signature.token (expected 1-200 printable characters)")
+    if not _HEX_SHA256.fullmatch(presented):
+        raise AuthenticationFailed(403, "malformed Mailgun signature.signature (expected 64 hex digits)")
+
+    expected = _signature_for(key, timestamp, token)
+    parent = block.get("parent-signature")
+    genuine = equal(presented.lower(), expected)
+    if isinstance(parent, str) and _HEX_SHA256.fullmatch(parent):
+        # Evaluated whatever ``genuine`` is, so timing says nothing about which one matched.
+        genuine = equal(parent.lower(), expected) | genuine
+    if not genuine:
+        raise AuthenticationFailed(403, "the Mailgun signature does not match the configured signing key")
+
+    _check_freshness(float(timestamp), request.now)
+    return token
+
+
+def _signature_for(key: str, timestamp: str, token: str) -> str:
+    """The hex HMAC-SHA256 Mailgun sends for ``timestamp`` and ``token``."""
+    message = (timestamp + token).encode("utf-8")
+    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def _signature_block(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise AuthenticationFailed(401, "no Mailgun signature: the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise AuthenticationFailed(401, "no Mailgun signature: the body is not a JSON object")
+    block = document.get("signature")
+    if not isinstance(block, dict):
+        raise AuthenticationFailed(401, "no Mailgun signature: the body has no signature object")
+    return block
+
+
+def _credential(block: dict[str, Any], name: str) -> str:
+    value = block.get(name)
+    # Mailgun documents the timestamp as an int and sends it as a string; both sign the
+    # same digits. A float or bool would not survive str() as Mailgun wrote it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is None or value == "":
+        raise AuthenticationFailed(401, f"no Mailgun signature: signature.{name} is missing")
+    if not isinstance(value, str):
+        raise AuthenticationFailed(403, f"malformed Mailgun signature.{name}: not a string")
+    return value
+
+
+def _check_freshness(timestamp: float, now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("request.now must be timezone-aware")
+    signed_at = datetime.fromtimestamp(timestamp, tz=timezone.utc)  # 11 digits: before year 5200
+    if signed_at > now + MAX_FUTURE_SKEW:
+        raise AuthenticationFailed(
+            403, f"the Mailgun signature timestamp {signed_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
+        )
+    if signed_at < now - MAX_AGE:
+        raise AuthenticationFailed(
+            403,
+            f"the Mailgun signature timestamp {signed_at:%Y-%m-%dT%H:%M:%SZ} is older than "
+            f"{MAX_AGE.total_seconds() / 3600:g} hours",
+        )

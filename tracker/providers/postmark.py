@@ -1,0 +1,395 @@
+"""Postmark webhook records -> normalized events.
+
+Pure: standard library and the domain only, no I/O. Postmark POSTs one JSON record per
+request, named by ``RecordType``: Delivery, Bounce, SpamComplaint, Open, Click,
+SubscriptionChange (provider-formats.md §6.3; Postmark developer docs, "Webhooks"). Inbound
+mail uses a separate webhook and is not read here. Authenticity is checked before this
+runs (tracker.authenticity.postmark); the Content-Type header is never trusted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.providers.errors import PayloadError
+from tracker.providers.postmark_facts import (
+    bounce_details,
+    bounce_diagnostic,
+    bounce_rule,
+    click_details,
+    common_details,
+    identifying_details,
+    open_details,
+    subscription_details,
+    text,
+)
+from tracker.providers.timestamps import parse_timestamp
+
+PROVIDER = "postmark"
+
+_JSONObject = Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Facts:
+    """What one record says beyond who, which message and when."""
+
+    type: EventType
+    details: Mapping[str, Any]
+    bounce_type: BounceType | None = None
+    bounce_subtype: str | None = None
+    diagnostic: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """How one RecordType becomes a normalized event."""
+
+    type: EventType  # what the record usually is (the table's documentation)
+    recipient: str  # the field naming the address
+    time: str  # the field saying when it happened
+    key: Callable[[_JSONObject, str, str], str]  # (record, message id, recipient) -> key tail
+    facts: Callable[[_JSONObject], _Facts]
+
+
+# --- event_key discriminators -------------------------------------------------------------
+# event_key = "postmark:{RecordType}:{discriminator}". It must be the same whenever Postmark
+# posts the same record again (a retry after a timeout, a manual re-post), so it is built
+# only from the record itself, never from arrival time:
+#   - Bounce, SpamComplaint: Postmark's bounce ID, its own id of the record;
+#   - Delivery: message id, recipient and DeliveredAt (one delivery per recipient);
+#   - Open: ReceivedAt (with PostFirstOpenOnly off, every open is posted, each at its time);
+#   - Click: ReceivedAt plus a digest of OriginalLink (one post per unique link clicked);
+#   - SubscriptionChange: ChangedAt.
+# Times are rewritten in one UTC form, so "…-05:00" and "…Z" spellings agree. When the
+# field is missing, a digest of the whole record stands in: still stable across re-posts.
+
+
+def _by_bounce_id(record: _JSONObject, message_id: str, recipient: str) -> str:
+    bounce_id = record.get("ID")
+    if isinstance(bounce_id, (int, str)) and not isinstance(bounce_id, bool) and bounce_id != "":
+        return str(bounce_id)
+    return f"{message_id}:{recipient}:{_key_time(record, 'BouncedAt')}"
+
+
+def _by_delivery(record: _JSONObject, message_id: str, recipient: str) -> str:
+    return f"{message_id}:{recipient}:{_key_time(record, 'DeliveredAt')}"
+
+
+def _by_received_at(record: _JSONObject, message_id: str, recipient: str) -> str:
+    return _key_time(record, "ReceivedAt")
+
+
+def _by_received_at_and_link(record: _JSONObject, message_id: str, recipient: str) -> str:
+    return f"{_key_time(record, 'ReceivedAt')}:{_digest(record.get('OriginalLink'))}"
+
+
+def _by_changed_at(record: _JSONObject, message_id: str, recipient: str) -> str:
+    return _key_time(record, "ChangedAt")
+
+
+# --- what each RecordType says --------------------------------------------------------------
+
+
+def _delivery_facts(record: _JSONObject) -> _Facts:
+    return _Facts(
+        EventType.DELIVERED, common_details(record), diagnostic=text(record.get("Details"))
+    )
+
+
+def _bounce_facts(record: _JSONObject) -> _Facts:
+    name, rule = bounce_rule(record)
+    details = bounce_details(record)
+    if rule.type is EventType.BOUNCED:
+        return _Facts(
+            EventType.BOUNCED, details, rule.bounce_type, name, bounce_diagnostic(record)
+        )
+    # Not a failed delivery (a complaint, an auto-reply, a rejected send...): the event says
+    # what it is, and Postmark's name for it stays in the details.
+    key = "provider_event" if rule.type is EventType.UNMAPPED else "Type"
+    value = f"Bounce:{name}" if rule.type is EventType.UNMAPPED else name
+    return _Facts(rule.type, {key: value, **details}, diagnostic=bounce_diagnostic(record))
+
+
+def _complaint_facts(record: _JSONObject) -> _Facts:
+    return _Facts(
+        EventType.COMPLAINED, bounce_details(record), diagnostic=text(record.get("Details"))
+    )
+
+
+def _open_facts(record: _JSONObject) -> _Facts:
+    return _Facts(EventType.OPENED, open_details(record))
+
+
+def _click_facts(record: _JSONObject) -> _Facts:
+    return _Facts(EventType.CLICKED, click_details(record))
+
+
+def _subscription_facts(record: _JSONObject) -> _Facts:
+    suppress = record.get("SuppressSending")
+    if not isinstance(suppress, bool):
+        raise PayloadError(
+            f"SubscriptionChange record needs SuppressSending true or false, got {suppress!r}"
+        )
+    details = subscription_details(record)
+    if suppress:
+        return _Facts(EventType.UNSUBSCRIBED, details)
+    # A reactivation: the address may be mailed again. No status, but kept in the history.
+    return _Facts(
+        EventType.UNMAPPED, {"provider_event": "SubscriptionChange:reactivated", **details}
+    )
+
+
+# --- the mapping table: one row per RecordType --------------------------------------------
+
+_RULES: dict[str, _Rule] = {
+    # Delivery: the receiving server answered OK for this recipient; Details is its reply.
+    "Delivery": _Rule(
+        EventType.DELIVERED, "Recipient", "DeliveredAt", _by_delivery, _delivery_facts
+    ),
+    # Bounce: BOUNCED with the bounce type from Type/TypeCode (postmark_facts.BOUNCE_TYPES);
+    # a few "bounce" types are no failure at all and become what they are instead.
+    "Bounce": _Rule(EventType.BOUNCED, "Email", "BouncedAt", _by_bounce_id, _bounce_facts),
+    # SpamComplaint: the recipient marked the message as spam; Postmark deactivates them.
+    "SpamComplaint": _Rule(
+        EventType.COMPLAINED, "Email", "BouncedAt", _by_bounce_id, _complaint_facts
+    ),
+    # Open: the tracking pixel was fetched by this recipient (first or later open).
+    "Open": _Rule(EventType.OPENED, "Recipient", "ReceivedAt", _by_received_at, _open_facts),
+    # Click: this recipient followed a tracked link for the first time.
+    "Click": _Rule(
+        EventType.CLICKED, "Recipient", "ReceivedAt", _by_received_at_and_link, _click_facts
+    ),
+    # SubscriptionChange: the address was put on the stream's suppression list
+    # (SuppressSending true: hard bounce, complaint, unsubscribe, manual) -> UNSUBSCRIBED;
+    # or taken off it (a reactivation) -> UNMAPPED "SubscriptionChange:reactivated".
+    "SubscriptionChange": _Rule(
+        EventType.UNSUBSCRIBED, "Recipient", "ChangedAt", _by_changed_at, _subscription_facts
+    ),
+}
+
+# The table as documentation and for tests: Postmark RecordType -> normalized event type.
+TYPE_MAP: Mapping[str, EventType] = MappingProxyType(
+    {record_type: rule.type for record_type, rule in _RULES.items()}
+)
+
+# Records Postmark documents without a message: manual suppressions by the customer or an
+# admin, and reactivations (SubscriptionChange with MessageID null). Their event names the
+# address only, with message_id "".
+_MESSAGE_OPTIONAL = frozenset({"SubscriptionChange"})
+
+# Fields that say when a record of an unknown type happened, in the order we trust them.
+_TIME_FIELDS = ("ReceivedAt", "DeliveredAt", "BouncedAt", "ChangedAt")
+
+
+def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[NormalizedEvent]:
+    """The normalized events in one Postmark webhook POST.
+
+    ``content_type`` is accepted for the receiver's convenience and ignored: the body is
+    read as JSON whatever it claims. ``received_at`` (aware) is the event time when a record
+    has none. A record of a RecordType we do not know becomes an UNMAPPED event. Raises
+    PayloadError for bodies that can never be processed.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    return [
+        _event(record, where, received_at) for where, record in _records(_load(body))
+    ]
+
+
+def _load(body: bytes) -> Any:
+    if isinstance(body, str):
+        text_body = body
+    else:
+        try:
+            # utf-8-sig: a byte-order mark some relays add is not part of the JSON.
+            text_body = bytes(body).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PayloadError(f"Postmark webhook body is not UTF-8 text ({exc})") from None
+    try:
+        return json.loads(text_body)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(
+            f"Postmark webhook body is not JSON ({exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}): {_excerpt(text_body)}"
+        ) from None
+
+
+def _records(document: Any) -> list[tuple[str, _JSONObject]]:
+    """(where, record) for each record: Postmark posts one object; an array is tolerated."""
+    if isinstance(document, dict):
+        return [("record", document)]
+    if isinstance(document, list):
+        if not document:
+            raise PayloadError("Postmark webhook body is an empty JSON array: no record in it")
+        for index, item in enumerate(document):
+            if not isinstance(item, dict):
+                raise PayloadError(
+                    f"record [{index}] must be a JSON object, got {_json_kind(item)}"
+                )
+        return [(f"record [{index}]", item) for index, item in enumerate(document)]
+    raise PayloadError(
+        f"Postmark webhook body must be a JSON object, got {_json_kind(document)}"
+    )
+
+
+def _event(record: _JSONObject, where: str, received_at: datetime) -> NormalizedEvent:
+    record_type = _record_type(record, where)
+    rule = _RULES.get(record_type)
+    if rule is None:
+        return _unmapped(record, record_type, received_at)
+
+    facts = rule.facts(record)
+    message_id = _message_id(record)
+    if message_id is None:
+        if record_type not in _MESSAGE_OPTIONAL and facts.type is not EventType.UNMAPPED:
+            raise PayloadError(f"{record_type} {where} has no MessageID")
+        message_id = ""
+    raw_recipient = record.get(rule.recipient)
+    if not isinstance(raw_recipient, str) or not raw_recipient.strip():
+        raise PayloadError(f"{record_type} {where} has no {rule.recipient}: {raw_recipient!r}")
+    recipient = _address(raw_recipient, f"{record_type} {rule.recipient}")
+    occurred_at = _occurred_at(record, rule.time, record_type) or received_at
+    return NormalizedEvent(
+        provider=PROVIDER,
+        message_id=message_id,
+        recipient=recipient,
+        type=facts.type,
+        occurred_at=occurred_at,
+        event_key=f"{PROVIDER}:{record_type}:{rule.key(record, message_id, recipient)}",
+        bounce_type=facts.bounce_type,
+        bounce_subtype=facts.bounce_subtype,
+        diagnostic=facts.diagnostic,
+        details=facts.details,
+    )
+
+
+def _record_type(record: _JSONObject, where: str) -> str:
+    record_type = record.get("RecordType")
+    if isinstance(record_type, str) and record_type.strip():
+        return record_type.strip()
+    if record_type is not None and record_type != "":
+        raise PayloadError(
+            f"RecordType must be a string, got {_json_kind(record_type)}: {record_type!r}"
+        )
+    inferred = _infer_record_type(record)
+    if inferred is None:
+        keys = sorted(record)
+        shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
+        raise PayloadError(
+            f"not a Postmark event {where}: no RecordType, and its fields match no record "
+            f"type (top-level keys: {shown or 'none'})"
+        )
+    return inferred
+
+
+def _infer_record_type(record: _JSONObject) -> str | None:
+    """The RecordType of a record that lacks it, from the fields only that type has.
+
+    Postmark's older examples (the delivery-webhook support article, the bounce hook blog
+    post) show records without RecordType, as server-level hooks posted them [D].
+    """
+    if "DeliveredAt" in record:
+        return "Delivery"
+    if "BouncedAt" in record:
+        return "SpamComplaint" if record.get("Type") == "SpamComplaint" else "Bounce"
+    if "ChangedAt" in record and "SuppressSending" in record:
+        return "SubscriptionChange"
+    if "ReceivedAt" in record and "OriginalLink" in record:
+        return "Click"
+    if "ReceivedAt" in record and ("FirstOpen" in record or "ReadSeconds" in record):
+        return "Open"
+    return None
+
+
+def _unmapped(record: _JSONObject, record_type: str, received_at: datetime) -> NormalizedEvent:
+    """An event of a RecordType the tracker does not know: stored, never dropped."""
+    recipient = None
+    for field in ("Recipient", "Email"):
+        raw = record.get(field)
+        if isinstance(raw, str) and raw.strip():
+            try:
+                recipient = _address(raw, field)
+                break
+            except PayloadError:
+                continue
+    occurred_at = received_at
+    for field in _TIME_FIELDS:
+        try:
+            occurred_at = parse_timestamp(record[field])
+            break
+        except (KeyError, ValueError):
+            continue
+    record_id = record.get("ID")
+    if not isinstance(record_id, (int, str)) or isinstance(record_id, bool) or record_id == "":
+        record_id = _digest(record)
+    return NormalizedEvent(
+        provider=PROVIDER,
+        message_id=_message_id(record) or "",
+        recipient=recipient,
+        type=EventType.UNMAPPED,
+        occurred_at=occurred_at,
+        event_key=f"{PROVIDER}:{record_type}:{record_id}",
+        details={"provider_event": record_type, **identifying_details(record)},
+    )
+
+
+def _message_id(record: _JSONObject) -> str | None:
+    # Postmark's API docs spell it MessageID; an older client model spells it MessageId [C].
+    for field in ("MessageID", "MessageId"):
+        value = record.get(field)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _occurred_at(record: _JSONObject, field: str, record_type: str) -> datetime | None:
+    value = record.get(field)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise PayloadError(f"{record_type} {field}: {exc}") from None
+
+
+def _address(raw: str, where: str) -> str:
+    try:
+        address = normalize_address(raw)
+    except ValueError:
+        address = ""
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain):
+        raise PayloadError(f"{where} is not an email address: {raw!r}")
+    return address
+
+
+def _key_time(record: _JSONObject, field: str) -> str:
+    """The record's time in the one form keys use, or a digest of the record without one."""
+    try:
+        return parse_timestamp(record[field]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (KeyError, ValueError):
+        return _digest(record)
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(
+        type(value), "a number"
+    )
+
+
+def _excerpt(text_body: str, limit: int = 80) -> str:
+    text_body = text_body.strip()
+    return repr(text_body if len(text_body) <= limit else text_body[:limit] + "…")

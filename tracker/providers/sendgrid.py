@@ -1,0 +1,342 @@
+"""SendGrid Event Webhook batches (a JSON array of event objects) -> normalized events.
+
+Pure: standard library and the domain only, no I/O. One POST carries many events, for many
+messages and recipients; each array element becomes at most one event. See
+provider-formats.md §6.1 (fields, event names, ``sg_event_id`` as the dedupe key) and §0.
+
+Identity of a delivery: SendGrid answers a send with an ``X-Message-Id`` header, which is
+what applications register. Events carry ``sg_message_id`` instead; we take the part
+before its first "." as the X-Message-Id. That relation is [U] in the formats doc (seen in
+real payloads, never stated by SendGrid): see ``_message_id``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.providers.errors import PayloadError
+from tracker.providers.timestamps import parse_timestamp
+
+PROVIDER = "sendgrid"
+
+_JSONObject = Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Facts:
+    """What one SendGrid event says beyond its type, time and identity."""
+
+    diagnostic: str | None = None
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    bounce_type: BounceType | None = None
+    bounce_subtype: str | None = None
+
+
+# --- what each event type says ------------------------------------------------------------
+# One function per event shape, item -> _Facts. Details keep SendGrid's own field names and
+# only what an operator needs to read a history; the raw batch is kept by the receiver.
+# The full sg_message_id is added to every event's details by parse().
+
+
+def _no_facts(item: _JSONObject) -> _Facts:
+    return _Facts()
+
+
+def _delivered_facts(item: _JSONObject) -> _Facts:
+    return _Facts(diagnostic=_diagnostic(item))
+
+
+def _deferred_facts(item: _JSONObject) -> _Facts:
+    # attempt is a string in SendGrid's examples ("5"); kept as sent.
+    return _Facts(diagnostic=_diagnostic(item), details=_compact(attempt=item.get("attempt")))
+
+
+# bounce.type: "bounce" is a hard bounce (the address is bad, SendGrid suppresses it);
+# "blocked" is the receiving server refusing for now or by policy (reputation, content,
+# rate), not a statement about the address, so it is TRANSIENT. Any other word is kept in
+# details and the bounce counts as UNDETERMINED: a bounce is never dropped for its subtype.
+_BOUNCE_TYPES = {"bounce": BounceType.PERMANENT, "blocked": BounceType.TRANSIENT}
+
+
+def _bounce_facts(item: _JSONObject) -> _Facts:
+    raw_type = item.get("type")
+    classification = _text(item.get("bounce_classification"))
+    return _Facts(
+        diagnostic=_diagnostic(item),
+        details=_compact(
+            type=raw_type,
+            status=item.get("status"),
+            bounce_classification=classification,
+        ),
+        bounce_type=_BOUNCE_TYPES.get(_text(raw_type) or "", BounceType.UNDETERMINED),
+        # SendGrid's own classification ("Invalid Address", "Reputation", ...) when it sends
+        # one; older payloads only carry the enhanced status code ("5.1.1").
+        bounce_subtype=classification or _text(item.get("status")),
+    )
+
+
+def _dropped_facts(item: _JSONObject) -> _Facts:
+    # reason is SendGrid's drop reason ("Bounced Address", "Unsubscribed Address", ...).
+    return _Facts(diagnostic=_diagnostic(item), details=_compact(status=item.get("status")))
+
+
+def _open_facts(item: _JSONObject) -> _Facts:
+    # sg_machine_open marks opens by mail privacy proxies (not a person reading).
+    return _Facts(
+        details=_compact(
+            useragent=item.get("useragent"),
+            ip=item.get("ip"),
+            sg_machine_open=item.get("sg_machine_open"),
+        )
+    )
+
+
+def _click_facts(item: _JSONObject) -> _Facts:
+    return _Facts(
+        details=_compact(url=item.get("url"), useragent=item.get("useragent"), ip=item.get("ip"))
+    )
+
+
+def _unsubscribe_facts(item: _JSONObject) -> _Facts:
+    # asm_group_id: the unsubscribe group (suppression group) the reader left, when any.
+    return _Facts(details=_compact(asm_group_id=item.get("asm_group_id")))
+
+
+def _unmapped_facts(item: _JSONObject) -> _Facts:
+    """Types the tracker keeps without a status: the name and a few identifying fields."""
+    return _Facts(
+        diagnostic=_diagnostic(item),
+        details=_compact(
+            provider_event=item.get("event"),
+            type=item.get("type"),
+            asm_group_id=item.get("asm_group_id"),
+        ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    type: EventType
+    facts: Callable[[_JSONObject], _Facts]
+
+
+# --- the mapping table: one row per documented SendGrid event -----------------------------
+
+_RULES: dict[str, _Rule] = {
+    # processed: SendGrid accepted the message and queued it for delivery.
+    "processed": _Rule(EventType.SENT, _no_facts),
+    # deferred: the receiving server answered with a temporary failure and SendGrid will
+    # try again, so the delivery is in RETRY. response is the SMTP reply, attempt the count.
+    "deferred": _Rule(EventType.DELAYED, _deferred_facts),
+    # delivered: the receiving server accepted the message; response is its SMTP reply.
+    "delivered": _Rule(EventType.DELIVERED, _delivered_facts),
+    # bounce: type "bounce" -> PERMANENT, type "blocked" -> TRANSIENT (see _BOUNCE_TYPES).
+    "bounce": _Rule(EventType.BOUNCED, _bounce_facts),
+    # dropped: SendGrid never tried (suppressed address, invalid address, spam content...);
+    # an ERROR, diagnostic = reason.
+    "dropped": _Rule(EventType.REJECTED, _dropped_facts),
+    # open: the tracking pixel was fetched (possibly by a privacy proxy, sg_machine_open).
+    "open": _Rule(EventType.OPENED, _open_facts),
+    # click: a tracked link was followed; the status is OPENED, the url is kept.
+    "click": _Rule(EventType.CLICKED, _click_facts),
+    # spamreport: the recipient marked the message as spam.
+    "spamreport": _Rule(EventType.COMPLAINED, _no_facts),
+    # unsubscribe: global unsubscribe from this message; changes no status.
+    "unsubscribe": _Rule(EventType.UNSUBSCRIBED, _unsubscribe_facts),
+    # group_unsubscribe: unsubscribed from one group (asm_group_id); changes no status.
+    "group_unsubscribe": _Rule(EventType.UNSUBSCRIBED, _unsubscribe_facts),
+    # group_resubscribe: the reader re-joined a group. The tracker has no "resubscribed"
+    # event type, so it is kept as UNMAPPED (no status; details name it and the group).
+    "group_resubscribe": _Rule(EventType.UNMAPPED, _unmapped_facts),
+    # account_status_change: the SendGrid account was suspended/reinstated (type, e.g.
+    # "compliance_suspend"). About the account, not a message: UNMAPPED, usually with no
+    # email and no message id at all [C].
+    "account_status_change": _Rule(EventType.UNMAPPED, _unmapped_facts),
+}
+
+# Anything else SendGrid may add later: kept as UNMAPPED, never dropped, never an error.
+_UNKNOWN = _Rule(EventType.UNMAPPED, _unmapped_facts)
+
+# The table as documentation and for tests: SendGrid event -> normalized event type.
+TYPE_MAP: Mapping[str, EventType] = MappingProxyType(
+    {name: rule.type for name, rule in _RULES.items()}
+)
+
+
+def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[NormalizedEvent]:
+    """The normalized events in one Event Webhook POST body, in the batch's order.
+
+    ``content_type`` is not trusted (the body is JSON whatever the header says).
+    ``received_at`` (aware) is the event time when an element has no ``timestamp``.
+    Raises PayloadError, naming the array index and field, for a body that can never be
+    processed: not a JSON array, an element that is not an object or has no ``event``, or
+    a delivery event without ``email`` or any message id. Unknown event names are not
+    errors: they become EventType.UNMAPPED events.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    return [_event(index, item, received_at) for index, item in enumerate(_load(body))]
+
+
+def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
+    where = f"SendGrid event [{index}]"
+    if not isinstance(item, dict):
+        raise PayloadError(f"{where} must be a JSON object, got {_json_kind(item)}: {_excerpt(item)}")
+    name = item.get("event")
+    if not isinstance(name, str) or not name.strip():
+        shown = "missing" if name is None else repr(name)
+        raise PayloadError(f"{where} has no event name: 'event' is {shown} (keys: {_keys(item)})")
+    where = f"{where} ({name})"
+    rule = _RULES.get(name, _UNKNOWN)
+    # Events about a delivery need its address and message; events kept without a status
+    # (account_status_change has neither field [C], an unknown type may not) take them
+    # when present.
+    about_a_delivery = rule.type is not EventType.UNMAPPED
+
+    message_id = _message_id(item, where)
+    recipient = _recipient(item, where, required=about_a_delivery)
+    if about_a_delivery and message_id is None:
+        raise PayloadError(f"{where} names no message: neither 'sg_message_id' nor 'smtp-id'")
+
+    facts = rule.facts(item)
+    details = dict(facts.details)
+    sg_message_id = _text(item.get("sg_message_id"))
+    if sg_message_id:
+        details["sg_message_id"] = sg_message_id
+    if message_id is None and recipient is not None:
+        # A history row with an address but no message would be taken for a delivery
+        # whose message id is "": keep the address in the details, attribute it to nobody.
+        details["email"], recipient = recipient, None
+
+    return NormalizedEvent(
+        provider=PROVIDER,
+        message_id=message_id or "",
+        recipient=recipient,
+        type=rule.type,
+        occurred_at=_occurred_at(item, where, received_at),
+        event_key=_event_key(item, name),
+        bounce_type=facts.bounce_type,
+        bounce_subtype=facts.bounce_subtype,
+        diagnostic=facts.diagnostic,
+        details=details,
+    )
+
+
+def _load(body: bytes | str) -> list[Any]:
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = bytes(body).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PayloadError(f"SendGrid body is not UTF-8 text ({exc})") from None
+    if not isinstance(body, str):
+        raise PayloadError(f"SendGrid body must be bytes, got {type(body).__name__}")
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(
+            f"SendGrid body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+            f"{_excerpt(body)}"
+        ) from None
+    if not isinstance(document, list):
+        raise PayloadError(
+            f"SendGrid body must be a JSON array of events, got {_json_kind(document)}: "
+            f"{_excerpt(body)}"
+        )
+    return document
+
+
+def _message_id(item: _JSONObject, where: str) -> str | None:
+    """The X-Message-Id the application registered, or None when the event names none.
+
+    sg_message_id looks like "<X-Message-Id>.<SendGrid internal suffix>", the suffix
+    differing between events of one message (processed vs delivered). That the part before
+    the first "." is the X-Message-Id is [U] (provider-formats §6.1, §8): it holds for
+    SendGrid's current 22-character ids, which contain no ".". Dropped events may come
+    without sg_message_id; then smtp-id (the message's Message-ID header) without its
+    angle brackets stands in, which matches only if the application registered that id.
+    """
+    for field in ("sg_message_id", "smtp-id"):
+        value = item.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise PayloadError(f"{where}: '{field}' must be a string, got {_json_kind(value)}: {value!r}")
+        value = value.strip()
+        candidate = value.split(".", 1)[0] if field == "sg_message_id" else value.strip("<>").strip()
+        if candidate:
+            return candidate
+    return None
+
+
+def _recipient(item: _JSONObject, where: str, *, required: bool) -> str | None:
+    raw = item.get("email")
+    if isinstance(raw, str) and raw.strip():
+        try:
+            return normalize_address(raw)
+        except ValueError:
+            pass
+    if not required:
+        return None
+    shown = "missing" if raw is None else repr(raw)
+    raise PayloadError(f"{where} has no recipient: 'email' is {shown}")
+
+
+def _occurred_at(item: _JSONObject, where: str, received_at: datetime) -> datetime:
+    value = item.get("timestamp")
+    if value is None or value == "":
+        return received_at
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise PayloadError(f"{where}: 'timestamp': {exc}") from None
+
+
+def _event_key(item: _JSONObject, name: str) -> str:
+    """sendgrid:{sg_event_id}, SendGrid's documented dedupe key, the same on every retry.
+
+    Without one (older or unusual payloads), a digest of the whole event object: still the
+    same on every redelivery of the same object. base64 ids contain no ":", so the two
+    forms cannot collide.
+    """
+    event_id = _text(item.get("sg_event_id"))
+    if event_id:
+        return f"{PROVIDER}:{event_id}"
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{PROVIDER}:{name}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:32]}"
+
+
+def _diagnostic(item: _JSONObject) -> str | None:
+    """SendGrid's reason (bounce, dropped) or the receiving server's SMTP response."""
+    return _text(item.get("reason")) or _text(item.get("response"))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _compact(**facts: Any) -> dict[str, Any]:
+    """The facts that are present: history details stay small and free of nulls."""
+    return {name: value for name, value in facts.items() if value is not None and value != ""}
+
+
+def _keys(item: _JSONObject) -> str:
+    keys = sorted(item)
+    return ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(
+        type(value), "a number"
+    )
+
+
+def _excerpt(value: Any, limit: int = 80) -> str:
+    text = value.strip() if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return repr(text if len(text) <= limit else text[:limit] + "…")

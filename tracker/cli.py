@@ -165,6 +165,8 @@ def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]
         raise click.UsageError("--topic-arn is for SES sources only")
     if provider in SECRETS and SECRETS[provider][1] and not secret:
         raise click.UsageError(f"{provider} sources need --secret: {SECRETS[provider][0]}")
+    if provider in ("infobip", "postmark") and secret and ":" not in secret.strip(":"):
+        raise click.UsageError(f"{provider} --secret is 'user:password'")
     app = _app()
     with app.extensions["tracker"].db.transaction() as session:
         account = repository.account_by_name(session, account_name)

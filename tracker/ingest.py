@@ -201,15 +201,18 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
     # Sorted, so that concurrent workers take index locks in one order and never deadlock.
     inserted = repository.insert_delivery_events(session, [history_rows[k] for k in sorted(history_rows)])
 
-    new_per_delivery: dict[tuple, list[NormalizedEvent]] = defaultdict(list)
+    new_per_address: dict[tuple, list[NormalizedEvent]] = defaultdict(list)
     providers: dict[tuple, str] = {}
     for identity in inserted:
         account_id, message_id, recipient, _ = identity
         if recipient == MESSAGE_LEVEL:
             continue
         row, event = by_identity[identity]
-        new_per_delivery[(account_id, message_id, recipient)].append(event)
+        new_per_address[(account_id, message_id, recipient)].append(event)
         providers[(account_id, message_id, recipient)] = row.provider
+    # An event about an address but no message (a suppression made in a provider's
+    # console) feeds the suppression list and the history, but is no delivery.
+    new_per_delivery = {key: events for key, events in new_per_address.items() if key[1]}
     changes = [
         repository.DeliveryChange(
             account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
@@ -219,16 +222,16 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
         for account_id, message_id, recipient in [key]
     ]
     repository.merge_deliveries(session, changes, now)
-    _suppress(session, new_per_delivery, providers, policy)
+    _suppress(session, new_per_address, providers, policy)
     return len(inserted)
 
 
-def _suppress(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]],
+def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],
               providers: dict[tuple, str], policy: SoftBouncePolicy) -> None:
     """Add the recipients of suppressing events (tracker.domain.suppression) to their account's list."""
     rows = []
     soft: dict[tuple[int, str], tuple[NormalizedEvent, str]] = {}
-    for key, events in sorted(new_per_delivery.items()):
+    for key, events in sorted(new_per_address.items()):
         account_id, _, recipient = key
         for event in sorted(events, key=lambda e: (e.occurred_at, e.event_key)):
             reason = suppression.immediate_reason(event)

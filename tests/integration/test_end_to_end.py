@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.support.harness import FIXTURES, make_tenant
+from tests.support.processes import find_deliveries as find
 from tests.support.processes import (
     ROOT,
     free_port,
@@ -21,34 +22,6 @@ from tests.support.processes import (
 from tests.support.sns_signing import notification
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def stack(app, pg_url, redis_url, pki, tmp_path):
-    """`tracker serve` (gunicorn) and `tracker worker` (Celery with beat) configured like production."""
-    env = {
-        "TRACKER_DATABASE_URL": pg_url,
-        "TRACKER_BROKER_URL": redis_url,
-        "TRACKER_SNS_CERT_DIR": str(pki.directory),
-        "TRACKER_SWEEP_INTERVAL": "1",
-        "TRACKER_SWEEP_GRACE": "1",
-    }
-    port = free_port()
-    web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
-    with running(python("-m", "tracker.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
-                 env, web_log) as web, \
-         running(python("-m", "tracker.cli", "worker", "--concurrency", "2",
-                        "--schedule", str(tmp_path / "beat-schedule")), env, worker_log) as worker:
-        wait_for_port(port, web, web_log)
-        wait_for_log(worker_log, "ready", worker)
-        yield f"http://127.0.0.1:{port}"
-
-
-def find(base: str, key: str, **params):
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    status, body = http("GET", f"{base}/api/v1/deliveries?{query}", headers={"Authorization": f"Bearer {key}"})
-    assert status == 200, body
-    return body["data"]
 
 
 def test_signed_bounce_through_gunicorn_and_a_celery_worker(stack, app, pki):

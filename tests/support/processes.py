@@ -87,3 +87,11 @@ def poll(predicate, timeout: float = 30, interval: float = 0.2):
 
 def python(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def find_deliveries(base: str, key: str, **params) -> list[dict]:
+    """GET /api/v1/deliveries on a running tracker; the items."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    status, body = http("GET", f"{base}/api/v1/deliveries?{query}", headers={"Authorization": f"Bearer {key}"})
+    assert status == 200, body
+    return body["data"]

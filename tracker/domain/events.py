@@ -91,6 +91,7 @@ def normalize_address(raw: str) -> str:
     """
     _, address = parseaddr(raw)
     address = (address or raw).strip().lower()
-    if not address:
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain) or any(c.isspace() for c in address):
         raise ValueError(f"not an email address: {raw!r}")
     return address

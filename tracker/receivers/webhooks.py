@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 
 from flask import Blueprint, jsonify, request
 
@@ -21,6 +22,8 @@ from tracker.models import utcnow
 from tracker.providers import registry
 from tracker.providers.errors import PayloadError
 from tracker.services import services
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhook_receivers", __name__)
 
@@ -47,6 +50,11 @@ def receive(provider: str, token: str):
     except AuthenticationFailed as refused:
         error = "unauthenticated" if refused.status == 401 else "forbidden"
         raise ApiError(refused.status, error, refused.reason) from None
+    except ValueError as misconfigured:
+        # The source's own secret is unusable: our fault, not the sender's. 503 keeps the
+        # provider retrying until an operator fixes the source, so nothing is lost.
+        log.error("%s source %s has an unusable secret: %s", provider, source.id, misconfigured)
+        raise ApiError(503, "source_misconfigured", "this source's secret is misconfigured; retry later") from None
 
     try:
         events = registry.parse_webhook(provider, body, webhook.content_type, now)

@@ -116,3 +116,9 @@ def test_incremental_merge_equals_recomputing_from_the_whole_history(events, spl
     for e in events[split:]:
         stored = merge(stored, e)
     assert stored == fold(events) == fold(events, INITIAL)
+
+
+@pytest.mark.parametrize("raw", ["not an email address", "<>", "@example.com", "jane@", "", "jane doe@example.com"])
+def test_non_addresses_are_refused(raw):
+    with pytest.raises(ValueError):
+        normalize_address(raw)

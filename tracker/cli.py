@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from tracker.cli_sqs import sqs_poll
 from tracker.config import Config
 
 PROVIDERS = ("ses", "infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
@@ -175,6 +176,9 @@ def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]
         source = repository.create_source(session, account, provider, topic_arns, secret)
     path = "sns" if provider == "ses" else provider
     click.echo(f"/hooks/{path}/{source.token}")
+
+
+main.add_command(sqs_poll, "sqs-poll")
 
 
 if __name__ == "__main__":

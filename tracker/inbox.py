@@ -7,8 +7,17 @@ UNSUBSCRIBE_CONFIRMATION = "unsubscribe_confirmation"
 RAW = "raw"  # an SES message delivered without its SNS envelope (SQS raw delivery)
 WEBHOOK = "webhook"  # a provider webhook body, as sent
 WEBHOOK_BASE64 = "webhook_base64"  # a webhook body that was not UTF-8, kept base64-encoded
+ACKNOWLEDGEMENT = "acknowledgement"  # recorded by the tracker itself (provider "tracker")
 
-# state
+# state: pending -> processed | failed; failed -> pending (replay) | discarded.
+# A replayed row is pending again with replayed_at and replay_count set.
 PENDING = "pending"
 PROCESSED = "processed"
 FAILED = "failed"
+DISCARDED = "discarded"
+STATES = (PENDING, PROCESSED, FAILED, DISCARDED)
+
+# failure_kind: why a row failed (or is waiting to retry)
+PARSE_ERROR = "parse"  # the payload can never be read: fails at once, replay after a fix
+TRANSIENT = "transient"  # database or network trouble: retried with backoff
+EXHAUSTED = "exhausted"  # transient failures that outlasted max_attempts

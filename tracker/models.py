@@ -63,6 +63,9 @@ class Account(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Retention in days; None keeps forever. Unresolved failed events are never purged.
+    raw_retention_days: Mapped[int | None] = mapped_column(Integer)
+    delivery_retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(Base):
@@ -74,6 +77,7 @@ class ApiKey(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="application", server_default="application")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -107,11 +111,14 @@ class InboxEvent(Base):
             sqlite_where=text("state = 'pending'"),
         ),
         Index("ix_inbox_events_state_id", "state", "id"),
+        Index("ix_inbox_events_account_state_id", "account_id", "state", "id"),
+        Index("ix_inbox_events_received", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    # None for events the tracker itself records (an acknowledgement), which no source sent.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
     provider: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(40))
     dedupe_key: Mapped[str] = mapped_column(String(200))
@@ -121,9 +128,16 @@ class InboxEvent(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    failure_kind: Mapped[str | None] = mapped_column(String(20))  # see tracker.inbox
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # backoff after a transient failure
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replay_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discarded_by: Mapped[str | None] = mapped_column(String(200))
+    discard_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ReplayToken(Base):
@@ -177,6 +191,8 @@ class Delivery(Base):
     bounce_subtype: Mapped[str | None] = mapped_column(String(64))
     diagnostic: Mapped[str | None] = mapped_column(Text)
     events_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped on every status change, so a subscriber can drop changes that arrive late.
+    status_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Engagement: aggregates of the delivery's distinct open and click events.
     opens_count: Mapped[int] = mapped_column(Integer, default=0)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -249,3 +265,28 @@ class SuppressionRemoval(Base):
     removed_by: Mapped[str] = mapped_column(String(64))  # the API key id that asked
     removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     suppression: Mapped[dict[str, Any]] = mapped_column(JSON)  # what was removed
+
+
+class OperatorJob(Base):
+    """A long operator job (replay, rebuild): where it got to, so an interrupted run resumes."""
+
+    __tablename__ = "operator_jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    params: Mapped[str] = mapped_column(Text)  # canonical JSON: the same job has the same params
+    phase: Mapped[str] = mapped_column(String(20), default="started")
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # last inbox id done
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobItem(Base):
+    """The inbox rows a job must go through, fixed when it starts (a rebuild's scope)."""
+
+    __tablename__ = "operator_job_items"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("operator_jobs.id", ondelete="CASCADE"), primary_key=True)
+    inbox_event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

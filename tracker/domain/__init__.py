@@ -4,7 +4,7 @@ Standard library only and no I/O; every other layer may import it, it imports no
 """
 from tracker.domain.engagement import Engagement, engagement
 from tracker.domain.events import EventType, NormalizedEvent, normalize_address
-from tracker.domain.state import INITIAL, DeliveryState, fold, history, merge, precedence
+from tracker.domain.state import INITIAL, DeliveryState, can_acknowledge, fold, history, merge, precedence
 from tracker.domain.status import BounceType, Status
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "NormalizedEvent",
     "Status",
     "INITIAL",
+    "can_acknowledge",
     "engagement",
     "fold",
     "history",

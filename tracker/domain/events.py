@@ -26,6 +26,8 @@ class EventType(str, enum.Enum):
     # A provider event type the tracker has no mapping for: kept in the history with the
     # provider's own name in details["provider_event"], never dropped, changes no status.
     UNMAPPED = "unmapped"
+    # An application or operator acknowledged a failed delivery (tracker.domain.state.can_acknowledge).
+    ACKNOWLEDGED = "acknowledged"
 
     @property
     def status(self) -> Status | None:
@@ -47,6 +49,7 @@ _STATUS_OF: dict[EventType, Status | None] = {
     # unsubscribing says nothing about whether this message was delivered.
     EventType.UNSUBSCRIBED: None,
     EventType.UNMAPPED: None,
+    EventType.ACKNOWLEDGED: Status.ACKNOWLEDGED,
 }
 
 

@@ -80,3 +80,17 @@ def history(events: Iterable[NormalizedEvent]) -> list[NormalizedEvent]:
     unique = {event.event_key: event for event in events}
     return sorted(unique.values(), key=lambda e: (e.occurred_at, e.event_key))
 
+
+
+# Only a failure can be acknowledged: acknowledging says "we have seen this failure and
+# dealt with it", which means nothing for a delivery that did not fail.
+ACKNOWLEDGEABLE = frozenset({Status.ERROR, Status.BOUNCED, Status.COMPLAINT})
+
+
+def can_acknowledge(status: Status) -> str | None:
+    """None if a delivery in ``status`` may be acknowledged, else why not."""
+    if status is Status.ACKNOWLEDGED:
+        return "the delivery is already acknowledged"
+    if status not in ACKNOWLEDGEABLE:
+        return f"only ERROR, BOUNCED or COMPLAINT deliveries can be acknowledged; this one is {status.value}"
+    return None

@@ -1,0 +1,168 @@
+"""Deliveries and their history: the batch writes of the worker and the reads of the APIs."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import case, select, tuple_
+from sqlalchemy.orm import Session
+
+from tracker.domain import DeliveryState, Engagement
+from tracker.models import (
+    Delivery,
+    DeliveryEvent,
+)
+from tracker.repository.dialect import insert_for
+
+__all__ = [
+    "DeliveryChange",
+    "DeliveryFilter",
+    "all_deliveries",
+    "delivery_history",
+    "delivery_of_account",
+    "insert_delivery_events",
+    "list_deliveries",
+    "merge_deliveries",
+]
+
+
+def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[int, str, str, str]]:
+    """Insert history rows, skipping ones already known; the identities of those inserted.
+
+    An identity is (account_id, message_id, recipient, event_key).
+    """
+    if not rows:
+        return set()
+    table = DeliveryEvent.__table__
+    statement = (
+        insert_for(session, table)
+        .on_conflict_do_nothing(index_elements=["account_id", "message_id", "recipient", "event_key"])
+        .returning(table.c.account_id, table.c.message_id, table.c.recipient, table.c.event_key)
+    )
+    # executemany on a Core table: SQLAlchemy sends multi-row VALUES from one cached
+    # compiled statement ("insertmanyvalues"), far cheaper than compiling .values(rows).
+    return {tuple(row) for row in session.execute(statement, list(rows))}
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryChange:
+    """What a batch learnt about one delivery: the winner of its new events, how many, their engagement."""
+
+    account_id: int
+    provider: str
+    message_id: str
+    recipient: str
+    state: DeliveryState
+    new_events: int
+    engagement: Engagement = Engagement()
+
+
+def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> None:
+    """Create or update deliveries in one statement, keeping whichever state has the greater precedence.
+
+    The domain defines precedence (tracker.domain.state); here the database keeps the max
+    atomically, so concurrent workers touching one delivery need no lock and cannot lose
+    an update.
+    """
+    if not changes:
+        return
+    table = Delivery.__table__
+    statement = insert_for(session, table)
+    rows = [
+        {
+            "account_id": c.account_id, "provider": c.provider, "message_id": c.message_id,
+            "recipient": c.recipient, "status": c.state.status.value, "precedence": c.state.precedence,
+            "status_at": c.state.status_at,
+            "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
+            "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
+            "events_count": c.new_events, "created_at": now, "updated_at": now,
+            "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
+            "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
+            "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
+            "last_clicked_link": c.engagement.last_clicked_link,
+        }
+        for c in changes
+    ]
+    new, old = statement.excluded, table.c
+    wins = new.precedence > old.precedence
+    keep_winner = {
+        column: case((wins, new[column]), else_=old[column])
+        for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic")
+    }
+    later_click = _earlier_or_later(new.last_clicked_at, old.last_clicked_at, later=True)
+    engagement = {
+        "opens_count": old.opens_count + new.opens_count,
+        "clicks_count": old.clicks_count + new.clicks_count,
+        "first_opened_at": case((_earlier_or_later(new.first_opened_at, old.first_opened_at, later=False),
+                                 new.first_opened_at), else_=old.first_opened_at),
+        "last_opened_at": case((_earlier_or_later(new.last_opened_at, old.last_opened_at, later=True),
+                                new.last_opened_at), else_=old.last_opened_at),
+        "first_clicked_at": case((_earlier_or_later(new.first_clicked_at, old.first_clicked_at, later=False),
+                                  new.first_clicked_at), else_=old.first_clicked_at),
+        "last_clicked_at": case((later_click, new.last_clicked_at), else_=old.last_clicked_at),
+        "last_clicked_link": case((later_click, new.last_clicked_link), else_=old.last_clicked_link),
+    }
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "message_id", "recipient"],
+        set_={**keep_winner, **engagement, "events_count": old.events_count + new.events_count,
+              "updated_at": new.updated_at},
+    # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES; without
+    # it psycopg2 would send one statement per row.
+    ).returning(table.c.id), rows).all()
+
+
+def _earlier_or_later(candidate, current, *, later: bool):
+    """SQL: the candidate time replaces the current one (min or max, NULL meaning none yet)."""
+    beats = candidate > current if later else candidate < current
+    return candidate.is_not(None) & (current.is_(None) | beats)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryFilter:
+    message_id: str | None = None
+    recipient: str | None = None
+    status: str | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+def list_deliveries(session: Session, account_id: int, where: DeliveryFilter, *,
+                    after: tuple[datetime, int] | None, limit: int) -> list[Delivery]:
+    """One keyset page, ordered by (updated_at, id): a changes feed a client can follow."""
+    statement = select(Delivery).where(Delivery.account_id == account_id)
+    if where.message_id is not None:
+        statement = statement.where(Delivery.message_id == where.message_id)
+    if where.recipient is not None:
+        statement = statement.where(Delivery.recipient == where.recipient)
+    if where.status is not None:
+        statement = statement.where(Delivery.status == where.status)
+    if where.updated_after is not None:
+        statement = statement.where(Delivery.updated_at > where.updated_after)
+    if where.updated_before is not None:
+        statement = statement.where(Delivery.updated_at < where.updated_before)
+    if after is not None:
+        updated_at, last_id = after
+        # A row-value comparison, which both databases answer from the (updated_at, id) index.
+        statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(updated_at, last_id))
+    statement = statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def delivery_of_account(session: Session, account_id: int, delivery_id: int) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id))
+
+
+def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent]:
+    """The delivery's events, oldest first, in the same order tracker.domain.history gives."""
+    return list(session.scalars(
+        select(DeliveryEvent)
+        .where(DeliveryEvent.account_id == delivery.account_id,
+               DeliveryEvent.message_id == delivery.message_id,
+               DeliveryEvent.recipient == delivery.recipient)
+        .order_by(DeliveryEvent.occurred_at, DeliveryEvent.event_key)
+    ))
+
+
+def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
+    return session.scalars(select(Delivery).where(Delivery.account_id == account_id).order_by(Delivery.id))

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from tracker.cli_operations import events, purge, rebuild
 from tracker.cli_sqs import sqs_poll
 from tracker.config import Config
 
@@ -145,6 +146,42 @@ def accounts_create(name: str) -> None:
     click.echo(f"account: {name}\napi key: {key}\n(store it now: only a hash is kept)")
 
 
+@accounts.command("retention")
+@click.argument("name")
+@click.option("--raw-days", type=click.IntRange(min=1), help="keep raw events this many days (default: forever)")
+@click.option("--delivery-days", type=click.IntRange(min=1), help="keep deliveries this many days (default: forever)")
+def accounts_retention(name: str, raw_days: int | None, delivery_days: int | None) -> None:
+    """Set how long an account's raw events and deliveries are kept (omit an option: forever)."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.transaction() as session:
+        account = repository.account_by_name(session, name)
+        if account is None:
+            raise click.ClickException(f"no account {name!r}")
+        repository.set_retention(session, account, raw_days=raw_days, delivery_days=delivery_days)
+    click.echo(f"{name}: raw events {raw_days or 'forever'} days, deliveries {delivery_days or 'forever'} days")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--account", "account_name", required=True)
+@click.option("--operator", is_flag=True, help="may also use the admin API (failed events, replay, discard)")
+def keys_create(account_name: str, operator: bool) -> None:
+    """Create another API key for an account and print it (shown only this once)."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.transaction() as session:
+        account = repository.account_by_name(session, account_name)
+        if account is None:
+            raise click.ClickException(f"no account {account_name!r}")
+        key = repository.create_api_key(session, account, role="operator" if operator else "application")
+    click.echo(f"api key: {key}\n(store it now: only a hash is kept)")
+
+
 @main.group()
 def sources() -> None:
     """Inbound sources (where providers push events)."""
@@ -179,6 +216,9 @@ def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]
 
 
 main.add_command(sqs_poll, "sqs-poll")
+main.add_command(events)
+main.add_command(rebuild)
+main.add_command(purge)
 
 
 if __name__ == "__main__":

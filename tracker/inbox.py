@@ -1,4 +1,6 @@
-"""The vocabulary of inbox rows: what kind of raw event a row holds, and the states it moves through."""
+"""The vocabulary of inbox rows: what kind of raw event a row holds, the states it moves through, retries."""
+from datetime import timedelta
+
 
 # kind: how to read the body
 NOTIFICATION = "notification"  # an SNS Notification envelope (SES event inside)
@@ -21,3 +23,8 @@ STATES = (PENDING, PROCESSED, FAILED, DISCARDED)
 PARSE_ERROR = "parse"  # the payload can never be read: fails at once, replay after a fix
 TRANSIENT = "transient"  # database or network trouble: retried with backoff
 EXHAUSTED = "exhausted"  # transient failures that outlasted max_attempts
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a row waits after its ``attempts``-th transient failure: 5 s doubling, at most 15 min."""
+    return min(timedelta(seconds=5 * 2 ** max(attempts - 1, 0)), timedelta(minutes=15))

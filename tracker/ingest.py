@@ -18,15 +18,14 @@ from typing import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from tracker import inbox, repository
+from tracker import inbox, metrics, repository
 from tracker.domain import NormalizedEvent, engagement, fold, suppression
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.models import InboxEvent, utcnow
-from tracker.providers import registry, ses
+from tracker.providers import acknowledgements, registry, ses
 from tracker.providers.errors import PayloadError
 from tracker.providers.sns_envelope import (
-    NOTIFICATION,
     SUBSCRIPTION_CONFIRMATION,
     EnvelopeError,
     decode_envelope,
@@ -47,6 +46,7 @@ class BatchResult:
     failed: int = 0
     retrying: int = 0
     events_applied: int = 0
+    transitions: list = dataclasses.field(default_factory=list)  # MergedDelivery rows whose status changed
 
     def __iadd__(self, other: "BatchResult") -> "BatchResult":
         for field in dataclasses.fields(self):
@@ -59,6 +59,7 @@ class Settings:
     batch_size: int = 500
     max_attempts: int = 5
     soft_bounces: SoftBouncePolicy = SoftBouncePolicy()
+    suppress: bool = True  # a rebuild re-derives statuses but leaves the suppression list as operators left it
 
 
 class _Permanent(Exception):
@@ -94,7 +95,8 @@ def process_rows(db: Database, ids: Sequence[int], confirmer: SubscriptionConfir
         with db.transaction() as session:
             for row_id in ids:
                 repository.record_failure(session, row_id, f"database error: {error}", now=utcnow(),
-                                          give_up=False, max_attempts=settings.max_attempts)
+                                          kind=inbox.TRANSIENT, max_attempts=settings.max_attempts,
+                                          retry_delay=inbox.retry_delay)
         return BatchResult(claimed=len(ids), retrying=len(ids))
 
 
@@ -122,33 +124,38 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
         try:
             events.extend((row, event) for event in _read(session, row, confirmer))
         except _Permanent as error:
-            repository.record_failure(session, row.id, str(error), now=now, give_up=True,
-                                      max_attempts=settings.max_attempts)
+            repository.record_failure(session, row.id, str(error), now=now, kind=inbox.PARSE_ERROR,
+                                      max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
             result.failed += 1
         except ConfirmationFailed as error:
-            repository.record_failure(session, row.id, str(error), now=now, give_up=False,
-                                      max_attempts=settings.max_attempts)
+            repository.record_failure(session, row.id, str(error), now=now, kind=inbox.TRANSIENT,
+                                      max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
             result.retrying += 1
         else:
             done.append(row.id)
-    result.events_applied = _apply(session, events, now, settings.soft_bounces)
+    result.events_applied, merged = _apply(session, events, now, settings)
+    result.transitions = [delivery for delivery in merged if delivery.status_changed]
     repository.mark_processed(session, done, now)
     result.processed = len(done)
+    _count(result)
     return result
 
 
+def _count(result: BatchResult) -> None:
+    metrics.ROWS_PROCESSED.labels("processed").inc(result.processed)
+    metrics.ROWS_PROCESSED.labels("failed").inc(result.failed)
+    metrics.ROWS_PROCESSED.labels("retrying").inc(result.retrying)
+    for delivery in result.transitions:
+        metrics.STATUS_TRANSITIONS.labels(delivery.status).inc()
+
+
 def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> list[NormalizedEvent]:
-    """The events a row says, after acting on SNS handshakes it may be."""
+    """The events a row says, after acting on the SNS handshake it may be."""
+    if row.kind not in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
+        return events_of(row)
     try:
-        if row.provider in registry.WEBHOOK_PROVIDERS:
-            return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
-                                          row.received_at)
-        if row.kind == inbox.RAW:
-            return ses.parse_message(row.body, fallback_time=row.received_at)
         envelope = decode_envelope(row.body)
-        if envelope.type == NOTIFICATION:
-            return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
-    except (EnvelopeError, PayloadError) as error:
+    except EnvelopeError as error:
         raise _Permanent(str(error)) from None
     if envelope.type == SUBSCRIPTION_CONFIRMATION:
         try:
@@ -165,6 +172,36 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
     return []
 
 
+def events_of(row: InboxEvent) -> list[NormalizedEvent]:
+    """The normalized events in an inbox row (no side effects); _Permanent if it can never be read."""
+    try:
+        if row.provider in registry.WEBHOOK_PROVIDERS:
+            return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
+                                          row.received_at)
+        if row.kind == inbox.ACKNOWLEDGEMENT:
+            return acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider)
+        if row.kind == inbox.RAW:
+            return ses.parse_message(row.body, fallback_time=row.received_at)
+        if row.kind in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
+            return []
+        envelope = decode_envelope(row.body)
+        return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
+    except (EnvelopeError, PayloadError) as error:
+        raise _Permanent(str(error)) from None
+
+
+def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) -> tuple[int, int]:
+    """Apply already-processed rows again (a rebuild): (events added, rows unreadable now)."""
+    events, unreadable = [], 0
+    for row in rows:
+        try:
+            events.extend((row, event) for event in events_of(row))
+        except _Permanent:
+            unreadable += 1
+    added, _ = _apply(session, events, utcnow(), settings)
+    return added, unreadable
+
+
 def webhook_body(row: InboxEvent) -> bytes:
     """The bytes a webhook provider sent (bodies that were not UTF-8 are kept base64-encoded)."""
     if row.kind == inbox.WEBHOOK_BASE64:
@@ -173,7 +210,7 @@ def webhook_body(row: InboxEvent) -> bytes:
 
 
 def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now,
-           policy: SoftBouncePolicy) -> int:
+           settings: Settings) -> tuple[int, list[repository.MergedDelivery]]:
     """Add new events to the history and merge each touched delivery's new winner; returns events added."""
     history_rows: dict[tuple, dict] = {}
     by_identity: dict[tuple, tuple[InboxEvent, NormalizedEvent]] = {}
@@ -221,9 +258,10 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
         for key, new_events in sorted(new_per_delivery.items())
         for account_id, message_id, recipient in [key]
     ]
-    repository.merge_deliveries(session, changes, now)
-    _suppress(session, new_per_address, providers, policy)
-    return len(inserted)
+    merged = repository.merge_deliveries(session, changes, now)
+    if settings.suppress:
+        _suppress(session, new_per_address, providers, settings.soft_bounces)
+    return len(inserted), merged
 
 
 def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],

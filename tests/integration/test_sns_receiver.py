@@ -160,22 +160,34 @@ def test_subscription_confirmation_is_confirmed_through_subscribe_url(app, tenan
     assert subscription.subscription_arn.endswith("2bcfbf39-05c3-41de-beaa-fcfcc21c8f55")
 
 
-def test_confirmation_failure_is_retried_then_kept_as_failed(make_app, pki, opener):
+def test_confirmation_failure_is_retried_with_backoff_then_kept_as_failed(make_app, pki, opener):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
     from tests.support.harness import make_tenant
 
     app = make_app(max_attempts=2)
+    db = app.extensions["tracker"].db
     tenant = make_tenant(app, "flaky", ["*"])
     opener.answer = OSError("connection reset")
     post(app.test_client(), tenant.hook, pki.sign(subscription_confirmation()))
 
     drain(app)
-    with app.extensions["tracker"].db.session() as session:
+    with db.session() as session:
         row = session.scalar(select(InboxEvent))
-        assert (row.state, row.attempts) == ("pending", 1)
+    assert (row.state, row.attempts, row.failure_kind) == ("pending", 1, "transient")
+    assert row.next_attempt_at - row.last_failed_at == timedelta(seconds=5)
+
+    drain(app)  # not due yet: nothing happens
+    assert len(opener.urls) == 1
+
+    with db.transaction() as session:  # the clock moves past the backoff
+        session.execute(update(InboxEvent).values(next_attempt_at=row.last_failed_at))
     drain(app)
-    with app.extensions["tracker"].db.session() as session:
+    with db.session() as session:
         row = session.scalar(select(InboxEvent))
-    assert (row.state, row.attempts) == ("failed", 2)
+    assert (row.state, row.attempts, row.failure_kind) == ("failed", 2, "exhausted")
     assert "connection reset" in row.error
 
 

@@ -27,7 +27,6 @@ time is its doneAt, else sentAt; a tracking event carries no time of its own, so
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from datetime import datetime
 from types import MappingProxyType
@@ -37,10 +36,9 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as DefusedElementTree
 from defusedxml import DefusedXmlException
 
-from tracker.domain import EventType, NormalizedEvent, normalize_address
+from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
 from tracker.providers.infobip_facts import (
-    Facts,
     as_int,
     as_text,
     clicked_facts,
@@ -55,7 +53,17 @@ from tracker.providers.infobip_facts import (
     undeliverable_facts,
     unsubscribed_facts,
 )
-from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.values import (
+    Facts,
+    checked_address,
+    digest,
+    excerpt,
+    key_list,
+    normalized_event,
+    not_json,
+    optional_time,
+    unmapped_event,
+)
 
 PROVIDER = "infobip"
 
@@ -137,11 +145,9 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
         return _reports(document["results"], received_at)
     if "notificationType" in document:
         return [_tracking_event(document, received_at)]
-    keys = sorted(str(key) for key in document)
-    shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
     raise PayloadError(
         "not an Infobip delivery report (no results) or tracking event (no notificationType); "
-        f"top-level keys: {shown or 'none'}"
+        f"top-level keys: {key_list(document)}"
     )
 
 
@@ -200,12 +206,9 @@ def _report_event(report: _JSONObject, where: str, received_at: datetime) -> Nor
 def _report_time(report: _JSONObject, where: str, received_at: datetime) -> datetime:
     """doneAt (when Infobip finished: delivered, bounced, ...), else sentAt, else arrival."""
     for field in ("doneAt", "sentAt"):
-        value = report.get(field)
-        if value is not None and value != "":
-            try:
-                return parse_timestamp(value)
-            except ValueError as exc:
-                raise PayloadError(f"{where}.{field}: {exc}") from None
+        moment = optional_time(report.get(field), f"{where}.{field}")
+        if moment is not None:
+            return moment
     return received_at
 
 
@@ -221,7 +224,7 @@ def _tracking_event(payload: _JSONObject, received_at: datetime) -> NormalizedEv
     message_id = _identifier(payload.get("messageId"), "messageId", required=rule is not None)
     # eventId is Infobip's dedupe id; without it, a digest of the payload is still the same
     # on every redelivery of the same event.
-    event_id = _identifier(payload.get("eventId"), "eventId", required=False) or _digest(payload)
+    event_id = _identifier(payload.get("eventId"), "eventId", required=False) or digest(payload)
     # The payload has no time of the event: sendDateTime is when the email was sent
     # ("the time at which the email was sent", SDK field description [C]) and is kept as
     # details.sentAt. The arrival time is the closer truth for an open or a click.
@@ -251,22 +254,10 @@ def _event(
     the provider's name for it, never dropped, changing no status.
     """
     if rule is None:
-        return NormalizedEvent(
-            provider=PROVIDER,
-            type=EventType.UNMAPPED,
-            details={"provider_event": provider_event, **details},
-            **identity,
-        )
+        return unmapped_event(PROVIDER, provider_event, details, **identity)
     facts = rule.facts(source)
-    return NormalizedEvent(
-        provider=PROVIDER,
-        type=rule.type,
-        bounce_type=facts.bounce_type,
-        bounce_subtype=facts.bounce_subtype,
-        diagnostic=facts.diagnostic,
-        details={**details, **facts.details},
-        **identity,
-    )
+    facts = dataclasses.replace(facts, details={**details, **facts.details})
+    return normalized_event(PROVIDER, rule.type, facts, **identity)
 
 
 def _identifier(value: Any, where: str, *, required: bool) -> str:
@@ -293,14 +284,7 @@ def _recipient(value: Any, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise PayloadError(f"{where} must be an email address, got {_kind(value)}: {value!r}")
-    try:
-        address = normalize_address(value)
-    except ValueError:
-        address = ""
-    local, _, domain = address.rpartition("@")
-    if not local or not domain:  # normalize_address lets "x@" and "a b" (-> "a") through
-        raise PayloadError(f"{where} is not an email address: {value!r}")
-    return address
+    return checked_address(value, where)
 
 
 # --- decoding: JSON or XML ----------------------------------------------------------------
@@ -327,13 +311,10 @@ def _decode_json(text: bytes) -> _JSONObject:
     except UnicodeDecodeError as exc:
         raise PayloadError(f"the JSON body is not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-            f"{_excerpt(text)}"
-        ) from None
+        raise PayloadError(not_json("the body", exc, text)) from None
     if not isinstance(document, dict):
         raise PayloadError(
-            f"the body must be a JSON object, got {_kind(document)}: {_excerpt(text)}"
+            f"the body must be a JSON object, got {_kind(document)}: {excerpt(text)}"
         )
     return document
 
@@ -346,7 +327,7 @@ def _decode_xml(text: bytes) -> _JSONObject:
             f"the XML body was refused: DTDs and entities are not accepted ({exc})"
         ) from None
     except ParseError as exc:
-        raise PayloadError(f"the body is not well-formed XML ({exc}): {_excerpt(text)}") from None
+        raise PayloadError(f"the body is not well-formed XML ({exc}): {excerpt(text)}") from None
     if _local(root.tag) == "results":
         container = root
     else:
@@ -388,12 +369,9 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else str(tag)
 
 
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
 def _kind(value: Any) -> str:
+    """What kind of value this is, in the words of Infobip's errors ("a list", "an object"):
+    unlike values.json_kind, since a body may be XML and its values are no JSON arrays."""
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, (int, float)):
@@ -401,7 +379,3 @@ def _kind(value: Any) -> str:
     kinds = {list: "a list", dict: "an object", str: "a string"}
     return kinds.get(type(value), type(value).__name__)
 
-
-def _excerpt(text: bytes, limit: int = 80) -> str:
-    shown = text.decode("utf-8", errors="replace").strip()
-    return repr(shown if len(shown) <= limit else shown[:limit] + "…")

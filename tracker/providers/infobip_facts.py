@@ -7,29 +7,20 @@ numbers, so ids, flags and prices are read from either form. Pure.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from tracker.domain import BounceType
+from tracker.providers import values
+from tracker.providers.values import Facts
 
 JSONObject = Mapping[str, Any]
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclasses.dataclass(frozen=True)
-class Facts:
-    """What one report or event says, beyond its type and time."""
-
-    bounce_type: BounceType | None = None
-    bounce_subtype: str | None = None
-    diagnostic: str | None = None
-    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # --- delivery reports (provider-formats §3.1) ---------------------------------------------
@@ -290,5 +281,5 @@ def as_text(value: Any) -> str | None:
 
 
 def compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value not in (None, "", {})}
+    """values.compact, also leaving out empty groups ({}): report details nest them."""
+    return {name: value for name, value in values.compact(**facts).items() if value != {}}

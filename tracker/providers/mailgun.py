@@ -25,16 +25,30 @@ never be processed (the receiver answers 406 to them so that Mailgun stops retry
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from datetime import datetime
 from email.utils import getaddresses
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
-from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.values import (
+    Facts,
+    checked_address,
+    compact,
+    digest,
+    excerpt,
+    first_text,
+    json_kind,
+    key_list,
+    key_time,
+    maybe_address,
+    normalized_event,
+    not_json,
+    optional_time,
+    unmapped_event,
+)
 
 PROVIDER = "mailgun"
 
@@ -44,36 +58,27 @@ _SUBTYPE_LIMIT = 64  # the width of the bounce_subtype column
 
 
 @dataclasses.dataclass(frozen=True)
-class _Facts:
-    """What one event says beyond its type and time."""
-
-    diagnostic: str | None = None
-    bounce_subtype: str | None = None
-    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
 class _Rule:
     """How one Mailgun event type becomes a normalized event."""
 
     type: EventType
-    facts: Callable[[_JSONObject], _Facts]
+    facts: Callable[[_JSONObject], Facts]  # never says the bounce type: the rule does
     bounce_type: BounceType | None = None
 
 
 # --- what each event type says -------------------------------------------------------------
 
 
-def _no_facts(data: _JSONObject) -> _Facts:
-    return _Facts()
+def _no_facts(data: _JSONObject) -> Facts:
+    return Facts()
 
 
-def _delivery_facts(data: _JSONObject) -> _Facts:
+def _delivery_facts(data: _JSONObject) -> Facts:
     """delivered and temporary failures: the receiving server's answer and the attempt."""
     status = _object(data.get("delivery-status"))
-    return _Facts(
-        diagnostic=_first_text(status.get("message"), status.get("description")),
-        details=_compact(
+    return Facts(
+        diagnostic=first_text(status.get("message"), status.get("description")),
+        details=compact(
             severity=data.get("severity"),
             reason=data.get("reason"),
             **_status_details(status),
@@ -81,7 +86,7 @@ def _delivery_facts(data: _JSONObject) -> _Facts:
     )
 
 
-def _bounce_facts(data: _JSONObject) -> _Facts:
+def _bounce_facts(data: _JSONObject) -> Facts:
     """Permanent (or unclassified) failures: Mailgun's reason is the bounce subtype."""
     facts = _delivery_facts(data)
     reason = data.get("reason")
@@ -89,16 +94,16 @@ def _bounce_facts(data: _JSONObject) -> _Facts:
     return dataclasses.replace(facts, bounce_subtype=subtype)
 
 
-def _reject_facts(data: _JSONObject) -> _Facts:
+def _reject_facts(data: _JSONObject) -> Facts:
     reject = _object(data.get("reject"))
-    return _Facts(diagnostic=_first_text(reject.get("reason"), reject.get("description")))
+    return Facts(diagnostic=first_text(reject.get("reason"), reject.get("description")))
 
 
-def _engagement_facts(data: _JSONObject) -> _Facts:
+def _engagement_facts(data: _JSONObject) -> Facts:
     """opened, clicked, unsubscribed: where the reader was, and the link for a click."""
     client = _object(data.get("client-info"))
-    return _Facts(
-        details=_compact(url=data.get("url"), ip=data.get("ip"), **{"user-agent": client.get("user-agent")})
+    return Facts(
+        details=compact(url=data.get("url"), ip=data.get("ip"), **{"user-agent": client.get("user-agent")})
     )
 
 
@@ -150,14 +155,14 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
     data = _event_data(_load(body, content_type))
     raw_event = data.get("event")
     if not isinstance(raw_event, str) or not raw_event.strip():
-        shown = "missing" if raw_event is None else f"{_json_kind(raw_event)} {raw_event!r}"
+        shown = "missing" if raw_event is None else f"{json_kind(raw_event)} {raw_event!r}"
         raise PayloadError(f"Mailgun event-data.event must name the event, got {shown}")
     event = raw_event.strip().lower()  # Mailgun writes them lower-case; be lenient
     rule = _rule_for(event, data)
 
-    occurred_at = received_at
-    if data.get("timestamp") not in (None, ""):
-        occurred_at = _parse_time(data["timestamp"])
+    occurred_at = (
+        optional_time(data.get("timestamp"), "Mailgun event-data.timestamp") or received_at
+    )
     event_key = f"{PROVIDER}:{event[:64]}:{_discriminator(data)}"  # within the 400-character column
 
     if rule is None:
@@ -166,19 +171,18 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
     if message_id is None:
         raise PayloadError(f"Mailgun {event} event has no event-data.message.headers.message-id")
     facts = rule.facts(data)
-    details = {**_common_details(data), **facts.details}
+    facts = dataclasses.replace(
+        facts, bounce_type=rule.bounce_type, details={**_common_details(data), **facts.details}
+    )
     return [
-        NormalizedEvent(
-            provider=PROVIDER,
+        normalized_event(
+            PROVIDER,
+            rule.type,
+            facts,
             message_id=message_id,
             recipient=recipient,
-            type=rule.type,
             occurred_at=occurred_at,
             event_key=event_key,
-            bounce_type=rule.bounce_type,
-            bounce_subtype=facts.bounce_subtype,
-            diagnostic=facts.diagnostic,
-            details=details,
         )
         for recipient in _recipients(event, data)
     ]
@@ -198,12 +202,9 @@ def _load(body: bytes, content_type: str) -> _JSONObject:
                 "; this looks like a legacy (form-encoded) Mailgun webhook, which is not "
                 "supported: configure the webhook again in Mailgun so it posts JSON"
             )
-        raise PayloadError(
-            f"Mailgun webhook body is not JSON ({exc.msg} at line {exc.lineno} column "
-            f"{exc.colno}): {_excerpt(text)}{hint}"
-        ) from None
+        raise PayloadError(not_json("Mailgun webhook body", exc, text) + hint) from None
     if not isinstance(document, dict):
-        raise PayloadError(f"Mailgun webhook body must be a JSON object, got {_json_kind(document)}")
+        raise PayloadError(f"Mailgun webhook body must be a JSON object, got {json_kind(document)}")
     return document
 
 
@@ -212,10 +213,10 @@ def _event_data(document: _JSONObject) -> _JSONObject:
     if isinstance(data, dict):
         return data
     if data is None:
-        keys = sorted(document)
-        shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
-        raise PayloadError(f"Mailgun webhook body has no event-data object (top-level keys: {shown or 'none'})")
-    raise PayloadError(f"Mailgun event-data must be a JSON object, got {_json_kind(data)}")
+        raise PayloadError(
+            f"Mailgun webhook body has no event-data object (top-level keys: {key_list(document)})"
+        )
+    raise PayloadError(f"Mailgun event-data must be a JSON object, got {json_kind(data)}")
 
 
 def _rule_for(event: str, data: _JSONObject) -> _Rule | None:
@@ -233,14 +234,10 @@ def _discriminator(data: _JSONObject) -> str:
     which is still the same on every redelivery."""
     event_id = data.get("id")
     if isinstance(event_id, str) and 0 < len(event_id.strip()) <= 128:
-        try:
-            stamp = parse_timestamp(data["timestamp"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        except (KeyError, ValueError):
-            pass
-        else:
+        stamp = key_time(data.get("timestamp"))
+        if stamp is not None:
             return f"{event_id.strip()}:{stamp}"
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    return "sha256:" + digest(data, 32)
 
 
 def _message_id(data: _JSONObject) -> str | None:
@@ -257,37 +254,37 @@ def _message_id(data: _JSONObject) -> str | None:
 def _recipients(event: str, data: _JSONObject) -> list[str]:
     raw = data.get("recipient")
     if isinstance(raw, str) and raw.strip():
-        return [_address(raw, "event-data.recipient")]
+        return [checked_address(raw, "Mailgun event-data.recipient")]
     if raw is None and event == "rejected":
         # A rejected send request names no recipient [C]; it was refused for every address.
         to = _object(_object(data.get("message")).get("headers")).get("to")
         if isinstance(to, str):
             addresses = [address for _, address in getaddresses([to]) if address]
             if addresses:
-                return list(dict.fromkeys(_address(a, "event-data.message.headers.to") for a in addresses))
+                where = "Mailgun event-data.message.headers.to"
+                return list(dict.fromkeys(checked_address(a, where) for a in addresses))
     shown = "missing" if raw is None else repr(raw)
     raise PayloadError(f"Mailgun {event} event has no recipient: event-data.recipient is {shown}")
 
 
 def _unmapped(event: str, data: _JSONObject, occurred_at: datetime, event_key: str) -> NormalizedEvent:
     """An event type without a row in the table: kept in the history, changes no status."""
-    return NormalizedEvent(
-        provider=PROVIDER,
+    return unmapped_event(
+        PROVIDER,
+        event,
+        {
+            **_common_details(data),
+            **compact(severity=data.get("severity"), reason=data.get("reason")),
+        },
         message_id=_message_id(data) or "",
-        recipient=_maybe_address(data.get("recipient")),
-        type=EventType.UNMAPPED,
+        recipient=maybe_address(data.get("recipient")),
         occurred_at=occurred_at,
         event_key=event_key,
-        details={
-            "provider_event": event,
-            **_common_details(data),
-            **_compact(severity=data.get("severity"), reason=data.get("reason")),
-        },
     )
 
 
 def _common_details(data: _JSONObject) -> dict[str, Any]:
-    return _compact(
+    return compact(
         id=data.get("id"),
         tags=_small(data.get("tags")),
         **{"log-level": data.get("log-level"), "user-variables": _small(data.get("user-variables"))},
@@ -301,41 +298,8 @@ def _status_details(status: _JSONObject) -> dict[str, Any]:
     }
 
 
-def _address(raw: str, where: str) -> str:
-    address = _maybe_address(raw)
-    if address is None:
-        raise PayloadError(f"Mailgun {where} is not an email address: {raw!r}")
-    return address
-
-
-def _maybe_address(raw: Any) -> str | None:
-    """The normalized address, or None unless ``raw`` looks like one (has a local part and a domain)."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        address = normalize_address(raw)
-    except ValueError:
-        return None
-    local, at, domain = address.rpartition("@")
-    return address if local and at and domain else None
-
-
-def _parse_time(value: Any) -> datetime:
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise PayloadError(f"Mailgun event-data.timestamp: {exc}") from None
-
-
 def _object(value: Any) -> _JSONObject:
     return value if isinstance(value, dict) else {}
-
-
-def _first_text(*values: Any) -> str | None:
-    for value in values:
-        if isinstance(value, str) and value.strip():
-            return value
-    return None
 
 
 def _small(value: Any) -> Any:
@@ -345,18 +309,3 @@ def _small(value: Any) -> Any:
     size = len(json.dumps(value, separators=(",", ":"), default=str).encode("utf-8"))
     return value if size <= _SMALL else None
 
-
-def _compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value is not None and value != ""}
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(type(value), "a number")
-
-
-def _excerpt(text: str, limit: int = 80) -> str:
-    text = text.strip()
-    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -9,13 +9,12 @@ runs (tracker.authenticity.postmark); the Content-Type header is never trusted.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
 from tracker.providers.postmark_facts import (
     bounce_details,
@@ -26,24 +25,31 @@ from tracker.providers.postmark_facts import (
     identifying_details,
     open_details,
     subscription_details,
-    text,
 )
 from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.values import (
+    Facts,
+    checked_address,
+    digest,
+    excerpt,
+    json_kind,
+    key_list,
+    key_time,
+    maybe_address,
+    normalized_event,
+    not_json,
+    optional_time,
+    text,
+    unmapped_event,
+)
 
 PROVIDER = "postmark"
 
 _JSONObject = Mapping[str, Any]
 
-
-@dataclasses.dataclass(frozen=True)
-class _Facts:
-    """What one record says beyond who, which message and when."""
-
-    type: EventType
-    details: Mapping[str, Any]
-    bounce_type: BounceType | None = None
-    bounce_subtype: str | None = None
-    diagnostic: str | None = None
+# What one record is (its event type, which for a Bounce record may be no bounce at all)
+# and what it says beyond who, which message and when.
+_Says = tuple[EventType, Facts]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +60,7 @@ class _Rule:
     recipient: str  # the field naming the address
     time: str  # the field saying when it happened
     key: Callable[[_JSONObject, str, str], str]  # (record, message id, recipient) -> key tail
-    facts: Callable[[_JSONObject], _Facts]
+    facts: Callable[[_JSONObject], _Says]
 
 
 # --- event_key discriminators -------------------------------------------------------------
@@ -86,7 +92,7 @@ def _by_received_at(record: _JSONObject, message_id: str, recipient: str) -> str
 
 
 def _by_received_at_and_link(record: _JSONObject, message_id: str, recipient: str) -> str:
-    return f"{_key_time(record, 'ReceivedAt')}:{_digest(record.get('OriginalLink'))}"
+    return f"{_key_time(record, 'ReceivedAt')}:{digest(record.get('OriginalLink'))}"
 
 
 def _by_changed_at(record: _JSONObject, message_id: str, recipient: str) -> str:
@@ -96,41 +102,40 @@ def _by_changed_at(record: _JSONObject, message_id: str, recipient: str) -> str:
 # --- what each RecordType says --------------------------------------------------------------
 
 
-def _delivery_facts(record: _JSONObject) -> _Facts:
-    return _Facts(
-        EventType.DELIVERED, common_details(record), diagnostic=text(record.get("Details"))
+def _delivery_facts(record: _JSONObject) -> _Says:
+    return EventType.DELIVERED, Facts(
+        diagnostic=text(record.get("Details")), details=common_details(record)
     )
 
 
-def _bounce_facts(record: _JSONObject) -> _Facts:
+def _bounce_facts(record: _JSONObject) -> _Says:
     name, rule = bounce_rule(record)
     details = bounce_details(record)
+    diagnostic = bounce_diagnostic(record)
     if rule.type is EventType.BOUNCED:
-        return _Facts(
-            EventType.BOUNCED, details, rule.bounce_type, name, bounce_diagnostic(record)
-        )
+        return EventType.BOUNCED, Facts(diagnostic, details, rule.bounce_type, name)
     # Not a failed delivery (a complaint, an auto-reply, a rejected send...): the event says
     # what it is, and Postmark's name for it stays in the details.
     key = "provider_event" if rule.type is EventType.UNMAPPED else "Type"
     value = f"Bounce:{name}" if rule.type is EventType.UNMAPPED else name
-    return _Facts(rule.type, {key: value, **details}, diagnostic=bounce_diagnostic(record))
+    return rule.type, Facts(diagnostic, {key: value, **details})
 
 
-def _complaint_facts(record: _JSONObject) -> _Facts:
-    return _Facts(
-        EventType.COMPLAINED, bounce_details(record), diagnostic=text(record.get("Details"))
+def _complaint_facts(record: _JSONObject) -> _Says:
+    return EventType.COMPLAINED, Facts(
+        diagnostic=text(record.get("Details")), details=bounce_details(record)
     )
 
 
-def _open_facts(record: _JSONObject) -> _Facts:
-    return _Facts(EventType.OPENED, open_details(record))
+def _open_facts(record: _JSONObject) -> _Says:
+    return EventType.OPENED, Facts(details=open_details(record))
 
 
-def _click_facts(record: _JSONObject) -> _Facts:
-    return _Facts(EventType.CLICKED, click_details(record))
+def _click_facts(record: _JSONObject) -> _Says:
+    return EventType.CLICKED, Facts(details=click_details(record))
 
 
-def _subscription_facts(record: _JSONObject) -> _Facts:
+def _subscription_facts(record: _JSONObject) -> _Says:
     suppress = record.get("SuppressSending")
     if not isinstance(suppress, bool):
         raise PayloadError(
@@ -138,10 +143,10 @@ def _subscription_facts(record: _JSONObject) -> _Facts:
         )
     details = subscription_details(record)
     if suppress:
-        return _Facts(EventType.UNSUBSCRIBED, details)
+        return EventType.UNSUBSCRIBED, Facts(details=details)
     # A reactivation: the address may be mailed again. No status, but kept in the history.
-    return _Facts(
-        EventType.UNMAPPED, {"provider_event": "SubscriptionChange:reactivated", **details}
+    return EventType.UNMAPPED, Facts(
+        details={"provider_event": "SubscriptionChange:reactivated", **details}
     )
 
 
@@ -214,10 +219,7 @@ def _load(body: bytes) -> Any:
     try:
         return json.loads(text_body)
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"Postmark webhook body is not JSON ({exc.msg} at line {exc.lineno} column "
-            f"{exc.colno}): {_excerpt(text_body)}"
-        ) from None
+        raise PayloadError(not_json("Postmark webhook body", exc, text_body)) from None
 
 
 def _records(document: Any) -> list[tuple[str, _JSONObject]]:
@@ -230,11 +232,11 @@ def _records(document: Any) -> list[tuple[str, _JSONObject]]:
         for index, item in enumerate(document):
             if not isinstance(item, dict):
                 raise PayloadError(
-                    f"record [{index}] must be a JSON object, got {_json_kind(item)}"
+                    f"record [{index}] must be a JSON object, got {json_kind(item)}"
                 )
         return [(f"record [{index}]", item) for index, item in enumerate(document)]
     raise PayloadError(
-        f"Postmark webhook body must be a JSON object, got {_json_kind(document)}"
+        f"Postmark webhook body must be a JSON object, got {json_kind(document)}"
     )
 
 
@@ -244,28 +246,27 @@ def _event(record: _JSONObject, where: str, received_at: datetime) -> Normalized
     if rule is None:
         return _unmapped(record, record_type, received_at)
 
-    facts = rule.facts(record)
+    event_type, facts = rule.facts(record)
     message_id = _message_id(record)
     if message_id is None:
-        if record_type not in _MESSAGE_OPTIONAL and facts.type is not EventType.UNMAPPED:
+        if record_type not in _MESSAGE_OPTIONAL and event_type is not EventType.UNMAPPED:
             raise PayloadError(f"{record_type} {where} has no MessageID")
         message_id = ""
     raw_recipient = record.get(rule.recipient)
     if not isinstance(raw_recipient, str) or not raw_recipient.strip():
         raise PayloadError(f"{record_type} {where} has no {rule.recipient}: {raw_recipient!r}")
-    recipient = _address(raw_recipient, f"{record_type} {rule.recipient}")
-    occurred_at = _occurred_at(record, rule.time, record_type) or received_at
-    return NormalizedEvent(
-        provider=PROVIDER,
+    recipient = checked_address(raw_recipient, f"{record_type} {rule.recipient}")
+    occurred_at = (
+        optional_time(record.get(rule.time), f"{record_type} {rule.time}") or received_at
+    )
+    return normalized_event(
+        PROVIDER,
+        event_type,
+        facts,
         message_id=message_id,
         recipient=recipient,
-        type=facts.type,
         occurred_at=occurred_at,
         event_key=f"{PROVIDER}:{record_type}:{rule.key(record, message_id, recipient)}",
-        bounce_type=facts.bounce_type,
-        bounce_subtype=facts.bounce_subtype,
-        diagnostic=facts.diagnostic,
-        details=facts.details,
     )
 
 
@@ -275,15 +276,13 @@ def _record_type(record: _JSONObject, where: str) -> str:
         return record_type.strip()
     if record_type is not None and record_type != "":
         raise PayloadError(
-            f"RecordType must be a string, got {_json_kind(record_type)}: {record_type!r}"
+            f"RecordType must be a string, got {json_kind(record_type)}: {record_type!r}"
         )
     inferred = _infer_record_type(record)
     if inferred is None:
-        keys = sorted(record)
-        shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
         raise PayloadError(
             f"not a Postmark event {where}: no RecordType, and its fields match no record "
-            f"type (top-level keys: {shown or 'none'})"
+            f"type (top-level keys: {key_list(record)})"
         )
     return inferred
 
@@ -311,13 +310,9 @@ def _unmapped(record: _JSONObject, record_type: str, received_at: datetime) -> N
     """An event of a RecordType the tracker does not know: stored, never dropped."""
     recipient = None
     for field in ("Recipient", "Email"):
-        raw = record.get(field)
-        if isinstance(raw, str) and raw.strip():
-            try:
-                recipient = _address(raw, field)
-                break
-            except PayloadError:
-                continue
+        recipient = maybe_address(record.get(field))
+        if recipient is not None:
+            break
     occurred_at = received_at
     for field in _TIME_FIELDS:
         try:
@@ -327,15 +322,15 @@ def _unmapped(record: _JSONObject, record_type: str, received_at: datetime) -> N
             continue
     record_id = record.get("ID")
     if not isinstance(record_id, (int, str)) or isinstance(record_id, bool) or record_id == "":
-        record_id = _digest(record)
-    return NormalizedEvent(
-        provider=PROVIDER,
+        record_id = digest(record)
+    return unmapped_event(
+        PROVIDER,
+        record_type,
+        identifying_details(record),
         message_id=_message_id(record) or "",
         recipient=recipient,
-        type=EventType.UNMAPPED,
         occurred_at=occurred_at,
         event_key=f"{PROVIDER}:{record_type}:{record_id}",
-        details={"provider_event": record_type, **identifying_details(record)},
     )
 
 
@@ -348,48 +343,7 @@ def _message_id(record: _JSONObject) -> str | None:
     return None
 
 
-def _occurred_at(record: _JSONObject, field: str, record_type: str) -> datetime | None:
-    value = record.get(field)
-    if value is None or value == "":
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise PayloadError(f"{record_type} {field}: {exc}") from None
-
-
-def _address(raw: str, where: str) -> str:
-    try:
-        address = normalize_address(raw)
-    except ValueError:
-        address = ""
-    local, at, domain = address.rpartition("@")
-    if not (local and at and domain):
-        raise PayloadError(f"{where} is not an email address: {raw!r}")
-    return address
-
-
 def _key_time(record: _JSONObject, field: str) -> str:
     """The record's time in the one form keys use, or a digest of the record without one."""
-    try:
-        return parse_timestamp(record[field]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except (KeyError, ValueError):
-        return _digest(record)
+    return key_time(record.get(field)) or digest(record)
 
-
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(
-        type(value), "a number"
-    )
-
-
-def _excerpt(text_body: str, limit: int = 80) -> str:
-    text_body = text_body.strip()
-    return repr(text_body if len(text_body) <= limit else text_body[:limit] + "…")

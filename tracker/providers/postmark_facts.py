@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from tracker.domain import BounceType, EventType
+from tracker.providers.values import compact, text
 
 JSONObject = Mapping[str, Any]
 
@@ -193,15 +194,6 @@ def small_metadata(value: Any) -> Any:
     if len(encoded) <= METADATA_LIMIT:
         return dict(value)
     return {"omitted": f"{len(value)} keys, {len(encoded)} characters of JSON"}
-
-
-def text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value is not None and value != ""}
 
 
 def _first(record: JSONObject, *names: str) -> Any:

@@ -9,17 +9,14 @@ See provider-formats.md §4.1 (push, encodings) and §4.2 (events and fields).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
 from tracker.providers.sendcloud_facts import (
-    Facts,
     Fields,
     bounce_facts,
     click_facts,
@@ -30,7 +27,16 @@ from tracker.providers.sendcloud_facts import (
     no_facts,
     scalar_text,
 )
-from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.values import (
+    Facts,
+    checked_address,
+    digest,
+    key_time,
+    maybe_address,
+    normalized_event,
+    parse_time,
+    unmapped_event,
+)
 
 PROVIDER = "sendcloud"
 
@@ -113,10 +119,10 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
     code = event.lower()
     if code in IGNORED_EVENTS:
         return []
-    occurred_at, key_time = _event_time(fields, received_at)
+    occurred_at, stamp = _event_time(fields, received_at)
     rule = _RULES.get(code)
     if rule is None:
-        return [_unmapped(event, fields, occurred_at, key_time)]
+        return [_unmapped(event, fields, occurred_at, stamp)]
 
     if rule.type is EventType.SENT:
         pairs = _request_pairs(fields)
@@ -126,26 +132,23 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
             raise PayloadError(f"SendCloud {event} event has no emailId")
         pairs = [(email_id, _recipient(fields, email_id, event))]
 
-    facts = rule.facts(fields)
-    tail = key_time
+    facts = dataclasses.replace(rule.facts(fields), bounce_type=rule.bounce_type)
+    tail = stamp
     if rule.type is EventType.CLICKED:
         # Two links clicked in the same instant are two events; the digest keeps keys short.
-        tail = f"{key_time}:{_digest(fields.text('url'))}"
+        tail = f"{stamp}:{digest(fields.text('url'))}"
     return [
-        NormalizedEvent(
-            provider=PROVIDER,
+        normalized_event(
+            PROVIDER,
+            rule.type,
+            facts,
             message_id=email_id,
             recipient=recipient,
-            type=rule.type,
             occurred_at=occurred_at,
             # Semantic: the same event pushed again has the same key. Never the token: it is
             # a fresh random string on every push (retries included), so keying on it would
             # record each retry as another event.
             event_key=f"{PROVIDER}:{rule.code}:{email_id}:{tail}",
-            bounce_type=rule.bounce_type,
-            bounce_subtype=facts.bounce_subtype,
-            diagnostic=facts.diagnostic,
-            details=facts.details,
         )
         for email_id, recipient in pairs
     ]
@@ -164,7 +167,7 @@ def _request_pairs(fields: Fields) -> list[tuple[str, str]]:
             # No ids, but the documented id model [§4.2, D] builds them: emailId =
             # messageId + 0-based index in to[] + "$" + recipient.
             return [
-                (f"{message_id}{index}${raw}", _address(raw, f"recipientArray[{index}]"))
+                (f"{message_id}{index}${raw}", checked_address(raw, f"recipientArray[{index}]"))
                 for index, raw in enumerate(recipients)
             ]
         raise PayloadError(
@@ -173,7 +176,7 @@ def _request_pairs(fields: Fields) -> list[tuple[str, str]]:
         )
     if len(recipients) == len(email_ids):
         return [
-            (email_id, _address(raw, f"recipientArray[{index}]"))
+            (email_id, checked_address(raw, f"recipientArray[{index}]"))
             for index, (email_id, raw) in enumerate(zip(email_ids, recipients))
         ]
     # The arrays disagree (or recipientArray is missing): each emailId names its recipient.
@@ -193,7 +196,7 @@ def _recipient(fields: Fields, email_id: str, event: str) -> str:
     """The event's recipient: its ``recipient`` field, else the address inside emailId."""
     raw = fields.text("recipient")
     if raw is not None:
-        return _address(raw, "recipient")
+        return checked_address(raw, "recipient")
     derived = _recipient_in(email_id)
     if derived is None:
         raise PayloadError(
@@ -206,31 +209,28 @@ def _recipient(fields: Fields, email_id: str, event: str) -> str:
 def _recipient_in(email_id: str) -> str | None:
     """The address at the end of an emailId (messageId + index + "$" + recipient), if any."""
     _, dollar, raw = email_id.partition("$")
-    return _valid_address(raw) if dollar else None
+    return maybe_address(raw) if dollar else None
 
 
-def _unmapped(
-    event: str, fields: Fields, occurred_at: datetime, key_time: str
-) -> NormalizedEvent:
+def _unmapped(event: str, fields: Fields, occurred_at: datetime, stamp: str) -> NormalizedEvent:
     """An event code the table does not know: recorded as it came, never dropped."""
     message_id = fields.text("emailId") or fields.text("messageId") or ""
     raw_recipient = fields.text("recipient")
     if raw_recipient is not None:
-        recipient = _valid_address(raw_recipient)  # if None, the raw text is kept in details
+        recipient = maybe_address(raw_recipient)  # if None, the raw text is kept in details
     else:
         recipient = _recipient_in(message_id)
-    return NormalizedEvent(
-        provider=PROVIDER,
-        message_id=message_id,
-        recipient=recipient,
-        type=EventType.UNMAPPED,
-        occurred_at=occurred_at,
-        event_key=f"{PROVIDER}:{event}:{message_id or '-'}:{key_time}",
-        details={
-            "provider_event": event,
+    return unmapped_event(
+        PROVIDER,
+        event,
+        {
             **common_details(fields),
             **({"recipient": raw_recipient} if recipient is None and raw_recipient else {}),
         },
+        message_id=message_id,
+        recipient=recipient,
+        occurred_at=occurred_at,
+        event_key=f"{PROVIDER}:{event}:{message_id or '-'}:{stamp}",
     )
 
 
@@ -252,9 +252,9 @@ def _event_time(fields: Fields, received_at: datetime) -> tuple[datetime, str]:
     """
     raw = fields.first("timestamp")
     if raw is None:
-        return received_at, _digest(fields.digest_source(_PER_PUSH))
+        return received_at, digest(fields.digest_source(_PER_PUSH))
     occurred_at = event_time(raw)
-    return occurred_at, occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return occurred_at, key_time(occurred_at)
 
 
 def event_time(raw: Any) -> datetime:
@@ -267,10 +267,7 @@ def event_time(raw: Any) -> datetime:
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite():
-        try:
-            return parse_timestamp(text)  # an ISO 8601 string, should a relay rewrite it
-        except ValueError as exc:
-            raise PayloadError(f"timestamp: {exc}") from None
+        return parse_time(text, "timestamp")  # an ISO 8601 string, should a relay rewrite it
     seconds = number / 1000 if abs(number) > _MILLISECONDS_ABOVE else number
     if abs(seconds) > _LATEST_SECONDS:  # checked first: int() of 1e999999 would be huge
         raise PayloadError(f"timestamp out of range: {raw!r}")
@@ -279,23 +276,3 @@ def event_time(raw: Any) -> datetime:
     except OverflowError:  # before year 1
         raise PayloadError(f"timestamp out of range: {raw!r}") from None
 
-
-def _address(raw: str, where: str) -> str:
-    address = _valid_address(raw)
-    if address is None:
-        raise PayloadError(f"{where} is not an email address: {raw!r}")
-    return address
-
-
-def _valid_address(raw: str) -> str | None:
-    """The normalized address, or None when ``raw`` holds none (no "@" at all)."""
-    try:
-        address = normalize_address(raw)
-    except ValueError:
-        return None
-    return address if "@" in address else None
-
-
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -7,23 +7,14 @@ provider-formats.md §4.1-4.2.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from tracker.providers.errors import PayloadError
+from tracker.providers.values import Facts, compact, excerpt, not_json
 
 FORM = "application/x-www-form-urlencoded"
-
-
-@dataclasses.dataclass(frozen=True)
-class Facts:
-    """What one SendCloud event says beyond its type, recipient and time."""
-
-    diagnostic: str | None = None
-    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    bounce_subtype: str | None = None
 
 
 class Fields:
@@ -101,10 +92,7 @@ def _decode_json(text: str) -> Fields:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"SendCloud body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-            f"{excerpt(text)}"
-        ) from None
+        raise PayloadError(not_json("SendCloud body", exc, text)) from None
     if not isinstance(document, dict):
         raise PayloadError(
             f"SendCloud JSON body must be an object (one event per push), got "
@@ -244,12 +232,3 @@ def scalar_text(value: Any) -> str | None:
         return str(int(value))
     return None
 
-
-def compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value is not None and value != ""}
-
-
-def excerpt(text: str, limit: int = 80) -> str:
-    text = text.strip()
-    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -12,48 +12,49 @@ real payloads, never stated by SendGrid): see ``_message_id``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
-from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.values import (
+    Facts,
+    compact,
+    digest,
+    excerpt,
+    first_text,
+    json_kind,
+    key_list,
+    maybe_address,
+    normalized_event,
+    not_json,
+    optional_time,
+)
 
 PROVIDER = "sendgrid"
 
 _JSONObject = Mapping[str, Any]
 
 
-@dataclasses.dataclass(frozen=True)
-class _Facts:
-    """What one SendGrid event says beyond its type, time and identity."""
-
-    diagnostic: str | None = None
-    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    bounce_type: BounceType | None = None
-    bounce_subtype: str | None = None
-
-
 # --- what each event type says ------------------------------------------------------------
-# One function per event shape, item -> _Facts. Details keep SendGrid's own field names and
+# One function per event shape, item -> Facts. Details keep SendGrid's own field names and
 # only what an operator needs to read a history; the raw batch is kept by the receiver.
 # The full sg_message_id is added to every event's details by parse().
 
 
-def _no_facts(item: _JSONObject) -> _Facts:
-    return _Facts()
+def _no_facts(item: _JSONObject) -> Facts:
+    return Facts()
 
 
-def _delivered_facts(item: _JSONObject) -> _Facts:
-    return _Facts(diagnostic=_diagnostic(item))
+def _delivered_facts(item: _JSONObject) -> Facts:
+    return Facts(diagnostic=_diagnostic(item))
 
 
-def _deferred_facts(item: _JSONObject) -> _Facts:
+def _deferred_facts(item: _JSONObject) -> Facts:
     # attempt is a string in SendGrid's examples ("5"); kept as sent.
-    return _Facts(diagnostic=_diagnostic(item), details=_compact(attempt=item.get("attempt")))
+    return Facts(diagnostic=_diagnostic(item), details=compact(attempt=item.get("attempt")))
 
 
 # bounce.type: "bounce" is a hard bounce (the address is bad, SendGrid suppresses it);
@@ -63,32 +64,32 @@ def _deferred_facts(item: _JSONObject) -> _Facts:
 _BOUNCE_TYPES = {"bounce": BounceType.PERMANENT, "blocked": BounceType.TRANSIENT}
 
 
-def _bounce_facts(item: _JSONObject) -> _Facts:
+def _bounce_facts(item: _JSONObject) -> Facts:
     raw_type = item.get("type")
-    classification = _text(item.get("bounce_classification"))
-    return _Facts(
+    classification = first_text(item.get("bounce_classification"))
+    return Facts(
         diagnostic=_diagnostic(item),
-        details=_compact(
+        details=compact(
             type=raw_type,
             status=item.get("status"),
             bounce_classification=classification,
         ),
-        bounce_type=_BOUNCE_TYPES.get(_text(raw_type) or "", BounceType.UNDETERMINED),
+        bounce_type=_BOUNCE_TYPES.get(first_text(raw_type) or "", BounceType.UNDETERMINED),
         # SendGrid's own classification ("Invalid Address", "Reputation", ...) when it sends
         # one; older payloads only carry the enhanced status code ("5.1.1").
-        bounce_subtype=classification or _text(item.get("status")),
+        bounce_subtype=classification or first_text(item.get("status")),
     )
 
 
-def _dropped_facts(item: _JSONObject) -> _Facts:
+def _dropped_facts(item: _JSONObject) -> Facts:
     # reason is SendGrid's drop reason ("Bounced Address", "Unsubscribed Address", ...).
-    return _Facts(diagnostic=_diagnostic(item), details=_compact(status=item.get("status")))
+    return Facts(diagnostic=_diagnostic(item), details=compact(status=item.get("status")))
 
 
-def _open_facts(item: _JSONObject) -> _Facts:
+def _open_facts(item: _JSONObject) -> Facts:
     # sg_machine_open marks opens by mail privacy proxies (not a person reading).
-    return _Facts(
-        details=_compact(
+    return Facts(
+        details=compact(
             useragent=item.get("useragent"),
             ip=item.get("ip"),
             sg_machine_open=item.get("sg_machine_open"),
@@ -96,22 +97,22 @@ def _open_facts(item: _JSONObject) -> _Facts:
     )
 
 
-def _click_facts(item: _JSONObject) -> _Facts:
-    return _Facts(
-        details=_compact(url=item.get("url"), useragent=item.get("useragent"), ip=item.get("ip"))
+def _click_facts(item: _JSONObject) -> Facts:
+    return Facts(
+        details=compact(url=item.get("url"), useragent=item.get("useragent"), ip=item.get("ip"))
     )
 
 
-def _unsubscribe_facts(item: _JSONObject) -> _Facts:
+def _unsubscribe_facts(item: _JSONObject) -> Facts:
     # asm_group_id: the unsubscribe group (suppression group) the reader left, when any.
-    return _Facts(details=_compact(asm_group_id=item.get("asm_group_id")))
+    return Facts(details=compact(asm_group_id=item.get("asm_group_id")))
 
 
-def _unmapped_facts(item: _JSONObject) -> _Facts:
+def _unmapped_facts(item: _JSONObject) -> Facts:
     """Types the tracker keeps without a status: the name and a few identifying fields."""
-    return _Facts(
+    return Facts(
         diagnostic=_diagnostic(item),
-        details=_compact(
+        details=compact(
             provider_event=item.get("event"),
             type=item.get("type"),
             asm_group_id=item.get("asm_group_id"),
@@ -122,7 +123,7 @@ def _unmapped_facts(item: _JSONObject) -> _Facts:
 @dataclasses.dataclass(frozen=True)
 class _Rule:
     type: EventType
-    facts: Callable[[_JSONObject], _Facts]
+    facts: Callable[[_JSONObject], Facts]
 
 
 # --- the mapping table: one row per documented SendGrid event -----------------------------
@@ -186,11 +187,11 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
 def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
     where = f"SendGrid event [{index}]"
     if not isinstance(item, dict):
-        raise PayloadError(f"{where} must be a JSON object, got {_json_kind(item)}: {_excerpt(item)}")
+        raise PayloadError(f"{where} must be a JSON object, got {json_kind(item)}: {excerpt(item)}")
     name = item.get("event")
     if not isinstance(name, str) or not name.strip():
         shown = "missing" if name is None else repr(name)
-        raise PayloadError(f"{where} has no event name: 'event' is {shown} (keys: {_keys(item)})")
+        raise PayloadError(f"{where} has no event name: 'event' is {shown} (keys: {key_list(item)})")
     where = f"{where} ({name})"
     rule = _RULES.get(name, _UNKNOWN)
     # Events about a delivery need its address and message; events kept without a status
@@ -205,7 +206,7 @@ def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
 
     facts = rule.facts(item)
     details = dict(facts.details)
-    sg_message_id = _text(item.get("sg_message_id"))
+    sg_message_id = first_text(item.get("sg_message_id"))
     if sg_message_id:
         details["sg_message_id"] = sg_message_id
     if message_id is None and recipient is not None:
@@ -213,17 +214,14 @@ def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
         # whose message id is "": keep the address in the details, attribute it to nobody.
         details["email"], recipient = recipient, None
 
-    return NormalizedEvent(
-        provider=PROVIDER,
+    return normalized_event(
+        PROVIDER,
+        rule.type,
+        dataclasses.replace(facts, details=details),
         message_id=message_id or "",
         recipient=recipient,
-        type=rule.type,
-        occurred_at=_occurred_at(item, where, received_at),
+        occurred_at=optional_time(item.get("timestamp"), f"{where}: 'timestamp'") or received_at,
         event_key=_event_key(item, name),
-        bounce_type=facts.bounce_type,
-        bounce_subtype=facts.bounce_subtype,
-        diagnostic=facts.diagnostic,
-        details=details,
     )
 
 
@@ -238,14 +236,11 @@ def _load(body: bytes | str) -> list[Any]:
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"SendGrid body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-            f"{_excerpt(body)}"
-        ) from None
+        raise PayloadError(not_json("SendGrid body", exc, body)) from None
     if not isinstance(document, list):
         raise PayloadError(
-            f"SendGrid body must be a JSON array of events, got {_json_kind(document)}: "
-            f"{_excerpt(body)}"
+            f"SendGrid body must be a JSON array of events, got {json_kind(document)}: "
+            f"{excerpt(body)}"
         )
     return document
 
@@ -265,7 +260,7 @@ def _message_id(item: _JSONObject, where: str) -> str | None:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise PayloadError(f"{where}: '{field}' must be a string, got {_json_kind(value)}: {value!r}")
+            raise PayloadError(f"{where}: '{field}' must be a string, got {json_kind(value)}: {value!r}")
         value = value.strip()
         candidate = value.split(".", 1)[0] if field == "sg_message_id" else value.strip("<>").strip()
         if candidate:
@@ -275,25 +270,11 @@ def _message_id(item: _JSONObject, where: str) -> str | None:
 
 def _recipient(item: _JSONObject, where: str, *, required: bool) -> str | None:
     raw = item.get("email")
-    if isinstance(raw, str) and raw.strip():
-        try:
-            return normalize_address(raw)
-        except ValueError:
-            pass
-    if not required:
-        return None
+    address = maybe_address(raw)
+    if address is not None or not required:
+        return address
     shown = "missing" if raw is None else repr(raw)
     raise PayloadError(f"{where} has no recipient: 'email' is {shown}")
-
-
-def _occurred_at(item: _JSONObject, where: str, received_at: datetime) -> datetime:
-    value = item.get("timestamp")
-    if value is None or value == "":
-        return received_at
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise PayloadError(f"{where}: 'timestamp': {exc}") from None
 
 
 def _event_key(item: _JSONObject, name: str) -> str:
@@ -303,40 +284,13 @@ def _event_key(item: _JSONObject, name: str) -> str:
     same on every redelivery of the same object. base64 ids contain no ":", so the two
     forms cannot collide.
     """
-    event_id = _text(item.get("sg_event_id"))
+    event_id = first_text(item.get("sg_event_id"))
     if event_id:
         return f"{PROVIDER}:{event_id}"
-    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"{PROVIDER}:{name}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:32]}"
+    return f"{PROVIDER}:{name}:{digest(item, 32, ensure_ascii=False)}"
 
 
 def _diagnostic(item: _JSONObject) -> str | None:
     """SendGrid's reason (bounce, dropped) or the receiving server's SMTP response."""
-    return _text(item.get("reason")) or _text(item.get("response"))
+    return first_text(item.get("reason"), item.get("response"))
 
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value is not None and value != ""}
-
-
-def _keys(item: _JSONObject) -> str:
-    keys = sorted(item)
-    return ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(
-        type(value), "a number"
-    )
-
-
-def _excerpt(value: Any, limit: int = 80) -> str:
-    text = value.strip() if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -7,16 +7,14 @@ configuration-set event publishing (``eventType``: ten types). See provider-form
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
+from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
 from tracker.providers.ses_facts import (
-    Facts,
     bounce_facts,
     click_facts,
     complaint_facts,
@@ -29,7 +27,18 @@ from tracker.providers.ses_facts import (
     rendering_failure_facts,
     subscription_facts,
 )
-from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.values import (
+    Facts,
+    checked_address,
+    digest,
+    excerpt,
+    json_kind,
+    key_list,
+    key_time,
+    normalized_event,
+    not_json,
+    optional_time,
+)
 
 PROVIDER = "ses"
 
@@ -84,15 +93,15 @@ def _by_feedback_id(section: _JSONObject, mail: _JSONObject) -> str:
 
 
 def _by_event_time(section: _JSONObject, mail: _JSONObject) -> str:
-    return _key_time(section) or _digest(section)
+    return key_time(section.get("timestamp")) or digest(section)
 
 
 def _by_event_time_and_link(section: _JSONObject, mail: _JSONObject) -> str:
-    return f"{_by_event_time(section, mail)}:{_digest(section.get('link'))}"
+    return f"{_by_event_time(section, mail)}:{digest(section.get('link'))}"
 
 
 def _by_mail_time(section: _JSONObject, mail: _JSONObject) -> str:
-    return _key_time(mail) or _digest(section)
+    return key_time(mail.get("timestamp")) or digest(section)
 
 
 # --- the mapping table: one row per SES type ----------------------------------------------
@@ -167,14 +176,12 @@ def parse_message(message: str, *, fallback_time: datetime) -> list[NormalizedEv
     field = "eventType" if document.get("eventType") else "notificationType"
     ses_type = document.get(field)
     if ses_type is None or ses_type == "":
-        keys = sorted(document)
-        shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
         raise PayloadError(
             f"not an SES event: neither eventType nor notificationType "
-            f"(top-level keys: {shown or 'none'})"
+            f"(top-level keys: {key_list(document)})"
         )
     if not isinstance(ses_type, str):
-        raise PayloadError(f"{field} must be a string, got {_json_kind(ses_type)}: {ses_type!r}")
+        raise PayloadError(f"{field} must be a string, got {json_kind(ses_type)}: {ses_type!r}")
     if ses_type in _IGNORED_TYPES:
         return []
     rule = _RULES.get(ses_type)
@@ -199,24 +206,18 @@ def parse_message(message: str, *, fallback_time: datetime) -> list[NormalizedEv
 
     occurred_at = _occurred_at(rule.section, section, mail, fallback_time)
     event_key = f"ses:{rule.type.value}:{rule.discriminator(section, mail)}"
-    events = []
-    for recipient, entry in _recipients(ses_type, rule, section, mail):
-        facts = rule.facts(section, entry)
-        events.append(
-            NormalizedEvent(
-                provider=PROVIDER,
-                message_id=message_id,
-                recipient=recipient,
-                type=rule.type,
-                occurred_at=occurred_at,
-                event_key=event_key,
-                bounce_type=facts.bounce_type,
-                bounce_subtype=facts.bounce_subtype,
-                diagnostic=facts.diagnostic,
-                details=facts.details,
-            )
+    return [
+        normalized_event(
+            PROVIDER,
+            rule.type,
+            rule.facts(section, entry),
+            message_id=message_id,
+            recipient=recipient,
+            occurred_at=occurred_at,
+            event_key=event_key,
         )
-    return events
+        for recipient, entry in _recipients(ses_type, rule, section, mail)
+    ]
 
 
 def _load(message: str) -> _JSONObject | None:
@@ -233,15 +234,12 @@ def _load(message: str) -> _JSONObject | None:
     except json.JSONDecodeError as exc:
         if message.strip().startswith(_TOPIC_VALIDATED):
             return None
-        raise PayloadError(
-            f"SES message is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-            f"{_excerpt(message)}"
-        ) from None
+        raise PayloadError(not_json("SES message", exc, message)) from None
     if isinstance(document, str) and document.strip().startswith(_TOPIC_VALIDATED):
         return None  # the same notice, JSON-quoted by a relay
     if not isinstance(document, dict):
         raise PayloadError(
-            f"SES message must be a JSON object, got {_json_kind(document)}: {_excerpt(message)}"
+            f"SES message must be a JSON object, got {json_kind(document)}: {excerpt(message)}"
         )
     return document
 
@@ -256,9 +254,9 @@ def _occurred_at(
     than the arrival time: it is earlier than the truth but the same on every redelivery.
     """
     for where, source in ((name, section), ("mail", mail)):
-        value = source.get("timestamp")
-        if value is not None and value != "":
-            return _parse_time(value, f"{where}.timestamp")
+        moment = optional_time(source.get("timestamp"), f"{where}.timestamp")
+        if moment is not None:
+            return moment
     return fallback_time
 
 
@@ -289,7 +287,7 @@ def _recipients(
             raise PayloadError(f"{path}[{index}] has no email address: {entry!r}")
         # The first entry for an address wins when SES lists it twice.
         named.setdefault(
-            _address(raw, f"{path}[{index}]"), entry if isinstance(entry, Mapping) else {}
+            checked_address(raw, f"{path}[{index}]"), entry if isinstance(entry, Mapping) else {}
         )
     return list(named.items())
 
@@ -300,50 +298,11 @@ def _destination(mail: _JSONObject) -> list[str]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise PayloadError(f"mail.destination must be a list, got {_json_kind(raw)}")
+        raise PayloadError(f"mail.destination must be a list, got {json_kind(raw)}")
     addresses: dict[str, None] = {}
     for index, value in enumerate(raw):
         if not isinstance(value, str):
             raise PayloadError(f"mail.destination[{index}] is not an address: {value!r}")
-        addresses[_address(value, f"mail.destination[{index}]")] = None
+        addresses[checked_address(value, f"mail.destination[{index}]")] = None
     return list(addresses)
 
-
-def _address(raw: str, where: str) -> str:
-    try:
-        return normalize_address(raw)
-    except ValueError:
-        raise PayloadError(f"{where} is not an email address: {raw!r}") from None
-
-
-def _parse_time(value: Any, where: str) -> datetime:
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise PayloadError(f"{where}: {exc}") from None
-
-
-def _key_time(source: _JSONObject) -> str | None:
-    """The object's timestamp in the one form keys use, or None if it has none usable."""
-    try:
-        return parse_timestamp(source["timestamp"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except (KeyError, ValueError):
-        return None
-
-
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return {list: "a JSON array", dict: "a JSON object", str: "a string"}.get(
-        type(value), "a number"
-    )
-
-
-def _excerpt(text: str, limit: int = 80) -> str:
-    text = text.strip()
-    return repr(text if len(text) <= limit else text[:limit] + "…")

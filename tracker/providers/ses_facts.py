@@ -5,22 +5,12 @@ table in tracker.providers.ses names which one each SES type uses. Pure.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
 from tracker.domain import BounceType
+from tracker.providers.values import Facts, compact, text
 
 JSONObject = Mapping[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Facts:
-    """What one SES event says about one recipient, beyond its type and time."""
-
-    diagnostic: str | None = None
-    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    bounce_type: BounceType | None = None
-    bounce_subtype: str | None = None
 
 
 def no_facts(section: JSONObject, entry: JSONObject) -> Facts:
@@ -151,11 +141,3 @@ def _opted_out_topics(preferences: JSONObject) -> list[str]:
         and str(status.get("subscriptionStatus", "")).lower() == "optout"
     ]
 
-
-def text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present: history details stay small and free of nulls."""
-    return {name: value for name, value in facts.items() if value is not None and value != ""}

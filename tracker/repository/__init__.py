@@ -6,4 +6,5 @@ One module per concept; everything is re-exported here, so callers write
 from tracker.repository.accounts import *  # noqa: F401,F403
 from tracker.repository.deliveries import *  # noqa: F401,F403
 from tracker.repository.inbox import *  # noqa: F401,F403
+from tracker.repository.operations import *  # noqa: F401,F403
 from tracker.repository.suppressions import *  # noqa: F401,F403

@@ -18,11 +18,13 @@ from tracker.models import (
 __all__ = [
     "Caller",
     "account_by_name",
+    "accounts_with_retention",
     "caller_for_key",
     "create_account",
     "create_api_key",
     "create_source",
     "source_by_token",
+    "set_retention",
     "sources_of",
 ]
 
@@ -38,20 +40,17 @@ def account_by_name(session: Session, name: str) -> Account | None:
     return session.scalar(select(Account).where(Account.name == name))
 
 
-def create_api_key(session: Session, account: Account) -> str:
-    """Store a new key for ``account`` and return its plaintext (the only time it exists)."""
-    new = keys.generate()
-    session.add(ApiKey(account_id=account.id, key_id=new.key_id, secret_hash=new.secret_hash))
-    session.flush()
-    return new.plaintext
-
-
 @dataclasses.dataclass(frozen=True)
 class Caller:
     """Who an authenticated API request comes from."""
 
     account_id: int
     key_id: str
+    role: str = "application"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
 
 
 def caller_for_key(session: Session, presented: str) -> Caller | None:
@@ -61,13 +60,13 @@ def caller_for_key(session: Session, presented: str) -> Caller | None:
         return None
     key_id, secret = parts
     row = session.execute(
-        select(ApiKey.account_id, ApiKey.secret_hash).where(
+        select(ApiKey.account_id, ApiKey.secret_hash, ApiKey.role).where(
             ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None)
         )
     ).first()
     # Compare against a dummy hash when the id is unknown so both paths cost the same.
     stored = row.secret_hash if row else "0" * 64
-    return Caller(row.account_id, key_id) if keys.matches(secret, stored) and row else None
+    return Caller(row.account_id, key_id, row.role) if keys.matches(secret, stored) and row else None
 
 
 def create_source(session: Session, account: Account, provider: str, topic_arns: Sequence[str] = (),
@@ -90,3 +89,23 @@ def sources_of(session: Session, account: Account, provider: str) -> list[Source
 
 def source_by_token(session: Session, token: str) -> Source | None:
     return session.scalar(select(Source).where(Source.token == token))
+
+
+def accounts_with_retention(session: Session) -> list[Account]:
+    return list(session.scalars(select(Account).where(
+        (Account.raw_retention_days.is_not(None)) | (Account.delivery_retention_days.is_not(None))
+    ).order_by(Account.id)))
+
+
+def set_retention(session: Session, account: Account, *, raw_days: int | None, delivery_days: int | None) -> None:
+    account.raw_retention_days = raw_days
+    account.delivery_retention_days = delivery_days
+    session.flush()
+
+
+def create_api_key(session: Session, account: Account, role: str = "application") -> str:
+    """Store a new key for ``account`` and return its plaintext (the only time it exists)."""
+    new = keys.generate()
+    session.add(ApiKey(account_id=account.id, key_id=new.key_id, secret_hash=new.secret_hash, role=role))
+    session.flush()
+    return new.plaintext

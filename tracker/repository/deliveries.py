@@ -18,11 +18,13 @@ from tracker.repository.dialect import insert_for
 __all__ = [
     "DeliveryChange",
     "DeliveryFilter",
+    "MergedDelivery",
     "all_deliveries",
     "delivery_history",
     "delivery_of_account",
     "insert_delivery_events",
     "list_deliveries",
+    "lock_statuses",
     "merge_deliveries",
 ]
 
@@ -58,7 +60,41 @@ class DeliveryChange:
     engagement: Engagement = Engagement()
 
 
-def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> None:
+@dataclasses.dataclass(frozen=True)
+class MergedDelivery:
+    """A delivery as the merge left it, and its status before."""
+
+    id: int
+    account_id: int
+    message_id: str
+    recipient: str
+    status: str
+    previous_status: str | None  # None: the delivery did not exist
+    status_sequence: int
+
+    @property
+    def status_changed(self) -> bool:
+        return self.status != self.previous_status
+
+
+def lock_statuses(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], str]:
+    """The current status of the existing deliveries among ``keys``, row-locked until commit.
+
+    Locked in id order, so two workers never wait on each other in a cycle; SQLite
+    serializes writers anyway and ignores the clause.
+    """
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status)
+        .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys)))
+        .order_by(Delivery.id)
+        .with_for_update()
+    )
+    return {(r.account_id, r.message_id, r.recipient): r.status for r in rows}
+
+
+def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> list[MergedDelivery]:
     """Create or update deliveries in one statement, keeping whichever state has the greater precedence.
 
     The domain defines precedence (tracker.domain.state); here the database keeps the max
@@ -66,7 +102,8 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     an update.
     """
     if not changes:
-        return
+        return []
+    before = lock_statuses(session, [(c.account_id, c.message_id, c.recipient) for c in changes])
     table = Delivery.__table__
     statement = insert_for(session, table)
     rows = [
@@ -76,7 +113,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
             "status_at": c.state.status_at,
             "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
             "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
-            "events_count": c.new_events, "created_at": now, "updated_at": now,
+            "events_count": c.new_events, "created_at": now, "updated_at": now, "status_sequence": 1,
             "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
             "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
             "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
@@ -103,13 +140,21 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
         "last_clicked_at": case((later_click, new.last_clicked_at), else_=old.last_clicked_at),
         "last_clicked_link": case((later_click, new.last_clicked_link), else_=old.last_clicked_link),
     }
-    session.execute(statement.on_conflict_do_update(
+    merged = session.execute(statement.on_conflict_do_update(
         index_elements=["account_id", "message_id", "recipient"],
         set_={**keep_winner, **engagement, "events_count": old.events_count + new.events_count,
+              "status_sequence": case((wins & (new.status != old.status), old.status_sequence + 1),
+                                      else_=old.status_sequence),
               "updated_at": new.updated_at},
-    # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES; without
-    # it psycopg2 would send one statement per row.
-    ).returning(table.c.id), rows).all()
+    # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES (without
+    # it psycopg2 would send one statement per row); it also says what each became.
+    ).returning(table.c.id, table.c.account_id, table.c.message_id, table.c.recipient, table.c.status,
+                table.c.status_sequence), rows).all()
+    return [
+        MergedDelivery(r.id, r.account_id, r.message_id, r.recipient, r.status,
+                       before.get((r.account_id, r.message_id, r.recipient)), r.status_sequence)
+        for r in merged
+    ]
 
 
 def _earlier_or_later(candidate, current, *, later: bool):

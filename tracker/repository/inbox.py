@@ -5,11 +5,12 @@ import functools
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import bindparam, case, exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from tracker import inbox
 from tracker.models import (
     InboxEvent,
     ReplayToken,
@@ -75,14 +76,16 @@ def remember_replay_token(connection: Connection, source_id: int, token: str) ->
                                                              seen_at=utcnow()))
 
 
-def claim_pending(session: Session, limit: int) -> list[InboxEvent]:
-    """Lock up to ``limit`` pending rows, oldest first, skipping rows another worker holds.
+def claim_pending(session: Session, limit: int, now: datetime | None = None) -> list[InboxEvent]:
+    """Lock up to ``limit`` pending rows that are due, oldest first, skipping rows another worker holds.
 
     SKIP LOCKED is PostgreSQL's; SQLite ignores the clause and serializes writers itself.
     """
+    now = now or utcnow()
     statement = (
         select(InboxEvent)
         .where(InboxEvent.state == "pending")
+        .where((InboxEvent.next_attempt_at.is_(None)) | (InboxEvent.next_attempt_at <= now))
         .order_by(InboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -105,23 +108,36 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
         session.execute(
             update(InboxEvent)
             .where(InboxEvent.id.in_(ids))
-            .values(state="processed", processed_at=now, error=None)
+            .values(state="processed", processed_at=now, error=None, failure_kind=None, next_attempt_at=None)
         )
 
 
-def record_failure(session: Session, row_id: int, error: str, *, now: datetime, give_up: bool,
-                   max_attempts: int) -> None:
-    """Count a failed attempt; the row turns ``failed`` when retrying cannot help or attempts run out."""
-    attempts = InboxEvent.attempts + 1
+def record_failure(session: Session, row_id: int, error: str, *, now: datetime, kind: str,
+                   max_attempts: int, retry_delay) -> None:
+    """Count a failed attempt with its error and kind.
+
+    A parse error fails the row at once (retrying cannot help until the parser changes,
+    and then an operator replays it); a transient failure waits ``retry_delay(attempts)``
+    and is retried, until ``max_attempts`` make it failed with kind "exhausted".
+    """
+    attempts = (session.scalar(select(InboxEvent.attempts).where(InboxEvent.id == row_id)) or 0) + 1
+    if kind == inbox.TRANSIENT and attempts < max_attempts:
+        state, next_attempt_at = inbox.PENDING, now + retry_delay(attempts)
+    else:
+        state, next_attempt_at = inbox.FAILED, None
+        if kind == inbox.TRANSIENT:
+            kind = inbox.EXHAUSTED
     session.execute(
         update(InboxEvent)
         .where(InboxEvent.id == row_id)
         .values(
             attempts=attempts,
             error=error[:4000],
+            failure_kind=kind,
             first_failed_at=func.coalesce(InboxEvent.first_failed_at, now),
             last_failed_at=now,
-            state="failed" if give_up else case((attempts >= max_attempts, "failed"), else_="pending"),
+            state=state,
+            next_attempt_at=next_attempt_at,
         )
     )
 

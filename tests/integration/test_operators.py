@@ -1,0 +1,194 @@
+"""Operators on real PostgreSQL: a parser bug, its failures listed, the fix, replay, rebuild."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from tests.support.harness import drain
+from tests.support.ses_events import bounce, for_message
+from tests.support.sns_signing import notification
+from tracker import ingest, inbox, operations, repository
+from tracker.cli import main
+from tracker.models import Delivery, InboxEvent
+from tracker.providers import ses
+from tracker.providers.errors import PayloadError
+
+COMPARED = ("account_id", "message_id", "recipient", "provider", "status", "precedence", "status_at", "bounce_type",
+            "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at", "last_opened_at",
+            "clicks_count", "first_clicked_at", "last_clicked_at", "last_clicked_link")
+
+
+def snapshot(app) -> dict:
+    """Every delivery's derived state, keyed by (account, message, recipient)."""
+    with app.extensions["tracker"].db.session() as session:
+        return {(d.account_id, d.message_id, d.recipient): tuple(getattr(d, c) for c in COMPARED)
+                for d in session.scalars(select(Delivery))}
+
+
+def store(app, tenant, *messages) -> None:
+    """Put SES notifications in the inbox exactly as the receiver stores them (after verification)."""
+    services = app.extensions["tracker"]
+    with services.db.transaction() as session:
+        source = repository.source_by_token(session, tenant.token)
+        for message in messages:
+            envelope = notification(message)
+            repository.store_inbox_event(session.connection(), source_id=source.id, account_id=tenant.account_id,
+                                         provider="ses", kind=inbox.NOTIFICATION,
+                                         dedupe_key=envelope["MessageId"], body=json.dumps(envelope))
+
+
+@pytest.fixture
+def cli(pg_url, pki):
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(main, list(args), env={"TRACKER_DATABASE_URL": pg_url,
+                                                      "TRACKER_SNS_CERT_DIR": str(pki.directory),
+                                                      "TRACKER_BROKER_URL": "", "COLUMNS": "200"},
+                               catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+    return run
+
+
+def sends_and_outcomes():
+    messages = []
+    for n in range(1, 4):
+        messages += [for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]),
+                     bounce(f"m{n}", f"r{n}@example.com", "Permanent", f"fb{n}", "2026-11-20T10:00:00.000Z")]
+    for n in range(4, 6):
+        delivery = for_message("event/delivery.json", f"m{n}", [f"r{n}@example.com"],
+                               delivery={"recipients": [f"r{n}@example.com"]})
+        messages += [for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]), delivery]
+    return messages
+
+
+def test_a_parser_bug_is_listed_fixed_replayed_once_and_rebuilt_identically(app, tenant, cli, monkeypatch):
+    real_parse = ses.parse_message
+
+    def buggy(message, **kwargs):
+        if '"Bounce"' in message:
+            raise PayloadError("bouncedRecipients: parser bug #42")
+        return real_parse(message, **kwargs)
+
+    monkeypatch.setattr(ses, "parse_message", buggy)
+    store(app, tenant, *sends_and_outcomes())
+    drain(app)
+
+    listing = cli("events", "list", "--state", "failed", "--error-contains", "BUG #42")
+    with app.extensions["tracker"].db.session() as session:
+        failed = list(session.scalars(select(InboxEvent).where(InboxEvent.state == "failed")))
+    assert len(failed) == 3
+    assert all(f.failure_kind == "parse" and f.error == "bouncedRecipients: parser bug #42" for f in failed)
+    for row in failed:
+        assert str(row.id) in listing
+    assert "parser bug #42" in cli("events", "show", str(failed[0].id))
+    assert {d[4] for d in snapshot(app).values()} == {"SENT", "DELIVERED"}
+
+    monkeypatch.setattr(ses, "parse_message", real_parse)  # the fix is deployed
+    summary = cli("events", "replay", "--all-failed")
+    assert "replayed 3, now processed 3, still failing 0" in summary
+
+    after_replay = snapshot(app)
+    statuses = {key[2]: state[4] for key, state in after_replay.items()}
+    assert statuses == {"r1@example.com": "BOUNCED", "r2@example.com": "BOUNCED", "r3@example.com": "BOUNCED",
+                        "r4@example.com": "DELIVERED", "r5@example.com": "DELIVERED"}
+
+    assert "replayed 0, now processed 0, still failing 0" in cli("events", "replay", "--all-failed")
+    assert snapshot(app) == after_replay
+
+    cli("rebuild")
+    assert snapshot(app) == after_replay
+
+
+def random_history(rng: random.Random, deliveries: int) -> list[dict]:
+    """Many deliveries, each with a random mix of SES events, shuffled together."""
+    messages = []
+    for n in range(deliveries):
+        message_id, recipient = f"msg-{n}", f"user{n}@example.com"
+        day = f"2026-11-{1 + n % 20:02d}"
+        candidates = [
+            for_message("event/send.json", message_id, [recipient]),
+            for_message("event/delivery.json", message_id, [recipient],
+                        delivery={"recipients": [recipient], "timestamp": f"{day}T10:00:01.000Z"}),
+            for_message("event/delivery-delay.json", message_id, [recipient], deliveryDelay={
+                "timestamp": f"{day}T09:00:00.000Z",
+                "delayedRecipients": [{"emailAddress": recipient, "status": "4.4.7"}]}),
+            bounce(message_id, recipient, rng.choice(["Permanent", "Transient", "Undetermined"]), f"fb-{n}",
+                   f"{day}T11:00:00.000Z"),
+            for_message("event/complaint.json", message_id, [recipient], complaint={
+                "complainedRecipients": [{"emailAddress": recipient}], "feedbackId": f"c-{n}",
+                "timestamp": f"{day}T12:00:00.000Z"}),
+            for_message("event/open.json", message_id, [recipient], open={"timestamp": f"{day}T10:30:00.000Z"}),
+            for_message("event/click.json", message_id, [recipient],
+                        click={"timestamp": f"{day}T10:31:00.000Z", "link": f"https://example.com/{n}"}),
+        ]
+        picked = rng.sample(candidates, rng.randint(1, len(candidates)))
+        messages += picked + rng.sample(picked, rng.randint(0, len(picked)))  # and some redeliveries
+    rng.shuffle(messages)
+    return messages
+
+
+def test_rebuild_from_the_inbox_equals_incremental_processing_on_a_large_mixed_history(app, tenant):
+    services = app.extensions["tracker"]
+    messages = random_history(random.Random(7), deliveries=300)
+    for start in range(0, len(messages), 97):  # arrivals in waves, processed in small batches
+        store(app, tenant, *messages[start:start + 97])
+        ingest.drain(services.db, services.confirmer, ingest.Settings(batch_size=13))
+    incremental = snapshot(app)
+    assert len(incremental) == 300
+    assert len({state[4] for state in incremental.values()}) >= 5  # a genuinely mixed history
+
+    full = operations.rebuild(services)
+    assert full.unreadable == 0
+    assert snapshot(app) == incremental
+
+    since = operations.rebuild(services, since=max(d for d in _updated(app)))
+    assert since.rows > 0
+    assert snapshot(app) == incremental
+
+
+def _updated(app):
+    with app.extensions["tracker"].db.session() as session:
+        return list(session.scalars(select(Delivery.updated_at)))
+
+
+def test_an_interrupted_replay_resumes_where_it_stopped(app, tenant, monkeypatch):
+    services = app.extensions["tracker"]
+    store(app, tenant, *[bounce(f"m{n}", f"r{n}@example.com", "Permanent", f"fb{n}", "2026-11-20T10:00:00.000Z")
+                         for n in range(10)])
+    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug")))
+    drain(app)
+    monkeypatch.undo()
+    monkeypatch.setattr(operations, "CHUNK", 3)
+
+    def interrupt_after_first_chunk(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        operations.replay_matching(services, repository.EventFilter(), progress=interrupt_after_first_chunk)
+    resumed = operations.replay_matching(services, repository.EventFilter())
+
+    assert resumed.resumed
+    assert (resumed.replayed, resumed.processed, resumed.still_failing) == (10, 10, 0)
+    assert {state[4] for state in snapshot(app).values()} == {"BOUNCED"}
+
+
+def test_discarding_records_why_and_who_and_replay_leaves_it(app, tenant, cli, monkeypatch):
+    store(app, tenant, {"eventType": "Teleport", "mail": {"messageId": "m"}})
+    drain(app)
+    with app.extensions["tracker"].db.session() as session:
+        [row] = session.scalars(select(InboxEvent))
+    assert row.state == "failed"
+
+    assert "discarded 1" in cli("events", "discard", str(row.id), "--reason", "test traffic from staging")
+    assert "replayed 0" in cli("events", "replay", str(row.id))
+
+    with app.extensions["tracker"].db.session() as session:
+        row = session.get(InboxEvent, row.id)
+    assert (row.state, row.discard_reason) == ("discarded", "test traffic from staging")
+    assert row.discarded_by.startswith("cli:")

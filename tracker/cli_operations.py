@@ -1,0 +1,214 @@
+"""Operator commands: `tracker events list|show|replay|discard`, `tracker rebuild`, `tracker purge`."""
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import datetime, timezone
+
+import click
+
+from tracker import inbox
+
+
+def _services():
+    from tracker import create_app
+
+    return create_app().extensions["tracker"]
+
+
+def _account_id(services, name: str | None) -> int | None:
+    if name is None:
+        return None
+    from tracker import repository
+
+    with services.db.session() as session:
+        account = repository.account_by_name(session, name)
+    if account is None:
+        raise click.ClickException(f"no account {name!r}")
+    return account.id
+
+
+class _Time(click.ParamType):
+    name = "time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+TIME = _Time()
+
+
+def _filter_options(command):
+    for option in reversed([
+        click.option("--provider"),
+        click.option("--account", "account_name", help="account name"),
+        click.option("--since", type=TIME, help="received at or after (ISO 8601; UTC when no zone)"),
+        click.option("--error-contains", help="case-insensitive text in the error"),
+    ]):
+        command = option(command)
+    return command
+
+
+def _where(services, *, state, provider, account_name, since, error_contains):
+    from tracker.repository.operations import EventFilter
+
+    return EventFilter(state=state, provider=provider, account_id=_account_id(services, account_name),
+                       since=since, error_contains=error_contains)
+
+
+@click.group()
+def events() -> None:
+    """Inspect, replay and discard inbox events."""
+
+
+@events.command("list")
+@click.option("--state", type=click.Choice(inbox.STATES), default=inbox.FAILED, show_default=True)
+@_filter_options
+@click.option("--limit", default=50, show_default=True)
+@click.option("--after", "after_id", default=0, help="show ids after this one (the next page)")
+def list_events(state, provider, account_name, since, error_contains, limit, after_id) -> None:
+    """List inbox events as a table (failed ones by default)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tracker import repository
+
+    services = _services()
+    where = _where(services, state=state, provider=provider, account_name=account_name, since=since,
+                   error_contains=error_contains)
+    with services.db.session() as session:
+        rows = repository.list_inbox_events(session, where, after_id=after_id, limit=limit)
+    table = Table("id", "provider", "kind", "received", "state", "attempts", "error", title=f"{state} events")
+    for row in rows:
+        table.add_row(str(row.id), row.provider, row.kind, f"{row.received_at:%Y-%m-%d %H:%M:%S}", row.state,
+                      str(row.attempts), (row.error or "")[:90])
+    Console().print(table)
+    if len(rows) == limit:
+        click.echo(f"more: tracker events list --state {state} --after {rows[-1].id}")
+
+
+@events.command()
+@click.argument("event_id", type=int)
+def show(event_id: int) -> None:
+    """One event: its raw payload, error, attempts and the deliveries it touched."""
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    from tracker import repository
+
+    services = _services()
+    with services.db.session() as session:
+        row = repository.inbox_event(session, event_id)
+        if row is None:
+            raise click.ClickException(f"no event {event_id}")
+        touched = repository.deliveries_touched(session, event_id)
+    console = Console()
+    console.print(f"[bold]event {row.id}[/] {row.provider}/{row.kind} account {row.account_id} "
+                  f"received {row.received_at:%Y-%m-%d %H:%M:%S} state [bold]{row.state}[/] attempts {row.attempts}")
+    if row.error:
+        console.print(f"[red]error ({row.failure_kind})[/]: {row.error}")
+        console.print(f"failed first {row.first_failed_at} last {row.last_failed_at}")
+    if row.replay_count:
+        console.print(f"replayed {row.replay_count} time(s), last {row.replayed_at}")
+    if row.discarded_at:
+        console.print(f"discarded {row.discarded_at} by {row.discarded_by}: {row.discard_reason}")
+    console.print(Syntax(_pretty(row.body), "json", word_wrap=True))
+    for delivery in touched:
+        console.print(f"touched delivery {delivery.id}: {delivery.message_id} {delivery.recipient} {delivery.status}")
+
+
+def _pretty(body: str) -> str:
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("Message"), str):
+            try:  # SNS: show the SES message inside, decoded
+                document = {**document, "Message": json.loads(document["Message"])}
+            except ValueError:
+                pass
+        return json.dumps(document, indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
+
+
+@events.command()
+@click.argument("event_ids", type=int, nargs=-1)
+@click.option("--all-failed", is_flag=True, help="every failed event")
+@click.option("--filter", "use_filter", is_flag=True, help="the failed events matching the filter options")
+@_filter_options
+@click.option("--restart", is_flag=True, help="start over instead of resuming an interrupted run")
+def replay(event_ids, all_failed, use_filter, provider, account_name, since, error_contains, restart) -> None:
+    """Replay failed events, with a progress bar and a summary; an interrupted run resumes."""
+    from rich.progress import Progress
+
+    from tracker import operations
+
+    if bool(event_ids) + all_failed + use_filter != 1:
+        raise click.UsageError("give event ids, or --all-failed, or --filter with filter options")
+    services = _services()
+    with Progress() as bar:
+        if event_ids:
+            task = bar.add_task("replaying", total=len(event_ids))
+            summary = operations.replay_ids(services, list(event_ids), progress=lambda n: bar.advance(task, n))
+        else:
+            where = _where(services, state=inbox.FAILED, provider=provider, account_name=account_name,
+                           since=since, error_contains=error_contains)
+            task = bar.add_task("replaying", total=operations.count_failed(services, where))
+            summary = operations.replay_matching(services, where, restart=restart,
+                                                 progress=lambda n: bar.advance(task, n))
+    if summary.resumed:
+        click.echo(f"resumed job {summary.job_id}")
+    click.echo(f"replayed {summary.replayed}, now processed {summary.processed}, "
+               f"still failing {summary.still_failing}")
+
+
+@events.command()
+@click.argument("event_ids", type=int, nargs=-1, required=True)
+@click.option("--reason", required=True)
+def discard(event_ids, reason) -> None:
+    """Discard failed (or pending) events, recording why and who."""
+    from tracker import operations
+
+    done = operations.discard(_services(), list(event_ids), reason=reason, by=f"cli:{getpass.getuser()}")
+    skipped = sorted(set(event_ids) - set(done))
+    click.echo(f"discarded {len(done)}" + (f"; not failed or pending, left alone: {skipped}" if skipped else ""))
+
+
+@click.command()
+@click.option("--account", "account_name")
+@click.option("--since", type=TIME, help="only deliveries updated at or after this time")
+@click.option("--restart", is_flag=True, help="start over instead of resuming an interrupted rebuild")
+def rebuild(account_name, since, restart) -> None:
+    """Recompute delivery statuses from the raw inbox (suppressions are left as they are)."""
+    from rich.progress import Progress
+
+    from tracker import operations
+
+    services = _services()
+    with Progress() as bar:
+        task = bar.add_task("rebuilding", total=None)
+        summary = operations.rebuild(services, account_id=_account_id(services, account_name), since=since,
+                                     restart=restart, progress=lambda n: bar.advance(task, n),
+                                     total=lambda n: bar.update(task, total=n))
+    click.echo(("resumed " if summary.resumed else "") + f"rebuild job {summary.job_id}: {summary.rows} raw "
+               f"events re-applied, {summary.applied} history events, {summary.unreadable} unreadable now")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="show what would go, delete nothing")
+def purge(dry_run) -> None:
+    """Apply each account's retention (unresolved failed events are never purged)."""
+    from tracker import operations
+
+    summary = operations.purge(_services(), dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    for name, count in summary.raw_events.items():
+        click.echo(f"{name}: {verb} {count} raw events")
+    for name, count in summary.deliveries.items():
+        click.echo(f"{name}: {verb} {count} deliveries")
+    click.echo(f"{verb} {summary.replay_tokens} expired one-time tokens")

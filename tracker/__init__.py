@@ -9,6 +9,8 @@ from tracker.config import Config
 def create_app(config: Config | None = None, *, certificates=None, confirmer=None, waker=None) -> Flask:
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
+    from tracker.api.admin import blueprint as admin_api
+    from tracker.api.health import blueprint as health
     from tracker.api.native import blueprint as native_api
     from tracker.api.suppressions import blueprint as suppressions_api
     from tracker.authenticity.certificates import certificate_store_from_config
@@ -49,4 +51,6 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(webhook_receivers)
     app.register_blueprint(native_api)
     app.register_blueprint(suppressions_api)
+    app.register_blueprint(admin_api)
+    app.register_blueprint(health)
     return app

@@ -12,4 +12,9 @@ def beat_schedule(config: Config) -> dict:
             # A sweep that waited longer than its period is superseded by the next one.
             "options": {"expires": config.sweep_interval},
         },
+        "purge-expired": {
+            "task": "workers.tasks.purge_expired",
+            "schedule": 3600.0,
+            "options": {"expires": 3600.0},
+        },
     }

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from tracker import ingest, repository
+from tracker import ingest, operations, repository
 from tracker.models import utcnow
 from tracker.services import services
 
@@ -89,3 +89,12 @@ def sweep_inbox() -> bool:
         log.warning("pending inbox rows older than %ss: waking a worker", app.config.sweep_grace)
         process_inbox.delay()
     return stale
+
+
+@shared_task(name="workers.tasks.purge_expired")
+def purge_expired() -> dict:
+    """Apply every account's retention in small batches (unresolved failed events are never purged)."""
+    summary = operations.purge(services(), dry_run=False)
+    log.info("purged raw events %s, deliveries %s, tokens %s", summary.raw_events, summary.deliveries,
+             summary.replay_tokens)
+    return {"raw_events": summary.raw_events, "deliveries": summary.deliveries}

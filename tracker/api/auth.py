@@ -22,7 +22,19 @@ def require_key(view):
             caller = repository.caller_for_key(session, presented.strip())
         if caller is None:
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
-        g.account_id, g.key_id = caller.account_id, caller.key_id
+        g.account_id, g.key_id, g.caller = caller.account_id, caller.key_id, caller
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_operator(view):
+    """An operator key of the account (tracker keys create --operator); 403 for application keys."""
+    @functools.wraps(view)
+    @require_key
+    def wrapper(*args, **kwargs):
+        if not g.caller.is_operator:
+            raise ApiError(403, "forbidden", "this API needs an operator key (tracker keys create --operator)")
         return view(*args, **kwargs)
 
     return wrapper

@@ -1,13 +1,18 @@
 """The native read API: /api/v1/deliveries (keyset-paginated) and each delivery's history."""
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, g, jsonify, request
 from marshmallow import ValidationError
 
-from tracker import repository
+from tracker import inbox, ingest, repository
 from tracker.api.auth import require_key
 from tracker.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema
+from tracker.domain import Status, can_acknowledge
 from tracker.errors import ApiError
+from tracker.models import utcnow
+from tracker.providers import acknowledgements
 from tracker.services import services
 
 blueprint = Blueprint("native_api", __name__, url_prefix="/api/v1")
@@ -63,3 +68,32 @@ def load_args(schema, args):
     except ValidationError as error:
         detail = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
         raise ApiError(400, "invalid_request", detail) from None
+
+
+@blueprint.post("/deliveries/<int:delivery_id>/acknowledge")
+@require_key
+def acknowledge(delivery_id: int):
+    """Mark a failed delivery ACKNOWLEDGED; 409 with the reason for any other status.
+
+    The acknowledgement is recorded in the inbox like a provider event, so a replay or a
+    rebuild from the inbox keeps it, and applied at once through the same worker path.
+    """
+    app = services()
+    payload = request.get_json(silent=True) or {}
+    note = payload.get("note") if isinstance(payload, dict) else None
+    with app.db.session() as session:
+        delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
+    if delivery is None:
+        raise ApiError(404, "not_found", f"no delivery {delivery_id}")
+    refusal = can_acknowledge(Status(delivery.status))
+    if refusal is not None:
+        raise ApiError(409, "conflict", refusal)
+    record = acknowledgements.body(message_id=delivery.message_id, recipient=delivery.recipient,
+                                   by=f"key:{g.key_id}", at=utcnow(), note=note if isinstance(note, str) else None)
+    with app.db.engine.begin() as connection:
+        inbox_id = repository.store_inbox_event(
+            connection, source_id=None, account_id=g.account_id, provider=acknowledgements.PROVIDER,
+            kind=inbox.ACKNOWLEDGEMENT, dedupe_key=f"ack:{uuid.uuid4()}", body=record)
+    ingest.process_rows(app.db, [inbox_id], app.confirmer, app.settings)
+    with app.db.session() as session:
+        return jsonify(_delivery.dump(repository.delivery_of_account(session, g.account_id, delivery_id)))

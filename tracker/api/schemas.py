@@ -36,6 +36,19 @@ class Cursor(fields.Field):
         return updated_at, last_id
 
 
+class IdCursor(fields.Field):
+    """An opaque keyset position over ids."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return int(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError("not a cursor this API returned") from None
+
+
 def _known_status(value: str) -> None:
     if value.upper() not in Status.__members__:
         raise ValidationError(f"must be one of {', '.join(Status.__members__)}")

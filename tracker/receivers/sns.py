@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from tracker import intake
+from tracker import intake, metrics
 from tracker.errors import ApiError
 from tracker.services import services
 
@@ -18,6 +18,14 @@ blueprint = Blueprint("sns_receiver", __name__)
 
 @blueprint.post("/hooks/sns/<token>")
 def receive(token: str):
+    try:
+        return _receive(token)
+    except ApiError as refused:
+        metrics.EVENTS_REFUSED.labels(intake.SES, refused.error).inc()
+        raise
+
+
+def _receive(token: str):
     app = services()
     source = app.sources.get(token)
     if source is None or source.provider != intake.SES:
@@ -37,4 +45,5 @@ def receive(token: str):
     if stored.duplicate:
         return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
     app.waker.wake()
+    metrics.EVENTS_RECEIVED.labels(intake.SES).inc()
     return jsonify({"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id}), 200

@@ -15,7 +15,7 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from tracker import inbox, intake
+from tracker import inbox, intake, metrics
 from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
 from tracker.errors import ApiError
 from tracker.models import utcnow
@@ -30,6 +30,15 @@ blueprint = Blueprint("webhook_receivers", __name__)
 
 @blueprint.post("/hooks/<provider>/<token>")
 def receive(provider: str, token: str):
+    try:
+        return _receive(provider, token)
+    except ApiError as refused:
+        if provider in registry.WEBHOOK_PROVIDERS:
+            metrics.EVENTS_REFUSED.labels(provider, refused.error).inc()
+        raise
+
+
+def _receive(provider: str, token: str):
     if provider not in registry.WEBHOOK_PROVIDERS:
         raise ApiError(404, "unknown_provider", f"no webhook receiver for {provider!r}")
     app = services()
@@ -72,6 +81,7 @@ def receive(provider: str, token: str):
     )
     if not stored.duplicate:
         app.waker.wake()
+        metrics.EVENTS_RECEIVED.labels(provider).inc()
     if problem is not None:
         status = registry.UNPROCESSABLE_STATUS.get(provider, 400)
         raise ApiError(status, "unprocessable", f"stored, but it can never be processed: {problem}")

@@ -29,6 +29,7 @@ __all__ = [
     "discard_events",
     "finish_job",
     "inbox_event",
+    "inbox_ids_of_account",
     "job_items_after",
     "list_inbox_events",
     "open_job",
@@ -84,6 +85,11 @@ def deliveries_touched(session: Session, event_id: int) -> list[Delivery]:
         select(Delivery).where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(keys))
         .order_by(Delivery.id)
     ))
+
+
+def inbox_ids_of_account(session: Session, ids: Sequence[int], account_id: int) -> list[int]:
+    return sorted(session.scalars(select(InboxEvent.id).where(InboxEvent.id.in_(list(ids)),
+                                                              InboxEvent.account_id == account_id)))
 
 
 def requeue_for_replay(session: Session, ids: Sequence[int], now: datetime) -> list[int]:

@@ -1,0 +1,150 @@
+"""The operators' admin API under /api/v1/admin/events: list, show, replay and discard, per account.
+
+Operator keys only. Replays here run in the request and are bounded (MAX_IDS per call);
+large replays belong to `tracker events replay --all-failed`, which resumes if interrupted.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timezone
+
+from flask import Blueprint, g, jsonify, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from tracker import inbox, operations, repository
+from tracker.api.auth import require_operator
+from tracker.api.native import load_args
+from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor
+from tracker.errors import ApiError
+from tracker.repository.operations import EventFilter
+from tracker.services import services
+
+blueprint = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin/events")
+
+MAX_IDS = 1000
+
+
+class EventQuery(Schema):
+    state = fields.String(load_default=inbox.FAILED, validate=validate.OneOf(inbox.STATES))
+    provider = fields.String()
+    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    error_contains = fields.String(validate=validate.Length(min=1, max=200))
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = IdCursor()
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    provider = fields.String()
+    kind = fields.String()
+    state = fields.String()
+    received_at = fields.DateTime()
+    attempts = fields.Integer()
+    error = fields.String(allow_none=True)
+    failure_kind = fields.String(allow_none=True)
+    first_failed_at = fields.DateTime(allow_none=True)
+    last_failed_at = fields.DateTime(allow_none=True)
+    next_attempt_at = fields.DateTime(allow_none=True)
+    processed_at = fields.DateTime(allow_none=True)
+    replay_count = fields.Integer()
+    replayed_at = fields.DateTime(allow_none=True)
+    discarded_at = fields.DateTime(allow_none=True)
+    discarded_by = fields.String(allow_none=True)
+    discard_reason = fields.String(allow_none=True)
+
+
+class IdsBody(Schema):
+    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_IDS))
+
+
+class DiscardBody(IdsBody):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+_query, _event, _delivery, _cursor = EventQuery(), EventSchema(), DeliverySchema(), IdCursor()
+
+
+@blueprint.get("")
+@require_operator
+def list_events():
+    args = load_args(_query, request.args)
+    where = EventFilter(state=args["state"], provider=args.get("provider"), account_id=g.account_id,
+                        since=args.get("since"), error_contains=args.get("error_contains"))
+    limit = args["limit"]
+    with services().db.session() as session:
+        rows = repository.list_inbox_events(session, where, after_id=args.get("cursor") or 0, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    return jsonify({"data": _event.dump(page, many=True),
+                    "next_cursor": _cursor._serialize(page[-1].id, None, None) if more else None})
+
+
+@blueprint.get("/<int:event_id>")
+@require_operator
+def show(event_id: int):
+    with services().db.session() as session:
+        row = repository.inbox_event(session, event_id, account_id=g.account_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no event {event_id}")
+        touched = repository.deliveries_touched(session, event_id)
+    return jsonify({**_event.dump(row), "content_type": row.content_type, "payload": _payload(row.body),
+                    "deliveries": _delivery.dump(touched, many=True)})
+
+
+@blueprint.post("/replay")
+@require_operator
+def replay_many():
+    ids = _own(_body(IdsBody())["ids"])
+    return jsonify(operations.replay_ids(services(), ids).as_dict())
+
+
+@blueprint.post("/<int:event_id>/replay")
+@require_operator
+def replay_one(event_id: int):
+    return jsonify(operations.replay_ids(services(), _own([event_id], strict=True)).as_dict())
+
+
+@blueprint.post("/discard")
+@require_operator
+def discard_many():
+    body = _body(DiscardBody())
+    done = operations.discard(services(), _own(body["ids"]), reason=body["reason"], by=f"key:{g.key_id}",
+                              account_id=g.account_id)
+    return jsonify({"discarded": done})
+
+
+@blueprint.post("/<int:event_id>/discard")
+@require_operator
+def discard_one(event_id: int):
+    reason = _body(Schema.from_dict({"reason": fields.String(required=True, validate=validate.Length(min=1))})())
+    done = operations.discard(services(), _own([event_id], strict=True), reason=reason["reason"],
+                              by=f"key:{g.key_id}", account_id=g.account_id)
+    if not done:
+        raise ApiError(409, "conflict", f"event {event_id} is neither failed nor pending")
+    return jsonify({"discarded": done})
+
+
+def _own(ids, strict: bool = False) -> list[int]:
+    """The ids among ``ids`` that belong to the caller's account (another account's id: 404)."""
+    with services().db.session() as session:
+        own = repository.inbox_ids_of_account(session, ids, g.account_id)
+    if strict and not own:
+        raise ApiError(404, "not_found", f"no event {ids[0]}")
+    return own
+
+
+def _body(schema):
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_request", "send a JSON object")
+    try:
+        return schema.load(payload)
+    except ValidationError as error:
+        detail = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
+        raise ApiError(400, "invalid_request", detail) from None
+
+
+def _payload(body: str):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body

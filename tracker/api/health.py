@@ -1,0 +1,63 @@
+"""/healthz (the process is up), /readyz (database, broker, migrations at head), /metrics (Prometheus)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import func, select
+
+from tracker import inbox, metrics, migrate
+from tracker.models import InboxEvent, utcnow
+from tracker.services import services
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@blueprint.get("/readyz")
+def readyz():
+    app = services()
+    checks = {"database": _check(lambda: app.db.engine.connect().close())}
+    checks["migrations"] = _check(lambda: _at_head(app))
+    if app.config.broker_url:
+        checks["broker"] = _check(lambda: _ping_redis(app.config.broker_url))
+    ready = all(result == "ok" for result in checks.values())
+    return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), 200 if ready else 503
+
+
+@blueprint.get("/metrics")
+def prometheus():
+    return Response(metrics.exposition(_inbox_figures), mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _inbox_figures():
+    app = services()
+    with app.db.session() as session:
+        counts = dict(session.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state)).all())
+        oldest = session.scalar(select(func.min(InboxEvent.received_at)).where(InboxEvent.state == inbox.PENDING))
+    for state in inbox.STATES:
+        counts.setdefault(state, 0)
+    lag = (utcnow() - oldest.replace(tzinfo=utcnow().tzinfo)).total_seconds() if oldest else None
+    return counts, lag
+
+
+def _at_head(app) -> None:
+    current, head = migrate.current_revision(app.db.engine), migrate.head_revision()
+    if current != head:
+        raise RuntimeError(f"database at {current}, code expects {head}: run tracker db upgrade")
+
+
+def _ping_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+
+
+def _check(probe) -> str:
+    try:
+        probe()
+        return "ok"
+    except Exception as error:  # a readiness probe reports every failure, whatever it is
+        return f"failed: {type(error).__name__}: {error}"[:300]

@@ -38,7 +38,6 @@ from tracker.providers.values import (
     checked_address,
     compact,
     digest,
-    excerpt,
     first_text,
     json_kind,
     key_list,

@@ -31,7 +31,6 @@ from tracker.providers.values import (
     Facts,
     checked_address,
     digest,
-    excerpt,
     json_kind,
     key_list,
     key_time,

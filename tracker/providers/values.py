@@ -113,7 +113,7 @@ def first_text(*values: Any) -> str | None:
 
 
 def compact(**facts: Any) -> dict[str, Any]:
-    """The facts that are present (not None, not ""): history details stay small and free of nulls."""
+    """The facts that are present (neither None nor ""): details stay small and free of nulls."""
     return {name: value for name, value in facts.items() if value is not None and value != ""}
 
 
@@ -133,7 +133,7 @@ def optional_time(value: Any, where: str) -> datetime | None:
 
 
 def maybe_address(raw: Any) -> str | None:
-    """The normalized address (domain.normalize_address) if ``raw`` is text holding one, else None."""
+    """The address normalized (domain.normalize_address) if ``raw`` is text holding one, else None."""
     if not isinstance(raw, str):
         return None
     try:

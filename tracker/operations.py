@@ -67,7 +67,7 @@ def replay_matching(services: Services, where: EventFilter, *, restart: bool = F
     summary = ReplaySummary(job_id=job_id, resumed=resumed, **counts)
     while True:
         with services.db.session() as session:
-            ids = [row.id for row in repository.list_inbox_events(session, where, after_id=cursor, limit=CHUNK)]
+            ids = repository.inbox_ids(session, where, after_id=cursor, limit=CHUNK)
         if not ids:
             break
         summary.add(*_replay_chunk(services, ids))

@@ -29,6 +29,7 @@ __all__ = [
     "discard_events",
     "finish_job",
     "inbox_event",
+    "inbox_ids",
     "inbox_ids_of_account",
     "job_items_after",
     "list_inbox_events",
@@ -67,6 +68,12 @@ class EventFilter:
 def list_inbox_events(session: Session, where: EventFilter, *, after_id: int = 0, limit: int = 100) -> list[InboxEvent]:
     """A keyset page of inbox rows by id (the body is loaded too: callers show or replay it)."""
     statement = where.apply(select(InboxEvent).where(InboxEvent.id > after_id))
+    return list(session.scalars(statement.order_by(InboxEvent.id).limit(limit)))
+
+
+def inbox_ids(session: Session, where: EventFilter, *, after_id: int, limit: int) -> list[int]:
+    """Ids only, for jobs that walk many rows (bodies stay in the database)."""
+    statement = where.apply(select(InboxEvent.id).where(InboxEvent.id > after_id))
     return list(session.scalars(statement.order_by(InboxEvent.id).limit(limit)))
 
 

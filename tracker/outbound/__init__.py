@@ -1,0 +1,1 @@
+"""Outbound webhooks: signing, destination rules (SSRF guard), the pinned HTTP POST and the retry policy."""

@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (>1: gthread)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--subscriber", choices=("none", "healthy", "hanging"), default="none",
+                        help="subscribe a local webhook receiver that answers at once, or never")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     options = parser.parse_args()
 
@@ -94,9 +96,17 @@ def main() -> None:
 
     with throwaway_database("tracker_bench") as url, tempfile.TemporaryDirectory() as tmp:
         db = Database(url)
+        receiver = None
+        if options.subscriber != "none":
+            from tests.support.receiver import Receiver
+
+            receiver = Receiver(hang=3600 if options.subscriber == "hanging" else 0)
         with db.transaction() as session:
             account = repository.create_account(session, "bench")
             token = repository.create_source(session, account, "ses", ["*"]).token
+            if receiver is not None:
+                repository.create_subscription(session, account_id=account.id, url=receiver.url,
+                                               secret="whsec_bench", statuses=[])
         try:
             figures = run(options, db, url, token, Path(tmp))
         finally:
@@ -115,14 +125,18 @@ def run(options, db, url: str, token: str, tmp: Path) -> dict:
         json.dumps(pki.sign(notification(bounce(f"bench-{n}", f"r{n}@example.com")), "1")).encode()
         for n in range(options.n)
     ]
-    env = {"TRACKER_DATABASE_URL": url, "TRACKER_BROKER_URL": REDIS_URL, "TRACKER_SNS_CERT_DIR": str(pki.directory)}
+    env = {"TRACKER_DATABASE_URL": url, "TRACKER_BROKER_URL": REDIS_URL, "TRACKER_SNS_CERT_DIR": str(pki.directory),
+           "TRACKER_WEBHOOKS_ALLOW_HTTP": "1", "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8"}
     port = free_port()
     gunicorn = python("-m", "gunicorn", "bench.noop_wsgi:app", "--bind", f"127.0.0.1:{port}",
                       "--workers", str(options.web_workers), "--threads", str(options.threads),
                       "--log-level", "warning")
     worker = python("-m", "celery", "-A", "workers.celery_app", "worker", "--concurrency",
                     str(options.worker_concurrency), "--loglevel", "WARNING", "-P", "prefork")
-    with running(gunicorn, env, tmp / "web.log") as web, running(worker, env, tmp / "worker.log") as celery:
+    webhook_worker = python("-m", "celery", "-A", "workers.celery_app", "worker", "--queues", "webhooks",
+                            "--pool", "threads", "--concurrency", "8", "--loglevel", "WARNING")
+    with running(gunicorn, env, tmp / "web.log") as web, running(worker, env, tmp / "worker.log") as celery, \
+            running(webhook_worker, env, tmp / "webhooks.log"):
         wait_for_port(port, web, tmp / "web.log")
         time.sleep(3)  # the worker connects to the broker; a wake-up sent before is queued anyway
 
@@ -188,7 +202,7 @@ def report(figures: dict, options) -> None:
     base = figures["baseline_rps"]
     print(f"""
 ingest benchmark: {figures['n']} signed SES bounces, {options.clients} client processes,
-gunicorn {options.web_workers} workers x {options.threads} threads, Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores
+gunicorn {options.web_workers} workers x {options.threads} threads, webhook subscriber: {options.subscriber}, Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores
 
   baseline (204 route)     {base:9.0f} req/s   1.00
   + decode, verify (ref.)  {figures['verify_only_rps']:9.0f} req/s   {figures['verify_only_rps'] / base:.2f} x baseline

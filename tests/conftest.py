@@ -14,7 +14,7 @@ from tests.support.harness import RecordingOpener, RecordingWaker, make_tenant
 from tests.support.sns_signing import SnsTestPki
 
 REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-TABLES = ("operator_job_items", "operator_jobs", "suppression_removals", "suppressions", "replay_tokens",
+TABLES = ("webhook_attempts", "webhook_events", "webhook_subscriptions", "operator_job_items", "operator_jobs", "suppression_removals", "suppressions", "replay_tokens",
           "delivery_events", "deliveries", "sns_subscriptions", "inbox_events", "api_keys", "sources", "accounts")
 
 

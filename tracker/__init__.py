@@ -13,6 +13,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.api.health import blueprint as health
     from tracker.api.native import blueprint as native_api
     from tracker.api.suppressions import blueprint as suppressions_api
+    from tracker.api.webhooks import blueprint as webhooks_api
     from tracker.authenticity.certificates import certificate_store_from_config
     from tracker.extensions import Database, celery_init_app
     from tracker.receivers.sns import blueprint as sns_receiver
@@ -40,10 +41,18 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
             celery = celery_init_app(app, config.broker_url)
             services.waker = CeleryWaker(celery, config.broker_url)
         else:
-            services.waker = InProcessWorker(
-                lambda: ingest.drain(db, services.confirmer, services.settings),
-                interval=min(config.sweep_interval, 5.0),
-            )
+            # The embedded default: one thread drains the inbox, another sends webhooks, so
+            # a subscriber that hangs never holds up processing.
+            from tracker.outbound import sender
+
+            webhooks = InProcessWorker(lambda: sender.send_due(services, services.webhook_settings), interval=2.0)
+
+            def drain_inbox() -> None:
+                if ingest.drain(db, services.confirmer, services.settings).webhooks_queued:
+                    webhooks.wake()
+
+            services.waker = InProcessWorker(drain_inbox, interval=min(config.sweep_interval, 5.0))
+            services.webhook_waker = webhooks
     app.extensions["tracker"] = services
 
     errors.register(app)
@@ -52,5 +61,6 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(native_api)
     app.register_blueprint(suppressions_api)
     app.register_blueprint(admin_api)
+    app.register_blueprint(webhooks_api)
     app.register_blueprint(health)
     return app

@@ -10,6 +10,7 @@ import click
 
 from tracker.cli_operations import events, purge, rebuild
 from tracker.cli_sqs import sqs_poll
+from tracker.cli_webhooks import webhooks
 from tracker.config import Config
 
 PROVIDERS = ("ses", "infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
@@ -56,8 +57,9 @@ def run(host: str, port: int) -> None:
 
     from tracker import create_app
 
-    # `run` is the one-process form: it processes in-process even when a broker is configured.
-    config = dataclasses.replace(Config.from_env(), broker_url=None)
+    # `run` is the one-process form: it processes in-process even when a broker is configured,
+    # and, being for development, lets webhooks use plain http.
+    config = dataclasses.replace(Config.from_env(), broker_url=None, webhook_allow_http=True)
     app = create_app(config, certificates=demo.WithDemoCertificate(certificate_store_from_config(config.sns_cert_dir)))
     _upgrade(app)
     services = app.extensions["tracker"]
@@ -81,6 +83,7 @@ Try it:
   curl -s -H 'Authorization: Bearer {key}' '{base}/api/v1/deliveries?status=BOUNCED'
 """)
     services.waker.wake()  # process anything left pending by an earlier run
+    services.webhook_waker.wake()  # and send webhooks still owed
     server = make_server(host, port, app, threaded=True)
     try:
         server.serve_forever()
@@ -101,11 +104,22 @@ def serve(ctx: click.Context, bind: str, workers: int) -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--beat/--no-beat", default=True, show_default=True,
               help="Also run the beat scheduler (run it in exactly one process).")
+@click.option("--webhooks", is_flag=True,
+              help="Send outbound webhooks instead of processing the inbox (a thread pool on its own queue).")
 @click.pass_context
-def worker(ctx: click.Context, beat: bool) -> None:
-    """Run a Celery worker (extra arguments go to `celery worker`)."""
+def worker(ctx: click.Context, beat: bool, webhooks: bool) -> None:
+    """Run a Celery worker (extra arguments go to `celery worker`).
+
+    Run at least one inbox worker and one `--webhooks` worker: webhook POSTs wait on other
+    people's servers, so they get their own queue and a thread pool, and a subscriber that
+    hangs cannot take the processes that apply events.
+    """
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
-    os.execvp(sys.executable, argv + (["--beat"] if beat else []) + list(ctx.args))
+    if webhooks:
+        argv += ["--queues", "webhooks", "--pool", "threads", "--concurrency", "16", "--hostname", "webhooks@%h"]
+    else:
+        argv += ["--queues", "celery"] + (["--beat"] if beat else [])
+    os.execvp(sys.executable, argv + list(ctx.args))
 
 
 @main.command()
@@ -219,6 +233,7 @@ main.add_command(sqs_poll, "sqs-poll")
 main.add_command(events)
 main.add_command(rebuild)
 main.add_command(purge)
+main.add_command(webhooks)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,12 @@ class Config:
     source_cache_seconds: float = 10.0
     soft_bounce_limit: int = 2
     soft_bounce_window_days: float = 30.0
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: str = ""
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 2
+    webhook_max_age_hours: float = 24.0
+    webhook_disable_after_hours: float = 72.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -51,6 +57,13 @@ class Config:
             sweep_grace=number("TRACKER_SWEEP_GRACE", cls.sweep_grace, float),
             soft_bounce_limit=number("TRACKER_SOFT_BOUNCE_LIMIT", cls.soft_bounce_limit),
             soft_bounce_window_days=number("TRACKER_SOFT_BOUNCE_WINDOW_DAYS", cls.soft_bounce_window_days, float),
+            webhook_allow_http=env.get("TRACKER_WEBHOOKS_ALLOW_HTTP", "").lower() in ("1", "true", "yes"),
+            webhook_allowed_networks=env.get("TRACKER_WEBHOOKS_ALLOWED_NETWORKS", ""),
+            webhook_timeout=number("TRACKER_WEBHOOK_TIMEOUT", cls.webhook_timeout, float),
+            webhook_concurrency=number("TRACKER_WEBHOOK_CONCURRENCY", cls.webhook_concurrency),
+            webhook_max_age_hours=number("TRACKER_WEBHOOK_MAX_AGE_HOURS", cls.webhook_max_age_hours, float),
+            webhook_disable_after_hours=number("TRACKER_WEBHOOK_DISABLE_AFTER_HOURS",
+                                               cls.webhook_disable_after_hours, float),
         )
 
     @property

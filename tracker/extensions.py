@@ -84,6 +84,9 @@ def _make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600)
 
 
+WEBHOOK_QUEUE = "webhooks"
+
+
 def celery_init_app(app, broker_url: str):
     """A Celery app whose tasks run inside this Flask app's context (pallets' recipe)."""
     from celery import Celery, Task
@@ -103,6 +106,12 @@ def celery_init_app(app, broker_url: str):
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         imports=("workers.tasks",),
+        # Webhook sending has its own queue (and its own workers: `tracker worker --webhooks`),
+        # so subscribers that hang cannot take the processes that ingest events.
+        task_routes={
+            "workers.tasks.send_webhooks": {"queue": WEBHOOK_QUEUE},
+            "workers.tasks.deliver_webhook": {"queue": WEBHOOK_QUEUE},
+        },
     )
     celery.set_default()
     app.extensions["celery"] = celery

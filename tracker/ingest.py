@@ -23,6 +23,7 @@ from tracker.domain import NormalizedEvent, engagement, fold, suppression
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.models import InboxEvent, utcnow
+from tracker.outbound import outbox
 from tracker.providers import acknowledgements, registry, ses
 from tracker.providers.errors import PayloadError
 from tracker.providers.sns_envelope import (
@@ -47,6 +48,7 @@ class BatchResult:
     retrying: int = 0
     events_applied: int = 0
     transitions: list = dataclasses.field(default_factory=list)  # MergedDelivery rows whose status changed
+    webhooks_queued: int = 0
 
     def __iadd__(self, other: "BatchResult") -> "BatchResult":
         for field in dataclasses.fields(self):
@@ -135,6 +137,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
             done.append(row.id)
     result.events_applied, merged = _apply(session, events, now, settings)
     result.transitions = [delivery for delivery in merged if delivery.status_changed]
+    result.webhooks_queued = outbox.enqueue_status_changes(session, result.transitions, now)
     repository.mark_processed(session, done, now)
     result.processed = len(done)
     _count(result)

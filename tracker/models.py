@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -290,3 +292,66 @@ class JobItem(Base):
 
     job_id: Mapped[int] = mapped_column(ForeignKey("operator_jobs.id", ondelete="CASCADE"), primary_key=True)
     inbox_event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class WebhookSubscription(Base):
+    """An application's URL for status changes of its account's deliveries."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # Kept as is: it signs every request (shown to the owner once, at creation).
+    secret: Mapped[str] = mapped_column(String(100))
+    statuses: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every status
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The outbox: one POST owed to one subscription, written in the transaction that changed the status."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "delivery_id", "sequence", name="uq_webhook_events_change"),
+        Index("ix_webhook_events_due", "state", "next_attempt_at"),
+        Index("ix_webhook_events_subscription_state", "subscription_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger)  # None for a test event
+    type: Mapped[str] = mapped_column(String(40))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str] = mapped_column(Text)  # the exact body sent (and signed)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|delivered|parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Retries stop (the event is parked) once this is older than the retry window; a
+    # replay starts a new window.
+    retry_window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookAttempt(Base):
+    """One POST of a webhook event: what the subscriber answered, how fast, or what went wrong."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    webhook_event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)

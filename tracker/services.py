@@ -75,6 +75,13 @@ class Services:
     confirmer: SubscriptionConfirmer
     waker: Waker
     sources: SourceCache
+    webhook_waker: Waker | None = None  # the embedded default's webhook sender thread
+
+    @property
+    def webhook_settings(self):
+        from tracker.outbound.sender import SenderSettings
+
+        return SenderSettings.from_config(self.config)
 
     @property
     def settings(self) -> Settings:

@@ -12,6 +12,12 @@ def beat_schedule(config: Config) -> dict:
             # A sweep that waited longer than its period is superseded by the next one.
             "options": {"expires": config.sweep_interval},
         },
+        "send-webhooks": {
+            # Retries come due on their own time; this picks them up (new events are sent at once).
+            "task": "workers.tasks.send_webhooks",
+            "schedule": 10.0,
+            "options": {"expires": 10.0},
+        },
         "purge-expired": {
             "task": "workers.tasks.purge_expired",
             "schedule": 3600.0,

@@ -9,6 +9,7 @@ from celery import shared_task
 
 from tracker import ingest, operations, repository
 from tracker.models import utcnow
+from tracker.outbound import sender
 from tracker.services import services
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 # process and a deploy's warm shutdown is quick.
 TIME_BUDGET = 10.0
 LINGER = 0.02
+SEND_BATCH = 100
 IDLE_LINGER = 1.0
 IDLE_POLL = 0.05
 
@@ -61,7 +63,10 @@ def process_inbox() -> dict:
     else:
         app.waker.hand_over()  # out of time with work left: queue the next leader, don't pin a process
     if total.claimed:
-        log.info("inbox: %s", total)
+        log.info("inbox: claimed %d processed %d failed %d webhooks %d", total.claimed, total.processed,
+                 total.failed, total.webhooks_queued)
+    if total.webhooks_queued:
+        send_webhooks.delay()
     return {"claimed": total.claimed, "processed": total.processed, "failed": total.failed}
 
 
@@ -98,3 +103,21 @@ def purge_expired() -> dict:
     log.info("purged raw events %s, deliveries %s, tokens %s", summary.raw_events, summary.deliveries,
              summary.replay_tokens)
     return {"raw_events": summary.raw_events, "deliveries": summary.deliveries}
+
+
+@shared_task(name="workers.tasks.send_webhooks")
+def send_webhooks() -> int:
+    """Lease due webhook events (bounded per subscription) and fan them out to deliver_webhook."""
+    app = services()
+    ids = sender.lease(app, app.webhook_settings, limit=SEND_BATCH)
+    for event_id in ids:
+        deliver_webhook.delay(event_id)
+    if len(ids) == SEND_BATCH:
+        send_webhooks.delay()  # more are due: come back for them
+    return len(ids)
+
+
+@shared_task(name="workers.tasks.deliver_webhook")
+def deliver_webhook(event_id: int) -> int:
+    app = services()
+    return sender.deliver_and_continue(app, event_id, app.webhook_settings)

@@ -77,3 +77,26 @@ def test_tracker_run_on_the_embedded_default_as_the_readme_says(tmp_path):
         [delivery] = poll(lambda: find(base, key, status="BOUNCED")) or [None]
         assert delivery is not None
         assert (delivery["recipient"], delivery["bounce_type"]) == ("bounce@simulator.amazonses.com", "PERMANENT")
+
+
+def test_a_hanging_webhook_subscriber_does_not_hold_up_ingestion(stack, app, pki):
+    """Events keep being applied while every webhook POST hangs; a healthy subscriber still gets its POSTs."""
+    from tests.support.receiver import receiving
+    from tracker import repository
+
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving(hang=600) as hanging, receiving() as healthy:
+        with app.extensions["tracker"].db.transaction() as session:
+            for url in (hanging.url, healthy.url):
+                repository.create_subscription(session, account_id=tenant.account_id, url=url, secret="whsec_t",
+                                               statuses=[])
+        bounce = json.loads((FIXTURES / "ses/notification/bounce-permanent.json").read_text())
+        for n in range(30):
+            bounce["mail"]["messageId"] = f"hang-{n}"
+            status, _ = http("POST", stack + tenant.hook, json.dumps(pki.sign(notification(bounce))).encode())
+            assert status == 200
+
+        applied = poll(lambda: len(find(stack, tenant.key, status="BOUNCED", limit=100)) == 30 or None)
+        assert applied, "ingestion stalled behind the hanging subscriber"
+        assert poll(lambda: len(healthy.requests) >= 30 or None), "the healthy subscriber was starved"
+        assert len(hanging.requests) <= 2  # the per-subscription bound: the rest wait their turn

@@ -9,11 +9,11 @@ import json
 from datetime import timezone
 
 from flask import Blueprint, g, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from tracker import inbox, operations, repository
 from tracker.api.auth import require_operator
-from tracker.api.native import load_args
+from tracker.api.native import load_args, load_body
 from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor
 from tracker.errors import ApiError
 from tracker.repository.operations import EventFilter
@@ -93,7 +93,7 @@ def show(event_id: int):
 @blueprint.post("/replay")
 @require_operator
 def replay_many():
-    ids = _own(_body(IdsBody())["ids"])
+    ids = _own(load_body(IdsBody())["ids"])
     return jsonify(operations.replay_ids(services(), ids).as_dict())
 
 
@@ -106,7 +106,7 @@ def replay_one(event_id: int):
 @blueprint.post("/discard")
 @require_operator
 def discard_many():
-    body = _body(DiscardBody())
+    body = load_body(DiscardBody())
     done = operations.discard(services(), _own(body["ids"]), reason=body["reason"], by=f"key:{g.key_id}",
                               account_id=g.account_id)
     return jsonify({"discarded": done})
@@ -115,7 +115,7 @@ def discard_many():
 @blueprint.post("/<int:event_id>/discard")
 @require_operator
 def discard_one(event_id: int):
-    reason = _body(Schema.from_dict({"reason": fields.String(required=True, validate=validate.Length(min=1))})())
+    reason = load_body(Schema.from_dict({"reason": fields.String(required=True, validate=validate.Length(min=1))})())
     done = operations.discard(services(), _own([event_id], strict=True), reason=reason["reason"],
                               by=f"key:{g.key_id}", account_id=g.account_id)
     if not done:
@@ -130,17 +130,6 @@ def _own(ids, strict: bool = False) -> list[int]:
     if strict and not own:
         raise ApiError(404, "not_found", f"no event {ids[0]}")
     return own
-
-
-def _body(schema):
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_request", "send a JSON object")
-    try:
-        return schema.load(payload)
-    except ValidationError as error:
-        detail = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
-        raise ApiError(400, "invalid_request", detail) from None
 
 
 def _payload(body: str):

@@ -59,6 +59,21 @@ def page_of(page, more: bool, schema, position) -> dict:
     return {"data": schema.dump(page, many=True), "next_cursor": next_cursor}
 
 
+def load_body(schema):
+    """The request's JSON object loaded through ``schema``, or a 400 naming what is wrong."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_request", "send a JSON object")
+    try:
+        return schema.load(payload)
+    except ValidationError as error:
+        raise ApiError(400, "invalid_request", _explain(error)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    return "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
+
+
 def load_args(schema, args):
     unknown = sorted(set(args) - set(schema.fields))
     if unknown:
@@ -66,8 +81,7 @@ def load_args(schema, args):
     try:
         return schema.load(args.to_dict())
     except ValidationError as error:
-        detail = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
-        raise ApiError(400, "invalid_request", detail) from None
+        raise ApiError(400, "invalid_request", _explain(error)) from None
 
 
 @blueprint.post("/deliveries/<int:delivery_id>/acknowledge")

@@ -8,3 +8,4 @@ from tracker.repository.deliveries import *  # noqa: F401,F403
 from tracker.repository.inbox import *  # noqa: F401,F403
 from tracker.repository.operations import *  # noqa: F401,F403
 from tracker.repository.suppressions import *  # noqa: F401,F403
+from tracker.repository.webhooks import *  # noqa: F401,F403

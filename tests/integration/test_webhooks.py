@@ -1,0 +1,198 @@
+"""Outbound webhooks against a real HTTP receiver on loopback: signed, retried, parked, replayed."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.support.harness import drain, make_tenant
+from tests.support.receiver import Receiver, receiving
+from tests.support.ses_events import bounce, for_message
+from tests.support.sns_signing import notification
+from tracker.models import WebhookAttempt, WebhookEvent, WebhookSubscription, utcnow
+from tracker.outbound import sender
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def hooks_app(make_app):
+    """Loopback is allowed here only because the test receiver lives there."""
+    def build(**overrides):
+        return make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8", **overrides)
+    return build
+
+
+def subscribe(app, tenant, url, **fields) -> dict:
+    response = app.test_client().post("/api/v1/webhooks", json={"url": url, **fields}, headers=tenant.auth)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def change_statuses(app, tenant, pki, *messages) -> None:
+    for message in messages:
+        assert app.test_client().post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
+    drain(app)
+
+
+def send(app) -> int:
+    services = app.extensions["tracker"]
+    return sender.send_due(services, services.webhook_settings)
+
+
+def make_due(app) -> None:
+    """The clock moves past every retry delay."""
+    with app.extensions["tracker"].db.transaction() as session:
+        session.execute(update(WebhookEvent).where(WebhookEvent.state == "pending").values(next_attempt_at=utcnow()))
+
+
+def readme_recipe() -> str:
+    text = README.read_text()
+    return re.search(r"<!-- webhook-recipe -->\s*```python\n(.*?)```", text, re.S).group(1)
+
+
+def test_each_status_change_is_posted_signed_and_the_readme_recipe_verifies_it(hooks_app, pki):
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving() as receiver:
+        created = subscribe(app, tenant, receiver.url)
+        change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+        change_statuses(app, tenant, pki, bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
+        send(app)
+
+    assert len(receiver.requests) == 2
+    first, second = sorted(receiver.requests, key=lambda r: r["json"]["sequence"])
+    assert (first["json"]["delivery"]["status"], second["json"]["delivery"]["status"]) == ("SENT", "BOUNCED")
+    assert (first["json"]["sequence"], second["json"]["sequence"]) == (1, 2)
+    assert second["json"]["type"] == "delivery.status_changed" and second["json"]["id"]
+
+    recipe = {}
+    exec(readme_recipe(), recipe)  # the README's recipe, exactly as a reader would paste it
+    headers = second["headers"]
+    assert recipe["verify"](created["secret"], second["body"], headers["X-Tracker-Timestamp"],
+                            headers["X-Tracker-Signature"])
+    assert not recipe["verify"](created["secret"], second["body"] + b" ", headers["X-Tracker-Timestamp"],
+                                headers["X-Tracker-Signature"])
+    assert not recipe["verify"]("whsec_wrong", second["body"], headers["X-Tracker-Timestamp"],
+                                headers["X-Tracker-Signature"])
+
+
+def test_a_500_then_200_is_retried_and_delivered_once(hooks_app, pki):
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving(statuses=(500, 200)) as receiver:
+        subscribe(app, tenant, receiver.url)
+        change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+        send(app)
+        with app.extensions["tracker"].db.session() as session:
+            [event] = session.scalars(select(WebhookEvent))
+        assert (event.state, event.last_status) == ("pending", 500) and event.next_attempt_at > utcnow()
+        assert send(app) == 0  # not due yet
+        make_due(app)
+        send(app)
+        send(app)
+
+    assert [r["json"]["id"] for r in receiver.requests] == [receiver.requests[0]["json"]["id"]] * 2
+    with app.extensions["tracker"].db.session() as session:
+        [event] = session.scalars(select(WebhookEvent))
+        attempts = list(session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)))
+    assert event.state == "delivered"
+    assert [a.status_code for a in attempts] == [500, 200]
+    assert all(a.latency_ms is not None for a in attempts)
+
+
+def test_a_dead_receiver_parks_the_event_and_replay_delivers_it(hooks_app, pki):
+    app = hooks_app(webhook_max_age_hours=0)  # give up after the first failed attempt
+    tenant = make_tenant(app, "acme", ["*"])
+    dead = Receiver()
+    port, url = dead.port, dead.url
+    dead.stop()  # nothing listens there any more
+    subscription = subscribe(app, tenant, url)
+    change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+    send(app)
+    with app.extensions["tracker"].db.session() as session:
+        [event] = session.scalars(select(WebhookEvent))
+    assert event.state == "parked" and event.last_error
+
+    log = app.test_client().get(f"/api/v1/webhooks/{subscription['id']}/events", query_string={"state": "parked"},
+                                headers=tenant.auth).json["data"]
+    assert [e["id"] for e in log] == [event.id]
+
+    from tests.support.harness import Tenant
+    from tracker import repository
+    from tracker.models import Account
+
+    with app.extensions["tracker"].db.transaction() as session:
+        operator = repository.create_api_key(session, session.get(Account, tenant.account_id), role="operator")
+    with receiving(port=port) as alive:
+        replayed = app.test_client().post(f"/api/v1/admin/webhooks/{subscription['id']}/replay",
+                                          headers={"Authorization": f"Bearer {operator}"})
+        assert replayed.json == {"replayed": [event.id]}
+        send(app)
+    assert len(alive.requests) == 1
+    with app.extensions["tracker"].db.session() as session:
+        assert session.get(WebhookEvent, event.id).state == "delivered"
+
+
+def test_a_subscription_failing_too_long_is_disabled_and_its_owner_reenables_it(hooks_app, pki):
+    app = hooks_app(webhook_disable_after_hours=0)
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving(statuses=(503,)) as receiver:
+        subscription = subscribe(app, tenant, receiver.url)
+        change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+        send(app)
+        shown = app.test_client().get(f"/api/v1/webhooks/{subscription['id']}", headers=tenant.auth).json
+        assert shown["active"] is False and "503" in shown["disabled_reason"]
+
+        make_due(app)
+        assert send(app) == 0  # a disabled subscription is sent nothing
+        receiver.statuses = [200]
+        enabled = app.test_client().patch(f"/api/v1/webhooks/{subscription['id']}", json={"active": True},
+                                          headers=tenant.auth).json
+        assert enabled["active"] is True and enabled["disabled_reason"] is None
+        make_due(app)
+        send(app)
+    assert [r for r in receiver.requests if r["json"]["type"] == "delivery.status_changed"][-1]
+    with app.extensions["tracker"].db.session() as session:
+        assert [e.state for e in session.scalars(select(WebhookEvent))] == ["delivered"]
+
+
+def test_status_filter_test_event_and_tenant_isolation(hooks_app, pki):
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    other = make_tenant(app, "other", ["*"])
+    with receiving() as receiver:
+        subscription = subscribe(app, tenant, receiver.url, statuses=["BOUNCED"])
+        change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]),
+                        bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
+        assert app.test_client().post(f"/api/v1/webhooks/{subscription['id']}/test",
+                                      headers=tenant.auth).status_code == 202
+        send(app)
+    types = sorted((r["json"]["type"], (r["json"]["delivery"] or {}).get("status")) for r in receiver.requests)
+    assert types == [("delivery.status_changed", "BOUNCED"), ("webhook.test", None)]
+
+    listing = app.test_client().get("/api/v1/webhooks", headers=tenant.auth).json["data"]
+    assert [s["id"] for s in listing] == [subscription["id"]] and "secret" not in listing[0]
+    for method in ("get", "patch", "delete"):
+        response = getattr(app.test_client(), method)(f"/api/v1/webhooks/{subscription['id']}", json={},
+                                                       headers=other.auth)
+        assert response.status_code == 404
+    assert app.test_client().get("/api/v1/webhooks", headers=other.auth).json["data"] == []
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("http://example.com/hook", "https"),
+    ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+    ("https://10.0.0.5/hook", "10.0.0.5"),
+    ("https://[::1]/hook", "::1"),
+    ("ftp://example.com/hook", "https"),
+])
+def test_unsafe_destinations_are_refused(make_app, url, fragment):
+    app = make_app()  # production rules: https only, no private or metadata addresses
+    tenant = make_tenant(app, "acme", ["*"])
+    response = app.test_client().post("/api/v1/webhooks", json={"url": url}, headers=tenant.auth)
+    assert response.status_code == 400
+    assert fragment in response.json["detail"]

@@ -14,7 +14,7 @@ from tests.support.harness import RecordingOpener, RecordingWaker, make_tenant
 from tests.support.sns_signing import SnsTestPki
 
 REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-TABLES = ("webhook_attempts", "webhook_events", "webhook_subscriptions", "operator_job_items", "operator_jobs", "suppression_removals", "suppressions", "replay_tokens",
+TABLES = ("messages", "webhook_attempts", "webhook_events", "webhook_subscriptions", "operator_job_items", "operator_jobs", "suppression_removals", "suppressions", "replay_tokens",
           "delivery_events", "deliveries", "sns_subscriptions", "inbox_events", "api_keys", "sources", "accounts")
 
 
@@ -71,7 +71,8 @@ def make_app(pg_db, pki, opener):
     from tracker.sns_subscriptions import HttpSubscriptionConfirmer
 
     def build(**overrides):
-        config = Config(database_url=pg_db.url, sns_cert_dir=str(pki.directory), **overrides)
+        config = Config(database_url=pg_db.url, sns_cert_dir=str(pki.directory), secret_key="test-secret-key",
+                        **overrides)
         return create_app(
             config,
             certificates=DirectoryCertificateStore(pki.directory),

@@ -10,6 +10,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
     from tracker.api.admin import blueprint as admin_api
+    from tracker.api.elevate import blueprint as elevate_api
     from tracker.api.health import blueprint as health
     from tracker.api.native import blueprint as native_api
     from tracker.api.suppressions import blueprint as suppressions_api
@@ -62,5 +63,6 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(suppressions_api)
     app.register_blueprint(admin_api)
     app.register_blueprint(webhooks_api)
+    app.register_blueprint(elevate_api)
     app.register_blueprint(health)
     return app

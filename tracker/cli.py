@@ -60,6 +60,8 @@ def run(host: str, port: int) -> None:
     # `run` is the one-process form: it processes in-process even when a broker is configured,
     # and, being for development, lets webhooks use plain http.
     config = dataclasses.replace(Config.from_env(), broker_url=None, webhook_allow_http=True)
+    if config.secret_key is None:
+        config = dataclasses.replace(config, secret_key=demo.local_secret_key())
     app = create_app(config, certificates=demo.WithDemoCertificate(certificate_store_from_config(config.sns_cert_dir)))
     _upgrade(app)
     services = app.extensions["tracker"]
@@ -71,7 +73,7 @@ def run(host: str, port: int) -> None:
         source = repository.sources_of(session, account, "ses")[0]
         # Keys are stored hashed, so the one from an earlier run cannot be shown again:
         # each start issues a fresh demo key (earlier ones stay valid).
-        key = repository.create_api_key(session, account)
+        key = repository.create_api_key(session, account, secret_key=config.secret_key)
     base = f"http://{host}:{port}"
     click.echo(f"""
 Tracker running at {base}  (database: {config.database_url}; processing in this process)
@@ -152,11 +154,12 @@ def accounts_create(name: str) -> None:
     """Create an account and print its first API key (shown only this once)."""
     from tracker import repository
 
-    app = _app()
-    with app.extensions["tracker"].db.transaction() as session:
+    services = _app().extensions["tracker"]
+    with services.db.transaction() as session:
         if repository.account_by_name(session, name) is not None:
             raise click.ClickException(f"account {name!r} already exists")
-        key = repository.create_api_key(session, repository.create_account(session, name))
+        key = repository.create_api_key(session, repository.create_account(session, name),
+                                        secret_key=services.config.secret_key)
     click.echo(f"account: {name}\napi key: {key}\n(store it now: only a hash is kept)")
 
 
@@ -188,11 +191,13 @@ def keys_create(account_name: str, operator: bool) -> None:
     """Create another API key for an account and print it (shown only this once)."""
     from tracker import repository
 
-    with _app().extensions["tracker"].db.transaction() as session:
+    services = _app().extensions["tracker"]
+    with services.db.transaction() as session:
         account = repository.account_by_name(session, account_name)
         if account is None:
             raise click.ClickException(f"no account {account_name!r}")
-        key = repository.create_api_key(session, account, role="operator" if operator else "application")
+        key = repository.create_api_key(session, account, role="operator" if operator else "application",
+                                        secret_key=services.config.secret_key)
     click.echo(f"api key: {key}\n(store it now: only a hash is kept)")
 
 

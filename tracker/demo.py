@@ -28,3 +28,14 @@ class WithDemoCertificate:
         if url.rsplit("/", 1)[-1] == DEMO_CERT_NAME:
             return self._demo.get(url)
         return self._fallback.get(url)
+
+
+def local_secret_key(path: Path = Path("var/secret.key")) -> str:
+    """The embedded default's TRACKER_SECRET_KEY: made once, kept under ./var (mode 600)."""
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

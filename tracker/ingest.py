@@ -136,6 +136,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
         else:
             done.append(row.id)
     result.events_applied, merged = _apply(session, events, now, settings)
+    repository.record_messages(session, _messages(rows), now)
     result.transitions = [delivery for delivery in merged if delivery.status_changed]
     result.webhooks_queued = outbox.enqueue_status_changes(session, result.transitions, now)
     repository.mark_processed(session, done, now)
@@ -203,6 +204,22 @@ def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) ->
             unreadable += 1
     added, _ = _apply(session, events, utcnow(), settings)
     return added, unreadable
+
+
+def _messages(rows: Sequence[InboxEvent]) -> list[tuple[int, ses.MessageFacts]]:
+    """(account id, facts) of the SES messages in these rows: sender, subject, tag attributes."""
+    found = {}
+    for row in rows:
+        if row.provider != ses.PROVIDER or row.kind not in (inbox.NOTIFICATION, inbox.RAW):
+            continue
+        try:
+            text = row.body if row.kind == inbox.RAW else decode_envelope(row.body).message
+        except EnvelopeError:
+            continue
+        facts = ses.message_facts(text)
+        if facts is not None:
+            found.setdefault((row.account_id, facts.message_id), facts)
+    return [(account_id, facts) for (account_id, _), facts in sorted(found.items())]
 
 
 def webhook_body(row: InboxEvent) -> bytes:

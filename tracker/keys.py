@@ -6,6 +6,7 @@ a search space that large) and keeps every authenticated request cheap.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -45,3 +46,23 @@ def split(presented: str) -> tuple[str, str] | None:
 
 def matches(secret: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def sealer(secret_key: str):
+    """A Fernet keyed by TRACKER_SECRET_KEY, for the one use that needs a key back: JWT verification."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest()))
+
+
+def seal(plaintext: str, secret_key: str) -> str:
+    return sealer(secret_key).encrypt(plaintext.encode()).decode()
+
+
+def unseal(sealed: str, secret_key: str) -> str | None:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return sealer(secret_key).decrypt(sealed.encode()).decode()
+    except InvalidToken:  # sealed under another TRACKER_SECRET_KEY
+        return None

@@ -80,6 +80,9 @@ class ApiKey(Base):
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16), default="application", server_default="application")
+    # The whole key encrypted under TRACKER_SECRET_KEY, only so that JWTs signed with it
+    # (HS256, Elevate style) can be verified; authentication itself uses the hash.
+    sealed_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -355,3 +358,23 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Message(Base):
+    """What is known about a sent message beyond its deliveries: sender, subject, attributes.
+
+    Filled from SES message tags (and, later, by applications registering messages); the
+    compatible APIs filter on the attributes (billRunType, customerId, labelId, ...).
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("account_id", "message_id", name="uq_messages_account_message"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    message_id: Mapped[str] = mapped_column(String(300))
+    from_address: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

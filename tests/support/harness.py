@@ -46,7 +46,8 @@ def make_tenant(app, name: str, topic_arns) -> Tenant:
 
     with app.extensions["tracker"].db.transaction() as session:
         account = repository.create_account(session, name)
-        key = repository.create_api_key(session, account)
+        key = repository.create_api_key(session, account,
+                                        secret_key=app.extensions["tracker"].config.secret_key)
         source = repository.create_source(session, account, "ses", topic_arns)
         return Tenant(account.id, key, source.token)
 

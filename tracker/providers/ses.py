@@ -38,6 +38,7 @@ from tracker.providers.values import (
     normalized_event,
     not_json,
     optional_time,
+    text,
 )
 
 PROVIDER = "ses"
@@ -306,3 +307,52 @@ def _destination(mail: _JSONObject) -> list[str]:
         addresses[checked_address(value, f"mail.destination[{index}]")] = None
     return list(addresses)
 
+
+
+# Message attributes the compatible read APIs filter on, as SES message tags may carry
+# them (tag names compared without case, "-" and "_", so bill-run-id and billRunId match).
+ATTRIBUTE_TAGS = ("bulkId", "campaignReferenceId", "applicationId", "entityId", "billRunType", "billRunId",
+                  "customerId", "siteId", "contactId", "labelId", "labelName")
+_ATTRIBUTE_BY_FOLDED = {name.lower(): name for name in ATTRIBUTE_TAGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageFacts:
+    """What an SES event says about its message as a whole: sender, subject, attributes from tags."""
+
+    message_id: str
+    from_address: str | None
+    subject: str | None
+    attributes: dict[str, Any]
+
+
+def message_facts(message: str) -> MessageFacts | None:
+    """The message-level facts in an SES event, or None when it has none worth keeping.
+
+    Custom tags (not SES's own ``ses:`` ones) are kept under attributes["tags"]; those
+    naming an attribute of ATTRIBUTE_TAGS also fill that attribute (first value).
+    """
+    try:
+        document = _load(message)
+    except PayloadError:
+        return None
+    mail = document.get("mail") if isinstance(document, dict) else None
+    if not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str):
+        return None
+    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
+    custom = {name: values for name, values in tags.items()
+              if isinstance(name, str) and not name.startswith("ses:") and isinstance(values, list)}
+    attributes: dict[str, Any] = {}
+    for name, values in custom.items():
+        attribute = _ATTRIBUTE_BY_FOLDED.get(name.replace("-", "").replace("_", "").lower())
+        if attribute and values and isinstance(values[0], str):
+            attributes[attribute] = values[0]
+    if custom:
+        attributes["tags"] = custom
+    headers = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
+    senders = headers.get("from") if isinstance(headers.get("from"), list) else []
+    from_address = senders[0] if senders and isinstance(senders[0], str) else text(mail.get("source"))
+    subject = text(headers.get("subject"))
+    if not (attributes or from_address or subject):
+        return None
+    return MessageFacts(mail["messageId"], from_address, subject, attributes)

@@ -23,6 +23,7 @@ __all__ = [
     "create_account",
     "create_api_key",
     "create_source",
+    "sealed_key",
     "source_by_token",
     "set_retention",
     "sources_of",
@@ -103,9 +104,23 @@ def set_retention(session: Session, account: Account, *, raw_days: int | None, d
     session.flush()
 
 
-def create_api_key(session: Session, account: Account, role: str = "application") -> str:
-    """Store a new key for ``account`` and return its plaintext (the only time it exists)."""
+def create_api_key(session: Session, account: Account, role: str = "application",
+                   secret_key: str | None = None) -> str:
+    """Store a new key for ``account`` and return its plaintext (the only time it is shown).
+
+    With ``secret_key`` (TRACKER_SECRET_KEY) the key is also kept sealed, so that JWTs
+    signed with it can be verified; without it only the hash is kept.
+    """
     new = keys.generate()
-    session.add(ApiKey(account_id=account.id, key_id=new.key_id, secret_hash=new.secret_hash, role=role))
+    sealed = keys.seal(new.plaintext, secret_key) if secret_key else None
+    session.add(ApiKey(account_id=account.id, key_id=new.key_id, secret_hash=new.secret_hash, role=role,
+                       sealed_key=sealed))
     session.flush()
     return new.plaintext
+
+
+def sealed_key(session: Session, key_id: str) -> tuple[int, str, str | None] | None:
+    """(account id, role, sealed key) of a live key, for JWT verification."""
+    row = session.execute(select(ApiKey.account_id, ApiKey.role, ApiKey.sealed_key).where(
+        ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))).first()
+    return (row.account_id, row.role, row.sealed_key) if row else None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain import DeliveryState, Engagement
 from tracker.models import (
+    Message,
     Delivery,
     DeliveryEvent,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "list_deliveries",
     "lock_statuses",
     "merge_deliveries",
+    "record_messages",
 ]
 
 
@@ -211,3 +213,18 @@ def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent
 
 def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
     return session.scalars(select(Delivery).where(Delivery.account_id == account_id).order_by(Delivery.id))
+
+
+def record_messages(session: Session, messages: Sequence[tuple[int, object]], now: datetime) -> None:
+    """Keep each message's sender, subject and attributes; the first event that told them wins."""
+    if not messages:
+        return
+    table = Message.__table__
+    statement = (insert_for(session, table)
+                 .on_conflict_do_nothing(index_elements=["account_id", "message_id"])
+                 .returning(table.c.id))
+    session.execute(statement, [
+        {"account_id": account_id, "message_id": facts.message_id, "from_address": facts.from_address,
+         "subject": facts.subject, "attributes": facts.attributes, "created_at": now, "updated_at": now}
+        for account_id, facts in messages
+    ]).all()

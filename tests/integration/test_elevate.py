@@ -1,0 +1,131 @@
+"""Elevate's GET /v1/email-status (seed 000) on real PostgreSQL: JWT auth, filters, mapping, tenants."""
+from __future__ import annotations
+
+import json
+import time
+
+import jwt
+import pytest
+
+from tests.support.harness import drain, make_tenant
+from tests.support.ses_events import bounce, for_message
+from tests.support.sns_signing import notification
+from tracker.api.elevate import STATUS
+from tracker.domain import Status
+
+
+def token_for(tenant, **claims) -> str:
+    key_id = tenant.key.split("_")[1]
+    return jwt.encode({"iat": int(time.time()), **claims}, tenant.key, algorithm="HS256", headers={"kid": key_id})
+
+
+def get(app, tenant, token=None, **params):
+    token = token or token_for(tenant)
+    return app.test_client().get("/v1/email-status", query_string=params,
+                                 headers={"Authorization": f"Bearer {token}"})
+
+
+def post_all(app, tenant, pki, *messages):
+    for message in messages:
+        assert app.test_client().post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
+    drain(app)
+
+
+def one_of_each(address):
+    """SES events putting one delivery in each canonical status (but PENDING and ACKNOWLEDGED)."""
+    def m(n):
+        return f"{n}@example.com"
+    return {
+        "SENT": for_message("event/send.json", "m-sent", [m("sent")]),
+        "RETRY": for_message("event/delivery-delay.json", "m-retry", [m("retry")],
+                             deliveryDelay={"delayedRecipients": [{"emailAddress": m("retry")}]}),
+        "DELIVERED": for_message("event/delivery.json", "m-delivered", [m("delivered")],
+                                 delivery={"recipients": [m("delivered")]}),
+        "OPENED": for_message("event/open.json", "m-opened", [m("opened")]),
+        "ERROR": for_message("event/reject.json", "m-error", [m("error")]),
+        "BOUNCED": bounce("m-bounced", m("bounced"), "Permanent", "fb1", "2026-11-20T10:00:00.000Z"),
+        "COMPLAINT": for_message("event/complaint.json", "m-complaint", [m("complaint")],
+                                 complaint={"complainedRecipients": [{"emailAddress": m("complaint")}]}),
+    }
+
+
+def test_a_jwt_signed_with_the_api_key_or_the_key_itself_authenticates(app, tenant):
+    assert get(app, tenant).status_code == 200
+    assert get(app, tenant, token=tenant.key).status_code == 200
+    for bad in (jwt.encode({}, "another-secret-that-is-long-enough-for-hs256", algorithm="HS256", headers={"kid": tenant.key.split("_")[1]}),
+                jwt.encode({}, tenant.key, algorithm="HS256", headers={"kid": "0000000000000000"}),
+                token_for(tenant, exp=int(time.time()) - 60),
+                "not-a-token"):
+        response = get(app, tenant, token=bad)
+        assert response.status_code == 401 and set(response.json) == {"error", "detail"}
+    assert app.test_client().get("/v1/email-status").status_code == 401
+
+
+@pytest.mark.parametrize("canonical, elevate", sorted((s.value, e) for s, e in STATUS.items()))
+def test_status_mapping_row(canonical, elevate):
+    assert STATUS[Status(canonical)] == elevate
+
+
+def test_status_filter_and_items_follow_the_mapping_including_acknowledged(app, tenant, pki):
+    events = one_of_each("x")
+    post_all(app, tenant, pki, *events.values())
+    bounced = [i for i in get(app, tenant, status="BOUNCED").json if i["recipientEmail"] == "bounced@example.com"][0]
+    acknowledged = app.test_client().post(f"/api/v1/deliveries/{bounced['id']}/acknowledge", headers=tenant.auth)
+    assert acknowledged.status_code == 200
+
+    def recipients(status):
+        return sorted(i["recipientEmail"].split("@")[0] for i in get(app, tenant, status=status).json)
+
+    assert recipients("SENT") == ["sent"]
+    assert recipients("RETRY") == ["retry"]
+    assert recipients("DELIVERED") == ["delivered", "opened"]
+    assert recipients("ERROR") == ["error"]
+    assert recipients("COMPLAINT") == ["complaint"]
+    assert recipients("BOUNCED") == []
+    assert recipients("ACKNOWLEDGED") == ["bounced"]
+    opened = get(app, tenant, status="DELIVERED", sort="recipientEmail:desc").json[0]
+    assert (opened["recipientEmail"], opened["status"]) == ("opened@example.com", "DELIVERED")
+    assert get(app, tenant, status="LOST").status_code == 400
+
+
+def test_items_carry_the_documented_fields_and_ses_tag_attributes(app, tenant, pki):
+    send = for_message("event/send.json", "m1", ["r@example.com"])
+    send["mail"]["tags"] = {"billRunType": ["NORMAL"], "billRunId": ["7"], "customerId": ["42"],
+                            "siteId": ["3"], "contactId": ["9"], "ses:configuration-set": ["cs"]}
+    post_all(app, tenant, pki, send, bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
+
+    [item] = get(app, tenant, billRunType="NORMAL", billRunId="7").json
+    assert set(item) == {"id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message",
+                         "bounceType", "billRunType", "billRunId", "customerId", "siteId", "contactId"}
+    assert (item["status"], item["bounceType"], item["billRunId"], item["customerId"]) == ("BOUNCED", "PERMANENT", 7, 42)
+    assert item["message"] == "smtp; 550 5.1.1 no such user"
+    assert item["createdDateTime"].endswith("Z")
+    assert get(app, tenant, billRunId="8").json == []
+    assert get(app, tenant, bounceType="PERMANENT", fields="id,status").json == [{"id": item["id"], "status": "BOUNCED"}]
+    assert get(app, tenant, fields="id,colour").status_code == 400
+
+
+def test_paging_sorting_and_time_filters(app, tenant, pki):
+    post_all(app, tenant, pki, *[for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]) for n in range(7)])
+    everything = get(app, tenant, pageSize=100).json
+    ids = [i["id"] for i in everything]
+    assert ids == sorted(ids) and len(ids) == 7
+
+    pages = [get(app, tenant, page=p, pageSize=3).json for p in (1, 2, 3)]
+    assert [i["id"] for page in pages for i in page] == ids
+    assert [i["id"] for i in get(app, tenant, sort="id:desc").json] == ids[::-1]
+    created = everything[0]["createdDateTime"]
+    assert len(get(app, tenant, createdDateTime=f"gt:2000-01-01T00:00:00Z,lt:2100-01-01T00:00:00Z").json) == 7
+    assert get(app, tenant, createdDateTime=f"lt:{created}").json == []
+    assert len(get(app, tenant, updatedDateTime=created).json) >= 1
+    for bad in ({"createdDateTime": "yesterday"}, {"page": 0}, {"pageSize": 1001}, {"sort": "colour"},
+                {"page": 1000, "pageSize": 1000}):
+        response = get(app, tenant, **bad)
+        assert response.status_code == 400, bad
+
+
+def test_an_account_sees_only_its_own_deliveries(app, tenant, pki):
+    other = make_tenant(app, "other", ["*"])
+    post_all(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+    assert len(get(app, tenant).json) == 1
+    assert get(app, other).json == []

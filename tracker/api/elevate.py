@@ -1,0 +1,215 @@
+"""Elevate's email status API (shared/seeds/000): GET /v1/email-status, Bearer JWT.
+
+A client written for Elevate works unchanged: same path, parameters, item fields and
+status vocabulary. Authentication: a JWT signed HS256 with one of the account's API keys,
+its ``kid`` header naming the key id (the part after ``trk_``); the plain API key is
+accepted too. The status mapping below is the Elevate column of DESIGN section 3.
+"""
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta, timezone
+
+import jwt
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import and_, select
+
+from tracker import keys, repository
+from tracker.domain import Status
+from tracker.errors import ApiError
+from tracker.models import Delivery, Message
+from tracker.services import services
+
+blueprint = Blueprint("elevate_api", __name__)
+
+# canonical status -> Elevate status (DESIGN section 3)
+STATUS = {
+    Status.PENDING: "SENT",  # registered, nothing heard from the provider yet
+    Status.SENT: "SENT",
+    Status.RETRY: "RETRY",
+    Status.DELIVERED: "DELIVERED",
+    Status.OPENED: "DELIVERED",  # Elevate has no OPENED: an opened email was delivered
+    Status.ERROR: "ERROR",
+    Status.BOUNCED: "BOUNCED",  # with bounceType PERMANENT / TRANSIENT / UNDETERMINED
+    Status.COMPLAINT: "COMPLAINT",
+    Status.ACKNOWLEDGED: "ACKNOWLEDGED",
+}
+# Elevate status -> the canonical statuses it stands for (the status filter)
+CANONICAL = {elevate: sorted(s.value for s, e in STATUS.items() if e == elevate) for elevate in set(STATUS.values())}
+
+FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message", "bounceType",
+          "billRunType", "billRunId", "customerId", "siteId", "contactId")
+SORTABLE = {"id": Delivery.id, "recipientEmail": Delivery.recipient, "createdDateTime": Delivery.created_at,
+            "updatedDateTime": Delivery.updated_at, "status": Delivery.status}
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+# Deep pages are OFFSET pages; past this many rows a client should narrow by
+# updatedDateTime=gt:... instead (keyset underneath), as large offsets cost linear time.
+MAX_OFFSET = 10_000
+
+
+def require_elevate_auth(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>")
+        g.account_id = _account_for(token)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _account_for(token: str) -> int:
+    app = services()
+    with app.db.session() as session:
+        if token.startswith(keys.PREFIX):
+            caller = repository.caller_for_key(session, token)
+            if caller is None:
+                raise ApiError(401, "unauthorized", "the API key is unknown or revoked")
+            return caller.account_id
+        try:
+            key_id = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError as error:
+            raise ApiError(401, "unauthorized", f"not a JWT: {error}") from None
+        found = repository.sealed_key(session, key_id) if isinstance(key_id, str) else None
+    if found is None:
+        raise ApiError(401, "unauthorized", "the JWT's kid names no live API key")
+    account_id, _, sealed = found
+    secret = keys.unseal(sealed, app.config.secret_key) if sealed and app.config.secret_key else None
+    if secret is None:
+        raise ApiError(401, "unauthorized", "this key cannot verify JWTs (created without TRACKER_SECRET_KEY)")
+    try:
+        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
+    except jwt.InvalidTokenError as error:
+        raise ApiError(401, "unauthorized", f"the JWT is not valid: {error}") from None
+    return account_id
+
+
+@blueprint.get("/v1/email-status")
+@require_elevate_auth
+def email_status():
+    args = request.args
+    page = _integer(args, "page", 1, minimum=1)
+    page_size = _integer(args, "pageSize", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+    if (page - 1) * page_size > MAX_OFFSET:
+        raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows; "
+                       "narrow with updatedDateTime=gt:<last updatedDateTime seen> instead")
+    fields = _fields(args.get("fields"))
+    statement = (select(Delivery, Message)
+                 .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
+                                          Message.message_id == Delivery.message_id))
+                 .where(Delivery.account_id == g.account_id))
+    statement = _filter(statement, args)
+    statement = statement.order_by(*_sort(args.get("sort"))).offset((page - 1) * page_size).limit(page_size)
+    with services().db.session() as session:
+        rows = session.execute(statement).all()
+    return jsonify([_item(delivery, message, fields) for delivery, message in rows])
+
+
+def _filter(statement, args):
+    if "status" in args:
+        wanted = args["status"].upper()
+        if wanted not in CANONICAL:
+            raise ApiError(400, "invalid_request", f"status must be one of {', '.join(sorted(CANONICAL))}")
+        statement = statement.where(Delivery.status.in_(CANONICAL[wanted]))
+    if "bounceType" in args:
+        bounce_type = args["bounceType"].upper()
+        if bounce_type not in ("PERMANENT", "TRANSIENT", "UNDETERMINED"):
+            raise ApiError(400, "invalid_request", "bounceType must be PERMANENT, TRANSIENT or UNDETERMINED")
+        statement = statement.where(Delivery.bounce_type == bounce_type)
+    for name in ("billRunType", "billRunId"):
+        if name in args:
+            statement = statement.where(Message.attributes[name].as_string() == args[name])
+    for name, column in (("createdDateTime", Delivery.created_at), ("updatedDateTime", Delivery.updated_at)):
+        if name in args:
+            statement = statement.where(*_time_conditions(name, args[name], column))
+    return statement
+
+
+def _time_conditions(name: str, raw: str, column) -> list:
+    """`T`, `lt:T`, `gt:T`, comma-separated; a bare T means that second."""
+    conditions = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        operator, _, value = part.partition(":") if part[:3] in ("lt:", "gt:") else ("eq", "", part)
+        moment = _timestamp(name, value)
+        if operator == "lt":
+            conditions.append(column < moment)
+        elif operator == "gt":
+            conditions.append(column > moment)
+        else:
+            conditions.append(and_(column >= moment, column < moment + timedelta(seconds=1)))
+    return conditions
+
+
+def _timestamp(name: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name}: {value!r} is not yyyy-MM-ddTHH:mm:ssZ") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _sort(raw: str | None) -> list:
+    order = []
+    for part in (p.strip() for p in (raw or "id").split(",") if p.strip()):
+        name, _, direction = part.partition(":")
+        column = SORTABLE.get(name.strip())
+        if column is None or direction.strip().lower() not in ("", "asc", "desc"):
+            raise ApiError(400, "invalid_request", f"sort: {part!r}; sortable fields are {', '.join(SORTABLE)}"
+                           " with an optional :desc")
+        order.append(column.desc() if direction.strip().lower() == "desc" else column.asc())
+    return order + [Delivery.id.asc()]
+
+
+def _fields(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return FIELDS
+    wanted = tuple(f.strip() for f in raw.split(",") if f.strip())
+    unknown = [f for f in wanted if f not in FIELDS]
+    if unknown:
+        raise ApiError(400, "invalid_request", f"fields: unknown {', '.join(unknown)}")
+    return wanted
+
+
+def _integer(args, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ApiError(400, "invalid_request", f"{name} must be between {minimum} and {maximum or 'any'}")
+    return value
+
+
+def _item(delivery: Delivery, message: Message | None, fields: tuple[str, ...]) -> dict:
+    attributes = message.attributes if message is not None else {}
+    status = STATUS[Status(delivery.status)]
+    item = {
+        "id": delivery.id,
+        "recipientEmail": delivery.recipient,
+        "createdDateTime": _iso(delivery.created_at),
+        "updatedDateTime": _iso(delivery.updated_at),
+        "status": status,
+        "message": delivery.diagnostic,
+        "bounceType": delivery.bounce_type if delivery.bounce_type else None,
+        "billRunType": attributes.get("billRunType"),
+        "billRunId": _number(attributes.get("billRunId")),
+        "customerId": _number(attributes.get("customerId")),
+        "siteId": _number(attributes.get("siteId")),
+        "contactId": _number(attributes.get("contactId")),
+    }
+    return {name: item[name] for name in fields}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _number(value):
+    """Elevate's ids are integers; tag values are strings: give numbers back as numbers."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value

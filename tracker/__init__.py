@@ -10,7 +10,9 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
     from tracker.api.admin import blueprint as admin_api
-    from tracker.api.elevate import blueprint as elevate_api
+    from tracker.api import compat_infobip, compat_postman, compat_sendcloud
+    from tracker.api.compat_elevate import blueprint as elevate_api
+    from tracker.api.messages import blueprint as messages_api
     from tracker.api.health import blueprint as health
     from tracker.api.native import blueprint as native_api
     from tracker.api.suppressions import blueprint as suppressions_api
@@ -64,5 +66,8 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(admin_api)
     app.register_blueprint(webhooks_api)
     app.register_blueprint(elevate_api)
+    app.register_blueprint(messages_api)
+    for compatible in (compat_infobip, compat_sendcloud, compat_postman):
+        app.register_blueprint(compatible.blueprint)
     app.register_blueprint(health)
     return app

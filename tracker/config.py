@@ -27,6 +27,7 @@ class Config:
     soft_bounce_limit: int = 2
     soft_bounce_window_days: float = 30.0
     secret_key: str | None = None
+    rate_limits: str = ""
     webhook_allow_http: bool = False
     webhook_allowed_networks: str = ""
     webhook_timeout: float = 10.0
@@ -59,6 +60,7 @@ class Config:
             soft_bounce_limit=number("TRACKER_SOFT_BOUNCE_LIMIT", cls.soft_bounce_limit),
             soft_bounce_window_days=number("TRACKER_SOFT_BOUNCE_WINDOW_DAYS", cls.soft_bounce_window_days, float),
             secret_key=env.get("TRACKER_SECRET_KEY") or None,
+            rate_limits=env.get("TRACKER_RATE_LIMITS", ""),
             webhook_allow_http=env.get("TRACKER_WEBHOOKS_ALLOW_HTTP", "").lower() in ("1", "true", "yes"),
             webhook_allowed_networks=env.get("TRACKER_WEBHOOKS_ALLOWED_NETWORKS", ""),
             webhook_timeout=number("TRACKER_WEBHOOK_TIMEOUT", cls.webhook_timeout, float),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker import inbox, metrics, repository
-from tracker.domain import NormalizedEvent, engagement, fold, suppression
+from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.models import InboxEvent, utcnow
@@ -274,6 +274,7 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
         repository.DeliveryChange(
             account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
             state=fold(new_events), new_events=len(new_events), engagement=engagement(new_events),
+            milestones=milestones(new_events),
         )
         for key, new_events in sorted(new_per_delivery.items())
         for account_id, message_id, recipient in [key]

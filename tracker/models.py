@@ -182,6 +182,7 @@ class Delivery(Base):
         Index("ix_deliveries_account_updated", "account_id", "updated_at", "id"),
         Index("ix_deliveries_account_status_updated", "account_id", "status", "updated_at", "id"),
         Index("ix_deliveries_account_recipient", "account_id", "recipient"),
+        Index("ix_deliveries_account_created", "account_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -198,6 +199,12 @@ class Delivery(Base):
     events_count: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped on every status change, so a subscriber can drop changes that arrive late.
     status_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Milestones: when the provider first said sent / delivered (earliest event time).
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Infobip-style pull reports: the status_sequence last handed out, so each final report
+    # is returned once per account.
+    reported_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Engagement: aggregates of the delivery's distinct open and click events.
     opens_count: Mapped[int] = mapped_column(Integer, default=0)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -376,5 +383,11 @@ class Message(Base):
     from_address: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(Text)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Registered by the application (POST /api/v1/messages); None when only events told us.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attachments_metadata: Mapped[list[Any] | None] = mapped_column(JSON)
+    cc: Mapped[list[str] | None] = mapped_column(JSON)
+    bcc: Mapped[list[str] | None] = mapped_column(JSON)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,7 +19,7 @@ from tracker.providers.errors import PayloadError
 
 COMPARED = ("account_id", "message_id", "recipient", "provider", "status", "precedence", "status_at", "bounce_type",
             "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at", "last_opened_at",
-            "clicks_count", "first_clicked_at", "last_clicked_at", "last_clicked_link")
+            "clicks_count", "first_clicked_at", "last_clicked_at", "last_clicked_link", "sent_at", "delivered_at")
 
 
 def snapshot(app) -> dict:

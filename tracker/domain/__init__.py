@@ -2,7 +2,7 @@
 
 Standard library only and no I/O; every other layer may import it, it imports none of them.
 """
-from tracker.domain.engagement import Engagement, engagement
+from tracker.domain.engagement import Engagement, Milestones, engagement, milestones
 from tracker.domain.events import EventType, NormalizedEvent, normalize_address
 from tracker.domain.state import INITIAL, DeliveryState, can_acknowledge, fold, history, merge, precedence
 from tracker.domain.status import BounceType, Status
@@ -11,6 +11,7 @@ __all__ = [
     "BounceType",
     "DeliveryState",
     "Engagement",
+    "Milestones",
     "EventType",
     "NormalizedEvent",
     "Status",
@@ -20,6 +21,7 @@ __all__ = [
     "fold",
     "history",
     "merge",
+    "milestones",
     "normalize_address",
     "precedence",
 ]

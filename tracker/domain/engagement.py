@@ -55,3 +55,18 @@ def engagement(events: Iterable[NormalizedEvent]) -> Engagement:
 
 def _order(event: NormalizedEvent):
     return event.occurred_at, event.event_key
+
+
+@dataclasses.dataclass(frozen=True)
+class Milestones:
+    """When a delivery was first reported sent and first reported delivered (earliest event times)."""
+
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+def milestones(events: Iterable[NormalizedEvent]) -> Milestones:
+    events = list(events)
+    sent = [e.occurred_at for e in events if e.type is EventType.SENT]
+    delivered = [e.occurred_at for e in events if e.type is EventType.DELIVERED]
+    return Milestones(min(sent, default=None), min(delivered, default=None))

@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import case, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracker.domain import DeliveryState, Engagement
+from tracker.domain import DeliveryState, Engagement, Milestones
 from tracker.models import (
     Message,
     Delivery,
@@ -27,6 +27,7 @@ __all__ = [
     "list_deliveries",
     "lock_statuses",
     "merge_deliveries",
+    "merge_message",
     "record_messages",
 ]
 
@@ -60,6 +61,7 @@ class DeliveryChange:
     state: DeliveryState
     new_events: int
     engagement: Engagement = Engagement()
+    milestones: Milestones = Milestones()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +122,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
             "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
             "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
             "last_clicked_link": c.engagement.last_clicked_link,
+            "sent_at": c.milestones.sent_at, "delivered_at": c.milestones.delivered_at,
         }
         for c in changes
     ]
@@ -141,10 +144,16 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
                                   new.first_clicked_at), else_=old.first_clicked_at),
         "last_clicked_at": case((later_click, new.last_clicked_at), else_=old.last_clicked_at),
         "last_clicked_link": case((later_click, new.last_clicked_link), else_=old.last_clicked_link),
+        "sent_at": case((_earlier_or_later(new.sent_at, old.sent_at, later=False), new.sent_at),
+                        else_=old.sent_at),
+        "delivered_at": case((_earlier_or_later(new.delivered_at, old.delivered_at, later=False), new.delivered_at),
+                             else_=old.delivered_at),
     }
     merged = session.execute(statement.on_conflict_do_update(
         index_elements=["account_id", "message_id", "recipient"],
         set_={**keep_winner, **engagement, "events_count": old.events_count + new.events_count,
+              # A delivery registered before any event learns its provider from the first one.
+              "provider": case((old.provider == "unknown", new.provider), else_=old.provider),
               "status_sequence": case((wins & (new.status != old.status), old.status_sequence + 1),
                                       else_=old.status_sequence),
               "updated_at": new.updated_at},
@@ -216,15 +225,33 @@ def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
 
 
 def record_messages(session: Session, messages: Sequence[tuple[int, object]], now: datetime) -> None:
-    """Keep each message's sender, subject and attributes; the first event that told them wins."""
-    if not messages:
-        return
-    table = Message.__table__
-    statement = (insert_for(session, table)
-                 .on_conflict_do_nothing(index_elements=["account_id", "message_id"])
-                 .returning(table.c.id))
-    session.execute(statement, [
-        {"account_id": account_id, "message_id": facts.message_id, "from_address": facts.from_address,
-         "subject": facts.subject, "attributes": facts.attributes, "created_at": now, "updated_at": now}
-        for account_id, facts in messages
-    ]).all()
+    """Keep each message's sender, subject and tag attributes, filling only what is still unknown.
+
+    Registration (tracker.registration) and events may come in either order; whatever an
+    application registered wins over what tags say, and the result is the same either way.
+    """
+    for account_id, facts in messages:
+        merge_message(session, account_id, facts.message_id, now, from_address=facts.from_address,
+                      subject=facts.subject, attributes=facts.attributes, override=False)
+
+
+def merge_message(session: Session, account_id: int, message_id: str, now: datetime, *, override: bool,
+                  attributes: dict | None = None, **fields) -> Message:
+    """Create or complete a message row. ``override``: the given values win (a registration);
+    otherwise they only fill gaps (what an event's tags said)."""
+    message = session.scalar(select(Message).where(Message.account_id == account_id,
+                                                   Message.message_id == message_id).with_for_update())
+    if message is None:
+        message = Message(account_id=account_id, message_id=message_id, attributes={}, created_at=now)
+        session.add(message)
+    merged = dict(message.attributes or {})
+    for name, value in (attributes or {}).items():
+        if override or name not in merged:
+            merged[name] = value
+    message.attributes = merged
+    for name, value in fields.items():
+        if value is not None and (override or getattr(message, name) is None):
+            setattr(message, name, value)
+    message.updated_at = now
+    session.flush()
+    return message

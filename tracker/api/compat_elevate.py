@@ -10,11 +10,10 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta, timezone
 
-import jwt
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, select
 
-from tracker import keys, repository
+from tracker.api import credentials, ratelimit
 from tracker.domain import Status
 from tracker.errors import ApiError
 from tracker.models import Delivery, Message
@@ -54,35 +53,15 @@ def require_elevate_auth(view):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>")
-        g.account_id = _account_for(token)
+        caller = credentials.caller_from_authorization(f"Bearer {token}")
+        if caller is None:
+            raise ApiError(401, "unauthorized", "the JWT (or API key) is not valid, expired, or names no live key")
+        g.account_id = caller.account_id
+        retry_after = ratelimit.hit(caller.account_id, "elevate")
+        if retry_after is not None:
+            raise ApiError(429, "too_many_requests", "rate limit exceeded", {"Retry-After": str(int(retry_after) + 1)})
         return view(*args, **kwargs)
     return wrapper
-
-
-def _account_for(token: str) -> int:
-    app = services()
-    with app.db.session() as session:
-        if token.startswith(keys.PREFIX):
-            caller = repository.caller_for_key(session, token)
-            if caller is None:
-                raise ApiError(401, "unauthorized", "the API key is unknown or revoked")
-            return caller.account_id
-        try:
-            key_id = jwt.get_unverified_header(token).get("kid")
-        except jwt.InvalidTokenError as error:
-            raise ApiError(401, "unauthorized", f"not a JWT: {error}") from None
-        found = repository.sealed_key(session, key_id) if isinstance(key_id, str) else None
-    if found is None:
-        raise ApiError(401, "unauthorized", "the JWT's kid names no live API key")
-    account_id, _, sealed = found
-    secret = keys.unseal(sealed, app.config.secret_key) if sealed and app.config.secret_key else None
-    if secret is None:
-        raise ApiError(401, "unauthorized", "this key cannot verify JWTs (created without TRACKER_SECRET_KEY)")
-    try:
-        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
-    except jwt.InvalidTokenError as error:
-        raise ApiError(401, "unauthorized", f"the JWT is not valid: {error}") from None
-    return account_id
 
 
 @blueprint.get("/v1/email-status")

@@ -187,7 +187,8 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--account", "account_name", required=True)
 @click.option("--operator", is_flag=True, help="may also use the admin API (failed events, replay, discard)")
-def keys_create(account_name: str, operator: bool) -> None:
+@click.option("--read-only", is_flag=True, help="may only read (GET) through every API style")
+def keys_create(account_name: str, operator: bool, read_only: bool) -> None:
     """Create another API key for an account and print it (shown only this once)."""
     from tracker import repository
 
@@ -196,9 +197,38 @@ def keys_create(account_name: str, operator: bool) -> None:
         account = repository.account_by_name(session, account_name)
         if account is None:
             raise click.ClickException(f"no account {account_name!r}")
-        key = repository.create_api_key(session, account, role="operator" if operator else "application",
-                                        secret_key=services.config.secret_key)
+        if operator and read_only:
+            raise click.UsageError("a key is either --operator or --read-only")
+        role = "operator" if operator else "read-only" if read_only else "application"
+        key = repository.create_api_key(session, account, role=role, secret_key=services.config.secret_key)
     click.echo(f"api key: {key}\n(store it now: only a hash is kept)")
+
+
+@keys.command("list")
+@click.option("--account", "account_name", required=True)
+def keys_list(account_name: str) -> None:
+    """An account's keys: id, role, created, revoked (the secrets are not kept)."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.session() as session:
+        account = repository.account_by_name(session, account_name)
+        if account is None:
+            raise click.ClickException(f"no account {account_name!r}")
+        for key in repository.keys_of(session, account):
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
+            click.echo(f"{key.key_id}\t{key.role}\t{key.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id (the 16 hex characters after trk_): every API style refuses it at once."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.transaction() as session:
+        if not repository.revoke_key(session, key_id):
+            raise click.ClickException(f"no live key {key_id}")
+    click.echo(f"revoked {key_id}")
 
 
 @main.group()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import current_app
 
 from tracker import repository
+from tracker.api.ratelimit import LocalCounters
 from tracker.authenticity.sns import CertificateStore
 from tracker.config import Config
 from tracker.domain.suppression import SoftBouncePolicy
@@ -76,6 +77,7 @@ class Services:
     waker: Waker
     sources: SourceCache
     webhook_waker: Waker | None = None  # the embedded default's webhook sender thread
+    rate_counters: LocalCounters = dataclasses.field(default_factory=LocalCounters)
 
     @property
     def webhook_settings(self):

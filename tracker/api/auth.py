@@ -6,9 +6,11 @@ import functools
 from flask import g, request
 
 from tracker import repository
+from tracker.api import ratelimit
 from tracker.errors import ApiError
 from tracker.services import services
 
+READ_ONLY = "read-only"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tracker"'}
 
 
@@ -23,6 +25,12 @@ def require_key(view):
         if caller is None:
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
         g.account_id, g.key_id, g.caller = caller.account_id, caller.key_id, caller
+        if caller.role == READ_ONLY and request.method not in ("GET", "HEAD"):
+            raise ApiError(403, "forbidden", "this API key is read-only")
+        retry_after = ratelimit.hit(caller.account_id, "native")
+        if retry_after is not None:
+            raise ApiError(429, "too_many_requests", "rate limit exceeded",
+                           {"Retry-After": str(int(retry_after) + 1)})
         return view(*args, **kwargs)
 
     return wrapper

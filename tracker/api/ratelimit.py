@@ -13,8 +13,21 @@ import time
 # others' documents state none, so these are generous defaults of ours.
 DEFAULT_LIMITS = {"sendcloud": 3000, "infobip": 6000, "elevate": 6000, "postman": 6000, "native": 6000}
 
-_local: dict[tuple[int, str, int], int] = {}
-_lock = threading.Lock()
+
+
+class LocalCounters:
+    """The embedded default's counters: per app, in this process."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def incr(self, key: tuple[int, str, int]) -> int:
+        with self._lock:
+            if len(self._counts) > 100_000:
+                self._counts.clear()
+            self._counts[key] = count = self._counts.get(key, 0) + 1
+            return count
 
 
 def parse_limits(raw: str) -> dict[str, int]:
@@ -41,11 +54,7 @@ def hit(account_id: int, style: str) -> float | None:
     if app.config.broker_url:
         count = _redis_count(app.config.broker_url, f"tracker:ratelimit:{style}:{account_id}:{window}")
     else:
-        with _lock:
-            key = (account_id, style, window)
-            _local[key] = count = _local.get(key, 0) + 1
-            if len(_local) > 100_000:
-                _local.clear()
+        count = app.rate_counters.incr((account_id, style, window))
     return None if count <= limit else (window + 1) * 60 - now
 
 

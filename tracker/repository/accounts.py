@@ -13,6 +13,7 @@ from tracker.models import (
     Account,
     ApiKey,
     Source,
+    utcnow,
 )
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "create_account",
     "create_api_key",
     "create_source",
+    "keys_of",
+    "revoke_key",
     "sealed_key",
     "source_by_token",
     "set_retention",
@@ -124,3 +127,18 @@ def sealed_key(session: Session, key_id: str) -> tuple[int, str, str | None] | N
     row = session.execute(select(ApiKey.account_id, ApiKey.role, ApiKey.sealed_key).where(
         ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))).first()
     return (row.account_id, row.role, row.sealed_key) if row else None
+
+
+def keys_of(session: Session, account: Account) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id)))
+
+
+def revoke_key(session: Session, key_id: str) -> bool:
+    """Revoke a key (every API style refuses it from now on); False if no live key has that id."""
+    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None)))
+    if key is None:
+        return False
+    key.revoked_at = utcnow()
+    key.sealed_key = None  # nothing left to verify JWTs with
+    session.flush()
+    return True

@@ -1,0 +1,56 @@
+"""Keys: several per account, revocable everywhere at once, read-only or operator; rate limits per style."""
+from __future__ import annotations
+
+import base64
+
+from tests.support.harness import make_tenant
+from tracker import repository
+from tracker.models import Account
+
+
+def new_key(app, tenant, role="application") -> str:
+    with app.extensions["tracker"].db.transaction() as session:
+        return repository.create_api_key(session, session.get(Account, tenant.account_id), role=role,
+                                         secret_key=app.extensions["tracker"].config.secret_key)
+
+
+def test_several_keys_per_account_and_revocation_shuts_every_style(app, tenant):
+    import jwt
+
+    second = new_key(app, tenant)
+    key_id = second.split("_")[1]
+    styles = {
+        "native": ("/api/v1/deliveries", {"Authorization": f"Bearer {second}"}),
+        "elevate-jwt": ("/v1/email-status", {"Authorization": "Bearer " + jwt.encode(
+            {}, second, algorithm="HS256", headers={"kid": key_id})}),
+        "elevate-key": ("/v1/email-status", {"Authorization": f"Bearer {second}"}),
+    }
+    for name, (path, headers) in styles.items():
+        assert app.test_client().get(path, headers=headers).status_code == 200, name
+    with app.extensions["tracker"].db.transaction() as session:
+        assert repository.revoke_key(session, key_id)
+    for name, (path, headers) in styles.items():
+        assert app.test_client().get(path, headers=headers).status_code == 401, name
+    assert app.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code == 200  # the other key lives
+
+
+def test_a_read_only_key_reads_but_never_writes(app, tenant):
+    reader = {"Authorization": f"Bearer {new_key(app, tenant, role='read-only')}"}
+    client = app.test_client()
+    assert client.get("/api/v1/deliveries", headers=reader).status_code == 200
+    for path, body in (("/api/v1/messages", {"recipients": ["a@example.com"]}),
+                       ("/api/v1/webhooks", {"url": "https://example.com/h"})):
+        response = client.post(path, json=body, headers=reader)
+        assert response.status_code == 403 and "read-only" in response.json["detail"]
+    assert client.get("/api/v1/admin/events", headers=reader).status_code == 403
+
+
+def test_native_rate_limit_answers_429_with_retry_after(make_app):
+    app = make_app(rate_limits="native=2")
+    tenant = make_tenant(app, "acme", ["*"])
+    other = make_tenant(app, "other", ["*"])
+    statuses = [app.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = app.test_client().get("/api/v1/deliveries", headers=tenant.auth)
+    assert limited.json["error"] == "too_many_requests" and int(limited.headers["Retry-After"]) >= 1
+    assert app.test_client().get("/api/v1/deliveries", headers=other.auth).status_code == 200  # per account

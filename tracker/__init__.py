@@ -13,6 +13,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.api import compat_infobip, compat_postman, compat_sendcloud
     from tracker.api.compat_elevate import blueprint as elevate_api
     from tracker.api.messages import blueprint as messages_api
+    from tracker.api.openapi import blueprint as openapi
     from tracker.api.health import blueprint as health
     from tracker.api.native import blueprint as native_api
     from tracker.api.suppressions import blueprint as suppressions_api
@@ -67,6 +68,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(webhooks_api)
     app.register_blueprint(elevate_api)
     app.register_blueprint(messages_api)
+    app.register_blueprint(openapi)
     for compatible in (compat_infobip, compat_sendcloud, compat_postman):
         app.register_blueprint(compatible.blueprint)
     app.register_blueprint(health)

@@ -11,11 +11,11 @@ from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
 from tests.support.webhooks import sendcloud as sendcloud_hooks
 from tracker import repository
-from tracker.api.compat_sendcloud import (
+from tracker.api.compat_sendcloud import SUB_STATUS_CODES
+from tracker.api.compat_sendcloud_mapping import (
     DIAGNOSTICS,
     LABELS,
     STATUS,
-    SUB_STATUS_CODES,
     SUBTYPES,
     status_code,
     sub_status,

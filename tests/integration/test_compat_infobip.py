@@ -1,0 +1,513 @@
+"""Infobip's GET /email/1/logs and GET /email/1/reports (seeds 001, 002) on real PostgreSQL.
+
+Deliveries come through the real paths only: signed SES events posted to the hook and drained,
+Infobip delivery reports posted to an Infobip source, and messages registered by the API.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import select
+
+from tests.support import infobip_api as api
+from tests.support.harness import drain, make_tenant
+from tests.support.ses_events import bounce, for_message
+from tests.support.sns_signing import notification
+from tests.support.webhooks import infobip as infobip_hooks
+from tracker import repository
+from tracker.api import compat_infobip
+from tracker.api.compat_infobip_mapping import STATUS, Outcome, infobip_codes
+from tracker.domain import Status
+from tracker.models import Account, Delivery
+
+LOGS, REPORTS = "/email/1/logs", "/email/1/reports"
+
+
+def logs(app, tenant, headers=None, **params):
+    return api.get(app.test_client(), LOGS, headers or api.app_auth(tenant.key), **params)
+
+
+def reports(app, tenant, headers=None, accept="application/json", **params):
+    return api.get(app.test_client(), REPORTS, headers or api.basic_auth(tenant.key), accept=accept, **params)
+
+
+def post_all(app, tenant, pki, *messages):
+    for message in messages:
+        assert app.test_client().post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
+    drain(app)
+
+
+def delivered(message_id, *recipients):
+    return for_message("event/delivery.json", message_id, list(recipients),
+                       delivery={"recipients": list(recipients)})
+
+
+def sent(message_id, *recipients):
+    return for_message("event/send.json", message_id, list(recipients))
+
+
+def register(app, tenant, **spec):
+    response = app.test_client().post("/api/v1/messages", json=spec, headers=tenant.auth)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def acknowledge(app, tenant, message_id, recipient):
+    with app.extensions["tracker"].db.session() as session:
+        delivery_id = session.scalar(select(Delivery.id).where(Delivery.account_id == tenant.account_id,
+                                                               Delivery.message_id == message_id,
+                                                               Delivery.recipient == recipient))
+    assert app.test_client().post(f"/api/v1/deliveries/{delivery_id}/acknowledge",
+                                  headers=tenant.auth).status_code == 200
+
+
+def now_iso(delta=timedelta()):
+    moment = datetime.now(timezone.utc) + delta
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def one_of_each():
+    """SES events putting one delivery in each canonical status the provider can set."""
+    def m(n):
+        return f"{n}@example.com"
+    return {
+        "SENT": sent("m-sent", m("sent")),
+        "RETRY": for_message("event/delivery-delay.json", "m-retry", [m("retry")],
+                             deliveryDelay={"delayedRecipients": [{"emailAddress": m("retry")}]}),
+        "DELIVERED": delivered("m-delivered", m("delivered")),
+        "OPENED": for_message("event/open.json", "m-opened", [m("opened")]),
+        "ERROR": for_message("event/reject.json", "m-error", [m("error")]),
+        "RENDERING": for_message("event/rendering-failure.json", "m-rendering", [m("rendering")]),
+        "BOUNCED": bounce("m-bounced", m("bounced"), "Permanent", "fb1", "2026-11-20T10:00:00.000Z"),
+        "SOFT": bounce("m-soft", m("soft"), "Transient", "fb2", "2026-11-20T10:00:00.000Z"),
+        "COMPLAINT": for_message("event/complaint.json", "m-complaint", [m("complaint")],
+                                 complaint={"complainedRecipients": [{"emailAddress": m("complaint")}]}),
+    }
+
+
+# --- the mapping table, row by row ---------------------------------------------------------------
+
+ROWS = [  # outcome -> (status groupName, status id, error id, error permanent)
+    (Outcome(Status.PENDING), ("PENDING", 26, 0, False)),
+    (Outcome(Status.SENT), ("PENDING", 7, 0, False)),
+    (Outcome(Status.RETRY), ("PENDING", 3, 0, False)),
+    (Outcome(Status.DELIVERED), ("DELIVERED", 5, 0, False)),
+    (Outcome(Status.OPENED), ("DELIVERED", 5, 0, False)),
+    (Outcome(Status.ERROR, event_type="rejected"), ("REJECTED", 21, 6005, False)),
+    (Outcome(Status.ERROR, event_type="rendering_failed"), ("REJECTED", 21, 6021, False)),
+    (Outcome(Status.BOUNCED, "PERMANENT", "General", "smtp; 550 5.1.1 no such user"), ("UNDELIVERABLE", 9, 6006, True)),
+    (Outcome(Status.BOUNCED, "PERMANENT", "General"), ("UNDELIVERABLE", 9, 6012, True)),
+    (Outcome(Status.BOUNCED, "PERMANENT", "NoEmail"), ("UNDELIVERABLE", 9, 6006, True)),
+    (Outcome(Status.BOUNCED, "PERMANENT", "Suppressed"), ("UNDELIVERABLE", 9, 6034, True)),
+    (Outcome(Status.BOUNCED, "PERMANENT", "OnAccountSuppressionList"), ("UNDELIVERABLE", 9, 6034, True)),
+    (Outcome(Status.BOUNCED, "PERMANENT", "EC_HARD_BOUNCE"), ("UNDELIVERABLE", 9, 6012, True)),
+    (Outcome(Status.BOUNCED, "PERMANENT", None, "550 5.2.1 mailbox disabled"), ("UNDELIVERABLE", 9, 6009, True)),
+    (Outcome(Status.BOUNCED, "TRANSIENT", "General"), ("UNDELIVERABLE", 9, 6007, False)),
+    (Outcome(Status.BOUNCED, "TRANSIENT", "MailboxFull"), ("UNDELIVERABLE", 9, 6010, False)),
+    (Outcome(Status.BOUNCED, "TRANSIENT", None, "452 4.2.2 over quota"), ("UNDELIVERABLE", 9, 6010, False)),
+    (Outcome(Status.BOUNCED, "TRANSIENT", "MessageTooLarge"), ("UNDELIVERABLE", 9, 6013, False)),
+    (Outcome(Status.BOUNCED, "TRANSIENT", "ContentRejected"), ("UNDELIVERABLE", 9, 6002, False)),
+    (Outcome(Status.BOUNCED, "UNDETERMINED", "Undetermined"), ("UNDELIVERABLE", 9, 6013, False)),
+    (Outcome(Status.COMPLAINT), ("DELIVERED", 5, 6035, True)),
+    (Outcome(Status.ACKNOWLEDGED), ("REJECTED", 21, 6005, False)),  # only when no failure is in its history
+]
+
+
+@pytest.mark.parametrize("outcome, expected", ROWS,
+                         ids=[f"{o.status.value}-{o.bounce_type}-{o.bounce_subtype}-{o.event_type}" for o, _ in ROWS])
+def test_mapping_row(outcome, expected):
+    status, error = infobip_codes(outcome)
+    assert (status.group_name, status.id, error.id, error.permanent) == expected
+    assert error.group_name in ("OK", "HANDSET_ERRORS", "USER_ERRORS", "OPERATOR_ERRORS")  # the SDK's enum
+    assert (error.group_id == 0) == (error.id == 0)
+
+
+def test_the_table_covers_every_canonical_status_and_only_final_ones_are_reported():
+    assert set(STATUS) | {Status.BOUNCED, Status.ACKNOWLEDGED} == set(Status)
+    pending = {s for s, (code, _) in STATUS.items() if code.group_name == "PENDING"}
+    assert pending == {Status.PENDING, Status.SENT, Status.RETRY}
+    assert set(compat_infobip.FINAL) == {s.value for s in Status} - {s.value for s in pending}
+
+
+# --- authentication, 403, 429 ------------------------------------------------------------------
+
+
+def test_app_basic_bearer_and_jwt_credentials_all_work(app, tenant):
+    for headers in (api.app_auth(tenant.key), api.basic_auth(tenant.key), api.basic_auth(tenant.key, ""),
+                    api.bearer_auth(tenant.key), api.jwt_auth(tenant.key)):
+        assert logs(app, tenant, headers).status_code == 200, headers
+        assert reports(app, tenant, headers).status_code == 200, headers
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/xml"])
+def test_bad_credentials_answer_infobip_401(app, tenant, accept):
+    other_secret = "trk_" + tenant.key.split("_")[1] + "_not-the-secret"
+    for headers in ({}, {"Authorization": "App"}, {"Authorization": "IBSSO " + tenant.key},
+                    api.app_auth(other_secret), {"Authorization": "Basic !!not-base64"},
+                    api.basic_auth(""), api.jwt_auth(tenant.key, exp=1)):
+        for path in (LOGS, REPORTS):
+            response = api.get(app.test_client(), path, headers, accept=accept)
+            assert response.status_code == 401, (path, headers)
+            assert response.mimetype == accept
+            assert api.service_exception(response) == {"messageId": "UNAUTHORIZED", "text": "Invalid login details"}
+
+
+def test_a_revoked_key_is_refused(app, tenant):
+    with app.extensions["tracker"].db.transaction() as session:
+        repository.revoke_key(session, tenant.key.split("_")[1])
+    assert logs(app, tenant).status_code == 401
+    assert reports(app, tenant).status_code == 401
+
+
+def test_a_read_only_key_reads_logs_but_may_not_consume_reports(app, tenant, pki):
+    with app.extensions["tracker"].db.transaction() as session:
+        read_only = repository.create_api_key(session, session.get(Account, tenant.account_id), role="read-only")
+    post_all(app, tenant, pki, delivered("m1", "r@example.com"))
+
+    assert len(logs(app, tenant, api.app_auth(read_only)).json["results"]) == 1
+    for accept in ("application/json", "application/xml"):
+        refused = reports(app, tenant, api.app_auth(read_only), accept=accept)
+        assert refused.status_code == 403
+        assert api.service_exception(refused)["messageId"] == "FORBIDDEN"
+    assert len(reports(app, tenant).json["results"]) == 1  # nothing was consumed by the refused pulls
+
+
+def test_rate_limit_answers_infobip_429_across_both_endpoints(make_app):
+    limited = make_app(rate_limits="infobip=2")
+    tenant = make_tenant(limited, "acme", ["*"])
+    assert logs(limited, tenant).status_code == 200
+    assert reports(limited, tenant).status_code == 200
+    response = logs(limited, tenant)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert api.service_exception(response) == {"messageId": "TOO_MANY_REQUESTS", "text": "Too many requests"}
+    xml = reports(limited, tenant, accept="application/xml")
+    assert xml.status_code == 429 and api.service_exception(xml)["messageId"] == "TOO_MANY_REQUESTS"
+    # Another style's limit is its own.
+    assert limited.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code == 200
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+
+def test_seed_logs_request_replayed(app, tenant, pki):
+    register(app, tenant, message_id="m1", recipients=["r@example.com"], **{"from": "Sender <sender@example.com>"},
+             subject="Your invoice", bulkId="b1", applicationId="app-1", entityId="ent-1")
+    post_all(app, tenant, pki, delivered("m1", "r@example.com"))
+    # The seed's own request names 2021-01-02, long out of the 48-hour window: a 200 with
+    # no logs (sentSince is clamped to the window, not refused).
+    seed = logs(app, tenant, sentSince="2021-01-02T01:00:00.123Z", sentUntil="2021-01-02T01:00:00.123Z")
+    assert seed.status_code == 200 and seed.mimetype == "application/json" and seed.json == {"results": []}
+    # The same request with concrete values of the same form around now.
+    response = logs(app, tenant, sentSince=now_iso(-timedelta(minutes=5)), sentUntil=now_iso(timedelta(minutes=5)))
+    [log] = response.json["results"]
+    assert list(log) == api.SEED_LOG_FIELDS  # every documented field, in the documented order
+    assert list(log["status"]) == [f for f in api.SEED_LOG_STATUS_FIELDS if f != "action"]  # no action to take
+    assert list(log["error"]) == api.SEED_LOG_ERROR_FIELDS
+    assert (log["applicationId"], log["entityId"], log["bulkId"], log["messageId"], log["to"], log["from"],
+            log["text"], log["messageCount"]) == ("app-1", "ent-1", "b1", "m1", "r@example.com",
+                                                  "Sender <sender@example.com>", "Your invoice", 1)
+    assert re.match(api.LOG_TIME, log["sentAt"]) and re.match(api.LOG_TIME, log["doneAt"])
+    assert log["price"] == {"pricePerMessage": 0, "currency": "UNKNOWN"}
+    assert log["status"] == api.SEED_REPORT["status"] and log["error"] == api.SEED_REPORT["error"]
+    assert log["doneAt"] == "2016-10-19T23:21:04.133Z"  # the SES delivery's time
+
+
+def test_logs_items_follow_the_mapping_and_carry_the_failure(app, tenant, pki):
+    post_all(app, tenant, pki, *one_of_each().values())
+    by_recipient = {log["to"].split("@")[0]: log for log in logs(app, tenant).json["results"]}
+    assert len(by_recipient) == 9
+    got = {name: (log["status"]["groupName"], log["status"]["id"], log["error"]["id"], log["error"]["permanent"])
+           for name, log in by_recipient.items()}
+    assert got == {
+        "sent": ("PENDING", 7, 0, False), "retry": ("PENDING", 3, 0, False),
+        "delivered": ("DELIVERED", 5, 0, False), "opened": ("DELIVERED", 5, 0, False),
+        "error": ("REJECTED", 21, 6005, False), "rendering": ("REJECTED", 21, 6021, False),
+        "bounced": ("UNDELIVERABLE", 9, 6006, True),  # General, but the diagnostic says 5.1.1
+        "soft": ("UNDELIVERABLE", 9, 6006, False),
+        "complaint": ("DELIVERED", 5, 6035, True),
+    }
+    assert by_recipient["bounced"]["error"]["groupName"] == "USER_ERRORS"
+    assert by_recipient["bounced"]["status"]["action"]
+    assert by_recipient["sent"]["from"] == "sender@example.com"
+    assert by_recipient["sent"]["text"] == "Message sent from Amazon SES"  # the subject
+
+
+def test_acknowledged_deliveries_show_and_filter_as_the_failure_they_acknowledged(app, tenant, pki):
+    events = one_of_each()
+    post_all(app, tenant, pki, events["BOUNCED"], events["ERROR"], events["COMPLAINT"])
+    for name in ("bounced", "error", "complaint"):
+        acknowledge(app, tenant, f"m-{name}", f"{name}@example.com")
+
+    def shown(**params):
+        return {log["to"].split("@")[0]: (log["status"]["groupName"], log["error"]["id"])
+                for log in logs(app, tenant, **params).json["results"]}
+
+    assert shown() == {"bounced": ("UNDELIVERABLE", 6006), "error": ("REJECTED", 6005),
+                       "complaint": ("DELIVERED", 6035)}
+    assert shown(generalStatus="UNDELIVERABLE") == {"bounced": ("UNDELIVERABLE", 6006)}
+    assert shown(generalStatus="REJECTED") == {"error": ("REJECTED", 6005)}
+    assert shown(generalStatus="DELIVERED") == {"complaint": ("DELIVERED", 6035)}
+
+
+def test_general_status_filter(app, tenant, pki):
+    post_all(app, tenant, pki, *one_of_each().values())
+
+    def recipients(status):
+        return sorted(log["to"].split("@")[0] for log in logs(app, tenant, generalStatus=status).json["results"])
+
+    assert recipients("PENDING") == ["retry", "sent"]
+    assert recipients("delivered") == ["complaint", "delivered", "opened"]
+    assert recipients("UNDELIVERABLE") == ["bounced", "soft"]
+    assert recipients("REJECTED") == ["error", "rendering"]
+    assert recipients("EXPIRED") == [] and recipients("ACCEPTED") == []
+    assert recipients("") == sorted(["sent", "retry", "delivered", "opened", "error", "rendering", "bounced",
+                                     "soft", "complaint"])  # empty means no filter
+
+
+def test_logs_filters(app, tenant, pki):
+    register(app, tenant, message_id="m1", recipients=["a@example.com", "b@example.com"], bulkId="bulk-1",
+             campaignReferenceId="camp-1", applicationId="app-1", entityId="ent-1",
+             **{"from": "Billing <Billing@Example.com>"})
+    register(app, tenant, message_id="m2", recipients=["c@example.com"], bulkId="bulk-2",
+             campaignReferenceId="camp-2", applicationId="app-2", entityId="ent-2", **{"from": "news@example.com"})
+    post_all(app, tenant, pki, sent("m3", "d@example.com"))
+
+    def recipients(**params):
+        response = logs(app, tenant, **params)
+        assert response.status_code == 200, response.json
+        return sorted(log["to"] for log in response.json["results"])
+
+    assert recipients(messageId="m1") == ["a@example.com", "b@example.com"]  # one SES id, one log per recipient
+    assert recipients(to="B@Example.com") == ["b@example.com"]
+    assert recipients(bulkId="bulk-2") == ["c@example.com"]
+    assert recipients(campaignReferenceId="camp-1") == ["a@example.com", "b@example.com"]
+    assert recipients(applicationId="app-2") == ["c@example.com"]
+    assert recipients(entityId="ent-1", to="a@example.com") == ["a@example.com"]
+    assert recipients(**{"from": "billing@example.com"}) == ["a@example.com", "b@example.com"]
+    assert recipients(**{"from": "news@example.com"}) == ["c@example.com"]
+    assert recipients(**{"from": "sender@example.com"}) == ["d@example.com"]  # from the SES event
+    assert recipients(**{"from": "%@example.com"}) == []  # no wildcards
+    assert recipients(bulkId="bulk-1", applicationId="app-2") == []
+    assert recipients(messageId="nope") == []
+
+
+def test_logs_are_newest_first_with_a_limit_and_time_filters(app, tenant, pki):
+    for n in range(4):
+        post_all(app, tenant, pki, sent(f"m{n}", f"r{n}@example.com"))
+    everything = logs(app, tenant).json["results"]
+    assert [log["messageId"] for log in everything] == ["m3", "m2", "m1", "m0"]
+    assert [log["messageId"] for log in logs(app, tenant, limit=2).json["results"]] == ["m3", "m2"]
+    assert len(logs(app, tenant, limit=1000).json["results"]) == 4
+    # Paging back in time: sentUntil the oldest sentAt seen (inclusive, so it comes again).
+    older = logs(app, tenant, limit=2, sentUntil=everything[1]["sentAt"]).json["results"]
+    assert [log["messageId"] for log in older][-1] == "m1"
+    assert logs(app, tenant, sentSince=now_iso(timedelta(minutes=1))).json["results"] == []
+    assert len(logs(app, tenant, sentUntil="9999-12-31T23:59:59.999Z").json["results"]) == 4
+    assert len(logs(app, tenant, sentSince="2000-01-01T00:00:00.000+0000").json["results"]) == 4  # clamped
+    assert len(logs(app, tenant, sentSince=now_iso(-timedelta(hours=1)).replace("Z", "+0000")).json["results"]) == 4
+
+
+def test_logs_older_than_48_hours_are_not_returned(app, tenant, pki, monkeypatch):
+    post_all(app, tenant, pki, delivered("m1", "r@example.com"))
+    assert len(logs(app, tenant).json["results"]) == 1
+    later = datetime.now(timezone.utc) + timedelta(hours=48, minutes=1)
+    monkeypatch.setattr(compat_infobip, "utcnow", lambda: later)
+    assert logs(app, tenant).json["results"] == []
+    assert logs(app, tenant, messageId="m1").json["results"] == []
+    assert reports(app, tenant).json["results"] == []  # reports share the window
+    monkeypatch.undo()
+    assert len(reports(app, tenant).json["results"]) == 1
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({"limit": "1001"}, "limit"),
+    ({"limit": "0"}, "limit"),
+    ({"limit": "ten"}, "limit"),
+    ({"sentSince": "yesterday"}, "sentSince"),
+    ({"sentUntil": "2021-13-02T01:00:00.123Z"}, "sentUntil"),
+    ({"sentSince": "2021-01-03T00:00:00.000Z", "sentUntil": "2021-01-02T00:00:00.000Z"}, "sentSince"),
+    ({"generalStatus": "LOST"}, "generalStatus"),
+    ({"to": "not an address"}, "to"),
+])
+def test_bad_logs_parameters_answer_infobip_400_naming_the_parameter(app, tenant, params, parameter):
+    response = logs(app, tenant, **params)
+    assert response.status_code == 400
+    exception = api.service_exception(response)
+    assert exception["messageId"] == "BAD_REQUEST" and parameter in exception["text"]
+    assert response.json["requestError"]["serviceException"]["validationErrors"] == {parameter: [exception["text"]]}
+    as_xml = api.get(app.test_client(), LOGS, api.app_auth(tenant.key), accept="application/xml", **params)
+    assert as_xml.status_code == 400 and parameter in api.service_exception(as_xml)["text"]
+
+
+def test_logs_and_reports_carry_what_infobip_itself_reported(app, tenant):
+    with app.extensions["tracker"].db.transaction() as session:
+        token = repository.create_source(session, session.get(Account, tenant.account_id), "infobip",
+                                         secret=infobip_hooks.EXAMPLE_SECRET).token
+    body, headers = infobip_hooks.signed_request(infobip_hooks.fixture("dlr/undeliverable-permanent.json"),
+                                                 infobip_hooks.EXAMPLE_SECRET)
+    assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
+    drain(app)
+
+    [log] = logs(app, tenant).json["results"]
+    assert log["messageId"] == "f04a9d3e-5c21-4b7a-8e6f-1a2b3c4d5e6f"
+    assert log["price"] == {"pricePerMessage": 0.0012, "currency": "EUR"}
+    assert (log["status"]["id"], log["error"]["id"], log["error"]["name"], log["error"]["permanent"]) == (
+        9, 6012, "EC_HARD_BOUNCE", True)
+    [report] = reports(app, tenant).json["results"]
+    assert report["price"] == log["price"] and report["error"] == log["error"]
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+def test_seed_reports_request_replayed_returns_each_report_once(app, tenant, pki):
+    post_all(app, tenant, pki, delivered("bbcc6960", "recipient@infobip.com"), sent("m-pending", "p@example.com"))
+    response = reports(app, tenant)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    [report] = response.json["results"]  # the SENT delivery is not final: no report
+    assert list(report) == list(api.SEED_REPORT)
+    assert (report["messageId"], report["to"]) == ("bbcc6960", "recipient@infobip.com")
+    for same in ("messageCount", "price", "status", "error", "channel"):
+        assert report[same] == api.SEED_REPORT[same], same
+    assert re.match(api.REPORT_TIME, report["sentAt"]) and report["doneAt"] == "2016-10-19T23:21:04.133+0000"
+    assert reports(app, tenant).json == {"results": []}  # "Delivery report will be returned only once!"
+
+
+def test_seed_xml_reports_request_replayed(app, tenant, pki):
+    post_all(app, tenant, pki, delivered("bbcc6960", "recipient@infobip.com"))
+    response = reports(app, tenant, accept="application/xml")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    assert response.data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    ours, seed = ElementTree.fromstring(response.data), ElementTree.fromstring(api.SEED_REPORTS_XML.encode())
+    assert api.shape(ours) == api.shape(seed)
+    result = ours.find("results/result")
+    assert (result.findtext("messageId"), result.findtext("status/name"), result.findtext("error/permanent"),
+            result.findtext("price/currency"), result.findtext("channel")) == (
+        "bbcc6960", "DELIVERED_TO_HANDSET", "false", "UNKNOWN", "EMAIL")
+    empty = ElementTree.fromstring(reports(app, tenant, accept="application/xml").data)
+    assert api.shape(empty) == ["ReportsResponse", [["results", []]]]  # returned once, in XML too
+
+
+def test_seed_reports_by_message_id_and_with_a_limit(app, tenant, pki):
+    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)],
+             delivered("bbcc6960-1fcb-497c-b7ea-83ccba41492e", "recipient@infobip.com"))
+    # GET /email/1/reports?messageId=bbcc6960-1fcb-497c-b7ea-83ccba41492e
+    [only] = reports(app, tenant, messageId="bbcc6960-1fcb-497c-b7ea-83ccba41492e").json["results"]
+    assert only["to"] == "recipient@infobip.com"
+    assert reports(app, tenant, messageId="bbcc6960-1fcb-497c-b7ea-83ccba41492e").json["results"] == []
+    # GET /email/1/reports?limit=2, as JSON then as XML: the initial two, then the rest
+    first = reports(app, tenant, limit=2).json["results"]
+    second = ElementTree.fromstring(reports(app, tenant, accept="application/xml", limit=2).data)
+    assert [r["messageId"] for r in first] == ["m0", "m1"]  # oldest change first
+    assert [r.findtext("messageId") for r in second.find("results")] == ["m2"]
+    assert reports(app, tenant, limit=2).json["results"] == []
+
+
+def test_seed_reports_by_bulk_id(app, tenant, pki):
+    for n in (1, 2):
+        register(app, tenant, message_id=f"m{n}", recipients=[f"recipient{n}@infobip.com"], bulkId=api.SEED_BULK_ID)
+    register(app, tenant, message_id="other", recipients=["x@example.com"], bulkId="another")
+    post_all(app, tenant, pki, delivered("m1", "recipient1@infobip.com"), delivered("m2", "recipient2@infobip.com"),
+             delivered("other", "x@example.com"))
+    results = reports(app, tenant, bulkId=api.SEED_BULK_ID).json["results"]
+    assert [(r["bulkId"], r["to"]) for r in results] == [(api.SEED_BULK_ID, "recipient1@infobip.com"),
+                                                         (api.SEED_BULK_ID, "recipient2@infobip.com")]
+    assert list(results[0]) == ["bulkId", *api.SEED_REPORT]  # bulkId first, as in the seed's example
+    xml = ElementTree.fromstring(reports(app, tenant, accept="application/xml", bulkId="another").data)
+    assert [r.findtext("bulkId") for r in xml.find("results")] == ["another"]
+    assert reports(app, tenant).json["results"] == []
+
+
+def test_a_delivery_is_reported_again_only_when_its_infobip_report_changes(app, tenant, pki):
+    register(app, tenant, message_id="m1", recipients=["r@example.com"])
+    assert reports(app, tenant).json["results"] == []  # PENDING: not final
+    post_all(app, tenant, pki, sent("m1", "r@example.com"))
+    assert reports(app, tenant).json["results"] == []  # SENT: still PENDING for Infobip
+    post_all(app, tenant, pki, delivered("m1", "r@example.com"))
+    assert [r["status"]["groupName"] for r in reports(app, tenant).json["results"]] == ["DELIVERED"]
+    post_all(app, tenant, pki, for_message("event/open.json", "m1", ["r@example.com"]))
+    assert reports(app, tenant).json["results"] == []  # opened: the same DELIVERED report
+    post_all(app, tenant, pki, bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
+    [late] = reports(app, tenant).json["results"]  # an asynchronous bounce after the delivery
+    assert (late["status"]["groupName"], late["error"]["permanent"]) == ("UNDELIVERABLE", True)
+    acknowledge(app, tenant, "m1", "r@example.com")
+    assert reports(app, tenant).json["results"] == []  # acknowledged: the same UNDELIVERABLE report
+
+
+def test_a_failure_acknowledged_before_any_pull_is_reported_as_the_failure(app, tenant, pki):
+    post_all(app, tenant, pki, for_message("event/reject.json", "m1", ["r@example.com"]))
+    acknowledge(app, tenant, "m1", "r@example.com")
+    [report] = reports(app, tenant).json["results"]
+    assert (report["status"]["groupName"], report["error"]["id"]) == ("REJECTED", 6005)
+    assert reports(app, tenant).json["results"] == []
+
+
+def test_reports_skip_rows_another_pull_holds(app, tenant, pki):
+    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)])
+    with app.extensions["tracker"].db.session() as holder, holder.begin():
+        holder.execute(select(Delivery).where(Delivery.message_id == "m1").with_for_update())
+        assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m2"]
+    assert [r["messageId"] for r in reports(app, tenant).json["results"]] == ["m1"]
+
+
+def test_concurrent_pulls_never_return_the_same_report(app, tenant, pki):
+    post_all(app, tenant, pki, *[delivered(f"m{n:02d}", f"r{n}@example.com") for n in range(24)])
+    seen: list[str] = []
+    start = threading.Barrier(4)
+
+    def pull():
+        start.wait()
+        while True:
+            results = reports(app, tenant, limit=3).json["results"]
+            if not results:
+                return
+            seen.extend(r["messageId"] for r in results)
+
+    threads = [threading.Thread(target=pull) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == [f"m{n:02d}" for n in range(24)]  # each once, none lost
+
+
+@pytest.mark.parametrize("params, parameter", [({"limit": "1001"}, "limit"), ({"limit": "-1"}, "limit"),
+                                               ({"limit": "many"}, "limit")])
+def test_bad_reports_parameters_answer_infobip_400(app, tenant, params, parameter):
+    for accept in ("application/json", "application/xml"):
+        response = reports(app, tenant, accept=accept, **params)
+        assert response.status_code == 400 and response.mimetype == accept
+        exception = api.service_exception(response)
+        assert exception["messageId"] == "BAD_REQUEST" and parameter in exception["text"]
+
+
+# --- tenants ----------------------------------------------------------------------------------
+
+
+def test_an_account_sees_and_consumes_only_its_own_deliveries(app, tenant, pki):
+    other = make_tenant(app, "other", ["*"])
+    register(app, tenant, message_id="m1", recipients=["r@example.com"], bulkId="b1")
+    post_all(app, tenant, pki, delivered("m1", "r@example.com"))
+    for params in ({}, {"messageId": "m1"}, {"bulkId": "b1"}, {"to": "r@example.com"}):
+        assert logs(app, other, **params).json["results"] == []
+        assert reports(app, other, **params).json["results"] == []
+    assert len(logs(app, tenant).json["results"]) == 1
+    assert len(reports(app, tenant).json["results"]) == 1  # the other account's pulls consumed nothing
+
+
+def test_a_database_outage_answers_infobip_500(app, tenant, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(compat_infobip.credentials, "caller_from_authorization", down)
+    for path in (LOGS, REPORTS):
+        response = api.get(app.test_client(), path, api.app_auth(tenant.key))
+        assert response.status_code == 500 and response.headers["Retry-After"]
+        assert api.service_exception(response)["messageId"] == "GENERAL_ERROR"

@@ -129,3 +129,18 @@ def test_an_account_sees_only_its_own_deliveries(app, tenant, pki):
     post_all(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
     assert len(get(app, tenant).json) == 1
     assert get(app, other).json == []
+
+
+def test_the_seed_request_example_replayed_with_concrete_values(app, tenant, pki):
+    """Seed 000's curl example; its placeholders (yyyy-MM-ddTHH:mm:ssZ, the generic sort and
+    fields "id,name") given concrete values of the documented forms."""
+    post_all(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+    response = get(app, tenant, page=1, pageSize=100, sort="id,recipientEmail:desc", fields="id,recipientEmail",
+                   createdDateTime="2026-01-01T00:00:00Z,lt:2100-01-01T00:00:00Z,gt:2000-01-01T00:00:00Z",
+                   updatedDateTime="2026-01-01T00:00:00Z,lt:2100-01-01T00:00:00Z,gt:2000-01-01T00:00:00Z",
+                   billRunType="NORMAL", billRunId="0", status="SENT", bounceType="PERMANENT")
+    assert response.status_code == 200 and response.json == []  # the example's filters exclude each other
+    shaped = get(app, tenant, page=1, pageSize=100, sort="id", status="SENT").json
+    assert [set(item) for item in shaped] == [{"id", "recipientEmail", "createdDateTime", "updatedDateTime",
+                                               "status", "message", "bounceType", "billRunType", "billRunId",
+                                               "customerId", "siteId", "contactId"}]

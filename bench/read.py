@@ -1,0 +1,521 @@
+"""Read benchmark: speed at depth of every list API over one account of N deliveries.
+
+Seeds a fresh PostgreSQL database (bench/read_seed.py: N deliveries of one account by COPY,
+a neighbour account of N/10 interleaved with them, messages with attributes, the failure
+events of failed deliveries; VACUUM ANALYZE), then, in process through Flask's test
+client, times each API's first page and a deep page, R times after a warm-up:
+
+  native    GET /api/v1/deliveries         first page, and page 1000 by its cursor (also: limit=1,
+                                           the per-request cost without rows)
+  elevate   GET /v1/email-status           page 1, and the deepest page MAX_OFFSET allows (JWT auth)
+  postman   GET /v1/transactional/email    offset 0, and offset = MAX_OFFSET
+  sendcloud GET /apiv2/data/emailStatus    start 0, and start = MAX_START (days=3)
+  infobip   GET /email/1/logs              limit 1000, and page 100 of 1000 by sentUntil
+            GET /email/1/reports           limit 100; every pull consumes what it returns, so:
+                                           successive pulls of a fresh backlog, then successive
+                                           pulls after 99,900 reports were pulled (marked by SQL)
+
+Pages are 100 rows unless said otherwise. The pages are timed round-robin (each round one
+request of each page), so load from elsewhere on the machine hits them alike; the consuming
+reports pulls are timed last, in order. The baseline, measured in the same run on its own
+psycopg2 connection, is the raw indexed keyset query the native API stands on:
+
+  SELECT * FROM deliveries WHERE account_id = %s AND (updated_at, id) > (%s, %s)
+  ORDER BY updated_at, id LIMIT 100
+
+for the first page (no cursor), page 1000, and a first page of 1000 rows (the baseline of
+Infobip's logs); an OFFSET 100,000 page is timed 3 times for contrast. Each API's SQL is
+captured from one request and its plan summarised: the indexes used, and for SELECTs
+(EXPLAIN ANALYZE) the time in the database and the rows read and filtered out.
+An API whose route is not there yet (404) is skipped with a note.
+
+    .venv/bin/python bench/read.py [-n 1000000] [-r 50] [--json out.json]
+
+Needs PostgreSQL as the test suite does (TRACKER_TEST_ADMIN_URL).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import statistics
+import sys
+import time
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.read_seed import SECRET_KEY, seed  # noqa: E402
+from tests.support.database import throwaway_database  # noqa: E402
+
+PAGE = 100
+DEEP_PAGE = 1000  # the native API's deep page, by cursor
+OFFSET_CONTRAST = 100_000
+NO_RATE_LIMITS = "native=0,elevate=0,postman=0,sendcloud=0,infobip=0"
+
+
+@dataclasses.dataclass
+class Case:
+    api: str
+    page: str
+    path: str
+    params: dict
+    headers: dict
+    items: Callable[[dict | list], int | None]  # how many items a (good) answer holds; None: an error answer
+    depth: str = "first"  # which baseline page it is compared with: first, deep, or first-1000
+    note: str = ""
+    consumes: bool = False  # each request consumes what it returns: timed on its own, in order
+    pair: str = ""  # a deep page: the label of the same API's first page (deep p50 / first p50)
+    prepare: Callable | None = None  # (psycopg2 connection) -> a note; run just before a consuming page is timed
+
+
+@dataclasses.dataclass
+class Result:
+    api: str
+    page: str
+    samples: list[float] = dataclasses.field(default_factory=list)  # seconds
+    items: int | None = None
+    note: str = ""
+    skipped: str = ""
+    plans: list[str] = dataclasses.field(default_factory=list)
+    baseline: str = ""  # the baseline row whose p50 this one is compared with
+    pair: str = ""  # a deep page: its first page's label
+
+    @property
+    def p50(self) -> float:
+        return 1000 * statistics.median(self.samples)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.samples)  # nearest rank
+        return 1000 * ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=1_000_000, help="deliveries of the measured account")
+    parser.add_argument("-r", type=int, default=50, help="timed repetitions of each page")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests before each page's timing")
+    parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN of the APIs' queries")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    options = parser.parse_args()
+    if options.n < 2 * PAGE:
+        raise SystemExit("-n must be at least 200")
+
+    with throwaway_database("tracker_bench_read") as url:
+        print(f"seeding {options.n:,} deliveries (+ a neighbour account) by COPY ...", flush=True)
+        seeded = seed(url, options.n)
+        print(f"seeded {seeded.deliveries:,} + {seeded.other_deliveries:,} (neighbour) deliveries, "
+              f"{seeded.messages:,} messages, {seeded.events:,} failure events in {seeded.seconds:.1f} s "
+              "(COPY, VACUUM ANALYZE)", flush=True)
+        started = time.perf_counter()
+        results, facts = run(url, seeded, options)
+        print(f"measured in {time.perf_counter() - started:.1f} s", flush=True)
+    report(results, facts, seeded, options)
+
+
+def run(url: str, seeded, options) -> tuple[list[Result], dict]:
+    import psycopg2
+
+    from tracker import create_app
+    from tracker.config import Config
+
+    dsn = re.sub(r"^postgresql\+psycopg2://", "postgresql://", url)
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True
+    try:
+        deep_page = min(DEEP_PAGE, seeded.deliveries // PAGE)
+        position = deep_position(connection, seeded.account_id, (deep_page - 1) * PAGE)
+        results = baseline(connection, seeded.account_id, position, deep_page, options)
+        app = create_app(Config(database_url=url, secret_key=SECRET_KEY, rate_limits=NO_RATE_LIMITS))
+        client = app.test_client()
+        engine = app.extensions["tracker"].db.engine
+        cases, facts = build_cases(connection, seeded, position, deep_page, options.r)
+        facts["deep_page"] = deep_page
+        print(f"APIs: {len(cases)} pages, {options.warmup} warm-up requests each, then {options.r} rounds ...",
+              flush=True)
+        plans = None if options.no_explain else (lambda case: explain(client, engine, connection, case))
+        measured = measure(client, cases, options, connection, plans)
+        for case, result in zip(cases, measured):
+            results.append(result)
+            state = result.skipped or f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms"
+            print(f"  {case.api:<10} {case.page:<34} {state}", flush=True)
+        check_native_deep(client, cases, results, connection, seeded.account_id, position)
+        app.extensions["tracker"].db.dispose()
+    finally:
+        connection.close()
+    return results, facts
+
+
+def deep_position(connection, account_id: int, rows_before: int) -> tuple:
+    """(updated_at, id) of the last row before the deep page: what its cursor encodes."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT updated_at, id FROM deliveries WHERE account_id = %s ORDER BY updated_at, id "
+                       "OFFSET %s LIMIT 1", (account_id, rows_before - 1))
+        return cursor.fetchone()
+
+
+KEYSET_FIRST = "SELECT * FROM deliveries WHERE account_id = %s ORDER BY updated_at, id LIMIT 100"
+KEYSET_AFTER = ("SELECT * FROM deliveries WHERE account_id = %s AND (updated_at, id) > (%s, %s) "
+                "ORDER BY updated_at, id LIMIT 100")
+OFFSET_PAGE = "SELECT * FROM deliveries WHERE account_id = %s ORDER BY updated_at, id OFFSET %s LIMIT 100"
+
+
+def baseline(connection, account_id: int, position: tuple, deep_page: int, options) -> list[Result]:
+    """The raw keyset query, first page and deep page, and an OFFSET page for contrast."""
+    def timed(sql: str, params: tuple, repeat: int, warmup: int) -> list[float]:
+        samples = []
+        with connection.cursor() as cursor:
+            for n in range(warmup + repeat):
+                started = time.perf_counter()
+                cursor.execute(sql, params)
+                cursor.fetchall()
+                if n >= warmup:
+                    samples.append(time.perf_counter() - started)
+        return samples
+
+    print("baseline: raw keyset SQL ...", flush=True)
+    first = Result("keyset SQL", "first", timed(KEYSET_FIRST, (account_id,), options.r, options.warmup), PAGE,
+                   baseline="first")
+    deep = Result("keyset SQL", f"page {deep_page:,} (row {(deep_page - 1) * PAGE + 1:,})",
+                  timed(KEYSET_AFTER, (account_id, *position), options.r, options.warmup), PAGE, baseline="deep",
+                  pair="first")
+    wide = Result("keyset SQL", "first, LIMIT 1000",
+                  timed(KEYSET_FIRST.replace("LIMIT 100", "LIMIT 1000"), (account_id,), options.r, options.warmup),
+                  1000, baseline="first-1000", note="the baseline of the 1000-row pages")
+    offset = min(OFFSET_CONTRAST, options.n - PAGE)
+    contrast = Result("OFFSET SQL", f"OFFSET {offset:,} (3 runs)",
+                      timed(OFFSET_PAGE, (account_id, offset), 3, 1), PAGE, baseline="deep",
+                      note="same ORDER BY, OFFSET instead of the keyset condition")
+    for result, sql, params in ((first, KEYSET_FIRST, (account_id,)),
+                                (deep, KEYSET_AFTER, (account_id, *position)),
+                                (wide, KEYSET_FIRST.replace("LIMIT 100", "LIMIT 1000"), (account_id,)),
+                                (contrast, OFFSET_PAGE, (account_id, offset))):
+        if not options.no_explain:
+            result.plans = [plan_summary(connection, sql, params)]
+        print(f"  {result.api:<10} {result.page:<34} p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms", flush=True)
+    return [first, deep, wide, contrast]
+
+
+def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int) -> tuple[list[Case], dict]:
+    import jwt
+
+    from tracker import keys
+    from tracker.api import compat_elevate, compat_infobip, compat_postman, compat_sendcloud
+    from tracker.api.schemas import Cursor
+
+    key = seeded.api_key
+    key_id = keys.split(key)[0]
+    bearer = {"Authorization": f"Bearer {key}"}
+    token = jwt.encode({"iat": int(time.time()), "exp": int(time.time()) + 24 * 3600}, key, algorithm="HS256",
+                       headers={"kid": key_id})
+    updated_at, last_id = position
+    cursor = Cursor()._serialize((updated_at.replace(tzinfo=timezone.utc), last_id), None, None)
+
+    def listed(*names: str) -> Callable:
+        """Items of a list answer: the answer itself, or the list under the first of ``names`` present."""
+        def count(body) -> int | None:
+            if isinstance(body, list):
+                return len(body)
+            for name in names:
+                body_part = body
+                for part in name.split("."):
+                    body_part = body_part.get(part) if isinstance(body_part, dict) else None
+                if isinstance(body_part, list):
+                    return len(body_part)
+            return None
+        return count
+
+    def sendcloud_items(body) -> int | None:
+        return body["info"]["voListSize"] if isinstance(body, dict) and body.get("result") is True else None
+
+    facts = {}
+    cases = [
+        Case("native", "first", "/api/v1/deliveries", {"limit": PAGE}, bearer, listed("data")),
+        Case("native", "first, limit 1", "/api/v1/deliveries", {"limit": 1}, bearer, listed("data"),
+             note="1 row: the per-request cost (auth, Flask, session) without the page's rows"),
+        Case("native", f"page {deep_page:,} (cursor)", "/api/v1/deliveries", {"limit": PAGE, "cursor": cursor},
+             bearer, listed("data"), "deep", pair="first"),
+    ]
+
+    elevate_cap = getattr(compat_elevate, "MAX_OFFSET", None)
+    elevate = {"Authorization": f"Bearer {token}"}
+    cases.append(Case("elevate", "page 1 (JWT)", "/v1/email-status", {"page": 1, "pageSize": PAGE}, elevate,
+                      listed()))
+    if elevate_cap is not None:
+        last = elevate_cap // PAGE + 1  # (page - 1) * pageSize may not pass MAX_OFFSET
+        facts["elevate_cap"] = f"MAX_OFFSET {elevate_cap:,}: deepest page {last} at pageSize {PAGE}"
+        cases.append(Case("elevate", f"page {last} = cap (offset {(last - 1) * PAGE:,})", "/v1/email-status",
+                          {"page": last, "pageSize": PAGE}, elevate, listed(), "deep", pair="page 1 (JWT)"))
+
+    postman_cap = getattr(compat_postman, "MAX_OFFSET", None)
+    cases.append(Case("postman", "offset 0", "/v1/transactional/email", {"limit": PAGE}, bearer,
+                      listed("data")))
+    if postman_cap is not None:
+        facts["postman_cap"] = f"MAX_OFFSET {postman_cap:,}"
+        cases.append(Case("postman", f"offset {postman_cap:,} = cap", "/v1/transactional/email",
+                          {"limit": PAGE, "offset": postman_cap}, bearer, listed("data"), "deep", pair="offset 0"))
+
+    sendcloud_cap = getattr(compat_sendcloud, "MAX_START", None)
+    sendcloud = {"apiUser": "bench", "apiKey": key, "days": 3, "limit": PAGE}
+    cases.append(Case("sendcloud", "start 0 (days=3)", "/apiv2/data/emailStatus", {**sendcloud, "start": 0}, {},
+                      sendcloud_items))
+    if sendcloud_cap is not None:
+        facts["sendcloud_cap"] = f"MAX_START {sendcloud_cap:,}"
+        cases.append(Case("sendcloud", f"start {sendcloud_cap:,} = cap", "/apiv2/data/emailStatus",
+                          {**sendcloud, "start": sendcloud_cap}, {}, sendcloud_items, "deep",
+                          pair="start 0 (days=3)"))
+
+    infobip = {"Authorization": f"App {key}"}
+    wide = min(1000, getattr(compat_infobip, "MAX_LIMIT", 1000) or 1000)
+    cases.append(Case("infobip", f"logs, limit {wide}", "/email/1/logs", {"limit": wide}, infobip,
+                      listed("results"), "first-1000", note=f"{wide} rows a page"))
+    # Logs are newest first; a client pages on with sentUntil=<the last sentAt seen> (inclusive).
+    logs_deep = min(DEEP_PAGE * PAGE // wide, seeded.deliveries // wide)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT created_at FROM deliveries WHERE account_id = %s ORDER BY created_at DESC, id DESC "
+                       "OFFSET %s LIMIT 1", (seeded.account_id, (logs_deep - 1) * wide - 1))
+        (until,) = cursor.fetchone()
+    cases.append(Case("infobip", f"logs, page {logs_deep} (sentUntil)", "/email/1/logs",
+                      {"limit": wide, "sentUntil": until.replace(tzinfo=timezone.utc).isoformat()}, infobip,
+                      listed("results"), "first-1000", pair=f"logs, limit {wide}",
+                      note=f"rows {(logs_deep - 1) * wide:,}+ newest first; vs the 1000-row first page"))
+    cases.append(Case("infobip", f"reports, limit {PAGE}, fresh", "/email/1/reports", {"limit": PAGE}, infobip,
+                      listed("results"), note="each pull consumes its batch: successive pulls from the start",
+                      consumes=True))
+    cases.append(Case("infobip", f"reports, limit {PAGE}, deep", "/email/1/reports", {"limit": PAGE},
+                      infobip, listed("results"), "deep", consumes=True, pair=f"reports, limit {PAGE}, fresh",
+                      prepare=lambda connection: consume_reports(connection, seeded.account_id,
+                                                                 (deep_page - 1) * PAGE, keep=(repeat + 20) * PAGE)))
+    return cases, facts
+
+
+def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
+    """Mark reports as pulled, in pull order: where 999 pulls of 100 leave the queue (``keep`` left to pull)."""
+    from datetime import datetime
+
+    from tracker.api import compat_infobip
+
+    final = getattr(compat_infobip, "FINAL", ["DELIVERED", "OPENED", "ERROR", "BOUNCED", "COMPLAINT", "ACKNOWLEDGED"])
+    window = getattr(compat_infobip, "WINDOW", timedelta(hours=48))
+    floor = datetime.now(timezone.utc).replace(tzinfo=None) - window
+    reportable = ("FROM deliveries WHERE account_id = %s AND status = ANY(%s) AND updated_at >= %s"
+                  " AND reported_sequence < status_sequence")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) {reportable}", (account_id, list(final), floor))
+        (left,) = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM deliveries WHERE account_id = %s AND reported_sequence > 0", (account_id,))
+        (pulled,) = cursor.fetchone()
+        more = max(0, min(count - pulled, left - keep))
+        cursor.execute(f"UPDATE deliveries SET reported_sequence = status_sequence WHERE id IN (SELECT id {reportable}"
+                       " ORDER BY updated_at, id LIMIT %s)", (account_id, list(final), floor, more))
+        cursor.execute("VACUUM deliveries")  # as autovacuum would, after such an update
+    return f"after {pulled + more:,} reports pulled (the rest set by SQL, then VACUUM)"
+
+
+def probe(client, case: Case) -> Result:
+    """The page's first request: skipped if the route is not there yet, FAILED unless it answers a list."""
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+    result = Result(case.api, case.page, note=case.note, baseline=case.depth, pair=case.pair)
+    try:
+        client.application.url_map.bind("localhost").match(case.path, method="GET")
+    except (NotFound, MethodNotAllowed):
+        result.skipped = f"skipped: no route {case.path} yet (404)"
+        return result
+    response = client.get(case.path, query_string=case.params, headers=case.headers)
+    body = _json(response)
+    items = case.items(body) if response.status_code == 200 and body is not None else None
+    if items is None:
+        result.skipped = f"FAILED: HTTP {response.status_code} {response.get_data(as_text=True).strip()[:300]}"
+        return result
+    result.items = items
+    if items == 0:
+        result.note = (result.note + "; " if result.note else "") + "EMPTY page"
+    return result
+
+
+def timed_request(client, case: Case, result: Result) -> None:
+    started = time.perf_counter()
+    response = client.get(case.path, query_string=case.params, headers=case.headers)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        result.skipped = f"FAILED during timing: HTTP {response.status_code}"
+    else:
+        result.samples.append(elapsed)
+
+
+def measure(client, cases: list[Case], options, connection, plans: Callable | None) -> list[Result]:
+    """Warm up, then time the pages round-robin (R rounds), so that load from elsewhere hits all alike.
+
+    A page that consumes what it returns (Infobip reports) is timed on its own, in order, after
+    its ``prepare``. ``plans(case)``, if given, is each page's query plans, taken after its timing.
+    """
+    results = {id(case): probe(client, case) for case in cases if not case.consumes}
+    live = [case for case in cases if not case.consumes and not results[id(case)].skipped]
+    for case in live:
+        for _ in range(options.warmup):
+            client.get(case.path, query_string=case.params, headers=case.headers)
+    for _ in range(options.r):
+        for case in live:
+            if not results[id(case)].skipped:
+                timed_request(client, case, results[id(case)])
+    for case in live:
+        if plans is not None and not results[id(case)].skipped:
+            results[id(case)].plans = plans(case)
+    for case in (case for case in cases if case.consumes):
+        if case.prepare is not None and client.application.url_map.bind("localhost").test(case.path, "GET"):
+            started = time.perf_counter()
+            case.note = case.prepare(connection)
+            print(f"  ({case.api}: {case.note}, in {time.perf_counter() - started:.1f} s)", flush=True)
+        result = results[id(case)] = probe(client, case)
+        for n in range(options.warmup + options.r):
+            if result.skipped:
+                break
+            if n < options.warmup:
+                client.get(case.path, query_string=case.params, headers=case.headers)
+            else:
+                timed_request(client, case, result)
+        if plans is not None and not result.skipped:
+            result.plans = plans(case)
+    return [results[id(case)] for case in cases]
+
+
+def _json(response):
+    try:
+        return json.loads(response.get_data(as_text=True))
+    except ValueError:
+        return None
+
+
+def explain(client, engine, connection, case: Case) -> list[str]:
+    """Capture the SQL one request runs and summarise each statement's plan (but the key lookup's)."""
+    from sqlalchemy import event
+
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if not executemany and not re.search(r"\bFROM api_keys\b", statement) \
+                and statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE")):
+            captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        client.get(case.path, query_string=case.params, headers=case.headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return [plan_summary(connection, statement, parameters) for statement, parameters in captured]
+
+
+_SCAN = re.compile(r"(?:Parallel )?(Index Only Scan|Index Scan|Bitmap Index Scan|Bitmap Heap Scan|Seq Scan)( Backward)?"
+                   r"(?: using (\S+))? on (\S+)")
+
+
+def plan_summary(connection, statement: str, parameters) -> str:
+    """One line of EXPLAIN's plan: each scan (the index used, or Seq Scan), each Sort and Limit.
+
+    A SELECT is run (EXPLAIN ANALYZE): its execution time and the rows its scans read and
+    threw away (Rows Removed by Filter) are shown too; anything else is only planned.
+    """
+    kind = statement.lstrip().split(None, 1)[0].upper()
+    analyze = kind in ("SELECT", "WITH")
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(("EXPLAIN ANALYZE " if analyze else "EXPLAIN ") + statement, parameters)
+        except Exception as error:  # noqa: BLE001 - a summary, never a reason to stop
+            return f"(EXPLAIN failed: {str(error).splitlines()[0]})"
+        lines = [row[0] for row in cursor.fetchall()]
+    parts: dict[str, int] = {}  # in plan order, identical nodes counted (an OR of 100 keys is one line)
+    heap = ""
+    loops, filtered, executed = 1, 0, None
+    for line in lines:
+        node = line.strip().removeprefix("->").strip()
+        actual = re.search(r"actual time=\S+ rows=\d+ loops=(\d+)", node)
+        if actual:
+            loops = int(actual.group(1))
+        removed = re.match(r"Rows Removed by Filter: (\d+)", node)
+        if removed:
+            filtered += int(removed.group(1)) * loops
+        if node.startswith("Execution Time:"):
+            executed = float(node.split()[2])
+        scan = _SCAN.match(node)
+        if scan:
+            scanned, backward, index, table = scan.groups()
+            if scanned == "Bitmap Heap Scan":
+                heap = table  # its Bitmap Index Scans, below it, name the indexes
+                continue
+            if scanned == "Bitmap Index Scan":
+                index, table = table, heap
+            part = f"{table}: {scanned}{backward or ''}" + (f" {index}" if index else "")
+        elif re.match(r"((Incremental )?Sort|Limit)\s+\(", node):
+            part = node.split("  (")[0]
+        else:
+            continue
+        parts[part] = parts.get(part, 0) + 1
+    summary = ", ".join(part + (f" x{count}" if count > 1 else "") for part, count in parts.items())
+    figures = f" ({executed:.2f} ms in the database, {filtered:,} rows filtered out)" if analyze else ""
+    return f"{kind}{figures}: " + (summary or lines[0].split("  (")[0])
+
+
+def check_native_deep(client, cases: list[Case], results: list[Result], connection, account_id: int,
+                      position: tuple) -> None:
+    """The native deep page holds exactly the raw keyset SQL page's rows (a cheap correctness check)."""
+    with connection.cursor() as cursor:
+        cursor.execute(KEYSET_AFTER.replace("SELECT *", "SELECT id"), (account_id, *position))
+        expected = [row[0] for row in cursor.fetchall()]
+    for case, result in zip(cases, results[-len(cases):]):
+        if case.api == "native" and case.depth == "deep" and not result.skipped:
+            body = client.get(case.path, query_string=case.params, headers=case.headers).get_json()
+            same = [item["id"] for item in body["data"]] == expected
+            result.note = ("same rows as the SQL page" if same else "DIFFERENT rows from the SQL page!")
+
+
+def report(results: list[Result], facts: dict, seeded, options) -> None:
+    import os
+
+    bases = {r.baseline: r for r in results if r.api == "keyset SQL"}
+    print(f"""
+read benchmark: one account of {seeded.deliveries:,} deliveries (+ {seeded.other_deliveries:,} of a neighbour), \
+{PAGE} rows a page, {options.r} timed requests after {options.warmup} warm-up, in process (Flask test client), \
+{os.cpu_count()} cores
+x SQL: p50 over the raw keyset SQL's p50 for the same kind of page (first, deep, or first of 1000 rows);
+p99 is the nearest rank (of {options.r} samples: the slowest)
+""")
+    print(f"  {'API':<11}{'page':<36}{'p50 ms':>9}{'p99 ms':>9}{'x SQL':>8}  {'rows':>5}  note")
+    for result in results:
+        if result.skipped:
+            print(f"  {result.api:<11}{result.page:<36}{'':>9}{'':>9}{'':>8}  {'':>5}  {result.skipped}")
+            continue
+        base = bases.get(result.baseline)
+        ratio = f"{result.p50 / base.p50:.1f}" if base else ""
+        print(f"  {result.api:<11}{result.page:<36}{result.p50:9.2f}{result.p99:9.2f}{ratio:>8}  "
+              f"{result.items if result.items is not None else '':>5}  {result.note}")
+    print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
+                                   if name.endswith("_cap")) + ". Past them a client narrows by time (keyset).")
+    pages = {(r.api, r.page): r for r in results if r.samples}
+    depth = [f"{r.api} {r.page.split(',')[0] + ' ' if r.api == 'infobip' else ''}"
+             f"{r.p50 / pages[(r.api, r.pair)].p50:.2f}"
+             for r in results if r.samples and (r.api, r.pair) in pages]
+    print("  deep page p50 / first page p50: " + ", ".join(depth))
+    if not options.no_explain:
+        print("\n  plans of each query a request ran but the API key lookup (SELECTs: EXPLAIN ANALYZE, run once more):")
+        for result in results:
+            for plan in result.plans:
+                print(f"    {result.api:<11}{result.page:<36}{plan}")
+    if options.json:
+        options.json.write_text(json.dumps({
+            "n": seeded.deliveries, "neighbour": seeded.other_deliveries, "seed_seconds": seeded.seconds,
+            "repeat": options.r, "facts": facts,
+            "results": [{"api": r.api, "page": r.page, "p50_ms": r.p50 if r.samples else None,
+                         "p99_ms": r.p99 if r.samples else None, "items": r.items, "note": r.note,
+                         "skipped": r.skipped, "plans": r.plans} for r in results],
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,10 +4,18 @@ A client written for Elevate works unchanged: same path, parameters, item fields
 status vocabulary. Authentication: a JWT signed HS256 with one of the account's API keys,
 its ``kid`` header naming the key id (the part after ``trk_``); the plain API key is
 accepted too. The status mapping below is the Elevate column of DESIGN section 3.
+
+The seed's curl example sends its parameters literally as the document writes them:
+``sort=id,name | name:desc`` ("|" separating the document's alternatives), ``fields=id,name``
+(a generic template: email statuses have no ``name``) and ``createdDateTime=T , lt:T , gt:T``.
+So "|" separates like ",", and names the resource does not have are skipped in ``sort`` and
+``fields`` as long as one known name remains (only unknown names, or a bad direction, is a
+400). A "+" of a zone offset sent unencoded arrives as a space and is read as "+".
 """
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, g, jsonify, request
@@ -108,7 +116,7 @@ def _filter(statement, args):
 def _time_conditions(name: str, raw: str, column) -> list:
     """`T`, `lt:T`, `gt:T`, comma-separated; a bare T means that second."""
     conditions = []
-    for part in (p.strip() for p in raw.split(",") if p.strip()):
+    for part in _parts(raw):
         operator, _, value = part.partition(":") if part[:3] in ("lt:", "gt:") else ("eq", "", part)
         moment = _timestamp(name, value)
         if operator == "lt":
@@ -121,6 +129,8 @@ def _time_conditions(name: str, raw: str, column) -> list:
 
 
 def _timestamp(name: str, value: str) -> datetime:
+    # An unencoded "+" in a zone offset arrives as a space: 2019-08-24T14:15:22 01:00.
+    value = re.sub(r"(T[\d:.]+) (\d\d(:?\d\d)?)$", r"\1+\2", value.strip())
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -128,25 +138,35 @@ def _timestamp(name: str, value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _parts(raw: str) -> list[str]:
+    """A comma-delimited list; "|" separates too, as in the seed's examples."""
+    return [p.strip() for p in re.split(r"[,|]", raw) if p.strip()]
+
+
 def _sort(raw: str | None) -> list:
-    order = []
-    for part in (p.strip() for p in (raw or "id").split(",") if p.strip()):
-        name, _, direction = part.partition(":")
-        column = SORTABLE.get(name.strip())
-        if column is None or direction.strip().lower() not in ("", "asc", "desc"):
-            raise ApiError(400, "invalid_request", f"sort: {part!r}; sortable fields are {', '.join(SORTABLE)}"
-                           " with an optional :desc")
-        order.append(column.desc() if direction.strip().lower() == "desc" else column.asc())
+    order, seen = [], set()
+    parts = _parts(raw or "") or ["id"]
+    for part in parts:
+        name, _, direction = (p.strip() for p in part.partition(":"))
+        if direction.lower() not in ("", "asc", "desc"):
+            raise ApiError(400, "invalid_request", f"sort: {part!r}; the direction suffix is :desc (or :asc)")
+        column = SORTABLE.get(name)
+        if column is None or name in seen:  # a name the resource does not have, or sorted on already
+            continue
+        seen.add(name)
+        order.append(column.desc() if direction.lower() == "desc" else column.asc())
+    if not order:
+        raise ApiError(400, "invalid_request", f"sort: {raw!r}; sortable fields are {', '.join(SORTABLE)}"
+                       " with an optional :desc")
     return order + [Delivery.id.asc()]
 
 
 def _fields(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return FIELDS
-    wanted = tuple(f.strip() for f in raw.split(",") if f.strip())
-    unknown = [f for f in wanted if f not in FIELDS]
-    if unknown:
-        raise ApiError(400, "invalid_request", f"fields: unknown {', '.join(unknown)}")
+    wanted = tuple(dict.fromkeys(f for f in _parts(raw) if f in FIELDS))
+    if not wanted:
+        raise ApiError(400, "invalid_request", f"fields: {raw!r} names none of {', '.join(FIELDS)}")
     return wanted
 
 

@@ -84,6 +84,11 @@ _RULES: dict[str, _Rule] = {
     # soft_bounce: a temporary failure SendCloud reports as the message's outcome (status 5
     # in its status API; subStat 503-509, cause = the remote server's words).
     "soft_bounce": _Rule(EventType.BOUNCED, "soft_bounce", bounce_facts, BounceType.TRANSIENT),
+    # bounce: the classic docs' "弹回"/"退信" event (also in their webhook test tool), with a
+    # `reason` and no subStat. One page calls it a soft bounce, another "refused permanently
+    # by the recipient" [D, conflicting]: UNDETERMINED, so it counts towards the soft-bounce
+    # policy but never suppresses the address on its own.
+    "bounce": _Rule(EventType.BOUNCED, "bounce", bounce_facts, BounceType.UNDETERMINED),
 }
 
 # route is inbound mail (a reply routed to the sender), not the status of anything sent:

@@ -175,19 +175,22 @@ SUB_STAT_MEANINGS: Mapping[str, str] = {
 
 
 def bounce_facts(fields: Fields) -> Facts:
-    """invalid and soft_bounce: subStat is the subtype, subStatDesc the diagnostic.
+    """invalid, soft_bounce and bounce: subStat is the subtype, subStatDesc the diagnostic.
 
     The field tables spell them ``substat``/``substatdesc``, a public Java DTO camelCase:
-    both are read [§4.2, D conflicting].
+    both are read [§4.2, D conflicting]. The classic ``bounce`` event has neither, only a
+    ``reason`` (the remote server's words), which then is the diagnostic.
     """
     code = fields.text("subStat", "substat")
     description = fields.text("subStatDesc", "substatdesc")
     cause = fields.text("cause")
+    reason = fields.text("reason")
     return Facts(
-        diagnostic=description or cause or SUB_STAT_MEANINGS.get(code or ""),
+        diagnostic=description or cause or reason or SUB_STAT_MEANINGS.get(code or ""),
         details={
             **common_details(fields),
-            **compact(subStat=code, subStatDesc=description, cause=cause, outIp=fields.text("outIp")),
+            **compact(subStat=code, subStatDesc=description, cause=cause, reason=reason,
+                      outIp=fields.text("outIp")),
         },
         bounce_subtype=code,
     )

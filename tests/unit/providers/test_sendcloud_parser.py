@@ -8,7 +8,7 @@ import pytest
 from tests.support.webhooks.sendcloud import EXAMPLE_SECRET, FIXTURES, fixture, signed_request
 from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold, history
 from tracker.providers.sendcloud import IGNORED_EVENTS, PROVIDER, TYPE_MAP, PayloadError, parse
-from tracker.providers.sendcloud_facts import FORM
+from tracker.providers.sendcloud_facts import FORM, SUB_STAT_MEANINGS
 
 JSON = "application/json"
 RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -223,6 +223,22 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             },
         )
     ],
+    "form/bounce.txt": [
+        sendcloud(
+            message_id=FRANK,
+            recipient="frank@example.com",
+            type=EventType.BOUNCED,
+            occurred_at=utc(2024, 6, 1, 10, 0, 5, ms=321),
+            event_key=f"sendcloud:bounce:{FRANK}:2024-06-01T10:00:05.321000Z",
+            bounce_type=BounceType.UNDETERMINED,
+            diagnostic="550 5.7.1 Message rejected by the recipient server",
+            details={
+                "labelId": "12345",
+                "category": "acme_trigger",
+                "reason": "550 5.7.1 Message rejected by the recipient server",
+            },
+        )
+    ],
     "form/route.txt": [],
     "json/unknown-event.json": [
         sendcloud(
@@ -315,6 +331,7 @@ def test_the_recorded_life_of_each_recipient_ends_in_the_right_status():
     )
     assert (state(DAVE).status, state(DAVE).bounce_type) == (Status.BOUNCED, BounceType.TRANSIENT)
     assert state(ERIN).status is Status.SENT  # the unknown "defer" changes nothing
+    assert (state(FRANK).status, state(FRANK).bounce_type) == (Status.BOUNCED, BounceType.UNDETERMINED)
 
 
 # --- the mapping table, row by row --------------------------------------------------------
@@ -335,6 +352,7 @@ MAPPING = [
     ("invalid", EventType.BOUNCED, Status.BOUNCED, BounceType.PERMANENT, "invalid"),
     ("invalid_email", EventType.BOUNCED, Status.BOUNCED, BounceType.PERMANENT, "invalid"),
     ("soft_bounce", EventType.BOUNCED, Status.BOUNCED, BounceType.TRANSIENT, "soft_bounce"),
+    ("bounce", EventType.BOUNCED, Status.BOUNCED, BounceType.UNDETERMINED, "bounce"),
 ]
 
 
@@ -480,6 +498,46 @@ def test_a_bounce_with_only_a_code_is_diagnosed_by_the_documented_meaning():
     [event] = parse_form(event="invalid", emailId=EMAIL_ID, timestamp=T1, subStat="406")
 
     assert (event.bounce_subtype, event.diagnostic) == ("406", "address does not exist")
+
+
+SUB_STATS = [
+    # (event, subStat, the meaning SendCloud's table gives it) [§4.2, D]
+    ("invalid", "401", "address is in the SendCloud blacklist"),
+    ("invalid", "402", "recipient unsubscribed"),
+    ("invalid", "403", "recipient server unreachable"),
+    ("invalid", "404", "bad address format"),
+    ("invalid", "405", "IP or domain rejected"),
+    ("invalid", "406", "address does not exist"),
+    ("invalid", "407", "rejected as spam"),
+    ("invalid", "408", "sender or recipient rejected"),
+    ("invalid", "409", "other"),
+    ("soft_bounce", "503", "service unavailable"),
+    ("soft_bounce", "505", "IP or domain rejected"),
+    ("soft_bounce", "506", "address does not exist"),
+    ("soft_bounce", "507", "anti-spam reject"),
+    ("soft_bounce", "508", "sender or recipient rejected"),
+    ("soft_bounce", "509", "other"),
+]
+
+
+@pytest.mark.parametrize(("code", "sub_stat", "meaning"), SUB_STATS)
+def test_sub_stat_row(code, sub_stat, meaning):
+    [event] = parse_form(event=code, emailId=EMAIL_ID, timestamp=T1, subStat=sub_stat)
+
+    assert (event.bounce_subtype, event.diagnostic) == (sub_stat, meaning)
+
+
+def test_the_sub_stat_table_covers_exactly_the_documented_codes():
+    assert set(SUB_STAT_MEANINGS) == {row[1] for row in SUB_STATS}
+
+
+def test_the_classic_bounce_event_is_diagnosed_by_its_reason():
+    [event] = parse_form(event="bounce", emailId=EMAIL_ID, timestamp=T1, reason="552 mailbox full")
+
+    assert (event.type, event.bounce_type, event.diagnostic) == (
+        EventType.BOUNCED, BounceType.UNDETERMINED, "552 mailbox full"
+    )
+    assert event.details == {"reason": "552 mailbox full"}
 
 
 def test_a_bounce_without_a_code_is_still_a_bounce():

@@ -101,7 +101,7 @@ def test_acknowledged_maps_as_the_failure_it_acknowledged(acknowledged, postman)
 
 # -- the seed's examples, replayed -------------------------------------------------------------
 # The seed writes its examples as /transactional/email; Postman serves them under /v1 (the
-# seed's heading), so they are replayed as /v1/transactional/email.
+# seed's heading), so they are replayed as /v1/transactional/email, and below also as written.
 
 def test_seed_list_returns_the_first_10_by_created_at_descending(app, tenant, pki):
     post_all(app, tenant, pki, *sends(12))
@@ -174,6 +174,26 @@ def test_seed_sort_by_example(app, tenant, pki, query):
     ids = [item["id"] for item in response.json["data"]]
     assert len(ids) == 3 and ids == sorted(ids)  # ascending
     assert {item["status"] for item in response.json["data"]} == {"DELIVERED"}
+
+
+@pytest.mark.parametrize("example", [
+    "/transactional/email?limit=20&offset=10",
+    "/transactional/email?status=DELIVERED",
+    "/transactional/email?created_at[gt]=2023-05-10T03:03:54.163Z",
+    "/transactional/email?created_at[gt]=2023-05-03&created_at[lt]=2023-05-10",
+    "/transactional/email?sort_by=+created_at&created_at[gte]=2022-11-01&status=delivered&limit=48",
+    "/transactional/email?exclude_params=true",
+])
+def test_seed_examples_replayed_on_the_path_exactly_as_written(app, tenant, pki, example):
+    post_all(app, tenant, pki, *[for_message("event/delivery.json", f"m{n}", [f"r{n}@example.com"],
+                                             delivery={"recipients": [f"r{n}@example.com"]}) for n in range(12)])
+    as_written = get(app, tenant, path=example)
+    assert as_written.status_code == 200, as_written.get_data(as_text=True)
+    assert as_written.json == get(app, tenant, path="/v1" + example).json
+    assert set(as_written.json) == {"has_more", "data"}
+    [one] = get(app, tenant, query_string="limit=1").json["data"]
+    assert get(app, tenant, path=f"/transactional/email/{one['id']}").json == one
+    assert get(app, tenant, path="/transactional/email", token="wrong").status_code == 401
 
 
 def test_seed_exclude_params_example(app, tenant):

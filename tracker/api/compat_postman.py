@@ -7,6 +7,9 @@ the tracker's delivery id. Authentication: ``Authorization: Bearer <API key or J
 ``tag`` and ``classification`` are the message's tags of those names (registered ``tags``
 or SES message tags); parameters Postman does not know are refused, as Postman refuses them.
 
+Postman's base URL ends in ``/v1``; the seed writes its examples without it
+(``GET /transactional/email?limit=20&offset=10``), so both spellings of each path are served.
+
 Errors are JSON with a ``message``, as Postman's are: 400 in the shape of Postman's request
 validation (celebrate: statusCode, error, message, validation.keys), 401 ``Unauthorized``
 (Postman answers that word as text; JSON here, so every error parses alike), 404 Postman's
@@ -108,6 +111,7 @@ def require_postman_auth(view):
 
 
 @blueprint.get("/v1/transactional/email", strict_slashes=False)
+@blueprint.get("/transactional/email", strict_slashes=False)  # the seed's examples, as written
 @require_postman_auth
 def list_emails():
     query = parse_query(request.args)
@@ -121,6 +125,7 @@ def list_emails():
 
 
 @blueprint.get("/v1/transactional/email/<email_id>")
+@blueprint.get("/transactional/email/<email_id>")
 @require_postman_auth
 def get_email(email_id: str):
     if not email_id.isascii() or not email_id.isdigit():

@@ -302,6 +302,124 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
         )
     ],
     "event/topic-validated.txt": [],
+    # --- aws-docs/: the AWS Developer Guide examples exactly as published -----------------
+    "aws-docs/notification-bounce-with-dsn.json": [
+        ses(
+            message_id="00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000",
+            recipient="jane@example.com",
+            type=EventType.BOUNCED,
+            occurred_at=utc(2016, 1, 27, 14, 59, 38, ms=237),
+            event_key="ses:bounced:00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa068a-000000",
+            bounce_type=BounceType.PERMANENT,
+            bounce_subtype="General",
+            diagnostic="smtp; 550 5.1.1 <jane@example.com>... User",
+            details={
+                "feedbackId": "00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa068a-000000",
+                "action": "failed",
+                "status": "5.1.1",
+                "reportingMTA": "dns; email.example.com",
+                "remoteMtaIp": "127.0.2.0",
+            },
+        )
+    ],
+    # Two of three destinations bounced: Mary gets nothing.
+    "aws-docs/notification-bounce-without-dsn.json": [
+        ses(recipient="jane@example.com", **NO_DSN_BOUNCE),
+        ses(recipient="richard@example.com", **NO_DSN_BOUNCE),
+    ],
+    "aws-docs/notification-complaint-without-feedback-report.json": [
+        ses(
+            message_id="0000013786031775-163e3910-53eb-4c8e-a04a-f29debf88a84-000000",
+            recipient="richard@example.com",
+            type=EventType.COMPLAINED,
+            occurred_at=utc(2016, 1, 27, 14, 59, 38, ms=237),
+            event_key="ses:complained:0000013786031775-fea503bc-7497-49e1-881b-a0379bb037d3-000000",
+            details={"feedbackId": "0000013786031775-fea503bc-7497-49e1-881b-a0379bb037d3-000000"},
+        )
+    ],
+    "aws-docs/notification-delivery.json": [
+        ses(recipient="jane@example.com", **MULTI_DELIVERY),
+    ],
+    "aws-docs/event-bounce.json": [
+        ses(
+            message_id=AWS_EXAMPLE_ID,
+            recipient="recipient@example.com",
+            type=EventType.BOUNCED,
+            occurred_at=utc(2017, 8, 5, 0, 41, 2, ms=669),
+            event_key="ses:bounced:01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000",
+            bounce_type=BounceType.PERMANENT,
+            bounce_subtype="General",
+            diagnostic="smtp; 550 5.1.1 user unknown",
+            details={
+                "feedbackId": "01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000",
+                "action": "failed",
+                "status": "5.1.1",
+                "reportingMTA": "dsn; mta.example.com",
+            },
+        )
+    ],
+    "aws-docs/event-delivery.json": [
+        ses(
+            message_id=AWS_EXAMPLE_ID,
+            recipient="recipient@example.com",
+            type=EventType.DELIVERED,
+            occurred_at=utc(2016, 10, 19, 23, 21, 4, ms=133),
+            event_key="ses:delivered:2016-10-19T23:21:04.133000Z",
+            diagnostic="250 2.6.0 Message received",
+            details={
+                "smtpResponse": "250 2.6.0 Message received",
+                "reportingMTA": "mta.example.com",
+                "processingTimeMillis": 11893,
+            },
+        )
+    ],
+    "aws-docs/event-send.json": [
+        ses(
+            message_id=AWS_EXAMPLE_ID,
+            recipient="recipient@example.com",
+            type=EventType.SENT,
+            occurred_at=utc(2016, 10, 14, 5, 2, 16, ms=645),
+            event_key="ses:sent:2016-10-14T05:02:16.645000Z",
+        )
+    ],
+    # AWS's example rejects a message whose only destination is the sender's own address
+    # (the To header says otherwise): the envelope destination is what counts.
+    "aws-docs/event-reject.json": [
+        ses(
+            message_id=AWS_EXAMPLE_ID,
+            recipient="sender@example.com",
+            type=EventType.REJECTED,
+            occurred_at=utc(2016, 10, 14, 17, 38, 15, ms=211),
+            event_key="ses:rejected:2016-10-14T17:38:15.211000Z",
+            diagnostic="Bad content",
+        )
+    ],
+    "aws-docs/event-rendering-failure.json": [
+        ses(
+            message_id=AWS_EXAMPLE_ID,
+            recipient="recipient@example.com",
+            type=EventType.RENDERING_FAILED,
+            occurred_at=utc(2018, 1, 22, 18, 43, 6, ms=197),
+            event_key="ses:rendering_failed:2018-01-22T18:43:06.197000Z",
+            diagnostic="Attribute 'attributeName' is not present in the rendering data.",
+            details={"templateName": "MyTemplate"},
+        )
+    ],
+    "aws-docs/event-delivery-delay.json": [
+        ses(
+            message_id=AWS_EXAMPLE_ID,
+            recipient="recipient@example.com",
+            type=EventType.DELAYED,
+            occurred_at=utc(2020, 6, 16, 0, 25, 40, ms=95),
+            event_key="ses:delayed:2020-06-16T00:25:40.095000Z",
+            diagnostic="smtp; 421 4.4.1 Unable to connect to remote host",
+            details={
+                "delayType": "TransientCommunicationFailure",
+                "expirationTime": "2020-06-16T00:25:40.914Z",
+                "status": "4.4.1",
+            },
+        )
+    ],
 }
 
 
@@ -757,6 +875,25 @@ def test_unknown_extra_fields_are_tolerated():
     payload["bounce"]["bouncedRecipients"][0]["futureRecipientField"] = None
 
     assert parse(payload) == EXPECTED["notification/bounce-permanent.json"]
+
+
+@pytest.mark.parametrize("truncated", [True, False, "true", "false"])
+def test_headers_truncated_as_a_string_or_a_bool_changes_nothing(truncated):
+    # The event-publishing contents table calls it a string; every example sends a bool.
+    payload = document("aws-docs/event-bounce.json")
+    payload["mail"]["headersTruncated"] = truncated
+
+    assert parse(payload) == EXPECTED["aws-docs/event-bounce.json"]
+
+
+@pytest.mark.parametrize("name", ["aws-docs/notification-bounce-with-dsn.json", "event/click.json"])
+def test_a_mail_object_without_the_optional_headers_gives_the_same_events(name):
+    # "Include original headers" off: SES leaves out headersTruncated, headers, commonHeaders.
+    payload = document(name)
+    for optional in ("headersTruncated", "headers", "commonHeaders", "tags", "sourceIp", "sourceArn"):
+        payload["mail"].pop(optional, None)
+
+    assert parse(payload) == EXPECTED[name]
 
 
 # --- garbage: PayloadError saying what was wrong ------------------------------------------

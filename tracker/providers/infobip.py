@@ -13,11 +13,14 @@ The body decides the family and the encoding, not the Content-Type (§7: never t
 the Content-Type only breaks the tie for a body that starts like neither.
 
 XML is read with defusedxml and no DTD at all: the body is untrusted, so no entity is ever
-expanded. Infobip does not document the XML shape of a pushed report [U]; we accept the
-element names of the JSON fields, a ``<result>`` (or ``<message>``) element per report,
-either directly under a ``<results>`` root or under ``<results>`` inside any root element
-(``<reportResponse>``, or ``<ReportsResponse>`` as the pull API's XML answer has it), or
-directly under that root. Values arrive as text there ("3", "false") and are read as such.
+expanded. Infobip does not document the XML shape of a pushed report [U]; its pull API's
+XML answer [D] is ``<ReportsResponse><results><result>`` with the JSON field names as
+element names, so we accept those names, and as a report every element under a
+``<results>`` (the root, or a child of any root: ``<reportResponse>``, ``<ReportsResponse>``)
+whatever its name: the JSON has none for list items, and serializers differ (``<result>``,
+Jackson's default ``<results><results>``). Without a ``<results>`` level, ``<result>`` (or
+``<message>``) elements directly under the root are the reports. Values arrive as text
+there ("3", "false") and are read as such.
 
 Event keys are semantic: ``infobip:dlr:{messageId}:{status.id}`` (Infobip resending a
 final report is the same event) and ``infobip:{notificationType}:{eventId}``. A report's
@@ -341,13 +344,15 @@ def _decode_xml(text: bytes) -> _JSONObject:
                 f"the XML body has no <results> element (root <{_local(root.tag)}>, "
                 f"children: {', '.join(children[:10]) or 'none'})"
             )
-    items = []
-    for child in container:
-        tag = _local(child.tag)
-        if tag in _ITEM_TAGS:
-            items.append(_element_value(child, 0))
-        elif _local(container.tag) == "results":
-            raise PayloadError(f"unexpected <{tag}> in <results>; expected <result> elements")
+    # Under <results> every element is a report, as every item of the JSON results array is
+    # (a misnamed one still fails by name: "results[0] has no status object"). Directly
+    # under another root, only the item tags are: that root may carry other elements.
+    in_results = _local(container.tag) == "results"
+    items = [
+        _element_value(child, 0)
+        for child in container
+        if in_results or _local(child.tag) in _ITEM_TAGS
+    ]
     return {"results": items}
 
 

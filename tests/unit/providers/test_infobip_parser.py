@@ -312,6 +312,11 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
 }
 
 
+# The same report as delivered.json in the layout and element names of the pull API's
+# documented XML answer (<ReportsResponse>, messageCount, channel).
+EXPECTED["dlr/delivered.xml"] = EXPECTED["dlr/delivered.json"]
+
+
 def content_type_of(name: str) -> str:
     return "application/xml" if name.endswith(".xml") else "application/json"
 
@@ -425,6 +430,27 @@ def test_tracking_mapping_row(notification_type, event_type, status, bounce_type
     assert event.bounce_type is bounce_type
     assert (event.message_id, event.recipient) == ("msg-1", "a@example.com")
     assert event.event_key == f"infobip:{notification_type}:evt-1"
+
+
+DOCUMENTED_STATUS_IDS = [
+    # (status.groupId, status.id) for every status id provider-formats §3.1 lists
+    *((1, status_id) for status_id in (3, 7, 26)),
+    *((2, status_id) for status_id in (4, 9)),
+    *((3, status_id) for status_id in (2, 5)),
+    *((4, status_id) for status_id in (15, 29)),
+    *((5, status_id) for status_id in (6, 8, 10, 11, 12, 13, 14, 17, 18, 19, 20, 21, 23, 24, 25,
+                                       51, 52)),
+]
+GROUP_STATUS = {1: Status.SENT, 2: Status.BOUNCED, 3: Status.DELIVERED, 4: Status.BOUNCED,
+                5: Status.ERROR}
+
+
+@pytest.mark.parametrize(("group_id", "status_id"), DOCUMENTED_STATUS_IDS)
+def test_every_documented_status_id_takes_its_groups_status(group_id, status_id):
+    [event] = events_of(report(group_id, status_id, error=NO_ERROR))
+
+    assert event.status is GROUP_STATUS[group_id]
+    assert event.event_key == f"infobip:dlr:msg-1:{status_id}"
 
 
 def test_the_tables_cover_exactly_the_documented_codes():
@@ -708,7 +734,8 @@ def test_an_unknown_report_does_not_hide_the_known_ones_beside_it():
 # --- encodings: the body decides, not the Content-Type ------------------------------------
 
 
-@pytest.mark.parametrize("name", ["dlr/batch.json", "dlr/undeliverable-permanent.json"])
+@pytest.mark.parametrize("name", ["dlr/batch.json", "dlr/undeliverable-permanent.json",
+                                  "dlr/delivered.json"])
 def test_xml_and_json_of_the_same_reports_give_the_same_events(name):
     xml_name = name.replace(".json", ".xml")
 
@@ -740,11 +767,14 @@ XML_REPORT = (
         f"<ReportsResponse><results>{XML_REPORT}</results></ReportsResponse>",  # the pull API's
         f"<reportResponse>{XML_REPORT}</reportResponse>",
         f"<results>{XML_REPORT.replace('result>', 'message>')}</results>",
+        # Jackson's default XML for a list property repeats its name for every item.
+        f"<reportResponse><results>{XML_REPORT.replace('result>', 'results>')}</results></reportResponse>",
+        f"<results>{XML_REPORT.replace('result>', 'report>')}</results>",
         f'<r:results xmlns:r="urn:example">{XML_REPORT}</r:results>',
         f"\ufeff  \n<?xml version='1.0' encoding='UTF-8'?>\n<results>{XML_REPORT}</results>",
     ],
     ids=["results-root", "reportResponse", "ReportsResponse", "no-results-level", "message-items",
-         "namespaced", "bom-and-whitespace"],
+         "results-items", "report-items", "namespaced", "bom-and-whitespace"],
 )
 def test_xml_layouts_accepted(xml):
     [event] = events_of(xml, "application/xml")
@@ -808,7 +838,7 @@ GARBAGE = [
      "eventId must be a string or an integer, got a list"),
     (b"<results><result>", "not well-formed XML"),
     (b"<foo><bar/></foo>", "no <results> element (root <foo>, children: bar)"),
-    (b"<results><report/></results>", "unexpected <report> in <results>"),
+    (b"<results><report/></results>", "results[0] must be a delivery report object, got a string"),
     (b"<results><result><messageId>m</messageId></result></results>",
      "results[0] (messageId 'm') has no status object"),
 ]

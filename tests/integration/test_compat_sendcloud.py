@@ -24,6 +24,9 @@ from tracker.domain import BounceType, Status
 from tracker.models import Account
 
 PATH = "/apiv2/data/emailStatus"
+# The seed's "Returned Value Description" table, field by field.
+RETURNED_VALUES = ("emailId", "status", "subStatus", "subStatDesc", "apiUser", "recipients", "requestTime",
+                   "modifiedTime", "sendLog")
 UTC8 = timezone(timedelta(hours=8))
 # SendCloud's M1 from tests/fixtures/sendcloud: alice delivered, bob requested, Carol invalid (406).
 M1 = "1717235999870_94121_1733_1251.sc-10_9_13_213-inbound"
@@ -180,15 +183,16 @@ def test_the_seed_request_example_returns_the_documented_envelope(app, tenant):
     assert list(body["info"]) == ["total", "voListSize", "voList"]
     assert (body["info"]["total"], body["info"]["voListSize"]) == ("2", 2)
     delivered, invalid = sorted(body["info"]["voList"], key=lambda i: i["recipients"])
+    # Every item has every field of the seed's "Returned Value Description" table, and the
+    # example's spelling of the description (subStatusDesc) too.
+    for item in (delivered, invalid):
+        assert set(item) == set(RETURNED_VALUES) | {"subStatusDesc"}
+        assert item["subStatusDesc"] == item["subStatDesc"]
     # The seed's example item for 送达 has subStatus and subStatusDesc null ...
-    assert list(delivered) == ["emailId", "status", "subStatus", "subStatusDesc", "apiUser", "recipients",
-                               "requestTime", "modifiedTime", "sendLog"]
     assert (delivered["emailId"], delivered["status"], delivered["subStatus"], delivered["subStatusDesc"]) == (
         ALICE, "送达", None, None)
     assert (delivered["apiUser"], delivered["recipients"]) == ("acme_trigger", "alice@example.com")
     # ... and its 无效邮件 item subStatus "406" with subStatDesc "地址不存在".
-    assert list(invalid) == ["emailId", "status", "subStatus", "subStatDesc", "apiUser", "recipients",
-                             "requestTime", "modifiedTime", "sendLog"]
     assert (invalid["emailId"], invalid["status"], invalid["subStatus"], invalid["subStatDesc"]) == (
         CAROL, "无效邮件", "406", "地址不存在")
     assert invalid["sendLog"] == "550 5.1.1 <carol@example.net>: Recipient address rejected: User unknown"
@@ -339,6 +343,14 @@ def test_status_filter_and_labels_follow_the_mapping_including_acknowledged(app,
     assert who(items(app, tenant, status="1")) == ["acked-complaint", "acked-two", "complaint", "delivered", "opened"]
     assert who(items(app, tenant, status="4")) == ["acked-error", "acked-hard", "error", "hard"]
     assert who(items(app, tenant, status="5")) == ["acked-late", "acked-soft", "soft", "undetermined"]
+    # status=1,status=4 (the seed's example): the parameter repeated means either, as 1;4 does
+    both = who(items(app, tenant, status=["1", "4"]))
+    assert both == who(items(app, tenant, status="1;4")) == sorted(
+        who(items(app, tenant, status="1")) + who(items(app, tenant, status="4")))
+    posted = app.test_client().post(PATH, data={"apiUser": "u", "apiKey": tenant.key, "days": "1",
+                                                "status": ["1", "4"]}).json["info"]["voList"]
+    assert who(posted) == both
+    assert get(app, tenant, status=["1", "2"])["statusCode"] == 40207  # an unknown code among them
     assert sorted(who(items(app, tenant, status="4;5"))) == sorted(
         who(items(app, tenant, status="4")) + who(items(app, tenant, status="5")))
     # every subStatus filter returns exactly the items rendered with that subStatus
@@ -349,6 +361,7 @@ def test_status_filter_and_labels_follow_the_mapping_including_acknowledged(app,
     assert who(items(app, tenant, substatus="409")) == ["acked-error", "error"]  # the seed's lowercase spelling
     assert items(app, tenant, status="1", subStatus="406") == []
     assert who(items(app, tenant, status="5", subStatus="509")) == ["acked-late", "soft", "undetermined"]
+    assert who(items(app, tenant, subStatus=["406", "507"])) == ["acked-hard", "acked-soft", "hard"]
 
 
 def test_sub_status_of_real_bounces_by_subtype_and_diagnostic(app, tenant, pki):

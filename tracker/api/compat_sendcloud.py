@@ -134,11 +134,12 @@ def _filtered(account_id: int, params):
     elif params.get("labelName"):
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["labelName"].strip()) + "%"
         statement = statement.where(Message.attributes["labelName"].as_string().ilike(pattern, escape="\\"))
-    wanted = _codes(params.get("status"), STATUS_CODES, BAD_STATUS, "status")
+    # status=1,status=4 (seed): a list, given as one ;- or ,-separated value or repeated.
+    wanted = _codes(";".join(params.getlist("status")), STATUS_CODES, BAD_STATUS, "status")
     if wanted:
         statement = statement.where(_status_condition(wanted))
-    sub_wanted = _codes(params.get("subStatus", params.get("substatus")), SUB_STATUS_CODES, BAD_SUB_STATUS,
-                        "subStatus")
+    sub_wanted = _codes(";".join(params.getlist("subStatus") + params.getlist("substatus")), SUB_STATUS_CODES,
+                        BAD_SUB_STATUS, "subStatus")
     if sub_wanted:
         statement = statement.where(_sub_status_condition(sub_wanted))
     return statement
@@ -310,17 +311,22 @@ def _item(delivery: Delivery, api_user: str, acknowledged: dict) -> dict:
     email_id = delivery.message_id
     if delivery.provider != "sendcloud":
         email_id = f"{delivery.message_id}${delivery.recipient}"
-    item = {"emailId": email_id, "status": LABELS[code], "subStatus": sub}
-    # The seed's example spells the description "subStatusDesc" (null) where there is no
-    # subStatus and "subStatDesc" (as its field table does) where there is one: both kept.
-    item.update({"subStatDesc": SUB_STATUS_DESC[sub]} if sub else {"subStatusDesc": None})
-    item.update({
+    # The seed's field table names the description "subStatDesc"; its example spells it
+    # "subStatusDesc" on the delivered item and "subStatDesc" on the invalid one. Every item
+    # carries both, equal, so a client reading either spelling finds it on every item.
+    description = SUB_STATUS_DESC[sub] if sub else None
+    item = {
+        "emailId": email_id,
+        "status": LABELS[code],
+        "subStatus": sub,
+        "subStatDesc": description,
+        "subStatusDesc": description,
         "apiUser": api_user,
         "recipients": delivery.recipient,
         "requestTime": _local(delivery.created_at),
         "modifiedTime": _local(delivery.status_at or delivery.created_at),
         "sendLog": source.diagnostic or _send_log(status, sub),
-    })
+    }
     return item
 
 

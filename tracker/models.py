@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tracker.domain.status import FINAL_STATUSES
+
 
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL must agree."""
@@ -100,6 +102,12 @@ class Source(Base):
     topic_arns: Mapped[list[str]] = mapped_column(JSON, default=list)
     secret: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The predicate of ix_deliveries_account_unreported; a query uses that index only if its
+# WHERE clause contains these very conditions (compat_infobip's reports query does).
+UNREPORTED = ("status_sequence > reported_sequence AND status IN ("
+              + ", ".join(f"'{status.value}'" for status in FINAL_STATUSES) + ")")
 
 
 class InboxEvent(Base):
@@ -183,6 +191,12 @@ class Delivery(Base):
         Index("ix_deliveries_account_status_updated", "account_id", "status", "updated_at", "id"),
         Index("ix_deliveries_account_recipient", "account_id", "recipient"),
         Index("ix_deliveries_account_created", "account_id", "created_at", "id"),
+        # Elevate's default order (id) within an account.
+        Index("ix_deliveries_account_id", "account_id", "id"),
+        # Infobip-style pull reports: only the final deliveries not yet reported, oldest change
+        # first, so a pull never reads past the (many) rows earlier pulls handed out.
+        Index("ix_deliveries_account_unreported", "account_id", "updated_at", "id",
+              postgresql_where=text(UNREPORTED), sqlite_where=text(UNREPORTED)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -28,6 +28,10 @@ class Status(str, enum.Enum):
 # complaints) outrank the delivery, as AWS advises.
 _RANK = {status: rank for rank, status in enumerate(Status)}
 
+# Statuses past which the provider is not working on the delivery any more (what pull
+# report APIs hand out): delivered, engaged with, failed, or acknowledged.
+FINAL_STATUSES = tuple(status for status in Status if status.rank >= Status.DELIVERED.rank)
+
 
 class BounceType(str, enum.Enum):
     PERMANENT = "PERMANENT"

@@ -10,7 +10,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
     from tracker.api.admin import blueprint as admin_api
-    from tracker.api import compat_infobip, compat_postman, compat_sendcloud
+    from tracker.api import compat_infobip, compat_postman, compat_sendcloud, page_marks
     from tracker.api.compat_elevate import blueprint as elevate_api
     from tracker.api.messages import blueprint as messages_api
     from tracker.api.openapi import blueprint as openapi
@@ -39,6 +39,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
         confirmer=confirmer or HttpSubscriptionConfirmer(),
         waker=waker,  # type: ignore[arg-type]  # set just below
         sources=SourceCache(db, config.source_cache_seconds),
+        page_marks=page_marks.RedisMarks(config.broker_url) if config.broker_url else page_marks.LocalMarks(),
     )
     if services.waker is None:
         if config.broker_url:

@@ -78,6 +78,7 @@ class Services:
     sources: SourceCache
     webhook_waker: Waker | None = None  # the embedded default's webhook sender thread
     rate_counters: LocalCounters = dataclasses.field(default_factory=LocalCounters)
+    page_marks: object = None  # where offset pages ended (tracker.api.page_marks), set by create_app
 
     @property
     def webhook_settings(self):

@@ -58,17 +58,11 @@ def hit(account_id: int, style: str) -> float | None:
     return None if count <= limit else (window + 1) * 60 - now
 
 
-_clients: dict[str, object] = {}
-
-
 def _redis_count(url: str, key: str) -> int:
-    import redis
+    from tracker.redis_clients import client
 
-    client = _clients.get(url)
-    if client is None:
-        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     try:
-        pipe = client.pipeline()
+        pipe = client(url).pipeline()
         pipe.incr(key)
         pipe.expire(key, 120)
         return int(pipe.execute()[0])

@@ -5,14 +5,20 @@ messages and recipients; each array element becomes at most one event. See
 provider-formats.md §6.1 (fields, event names, ``sg_event_id`` as the dedupe key) and §0.
 
 Identity of a delivery: SendGrid answers a send with an ``X-Message-Id`` header, which is
-what applications register. Events carry ``sg_message_id`` instead; we take the part
-before its first "." as the X-Message-Id. That relation is [U] in the formats doc (seen in
-real payloads, never stated by SendGrid): see ``_message_id``.
+what applications register. Events carry ``sg_message_id`` ("<X-Message-Id>.<suffix>") and
+``smtp-id`` (the Message-ID header, "<X-Message-Id@…ismtpd…>" when SendGrid made it); see
+``_message_id`` for how the X-Message-Id is read from them. That relation is [U] in the
+formats doc (seen in real payloads and client-library tests, never stated by SendGrid).
+
+SendGrid documents that delayed (asynchronous) bounces come without the message id: such
+an event, and any other naming no message, is kept about its address alone (message id
+""), which still feeds the suppression list and the history but makes no delivery.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -36,12 +42,14 @@ from tracker.providers.values import (
 PROVIDER = "sendgrid"
 
 _JSONObject = Mapping[str, Any]
+_SUBTYPE_LIMIT = 64  # the width of the bounce_subtype column
+_NAME_LIMIT = 64  # of an event name inside the 400-character event_key column
 
 
 # --- what each event type says ------------------------------------------------------------
 # One function per event shape, item -> Facts. Details keep SendGrid's own field names and
 # only what an operator needs to read a history; the raw batch is kept by the receiver.
-# The full sg_message_id is added to every event's details by parse().
+# The full sg_message_id is added to every event's details by _event().
 
 
 def _no_facts(item: _JSONObject) -> Facts:
@@ -77,7 +85,7 @@ def _bounce_facts(item: _JSONObject) -> Facts:
         bounce_type=_BOUNCE_TYPES.get(first_text(raw_type) or "", BounceType.UNDETERMINED),
         # SendGrid's own classification ("Invalid Address", "Reputation", ...) when it sends
         # one; older payloads only carry the enhanced status code ("5.1.1").
-        bounce_subtype=classification or first_text(item.get("status")),
+        bounce_subtype=_cut(classification or first_text(item.get("status")), _SUBTYPE_LIMIT),
     )
 
 
@@ -176,8 +184,8 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
     ``received_at`` (aware) is the event time when an element has no ``timestamp``.
     Raises PayloadError, naming the array index and field, for a body that can never be
     processed: not a JSON array, an element that is not an object or has no ``event``, or
-    a delivery event without ``email`` or any message id. Unknown event names are not
-    errors: they become EventType.UNMAPPED events.
+    a delivery event without ``email``. Unknown event names are not errors: they become
+    EventType.UNMAPPED events.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
@@ -194,25 +202,20 @@ def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
         raise PayloadError(f"{where} has no event name: 'event' is {shown} (keys: {key_list(item)})")
     where = f"{where} ({name})"
     rule = _RULES.get(name, _UNKNOWN)
-    # Events about a delivery need its address and message; events kept without a status
-    # (account_status_change has neither field [C], an unknown type may not) take them
-    # when present.
+    # Events about a delivery need its address; events kept without a status
+    # (account_status_change has neither address nor message [C], an unknown type may not)
+    # take it when present. A message id is never required: SendGrid sends none with a
+    # delayed bounce [D], and such an event is about the address alone.
     about_a_delivery = rule.type is not EventType.UNMAPPED
 
     message_id = _message_id(item, where)
     recipient = _recipient(item, where, required=about_a_delivery)
-    if about_a_delivery and message_id is None:
-        raise PayloadError(f"{where} names no message: neither 'sg_message_id' nor 'smtp-id'")
 
     facts = rule.facts(item)
     details = dict(facts.details)
     sg_message_id = first_text(item.get("sg_message_id"))
     if sg_message_id:
         details["sg_message_id"] = sg_message_id
-    if message_id is None and recipient is not None:
-        # A history row with an address but no message would be taken for a delivery
-        # whose message id is "": keep the address in the details, attribute it to nobody.
-        details["email"], recipient = recipient, None
 
     return normalized_event(
         PROVIDER,
@@ -245,27 +248,54 @@ def _load(body: bytes | str) -> list[Any]:
     return document
 
 
+# Where SendGrid's own suffix starts in sg_message_id: "filter0001.16648.5515E0B88.0" (older),
+# "filterdrecv-…", "filter0425p1mdw1.…", "recvd-…" [C]. A dropped event may carry only the
+# suffix, with no X-Message-Id before it [C].
+_SUFFIX = re.compile(r"(?:^|\.)(?:filter|recvd)")
+# Hosts SendGrid names in the Message-ID headers it makes: "ismtpd-555" (docs),
+# "ismtpd0006p1sjc2.sendgrid.net", "geopod-ismtpd-3" [C].
+_SENDGRID_HOST = re.compile(r"(?:^|[.-])ismtpd|(?:^|\.)sendgrid\.net$", re.IGNORECASE)
+
+
 def _message_id(item: _JSONObject, where: str) -> str | None:
     """The X-Message-Id the application registered, or None when the event names none.
 
-    sg_message_id looks like "<X-Message-Id>.<SendGrid internal suffix>", the suffix
-    differing between events of one message (processed vs delivered). That the part before
-    the first "." is the X-Message-Id is [U] (provider-formats §6.1, §8): it holds for
-    SendGrid's current 22-character ids, which contain no ".". Dropped events may come
-    without sg_message_id; then smtp-id (the message's Message-ID header) without its
-    angle brackets stands in, which matches only if the application registered that id.
+    sg_message_id is "<X-Message-Id>.<SendGrid suffix>", the suffix differing between
+    events of one message (processed vs delivered). Current X-Message-Ids are 22 base64url
+    characters without "."; older ones had dots ("14c5d75ce93.dfd.64b469", SendGrid's own
+    examples), so the id ends where the suffix starts ("filter…", "recvd…"), not at the first
+    ".". When SendGrid made the Message-ID header, smtp-id is "<X-Message-Id@…ismtpd…>" and
+    its local part is the id [C]: it confirms a dotted prefix, and stands in when
+    sg_message_id is missing (delayed bounces) or holds only the suffix. An application's
+    own Message-ID in smtp-id is taken whole, without its angle brackets, as a last resort:
+    it matches only if that is what the application registered. All of this is [U]
+    (provider-formats §6.1, §8).
     """
-    for field in ("sg_message_id", "smtp-id"):
-        value = item.get(field)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise PayloadError(f"{where}: '{field}' must be a string, got {json_kind(value)}: {value!r}")
-        value = value.strip()
-        candidate = value.split(".", 1)[0] if field == "sg_message_id" else value.strip("<>").strip()
-        if candidate:
-            return candidate
-    return None
+    sg_message_id = _text_field(item, "sg_message_id", where)
+    smtp_id = (_text_field(item, "smtp-id", where) or "").strip("<>").strip()
+    local, at, host = smtp_id.rpartition("@")
+    made_by_sendgrid = bool(at and local and _SENDGRID_HOST.search(host))
+
+    if sg_message_id:
+        if made_by_sendgrid and (sg_message_id == local or sg_message_id.startswith(local + ".")):
+            return local
+        suffix = _SUFFIX.search(sg_message_id)
+        prefix = sg_message_id[: suffix.start()] if suffix else sg_message_id.split(".", 1)[0]
+        if prefix:
+            return prefix
+    if made_by_sendgrid:
+        return local
+    return smtp_id or None
+
+
+def _text_field(item: _JSONObject, field: str, where: str) -> str | None:
+    """A string field, stripped; None when absent or blank. PayloadError if not a string."""
+    value = item.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}: '{field}' must be a string, got {json_kind(value)}: {value!r}")
+    return value.strip() or None
 
 
 def _recipient(item: _JSONObject, where: str, *, required: bool) -> str | None:
@@ -278,19 +308,24 @@ def _recipient(item: _JSONObject, where: str, *, required: bool) -> str | None:
 
 
 def _event_key(item: _JSONObject, name: str) -> str:
-    """sendgrid:{sg_event_id}, SendGrid's documented dedupe key, the same on every retry.
+    """sendgrid:{event}:{sg_event_id}: SendGrid's documented dedupe key, the same on every retry.
 
-    Without one (older or unusual payloads), a digest of the whole event object: still the
-    same on every redelivery of the same object. base64 ids contain no ":", so the two
-    forms cannot collide.
+    The event name goes with it so that ids that are not unique cannot merge different
+    events of one delivery: SendGrid's own example batch gives every event the placeholder
+    "sg_event_id". Without an id (older or unusual payloads), a digest of the whole event
+    object stands in: still the same on every redelivery of the same object.
     """
+    name = name[:_NAME_LIMIT]
     event_id = first_text(item.get("sg_event_id"))
-    if event_id:
-        return f"{PROVIDER}:{event_id}"
-    return f"{PROVIDER}:{name}:{digest(item, 32, ensure_ascii=False)}"
+    if event_id and len(event_id) <= 256:
+        return f"{PROVIDER}:{name}:{event_id.strip()}"
+    return f"{PROVIDER}:{name}:sha256:{digest(item, 32, ensure_ascii=False)}"
 
 
 def _diagnostic(item: _JSONObject) -> str | None:
     """SendGrid's reason (bounce, dropped) or the receiving server's SMTP response."""
     return first_text(item.get("reason"), item.get("response"))
 
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else None

@@ -58,6 +58,11 @@ BOB_BOUNCE = dict(
         "sg_message_id": BOB_RELAYED,
     },
 )
+MSIE = "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)"
+DOCS = dict(message_id="sg_message_id", recipient="example@example.com", occurred_at=at(10, 0, 0))
+DOCS_ID = {"sg_message_id": "sg_message_id"}
+KIM = dict(message_id="18f3a07b2c4.e1a.7c02d9", recipient="kim@example.com")
+KIM_ID = {"sg_message_id": "18f3a07b2c4.e1a.7c02d9.filter0001.16648.6632127A.0"}
 RENEE_MESSAGE = "Uv4bN7mKQ2wEr5Ty8Ui1Oa"
 RENEE_RELAYED = f"{RENEE_MESSAGE}.filterdrecv-5bd9c8d6c7-6pl3z-1-663212E4-2.0"
 
@@ -65,14 +70,14 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
     "processed.json": [
         sendgrid(
             **JANE, type=EventType.SENT, occurred_at=at(10, 0, 0),
-            event_key="sendgrid:rT6pLq0xS2ePz9kW1vBn4g",
+            event_key="sendgrid:processed:rT6pLq0xS2ePz9kW1vBn4g",
             details={"sg_message_id": JANE_ACCEPTED},
         )
     ],
     "deferred.json": [
         sendgrid(
             **JANE, type=EventType.DELAYED, occurred_at=at(10, 0, 5),
-            event_key="sendgrid:Hk3mQz8vTtyA0wXc5nR7Ug",
+            event_key="sendgrid:deferred:Hk3mQz8vTtyA0wXc5nR7Ug",
             diagnostic="451 4.7.1 Greylisted, please try again later",
             details={"attempt": "1", "sg_message_id": JANE_RELAYED},
         )
@@ -80,19 +85,19 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
     "delivered.json": [
         sendgrid(
             **JANE, type=EventType.DELIVERED, occurred_at=at(10, 0, 12),
-            event_key="sendgrid:ZmL2pQw9RcuBt5yHd0sXkA",
+            event_key="sendgrid:delivered:ZmL2pQw9RcuBt5yHd0sXkA",
             diagnostic="250 2.0.0 OK 1714557612 x7si2881537qkd.112 - gsmtp",
             details={"sg_message_id": JANE_RELAYED},
         )
     ],
-    "bounce.json": [sendgrid(**BOB_BOUNCE, event_key="sendgrid:Yk4tW2nLQxOe8rVb3mJs6w")],
+    "bounce.json": [sendgrid(**BOB_BOUNCE, event_key="sendgrid:bounce:Yk4tW2nLQxOe8rVb3mJs6w")],
     "bounce-blocked.json": [
         sendgrid(
             message_id="Pm5vC2rTQ9aYw7Ls1KdN0g",
             recipient="carol@example.org",
             type=EventType.BOUNCED,
             occurred_at=at(10, 0, 41),
-            event_key="sendgrid:Ew9nB4sKRv2Uq6dZj1cT8h",
+            event_key="sendgrid:bounce:Ew9nB4sKRv2Uq6dZj1cT8h",
             bounce_type=BounceType.TRANSIENT,
             bounce_subtype="Reputation",
             diagnostic=(
@@ -113,7 +118,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             recipient="dave@example.net",
             type=EventType.BOUNCED,
             occurred_at=at(10, 0, 50),
-            event_key="sendgrid:Lq2wE8rTYu4Io6Pa0sDf3g",
+            event_key="sendgrid:bounce:Lq2wE8rTYu4Io6Pa0sDf3g",
             bounce_type=BounceType.PERMANENT,
             bounce_subtype="5.0.0",
             diagnostic="500 unknown recipient",
@@ -130,7 +135,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             recipient="erin@example.com",
             type=EventType.REJECTED,
             occurred_at=at(10, 0, 1),
-            event_key="sendgrid:Nb5vC7xZQa1Sd3Fg9Hj2Kl",
+            event_key="sendgrid:dropped:Nb5vC7xZQa1Sd3Fg9Hj2Kl",
             diagnostic="Bounced Address",
             details={
                 "status": "5.0.0",
@@ -146,7 +151,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             type=EventType.REJECTED,
             occurred_at=at(10, 0, 2),
             # No sg_event_id: sha256 of the canonical JSON of the event object, 32 hex digits.
-            event_key="sendgrid:dropped:88a2c5fdc9492076957a0f49d9b31430",
+            event_key="sendgrid:dropped:sha256:88a2c5fdc9492076957a0f49d9b31430",
             diagnostic="Unsubscribed Address",
             details={},
         )
@@ -154,7 +159,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
     "open.json": [
         sendgrid(
             **JANE, type=EventType.OPENED, occurred_at=at(10, 15, 0),
-            event_key="sendgrid:Op3nEv3ntJaneA1b2C3d4E",
+            event_key="sendgrid:open:Op3nEv3ntJaneA1b2C3d4E",
             details={
                 "useragent": CHROME,
                 "ip": "203.0.113.44",
@@ -166,7 +171,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
     "click.json": [
         sendgrid(
             **JANE, type=EventType.CLICKED, occurred_at=at(10, 15, 30),
-            event_key="sendgrid:C1ickEvJaneF5g6H7i8J9kQ",
+            event_key="sendgrid:click:C1ickEvJaneF5g6H7i8J9kQ",
             details={
                 "url": "https://shop.example.com/orders/8841?utm_source=receipt",
                 "useragent": CHROME,
@@ -178,28 +183,28 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
     "spamreport.json": [
         sendgrid(
             **JANE, type=EventType.COMPLAINED, occurred_at=at(11, 20, 0),
-            event_key="sendgrid:SpAmRpT0xJ4k5L6m7N8o9p",
+            event_key="sendgrid:spamreport:SpAmRpT0xJ4k5L6m7N8o9p",
             details={"sg_message_id": JANE_RELAYED},
         )
     ],
     "unsubscribe.json": [
         sendgrid(
             **JANE, type=EventType.UNSUBSCRIBED, occurred_at=at(11, 21, 0),
-            event_key="sendgrid:UnSuB5cr1b3Qr7s8T9u0vW",
+            event_key="sendgrid:unsubscribe:UnSuB5cr1b3Qr7s8T9u0vW",
             details={"sg_message_id": JANE_RELAYED},
         )
     ],
     "group-unsubscribe.json": [
         sendgrid(
             **JANE, type=EventType.UNSUBSCRIBED, occurred_at=at(11, 22, 0),
-            event_key="sendgrid:GrpUnSubXy1z2A3b4C5d6E",
+            event_key="sendgrid:group_unsubscribe:GrpUnSubXy1z2A3b4C5d6E",
             details={"asm_group_id": 42, "sg_message_id": JANE_RELAYED},
         )
     ],
     "group-resubscribe.json": [
         sendgrid(
             **JANE, type=EventType.UNMAPPED, occurred_at=at(12, 20, 0),
-            event_key="sendgrid:GrpReSubFg7h8I9j0K1l2M",
+            event_key="sendgrid:group_resubscribe:GrpReSubFg7h8I9j0K1l2M",
             details={
                 "provider_event": "group_resubscribe",
                 "asm_group_id": 42,
@@ -213,42 +218,42 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             recipient=None,
             type=EventType.UNMAPPED,
             occurred_at=at(21, 46, 40),
-            event_key="sendgrid:QWNjdFN0YXR1c0NoYW5nZS0xNzE0NjAwMDAw",
+            event_key="sendgrid:account_status_change:QWNjdFN0YXR1c0NoYW5nZS0xNzE0NjAwMDAw",
             details={"provider_event": "account_status_change", "type": "compliance_suspend"},
         )
     ],
     "batch.json": [
         sendgrid(
             **JANE, type=EventType.DELIVERED, occurred_at=at(10, 0, 12),
-            event_key="sendgrid:bT1aDlvJane0000000000a",
+            event_key="sendgrid:delivered:bT1aDlvJane0000000000a",
             diagnostic="250 2.0.0 OK",
             details={"sg_message_id": JANE_RELAYED},
         ),
         sendgrid(
             **JANE, type=EventType.SENT, occurred_at=at(10, 0, 0),
-            event_key="sendgrid:bT1aPrcJane0000000000b",
+            event_key="sendgrid:processed:bT1aPrcJane0000000000b",
             details={"sg_message_id": JANE_ACCEPTED},
         ),
         sendgrid(
             message_id=JANE_MESSAGE, recipient="mary.major@example.com",
             type=EventType.SENT, occurred_at=at(10, 0, 0),
-            event_key="sendgrid:bT1aPrcMary0000000000c",
+            event_key="sendgrid:processed:bT1aPrcMary0000000000c",
             details={"sg_message_id": f"{JANE_MESSAGE}.recvd-7d8c9b6f5d-x2k9p-1-6632127A-3.1"},
         ),
         sendgrid(
             message_id=JANE_MESSAGE, recipient="mary.major@example.com",
             type=EventType.DELAYED, occurred_at=at(10, 0, 6),
-            event_key="sendgrid:bT1aDfrMary0000000000d",
+            event_key="sendgrid:deferred:bT1aDfrMary0000000000d",
             diagnostic="421 4.7.0 Try again later, closing connection.",
             details={
                 "attempt": "2",
                 "sg_message_id": f"{JANE_MESSAGE}.filterdrecv-5bd9c8d6c7-4tq8n-1-6632127A-20.1",
             },
         ),
-        sendgrid(**BOB_BOUNCE, event_key="sendgrid:bT1aBncBob00000000000e"),
+        sendgrid(**BOB_BOUNCE, event_key="sendgrid:bounce:bT1aBncBob00000000000e"),
         sendgrid(
             **JANE, type=EventType.OPENED, occurred_at=at(10, 15, 0),
-            event_key="sendgrid:bT1aOpnJane0000000000f",
+            event_key="sendgrid:open:bT1aOpnJane0000000000f",
             details={
                 "useragent": (
                     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) "
@@ -264,14 +269,14 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
         sendgrid(
             message_id=RENEE_MESSAGE, recipient="renée@exämple.com",
             type=EventType.DELIVERED, occurred_at=at(10, 1, 40),
-            event_key="sendgrid:Un1c0deDlv00000000000a",
+            event_key="sendgrid:delivered:Un1c0deDlv00000000000a",
             diagnostic="250 2.0.0 Nachricht angenommen – vielen Dank",
             details={"sg_message_id": RENEE_RELAYED},
         ),
         sendgrid(
             message_id=RENEE_MESSAGE, recipient="renée@exämple.com",
             type=EventType.CLICKED, occurred_at=at(10, 30, 0),
-            event_key="sendgrid:Un1c0deClk00000000000b",
+            event_key="sendgrid:click:Un1c0deClk00000000000b",
             details={
                 "url": "https://shop.example.com/café/menü?q=crème brûlée",
                 "useragent": (
@@ -282,6 +287,97 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
                 "sg_message_id": RENEE_RELAYED,
             },
         ),
+    ],
+    # SendGrid's example batch: every event carries the placeholders "sg_event_id" and
+    # "sg_message_id". The event name in the key keeps them eleven events, not one.
+    "docs-example-placeholders.json": [
+        sendgrid(**DOCS, type=EventType.SENT, event_key="sendgrid:processed:sg_event_id",
+                 details=DOCS_ID),
+        sendgrid(**DOCS, type=EventType.DELAYED, event_key="sendgrid:deferred:sg_event_id",
+                 diagnostic="400 try again later", details={"attempt": "5", **DOCS_ID}),
+        sendgrid(**DOCS, type=EventType.DELIVERED, event_key="sendgrid:delivered:sg_event_id",
+                 diagnostic="250 OK", details=DOCS_ID),
+        sendgrid(**DOCS, type=EventType.OPENED, event_key="sendgrid:open:sg_event_id",
+                 details={"useragent": MSIE, "ip": "203.0.113.255", **DOCS_ID}),
+        sendgrid(**DOCS, type=EventType.CLICKED, event_key="sendgrid:click:sg_event_id",
+                 details={"url": "http://www.example.com/", "useragent": MSIE, "ip": "203.0.113.255", **DOCS_ID}),
+        sendgrid(**DOCS, type=EventType.BOUNCED, event_key="sendgrid:bounce:sg_event_id",
+                 bounce_type=BounceType.PERMANENT, bounce_subtype="Invalid Address",
+                 diagnostic="500 unknown recipient",
+                 details={"type": "bounce", "status": "5.0.0", "bounce_classification": "Invalid Address", **DOCS_ID}),
+        sendgrid(**DOCS, type=EventType.REJECTED, event_key="sendgrid:dropped:sg_event_id",
+                 diagnostic="Bounced Address", details={"status": "5.0.0", **DOCS_ID}),
+        sendgrid(**DOCS, type=EventType.COMPLAINED, event_key="sendgrid:spamreport:sg_event_id",
+                 details=DOCS_ID),
+        sendgrid(**DOCS, type=EventType.UNSUBSCRIBED, event_key="sendgrid:unsubscribe:sg_event_id",
+                 details=DOCS_ID),
+        sendgrid(**DOCS, type=EventType.UNSUBSCRIBED, event_key="sendgrid:group_unsubscribe:sg_event_id",
+                 details={"asm_group_id": 10, **DOCS_ID}),
+        sendgrid(**DOCS, type=EventType.UNMAPPED, event_key="sendgrid:group_resubscribe:sg_event_id",
+                 details={"provider_event": "group_resubscribe", "asm_group_id": 10, **DOCS_ID}),
+    ],
+    # Ids of the older form, with dots: the X-Message-Id is everything before ".filter…",
+    # as smtp-id's local part confirms (and the open, which has no smtp-id, agrees).
+    "legacy-dotted-ids.json": [
+        sendgrid(**KIM, type=EventType.SENT, occurred_at=at(10, 0, 0),
+                 event_key="sendgrid:processed:k3Jq0sVd2RtZx8bNwq1AeA==", details=KIM_ID),
+        sendgrid(**KIM, type=EventType.DELAYED, occurred_at=at(10, 0, 5),
+                 event_key="sendgrid:deferred:p8Lm2Wc5Yt0Rq7Hs3Kd9Fw==",
+                 diagnostic="400 try again later", details={"attempt": "5", **KIM_ID}),
+        sendgrid(**KIM, type=EventType.DELIVERED, occurred_at=at(10, 0, 12),
+                 event_key="sendgrid:delivered:Zt4Nv9Qa1Xe6Bc2Mu8Jr0g==",
+                 diagnostic="250 OK", details=KIM_ID),
+        sendgrid(**KIM, type=EventType.OPENED, occurred_at=at(10, 15, 0),
+                 event_key="sendgrid:open:Hc7Rk1Vz5Ew3Pn9Ty2Lb6Q==",
+                 details={"useragent": MSIE, "ip": "203.0.113.250", **KIM_ID}),
+    ],
+    # SendGrid: a delayed bounce comes without the message id [D]. It is kept about the
+    # address (message id ""), and the batch's other event is not lost with it.
+    "bounce-delayed-no-message-id.json": [
+        sendgrid(
+            message_id="Rk2pW8nVT5qYc1Xe7Ud4Bg", recipient="liam@example.org",
+            type=EventType.DELIVERED, occurred_at=at(10, 1, 40),
+            event_key="sendgrid:delivered:DlyDlvLiam000000000000a",
+            diagnostic="250 2.6.0 Queued mail for delivery",
+            details={"sg_message_id": "Rk2pW8nVT5qYc1Xe7Ud4Bg.filterdrecv-5bd9c8d6c7-7mz2q-1-66321304-3.0"},
+        ),
+        sendgrid(
+            message_id="", recipient="liam@example.org",
+            type=EventType.BOUNCED, occurred_at=at(11, 1, 40),
+            event_key="sendgrid:bounce:DlyBncLiam000000000000b",
+            bounce_type=BounceType.PERMANENT, bounce_subtype="Invalid Address",
+            diagnostic="550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+            details={"type": "bounce", "status": "5.1.10", "bounce_classification": "Invalid Address"},
+        ),
+    ],
+    # sg_message_id holds only SendGrid's suffix; the SendGrid-made smtp-id names the message.
+    "dropped-suffix-only-id.json": [
+        sendgrid(
+            message_id="Ht6yU2iOP9aSd4Fg7Jk1Lz", recipient="mallory@invalid",
+            type=EventType.REJECTED, occurred_at=at(10, 0, 3),
+            event_key="sendgrid:dropped:Qz8xW3ecR4vT7bY1uN6mKp",
+            diagnostic="Invalid",
+            details={"sg_message_id": "filter0093p1las1.9128.6632127B3.0"},
+        )
+    ],
+    # A domain without MX: "blocked", Unclassified, no status; the application set its own
+    # Message-ID, so the message id comes from sg_message_id (whose id has "--" in it).
+    "bounce-blocked-no-status.json": [
+        sendgrid(
+            message_id="Vb3n--Xc8QeRt5Ya1Ui7Og", recipient="nobody@no-such-domain.example",
+            type=EventType.BOUNCED, occurred_at=at(10, 2, 40),
+            event_key="sendgrid:bounce:Ym91bmNlLTQtTm9NeERvbWFpbi0wMDAwMDAwMDAw",
+            bounce_type=BounceType.TRANSIENT, bounce_subtype="Unclassified",
+            diagnostic=(
+                "unable to get mx info: failed to get IPs from PTR record: lookup <nil>: "
+                "unrecognized address"
+            ),
+            details={
+                "type": "blocked",
+                "bounce_classification": "Unclassified",
+                "sg_message_id": "Vb3n--Xc8QeRt5Ya1Ui7Og.recvd-5f54b5d587-pczjm-1-663213A0-6.0",
+            },
+        )
     ],
 }
 
@@ -386,7 +482,7 @@ def test_mapping_row(name, extra, event_type, status, bounce_type):
     assert event.bounce_type is bounce_type
     assert event.message_id == "msg1"
     assert event.recipient == "a@example.com"
-    assert event.event_key == "sendgrid:evt-1"
+    assert event.event_key == f"sendgrid:{name}:evt-1"
     assert event.occurred_at == at(10, 0, 0)
 
 
@@ -488,6 +584,71 @@ def test_without_sg_message_id_the_smtp_id_stands_in_without_brackets(smtp_id):
     assert "sg_message_id" not in event.details
 
 
+@pytest.mark.parametrize(
+    "smtp_id",
+    [
+        "<abc123XYZ_-abc123XYZ_-@ismtpd-555>",
+        "<abc123XYZ_-abc123XYZ_-@ismtpd0006p1sjc2.sendgrid.net>",
+        "<abc123XYZ_-abc123XYZ_-@geopod-ismtpd-3>",
+    ],
+)
+def test_a_sendgrid_made_smtp_id_names_the_x_message_id_when_sg_message_id_cannot(smtp_id):
+    missing = minimal("bounce", type="bounce", **{"smtp-id": smtp_id})
+    del missing["sg_message_id"]
+    suffix_only = minimal("dropped", **{"smtp-id": smtp_id, "sg_message_id": "filter0093p1las1.9128.5717FB8127.0"})
+
+    assert [e.message_id for e in run([missing, suffix_only])] == ["abc123XYZ_-abc123XYZ_-"] * 2
+
+
+@pytest.mark.parametrize(
+    ("sg_message_id", "expected"),
+    [
+        ("wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0", "wrfRRvF7Q0GgwUo2CvDmEA"),
+        ("euo2iKxdSayPF4YE4--I7A.recvd-5f54b5d587-pczjm-1-67BADEEA-6.0", "euo2iKxdSayPF4YE4--I7A"),
+        ("A6FilwaAR_Wm_VTCEFql_w.filterdrecv-66949dbc98-fvstg-1-648215A4-1D.0", "A6FilwaAR_Wm_VTCEFql_w"),
+        ("14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", "14c5d75ce93.dfd.64b469"),
+        ("q3wZs1XHSmyb2bt4dTXHpA.0", "q3wZs1XHSmyb2bt4dTXHpA"),  # an unknown suffix: the first "."
+        ("q3wZs1XHSmyb2bt4dTXHpA", "q3wZs1XHSmyb2bt4dTXHpA"),
+    ],
+)
+def test_the_x_message_id_ends_where_sendgrid_s_suffix_starts(sg_message_id, expected):
+    # The application's own Message-ID in smtp-id says nothing about the X-Message-Id.
+    [event] = run([minimal("delivered", sg_message_id=sg_message_id, **{"smtp-id": "<1.2@app.example.com>"})])
+
+    assert event.message_id == expected
+
+
+def test_a_delivery_event_naming_no_message_is_kept_about_its_address():
+    payload = minimal("bounce", type="bounce", reason="550 5.1.1 unknown user")
+    del payload["sg_message_id"]
+
+    [event] = run([payload])
+
+    assert (event.message_id, event.recipient) == ("", "a@example.com")
+    assert (event.type, event.bounce_type) == (EventType.BOUNCED, BounceType.PERMANENT)
+
+
+def test_sendgrid_s_example_batch_keeps_every_event_and_ends_in_complaint():
+    events = run(fixture("docs-example-placeholders.json"))
+
+    assert len({e.event_key for e in events}) == len(events) == 11
+    assert fold(events).status is Status.COMPLAINT
+
+
+def test_a_long_classification_is_cut_to_the_subtype_column_width():
+    [event] = run([minimal("bounce", type="bounce", bounce_classification="x" * 300)])
+
+    assert event.bounce_subtype == "x" * 64
+
+
+def test_the_key_fits_its_column_whatever_sendgrid_sends():
+    long_name, long_id = run([minimal("e" * 1000), minimal("open", sg_event_id="i" * 1000)])
+
+    assert len(long_name.event_key) <= 400
+    assert len(long_id.event_key) <= 400
+    assert long_id.event_key.startswith("sendgrid:open:sha256:")
+
+
 def test_the_recipient_is_normalized():
     [event] = run([minimal("delivered", email="Jane Doe <Jane.Doe@EXAMPLE.com>")])
 
@@ -504,7 +665,7 @@ def test_without_sg_event_id_the_key_is_a_digest_stable_across_redeliveries():
     [other] = run([{**payload, "timestamp": 1714557601}])
 
     assert first.event_key == again.event_key
-    assert first.event_key.startswith("sendgrid:dropped:")
+    assert first.event_key.startswith("sendgrid:dropped:sha256:")
     assert other.event_key != first.event_key
 
 
@@ -544,18 +705,18 @@ def test_an_unknown_event_is_kept_as_unmapped_with_its_identity():
     assert event.status is None
     assert event.message_id == "msg1"
     assert event.recipient == "a@example.com"
-    assert event.event_key == "sendgrid:evt-1"
+    assert event.event_key == "sendgrid:machine_learning_insight:evt-1"
     assert event.diagnostic == "something new"
     assert event.details == {"provider_event": "machine_learning_insight", "sg_message_id": "msg1.filterdrecv-1-2-3.0"}
 
 
-def test_an_unknown_event_about_no_message_is_kept_at_message_level():
+def test_an_unknown_event_about_no_message_is_kept_about_its_address():
     [event] = run([{"event": "account_review", "timestamp": 1714557600, "email": "Ops@Example.com"}])
 
-    # An address without a message would otherwise look like a delivery with message id "".
-    assert (event.message_id, event.recipient) == ("", None)
-    assert event.details == {"provider_event": "account_review", "email": "ops@example.com"}
-    assert event.event_key.startswith("sendgrid:account_review:")
+    # message id "": the ingest keeps it in the address's history, makes no delivery of it.
+    assert (event.message_id, event.recipient) == ("", "ops@example.com")
+    assert event.details == {"provider_event": "account_review"}
+    assert event.event_key.startswith("sendgrid:account_review:sha256:")
 
 
 def test_an_unknown_event_in_a_batch_does_not_disturb_the_others():
@@ -613,12 +774,6 @@ def test_a_delivery_event_without_email_is_refused_by_index_and_field(email):
         run(payload)
 
 
-def test_a_delivery_event_naming_no_message_is_refused():
-    payload = minimal("dropped")
-    del payload["sg_message_id"]
-
-    with pytest.raises(PayloadError, match=r"\[0\] \(dropped\) names no message: neither 'sg_message_id' nor 'smtp-id'"):
-        run([payload])
 
 
 def test_a_message_id_that_is_not_text_is_refused():

@@ -655,6 +655,14 @@ def test_a_numeric_message_id_is_the_same_id_as_its_text():
     assert number.message_id == text.message_id == "1234567890123"
 
 
+def test_a_numeric_message_id_in_a_delivery_report_is_the_same_id_as_its_text():
+    [number] = events_of(report(3, 5, messageId=1234567890123))
+    [text] = events_of(report(3, 5, messageId="1234567890123"))
+
+    assert number.message_id == text.message_id == "1234567890123"
+    assert number.event_key == text.event_key
+
+
 def test_an_event_naming_no_recipient_is_message_level():
     payload = tracking("OPENED")
     del payload["recipient"]

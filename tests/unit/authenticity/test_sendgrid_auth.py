@@ -88,6 +88,44 @@ def test_another_secret_signs_and_verifies_on_its_own():
     assert authenticate(request(body, headers), other) is None
 
 
+# SendGrid's own known-answer vector, the one every official SendGrid library tests its
+# verifier with (sendgrid-python, -nodejs, -java, -go, -ruby, -csharp "eventwebhook" tests):
+# a key pair SendGrid made, signing a body SendGrid serialized. It is the only check here
+# that does not go through our own test signer, so it proves the verifier interoperates.
+SENDGRID_VECTOR_KEY = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7"
+    "yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="
+)
+SENDGRID_VECTOR_SIGNATURE = (
+    "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0="
+)
+SENDGRID_VECTOR_TIMESTAMP = "1588788367"
+SENDGRID_VECTOR_BODY = b'{"category":"example_payload","event":"test_event","message_id":"message_id"}'
+SENDGRID_VECTOR_RECEIVED = datetime.fromtimestamp(1588788367 + 30, tz=timezone.utc)
+
+
+def vector_request(body: bytes = SENDGRID_VECTOR_BODY, timestamp: str = SENDGRID_VECTOR_TIMESTAMP,
+                   signature: str = SENDGRID_VECTOR_SIGNATURE) -> WebhookRequest:
+    headers = {SIGNATURE_HEADER: signature, TIMESTAMP_HEADER: timestamp}
+    return request(body, headers, now=SENDGRID_VECTOR_RECEIVED)
+
+
+def test_sendgrid_s_published_test_vector_verifies():
+    assert authenticate(vector_request(), SENDGRID_VECTOR_KEY) is None
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"body": b'{"category":"example_payload","event":"test_event","message_id":"message_id"} '},
+        {"timestamp": "1588788368"},
+        {"signature": SENDGRID_VECTOR_SIGNATURE.replace("NH2j", "NH3j")},  # SendGrid's failing signature
+    ],
+)
+def test_sendgrid_s_published_test_vector_with_anything_changed_is_403(changed):
+    assert refused(vector_request(**changed), SENDGRID_VECTOR_KEY).status == 403
+
+
 # -- missing credentials: 401 ------------------------------------------------------------
 
 

@@ -211,3 +211,148 @@ def test_subscription_succeeded_notice_is_accepted_and_changes_nothing(app, tena
     assert result.processed == 1
     with app.extensions["tracker"].db.session() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+# -- raw message delivery ----------------------------------------------------------------
+
+
+def test_a_bare_ses_event_without_the_header_is_malformed_and_says_why(app, tenant):
+    response = post(app.test_client(), tenant.hook, BOUNCE)
+
+    assert response.status_code == 400
+    assert "RawMessageDelivery" in response.json["detail"]
+    assert inbox_count(app) == 0
+
+
+def test_the_raw_delivery_header_alone_does_not_refuse_a_signed_envelope(app, tenant, pki):
+    # Headers are not signed: the body decides, and this one is a genuine envelope.
+    envelope = pki.sign(notification(BOUNCE))
+
+    response = post(app.test_client(), tenant.hook, envelope, **{"x-amz-sns-rawdelivery": "true"})
+
+    assert response.status_code == 200, response.json
+    assert inbox_count(app) == 1
+
+
+def test_the_raw_delivery_header_does_not_let_a_forged_envelope_through(app, tenant, pki):
+    envelope = pki.sign(notification(BOUNCE))
+    envelope["Message"] = envelope["Message"].replace("Permanent", "Transient")
+
+    response = post(app.test_client(), tenant.hook, envelope, **{"x-amz-sns-rawdelivery": "true"})
+
+    assert response.status_code == 403
+    assert inbox_count(app) == 0
+
+
+# -- genuine AWS messages, verified with the certificates that signed them -----------------
+
+AWS_SNS = FIXTURES / "sns"
+AWS_MESSAGES = sorted(path.name for path in AWS_SNS.glob("*.json"))
+
+
+@pytest.fixture
+def aws_app(pg_db, opener):
+    """An app that trusts only the real SNS certificates recorded under tests/fixtures/sns."""
+    from tests.support.harness import RecordingWaker
+    from tracker import create_app
+    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.config import Config
+    from tracker.sns_subscriptions import HttpSubscriptionConfirmer
+
+    certs = str(AWS_SNS / "certs")
+    return create_app(
+        Config(database_url=pg_db.url, sns_cert_dir=certs, secret_key="test-secret-key"),
+        certificates=DirectoryCertificateStore(certs),
+        confirmer=HttpSubscriptionConfirmer(opener=opener),
+        waker=RecordingWaker(),
+    )
+
+
+@pytest.mark.parametrize("name", AWS_MESSAGES)
+def test_a_genuine_aws_message_posted_byte_for_byte_is_stored(aws_app, name):
+    from tests.support.harness import make_tenant
+
+    body = (AWS_SNS / name).read_bytes()
+    tenant = make_tenant(aws_app, "aws", [json.loads(body)["TopicArn"]])
+
+    response = post(aws_app.test_client(), tenant.hook, body)
+
+    assert response.status_code == 200, response.json
+    assert response.json["message_id"] == json.loads(body)["MessageId"]
+    assert inbox_count(aws_app) == 1
+
+
+@pytest.mark.parametrize("name", AWS_MESSAGES)
+def test_a_genuine_aws_message_with_one_character_changed_is_refused(aws_app, name):
+    from tests.support.harness import make_tenant
+
+    envelope = json.loads((AWS_SNS / name).read_text())
+    tenant = make_tenant(aws_app, "aws", ["*"])
+    envelope["Message"] = envelope["Message"].replace(".", "!", 1) if "." in envelope["Message"] else envelope["Message"] + "!"
+
+    response = post(aws_app.test_client(), tenant.hook, envelope)
+
+    assert response.status_code == 403
+    assert response.json["error"] == "invalid_signature"
+    assert inbox_count(aws_app) == 0
+
+
+def test_a_genuine_subscription_confirmation_is_confirmed_through_its_subscribe_url(aws_app, opener):
+    from tests.support.harness import make_tenant
+
+    envelope = json.loads((AWS_SNS / "subscription-confirmation-v1.json").read_text())
+    tenant = make_tenant(aws_app, "aws", [envelope["TopicArn"]])
+    assert post(aws_app.test_client(), tenant.hook, envelope).status_code == 200
+
+    drain(aws_app)
+
+    assert opener.urls == [envelope["SubscribeURL"]]
+    with aws_app.extensions["tracker"].db.session() as session:
+        assert session.scalar(select(SnsSubscription.state)) == "confirmed"
+
+
+def test_a_genuine_unsubscribe_confirmation_is_recorded_and_nothing_is_fetched(aws_app, opener):
+    from tests.support.harness import make_tenant
+
+    envelope = json.loads((AWS_SNS / "unsubscribe-confirmation-v2.json").read_text())
+    tenant = make_tenant(aws_app, "aws", [envelope["TopicArn"]])
+    assert post(aws_app.test_client(), tenant.hook, envelope).status_code == 200
+
+    drain(aws_app)
+
+    assert opener.urls == []
+    with aws_app.extensions["tracker"].db.session() as session:
+        assert session.scalar(select(SnsSubscription.state)) == "unsubscribed"
+
+
+@pytest.mark.parametrize("name", ["notification.json", "subscription-confirmation.json", "unsubscribe-confirmation.json"])
+def test_the_sns_guide_examples_decode_but_their_placeholder_signatures_are_refused(app, opener, name):
+    # The SNS Developer Guide's examples carry "EXAMPLE…" signatures: well-formed
+    # envelopes (so 403, not 400), never stored, and no SubscribeURL is ever fetched.
+    from tests.support.harness import make_tenant
+
+    tenant = make_tenant(app, "guide", ["*"])
+
+    response = post(app.test_client(), tenant.hook, (AWS_SNS / "aws-docs" / name).read_bytes())
+
+    assert response.status_code == 403
+    assert response.json["error"] == "invalid_signature"
+    drain(app)
+    assert inbox_count(app) == 0
+    assert opener.urls == []
+
+
+def test_the_guide_bounce_without_dsn_bounces_exactly_the_two_addresses_it_names(app, tenant, pki):
+    bounce = (FIXTURES / "ses/aws-docs/notification-bounce-without-dsn.json").read_text()
+    assert post(app.test_client(), tenant.hook, pki.sign(notification(bounce))).status_code == 200
+
+    drain(app)
+
+    with app.extensions["tracker"].db.session() as session:
+        rows = session.execute(select(Delivery.recipient, Delivery.status, Delivery.bounce_type)
+                               .order_by(Delivery.recipient)).all()
+    # mary@example.com was a destination too, but the bounce does not name her.
+    assert [tuple(row) for row in rows] == [
+        ("jane@example.com", "BOUNCED", "PERMANENT"),
+        ("richard@example.com", "BOUNCED", "PERMANENT"),
+    ]

@@ -49,7 +49,17 @@ class Envelope:
         return KINDS[self.type]
 
 
+def is_envelope(body: bytes | str) -> bool:
+    """Whether ``body`` decodes as an SNS envelope (says nothing of its signature)."""
+    try:
+        decode_envelope(body)
+    except EnvelopeError:
+        return False
+    return True
+
+
 def decode_envelope(body: bytes | str) -> Envelope:
+    """The SNS envelope in ``body``; EnvelopeError saying what is wrong if it is none."""
     try:
         fields = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
@@ -57,6 +67,12 @@ def decode_envelope(body: bytes | str) -> Envelope:
     if not isinstance(fields, dict):
         raise EnvelopeError("body is not a JSON object")
     kind = fields.get("Type")
+    if kind is None and ("eventType" in fields or "notificationType" in fields):
+        # What SNS posts with raw message delivery on: the SES event with no envelope.
+        raise EnvelopeError(
+            "no SNS envelope: the body is a bare SES event, as SNS sends it with "
+            "RawMessageDelivery on; turn it off so that SNS sends the signed envelope"
+        )
     if kind not in _REQUIRED:
         raise EnvelopeError(f"Type must be one of {', '.join(_REQUIRED)}; got {kind!r}")
     missing = [key for key in _REQUIRED[kind] if not isinstance(fields.get(key), str)]

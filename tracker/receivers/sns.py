@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 
 from tracker import intake, metrics
 from tracker.errors import ApiError
+from tracker.providers.sns_envelope import is_envelope
 from tracker.services import services
 
 blueprint = Blueprint("sns_receiver", __name__)
@@ -31,16 +32,18 @@ def _receive(token: str):
     if source is None or source.provider != intake.SES:
         raise ApiError(404, "unknown_source", "no SES source has this hook token")
 
-    # Raw delivery strips the envelope and with it the signature: nothing would prove
-    # the body came from AWS, so it is refused (keep RawMessageDelivery off for HTTPS).
-    if request.headers.get("x-amz-sns-rawdelivery", "").lower() == "true":
-        raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery")
-
     body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "malformed", "body is not UTF-8") from None
+    # Raw delivery strips the envelope and with it the signature: nothing would prove the
+    # body came from AWS, so a bare message is refused (keep RawMessageDelivery off for
+    # HTTPS). The header itself is unsigned, so it never decides alone: a body that is an
+    # envelope after all is verified like any other, and stands or falls by its signature.
+    if request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true" and not is_envelope(text):
+        raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
+                                        "on the subscription so SNS sends the signed envelope")
     stored = intake.accept_sns(app, source, text)
     if stored.duplicate:
         return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200

@@ -414,3 +414,18 @@ def test_rate_limit_answers_postmans_429(make_app):
     assert int(limited.headers["Retry-After"]) >= 1
     assert get(app, other).status_code == 200  # per account
     assert app.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code == 200  # per style
+
+
+def test_a_database_outage_answers_a_postman_shaped_503(app, tenant, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.api import compat_postman
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(compat_postman.credentials, "caller_from_authorization", down)
+    for path in (PATH, f"{PATH}/1"):
+        response = get(app, tenant, path=path)
+        assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+        assert set(response.json) == {"message"} and response.json["message"]

@@ -454,3 +454,20 @@ def test_over_the_limit_answers_sendclouds_frequency_error(make_app, redis_url):
     assert posted.json["statuscode"] == 50000
     assert get(app, other)["result"] is True  # per account
     assert app.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code == 200  # per style
+
+
+def test_a_database_outage_still_answers_sendclouds_envelope(app, tenant, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.api import compat_sendcloud
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(compat_sendcloud.credentials, "caller_from_api_key", down)
+    for response in (app.test_client().get(PATH, query_string={"apiUser": "u", "apiKey": tenant.key, "days": "1"}),
+                     app.test_client().post(PATH, data={"apiUser": "u", "apiKey": tenant.key, "days": "1"})):
+        assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+        body = response.json
+        assert list(body) == ["result", "statusCode", "message", "info"]
+        assert body["result"] is False and body["statusCode"] not in (200, 50000) and body["info"] == {}

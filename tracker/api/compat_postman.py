@@ -13,7 +13,8 @@ Postman's base URL ends in ``/v1``; the seed writes its examples without it
 Errors are JSON with a ``message``, as Postman's are: 400 in the shape of Postman's request
 validation (celebrate: statusCode, error, message, validation.keys), 401 ``Unauthorized``
 (Postman answers that word as text; JSON here, so every error parses alike), 404 Postman's
-"Email message with ID <id> not found.", 429 Postman's ``{status, message}``.
+"Email message with ID <id> not found.", 429 Postman's ``{status, message}``, 503 (the
+database is away) ``{message}`` with Retry-After.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, exists, false, or_, select, tuple_
+from sqlalchemy.exc import DBAPIError
 
 from tracker.api import credentials, ratelimit
 from tracker.domain import Status
@@ -81,6 +83,13 @@ def _postman_error(error: PostmanError):
     response.status_code = error.status
     response.headers.update(error.headers)
     return response
+
+
+@blueprint.errorhandler(DBAPIError)
+def _database_unavailable(error: DBAPIError):
+    """The database is away: 503 with a ``message``, as every Postman error has one."""
+    return _postman_error(PostmanError(503, {"message": "Service unavailable. Please try again later."},
+                                       {"Retry-After": "5"}))
 
 
 def _invalid(key: str, message: str) -> PostmanError:

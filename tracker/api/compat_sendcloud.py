@@ -35,6 +35,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, request
 from sqlalchemy import and_, case, false, func, literal, null, or_, select
+from sqlalchemy.exc import DBAPIError
 
 from tracker.api import credentials, ratelimit
 from tracker.api.compat_sendcloud_mapping import (
@@ -72,6 +73,7 @@ RATE_LIMITED = {"result": False, "statuscode": 50000, "message": "interface freq
 # Error codes. 40005 认证失败 is SendCloud's own (seen in public SendCloud clients); SendCloud
 # documents none for this query's parameters, so the 402xx ones are ours.
 AUTH_FAILED = 40005
+UNAVAILABLE = 50001  # ours, for a database outage; 50000 is the documented rate limit
 BAD_SPAN, BAD_DAYS, BAD_DATE, BAD_RANGE, BAD_START, BAD_LIMIT, BAD_STATUS, BAD_SUB_STATUS, BAD_EMAIL_IDS = range(
     40201, 40210)
 
@@ -83,6 +85,17 @@ class SendCloudError(Exception):
 
 
 # --- the view -----------------------------------------------------------------------------
+
+@blueprint.errorhandler(DBAPIError)
+def _database_unavailable(error: DBAPIError):
+    """The database is away: still SendCloud's envelope (a client reads ``result`` first),
+    with HTTP 503 and Retry-After so that it retries."""
+    response = _json({"result": False, "statusCode": UNAVAILABLE, "message": "service unavailable, retry later",
+                      "info": {}})
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
 
 @blueprint.route("/apiv2/data/emailStatus", methods=["GET", "POST"])
 def email_status():

@@ -8,6 +8,7 @@ found.
 from __future__ import annotations
 
 import functools
+import http.client
 import os
 import re
 import ssl
@@ -96,8 +97,11 @@ class HttpsCertificateStore:
     def _fetch(self, url: str) -> x509.Certificate:
         try:
             data = self._opener(url, self.timeout)
-        except OSError as exc:  # URLError, HTTPError, timeouts, TLS and socket errors
-            raise CertificateUnavailable(f"Cannot fetch the signing certificate: {exc}.") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            # OSError: URLError, HTTPError, timeouts, TLS and socket errors. HTTPException:
+            # a garbled or cut-off answer (BadStatusLine, IncompleteRead), which urllib lets
+            # through unwrapped. Either way worth a retry, never a forgery.
+            raise CertificateUnavailable(f"Cannot fetch the signing certificate: {exc!r}.") from exc
         if len(data) > self.max_bytes:
             raise SignatureError(f"The signing certificate is larger than {self.max_bytes} bytes.")
         return _parse_pem(data, url)

@@ -1,6 +1,7 @@
 """Certificate stores: where certificates come from, and what they refuse to fetch."""
 from __future__ import annotations
 
+import http.client
 import http.server
 import threading
 import urllib.error
@@ -121,8 +122,14 @@ def test_https_store_fetches_once_per_url(pki):
 
 @pytest.mark.parametrize(
     "error",
-    [urllib.error.URLError("no route"), TimeoutError("timed out"), ConnectionResetError()],
-    ids=["urlerror", "timeout", "reset"],
+    [
+        urllib.error.URLError("no route"),
+        TimeoutError("timed out"),
+        ConnectionResetError(),
+        http.client.IncompleteRead(b"-----BEGIN", 900),
+        http.client.BadStatusLine("garbage"),
+    ],
+    ids=["urlerror", "timeout", "reset", "cut-off", "garbled"],
 )
 def test_https_store_network_error_is_unavailable_not_forgery(pki, error):
     store = HttpsCertificateStore(opener=FakeOpener(error))
@@ -184,13 +191,16 @@ def test_https_store_never_opens_a_url_that_fails_the_rules(url):
 
 @pytest.fixture
 def local_server(pki, monkeypatch) -> Iterator[str]:
-    """A plain-HTTP server: /cert.pem, /redirect (302 to /cert.pem), /big (1 MiB)."""
+    """A plain-HTTP server: /cert.pem, /redirect (302 to /cert.pem), /big (1 MiB), /garbled (no HTTP)."""
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     body = pem_of(pki)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            if self.path == "/garbled":
+                self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+                return
             if self.path == "/redirect":
                 self.send_response(302)
                 self.send_header("Location", "/cert.pem")
@@ -230,6 +240,14 @@ def test_default_opener_does_not_follow_redirects(local_server):
 
 def test_default_opener_reads_only_one_byte_past_the_limit(local_server):
     assert len(urllib_opener(f"{local_server}/big", 5.0, max_bytes=1000)) == 1001
+
+
+def test_a_server_answering_garbage_leaves_the_certificate_unavailable_not_forged(pki, local_server):
+    # urllib lets http.client's BadStatusLine through unwrapped: it must still mean "retry".
+    store = HttpsCertificateStore(opener=lambda url, timeout: urllib_opener(f"{local_server}/garbled", timeout))
+
+    with pytest.raises(CertificateUnavailable):
+        store.get(pki.cert_url)
 
 
 # -- configuration ---------------------------------------------------------------------

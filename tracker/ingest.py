@@ -136,7 +136,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
         else:
             done.append(row.id)
     result.events_applied, merged = _apply(session, events, now, settings)
-    repository.record_messages(session, _messages(rows), now)
+    repository.record_messages(session, _messages(rows, events), now)
     result.transitions = [delivery for delivery in merged if delivery.status_changed]
     result.webhooks_queued = outbox.enqueue_status_changes(session, result.transitions, now)
     repository.mark_processed(session, done, now)
@@ -206,8 +206,14 @@ def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) ->
     return added, unreadable
 
 
-def _messages(rows: Sequence[InboxEvent]) -> list[tuple[int, ses.MessageFacts]]:
-    """(account id, facts) of the SES messages in these rows: sender, subject, tag attributes."""
+def _messages(rows: Sequence[InboxEvent],
+              events: Sequence[tuple[InboxEvent, NormalizedEvent]]) -> list[tuple[int, ses.MessageFacts]]:
+    """(account id, facts) of the messages in these rows: sender, subject, attributes.
+
+    SES says them in ``mail`` (tags); webhook providers echo the attributes the compatible
+    APIs filter on in each event (Infobip's bulkId, campaignReferenceId, applicationId,
+    entityId; SendCloud's labelId, labelName), which their parsers keep in the details.
+    """
     found = {}
     for row in rows:
         if row.provider != ses.PROVIDER or row.kind not in (inbox.NOTIFICATION, inbox.RAW):
@@ -219,6 +225,13 @@ def _messages(rows: Sequence[InboxEvent]) -> list[tuple[int, ses.MessageFacts]]:
         facts = ses.message_facts(text)
         if facts is not None:
             found.setdefault((row.account_id, facts.message_id), facts)
+    for row, event in events:
+        if row.provider not in registry.WEBHOOK_PROVIDERS or (row.account_id, event.message_id) in found:
+            continue
+        attributes = {name: event.details[name] for name in ses.ATTRIBUTE_TAGS
+                      if isinstance(event.details.get(name), str) and event.details[name]}
+        if attributes:
+            found[(row.account_id, event.message_id)] = ses.MessageFacts(event.message_id, None, None, attributes)
     return [(account_id, facts) for (account_id, _), facts in sorted(found.items())]
 
 

@@ -20,6 +20,12 @@ What is refused:
          that matches neither signature nor parent-signature; a timestamp older than
          MAX_AGE or more than MAX_FUTURE_SKEW ahead of the receiver's clock
 
+Legacy webhooks (retired by Mailgun in 2023 [D]) posted the same three values as form
+fields (``application/x-www-form-urlencoded``, or ``multipart/form-data`` with attachments),
+beside the event's own fields. They are checked the same way, so that a genuine legacy post
+is stored and answered 406 by the receiver (the parser cannot read it), which stops
+Mailgun's retries, instead of a 401 that Mailgun would retry for 8 hours.
+
 Freshness [A]: the signature covers only timestamp and token, not the event, so the window
 and the replay token are what stop a captured request (or its signature block moved onto
 a forged event) being posted again. Mailgun retries for 8 hours
@@ -35,7 +41,9 @@ import hmac
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from email.parser import BytesParser
 from typing import Any
+from urllib.parse import parse_qs
 
 from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest, equal
 
@@ -59,7 +67,7 @@ def authenticate(request: WebhookRequest, secret: str | None) -> str | None:
         raise AuthenticationFailed(
             403, "no signing key configured for this Mailgun source (its HTTP webhook signing key)"
         )
-    block = _signature_block(request.body)
+    block = _signature_block(request)
     timestamp = _credential(block, "timestamp")
     token = _credential(block, "token")
     presented = _credential(block, "signature")
@@ -90,10 +98,13 @@ def _signature_for(key: str, timestamp: str, token: str) -> str:
     return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def _signature_block(body: bytes) -> dict[str, Any]:
+def _signature_block(request: WebhookRequest) -> dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8-sig"))
+        document = json.loads(request.body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
+        legacy = _legacy_form(request)
+        if legacy is not None:
+            return legacy
         raise AuthenticationFailed(401, "no Mailgun signature: the body is not JSON") from None
     if not isinstance(document, dict):
         raise AuthenticationFailed(401, "no Mailgun signature: the body is not a JSON object")
@@ -101,6 +112,51 @@ def _signature_block(body: bytes) -> dict[str, Any]:
     if not isinstance(block, dict):
         raise AuthenticationFailed(401, "no Mailgun signature: the body has no signature object")
     return block
+
+
+_SIGNED_FIELDS = ("timestamp", "token", "signature")
+
+
+def _legacy_form(request: WebhookRequest) -> dict[str, Any] | None:
+    """timestamp, token and signature of a legacy (form) webhook, or None if it is not one.
+
+    A form is recognized by its content, as a body with all three fields, since the
+    Content-Type is never trusted to say what a body is; multipart bodies need the header's
+    boundary to be read at all. A field sent twice is ambiguous and refused.
+    """
+    fields: dict[str, list[str]] = {}
+    if request.content_type == "multipart/form-data":
+        fields = _multipart_fields(request)
+    else:
+        try:
+            fields = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            return None
+    if not all(name in fields for name in _SIGNED_FIELDS):
+        return None
+    for name in _SIGNED_FIELDS:
+        if len(fields[name]) != 1:
+            raise AuthenticationFailed(403, f"malformed Mailgun {name}: the form sends it {len(fields[name])} times")
+    return {name: fields[name][0].strip() for name in _SIGNED_FIELDS}
+
+
+def _multipart_fields(request: WebhookRequest) -> dict[str, list[str]]:
+    """The text fields of a multipart/form-data body that name one of _SIGNED_FIELDS."""
+    header = request.header("content-type") or ""
+    envelope = BytesParser().parsebytes(b"Content-Type: " + header.encode("latin-1", "replace") + b"\r\n\r\n" + request.body)
+    if not envelope.is_multipart():
+        return {}
+    fields: dict[str, list[str]] = {}
+    for part in envelope.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        if name not in _SIGNED_FIELDS:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        try:
+            fields.setdefault(name, []).append(payload.decode("utf-8").strip())
+        except UnicodeDecodeError:
+            continue
+    return fields
 
 
 def _credential(block: dict[str, Any], name: str) -> str:

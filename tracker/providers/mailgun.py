@@ -187,21 +187,27 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
     ]
 
 
+_LEGACY_ADVICE = (
+    "; this looks like a legacy (form-encoded) Mailgun webhook, which Mailgun retired in 2023 "
+    "and the tracker does not read: configure the webhook again in Mailgun so it posts JSON"
+)
+
+
 def _load(body: bytes, content_type: str) -> _JSONObject:
+    # A form body is recognized by its encoding or by its look, never trusted to be one.
+    legacy = "form" in (content_type or "") or (body[:1] != b"{" and b"event=" in body)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PayloadError(f"Mailgun webhook body is not UTF-8 text ({exc})") from None
+        raise PayloadError(
+            f"Mailgun webhook body is not UTF-8 text ({exc})" + (_LEGACY_ADVICE if legacy else "")
+        ) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = ""
-        if "form" in (content_type or "") or (text[:1] != "{" and "event=" in text):
-            hint = (
-                "; this looks like a legacy (form-encoded) Mailgun webhook, which is not "
-                "supported: configure the webhook again in Mailgun so it posts JSON"
-            )
-        raise PayloadError(not_json("Mailgun webhook body", exc, text) + hint) from None
+        raise PayloadError(
+            not_json("Mailgun webhook body", exc, text) + (_LEGACY_ADVICE if legacy else "")
+        ) from None
     if not isinstance(document, dict):
         raise PayloadError(f"Mailgun webhook body must be a JSON object, got {json_kind(document)}")
     return document

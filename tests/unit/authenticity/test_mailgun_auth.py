@@ -101,6 +101,57 @@ def test_upper_case_hex_and_a_padded_secret_are_accepted():
     assert authenticate(request(body, DELIVERED_SIGNED_AT), f"  {EXAMPLE_SECRET}\n") == DELIVERED_TOKEN
 
 
+# --- legacy (form) webhooks: checked the same way, so the receiver can answer 406 ------------
+
+LEGACY_SIGNED_AT = datetime(2026, 2, 3, 19, 26, 41, tzinfo=timezone.utc)  # legacy-delivered.form
+MULTIPART_SIGNED_AT = datetime(2026, 2, 3, 19, 38, 20, tzinfo=timezone.utc)  # legacy-bounced.multipart
+MULTIPART = "multipart/form-data; boundary=legacy-example-boundary-7f3a"
+
+
+def form_request(body: bytes, content_type: str, now: datetime) -> WebhookRequest:
+    media_type = content_type.split(";")[0]
+    return WebhookRequest(body=body, headers={"content-type": content_type}, content_type=media_type, now=now)
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_a_genuine_legacy_form_post_is_authentic_and_returns_its_token(content_type):
+    webhook = form_request(fixture("legacy-delivered.form"), content_type, LEGACY_SIGNED_AT)
+    assert authenticate(webhook, EXAMPLE_SECRET) == DELIVERED_TOKEN
+
+
+def test_a_genuine_legacy_multipart_post_is_authentic_and_returns_its_token():
+    webhook = form_request(fixture("legacy-bounced.multipart"), MULTIPART, MULTIPART_SIGNED_AT)
+    assert authenticate(webhook, EXAMPLE_SECRET) == "5e7d9c1b3a2f4e6d8c0b1a3f5e7d9c2b4a6f8e0d1c3b5a7f9e"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "now"),
+    [
+        ("legacy-delivered.form", "application/x-www-form-urlencoded", LEGACY_SIGNED_AT),
+        ("legacy-bounced.multipart", MULTIPART, MULTIPART_SIGNED_AT),
+    ],
+)
+def test_a_legacy_post_under_another_key_is_403(name, content_type, now):
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(form_request(fixture(name), content_type, now), "key-some-other-account")
+    assert caught.value.status == 403
+
+
+def test_a_legacy_form_naming_a_signed_field_twice_is_403():
+    body = fixture("legacy-delivered.form").strip() + b"&token=" + b"x" * 50
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(form_request(body, "application/x-www-form-urlencoded", LEGACY_SIGNED_AT), EXAMPLE_SECRET)
+    assert caught.value.status == 403
+    assert "token" in caught.value.reason
+
+
+def test_a_multipart_body_without_its_boundary_has_no_credentials():
+    webhook = form_request(fixture("legacy-bounced.multipart"), "multipart/form-data", MULTIPART_SIGNED_AT)
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(webhook, EXAMPLE_SECRET)
+    assert caught.value.status == 401
+
+
 # --- no credentials: 401 --------------------------------------------------------------------
 
 NO_CREDENTIALS = {

@@ -554,8 +554,21 @@ def test_garbage_is_refused_with_a_telling_message(case):
     assert "Mailgun" in str(caught.value)
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
-def test_a_legacy_form_encoded_webhook_is_refused_with_advice(content_type):
-    advice = "legacy .*configure the webhook again in Mailgun so it posts JSON"
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("legacy-delivered.form", "application/x-www-form-urlencoded"),
+        ("legacy-delivered.form", "text/plain"),
+        ("legacy-bounced.multipart", "multipart/form-data"),
+    ],
+)
+def test_a_legacy_form_encoded_webhook_is_refused_with_advice(name, content_type):
+    advice = "legacy .*retired in 2023.*configure the webhook again in Mailgun so it posts JSON"
     with pytest.raises(PayloadError, match=advice):
-        parse(fixture("legacy-delivered.form"), content_type, received_at=RECEIVED)
+        parse(fixture(name), content_type, received_at=RECEIVED)
+
+
+def test_a_legacy_multipart_body_that_is_not_utf8_still_gets_the_advice():
+    body = fixture("legacy-bounced.multipart").replace(b"Subject: Your order 1048", b"\xff\xfe binary")
+    with pytest.raises(PayloadError, match="not UTF-8 text.*legacy"):
+        parse(body, "multipart/form-data", received_at=RECEIVED)

@@ -5,7 +5,8 @@ keys: same path, parameters (query string for GET, form fields for POST), envelo
 labels and subStatus codes. apiUser must be present but may hold any value: it is
 SendCloud's sub-account name, which means nothing here (the key alone names the account),
 and it is echoed in each item's ``apiUser``. apiUserList is accepted and ignored for the
-same reason. Like SendCloud, every answer is HTTP 200; failures say ``"result": false``.
+same reason. Like SendCloud, every answer is HTTP 200; failures say ``"result": false``
+(but for a database outage: the same envelope with HTTP 503 and Retry-After).
 
 Choices where the seed is silent or ambiguous:
 - Dates are UTC+8 (provider-formats.md §4.3): days, startDate and endDate name UTC+8

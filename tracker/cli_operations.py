@@ -191,12 +191,17 @@ def rebuild(account_name, since, restart) -> None:
 
     services = _services()
     with Progress() as bar:
-        task = bar.add_task("rebuilding", total=None)
+        task = None
+
+        def stage(name: str, size: int) -> None:
+            nonlocal task
+            task = bar.add_task(name, total=size)
+
         summary = operations.rebuild(services, account_id=_account_id(services, account_name), since=since,
-                                     restart=restart, progress=lambda n: bar.advance(task, n),
-                                     total=lambda n: bar.update(task, total=n))
+                                     restart=restart, progress=lambda n: bar.advance(task, n), stage=stage)
     click.echo(("resumed " if summary.resumed else "") + f"rebuild job {summary.job_id}: {summary.rows} raw "
-               f"events re-applied, {summary.applied} history events, {summary.unreadable} unreadable now")
+               f"events re-applied ({summary.applied} history events, {summary.unreadable} unreadable now); "
+               f"{summary.deliveries} deliveries recomputed, {summary.changed} changed, {summary.removed} removed")
 
 
 @click.command()

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Sequence
 
 from tracker import inbox, ingest, repository
+from tracker.domain import engagement, fold, milestones
 from tracker.models import utcnow
+from tracker.outbound import outbox
 from tracker.repository.operations import EventFilter
 from tracker.services import Services
 
@@ -108,49 +110,123 @@ def discard(services: Services, ids: Sequence[int], *, reason: str, by: str,
 
 @dataclasses.dataclass
 class RebuildSummary:
-    rows: int = 0
-    applied: int = 0
-    unreadable: int = 0
+    rows: int = 0  # raw events re-applied
+    applied: int = 0  # history events they gave
+    unreadable: int = 0  # raw events the parsers refuse now
+    deliveries: int = 0  # deliveries recomputed from their history
+    changed: int = 0  # of which the rebuild changed (or made): their subscribers are told
+    removed: int = 0  # deliveries left with no event and no registration: gone
     job_id: int | None = None
     resumed: bool = False
 
+    def counts(self) -> dict:
+        return {name: getattr(self, name) for name in ("rows", "applied", "unreadable", "deliveries", "changed",
+                                                       "removed")}
+
+
+Stage = Callable[[str, int], None]  # a stage of a long job begins: its name and how many items it has
+
+
+def _no_stage(name: str, size: int) -> None:
+    pass
+
 
 def rebuild(services: Services, *, account_id: int | None = None, since: datetime | None = None,
-            restart: bool = False, progress: Progress = _silent, total: Callable[[int], None] = _silent) -> RebuildSummary:
+            restart: bool = False, progress: Progress = _silent, stage: Stage = _no_stage) -> RebuildSummary:
     """Recompute deliveries from the raw inbox; the result equals what incremental processing gave.
 
+    Three phases, each resumable: fix the scope and drop the history its raw events gave;
+    re-apply those raw events in id order (new history, and deliveries they create); then
+    recompute every delivery in scope from its whole history, in id order. Deliveries keep
+    their ids, registrations and status sequences (a sequence moves on only where the
+    status really changes), so API clients, webhook subscribers and pull-style reports see
+    nothing move that did not; webhook subscribers are sent the statuses that did change.
     Suppressions are left as they are: operators may have removed entries on purpose.
     """
     params = {"account_id": account_id, "since": since.isoformat() if since else None}
     with services.db.transaction() as session:
         job, resumed = repository.open_job(session, "rebuild", params, restart=restart)
-        job_id, cursor, phase = job.id, job.cursor, job.phase
-        counts = dict(job.counts or {})
+        job_id, cursor, phase, started_at = job.id, job.cursor, job.phase, job.started_at
+        summary = RebuildSummary(job_id=job_id, resumed=resumed, **(job.counts or {}))
         if phase == "started":
-            counts["rows"] = repository.clear_for_rebuild(session, job_id, account_id=account_id, since=since)
-            repository.save_job(session, job_id, phase="applying", counts=counts)
-    summary = RebuildSummary(rows=counts.get("rows", 0), applied=counts.get("applied", 0),
-                             unreadable=counts.get("unreadable", 0), job_id=job_id, resumed=resumed)
-    total(summary.rows)
+            summary.rows = repository.clear_for_rebuild(session, job_id, account_id=account_id, since=since)
+            phase, cursor = "applying", 0
+            repository.save_job(session, job_id, phase=phase, cursor=cursor, counts=summary.counts())
+    if phase == "applying":
+        stage("re-applying raw events", summary.rows)
+        _reapply(services, summary, cursor, progress)
+        phase, cursor = "recomputing", 0
+        with services.db.transaction() as session:
+            repository.save_job(session, job_id, phase=phase, cursor=cursor)
+    if phase == "recomputing":
+        with services.db.session() as session:
+            stage("recomputing deliveries",
+                  repository.count_rebuild_deliveries(session, account_id=account_id, since=since))
+        _recompute(services, summary, cursor, progress, account_id=account_id, since=since, started_at=started_at)
+    with services.db.transaction() as session:
+        repository.finish_job(session, job_id, summary.counts())
+    return summary
+
+
+def _reapply(services: Services, summary: RebuildSummary, cursor: int, progress: Progress) -> None:
     settings = dataclasses.replace(services.settings, suppress=False)
     while True:
         with services.db.transaction() as session:
-            rows = repository.job_items_after(session, job_id, cursor, CHUNK)
+            rows = repository.job_items_after(session, summary.job_id, cursor, CHUNK)
             if not rows:
-                break
+                return
             applied, unreadable = ingest.reapply(session, rows, settings)
             summary.applied += applied
             summary.unreadable += unreadable
             cursor = rows[-1].id
-            repository.save_job(session, job_id, cursor=cursor, counts=_rebuild_counts(summary))
+            repository.save_job(session, summary.job_id, cursor=cursor, counts=summary.counts())
         progress(len(rows))
-    with services.db.transaction() as session:
-        repository.finish_job(session, job_id, _rebuild_counts(summary))
-    return summary
 
 
-def _rebuild_counts(summary: RebuildSummary) -> dict:
-    return {"rows": summary.rows, "applied": summary.applied, "unreadable": summary.unreadable}
+def _recompute(services: Services, summary: RebuildSummary, cursor: int, progress: Progress, *,
+               account_id: int | None, since: datetime | None, started_at: datetime) -> None:
+    while True:
+        with services.db.transaction() as session:
+            deliveries = repository.rebuild_deliveries(session, account_id=account_id, since=since, after_id=cursor,
+                                                       limit=CHUNK)
+            if not deliveries:
+                return
+            now = utcnow()
+            histories = repository.stored_histories(session, deliveries)
+            registered = repository.registered_messages(
+                session, [(d.account_id, d.message_id) for d in deliveries if not histories[_key(d)]])
+            removed, changed = [], []
+            for delivery in deliveries:
+                events = histories[_key(delivery)]
+                if not events and (delivery.account_id, delivery.message_id) not in registered:
+                    # Only events or a registration make a delivery: with neither, incremental
+                    # processing of this inbox would never have made it (a parser since fixed did).
+                    removed.append(delivery.id)
+                    continue
+                before = delivery.status
+                change = repository.DeliveryChange(
+                    account_id=delivery.account_id, provider=delivery.provider, message_id=delivery.message_id,
+                    recipient=delivery.recipient, state=fold(events), new_events=len(events),
+                    engagement=engagement(events), milestones=milestones(events))
+                if repository.overwrite_delivery(delivery, change, now) or delivery.created_at >= started_at:
+                    # A delivery the re-applied events created is new to subscribers as well
+                    # (queueing is idempotent per status sequence, should a worker have done it).
+                    previous = None if delivery.created_at >= started_at else before
+                    changed.append(repository.MergedDelivery(delivery.id, delivery.account_id, delivery.message_id,
+                                                             delivery.recipient, delivery.status, previous,
+                                                             delivery.status_sequence))
+            repository.delete_deliveries(session, removed)
+            outbox.enqueue_status_changes(session, changed, now)
+            summary.deliveries += len(deliveries)
+            summary.changed += len(changed)
+            summary.removed += len(removed)
+            cursor = deliveries[-1].id
+            repository.save_job(session, summary.job_id, cursor=cursor, counts=summary.counts())
+        progress(len(deliveries))
+
+
+def _key(delivery) -> tuple[int, str, str]:
+    return delivery.account_id, delivery.message_id, delivery.recipient
 
 
 @dataclasses.dataclass

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.support.harness import drain
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
 from tracker import ingest, inbox, operations, repository
 from tracker.cli import main
-from tracker.models import Delivery, InboxEvent
+from tracker.models import Account, Delivery, DeliveryEvent, InboxEvent, WebhookEvent, utcnow
 from tracker.providers import ses
 from tracker.providers.errors import PayloadError
 
@@ -139,17 +140,17 @@ def test_rebuild_from_the_inbox_equals_incremental_processing_on_a_large_mixed_h
     for start in range(0, len(messages), 97):  # arrivals in waves, processed in small batches
         store(app, tenant, *messages[start:start + 97])
         ingest.drain(services.db, services.confirmer, ingest.Settings(batch_size=13))
-    incremental = snapshot(app)
+    incremental, ids = snapshot(app), identities(app)
     assert len(incremental) == 300
     assert len({state[4] for state in incremental.values()}) >= 5  # a genuinely mixed history
 
     full = operations.rebuild(services)
-    assert full.unreadable == 0
-    assert snapshot(app) == incremental
+    assert (full.unreadable, full.deliveries, full.changed, full.removed) == (0, 300, 0, 0)
+    assert (snapshot(app), identities(app)) == (incremental, ids)
 
     since = operations.rebuild(services, since=max(d for d in _updated(app)))
     assert since.rows > 0
-    assert snapshot(app) == incremental
+    assert (snapshot(app), identities(app)) == (incremental, ids)
 
 
 def _updated(app):
@@ -192,3 +193,112 @@ def test_discarding_records_why_and_who_and_replay_leaves_it(app, tenant, cli, m
         row = session.get(InboxEvent, row.id)
     assert (row.state, row.discard_reason) == ("discarded", "test traffic from staging")
     assert row.discarded_by.startswith("cli:")
+
+
+IDENTITY = ("id", "status_sequence", "reported_sequence", "created_at")
+
+
+def identities(app) -> dict:
+    """What a rebuild must leave alone: ids the APIs handed out, sequences subscribers and reports rely on."""
+    with app.extensions["tracker"].db.session() as session:
+        return {(d.account_id, d.message_id, d.recipient): tuple(getattr(d, c) for c in IDENTITY)
+                for d in session.scalars(select(Delivery))}
+
+
+def test_a_rebuild_keeps_ids_sequences_registrations_and_history_whose_raw_event_was_purged(app, tenant):
+    services = app.extensions["tracker"]
+    registered = app.test_client().post("/api/v1/messages", json={"message_id": "reg", "recipients": ["p@example.com"]},
+                                        headers=tenant.auth)
+    assert registered.status_code == 201
+    store(app, tenant, *sends_and_outcomes())
+    drain(app)
+    with services.db.transaction() as session:  # an Infobip-style client has pulled m1's report
+        session.execute(update(Delivery).where(Delivery.message_id == "m1").values(reported_sequence=2))
+    # The raw events of m4 are past their account's raw retention; its deliveries are not.
+    old = utcnow() - timedelta(days=10)
+    with services.db.transaction() as session:
+        m4_raw = select(DeliveryEvent.inbox_event_id).where(DeliveryEvent.message_id == "m4")
+        session.execute(update(InboxEvent).where(InboxEvent.id.in_(m4_raw)).values(received_at=old))
+        repository.set_retention(session, session.get(Account, tenant.account_id), raw_days=5, delivery_days=None)
+    assert operations.purge(services, dry_run=False).raw_events == {"acme": 2}
+    before, ids_before = snapshot(app), identities(app)
+    subscribe(app, tenant)
+    assert before[(tenant.account_id, "reg", "p@example.com")][4] == "PENDING"
+    assert before[(tenant.account_id, "m4", "r4@example.com")][4] == "DELIVERED"
+
+    operations.rebuild(services)
+    assert (snapshot(app), identities(app)) == (before, ids_before)
+
+    operations.rebuild(services, since=utcnow() - timedelta(days=1))
+    assert (snapshot(app), identities(app)) == (before, ids_before)
+    assert _queued_deliveries(app) == []  # nothing changed, so subscribers hear nothing
+
+
+@pytest.mark.parametrize("stage", ["re-applying raw events", "recomputing deliveries"])
+def test_an_interrupted_rebuild_resumes_and_ends_equal(app, tenant, monkeypatch, stage):
+    services = app.extensions["tracker"]
+    store(app, tenant, *random_history(random.Random(3), deliveries=40))
+    drain(app)
+    incremental, ids_before = snapshot(app), identities(app)
+    monkeypatch.setattr(operations, "CHUNK", 7)
+    stages, chunks = [], []
+
+    def interrupt_after_two_chunks_of_the_stage(done):
+        chunks.append(stages[-1])
+        if chunks.count(stage) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        operations.rebuild(services, progress=interrupt_after_two_chunks_of_the_stage,
+                           stage=lambda name, size: stages.append(name))
+    resumed = operations.rebuild(services, stage=lambda name, size: stages.append(name))
+    assert resumed.resumed and stages[-1] == "recomputing deliveries"
+    assert (snapshot(app), identities(app)) == (incremental, ids_before)
+    again = operations.rebuild(services)
+    assert not again.resumed and (snapshot(app), identities(app)) == (incremental, ids_before)
+
+
+def test_a_rebuild_after_a_parser_fix_corrects_statuses_and_drops_what_the_bug_made(app, tenant, cli, monkeypatch):
+    real_parse = ses.parse_message
+
+    def buggy(message, **kwargs):  # reads bounces as nothing, and m2's recipient wrong
+        if '"Bounce"' in message:
+            return []
+        return real_parse(message.replace("r2@example.com", "typo@example.com"), **kwargs)
+
+    monkeypatch.setattr(ses, "parse_message", buggy)
+    store(app, tenant, *sends_and_outcomes())
+    drain(app)
+    before = identities(app)
+    assert (tenant.account_id, "m2", "typo@example.com") in before
+    monkeypatch.setattr(ses, "parse_message", real_parse)
+
+    subscribe(app, tenant)
+    output = cli("rebuild")
+
+    assert "6 deliveries recomputed, 3 changed, 1 removed" in output
+    statuses = {key[1:]: state[4] for key, state in snapshot(app).items()}
+    assert statuses == {("m1", "r1@example.com"): "BOUNCED", ("m2", "r2@example.com"): "BOUNCED",
+                        ("m3", "r3@example.com"): "BOUNCED", ("m4", "r4@example.com"): "DELIVERED",
+                        ("m5", "r5@example.com"): "DELIVERED"}
+    after = identities(app)
+    for message in ("m1", "m3"):  # the same delivery, one status change further on
+        key = (tenant.account_id, message, f"r{message[1]}@example.com")
+        assert after[key][0] == before[key][0] and after[key][1] == before[key][1] + 1
+    for message in ("m4", "m5"):
+        key = (tenant.account_id, message, f"r{message[1]}@example.com")
+        assert after[key] == before[key]
+    # Subscribers learn what the rebuild changed, and the delivery the fix revealed.
+    queued = {(key[1], key[2], state[1]) for key, state in after.items() if state[0] in _queued_deliveries(app)}
+    assert queued == {("m1", "r1@example.com", 2), ("m3", "r3@example.com", 2), ("m2", "r2@example.com", 1)}
+
+
+def subscribe(app, tenant) -> None:
+    with app.extensions["tracker"].db.transaction() as session:
+        repository.create_subscription(session, account_id=tenant.account_id, url="https://app.example.com/hook",
+                                       secret="whsec_test", statuses=[])
+
+
+def _queued_deliveries(app) -> list[int]:
+    with app.extensions["tracker"].db.session() as session:
+        return list(session.scalars(select(WebhookEvent.delivery_id)))

@@ -4,18 +4,21 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tracker import inbox
+from tracker.domain import BounceType, EventType, NormalizedEvent
+from tracker.repository.deliveries import DeliveryChange
 from tracker.models import (
     Account,
     Delivery,
     DeliveryEvent,
     InboxEvent,
     JobItem,
+    Message,
     OperatorJob,
     ReplayToken,
     SnsSubscription,
@@ -24,7 +27,10 @@ from tracker.models import (
 
 __all__ = [
     "EventFilter",
+    "REBUILDING",
     "clear_for_rebuild",
+    "count_rebuild_deliveries",
+    "delete_deliveries",
     "deliveries_touched",
     "discard_events",
     "finish_job",
@@ -34,11 +40,15 @@ __all__ = [
     "job_items_after",
     "list_inbox_events",
     "open_job",
+    "overwrite_delivery",
     "purge_deliveries",
     "purge_raw_events",
     "purge_replay_tokens",
+    "rebuild_deliveries",
+    "registered_messages",
     "requeue_for_replay",
     "save_job",
+    "stored_histories",
 ]
 
 
@@ -177,38 +187,128 @@ def job_items_after(session: Session, job_id: int, after_id: int, limit: int) ->
 
 
 def clear_for_rebuild(session: Session, job_id: int, *, account_id: int | None, since: datetime | None) -> int:
-    """Fix the rebuild's inbox rows as job items, then delete the derived rows they will re-create.
+    """Fix the rebuild's inbox rows as job items, delete the history rows they will re-create,
+    and hold the deliveries in scope at their current status until they are recomputed.
 
-    Without ``since``: every processed row (of the account) and every delivery and history
-    row. With ``since``: the deliveries updated since then, their history, and the inbox
-    rows that history came from. One transaction, so the scope cannot move underneath.
-    Returns how many inbox rows the job will re-apply.
+    Without ``since``: every processed row (of the account). With ``since``: the raw events
+    behind the history of the deliveries updated since then. Deliveries themselves stay:
+    their ids, status sequences and registrations are not the inbox's to re-create. Each
+    gets the precedence REBUILDING, which no event outranks, so that re-applied events (and
+    new ones arriving meanwhile) add to its history without moving its status; the rebuild
+    then recomputes it from its whole history and knows what it was before. History rows
+    whose raw event retention already purged stay: they are the only record of those
+    events. One transaction, so the scope cannot move underneath. Returns how many inbox
+    rows the job will re-apply.
     """
+    key = tuple_(DeliveryEvent.account_id, DeliveryEvent.message_id, DeliveryEvent.recipient)
     if since is None:
         rows = select(InboxEvent.id).where(InboxEvent.state == inbox.PROCESSED)
         if account_id is not None:
             rows = rows.where(InboxEvent.account_id == account_id)
         session.execute(insert(JobItem).from_select(["job_id", "inbox_event_id"],
                                                     select(literal(job_id), rows.subquery().c.id)))
-        history, deliveries = delete(DeliveryEvent), delete(Delivery)
-        if account_id is not None:
-            history = history.where(DeliveryEvent.account_id == account_id)
-            deliveries = deliveries.where(Delivery.account_id == account_id)
+        items = select(JobItem.inbox_event_id).where(JobItem.job_id == job_id)
+        history = delete(DeliveryEvent).where(DeliveryEvent.inbox_event_id.in_(items))
     else:
-        scoped = select(Delivery.account_id, Delivery.message_id, Delivery.recipient).where(Delivery.updated_at >= since)
-        if account_id is not None:
-            scoped = scoped.where(Delivery.account_id == account_id)
-        key = tuple_(DeliveryEvent.account_id, DeliveryEvent.message_id, DeliveryEvent.recipient)
-        sources = (select(DeliveryEvent.inbox_event_id).where(key.in_(scoped), DeliveryEvent.inbox_event_id.is_not(None))
-                   .distinct().subquery())
-        session.execute(insert(JobItem).from_select(["job_id", "inbox_event_id"], select(literal(job_id), sources.c.inbox_event_id)))
-        history = delete(DeliveryEvent).where(key.in_(scoped))
-        deliveries = delete(Delivery).where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(
-            scoped.subquery().select()))
+        scoped = _rebuild_scope(select(Delivery.account_id, Delivery.message_id, Delivery.recipient),
+                                account_id, since)
+        sources = (select(DeliveryEvent.inbox_event_id)
+                   .where(key.in_(scoped), DeliveryEvent.inbox_event_id.is_not(None)).distinct().subquery())
+        session.execute(insert(JobItem).from_select(["job_id", "inbox_event_id"],
+                                                    select(literal(job_id), sources.c.inbox_event_id)))
+        # Only the scoped deliveries' history: a raw event may also speak of deliveries
+        # outside the scope, whose history stays (re-applying it then adds nothing).
+        history = delete(DeliveryEvent).where(key.in_(scoped), DeliveryEvent.inbox_event_id.is_not(None))
     count = session.scalar(select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id))
     session.execute(history)
-    session.execute(deliveries)
+    session.execute(_rebuild_scope(update(Delivery), account_id, since).values(precedence=REBUILDING))
     return count
+
+
+# Greater than every precedence tracker.domain.state.precedence makes ("00|..." to "08|..."):
+# a delivery holding it keeps its status whatever a merge brings, until the rebuild has
+# recomputed it from its history.
+REBUILDING = "~rebuilding"
+
+
+def _rebuild_scope(statement, account_id: int | None, since: datetime | None):
+    """Limit a statement over deliveries to a rebuild's: the account's, updated since ``since``."""
+    if account_id is not None:
+        statement = statement.where(Delivery.account_id == account_id)
+    if since is not None:
+        statement = statement.where(Delivery.updated_at >= since)
+    return statement
+
+
+def count_rebuild_deliveries(session: Session, *, account_id: int | None, since: datetime | None) -> int:
+    return session.scalar(_rebuild_scope(select(func.count()).select_from(Delivery), account_id, since))
+
+
+def rebuild_deliveries(session: Session, *, account_id: int | None, since: datetime | None, after_id: int,
+                       limit: int) -> list[Delivery]:
+    """The next deliveries (by id) a rebuild recomputes, row-locked until commit like a worker's merge."""
+    statement = _rebuild_scope(select(Delivery).where(Delivery.id > after_id), account_id, since)
+    return list(session.scalars(statement.order_by(Delivery.id).limit(limit).with_for_update()))
+
+
+def stored_histories(session: Session,
+                     deliveries: Sequence[Delivery]) -> dict[tuple[int, str, str], list[NormalizedEvent]]:
+    """Each delivery's history as normalized events, keyed by (account id, message id, recipient)."""
+    if not deliveries:
+        return {}
+    providers = {(d.account_id, d.message_id, d.recipient): d.provider for d in deliveries}
+    key = tuple_(DeliveryEvent.account_id, DeliveryEvent.message_id, DeliveryEvent.recipient)
+    histories: dict[tuple[int, str, str], list[NormalizedEvent]] = {k: [] for k in providers}
+    for row in session.scalars(select(DeliveryEvent).where(key.in_(list(providers))).order_by(DeliveryEvent.id)):
+        identity = (row.account_id, row.message_id, row.recipient)
+        histories[identity].append(NormalizedEvent(
+            provider=providers[identity], message_id=row.message_id, recipient=row.recipient,
+            type=EventType(row.type), occurred_at=row.occurred_at, event_key=row.event_key,
+            bounce_type=BounceType(row.bounce_type) if row.bounce_type else None,
+            bounce_subtype=row.bounce_subtype, diagnostic=row.diagnostic, details=row.details or {},
+        ))
+    return histories
+
+
+def registered_messages(session: Session, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (account id, message id) pairs an application registered (POST /api/v1/messages)."""
+    pairs = list(set(pairs))
+    if not pairs:
+        return set()
+    rows = session.execute(select(Message.account_id, Message.message_id).where(
+        tuple_(Message.account_id, Message.message_id).in_(pairs), Message.registered_at.is_not(None)))
+    return {(r.account_id, r.message_id) for r in rows}
+
+
+def overwrite_delivery(delivery: Delivery, change: DeliveryChange, now: datetime) -> bool:
+    """Set what a delivery's whole history says (state, event count, engagement, milestones); True if
+    its status changed.
+
+    The rebuild's counterpart of merge_deliveries, which only ever adds to a delivery: here
+    the whole history is known, so the columns are replaced. As with a merge, the status
+    sequence moves on (and updated_at with it) only if the status itself changes.
+    """
+    state, seen, reached = change.state, change.engagement, change.milestones
+    status_changed = delivery.status != state.status.value
+    if status_changed:
+        delivery.status_sequence += 1
+        delivery.updated_at = now
+    delivery.status, delivery.precedence, delivery.status_at = state.status.value, state.precedence, state.status_at
+    delivery.bounce_type = state.bounce_type.value if state.bounce_type else None
+    delivery.bounce_subtype, delivery.diagnostic = state.bounce_subtype, state.diagnostic
+    delivery.events_count = change.new_events
+    delivery.opens_count, delivery.first_opened_at, delivery.last_opened_at = (
+        seen.opens, seen.first_opened_at, seen.last_opened_at)
+    delivery.clicks_count, delivery.first_clicked_at, delivery.last_clicked_at = (
+        seen.clicks, seen.first_clicked_at, seen.last_clicked_at)
+    delivery.last_clicked_link = seen.last_clicked_link
+    delivery.sent_at, delivery.delivered_at = reached.sent_at, reached.delivered_at
+    return status_changed
+
+
+def delete_deliveries(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        session.execute(delete(Delivery).where(Delivery.id.in_(list(ids))))
 
 
 # --- retention ----------------------------------------------------------------------------

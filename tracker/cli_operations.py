@@ -216,4 +216,6 @@ def purge(dry_run) -> None:
         click.echo(f"{name}: {verb} {count} raw events")
     for name, count in summary.deliveries.items():
         click.echo(f"{name}: {verb} {count} deliveries")
+    for name, count in summary.webhook_events.items():
+        click.echo(f"{name}: {verb} {count} delivered webhook events")
     click.echo(f"{verb} {summary.replay_tokens} expired one-time tokens")

@@ -233,6 +233,7 @@ def _key(delivery) -> tuple[int, str, str]:
 class PurgeSummary:
     raw_events: dict[str, int] = dataclasses.field(default_factory=dict)  # by account name
     deliveries: dict[str, int] = dataclasses.field(default_factory=dict)
+    webhook_events: dict[str, int] = dataclasses.field(default_factory=dict)  # delivered ones, with their attempts
     replay_tokens: int = 0
 
 
@@ -253,6 +254,10 @@ def purge(services: Services, *, dry_run: bool, now: datetime | None = None, bat
             cutoff = now - timedelta(days=account.delivery_retention_days)
             summary.deliveries[account.name] = _in_batches(
                 services, lambda s: repository.purge_deliveries(s, account, cutoff, limit=batch, dry_run=dry_run),
+                dry_run, batch)
+            # The delivery log of outbound webhooks is kept as long as the deliveries it reports on.
+            summary.webhook_events[account.name] = _in_batches(
+                services, lambda s: repository.purge_webhook_events(s, account, cutoff, limit=batch, dry_run=dry_run),
                 dry_run, batch)
     with services.db.transaction() as session:
         summary.replay_tokens = repository.purge_replay_tokens(session, now - REPLAY_TOKEN_LIFETIME, dry_run=dry_run)

@@ -5,13 +5,15 @@ import json
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
 from tracker import operations, repository
-from tracker.models import Account, Delivery, DeliveryEvent, InboxEvent, utcnow
+from tracker.cli import main
+from tracker.models import Account, Delivery, DeliveryEvent, InboxEvent, WebhookAttempt, WebhookEvent, utcnow
 from tracker.providers import ses
 from tracker.providers.errors import PayloadError
 
@@ -104,26 +106,71 @@ def test_acknowledge_a_failed_delivery_or_409(app, tenant, pki, outcome, acknowl
     assert client.post(f"/api/v1/deliveries/{item['id']}/acknowledge", headers=other.auth).status_code == 404
 
 
-def test_purge_keeps_failed_events_and_respects_each_accounts_retention(app, tenant, pki, failed_bounce):
+def test_purge_keeps_failed_events_and_respects_each_accounts_retention(app, tenant, pki, failed_bounce, pg_url):
     services = app.extensions["tracker"]
     post_all(app, tenant, pki, for_message("event/send.json", "m2", ["s@example.com"]))
+    other = make_tenant(app, "other", ["*"])  # no retention set: keeps everything
+    post_all(app, other, pki, for_message("event/send.json", "m3", ["t@example.com"]))
     long_ago = utcnow() - timedelta(days=40)
     with services.db.transaction() as session:
+        [delivery] = session.scalars(select(Delivery).where(Delivery.account_id == tenant.account_id))
+        subscription = repository.create_subscription(session, account_id=tenant.account_id,
+                                                      url="https://app.example.com/hook", secret="whsec_t", statuses=[])
+        for state in ("delivered", "parked", "pending"):
+            session.add(WebhookEvent(account_id=tenant.account_id, subscription_id=subscription.id,
+                                     delivery_id=delivery.id, type="delivery.status_changed",
+                                     sequence={"delivered": 1, "parked": 2, "pending": 3}[state], payload="{}",
+                                     state=state, created_at=long_ago, retry_window_start=long_ago))
+        session.flush()
+        delivered = session.scalar(select(WebhookEvent.id).where(WebhookEvent.state == "delivered"))
+        session.add(WebhookAttempt(webhook_event_id=delivered, status_code=200, latency_ms=3.0))
         session.execute(update(InboxEvent).values(received_at=long_ago))
         session.execute(update(Delivery).values(updated_at=long_ago))
         repository.set_retention(session, session.get(Account, tenant.account_id), raw_days=30, delivery_days=30)
 
-    preview = operations.purge(services, dry_run=True)
-    assert (preview.raw_events, preview.deliveries) == ({"acme": 1}, {"acme": 1})
+    preview = CliRunner().invoke(main, ["purge", "--dry-run"], env={"TRACKER_DATABASE_URL": pg_url,
+                                                                     "TRACKER_BROKER_URL": ""})
+    assert preview.exit_code == 0, preview.output
+    assert preview.output.splitlines()[:3] == ["acme: would purge 1 raw events", "acme: would purge 1 deliveries",
+                                               "acme: would purge 1 delivered webhook events"]
     with services.db.session() as session:
-        assert len(list(session.scalars(select(InboxEvent)))) == 2  # a dry run deletes nothing
+        assert len(list(session.scalars(select(InboxEvent)))) == 3  # a dry run deletes nothing
 
     operations.purge(services, dry_run=False)
     with services.db.session() as session:
-        remaining = list(session.scalars(select(InboxEvent)))
+        remaining = list(session.scalars(select(InboxEvent).where(InboxEvent.account_id == tenant.account_id)))
         assert [(r.id, r.state) for r in remaining] == [(failed_bounce, "failed")]
-        assert list(session.scalars(select(Delivery))) == []
-        assert list(session.scalars(select(DeliveryEvent))) == []
+        assert [d.account_id for d in session.scalars(select(Delivery))] == [other.account_id]
+        assert [e.account_id for e in session.scalars(select(DeliveryEvent))] == [other.account_id]
+        assert sorted(e.state for e in session.scalars(select(WebhookEvent))) == ["parked", "pending"]
+        assert list(session.scalars(select(WebhookAttempt))) == []
+        assert len(list(session.scalars(select(InboxEvent)))) == 2  # the other account's raw event stays
+
+
+def test_purge_leaves_the_raw_events_an_unfinished_rebuild_still_needs(app, tenant, pki, monkeypatch):
+    services = app.extensions["tracker"]
+    post_all(app, tenant, pki, *[for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]) for n in range(3)])
+    before = {d.message_id: d.status for d in _deliveries(app)}
+    monkeypatch.setattr(operations, "CHUNK", 1)
+
+    def crash(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        operations.rebuild(services, progress=crash)  # one raw event re-applied, two to go
+    with services.db.transaction() as session:
+        session.execute(update(InboxEvent).values(received_at=utcnow() - timedelta(days=40)))
+        repository.set_retention(session, session.get(Account, tenant.account_id), raw_days=30, delivery_days=None)
+    assert operations.purge(services, dry_run=False).raw_events == {"acme": 0}
+
+    operations.rebuild(services)
+    assert {d.message_id: d.status for d in _deliveries(app)} == before
+    assert operations.purge(services, dry_run=False).raw_events == {"acme": 3}
+
+
+def _deliveries(app):
+    with app.extensions["tracker"].db.session() as session:
+        return list(session.scalars(select(Delivery)))
 
 
 def test_health_readiness_and_metrics(app, tenant, pki, failed_bounce):

@@ -22,6 +22,7 @@ from tracker.models import (
     OperatorJob,
     ReplayToken,
     SnsSubscription,
+    WebhookEvent,
     utcnow,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "purge_deliveries",
     "purge_raw_events",
     "purge_replay_tokens",
+    "purge_webhook_events",
     "rebuild_deliveries",
     "registered_messages",
     "requeue_for_replay",
@@ -318,11 +320,16 @@ def purge_raw_events(session: Session, account: Account, cutoff: datetime, *, li
     """Delete (or count) up to ``limit`` resolved raw events received before ``cutoff``.
 
     Failed and pending rows are never purged: they are unresolved, and an operator may
-    still replay them. History rows keep their data; only their link to the raw row goes.
+    still replay them; nor are the rows an unfinished rebuild still has to re-apply.
+    History rows keep their data; only their link to the raw row goes.
     """
+    in_unfinished_job = (select(JobItem.inbox_event_id).join(OperatorJob, OperatorJob.id == JobItem.job_id)
+                         .where(JobItem.inbox_event_id == InboxEvent.id, OperatorJob.finished_at.is_(None)))
     resolved = select(InboxEvent.id).where(
         InboxEvent.account_id == account.id, InboxEvent.received_at < cutoff,
         InboxEvent.state.in_([inbox.PROCESSED, inbox.DISCARDED]),
+        # A rebuild under way has dropped the history of its rows and not yet re-applied them all.
+        ~in_unfinished_job.exists(),
     )
     if dry_run:
         return session.scalar(select(func.count()).select_from(resolved.subquery()))
@@ -347,6 +354,22 @@ def purge_deliveries(session: Session, account: Account, cutoff: datetime, *, li
             tuple_(DeliveryEvent.account_id, DeliveryEvent.message_id, DeliveryEvent.recipient).in_(keys)))
         session.execute(delete(Delivery).where(Delivery.id.in_([r.id for r in rows])))
     return len(rows)
+
+
+def purge_webhook_events(session: Session, account: Account, cutoff: datetime, *, limit: int,
+                         dry_run: bool) -> int:
+    """Delete (or count) up to ``limit`` delivered webhook events created before ``cutoff``, with their attempts.
+
+    Pending and parked events are unresolved (a subscriber is still owed them) and stay.
+    """
+    old = select(WebhookEvent.id).where(WebhookEvent.account_id == account.id, WebhookEvent.state == "delivered",
+                                        WebhookEvent.created_at < cutoff)
+    if dry_run:
+        return session.scalar(select(func.count()).select_from(old.subquery()))
+    ids = list(session.scalars(old.order_by(WebhookEvent.id).limit(limit)))
+    if ids:
+        session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(ids)))  # attempts go by ON DELETE CASCADE
+    return len(ids)
 
 
 def purge_replay_tokens(session: Session, cutoff: datetime, *, dry_run: bool) -> int:

@@ -25,6 +25,7 @@ from tracker.providers.postmark_facts import (
     identifying_details,
     open_details,
     subscription_details,
+    suppression_rule,
 )
 from tracker.providers.timestamps import parse_timestamp
 from tracker.providers.values import (
@@ -142,7 +143,9 @@ def _subscription_facts(record: _JSONObject) -> _Says:
         )
     details = subscription_details(record)
     if suppress:
-        return EventType.UNSUBSCRIBED, Facts(details=details)
+        rule = suppression_rule(record)
+        subtype = text(record.get("SuppressionReason")) if rule.bounce_type else None
+        return rule.type, Facts(details=details, bounce_type=rule.bounce_type, bounce_subtype=subtype)
     # A reactivation: the address may be mailed again. No status, but kept in the history.
     return EventType.UNMAPPED, Facts(
         details={"provider_event": "SubscriptionChange:reactivated", **details}
@@ -170,8 +173,10 @@ _RULES: dict[str, _Rule] = {
         EventType.CLICKED, "Recipient", "ReceivedAt", _by_received_at_and_link, _click_facts
     ),
     # SubscriptionChange: the address was put on the stream's suppression list
-    # (SuppressSending true: hard bounce, complaint, unsubscribe, manual) -> UNSUBSCRIBED;
-    # or taken off it (a reactivation) -> UNMAPPED "SubscriptionChange:reactivated".
+    # (SuppressSending true) -> by SuppressionReason (postmark_facts.SUPPRESSION_REASONS):
+    # ManualSuppression (an unsubscribe) UNSUBSCRIBED; HardBounce a permanent bounce and
+    # SpamComplaint a complaint, both about the address alone; or taken off it (a
+    # reactivation) -> UNMAPPED "SubscriptionChange:reactivated".
     "SubscriptionChange": _Rule(
         EventType.UNSUBSCRIBED, "Recipient", "ChangedAt", _by_changed_at, _subscription_facts
     ),
@@ -251,6 +256,9 @@ def _event(record: _JSONObject, where: str, received_at: datetime) -> Normalized
         if record_type not in _MESSAGE_OPTIONAL and event_type is not EventType.UNMAPPED:
             raise PayloadError(f"{record_type} {where} has no MessageID")
         message_id = ""
+    elif record_type == "SubscriptionChange" and not _about_the_message(record, event_type):
+        facts = dataclasses.replace(facts, details={"MessageID": message_id, **facts.details})
+        message_id = ""
     raw_recipient = record.get(rule.recipient)
     if not isinstance(raw_recipient, str) or not raw_recipient.strip():
         raise PayloadError(f"{record_type} {where} has no {rule.recipient}: {raw_recipient!r}")
@@ -267,6 +275,11 @@ def _event(record: _JSONObject, where: str, received_at: datetime) -> Normalized
         occurred_at=occurred_at,
         event_key=f"{PROVIDER}:{record_type}:{rule.key(record, message_id, recipient)}",
     )
+
+
+def _about_the_message(record: _JSONObject, event_type: EventType) -> bool:
+    """Whether a SubscriptionChange event belongs to its MessageID's delivery."""
+    return event_type is EventType.UNMAPPED or suppression_rule(record).about_the_message
 
 
 def _record_type(record: _JSONObject, where: str) -> str:

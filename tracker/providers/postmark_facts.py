@@ -41,7 +41,9 @@ BOUNCE_TYPES: Mapping[str, BounceRule] = MappingProxyType({
     # "Hard bounce — unable to deliver (unknown user, mailbox not found)"; Postmark
     # deactivates the address.
     "HardBounce": BounceRule(1, EventType.BOUNCED, _PERMANENT),
-    # "Message delayed — could not temporarily deliver (network troubles)".
+    # "Message delayed — could not temporarily deliver (network troubles)". Postmark's UI
+    # calls it Undeliverable, and "Soft Bounce or Undeliverable means we have ceased
+    # attempting to send that message" (support article 1159): a bounce, not a RETRY.
     "Transient": BounceRule(2, EventType.BOUNCED, _TRANSIENT),
     # "Unsubscribe or Remove request": the message arrived and the reader replied asking
     # to be removed. That is an unsubscribe, not a failed delivery.
@@ -98,6 +100,44 @@ BOUNCE_TYPES: Mapping[str, BounceRule] = MappingProxyType({
     # "An error occurred while attempting to render your template": nothing was sent.
     "TemplateRenderingFailed": BounceRule(100010, EventType.RENDERING_FAILED),
 })
+
+@dataclasses.dataclass(frozen=True)
+class SuppressionRule:
+    """What a SubscriptionChange that suppresses an address (SuppressSending true) is."""
+
+    type: EventType
+    bounce_type: BounceType | None = None
+    # False: the event is kept about the address alone (message id ""), the MessageID in
+    # its details. The message's own Bounce or SpamComplaint record reports the delivery;
+    # this one only says why the address is refused from now on. Kept on the delivery, it
+    # would outrank that record by its later time and hide its diagnostic.
+    about_the_message: bool = True
+
+
+# Postmark SuppressionReason -> rule ("Possible SuppressionReason values are: HardBounce,
+# SpamComplaint, or ManualSuppression", Subscription change webhook docs). The suppression
+# list keeps the first reason it hears for an address, so the reason must be right on
+# whichever record arrives first: the Bounce record or this one.
+SUPPRESSION_REASONS: Mapping[str, SuppressionRule] = MappingProxyType({
+    # Suppressed after a hard bounce of MessageID: a permanent bounce of the address.
+    "HardBounce": SuppressionRule(EventType.BOUNCED, _PERMANENT, about_the_message=False),
+    # Suppressed after the recipient marked MessageID as spam: a complaint.
+    "SpamComplaint": SuppressionRule(EventType.COMPLAINED, about_the_message=False),
+    # "If a recipient unsubscribes, they will be suppressed with the SuppressionReason of
+    # ManualSuppression" (with the message they unsubscribed from); also the customer's or
+    # an admin's own suppressions (MessageID null). An unsubscribe: it changes no status.
+    "ManualSuppression": SuppressionRule(EventType.UNSUBSCRIBED),
+})
+
+# Any other or missing reason: the address is refused all the same, which is what an
+# unsubscribe records (older examples of the webhook carry no SuppressionReason at all).
+_SUPPRESSED = SuppressionRule(EventType.UNSUBSCRIBED)
+
+
+def suppression_rule(record: JSONObject) -> SuppressionRule:
+    """The rule for a suppressing SubscriptionChange record, from its SuppressionReason."""
+    return SUPPRESSION_REASONS.get(text(record.get("SuppressionReason")) or "", _SUPPRESSED)
+
 
 BOUNCE_TYPE_NAMES: Mapping[int, str] = MappingProxyType(
     {rule.code: name for name, rule in BOUNCE_TYPES.items()}

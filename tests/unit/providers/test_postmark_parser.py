@@ -9,7 +9,8 @@ from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold,
 from tracker.providers.errors import PayloadError
 from tracker.providers.postmark import PROVIDER, TYPE_MAP
 from tracker.providers.postmark import parse as parse_body
-from tracker.providers.postmark_facts import BOUNCE_TYPES
+from tracker.domain.suppression import Reason, immediate_reason
+from tracker.providers.postmark_facts import BOUNCE_TYPES, SUPPRESSION_REASONS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postmark"
 RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -256,16 +257,39 @@ EXPECTED = {
     ],
     "subscription-change-hard-bounce.json": [
         pm(
-            message_id=WELCOME,
+            # About the address: the Bounce record reports the delivery of WELCOME.
+            message_id="",
             recipient="john@example.com",
-            type=EventType.UNSUBSCRIBED,
+            type=EventType.BOUNCED,
             occurred_at=utc(2024, 3, 5, 18, 29, 3, us=416071),
             event_key="postmark:SubscriptionChange:2024-03-05T18:29:03.416071Z",
+            bounce_type=BounceType.PERMANENT,
+            bounce_subtype="HardBounce",
             details={
+                "MessageID": WELCOME,
                 "Origin": "Recipient",
                 "SuppressSending": True,
                 "SuppressionReason": "HardBounce",
                 **WELCOME_DETAILS,
+            },
+        )
+    ],
+    "subscription-change-spam-complaint.json": [
+        pm(
+            message_id="",
+            recipient="jane@example.com",
+            type=EventType.COMPLAINED,
+            occurred_at=utc(2024, 3, 6, 14, 15, 45, us=102030),
+            event_key="postmark:SubscriptionChange:2024-03-06T14:15:45.102030Z",
+            details={
+                "MessageID": "5c1e9a3b-7d2f-4e8a-b6c4-0f1e2d3c4b5a",
+                "Origin": "Recipient",
+                "SuppressSending": True,
+                "SuppressionReason": "SpamComplaint",
+                "Tag": "newsletter",
+                "MessageStream": "outbound",
+                "ServerID": 23,
+                "Metadata": {"a_key": "a_value"},
             },
         )
     ],
@@ -417,9 +441,24 @@ def test_an_out_of_office_reply_does_not_turn_a_delivered_message_into_a_failure
 
 
 @pytest.mark.parametrize("name", ["subscription-change-hard-bounce.json",
+                                  "subscription-change-unsubscribe.json",
                                   "subscription-change-reactivated.json"])
 def test_suppression_list_changes_keep_the_status(name):
-    assert status_after("delivery.json", name).status is Status.DELIVERED
+    welcome = [e for n in ("delivery.json", name) for e in parse(fixture(n))
+               if (e.message_id, e.recipient) == (WELCOME, "john@example.com")]
+
+    assert fold(welcome).status is Status.DELIVERED
+
+
+@pytest.mark.parametrize("order", [("bounce-hard.json", "subscription-change-hard-bounce.json"),
+                                   ("subscription-change-hard-bounce.json", "bounce-hard.json")])
+def test_a_hard_bounce_suppresses_for_a_hard_bounce_whichever_record_comes_first(order):
+    first = parse(fixture(order[0]))[0]
+
+    # The suppression list keeps the first reason it hears for an address.
+    assert immediate_reason(first) is Reason.HARD_BOUNCE
+    delivery = [e for n in order for e in parse(fixture(n)) if e.message_id == WELCOME]
+    assert fold(delivery).diagnostic.startswith("smtp;550 5.1.1")
 
 
 def test_opens_and_clicks_count_as_opened_and_every_open_is_kept():
@@ -460,7 +499,7 @@ def minimal(record_type: str) -> dict:
         "Click": {**base, "Recipient": "a@example.com", "ReceivedAt": T,
                   "OriginalLink": "https://example.com/"},
         "SubscriptionChange": {**base, "Recipient": "a@example.com", "ChangedAt": T,
-                               "SuppressSending": True, "SuppressionReason": "HardBounce"},
+                               "SuppressSending": True, "SuppressionReason": "ManualSuppression"},
     }[record_type]
 
 
@@ -470,7 +509,7 @@ RECORD_TYPES = [
     ("SpamComplaint", EventType.COMPLAINED, Status.COMPLAINT),
     ("Open", EventType.OPENED, Status.OPENED),
     ("Click", EventType.CLICKED, Status.OPENED),
-    ("SubscriptionChange", EventType.UNSUBSCRIBED, None),
+    ("SubscriptionChange", EventType.UNSUBSCRIBED, None),  # SuppressionReason ManualSuppression
 ]
 
 
@@ -488,6 +527,41 @@ def test_record_type_row(record_type, event_type, status):
 
 def test_the_record_type_table_covers_exactly_the_documented_types():
     assert set(TYPE_MAP) == {row[0] for row in RECORD_TYPES}
+
+
+# Postmark's SuppressionReason values and what a suppression for each one is.
+SUPPRESSION_ROWS = [
+    # (SuppressionReason, event type, bounce type, kept on the message's delivery)
+    ("HardBounce", EventType.BOUNCED, BounceType.PERMANENT, False),
+    ("SpamComplaint", EventType.COMPLAINED, None, False),
+    ("ManualSuppression", EventType.UNSUBSCRIBED, None, True),
+]
+
+
+@pytest.mark.parametrize(("reason", "event_type", "bounce_type", "on_the_delivery"), SUPPRESSION_ROWS)
+def test_suppression_reason_row(reason, event_type, bounce_type, on_the_delivery):
+    event = only({**minimal("SubscriptionChange"), "SuppressionReason": reason})
+
+    assert SUPPRESSION_REASONS[reason].type is event_type
+    assert (event.type, event.bounce_type) == (event_type, bounce_type)
+    assert event.recipient == "a@example.com"
+    assert event.message_id == ("m-1" if on_the_delivery else "")
+    assert event.details.get("MessageID") == (None if on_the_delivery else "m-1")
+
+
+def test_the_suppression_table_covers_exactly_the_documented_reasons():
+    assert set(SUPPRESSION_REASONS) == {row[0] for row in SUPPRESSION_ROWS}
+
+
+@pytest.mark.parametrize("reason", [None, "", "SomethingNew", 7])
+def test_a_suppression_for_an_unknown_or_missing_reason_is_an_unsubscribe(reason):
+    record = {**minimal("SubscriptionChange"), "SuppressionReason": reason}
+    if reason is None:
+        del record["SuppressionReason"]
+
+    event = only(record)
+
+    assert (event.type, event.message_id) == (EventType.UNSUBSCRIBED, "m-1")
 
 
 # Postmark's bounce-type table (Bounce API, "Bounce types") and what each means here.

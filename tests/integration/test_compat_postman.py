@@ -20,6 +20,7 @@ from tracker.api.compat_postman import (
     parse_query,
     postman_status,
 )
+from tracker.api.page_marks import LocalMarks, OffsetPager
 from tracker.domain import Status
 
 PATH = "/v1/transactional/email"
@@ -372,7 +373,9 @@ def test_list_queries_are_served_by_indexes(app, tenant, pki):
     db = app.extensions["tracker"].db
     for query in ({}, {"sort_by": "+updated_at"}, {"status": "BOUNCED"}, {"status": "UNSENT,SENT"},
                   {"created_at[gte]": "2023-01-01", "limit": "1000", "offset": str(MAX_OFFSET)}):
-        statement = list_statement(tenant.account_id, parse_query(MultiDict(query)))
+        parsed = parse_query(MultiDict(query))
+        pager = OffsetPager(LocalMarks(), tenant.account_id, "postman", {}, parsed["order"], parsed["offset"])
+        statement = list_statement(tenant.account_id, parsed, pager)
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.engine.connect() as connection:
             connection.execute(text("SET enable_seqscan = off"))

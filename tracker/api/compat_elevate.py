@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, select
 
-from tracker.api import credentials, ratelimit
+from tracker.api import credentials, page_marks, ratelimit
 from tracker.domain import Status
 from tracker.errors import ApiError
 from tracker.models import Delivery, Message
@@ -49,8 +49,9 @@ FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status"
 SORTABLE = {"id": Delivery.id, "recipientEmail": Delivery.recipient, "createdDateTime": Delivery.created_at,
             "updatedDateTime": Delivery.updated_at, "status": Delivery.status}
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
-# Deep pages are OFFSET pages; past this many rows a client should narrow by
-# updatedDateTime=gt:... instead (keyset underneath), as large offsets cost linear time.
+# A page whose previous page was read (within page_marks.MARK_TTL) continues from where
+# that one ended, by keyset, at any depth. Other pages are OFFSET pages, whose cost grows
+# with the offset: past this many rows a client should narrow by updatedDateTime=gt:...
 MAX_OFFSET = 10_000
 
 
@@ -78,18 +79,21 @@ def email_status():
     args = request.args
     page = _integer(args, "page", 1, minimum=1)
     page_size = _integer(args, "pageSize", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
-    if (page - 1) * page_size > MAX_OFFSET:
-        raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows; "
-                       "narrow with updatedDateTime=gt:<last updatedDateTime seen> instead")
     fields = _fields(args.get("fields"))
+    pager = page_marks.OffsetPager(services().page_marks, g.account_id, "elevate",
+                                   page_marks.query_identity(args, ("page", "pageSize", "fields")),
+                                   _sort(args.get("sort")), (page - 1) * page_size)
+    if pager.mark is None and pager.offset > MAX_OFFSET:
+        raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows unless the pages "
+                       "before it were read in order; narrow with updatedDateTime=gt:<last updatedDateTime seen>")
     statement = (select(Delivery, Message)
                  .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
                                           Message.message_id == Delivery.message_id))
                  .where(Delivery.account_id == g.account_id))
     statement = _filter(statement, args)
-    statement = statement.order_by(*_sort(args.get("sort"))).offset((page - 1) * page_size).limit(page_size)
     with services().db.session() as session:
-        rows = session.execute(statement).all()
+        rows = session.execute(pager.page(statement, page_size)).all()
+    pager.remember(rows, page_size)
     return jsonify([_item(delivery, message, fields) for delivery, message in rows])
 
 
@@ -143,7 +147,8 @@ def _parts(raw: str) -> list[str]:
     return [p.strip() for p in re.split(r"[,|]", raw) if p.strip()]
 
 
-def _sort(raw: str | None) -> list:
+def _sort(raw: str | None) -> list[tuple[object, bool]]:
+    """(column, descending) pairs, the id last so that the order is total."""
     order, seen = [], set()
     parts = _parts(raw or "") or ["id"]
     for part in parts:
@@ -154,11 +159,11 @@ def _sort(raw: str | None) -> list:
         if column is None or name in seen:  # a name the resource does not have, or sorted on already
             continue
         seen.add(name)
-        order.append(column.desc() if direction.lower() == "desc" else column.asc())
+        order.append((column, direction.lower() == "desc"))
     if not order:
         raise ApiError(400, "invalid_request", f"sort: {raw!r}; sortable fields are {', '.join(SORTABLE)}"
                        " with an optional :desc")
-    return order + [Delivery.id.asc()]
+    return order if "id" in seen else order + [(Delivery.id, False)]
 
 
 def _fields(raw: str | None) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, exists, false, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError
 
-from tracker.api import credentials, ratelimit
+from tracker.api import credentials, page_marks, ratelimit
 from tracker.domain import Status
 from tracker.models import Delivery, DeliveryEvent, Message
 from tracker.services import services
@@ -124,9 +124,16 @@ def require_postman_auth(view):
 @require_postman_auth
 def list_emails():
     query = parse_query(request.args)
-    statement = list_statement(g.account_id, query)
+    pager = page_marks.OffsetPager(services().page_marks, g.account_id, "postman",
+                                   page_marks.query_identity(request.args, ("offset", "limit", "exclude_params")),
+                                   query["order"], query["offset"])
+    if pager.mark is None and pager.offset > MAX_OFFSET:
+        raise _invalid("offset", f'"offset" must be less than or equal to {MAX_OFFSET} unless the pages before it '
+                       "were read in order; narrow with created_at[lt]=<the last created_at seen> instead")
+    statement = list_statement(g.account_id, query, pager)
     with services().db.session() as session:
         rows = session.execute(statement).all()
+        pager.remember(rows, query["limit"])
         page = rows[:query["limit"]]
         failures = _failures(session, g.account_id, [delivery for delivery, _ in page])
         data = [_item(d, m, failures.get((d.message_id, d.recipient)), query["exclude_params"]) for d, m in page]
@@ -160,13 +167,10 @@ def _emails(account_id: int):
             .where(Delivery.account_id == account_id))
 
 
-def list_statement(account_id: int, query: dict):
+def list_statement(account_id: int, query: dict, pager: page_marks.OffsetPager):
     """The page's query, served by (account_id, created_at|updated_at, id)."""
-    return (_emails(account_id)
-            .where(*query["where"])
-            .order_by(*query["order"])
-            # One row more than asked says whether there is more, without a count.
-            .offset(query["offset"]).limit(query["limit"] + 1))
+    # One row more than asked says whether there is more, without a count.
+    return pager.page(_emails(account_id).where(*query["where"]), query["limit"] + 1)
 
 
 def parse_query(args) -> dict:
@@ -198,7 +202,7 @@ def parse_query(args) -> dict:
         where.append(_tag_condition(args["tag"]))
     return {
         "limit": _integer(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        "offset": _integer(args, "offset", 0, 0, MAX_OFFSET),
+        "offset": _integer(args, "offset", 0, 0, 2 ** 31 - 1),  # past MAX_OFFSET only from a page mark
         "exclude_params": _boolean(args, "exclude_params"),
         "where": where,
         "order": _order(sorts),
@@ -215,8 +219,7 @@ def _integer(args, key: str, default: int, minimum: int, maximum: int) -> int:
     if value < minimum:
         raise _invalid(key, f'"{key}" must be greater than or equal to {minimum}')
     if value > maximum:
-        hint = "; narrow with created_at[lt]=<the last created_at seen> instead" if key == "offset" else ""
-        raise _invalid(key, f'"{key}" must be less than or equal to {maximum}{hint}')
+        raise _invalid(key, f'"{key}" must be less than or equal to {maximum}')
     return value
 
 
@@ -291,9 +294,9 @@ def _order(raw: list[str]) -> list:
                            '-created_at, updated_at, +updated_at, -updated_at], each at most once')
         seen.add(name)
         first_ascending = ascending if first_ascending is None else first_ascending
-        order.append(SORTABLE[name].asc() if ascending else SORTABLE[name].desc())
+        order.append((SORTABLE[name], not ascending))
     # The id breaks ties in the first key's direction, so (account_id, <key>, id) serves the order.
-    return order + [Delivery.id.asc() if first_ascending else Delivery.id.desc()]
+    return order + [(Delivery.id, not first_ascending)]
 
 
 def _failures(session, account_id: int, deliveries: list[Delivery]) -> dict[tuple[str, str], DeliveryEvent]:

@@ -38,7 +38,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import and_, case, false, func, literal, null, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from tracker.api import credentials, ratelimit
+from tracker.api import credentials, page_marks, ratelimit
 from tracker.api.compat_sendcloud_mapping import (
     DIAGNOSTICS,
     REASONS,
@@ -63,6 +63,8 @@ MAX_DAYS = 30
 # start is an OFFSET; past this many rows a client should narrow the window (startDate/
 # endDate, status, email) instead, as large offsets cost linear time.
 MAX_START = 10_000
+# requestTime order; a page whose previous page was read starts where that one ended (page_marks).
+ORDER = ((Delivery.created_at, False), (Delivery.id, False))
 # total is counted up to one row past the last row start/limit can reach: exact below that,
 # and a total of COUNT_CAP tells a client paging on that it must narrow the query.
 COUNT_CAP = MAX_START + MAX_LIMIT + 1
@@ -113,7 +115,10 @@ def email_status():
     with services().db.session() as session:
         counted = statement.with_only_columns(Delivery.id).order_by(None).limit(COUNT_CAP)
         total = session.scalar(select(func.count()).select_from(counted.subquery()))
-        rows = session.execute(statement.order_by(Delivery.created_at, Delivery.id).offset(start).limit(limit)).all()
+        pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
+                                       page_marks.query_identity(params, ("start", "limit")), ORDER, start)
+        rows = session.execute(pager.page(statement, limit)).all()
+        pager.remember(rows, limit)
         acked = [delivery for delivery, _ in rows if delivery.status == Status.ACKNOWLEDGED.value]
         acknowledged = _acknowledged_failures(session, account_id, acked)
     items = [_item(delivery, api_user, acknowledged) for delivery, _ in rows]

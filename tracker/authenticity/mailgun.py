@@ -9,14 +9,15 @@ a receiver configured with the primary account's key verifies every subaccount [
 
 The source's secret: the **HTTP webhook signing key** exactly as the Mailgun control panel
 shows it (Sending > Webhooks; not the API key). Surrounding whitespace is ignored. It is
-required: Mailgun always signs, so a source without a key is refused (403) rather than
-left open.
+required: Mailgun always signs, so a source without a key is never left open. That is the
+operator's mistake, not the sender's: ValueError, which the receiver answers 503 (logged),
+so that Mailgun keeps retrying until the source is fixed.
 
 What is refused:
 
     401  the body is not a JSON object with a ``signature`` object holding timestamp,
          token and signature (no credentials at all)
-    403  no signing key configured; a malformed timestamp, token or signature; a signature
+    403  a malformed timestamp, token or signature; a signature
          that matches neither signature nor parent-signature; a timestamp older than
          MAX_AGE or more than MAX_FUTURE_SKEW ahead of the receiver's clock
 
@@ -64,9 +65,7 @@ def authenticate(request: WebhookRequest, secret: str | None) -> str | None:
     """Check a Mailgun webhook's body signature; return its token for replay refusal."""
     key = (secret or "").strip()
     if not key:
-        raise AuthenticationFailed(
-            403, "no signing key configured for this Mailgun source (its HTTP webhook signing key)"
-        )
+        raise ValueError("no signing key configured for this Mailgun source (its HTTP webhook signing key)")
     block = _signature_block(request)
     timestamp = _credential(block, "timestamp")
     token = _credential(block, "token")

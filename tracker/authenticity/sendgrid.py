@@ -24,7 +24,11 @@ Errors (AuthenticationFailed):
 
     401   a signature or timestamp header is missing
     403   the signature is garbled or does not verify, the timestamp is not unix seconds
-          or outside the window, or the configured key is unusable
+          or outside the window
+
+A configured key that is no P-256 public key is the operator's mistake, not the sender's:
+ValueError, which the receiver answers 503 (logged) so that SendGrid keeps retrying until
+the source is fixed, whatever the request carries.
 """
 from __future__ import annotations
 
@@ -55,19 +59,20 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 
 def authenticate(request: WebhookRequest, secret: str | None) -> str | None:
-    """Verify a signed Event Webhook POST; raise AuthenticationFailed or return None."""
+    """Verify a signed Event Webhook POST; raise AuthenticationFailed (ValueError for an
+    unusable configured key) or return None."""
     if secret is None:
         return None
+    try:
+        key = load_verification_key(secret)
+    except ValueError as exc:
+        raise ValueError(f"the configured SendGrid verification key is unusable: {exc}") from None
     signature_b64 = (request.header(SIGNATURE_HEADER) or "").strip()
     timestamp = (request.header(TIMESTAMP_HEADER) or "").strip()
     if not signature_b64 or not timestamp:
         missing = [h for h, v in ((SIGNATURE_HEADER, signature_b64), (TIMESTAMP_HEADER, timestamp)) if not v]
         raise AuthenticationFailed(401, f"SendGrid signature required: missing {' and '.join(missing)}")
 
-    try:
-        key = load_verification_key(secret)
-    except ValueError as exc:
-        raise AuthenticationFailed(403, f"the configured SendGrid verification key is unusable: {exc}") from None
     try:
         signature = base64.b64decode(signature_b64, validate=True)
     except binascii.Error:

@@ -133,28 +133,24 @@ def test_credentials_of_another_source_are_refused_with_403():
     assert failure.status == 403
 
 
-# -- a source without usable credentials refuses everything: 403 ---------------------------
+# -- a source without usable credentials: a configuration error, never a 403 ----------------
+# ValueError: the receiver answers 503 and stores nothing. A 403 would stop Postmark's
+# retries, losing genuine events posted before the operator fixes the source.
 
 
 @pytest.mark.parametrize("secret", [None, "", "   "])
-def test_a_source_without_credentials_refuses_even_a_well_formed_request(secret):
-    failure = refusal(from_postmark(), secret)
-
-    assert failure.status == 403
-    assert failure.reason == "no Basic credentials configured for this Postmark source"
+def test_a_source_without_credentials_is_a_configuration_error_even_for_a_good_request(secret):
+    with pytest.raises(ValueError, match="no Basic credentials configured for this Postmark source"):
+        authenticate(from_postmark(), secret)
 
 
-def test_a_source_without_credentials_refuses_a_request_without_any_too():
-    failure = refusal(request(b"{}", {}), None)
-
-    assert (failure.status, failure.reason) == (
-        403, "no Basic credentials configured for this Postmark source")
+def test_a_source_without_credentials_is_a_configuration_error_for_a_bare_request_too():
+    with pytest.raises(ValueError, match="no Basic credentials configured"):
+        authenticate(request(b"{}", {}), None)
 
 
 @pytest.mark.parametrize("secret", ["no-colon-here", ":password-without-user"])
 def test_a_misconfigured_secret_is_reported_as_such(secret):
-    # Even a sender presenting exactly those bytes is refused: the secret is not user:password.
-    failure = refusal(request(b"{}", basic(secret.encode())), secret)
-
-    assert failure.status == 403
-    assert "not user:password" in failure.reason
+    # Even a sender presenting exactly those bytes cannot pass: the secret is not user:password.
+    with pytest.raises(ValueError, match="not user:password"):
+        authenticate(request(b"{}", basic(secret.encode())), secret)

@@ -1,6 +1,7 @@
 """Operators on real PostgreSQL: a parser bug, its failures listed, the fix, replay, rebuild."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import timedelta
@@ -302,3 +303,120 @@ def subscribe(app, tenant) -> None:
 def _queued_deliveries(app) -> list[int]:
     with app.extensions["tracker"].db.session() as session:
         return list(session.scalars(select(WebhookEvent.delivery_id)))
+
+
+def test_a_database_outage_is_retried_with_backoff_before_the_event_counts_as_failed(app, tenant, monkeypatch):
+    """The database going away mid-batch (faked at the one call that writes deliveries) costs attempts, not events."""
+    from sqlalchemy.exc import OperationalError
+
+    services = app.extensions["tracker"]
+    settings = dataclasses.replace(services.settings, max_attempts=3)
+    real_merge, outage = repository.merge_deliveries, {"on": True}
+
+    def merge_unless_away(session, changes, now):
+        if outage["on"] and changes:
+            raise OperationalError("INSERT INTO deliveries ...", {}, Exception("server closed the connection"))
+        return real_merge(session, changes, now)
+
+    monkeypatch.setattr(repository, "merge_deliveries", merge_unless_away)
+    store(app, tenant, *[for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]) for n in (1, 2)])
+
+    def attempt() -> list[InboxEvent]:
+        ingest.drain(services.db, services.confirmer, settings)
+        with services.db.session() as session:
+            return list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+
+    def clock_passes_the_backoff():
+        with services.db.transaction() as session:
+            session.execute(update(InboxEvent).where(InboxEvent.next_attempt_at.is_not(None))
+                            .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+    first = attempt()
+    assert [(r.state, r.attempts, r.failure_kind) for r in first] == [("pending", 1, "transient")] * 2
+    assert all(r.error.startswith("database error:") and r.first_failed_at == r.last_failed_at for r in first)
+    assert all(r.next_attempt_at - r.last_failed_at == timedelta(seconds=5) for r in first)
+    assert [r.attempts for r in attempt()] == [1, 1]  # not due yet: nothing is tried
+
+    clock_passes_the_backoff()
+    second = attempt()
+    assert [(r.state, r.attempts) for r in second] == [("pending", 2)] * 2
+    assert all(r.next_attempt_at - r.last_failed_at == timedelta(seconds=10) for r in second)
+    assert all(r.first_failed_at == f.first_failed_at < r.last_failed_at for r, f in zip(second, first))
+
+    clock_passes_the_backoff()
+    third = attempt()  # the budget is spent: failed, kept for an operator
+    assert [(r.state, r.attempts, r.failure_kind, r.next_attempt_at) for r in third] == [
+        ("failed", 3, "exhausted", None)] * 2
+
+    outage["on"] = False  # the database is back
+    summary = operations.replay_matching(services, repository.EventFilter())
+    assert (summary.replayed, summary.processed, summary.still_failing) == (2, 2, 0)
+    assert {state[4] for state in snapshot(app).values()} == {"SENT"}
+
+
+def test_a_short_outage_ends_in_processed_events(app, tenant, monkeypatch):
+    services = app.extensions["tracker"]
+    real_merge, calls = repository.merge_deliveries, []
+
+    def away_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:  # the batch, then the row on its own
+            from sqlalchemy.exc import OperationalError
+            raise OperationalError("INSERT INTO deliveries ...", {}, Exception("server closed the connection"))
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "merge_deliveries", away_once)
+    store(app, tenant, for_message("event/send.json", "m1", ["r1@example.com"]))
+    drain(app)
+    with services.db.transaction() as session:
+        [row] = session.scalars(select(InboxEvent))
+        assert (row.state, row.attempts) == ("pending", 1)
+        row.next_attempt_at = utcnow() - timedelta(seconds=1)  # the clock passes the backoff
+    drain(app)
+    with services.db.session() as session:
+        [row] = session.scalars(select(InboxEvent))
+    assert (row.state, row.attempts, row.error, row.failure_kind) == ("processed", 1, None, None)
+    assert {state[4] for state in snapshot(app).values()} == {"SENT"}
+
+
+def test_events_list_filters_and_show_tells_the_whole_story(app, tenant, cli, monkeypatch):
+    from tests.support.harness import make_tenant
+    from tests.support.sns_signing import DEFAULT_TOPIC_ARN
+
+    services = app.extensions["tracker"]
+    other = make_tenant(app, "other", [DEFAULT_TOPIC_ARN])
+    real_parse = ses.parse_message
+    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #9 here")))
+    store(app, tenant, bounce("m1", "r1@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
+    store(app, other, bounce("m2", "r2@example.com", "Permanent", "fb2", "2026-11-20T10:00:00.000Z"))
+    with services.db.transaction() as session:
+        repository.store_inbox_event(session.connection(), source_id=None, account_id=tenant.account_id,
+                                     provider="sendgrid", kind=inbox.WEBHOOK, dedupe_key="sg-1", body="not json")
+    drain(app)
+    with services.db.session() as session:
+        ids = {(row.account_id, row.provider): row.id for row in session.scalars(select(InboxEvent))}
+    ses_acme, ses_other, sendgrid = ids[(tenant.account_id, "ses")], ids[(other.account_id, "ses")], ids[
+        (tenant.account_id, "sendgrid")]
+
+    def listed(*options) -> set[int]:
+        table = cli("events", "list", *options)
+        return {int(line.split("│")[1]) for line in table.splitlines() if line.startswith("│")}
+
+    assert listed() == {ses_acme, ses_other, sendgrid}
+    assert listed("--account", "acme") == {ses_acme, sendgrid}
+    assert listed("--provider", "sendgrid") == {sendgrid}
+    assert listed("--error-contains", "BUG #9") == {ses_acme, ses_other}
+    assert listed("--since", (utcnow() + timedelta(hours=1)).isoformat()) == set()
+    assert listed("--state", "processed") == set()
+
+    monkeypatch.setattr(ses, "parse_message", real_parse)  # fixed; replay the matching ones only
+    summary = cli("events", "replay", "--filter", "--account", "acme", "--provider", "ses")
+    assert "replayed 1, now processed 1, still failing 0" in summary
+    assert listed() == {ses_other, sendgrid}
+
+    shown = cli("events", "show", str(ses_acme))
+    assert "state processed" in shown and "replayed 1 time(s)" in shown
+    assert '"eventType": "Bounce"' in shown  # the SNS envelope's Message, decoded and indented
+    assert "touched delivery" in shown and "m1 r1@example.com BOUNCED" in shown
+    failing = cli("events", "show", str(sendgrid))
+    assert "state failed attempts 1" in failing and "error (parse)" in failing and "failed first" in failing

@@ -81,6 +81,54 @@ def test_admin_api_discards_with_reason_and_needs_an_operator_key_of_the_account
     assert page.status_code == 400 and "state" in page.json["detail"]
 
 
+def test_admin_api_pages_by_keyset_replays_by_filter_and_answers_json_errors(app, tenant, pki, monkeypatch):
+    from tracker.api import admin
+
+    real = ses.parse_message
+    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #8")))
+    post_all(app, tenant, pki, *[bounce(f"m{n}", f"r{n}@example.com", "Permanent", f"fb{n}",
+                                        "2026-11-20T10:00:00.000Z") for n in range(5)])
+    client, operator = app.test_client(), operator_key(app, tenant)
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = client.get("/api/v1/admin/events", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                          headers=operator).json
+        seen += [e["id"] for e in page["data"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and seen == sorted(seen) and len(set(seen)) == 5
+
+    monkeypatch.setattr(ses, "parse_message", real)
+    monkeypatch.setattr(admin, "MAX_IDS", 2)
+    results, cursor = [], None
+    while True:
+        body = {"filter": {"error_contains": "BUG #8"}, **({"cursor": cursor} if cursor else {})}
+        answer = client.post("/api/v1/admin/events/replay", json=body, headers=operator).json
+        results.append((answer["replayed"], answer["processed"], answer["still_failing"]))
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert results == [(2, 2, 0), (2, 2, 0), (1, 1, 0)]
+    assert client.get("/api/v1/admin/events", headers=operator).json["data"] == []
+
+    for method, path, kwargs, status in [
+        ("get", "/api/v1/admin/events", {}, 401),  # no key
+        ("get", "/api/v1/admin/events/999999", {"headers": operator}, 404),
+        ("get", "/api/v1/admin/events", {"headers": operator, "query_string": {"cursor": "!!"}}, 400),
+        ("get", "/api/v1/admin/events", {"headers": operator, "query_string": {"limit": 0}}, 400),
+        ("delete", f"/api/v1/admin/events/{seen[0]}", {"headers": operator}, 405),
+        ("post", "/api/v1/admin/events/replay", {"headers": operator, "json": {}}, 400),
+        ("post", "/api/v1/admin/events/replay", {"headers": operator, "json": {"ids": [1], "filter": {}}}, 400),
+        ("post", f"/api/v1/admin/events/{seen[0]}/discard", {"headers": operator, "json": {"reason": "x"}}, 409),
+    ]:
+        response = getattr(client, method)(path, **kwargs)
+        assert response.status_code == status, (path, response.status_code)
+        assert response.is_json and set(response.json) == {"error", "detail"}, response.data
+
+
 @pytest.mark.parametrize("outcome, acknowledgeable", [("bounce", True), ("delivery", False)])
 def test_acknowledge_a_failed_delivery_or_409(app, tenant, pki, outcome, acknowledgeable):
     message = (bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z") if outcome == "bounce"

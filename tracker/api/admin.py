@@ -1,7 +1,9 @@
 """The operators' admin API under /api/v1/admin/events: list, show, replay and discard, per account.
 
-Operator keys only. Replays here run in the request and are bounded (MAX_IDS per call);
-large replays belong to `tracker events replay --all-failed`, which resumes if interrupted.
+Operator keys only. Replays here run in the request and are bounded (MAX_IDS per call):
+a replay by filter goes through the matching failed events MAX_IDS at a time and answers
+the cursor to continue from, so a client loops until it is null. Very large replays
+belong to `tracker events replay --all-failed`, which shows progress and resumes if interrupted.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import json
 from datetime import timezone
 
 from flask import Blueprint, g, jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tracker import inbox, operations, repository
 from tracker.api.auth import require_operator
@@ -57,6 +59,27 @@ class IdsBody(Schema):
     ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_IDS))
 
 
+class FilterBody(Schema):
+    provider = fields.String(validate=validate.Length(min=1, max=32))
+    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    error_contains = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class ReplayBody(Schema):
+    """Either ``ids``, or ``filter`` (every failed event of the account matching it) with an optional ``cursor``."""
+
+    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=MAX_IDS))
+    filter = fields.Nested(FilterBody)
+    cursor = IdCursor()
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        if ("ids" in data) == ("filter" in data):
+            raise ValidationError("give either ids or filter", "ids")
+        if "cursor" in data and "filter" not in data:
+            raise ValidationError("a cursor continues a replay by filter", "cursor")
+
+
 class DiscardBody(IdsBody):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
@@ -93,8 +116,17 @@ def show(event_id: int):
 @blueprint.post("/replay")
 @require_operator
 def replay_many():
-    ids = _own(load_body(IdsBody())["ids"])
-    return jsonify(operations.replay_ids(services(), ids).as_dict())
+    body = load_body(ReplayBody())
+    if "ids" in body:
+        return jsonify(operations.replay_ids(services(), _own(body["ids"])).as_dict())
+    where = EventFilter(state=inbox.FAILED, account_id=g.account_id, **body["filter"])
+    with services().db.session() as session:
+        ids = repository.inbox_ids(session, where, after_id=body.get("cursor") or 0, limit=MAX_IDS + 1)
+    batch, more = ids[:MAX_IDS], len(ids) > MAX_IDS
+    # The cursor passes what this call replayed, so events that fail again are not replayed
+    # again by the same loop.
+    return jsonify({**operations.replay_ids(services(), batch).as_dict(),
+                    "next_cursor": _cursor._serialize(batch[-1], None, None) if more else None})
 
 
 @blueprint.post("/<int:event_id>/replay")

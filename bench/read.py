@@ -7,9 +7,10 @@ client, times each API's first page and a deep page, R times after a warm-up:
 
   native    GET /api/v1/deliveries         first page, and page 1000 by its cursor (also: limit=1,
                                            the per-request cost without rows)
-  elevate   GET /v1/email-status           page 1, and the deepest page MAX_OFFSET allows (JWT auth)
-  postman   GET /v1/transactional/email    offset 0, and offset = MAX_OFFSET
-  sendcloud GET /apiv2/data/emailStatus    start 0, and start = MAX_START (days=3)
+  elevate   GET /v1/email-status           page 1; the deepest page MAX_OFFSET allows, jumped to (an
+                                           OFFSET); page 1000 after reading pages 1-999 (from a page mark)
+  postman   GET /v1/transactional/email    offset 0; offset = MAX_OFFSET jumped to; offset 99,900 walked
+  sendcloud GET /apiv2/data/emailStatus    start 0; start = MAX_START jumped to, and walked (days=3)
   infobip   GET /email/1/logs              limit 1000, and page 100 of 1000 by sentUntil
             GET /email/1/reports           limit 100; every pull consumes what it returns, so:
                                            successive pulls of a fresh backlog, then successive
@@ -43,7 +44,7 @@ import re
 import statistics
 import sys
 import time
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -72,6 +73,7 @@ class Case:
     consumes: bool = False  # each request consumes what it returns: timed on its own, in order
     pair: str = ""  # a deep page: the label of the same API's first page (deep p50 / first p50)
     prepare: Callable | None = None  # (psycopg2 connection) -> a note; run just before a consuming page is timed
+    walk: Callable[[int], tuple[dict, int]] | None = None  # page n -> (params, offset): the pages read before it
 
 
 @dataclasses.dataclass
@@ -251,7 +253,15 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
         last = elevate_cap // PAGE + 1  # (page - 1) * pageSize may not pass MAX_OFFSET
         facts["elevate_cap"] = f"MAX_OFFSET {elevate_cap:,}: deepest page {last} at pageSize {PAGE}"
         cases.append(Case("elevate", f"page {last} = cap (offset {(last - 1) * PAGE:,})", "/v1/email-status",
-                          {"page": last, "pageSize": PAGE}, elevate, listed(), "deep", pair="page 1 (JWT)"))
+                          {"page": last, "pageSize": PAGE}, elevate, listed(), "deep", pair="page 1 (JWT)",
+                          note="a jump: OFFSET"))
+    # The walks spell their query differently from the jumps (the same rows, in the same order),
+    # so that the marks a walk leaves never serve a jump.
+    walked = {"sort": "id"}
+    cases.append(Case("elevate", f"page {deep_page:,} (walked)", "/v1/email-status",
+                      {**walked, "page": deep_page, "pageSize": PAGE}, elevate, listed(), "deep", pair="page 1 (JWT)",
+                      walk=walker(lambda page: ({**walked, "page": page + 1, "pageSize": PAGE}, page * PAGE),
+                                  deep_page)))
 
     postman_cap = getattr(compat_postman, "MAX_OFFSET", None)
     cases.append(Case("postman", "offset 0", "/v1/transactional/email", {"limit": PAGE}, bearer,
@@ -259,7 +269,14 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
     if postman_cap is not None:
         facts["postman_cap"] = f"MAX_OFFSET {postman_cap:,}"
         cases.append(Case("postman", f"offset {postman_cap:,} = cap", "/v1/transactional/email",
-                          {"limit": PAGE, "offset": postman_cap}, bearer, listed("data"), "deep", pair="offset 0"))
+                          {"limit": PAGE, "offset": postman_cap}, bearer, listed("data"), "deep", pair="offset 0",
+                          note="a jump: OFFSET"))
+    newest = {"sort_by": "-created_at"}  # the default order, spelt out
+    cases.append(Case("postman", f"offset {(deep_page - 1) * PAGE:,} (walked)", "/v1/transactional/email",
+                      {**newest, "limit": PAGE, "offset": (deep_page - 1) * PAGE}, bearer, listed("data"), "deep",
+                      pair="offset 0",
+                      walk=walker(lambda page: ({**newest, "limit": PAGE, "offset": page * PAGE}, page * PAGE),
+                                  deep_page)))
 
     sendcloud_cap = getattr(compat_sendcloud, "MAX_START", None)
     sendcloud = {"apiUser": "bench", "apiKey": key, "days": 3, "limit": PAGE}
@@ -269,7 +286,16 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
         facts["sendcloud_cap"] = f"MAX_START {sendcloud_cap:,}"
         cases.append(Case("sendcloud", f"start {sendcloud_cap:,} = cap", "/apiv2/data/emailStatus",
                           {**sendcloud, "start": sendcloud_cap}, {}, sendcloud_items, "deep",
-                          pair="start 0 (days=3)"))
+                          pair="start 0 (days=3)", note="a jump: OFFSET"))
+        # days=3 as dates (UTC+8 calendar days, SendCloud's)
+        today = datetime.now(timezone(timedelta(hours=8))).date()
+        dated = {**sendcloud, "startDate": str(today - timedelta(days=2)), "endDate": str(today)}
+        del dated["days"]
+        cases.append(Case("sendcloud", f"start {sendcloud_cap:,} (walked)", "/apiv2/data/emailStatus",
+                          {**dated, "start": sendcloud_cap}, {}, sendcloud_items, "deep",
+                          pair="start 0 (days=3)",
+                          walk=walker(lambda page: ({**dated, "start": page * PAGE}, page * PAGE),
+                                      sendcloud_cap // PAGE + 1)))
 
     infobip = {"Authorization": f"App {key}"}
     wide = min(1000, getattr(compat_infobip, "MAX_LIMIT", 1000) or 1000)
@@ -295,6 +321,11 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
     return cases, facts
 
 
+def walker(params_of: Callable[[int], tuple[dict, int]], target_page: int) -> Callable[[int], tuple[dict, int]]:
+    """Case.walk: page n's (params, offset); page -1 gives the target page's, where the walk stops."""
+    return lambda page: params_of(target_page - 1 if page < 0 else page)
+
+
 def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
     """Mark reports as pulled, in pull order: where 999 pulls of 100 leave the queue (``keep`` left to pull)."""
     from datetime import datetime
@@ -316,6 +347,21 @@ def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
                        " ORDER BY updated_at, id LIMIT %s)", (account_id, list(final), floor, more))
         cursor.execute("VACUUM deliveries")  # as autovacuum would, after such an update
     return f"after {pulled + more:,} reports pulled (the rest set by SQL, then VACUUM)"
+
+
+def walk_to(client, case: Case) -> None:
+    """Read every page before ``case``'s in order, as a client paging through would (leaving page marks)."""
+    started, page = time.perf_counter(), 0
+    while True:
+        params, offset = case.walk(page)
+        if offset >= case.walk(-1)[1]:
+            break
+        response = client.get(case.path, query_string=params, headers=case.headers)
+        if response.status_code != 200:
+            case.note = f"walk stopped at offset {offset:,}: HTTP {response.status_code}"
+            return
+        page += 1
+    case.note = f"reached by reading the {page:,} pages before it in order ({time.perf_counter() - started:.1f} s)"
 
 
 def probe(client, case: Case) -> Result:
@@ -356,6 +402,9 @@ def measure(client, cases: list[Case], options, connection, plans: Callable | No
     A page that consumes what it returns (Infobip reports) is timed on its own, in order, after
     its ``prepare``. ``plans(case)``, if given, is each page's query plans, taken after its timing.
     """
+    for case in cases:
+        if case.walk is not None:
+            walk_to(client, case)
     results = {id(case): probe(client, case) for case in cases if not case.consumes}
     live = [case for case in cases if not case.consumes and not results[id(case)].skipped]
     for case in live:

@@ -3,8 +3,8 @@
 Counters live in the process that counts (receivers in gunicorn workers, transitions in
 Celery workers). Set PROMETHEUS_MULTIPROC_DIR to a directory shared by the processes of a
 host and /metrics aggregates them (prometheus-client's multiprocess mode); without it each
-process reports its own. Inbox gauges (pending, failed, processing lag) are read from the
-database at scrape time, so every /metrics tells the same truth.
+process reports its own. Gauges (inbox rows by state, processing lag, webhook events by
+state) are read from the database at scrape time, so every /metrics tells the same truth.
 """
 from __future__ import annotations
 
@@ -41,8 +41,21 @@ class InboxCollector:
                                 "Age of the oldest pending inbox row (0 when none is pending)", value=lag or 0.0)
 
 
-def exposition(read_inbox) -> bytes:
-    """The text a scrape gets: this process's (or every process's) counters plus the inbox gauges."""
+class OutboxCollector:
+    """Outbound webhook events by state, read at scrape time: parked ones wait for an operator."""
+
+    def __init__(self, read):
+        self._read = read  # () -> counts by state
+
+    def collect(self):
+        events = GaugeMetricFamily("tracker_webhook_events", "Outbound webhook events by state", labels=["state"])
+        for state, count in sorted(self._read().items()):
+            events.add_metric([state], count)
+        yield events
+
+
+def exposition(read_inbox, read_outbox=None) -> bytes:
+    """The text a scrape gets: this process's (or every process's) counters plus the database gauges."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -55,4 +68,6 @@ def exposition(read_inbox) -> bytes:
             registry.register(collector)
         del REGISTRY
     registry.register(InboxCollector(read_inbox))
+    if read_outbox is not None:
+        registry.register(OutboxCollector(read_outbox))
     return generate_latest(registry)

@@ -221,6 +221,14 @@ def _deliveries(app):
         return list(session.scalars(select(Delivery)))
 
 
+def metric(text: str, name: str) -> float:
+    """The value of one sample in a Prometheus exposition (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_health_readiness_and_metrics(app, tenant, pki, failed_bounce):
     client = app.test_client()
     assert client.get("/healthz").json == {"status": "ok"}
@@ -228,12 +236,75 @@ def test_health_readiness_and_metrics(app, tenant, pki, failed_bounce):
     assert ready.status_code == 200, ready.json
     assert ready.json["checks"] == {"database": "ok", "migrations": "ok"}
 
+    before = client.get("/metrics").get_data(as_text=True)
     client.post(tenant.hook, data=json.dumps({"Type": "Notification"}))  # refused: malformed
+    post_all(app, tenant, pki, bounce("m2", "r2@example.com", "Permanent", "fb2", "2026-11-20T10:00:00.000Z"))
+    services = app.extensions["tracker"]
+    with services.db.transaction() as session:  # one event waiting for a worker for a minute
+        source = repository.source_by_token(session, tenant.token)
+        waiting = repository.store_inbox_event(session.connection(), source_id=source.id, account_id=tenant.account_id,
+                                               provider="ses", kind="notification", dedupe_key="late", body="{}")
+        session.execute(update(InboxEvent).where(InboxEvent.id == waiting)
+                        .values(received_at=utcnow() - timedelta(seconds=60)))
+        subscription = repository.create_subscription(session, account_id=tenant.account_id,
+                                                      url="https://app.example.com/hook", secret="whsec_t", statuses=[])
+        session.add(WebhookEvent(account_id=tenant.account_id, subscription_id=subscription.id, delivery_id=1,
+                                 type="delivery.status_changed", sequence=1, payload="{}", state="parked"))
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'tracker_inbox_events{state="failed"} 1.0' in text
-    assert "tracker_processing_lag_seconds 0.0" in text
-    assert 'tracker_events_refused_total{provider="ses",reason="malformed"}' in text
-    assert 'tracker_events_received_total{provider="ses"}' in text
+
+    assert metric(text, 'tracker_inbox_events{state="failed"}') == 1
+    assert metric(text, 'tracker_inbox_events{state="pending"}') == 1
+    assert metric(text, 'tracker_inbox_events{state="processed"}') == 1
+    assert metric(text, "tracker_processing_lag_seconds") >= 60
+    assert metric(text, 'tracker_webhook_events{state="parked"}') == 1
+    assert metric(text, 'tracker_webhook_events{state="delivered"}') == 0
+    for name in ('tracker_events_refused_total{provider="ses",reason="malformed"}',
+                 'tracker_events_received_total{provider="ses"}',
+                 'tracker_status_transitions_total{status="BOUNCED"}',
+                 'tracker_inbox_rows_total{outcome="processed"}'):
+        assert metric(text, name) == metric(before, name) + 1, name
+
+
+def test_readiness_checks_the_broker_and_survives_a_database_restart(make_app, redis_url, pg_url):
+    import sqlalchemy as sa
+
+    app = make_app(broker_url=redis_url)
+    client = app.test_client()
+    assert client.get("/readyz").json["checks"] == {"database": "ok", "migrations": "ok", "broker": "ok"}
+    engine = app.extensions["tracker"].db.engine
+    with engine.connect() as connection:  # the connection the pool hands out next
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    other = sa.create_engine(pg_url)
+    with other.begin() as connection:  # as a database restart would: the pooled connection dies
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.dispose()
+    ready = client.get("/readyz")  # the database is back: ready, whatever the pool held
+    assert ready.status_code == 200, ready.json
+
+
+def test_readiness_fails_when_migrations_are_not_at_head(make_app, pg_url):
+    import sqlalchemy as sa
+
+    from tests.support.database import ADMIN_URL
+
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"{sa.make_url(pg_url).database}_empty"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        from tracker import create_app
+        from tracker.config import Config
+
+        empty = create_app(Config(database_url=sa.make_url(pg_url).set(database=name).render_as_string(False)))
+        response = empty.test_client().get("/readyz")
+        empty.extensions["tracker"].db.dispose()
+        assert response.status_code == 503
+        assert response.json["checks"]["database"] == "ok"
+        assert "tracker db upgrade" in response.json["checks"]["migrations"]
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def test_readiness_fails_without_the_database():

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
-from tracker import inbox, metrics, migrate
+from tracker import inbox, metrics, migrate, repository
 from tracker.models import InboxEvent, utcnow
 from tracker.services import services
 
@@ -19,7 +20,7 @@ def healthz():
 @blueprint.get("/readyz")
 def readyz():
     app = services()
-    checks = {"database": _check(lambda: app.db.engine.connect().close())}
+    checks = {"database": _check(lambda: _ping_database(app.db.engine))}
     checks["migrations"] = _check(lambda: _at_head(app))
     if app.config.broker_url:
         checks["broker"] = _check(lambda: _ping_redis(app.config.broker_url))
@@ -29,7 +30,8 @@ def readyz():
 
 @blueprint.get("/metrics")
 def prometheus():
-    return Response(metrics.exposition(_inbox_figures), mimetype="text/plain; version=0.0.4; charset=utf-8")
+    return Response(metrics.exposition(_inbox_figures, _outbox_figures),
+                    mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
 def _inbox_figures():
@@ -41,6 +43,27 @@ def _inbox_figures():
         counts.setdefault(state, 0)
     lag = (utcnow() - oldest.replace(tzinfo=utcnow().tzinfo)).total_seconds() if oldest else None
     return counts, lag
+
+
+def _outbox_figures() -> dict[str, int]:
+    with services().db.session() as session:
+        return repository.webhook_event_counts(session)
+
+
+def _ping_database(engine) -> None:
+    """A round trip, not just a connection from the pool (which may have died with a database restart).
+
+    A pooled connection found dead is dropped with the rest of the pool and the ping tried
+    once more on a fresh one, as pool_pre_ping would: only a database that is really away fails.
+    """
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
 
 
 def _at_head(app) -> None:

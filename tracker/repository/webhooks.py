@@ -23,10 +23,12 @@ __all__ = [
     "replay_parked",
     "subscription_of",
     "webhook_event",
+    "webhook_event_counts",
     "webhook_events_of",
 ]
 
 PENDING, SENDING, DELIVERED, PARKED = "pending", "sending", "delivered", "parked"
+STATES = (PENDING, SENDING, DELIVERED, PARKED)
 
 
 def create_subscription(session: Session, *, account_id: int, url: str, secret: str,
@@ -161,3 +163,10 @@ def replay_parked(session: Session, *, subscription_id: int | None = None, ids: 
     rows = session.execute(statement.values(state=PENDING, next_attempt_at=None, parked_at=None,
                                             retry_window_start=now).returning(WebhookEvent.id))
     return sorted(row.id for row in rows)
+
+
+def webhook_event_counts(session: Session) -> dict[str, int]:
+    """How many outbound webhook events are in each state (every state named, 0 if none)."""
+    counts = dict.fromkeys(STATES, 0)
+    counts.update(session.execute(select(WebhookEvent.state, func.count()).group_by(WebhookEvent.state)).all())
+    return counts

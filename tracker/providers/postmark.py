@@ -46,6 +46,9 @@ from tracker.providers.values import (
 PROVIDER = "postmark"
 
 _JSONObject = Mapping[str, Any]
+_SUBTYPE_LIMIT = 64  # the width of the bounce_subtype column
+_NAME_LIMIT = 64  # of a RecordType inside an event key
+_KEY_LIMIT = 400  # the width of the event_key column
 
 # What one record is (its event type, which for a Bounce record may be no bounce at all)
 # and what it says beyond who, which message and when.
@@ -113,7 +116,8 @@ def _bounce_facts(record: _JSONObject) -> _Says:
     details = bounce_details(record)
     diagnostic = bounce_diagnostic(record)
     if rule.type is EventType.BOUNCED:
-        return EventType.BOUNCED, Facts(diagnostic, details, rule.bounce_type, name)
+        subtype = name[:_SUBTYPE_LIMIT] if name else None  # an unknown Type is Postmark's free text
+        return EventType.BOUNCED, Facts(diagnostic, details, rule.bounce_type, subtype)
     # Not a failed delivery (a complaint, an auto-reply, a rejected send...): the event says
     # what it is, and Postmark's name for it stays in the details.
     key = "provider_event" if rule.type is EventType.UNMAPPED else "Type"
@@ -273,7 +277,7 @@ def _event(record: _JSONObject, where: str, received_at: datetime) -> Normalized
         message_id=message_id,
         recipient=recipient,
         occurred_at=occurred_at,
-        event_key=f"{PROVIDER}:{record_type}:{rule.key(record, message_id, recipient)}",
+        event_key=_event_key(record_type, rule.key(record, message_id, recipient)),
     )
 
 
@@ -342,8 +346,21 @@ def _unmapped(record: _JSONObject, record_type: str, received_at: datetime) -> N
         message_id=_message_id(record) or "",
         recipient=recipient,
         occurred_at=occurred_at,
-        event_key=f"{PROVIDER}:{record_type}:{record_id}",
+        event_key=_event_key(record_type, str(record_id)),
     )
+
+
+def _event_key(record_type: str, tail: str) -> str:
+    """postmark:{RecordType}:{tail}, within the 400-character event_key column.
+
+    Documented record types and ids are short; only an unknown RecordType or an absurdly
+    long message id or address could overflow it, and then a digest of the tail stands in
+    (still the same for every re-post of the record).
+    """
+    key = f"{PROVIDER}:{record_type[:_NAME_LIMIT]}:{tail}"
+    if len(key) <= _KEY_LIMIT:
+        return key
+    return f"{PROVIDER}:{record_type[:_NAME_LIMIT]}:sha256:{digest(tail, 32)}"
 
 
 def _message_id(record: _JSONObject) -> str | None:

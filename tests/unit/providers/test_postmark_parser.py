@@ -640,6 +640,24 @@ def test_an_unknown_bounce_type_is_an_undetermined_bounce_that_keeps_the_word():
     assert event.details["TypeCode"] == 777
 
 
+def test_an_unknown_bounce_type_is_cut_to_the_subtype_column_width():
+    event = only({**minimal("Bounce"), "Type": "X" * 300, "TypeCode": 999999})
+
+    assert (event.bounce_type, event.bounce_subtype) == (BounceType.UNDETERMINED, "X" * 64)
+
+
+@pytest.mark.parametrize("record", [
+    {"RecordType": "R" * 1000, "ID": 5, "Recipient": "a@example.com"},
+    {"RecordType": "Delivery", "MessageID": "m" * 290, "Recipient": "a" * 250 + "@example.com",
+     "DeliveredAt": T},
+])
+def test_the_key_fits_its_column_whatever_postmark_sends(record):
+    again = only(record)
+
+    assert len(again.event_key) <= 400
+    assert again.event_key == only(record).event_key
+
+
 def test_a_bounce_without_details_falls_back_to_postmarks_description():
     event = only(bounce(Type="DnsError", Details="", Description="A temporary DNS error."))
 

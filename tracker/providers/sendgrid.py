@@ -65,11 +65,15 @@ def _deferred_facts(item: _JSONObject) -> Facts:
     return Facts(diagnostic=_diagnostic(item), details=compact(attempt=item.get("attempt")))
 
 
-# bounce.type: "bounce" is a hard bounce (the address is bad, SendGrid suppresses it);
-# "blocked" is the receiving server refusing for now or by policy (reputation, content,
-# rate), not a statement about the address, so it is TRANSIENT. Any other word is kept in
-# details and the bounce counts as UNDETERMINED: a bounce is never dropped for its subtype.
-_BOUNCE_TYPES = {"bounce": BounceType.PERMANENT, "blocked": BounceType.TRANSIENT}
+# bounce.type -> bounce type. Any other word is kept in details and the bounce counts as
+# UNDETERMINED: a bounce is never dropped for its subtype.
+_BOUNCE_TYPES = {
+    # "bounce": a hard bounce, the address is bad; SendGrid puts it on its bounce list.
+    "bounce": BounceType.PERMANENT,
+    # "blocked": the receiving server refused for now or by policy (reputation, content,
+    # rate, a domain without MX), which says nothing final about the address.
+    "blocked": BounceType.TRANSIENT,
+}
 
 
 def _bounce_facts(item: _JSONObject) -> Facts:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,106 @@ def test_unsafe_destinations_are_refused(make_app, url, fragment):
     response = app.test_client().post("/api/v1/webhooks", json={"url": url}, headers=tenant.auth)
     assert response.status_code == 400
     assert fragment in response.json["detail"]
+
+
+def queue_events(app, tenant, subscription_id: int, count: int) -> list[int]:
+    with app.extensions["tracker"].db.transaction() as session:
+        events = [WebhookEvent(account_id=tenant.account_id, subscription_id=subscription_id, delivery_id=n,
+                               type="delivery.status_changed", sequence=1, payload=json.dumps({"n": n}),
+                               state="pending", retry_window_start=utcnow()) for n in range(count)]
+        session.add_all(events)
+        session.flush()
+        return [e.id for e in events]
+
+
+def test_the_bound_per_subscription_holds_when_two_senders_lease_at_once(hooks_app):
+    import threading
+
+    from tracker import repository
+
+    app = hooks_app(webhook_concurrency=2)
+    tenant = make_tenant(app, "acme", ["*"])
+    subscription = subscribe(app, tenant, "http://127.0.0.1:9/hook")
+    queue_events(app, tenant, subscription["id"], 6)
+    services, settings = app.extensions["tracker"], app.extensions["tracker"].webhook_settings
+    later = utcnow() + settings.lease
+
+    def lease(session, limit):
+        return repository.lease_webhook_events(session, utcnow(), later, per_subscription=2, limit=limit)
+
+    second: dict = {}
+
+    def second_sender():
+        with services.db.transaction() as session:
+            second["pid"] = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            second["leased"] = lease(session, 100)  # a sweep of everything due
+
+    with services.db.transaction() as first_session:
+        first = lease(first_session, 1)  # a slot passing to its subscriber's next event, not yet committed
+        thread = threading.Thread(target=second_sender)
+        thread.start()
+        with services.db.session() as watcher:  # until the second sender is done or waits for the first
+            while thread.is_alive() and not watcher.connection().exec_driver_sql(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %(pid)s AND wait_event_type = 'Lock'",
+                    {"pid": second.get("pid", 0)}).first():
+                thread.join(0.01)
+                watcher.rollback()
+    thread.join()
+    assert len(first) == 1
+    assert len(second["leased"]) == 1  # the one slot left, not two
+
+
+def test_a_sender_whose_lease_ran_out_leaves_the_event_to_the_next(hooks_app):
+    from tracker import repository
+
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    services, settings = app.extensions["tracker"], app.extensions["tracker"].webhook_settings
+    with receiving() as receiver:
+        subscription = subscribe(app, tenant, receiver.url)
+        [event_id] = queue_events(app, tenant, subscription["id"], 1)
+        assert sender.lease(services, settings) == [event_id]
+        with services.db.transaction() as session:  # the task waited in the queue past its lease
+            session.execute(update(WebhookEvent).values(leased_until=utcnow() - timedelta(seconds=1)))
+        assert sender.deliver(services, event_id, settings) == "skipped"
+        assert receiver.requests == []
+
+        taken_over = utcnow() + timedelta(hours=1)
+
+        def another_sender_leases_it_meanwhile(request):
+            with services.db.transaction() as session:
+                session.execute(update(WebhookEvent).values(leased_until=taken_over))
+
+        receiver.on_request = another_sender_leases_it_meanwhile
+        receiver.statuses = [500]
+        assert sender.lease(services, settings) == [event_id]  # due again: its lease expired
+        sender.deliver(services, event_id, settings)
+    with services.db.session() as session:
+        event = repository.webhook_event(session, event_id)
+        attempts = list(session.scalars(select(WebhookAttempt)))
+    assert (event.state, event.leased_until, event.next_attempt_at) == ("sending", taken_over, None)
+    assert [a.status_code for a in attempts] == [500]  # logged, but the lease holder decides what happens next
+
+
+def test_the_last_retry_falls_at_the_end_of_the_window_then_the_event_is_parked(hooks_app, pki):
+    app = hooks_app(webhook_max_age_hours=24)
+    tenant = make_tenant(app, "acme", ["*"])
+    services = app.extensions["tracker"]
+    with receiving(statuses=(503,)) as receiver:
+        subscription = subscribe(app, tenant, receiver.url)
+        [event_id] = queue_events(app, tenant, subscription["id"], 1)
+        window_start = utcnow() - timedelta(hours=23, minutes=50)
+        with services.db.transaction() as session:  # ten failures in; the next delay is at least 30 min
+            session.execute(update(WebhookEvent).values(attempts=10, retry_window_start=window_start))
+        send(app)
+        with services.db.session() as session:
+            event = session.get(WebhookEvent, event_id)
+        assert (event.state, event.next_attempt_at) == ("pending", window_start + timedelta(hours=24))
+        with services.db.transaction() as session:  # the clock moves 10 minutes on, to the window's end
+            session.execute(update(WebhookEvent).values(retry_window_start=window_start - timedelta(minutes=10),
+                                                        next_attempt_at=utcnow()))
+        send(app)
+    with services.db.session() as session:
+        event = session.get(WebhookEvent, event_id)
+    assert (event.state, event.attempts, event.last_status) == ("parked", 12, 503)
+    assert len(receiver.requests) == 2

@@ -12,9 +12,10 @@ from typing import Iterator
 class Receiver:
     """Answers with the scripted statuses in turn (then the last one forever) and records requests."""
 
-    def __init__(self, port: int = 0, statuses=(200,), hang: float = 0.0):
+    def __init__(self, port: int = 0, statuses=(200,), hang: float = 0.0, on_request=None):
         self.statuses = list(statuses)
         self.hang = hang
+        self.on_request = on_request  # called with each recorded request before it is answered
         self.requests: list[dict] = []
         receiver = self
 
@@ -23,6 +24,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append({"headers": dict(self.headers), "body": body,
                                           "json": json.loads(body or b"null")})
+                if receiver.on_request is not None:
+                    receiver.on_request(receiver.requests[-1])
                 if receiver.hang:
                     time.sleep(receiver.hang)
                 status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]

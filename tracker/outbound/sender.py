@@ -53,13 +53,17 @@ def lease(services, settings: SenderSettings, limit: int = 100) -> list[int]:
 
 def deliver(services, event_id: int, settings: SenderSettings, *, rng: random.Random | None = None,
             ssl_context=None) -> str:
-    """POST one leased event and record what happened; the outcome's name."""
+    """POST one leased event and record what happened; the outcome's name.
+
+    Only while the lease holds: a task that waited in the queue past its lease finds the
+    event due again (another sender may have leased it since) and leaves it alone.
+    """
     with services.db.session() as session:
         event = repository.webhook_event(session, event_id)
-        if event is None or event.state != "sending":
+        if event is None or event.state != "sending" or event.leased_until is None or event.leased_until <= utcnow():
             return "skipped"
         subscription = session.get(WebhookSubscription, event.subscription_id)
-        url, secret, body = subscription.url, subscription.secret, event.payload.encode()
+        url, secret, body, lease = subscription.url, subscription.secret, event.payload.encode(), event.leased_until
 
     started, outcome = utcnow(), None
     try:
@@ -73,23 +77,35 @@ def deliver(services, event_id: int, settings: SenderSettings, *, rng: random.Ra
         response = http.post(destination, body, headers, timeout=settings.timeout, ssl_context=ssl_context)
         outcome = retry.classify(response)
     metrics.WEBHOOK_DELIVERIES.labels(outcome.name.lower()).inc()
-    _record(services, event_id, response, outcome, settings, started, rng or random.Random())
+    log.info("webhook event %s to subscription %s: %s (status %s, %.0f ms%s)", event_id, event.subscription_id,
+             outcome.name.lower(), response.status, response.latency_ms,
+             f", {response.error}" if response.error else "")
+    _record(services, event_id, lease, response, outcome, settings, started, rng or random.Random())
     return outcome.name.lower()
 
 
-def _record(services, event_id, response, outcome, settings: SenderSettings, now, rng) -> None:
+def _record(services, event_id, lease, response, outcome, settings: SenderSettings, now, rng) -> None:
     with services.db.transaction() as session:
-        event = repository.webhook_event(session, event_id)
-        subscription = session.get(WebhookSubscription, event.subscription_id)
+        # The event row first, then its subscription: leasing holds subscription locks but
+        # skips locked events, so this order cannot deadlock with it.
+        event = repository.webhook_event(session, event_id, lock=True)
+        if event is None:
+            return  # its subscription was deleted meanwhile
         repository.record_attempt(session, event, status=response.status, latency_ms=response.latency_ms,
                                   error=response.error, at=now)
+        if event.state != "sending" or event.leased_until != lease:
+            return  # the lease ran out mid-POST and another sender has the event now: its outcome decides
+        subscription = session.get(WebhookSubscription, event.subscription_id)
         event.leased_until = None
         if outcome is retry.Outcome.DELIVERED:
             event.state, event.delivered_at, event.next_attempt_at = "delivered", now, None
             subscription.failing_since = None
             return
+        window_ends = event.retry_window_start + settings.max_age
         if outcome is retry.Outcome.RETRY and not retry.should_park(event.retry_window_start, now, settings.max_age):
-            event.state, event.next_attempt_at = "pending", now + retry.next_delay(event.attempts, rng)
+            # The last attempt falls at the end of the window, not after it.
+            event.state = "pending"
+            event.next_attempt_at = min(now + retry.next_delay(event.attempts, rng), window_ends)
         else:
             event.state, event.parked_at, event.next_attempt_at = "parked", now, None
         subscription.failing_since = subscription.failing_since or now

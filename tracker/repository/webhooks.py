@@ -112,6 +112,13 @@ def lease_webhook_events(session: Session, now: datetime, until: datetime, *, pe
     due = due_webhook_event_ids(session, now, limit, subscription_id)
     if not due:
         return []
+    # Leasing is serialized per subscription: without this lock two senders leasing at once
+    # would each count the other's uncommitted leases as free slots and exceed the bound.
+    # Locks are taken in id order, and the count below runs after they are held, so it sees
+    # every lease committed before. FOR NO KEY UPDATE: ingestion queueing new events for the
+    # subscription (a foreign-key share lock) is never made to wait.
+    session.execute(select(WebhookSubscription.id).where(WebhookSubscription.id.in_({sub for _, sub in due}))
+                    .order_by(WebhookSubscription.id).with_for_update(key_share=True))
     in_flight = dict(session.execute(
         select(WebhookEvent.subscription_id, func.count())
         .where(WebhookEvent.state == SENDING, WebhookEvent.leased_until >= now,
@@ -129,8 +136,9 @@ def lease_webhook_events(session: Session, now: datetime, until: datetime, *, pe
     return chosen
 
 
-def webhook_event(session: Session, event_id: int) -> WebhookEvent | None:
-    return session.get(WebhookEvent, event_id)
+def webhook_event(session: Session, event_id: int, *, lock: bool = False) -> WebhookEvent | None:
+    """One outbox event; ``lock`` row-locks it until commit (before its subscription, as leasing does not wait on it)."""
+    return session.get(WebhookEvent, event_id, with_for_update=lock or None)
 
 
 def record_attempt(session: Session, event: WebhookEvent, *, status: int | None, latency_ms: float | None,

@@ -44,6 +44,7 @@ PROVIDER = "sendgrid"
 _JSONObject = Mapping[str, Any]
 _SUBTYPE_LIMIT = 64  # the width of the bounce_subtype column
 _NAME_LIMIT = 64  # of an event name inside the 400-character event_key column
+_EMAIL_LIMIT = 320  # characters of an unreadable address kept in details
 
 
 # --- what each event type says ------------------------------------------------------------
@@ -220,6 +221,12 @@ def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
     sg_message_id = first_text(item.get("sg_message_id"))
     if sg_message_id:
         details["sg_message_id"] = sg_message_id
+    unreadable = first_text(item.get("email")) if recipient is None else None
+    if unreadable:
+        # SendGrid drops sends to invalid addresses (reason "Invalid") and says so with the
+        # address as given. No delivery can have it (registration normalizes addresses too),
+        # so the event is kept on its message, attributed to nobody, the text in details.
+        details["email"] = unreadable[:_EMAIL_LIMIT]
 
     return normalized_event(
         PROVIDER,
@@ -303,9 +310,13 @@ def _text_field(item: _JSONObject, field: str, where: str) -> str | None:
 
 
 def _recipient(item: _JSONObject, where: str, *, required: bool) -> str | None:
+    """The normalized address in ``email``; None when it holds text that is no address.
+
+    PayloadError when a delivery event (``required``) has no ``email`` text at all.
+    """
     raw = item.get("email")
     address = maybe_address(raw)
-    if address is not None or not required:
+    if address is not None or not required or first_text(raw):
         return address
     shown = "missing" if raw is None else repr(raw)
     raise PayloadError(f"{where} has no recipient: 'email' is {shown}")

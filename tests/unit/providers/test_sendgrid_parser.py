@@ -350,6 +350,26 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             details={"type": "bounce", "status": "5.1.10", "bounce_classification": "Invalid Address"},
         ),
     ],
+    # A send to a string SendGrid (rightly) calls invalid: the drop is kept on the message,
+    # attributed to nobody; olga's event in the same batch is not lost with it.
+    "dropped-invalid-address.json": [
+        sendgrid(
+            message_id="Nq4tR7yUI0oPa3Sd6Fg9Hj", recipient="olga@example.com",
+            type=EventType.SENT, occurred_at=at(10, 0, 0),
+            event_key="sendgrid:processed:InvPrcOlga000000000000a",
+            details={"sg_message_id": "Nq4tR7yUI0oPa3Sd6Fg9Hj.recvd-7d8c9b6f5d-x2k9p-1-6632127A-4.0"},
+        ),
+        sendgrid(
+            message_id="Nq4tR7yUI0oPa3Sd6Fg9Hj", recipient=None,
+            type=EventType.REJECTED, occurred_at=at(10, 0, 0),
+            event_key="sendgrid:dropped:InvDrpPaul000000000000b",
+            diagnostic="Invalid",
+            details={
+                "sg_message_id": "Nq4tR7yUI0oPa3Sd6Fg9Hj.recvd-7d8c9b6f5d-x2k9p-1-6632127A-4.1",
+                "email": "paul.example.com",
+            },
+        ),
+    ],
     # sg_message_id holds only SendGrid's suffix; the SendGrid-made smtp-id names the message.
     "dropped-suffix-only-id.json": [
         sendgrid(
@@ -398,8 +418,10 @@ def test_events_carry_the_provider_aware_times_and_small_storable_details(name):
     for event in run(fixture(name)):
         assert event.provider == PROVIDER == "sendgrid"
         assert event.occurred_at.utcoffset().total_seconds() == 0
-        # Categories, custom args and the dedupe id stay in the raw payload, not the history.
-        assert not {"category", "order_id", "sg_event_id", "smtp-id", "email"} & set(event.details)
+        # Categories, custom args and the dedupe id stay in the raw payload, not the history;
+        # the address is the event's recipient (details only keep one that is no address).
+        assert not {"category", "order_id", "sg_event_id", "smtp-id"} & set(event.details)
+        assert ("email" in event.details) is (event.recipient is None and event.type is not EventType.UNMAPPED)
         json.dumps(event.details)
 
 
@@ -765,7 +787,7 @@ def test_an_unreadable_event_name_is_refused(name):
 
 
 @pytest.mark.parametrize("email", [None, "", "  ", 42])
-def test_a_delivery_event_without_email_is_refused_by_index_and_field(email):
+def test_a_delivery_event_without_email_text_is_refused_by_index_and_field(email):
     payload = [minimal("processed"), minimal("delivered", email=email)]
     if email is None:
         del payload[1]["email"]
@@ -774,6 +796,18 @@ def test_a_delivery_event_without_email_is_refused_by_index_and_field(email):
         run(payload)
 
 
+
+
+@pytest.mark.parametrize("email", ["frank.example.com", "frank@", "frank@@example.com x"])
+def test_a_dropped_invalid_address_is_kept_on_its_message_and_the_batch_goes_on(email):
+    delivered = minimal("delivered")
+    dropped = minimal("dropped", email=email, reason="Invalid", sg_event_id="evt-2")
+
+    good, invalid = run([delivered, dropped])
+
+    assert (good.recipient, good.type) == ("a@example.com", EventType.DELIVERED)
+    assert (invalid.message_id, invalid.recipient, invalid.type) == ("msg1", None, EventType.REJECTED)
+    assert (invalid.diagnostic, invalid.details["email"]) == ("Invalid", email)
 
 
 def test_a_message_id_that_is_not_text_is_refused():

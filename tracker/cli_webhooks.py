@@ -1,4 +1,5 @@
-"""`tracker webhooks ...`: the CLI twin of /api/v1/webhooks, plus replaying parked events."""
+"""`tracker webhooks ...`: the CLI twin of /api/v1/webhooks (create, list, update, delete, test,
+events), plus replaying parked events."""
 from __future__ import annotations
 
 import click
@@ -80,9 +81,15 @@ def list_all(account_name) -> None:
 @webhooks.command("update")
 @click.argument("subscription_id", type=int)
 @click.option("--url")
-@click.option("--status", "statuses", multiple=True, type=STATUS)
-@click.option("--enable/--disable", default=None)
-def update(subscription_id, url, statuses, enable) -> None:
+@click.option("--status", "statuses", multiple=True, type=STATUS, help="only these statuses (repeatable)")
+@click.option("--all-statuses", is_flag=True, help="every status again")
+@click.option("--enable/--disable", default=None, help="--enable also clears an automatic disabling")
+def update(subscription_id, url, statuses, all_statuses, enable) -> None:
+    """Change a subscription's URL, statuses or active flag."""
+    from tracker.models import utcnow
+
+    if statuses and all_statuses:
+        raise click.UsageError("give --status or --all-statuses, not both")
     services = _services()
     if url:
         _check(services, url)
@@ -90,13 +97,40 @@ def update(subscription_id, url, statuses, enable) -> None:
         subscription = _subscription(session, subscription_id)
         if url:
             subscription.url = url
-        if statuses:
+        if statuses or all_statuses:
             subscription.statuses = list(statuses)
         if enable is not None:
             subscription.active = enable
             if enable:
                 subscription.disabled_reason = subscription.disabled_at = subscription.failing_since = None
+        subscription.updated_at = utcnow()
     click.echo(f"subscription {subscription_id} updated")
+
+
+@webhooks.command("events")
+@click.argument("subscription_id", type=int)
+@click.option("--state", type=click.Choice(["pending", "sending", "delivered", "parked"]))
+@click.option("--attempts", "with_attempts", is_flag=True, help="also every attempt: time, status, latency, error")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--after", "after_id", default=0, help="show ids after this one (the next page)")
+def events(subscription_id, state, with_attempts, limit, after_id) -> None:
+    """The subscription's delivery log, oldest first (parked ones are what `replay` sends again)."""
+    from tracker import repository
+
+    services = _services()
+    with services.db.session() as session:
+        _subscription(session, subscription_id)
+        rows = repository.webhook_events_of(session, subscription_id, state=state, after_id=after_id, limit=limit)
+        for row in rows:
+            last = f"HTTP {row.last_status}" if row.last_status else "no answer" if row.attempts else "not sent yet"
+            click.echo(f"{row.id}\t{row.type}\tdelivery {row.delivery_id}\tsequence {row.sequence}\t{row.state}"
+                       f"\t{row.attempts} attempt(s), last: {last}" + (f" ({row.last_error})" if row.last_error else ""))
+            if with_attempts:
+                for attempt in repository.webhook_attempts(session, row.id):
+                    click.echo(f"\t{attempt.attempted_at:%Y-%m-%d %H:%M:%S} status {attempt.status_code} "
+                               f"{attempt.latency_ms or 0:.0f} ms" + (f" {attempt.error}" if attempt.error else ""))
+    if len(rows) == limit:
+        click.echo(f"more: tracker webhooks events {subscription_id} --after {rows[-1].id}")
 
 
 @webhooks.command("delete")

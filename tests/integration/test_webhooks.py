@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -300,3 +301,91 @@ def test_the_last_retry_falls_at_the_end_of_the_window_then_the_event_is_parked(
         event = session.get(WebhookEvent, event_id)
     assert (event.state, event.attempts, event.last_status) == ("parked", 12, 503)
     assert len(receiver.requests) == 2
+
+
+def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(hooks_app, pki, pg_url):
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+    from tracker.outbound import signing
+
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    env = {"TRACKER_DATABASE_URL": pg_url, "TRACKER_BROKER_URL": "", "TRACKER_WEBHOOKS_ALLOW_HTTP": "1",
+           "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8"}
+
+    def cli(*args, expect=0, **extra_env):
+        result = CliRunner().invoke(main, ["webhooks", *args], env={**env, **extra_env})
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    with receiving(statuses=(410,)) as receiver:
+        refused = cli("create", "--account", "acme", "--url", receiver.url, expect=1,
+                      TRACKER_WEBHOOKS_ALLOW_HTTP="", TRACKER_WEBHOOKS_ALLOWED_NETWORKS="")
+        assert "url refused" in refused and "https" in refused
+        created = cli("create", "--account", "acme", "--url", receiver.url, "--status", "SENT")
+        subscription_id = int(re.search(r"subscription (\d+)", created).group(1))
+        secret = re.search(r"secret: (\S+)", created).group(1)
+        assert f"{receiver.url}\tSENT\tactive" in cli("list", "--account", "acme")
+        cli("update", str(subscription_id), "--all-statuses")
+        assert f"{receiver.url}\tall statuses\tactive" in cli("list", "--account", "acme")
+
+        receiver.statuses = [200]
+        assert "test event queued" in cli("test", str(subscription_id))
+        send(app)
+        [test_event] = receiver.requests
+        assert test_event["json"]["type"] == "webhook.test"
+        assert signing.verify(secret, test_event["body"], test_event["headers"], int(time.time()))
+
+        receiver.statuses = [410]  # "gone": not retried, parked at once
+        change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+        send(app)
+        parked = cli("events", str(subscription_id), "--state", "parked", "--attempts")
+        assert "delivery.status_changed" in parked and "last: HTTP 410" in parked and "status 410" in parked
+        assert "webhook.test" not in parked
+
+        receiver.statuses = [200]
+        assert "replayed 1 parked webhook events" in cli("replay", "--subscription", str(subscription_id))
+        send(app)
+        assert [r["json"]["type"] for r in receiver.requests] == [
+            "webhook.test", "delivery.status_changed", "delivery.status_changed"]  # parked once, then delivered
+        assert "parked" not in cli("events", str(subscription_id))
+
+        cli("update", str(subscription_id), "--disable")
+        assert "disabled" in cli("list", "--account", "acme")
+        cli("update", str(subscription_id), "--enable")
+        assert "active" in cli("list", "--account", "acme")
+        cli("delete", str(subscription_id))
+        assert cli("list", "--account", "acme") == ""
+
+
+def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving(statuses=(503, 200)) as receiver:
+        subscription = subscribe(app, tenant, receiver.url)
+        before = app.test_client().get("/metrics").get_data(as_text=True)
+        change_statuses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+        send(app)
+        make_due(app)
+        send(app)
+    client = app.test_client()
+    [logged] = client.get(f"/api/v1/webhooks/{subscription['id']}/events", headers=tenant.auth).json["data"]
+    detail = client.get(f"/api/v1/webhooks/{subscription['id']}/events/{logged['id']}", headers=tenant.auth).json
+    assert detail["state"] == "delivered" and detail["payload"] == receiver.requests[0]["json"]
+    assert [(a["status_code"], a["error"]) for a in detail["attempts"]] == [(503, None), (200, None)]
+    assert all(a["latency_ms"] >= 0 and a["attempted_at"] for a in detail["attempts"])
+    other = make_tenant(app, "other", ["*"])
+    assert client.get(f"/api/v1/webhooks/{subscription['id']}/events/{logged['id']}",
+                      headers=other.auth).status_code == 404
+    assert client.get(f"/api/v1/webhooks/{subscription['id']}/events/{logged['id'] + 1}",
+                      headers=tenant.auth).status_code == 404
+
+    after = client.get("/metrics").get_data(as_text=True)
+    for outcome in ("retry", "delivered"):
+        name = f'tracker_webhook_deliveries_total{{outcome="{outcome}"}}'
+        assert _sample(after, name) == _sample(before, name) + 1
+
+
+def _sample(text: str, name: str) -> float:
+    return next((float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)

@@ -1,6 +1,8 @@
-"""Webhook subscriptions: /api/v1/webhooks (create, list, show, update, delete, test, delivery log)
-and the operators' replay of parked events under /api/v1/admin/webhooks."""
+"""Webhook subscriptions: /api/v1/webhooks (create, list, show, update, delete, test, delivery log
+with every attempt) and the operators' replay of parked events under /api/v1/admin/webhooks."""
 from __future__ import annotations
+
+import json
 
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
@@ -47,6 +49,13 @@ class EventLogSchema(Schema):
     parked_at = fields.DateTime(allow_none=True)
 
 
+class AttemptSchema(Schema):
+    attempted_at = fields.DateTime()
+    status_code = fields.Integer(allow_none=True)
+    latency_ms = fields.Float(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class EventLogQuery(Schema):
     state = fields.String(validate=validate.OneOf(["pending", "sending", "delivered", "parked"]))
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
@@ -54,7 +63,7 @@ class EventLogQuery(Schema):
 
 
 _subscription, _create, _update = SubscriptionSchema(), SubscriptionSchema(), SubscriptionSchema(partial=True)
-_log, _log_query, _cursor = EventLogSchema(), EventLogQuery(), IdCursor()
+_log, _log_query, _cursor, _attempt = EventLogSchema(), EventLogQuery(), IdCursor(), AttemptSchema()
 
 
 @blueprint.post("/api/v1/webhooks")
@@ -135,6 +144,20 @@ def event_log(subscription_id: int):
     page = rows[:limit]
     return jsonify({"data": _log.dump(page, many=True),
                     "next_cursor": _cursor._serialize(page[-1].id, None, None) if len(rows) > limit else None})
+
+
+@blueprint.get("/api/v1/webhooks/<int:subscription_id>/events/<int:event_id>")
+@require_key
+def event_detail(subscription_id: int, event_id: int):
+    """One event: what was sent (the exact body) and every attempt (status, latency, error)."""
+    with services().db.session() as session:
+        _own(session, subscription_id)
+        event = repository.webhook_event_of(session, subscription_id, event_id)
+        if event is None:
+            raise ApiError(404, "not_found", f"no event {event_id} for webhook subscription {subscription_id}")
+        attempts = repository.webhook_attempts(session, event_id)
+    return jsonify({**_log.dump(event), "payload": json.loads(event.payload),
+                    "attempts": _attempt.dump(attempts, many=True)})
 
 
 @blueprint.post("/api/v1/admin/webhooks/<int:subscription_id>/replay")

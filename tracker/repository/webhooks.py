@@ -22,7 +22,9 @@ __all__ = [
     "record_attempt",
     "replay_parked",
     "subscription_of",
+    "webhook_attempts",
     "webhook_event",
+    "webhook_event_of",
     "webhook_event_counts",
     "webhook_events_of",
 ]
@@ -147,6 +149,17 @@ def record_attempt(session: Session, event: WebhookEvent, *, status: int | None,
                                latency_ms=latency_ms, error=error))
     event.attempts += 1
     event.last_status, event.last_error = status, error
+
+
+def webhook_event_of(session: Session, subscription_id: int, event_id: int) -> WebhookEvent | None:
+    return session.scalar(select(WebhookEvent).where(WebhookEvent.id == event_id,
+                                                     WebhookEvent.subscription_id == subscription_id))
+
+
+def webhook_attempts(session: Session, event_id: int) -> list[WebhookAttempt]:
+    """Every POST of one event, oldest first: the delivery log."""
+    return list(session.scalars(select(WebhookAttempt).where(WebhookAttempt.webhook_event_id == event_id)
+                                .order_by(WebhookAttempt.id)))
 
 
 def webhook_events_of(session: Session, subscription_id: int, *, state: str | None, after_id: int,

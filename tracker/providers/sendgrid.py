@@ -7,8 +7,11 @@ provider-formats.md §6.1 (fields, event names, ``sg_event_id`` as the dedupe ke
 Identity of a delivery: SendGrid answers a send with an ``X-Message-Id`` header, which is
 what applications register. Events carry ``sg_message_id`` ("<X-Message-Id>.<suffix>") and
 ``smtp-id`` (the Message-ID header, "<X-Message-Id@…ismtpd…>" when SendGrid made it); see
-``_message_id`` for how the X-Message-Id is read from them. That relation is [U] in the
-formats doc (seen in real payloads and client-library tests, never stated by SendGrid).
+``_message_id`` for how the X-Message-Id is read from them. The formats doc marks the
+prefix relation [U]; SendGrid's support does state it [D]: "query=msg_id LIKE
+'<X-Message-ID>%'" finds a request's messages (article "How To Filter results with Activity
+Feed API for X-Message-ID"), and its Japanese partner's support says the SendGrid Message ID
+is the X-Message-ID followed by a per-message string.
 
 SendGrid documents that delayed (asynchronous) bounces come without the message id: such
 an event, and any other naming no message, is kept about its address alone (message id
@@ -275,12 +278,12 @@ def _message_id(item: _JSONObject, where: str) -> str | None:
     events of one message (processed vs delivered). Current X-Message-Ids are 22 base64url
     characters without "."; older ones had dots ("14c5d75ce93.dfd.64b469", SendGrid's own
     examples), so the id ends where the suffix starts ("filter…", "recvd…"), not at the first
-    ".". When SendGrid made the Message-ID header, smtp-id is "<X-Message-Id@…ismtpd…>" and
-    its local part is the id [C]: it confirms a dotted prefix, and stands in when
-    sg_message_id is missing (delayed bounces) or holds only the suffix. An application's
-    own Message-ID in smtp-id is taken whole, without its angle brackets, as a last resort:
-    it matches only if that is what the application registered. All of this is [U]
-    (provider-formats §6.1, §8).
+    ".". The prefix relation is [D] (see the module docstring); where the suffix starts is
+    read from examples [C]. When SendGrid made the Message-ID header, smtp-id is
+    "<X-Message-Id@…ismtpd…>" and its local part is the id [C]: it confirms a dotted prefix,
+    and stands in when sg_message_id is missing (delayed bounces) or holds only the suffix.
+    An application's own Message-ID in smtp-id is taken whole, without its angle brackets,
+    as a last resort: it matches only if that is what the application registered.
     """
     sg_message_id = _text_field(item, "sg_message_id", where)
     smtp_id = (_text_field(item, "smtp-id", where) or "").strip("<>").strip()

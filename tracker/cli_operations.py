@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from tracker import inbox
+from tracker.repository.operations import LISTABLE_STATES
 
 
 def _services():
@@ -68,7 +69,8 @@ def events() -> None:
 
 
 @events.command("list")
-@click.option("--state", type=click.Choice(inbox.STATES), default=inbox.FAILED, show_default=True)
+@click.option("--state", type=click.Choice(LISTABLE_STATES), default=inbox.FAILED, show_default=True,
+              help="'replayed': replayed at least once, whatever its state now")
 @_filter_options
 @click.option("--limit", default=50, show_default=True)
 @click.option("--after", "after_id", default=0, help="show ids after this one (the next page)")
@@ -84,10 +86,11 @@ def list_events(state, provider, account_name, since, error_contains, limit, aft
                    error_contains=error_contains)
     with services.db.session() as session:
         rows = repository.list_inbox_events(session, where, after_id=after_id, limit=limit)
-    table = Table("id", "provider", "kind", "received", "state", "attempts", "error", title=f"{state} events")
+    table = Table("id", "provider", "kind", "received", "state", "attempts", "replays", "failure", "error",
+                  title=f"{state} events")
     for row in rows:
         table.add_row(str(row.id), row.provider, row.kind, f"{row.received_at:%Y-%m-%d %H:%M:%S}", row.state,
-                      str(row.attempts), (row.error or "")[:90])
+                      str(row.attempts), str(row.replay_count), row.failure_kind or "", (row.error or "")[:90])
     Console().print(table)
     if len(rows) == limit:
         click.echo(f"more: tracker events list --state {state} --after {rows[-1].id}")

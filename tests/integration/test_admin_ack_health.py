@@ -54,6 +54,8 @@ def test_admin_api_lists_shows_and_replays_failed_events(app, tenant, failed_bou
     assert replayed == {"replayed": 1, "processed": 1, "still_failing": 0}
     shown = client.get(f"/api/v1/admin/events/{failed_bounce}", headers=operator).json
     assert shown["state"] == "processed" and shown["replay_count"] == 1
+    replayed = client.get("/api/v1/admin/events", query_string={"state": "replayed"}, headers=operator).json
+    assert [e["id"] for e in replayed["data"]] == [failed_bounce]
     assert [d["status"] for d in shown["deliveries"]] == ["BOUNCED"]
     again = client.post("/api/v1/admin/events/replay", json={"ids": [failed_bounce]}, headers=operator).json
     assert again == {"replayed": 0, "processed": 0, "still_failing": 0}

@@ -413,6 +413,7 @@ def test_events_list_filters_and_show_tells_the_whole_story(app, tenant, cli, mo
     summary = cli("events", "replay", "--filter", "--account", "acme", "--provider", "ses")
     assert "replayed 1, now processed 1, still failing 0" in summary
     assert listed() == {ses_other, sendgrid}
+    assert listed("--state", "replayed") == {ses_acme}
 
     shown = cli("events", "show", str(ses_acme))
     assert "state processed" in shown and "replayed 1 time(s)" in shown

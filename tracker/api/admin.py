@@ -27,7 +27,7 @@ MAX_IDS = 1000
 
 
 class EventQuery(Schema):
-    state = fields.String(load_default=inbox.FAILED, validate=validate.OneOf(inbox.STATES))
+    state = fields.String(load_default=inbox.FAILED, validate=validate.OneOf(repository.LISTABLE_STATES))
     provider = fields.String()
     since = fields.AwareDateTime(default_timezone=timezone.utc)
     error_contains = fields.String(validate=validate.Length(min=1, max=200))

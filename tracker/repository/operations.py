@@ -28,6 +28,7 @@ from tracker.models import (
 
 __all__ = [
     "EventFilter",
+    "LISTABLE_STATES",
     "REBUILDING",
     "clear_for_rebuild",
     "count_rebuild_deliveries",
@@ -54,16 +55,24 @@ __all__ = [
 ]
 
 
+# Not a state a row stays in (a replayed row is pending again, then processed or failed)
+# but what operators ask for: the rows replayed at least once, whatever came of it.
+REPLAYED = "replayed"
+LISTABLE_STATES = (*inbox.STATES, REPLAYED)
+
+
 @dataclasses.dataclass(frozen=True)
 class EventFilter:
-    state: str | None = None
+    state: str | None = None  # one of LISTABLE_STATES
     provider: str | None = None
     account_id: int | None = None
     since: datetime | None = None
     error_contains: str | None = None
 
     def apply(self, statement):
-        if self.state is not None:
+        if self.state == REPLAYED:
+            statement = statement.where(InboxEvent.replay_count > 0)
+        elif self.state is not None:
             statement = statement.where(InboxEvent.state == self.state)
         if self.provider is not None:
             statement = statement.where(InboxEvent.provider == self.provider)

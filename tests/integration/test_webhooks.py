@@ -15,7 +15,7 @@ from tests.support.receiver import Receiver, receiving
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
 from tracker.models import WebhookAttempt, WebhookEvent, WebhookSubscription, utcnow
-from tracker.outbound import sender
+from tracker.outbound import sender, signing
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -73,6 +73,7 @@ def test_each_status_change_is_posted_signed_and_the_readme_recipe_verifies_it(h
 
     recipe = {}
     exec(readme_recipe(), recipe)  # the README's recipe, exactly as a reader would paste it
+    assert readme_recipe() == signing.RECIPE  # the one the unit tests try every refusal on
     headers = second["headers"]
     assert recipe["verify"](created["secret"], second["body"], headers["X-Tracker-Timestamp"],
                             headers["X-Tracker-Signature"])
@@ -307,7 +308,6 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
     from click.testing import CliRunner
 
     from tracker.cli import main
-    from tracker.outbound import signing
 
     app = hooks_app()
     tenant = make_tenant(app, "acme", ["*"])

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker import repository
-from tracker.domain import INITIAL, normalize_address
+from tracker.domain import INITIAL, normalize_address, normalize_message_id
 from tracker.models import Delivery, Message, utcnow
 from tracker.providers.ses import ATTRIBUTE_TAGS
 
@@ -24,7 +24,7 @@ PLACEHOLDER = "registered-"
 
 def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message:
     now = utcnow()
-    message_id = spec.get("message_id") or f"{PLACEHOLDER}{uuid.uuid4()}"
+    message_id = normalize_message_id(spec.get("message_id") or "") or f"{PLACEHOLDER}{uuid.uuid4()}"
     attributes = {name: str(spec[name]) for name in ATTRIBUTE_TAGS if spec.get(name) is not None}
     if spec.get("tags"):
         attributes["tags"] = spec["tags"]
@@ -45,6 +45,7 @@ def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message
 
 def attach_provider_id(session: Session, message: Message, provider_message_id: str) -> Message:
     """Give a message registered without one its provider message id; merges with what events made."""
+    provider_message_id = normalize_message_id(provider_message_id)
     if message.message_id == provider_message_id:
         return message
     if not message.message_id.startswith(PLACEHOLDER):

@@ -49,3 +49,24 @@ def test_a_sendcloud_event_is_found_by_its_label_id_with_no_registration(app):
     assert listed("999") == []
     [item] = listed("12345")
     assert item["recipients"] == "alice@example.com"
+
+
+def test_a_mailgun_id_registered_in_its_send_api_form_meets_its_events(app):
+    """Mailgun's send API answers <id@domain>; its webhooks name the id bare: one delivery."""
+    provider, hook, key = hook_for(app, "mailgun")
+    auth = {"Authorization": f"Bearer {key}"}
+    client = app.test_client()
+    registered = client.post("/api/v1/messages", headers=auth, json={
+        "message_id": "<20260203192638.1.8F3A2C1D0B9E7F65@mg.example.com>", "recipients": ["alice@example.com"],
+        "customerId": 42})
+    assert registered.status_code == 201, registered.json
+    body, headers = provider.signed(provider.fixture("delivered.json"))
+    assert client.post(hook, data=body, headers=headers).status_code == 200
+    drain(app)
+
+    [delivery] = client.get("/api/v1/deliveries", headers=auth).json["data"]
+    assert (delivery["message_id"], delivery["status"]) == ("20260203192638.1.8F3A2C1D0B9E7F65@mg.example.com",
+                                                            "DELIVERED")
+    found = client.get("/api/v1/deliveries", headers=auth, query_string={
+        "message_id": "<20260203192638.1.8F3A2C1D0B9E7F65@mg.example.com>"}).json["data"]
+    assert [item["id"] for item in found] == [delivery["id"]]

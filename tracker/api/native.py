@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from tracker import inbox, ingest, repository
 from tracker.api.auth import require_key
 from tracker.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema
-from tracker.domain import Status, can_acknowledge
+from tracker.domain import Status, can_acknowledge, normalize_message_id
 from tracker.errors import ApiError
 from tracker.models import utcnow
 from tracker.providers import acknowledgements
@@ -28,7 +28,7 @@ _cursor = Cursor()
 def list_deliveries():
     args = load_args(_query, request.args)
     where = repository.DeliveryFilter(
-        message_id=args.get("message_id"),
+        message_id=normalize_message_id(args["message_id"]) if args.get("message_id") else None,
         recipient=args.get("recipient"),
         status=args.get("status"),
         updated_after=args.get("updated_after"),

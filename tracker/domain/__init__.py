@@ -3,7 +3,7 @@
 Standard library only and no I/O; every other layer may import it, it imports none of them.
 """
 from tracker.domain.engagement import Engagement, Milestones, engagement, milestones
-from tracker.domain.events import EventType, NormalizedEvent, normalize_address
+from tracker.domain.events import EventType, NormalizedEvent, normalize_address, normalize_message_id
 from tracker.domain.state import INITIAL, DeliveryState, can_acknowledge, fold, history, merge, precedence
 from tracker.domain.status import BounceType, Status
 
@@ -23,5 +23,6 @@ __all__ = [
     "merge",
     "milestones",
     "normalize_address",
+    "normalize_message_id",
     "precedence",
 ]

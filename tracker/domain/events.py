@@ -98,3 +98,16 @@ def normalize_address(raw: str) -> str:
     if not (local and at and domain) or any(c.isspace() for c in address):
         raise ValueError(f"not an email address: {raw!r}")
     return address
+
+
+def normalize_message_id(raw: str) -> str:
+    """The key form of a provider message id an application hands us (registration, filters).
+
+    Some send APIs answer with the id in its Message-ID header form, in angle brackets
+    (Mailgun's ``<20240101.1@mg.example.com>``), while their webhooks name it bare; events
+    are keyed by the bare id, so the brackets go.
+    """
+    message_id = raw.strip()
+    if len(message_id) > 2 and message_id.startswith("<") and message_id.endswith(">"):
+        message_id = message_id[1:-1].strip()
+    return message_id

@@ -22,7 +22,7 @@ from tracker import inbox, metrics, repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
-from tracker.models import InboxEvent, utcnow
+from tracker.models import Delivery, DeliveryEvent, InboxEvent, utcnow
 from tracker.outbound import outbox
 from tracker.providers import acknowledgements, registry, ses
 from tracker.providers.errors import PayloadError
@@ -136,7 +136,8 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
         else:
             done.append(row.id)
     result.events_applied, merged = _apply(session, events, now, settings)
-    repository.record_messages(session, _messages(rows, events), now)
+    applied = set(done)  # a row that failed says nothing about its message either
+    repository.record_messages(session, _messages([row for row in rows if row.id in applied], events), now)
     result.transitions = [delivery for delivery in merged if delivery.status_changed]
     result.webhooks_queued = outbox.enqueue_status_changes(session, result.transitions, now)
     repository.mark_processed(session, done, now)
@@ -178,6 +179,26 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
 
 def events_of(row: InboxEvent) -> list[NormalizedEvent]:
     """The normalized events in an inbox row (no side effects); _Permanent if it can never be read."""
+    events = _parsed(row)
+    for event in events:
+        _check_fits(event)
+    return events
+
+
+# What identifies an event must fit its column whole: cut, two ids could become one.
+_IDENTITY_WIDTHS = (("message_id", Delivery.message_id.type.length), ("recipient", Delivery.recipient.type.length),
+                    ("event_key", DeliveryEvent.event_key.type.length))
+
+
+def _check_fits(event: NormalizedEvent) -> None:
+    for name, width in _IDENTITY_WIDTHS:
+        value = getattr(event, name)
+        if value is not None and len(value) > width:
+            raise _Permanent(f"{event.provider} {event.type.value} event: {name} is {len(value)} characters long, "
+                             f"past the {width} a {name} may have: {value[:60]!r}...")
+
+
+def _parsed(row: InboxEvent) -> list[NormalizedEvent]:
     try:
         if row.provider in registry.WEBHOOK_PROVIDERS:
             return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",

@@ -114,6 +114,20 @@ def test_unparseable_row_fails_with_its_reason_and_the_batch_goes_on(app, tenant
     assert len(deliveries(app)) == 1
 
 
+def test_an_id_too_long_to_store_fails_its_row_at_once_with_the_reason(app, tenant, pki):
+    """Not a database error retried for hours: the payload can never fit, so it waits for an operator."""
+    post_ses(app, tenant, pki, message_with(ses("notification/bounce-permanent.json"), "m" * 301,
+                                            ["jane@example.com"]))
+    post_ses(app, tenant, pki, ses("notification/delivery.json"))
+
+    result = drain(app)
+
+    assert (result.processed, result.failed, result.retrying) == (1, 1, 0)
+    with app.extensions["tracker"].db.session() as session:
+        failed = session.scalar(select(InboxEvent).where(InboxEvent.state == "failed"))
+    assert "message_id is 301 characters long" in failed.error
+
+
 def test_open_of_a_multi_recipient_message_is_kept_without_inventing_a_recipient(app, tenant, pki):
     opened = ses("event/open-multi-recipient.json")
     post_ses(app, tenant, pki, opened)

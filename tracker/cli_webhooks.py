@@ -121,12 +121,13 @@ def events(subscription_id, state, with_attempts, limit, after_id) -> None:
     with services.db.session() as session:
         _subscription(session, subscription_id)
         rows = repository.webhook_events_of(session, subscription_id, state=state, after_id=after_id, limit=limit)
+        attempts = repository.webhook_attempts(session, [row.id for row in rows]) if with_attempts else {}
         for row in rows:
             last = f"HTTP {row.last_status}" if row.last_status else "no answer" if row.attempts else "not sent yet"
             click.echo(f"{row.id}\t{row.type}\tdelivery {row.delivery_id}\tsequence {row.sequence}\t{row.state}"
                        f"\t{row.attempts} attempt(s), last: {last}" + (f" ({row.last_error})" if row.last_error else ""))
             if with_attempts:
-                for attempt in repository.webhook_attempts(session, row.id):
+                for attempt in attempts.get(row.id, []):
                     click.echo(f"\t{attempt.attempted_at:%Y-%m-%d %H:%M:%S} status {attempt.status_code} "
                                f"{attempt.latency_ms or 0:.0f} ms" + (f" {attempt.error}" if attempt.error else ""))
     if len(rows) == limit:

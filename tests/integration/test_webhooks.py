@@ -371,15 +371,11 @@ def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):
         send(app)
     client = app.test_client()
     [logged] = client.get(f"/api/v1/webhooks/{subscription['id']}/events", headers=tenant.auth).json["data"]
-    detail = client.get(f"/api/v1/webhooks/{subscription['id']}/events/{logged['id']}", headers=tenant.auth).json
-    assert detail["state"] == "delivered" and detail["payload"] == receiver.requests[0]["json"]
-    assert [(a["status_code"], a["error"]) for a in detail["attempts"]] == [(503, None), (200, None)]
-    assert all(a["latency_ms"] >= 0 and a["attempted_at"] for a in detail["attempts"])
+    assert (logged["state"], logged["attempts"], logged["last_status"]) == ("delivered", 2, 200)
+    assert [(a["status_code"], a["error"]) for a in logged["attempts_log"]] == [(503, None), (200, None)]
+    assert all(a["latency_ms"] >= 0 and a["attempted_at"] for a in logged["attempts_log"])
     other = make_tenant(app, "other", ["*"])
-    assert client.get(f"/api/v1/webhooks/{subscription['id']}/events/{logged['id']}",
-                      headers=other.auth).status_code == 404
-    assert client.get(f"/api/v1/webhooks/{subscription['id']}/events/{logged['id'] + 1}",
-                      headers=tenant.auth).status_code == 404
+    assert client.get(f"/api/v1/webhooks/{subscription['id']}/events", headers=other.auth).status_code == 404
 
     after = client.get("/metrics").get_data(as_text=True)
     for outcome in ("retry", "delivered"):

@@ -1,8 +1,6 @@
-"""Webhook subscriptions: /api/v1/webhooks (create, list, show, update, delete, test, delivery log
-with every attempt) and the operators' replay of parked events under /api/v1/admin/webhooks."""
+"""Webhook subscriptions: /api/v1/webhooks (create, list, show, update, delete, test, the delivery
+log with every attempt) and the operators' replay of parked events under /api/v1/admin/webhooks."""
 from __future__ import annotations
-
-import json
 
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
@@ -34,6 +32,13 @@ class SubscriptionSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
 
+class AttemptSchema(Schema):
+    attempted_at = fields.DateTime()
+    status_code = fields.Integer(allow_none=True)
+    latency_ms = fields.Float(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class EventLogSchema(Schema):
     id = fields.Integer()
     type = fields.String()
@@ -47,13 +52,7 @@ class EventLogSchema(Schema):
     created_at = fields.DateTime()
     delivered_at = fields.DateTime(allow_none=True)
     parked_at = fields.DateTime(allow_none=True)
-
-
-class AttemptSchema(Schema):
-    attempted_at = fields.DateTime()
-    status_code = fields.Integer(allow_none=True)
-    latency_ms = fields.Float(allow_none=True)
-    error = fields.String(allow_none=True)
+    attempts_log = fields.List(fields.Nested(AttemptSchema))  # every POST, oldest first
 
 
 class EventLogQuery(Schema):
@@ -134,30 +133,18 @@ def send_test(subscription_id: int):
 @blueprint.get("/api/v1/webhooks/<int:subscription_id>/events")
 @require_key
 def event_log(subscription_id: int):
-    """The subscription's events, oldest first, with their state and last attempt."""
+    """The subscription's events, oldest first, with their state and every attempt (status, latency, error)."""
     args = load_args(_log_query, request.args)
     limit = args["limit"]
     with services().db.session() as session:
         _own(session, subscription_id)
         rows = repository.webhook_events_of(session, subscription_id, state=args.get("state"),
                                             after_id=args.get("cursor") or 0, limit=limit + 1)
-    page = rows[:limit]
-    return jsonify({"data": _log.dump(page, many=True),
+        page = rows[:limit]
+        attempts = repository.webhook_attempts(session, [row.id for row in page])
+    items = [{**_log.dump(row), "attempts_log": _attempt.dump(attempts.get(row.id, []), many=True)} for row in page]
+    return jsonify({"data": items,
                     "next_cursor": _cursor._serialize(page[-1].id, None, None) if len(rows) > limit else None})
-
-
-@blueprint.get("/api/v1/webhooks/<int:subscription_id>/events/<int:event_id>")
-@require_key
-def event_detail(subscription_id: int, event_id: int):
-    """One event: what was sent (the exact body) and every attempt (status, latency, error)."""
-    with services().db.session() as session:
-        _own(session, subscription_id)
-        event = repository.webhook_event_of(session, subscription_id, event_id)
-        if event is None:
-            raise ApiError(404, "not_found", f"no event {event_id} for webhook subscription {subscription_id}")
-        attempts = repository.webhook_attempts(session, event_id)
-    return jsonify({**_log.dump(event), "payload": json.loads(event.payload),
-                    "attempts": _attempt.dump(attempts, many=True)})
 
 
 @blueprint.post("/api/v1/admin/webhooks/<int:subscription_id>/replay")

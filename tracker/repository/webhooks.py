@@ -24,7 +24,6 @@ __all__ = [
     "subscription_of",
     "webhook_attempts",
     "webhook_event",
-    "webhook_event_of",
     "webhook_event_counts",
     "webhook_events_of",
 ]
@@ -151,15 +150,14 @@ def record_attempt(session: Session, event: WebhookEvent, *, status: int | None,
     event.last_status, event.last_error = status, error
 
 
-def webhook_event_of(session: Session, subscription_id: int, event_id: int) -> WebhookEvent | None:
-    return session.scalar(select(WebhookEvent).where(WebhookEvent.id == event_id,
-                                                     WebhookEvent.subscription_id == subscription_id))
-
-
-def webhook_attempts(session: Session, event_id: int) -> list[WebhookAttempt]:
-    """Every POST of one event, oldest first: the delivery log."""
-    return list(session.scalars(select(WebhookAttempt).where(WebhookAttempt.webhook_event_id == event_id)
-                                .order_by(WebhookAttempt.id)))
+def webhook_attempts(session: Session, event_ids: Sequence[int]) -> dict[int, list[WebhookAttempt]]:
+    """Every POST of these events, oldest first, by event id: the delivery log."""
+    attempts: dict[int, list[WebhookAttempt]] = {}
+    if event_ids:
+        for attempt in session.scalars(select(WebhookAttempt).where(WebhookAttempt.webhook_event_id.in_(list(event_ids)))
+                                       .order_by(WebhookAttempt.id)):
+            attempts.setdefault(attempt.webhook_event_id, []).append(attempt)
+    return attempts
 
 
 def webhook_events_of(session: Session, subscription_id: int, *, state: str | None, after_id: int,

@@ -5,7 +5,8 @@ import dataclasses
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import case, select, tuple_
+from sqlalchemy import JSON, case, cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from tracker.domain import DeliveryState, Engagement, Milestones
@@ -230,9 +231,35 @@ def record_messages(session: Session, messages: Sequence[tuple[int, object]], no
     Registration (tracker.registration) and events may come in either order; whatever an
     application registered wins over what tags say, and the result is the same either way.
     """
-    for account_id, facts in messages:
-        merge_message(session, account_id, facts.message_id, now, from_address=facts.from_address,
-                      subject=facts.subject, attributes=facts.attributes, override=False)
+    if not messages:
+        return
+    table = Message.__table__
+    statement = insert_for(session, table)
+    new, old = statement.excluded, table.c
+    attributes, changed = _fill_attributes(session, new.attributes, old.attributes)
+    rows = [{"account_id": account_id, "message_id": facts.message_id, "from_address": facts.from_address,
+             "subject": facts.subject, "attributes": facts.attributes, "created_at": now, "updated_at": now}
+            for account_id, facts in messages]
+    # One statement for the batch (a message row per SES event used to cost a locked read and
+    # a write: two thirds of the worker's time). A message that learns nothing is not rewritten.
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "message_id"],
+        set_={"from_address": func.coalesce(old.from_address, new.from_address),
+              "subject": func.coalesce(old.subject, new.subject),
+              "attributes": attributes, "updated_at": new.updated_at},
+        where=changed
+              | (old.from_address.is_(None) & new.from_address.is_not(None))
+              | (old.subject.is_(None) & new.subject.is_not(None)),
+    ).returning(table.c.id), rows)  # RETURNING: one multi-row VALUES, not a statement per row
+
+
+def _fill_attributes(session: Session, new, old) -> tuple:
+    """SQL for old attributes completed by new ones (old keys win), and for "that adds a key"."""
+    if session.get_bind().dialect.name == "postgresql":
+        merged = cast(new, JSONB).op("||")(cast(old, JSONB))  # the right operand's keys win
+        return cast(merged, JSON), merged != cast(old, JSONB)
+    merged = func.json_patch(new, old)  # SQLite: the patch's (old's) keys win
+    return merged, func.json(merged) != func.json(old)
 
 
 def merge_message(session: Session, account_id: int, message_id: str, now: datetime, *, override: bool,

@@ -187,7 +187,12 @@ def discard(event_ids, reason) -> None:
 @click.option("--since", type=TIME, help="only deliveries updated at or after this time")
 @click.option("--restart", is_flag=True, help="start over instead of resuming an interrupted rebuild")
 def rebuild(account_name, since, restart) -> None:
-    """Recompute delivery statuses from the raw inbox (suppressions are left as they are)."""
+    """Recompute delivery statuses from the raw inbox (suppressions are left as they are).
+
+    Until a rebuild finishes, the deliveries in its scope keep the status they had: new
+    events join their history and count once the rebuild has recomputed them. Run the same
+    command again to resume an interrupted rebuild.
+    """
     from rich.progress import Progress
 
     from tracker import operations
@@ -200,8 +205,13 @@ def rebuild(account_name, since, restart) -> None:
             nonlocal task
             task = bar.add_task(name, total=size)
 
-        summary = operations.rebuild(services, account_id=_account_id(services, account_name), since=since,
-                                     restart=restart, progress=lambda n: bar.advance(task, n), stage=stage)
+        try:
+            summary = operations.rebuild(services, account_id=_account_id(services, account_name), since=since,
+                                         restart=restart, progress=lambda n: bar.advance(task, n), stage=stage)
+        except KeyboardInterrupt:
+            bar.stop()
+            raise click.ClickException("interrupted: run the same command again to resume; until the rebuild "
+                                       "finishes, the statuses of the deliveries in its scope stay as they were") from None
     click.echo(("resumed " if summary.resumed else "") + f"rebuild job {summary.job_id}: {summary.rows} raw "
                f"events re-applied ({summary.applied} history events, {summary.unreadable} unreadable now); "
                f"{summary.deliveries} deliveries recomputed, {summary.changed} changed, {summary.removed} removed")

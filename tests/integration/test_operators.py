@@ -421,3 +421,22 @@ def test_events_list_filters_and_show_tells_the_whole_story(app, tenant, cli, mo
     assert "touched delivery" in shown and "m1 r1@example.com BOUNCED" in shown
     failing = cli("events", "show", str(sendgrid))
     assert "state failed attempts 1" in failing and "error (parse)" in failing and "failed first" in failing
+
+
+def test_an_interrupted_rebuild_tells_the_operator_how_to_resume(app, tenant, pg_url, pki, monkeypatch):
+    store(app, tenant, *sends_and_outcomes())
+    drain(app)
+    from rich.progress import Progress
+
+    monkeypatch.setattr(operations, "CHUNK", 2)
+
+    def ctrl_c_after_one_chunk(self, task, advance):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "advance", ctrl_c_after_one_chunk)
+    result = CliRunner().invoke(main, ["rebuild"], env={"TRACKER_DATABASE_URL": pg_url, "TRACKER_BROKER_URL": "",
+                                                        "TRACKER_SNS_CERT_DIR": str(pki.directory)})
+    assert result.exit_code == 1 and "run the same command again to resume" in result.output
+    monkeypatch.undo()
+    resumed = operations.rebuild(app.extensions["tracker"])
+    assert resumed.resumed and resumed.rows == 10

@@ -385,3 +385,22 @@ def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):
 
 def _sample(text: str, name: str) -> float:
     return next((float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
+
+
+def test_deleting_a_subscription_while_its_event_is_being_sent_loses_nothing_else(hooks_app):
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    services, settings = app.extensions["tracker"], app.extensions["tracker"].webhook_settings
+    with receiving() as receiver:
+        subscription = subscribe(app, tenant, receiver.url)
+        [event_id] = queue_events(app, tenant, subscription["id"], 1)
+
+        def owner_deletes_it_meanwhile(request):
+            assert app.test_client().delete(f"/api/v1/webhooks/{subscription['id']}",
+                                            headers=tenant.auth).status_code == 204
+
+        receiver.on_request = owner_deletes_it_meanwhile
+        [leased] = sender.lease(services, settings)
+        assert sender.deliver_and_continue(services, leased, settings) == 1  # no error: nothing left to record
+    with services.db.session() as session:
+        assert list(session.scalars(select(WebhookEvent))) == []

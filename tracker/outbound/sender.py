@@ -135,7 +135,10 @@ def deliver_and_continue(services, event_id: int, settings: SenderSettings, *, m
 
 def _lease_next(services, settings: SenderSettings, previous_id: int) -> int | None:
     with services.db.session() as session:
-        subscription_id = repository.webhook_event(session, previous_id).subscription_id
+        previous = repository.webhook_event(session, previous_id)
+        if previous is None:
+            return None  # its subscription was deleted meanwhile
+        subscription_id = previous.subscription_id
     now = utcnow()
     with services.db.transaction() as session:
         ids = repository.lease_webhook_events(session, now, now + settings.lease, limit=1, subscription_id=subscription_id,

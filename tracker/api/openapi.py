@@ -125,7 +125,7 @@ def document() -> dict:
         "/api/v1/admin/webhooks/{subscription_id}/replay": {"post": _operation(
             "Replay parked events (operator keys)", [_path("subscription_id")], _ok("the replayed ids"), tag="admin")},
         "/api/v1/admin/events": {"get": _operation("Inbox events (operator keys)", [
-            _query("state", "pending|processed|failed|discarded (default failed)"), _query("provider", "provider"),
+            _query("state", "pending|processed|failed|replayed|discarded (default failed)"), _query("provider", "provider"),
             _query("since", "ISO 8601"), _query("error_contains", "text"), *KEYSET],
             _ok("a page", page("InboxEvent")), tag="admin")},
         "/api/v1/admin/events/{event_id}": {"get": _operation(
@@ -133,7 +133,7 @@ def document() -> dict:
         "/api/v1/admin/events/{event_id}/replay": {"post": _operation(
             "Replay a failed event", [_path("event_id")], _ok("summary"), tag="admin")},
         "/api/v1/admin/events/replay": {"post": _operation(
-            "Replay failed events ({\"ids\": [...]})", [], _ok("summary"), tag="admin")},
+            "Replay failed events ({\"ids\": [...]} or {\"filter\": {...}, \"cursor\": ...})", [], _ok("summary"), tag="admin")},
         "/api/v1/admin/events/{event_id}/discard": {"post": _operation(
             "Discard a failed event ({\"reason\": ...})", [_path("event_id")], _ok("discarded ids"), tag="admin")},
         "/api/v1/admin/events/discard": {"post": _operation(

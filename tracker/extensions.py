@@ -81,7 +81,10 @@ def _make_engine(url: str) -> Engine:
     # No pre-ping: it would cost a round trip per request on the ingest path. A connection
     # that died with a database restart fails one request (503, the sender retries) and
     # SQLAlchemy then invalidates the pool, so the next request reconnects.
-    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600)
+    # A bounded connect: a database host that stops answering fails a request (503, the
+    # sender retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600, connect_args=connect_args)
 
 
 WEBHOOK_QUEUE = "webhooks"

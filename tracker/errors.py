@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -46,5 +46,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_unavailable(error: Exception):
         log.error("database unavailable: %s", error)
-        return error_response(503, "database_unavailable",
-                              "the event could not be stored; retry later", {"Retry-After": "5"})
+        # A provider pushing to /hooks learns its event was not stored (and retries); a reader
+        # of the APIs that the database is away for now.
+        detail = ("the event could not be stored; retry later" if request.path.startswith("/hooks/")
+                  else "the database is unavailable; retry later")
+        return error_response(503, "database_unavailable", detail, {"Retry-After": "5"})

@@ -139,3 +139,14 @@ def test_an_account_never_sees_another_accounts_deliveries(app, tenant, pki):
     response = get(app, other, f"/api/v1/deliveries/{mine['id']}/events")
     assert response.status_code == 404
     assert "data" not in response.json
+
+
+def test_database_unavailable_answers_a_reader_503_saying_so():
+    from tests.support.harness import RecordingWaker
+    from tracker import create_app, keys
+    from tracker.config import Config
+
+    down = create_app(Config(database_url="postgresql+psycopg2://postgres@127.0.0.1:1/none"), waker=RecordingWaker())
+    response = down.test_client().get("/api/v1/deliveries", headers={"Authorization": f"Bearer {keys.generate().plaintext}"})
+    assert (response.status_code, response.json["error"]) == (503, "database_unavailable")
+    assert "database is unavailable" in response.json["detail"] and response.headers["Retry-After"]

@@ -10,9 +10,12 @@ from tracker.domain import NormalizedEvent
 WEBHOOK_PROVIDERS = ("infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
 
 # The status to answer for an authenticated payload that can never be processed (it is
-# stored all the same). Mailgun stops retrying only on 406; for the others a 400 says
-# what was wrong, and their retries are harmless (the inbox dedupes the identical body).
-UNPROCESSABLE_STATUS = {"mailgun": 406}
+# stored all the same, and fails in the worker with the same reason, kept for replay).
+# Mailgun stops retrying only on 406. SendCloud retries anything but a 200, each time with
+# a fresh token (so a new body, which the inbox cannot dedupe): it hears 200, with the
+# error in the body. For the others a 400 says what was wrong, and their retries are
+# harmless (the inbox dedupes the identical body).
+UNPROCESSABLE_STATUS = {"mailgun": 406, "sendcloud": 200}
 
 Parser = Callable[..., list[NormalizedEvent]]
 

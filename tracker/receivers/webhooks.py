@@ -3,7 +3,8 @@
 Authenticate with the provider's own scheme (tracker.authenticity.<provider>), store the
 body exactly as sent and commit, wake a worker, then answer. A body that passed
 authentication is always stored, even one the parser cannot read: the sender is told
-what was wrong (400; Mailgun 406, the only code that stops its retries) and the stored
+what was wrong (400; Mailgun 406, the only code that stops its retries; SendCloud 200
+with the error in the body, since it retries anything else under a fresh token) and the stored
 row fails in the worker with the same reason, kept for replay. Refused requests store
 nothing.
 """
@@ -82,7 +83,11 @@ def _receive(provider: str, token: str):
     if not stored.duplicate:
         app.waker.wake()
         metrics.EVENTS_RECEIVED.labels(provider).inc()
+    answer = {"status": "duplicate" if stored.duplicate else "stored", "events": len(events)}
     if problem is not None:
         status = registry.UNPROCESSABLE_STATUS.get(provider, 400)
-        raise ApiError(status, "unprocessable", f"stored, but it can never be processed: {problem}")
-    return jsonify({"status": "duplicate" if stored.duplicate else "stored", "events": len(events)}), 200
+        detail = f"stored, but it can never be processed: {problem}"
+        if status >= 400:
+            raise ApiError(status, "unprocessable", detail)
+        return jsonify({**answer, "error": "unprocessable", "detail": detail}), status
+    return jsonify(answer), 200

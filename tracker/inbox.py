@@ -19,10 +19,14 @@ FAILED = "failed"
 DISCARDED = "discarded"
 STATES = (PENDING, PROCESSED, FAILED, DISCARDED)
 
-# failure_kind: why a row failed (or is waiting to retry)
-PARSE_ERROR = "parse"  # the payload can never be read: fails at once, replay after a fix
-TRANSIENT = "transient"  # database or network trouble: retried with backoff
-EXHAUSTED = "exhausted"  # transient failures that outlasted max_attempts
+# failure_kind: why a row failed (or is waiting to retry). The first two fail at once
+# (retrying cannot help until the parser changes; then an operator replays the row).
+PARSE_ERROR = "parse"  # not the provider's format at all: not UTF-8, not JSON, XML or form
+UNMAPPED_SHAPE = "unmapped_shape"  # readable, but no shape the provider's parser maps
+DATABASE = "database"  # the database failed while applying it: retried with backoff
+TRANSIENT = "transient"  # other passing trouble (confirming an SNS subscription): retried
+EXHAUSTED = "exhausted"  # database or transient failures that outlasted max_attempts
+RETRIED = (DATABASE, TRANSIENT)
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -25,7 +25,7 @@ from tracker.extensions import Database
 from tracker.models import Delivery, DeliveryEvent, InboxEvent, utcnow
 from tracker.outbound import outbox
 from tracker.providers import acknowledgements, registry, ses
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.sns_envelope import (
     SUBSCRIPTION_CONFIRMATION,
     EnvelopeError,
@@ -65,7 +65,11 @@ class Settings:
 
 
 class _Permanent(Exception):
-    """Retrying this row cannot help: its payload is what it is."""
+    """Retrying this row cannot help: its payload is what it is. ``kind``: inbox's failure kind."""
+
+    def __init__(self, message: str, kind: str = inbox.UNMAPPED_SHAPE) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def process_pending(db: Database, confirmer: SubscriptionConfirmer, settings: Settings) -> BatchResult:
@@ -97,7 +101,7 @@ def process_rows(db: Database, ids: Sequence[int], confirmer: SubscriptionConfir
         with db.transaction() as session:
             for row_id in ids:
                 repository.record_failure(session, row_id, f"database error: {error}", now=utcnow(),
-                                          kind=inbox.TRANSIENT, max_attempts=settings.max_attempts,
+                                          kind=inbox.DATABASE, max_attempts=settings.max_attempts,
                                           retry_delay=inbox.retry_delay)
         return BatchResult(claimed=len(ids), retrying=len(ids))
 
@@ -126,7 +130,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
         try:
             events.extend((row, event) for event in _read(session, row, confirmer))
         except _Permanent as error:
-            repository.record_failure(session, row.id, str(error), now=now, kind=inbox.PARSE_ERROR,
+            repository.record_failure(session, row.id, str(error), now=now, kind=error.kind,
                                       max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
             result.failed += 1
         except ConfirmationFailed as error:
@@ -161,7 +165,7 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
     try:
         envelope = decode_envelope(row.body)
     except EnvelopeError as error:
-        raise _Permanent(str(error)) from None
+        raise _Permanent(str(error), inbox.PARSE_ERROR) from None
     if envelope.type == SUBSCRIPTION_CONFIRMATION:
         try:
             arn = confirmer.confirm(envelope)
@@ -211,8 +215,10 @@ def _parsed(row: InboxEvent) -> list[NormalizedEvent]:
             return []
         envelope = decode_envelope(row.body)
         return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
-    except (EnvelopeError, PayloadError) as error:
-        raise _Permanent(str(error)) from None
+    except (EnvelopeError, UnreadablePayload) as error:
+        raise _Permanent(str(error), inbox.PARSE_ERROR) from None
+    except PayloadError as error:
+        raise _Permanent(str(error), inbox.UNMAPPED_SHAPE) from None
 
 
 def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) -> tuple[int, int]:

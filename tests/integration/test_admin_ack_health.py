@@ -46,7 +46,7 @@ def test_admin_api_lists_shows_and_replays_failed_events(app, tenant, failed_bou
     client, operator = app.test_client(), operator_key(app, tenant)
 
     listing = client.get("/api/v1/admin/events", headers=operator).json
-    assert [(e["id"], e["error"], e["failure_kind"]) for e in listing["data"]] == [(failed_bounce, "bug #7", "parse")]
+    assert [(e["id"], e["error"], e["failure_kind"]) for e in listing["data"]] == [(failed_bounce, "bug #7", "unmapped_shape")]
     shown = client.get(f"/api/v1/admin/events/{failed_bounce}", headers=operator).json
     assert shown["payload"]["Type"] == "Notification" and shown["deliveries"] == []
 

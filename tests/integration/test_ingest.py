@@ -108,10 +108,22 @@ def test_unparseable_row_fails_with_its_reason_and_the_batch_goes_on(app, tenant
     assert (result.processed, result.failed) == (1, 1)
     with app.extensions["tracker"].db.session() as session:
         failed = session.scalar(select(InboxEvent).where(InboxEvent.state == "failed"))
-    assert "Teleport" in failed.error
+    assert "Teleport" in failed.error and failed.failure_kind == "unmapped_shape"
     assert failed.attempts == 1
     assert failed.first_failed_at is not None and failed.last_failed_at is not None
     assert len(deliveries(app)) == 1
+
+
+def test_a_message_that_is_not_json_fails_as_unreadable_and_a_strange_one_as_unmapped(app, tenant, pki):
+    post_ses(app, tenant, pki, "<xml>not an SES event</xml>")
+    post_ses(app, tenant, pki, {"mail": {"messageId": "m"}, "eventType": "Teleport"})
+
+    drain(app)
+
+    with app.extensions["tracker"].db.session() as session:
+        kinds = {row.failure_kind: row.error for row in session.scalars(select(InboxEvent))}
+    assert set(kinds) == {"parse", "unmapped_shape"}
+    assert kinds["parse"].startswith("SES message is not JSON")
 
 
 def test_an_id_too_long_to_store_fails_its_row_at_once_with_the_reason(app, tenant, pki):

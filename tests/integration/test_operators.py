@@ -85,7 +85,7 @@ def test_a_parser_bug_is_listed_fixed_replayed_once_and_rebuilt_identically(app,
     with app.extensions["tracker"].db.session() as session:
         failed = list(session.scalars(select(InboxEvent).where(InboxEvent.state == "failed")))
     assert len(failed) == 3
-    assert all(f.failure_kind == "parse" and f.error == "bouncedRecipients: parser bug #42" for f in failed)
+    assert all(f.failure_kind == "unmapped_shape" and f.error == "bouncedRecipients: parser bug #42" for f in failed)
     for row in failed:
         assert str(row.id) in listing
     assert "parser bug #42" in cli("events", "show", str(failed[0].id))
@@ -332,7 +332,7 @@ def test_a_database_outage_is_retried_with_backoff_before_the_event_counts_as_fa
                             .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
 
     first = attempt()
-    assert [(r.state, r.attempts, r.failure_kind) for r in first] == [("pending", 1, "transient")] * 2
+    assert [(r.state, r.attempts, r.failure_kind) for r in first] == [("pending", 1, "database")] * 2
     assert all(r.error.startswith("database error:") and r.first_failed_at == r.last_failed_at for r in first)
     assert all(r.next_attempt_at - r.last_failed_at == timedelta(seconds=5) for r in first)
     assert [r.attempts for r in attempt()] == [1, 1]  # not due yet: nothing is tried

@@ -40,7 +40,7 @@ import defusedxml.ElementTree as DefusedElementTree
 from defusedxml import DefusedXmlException
 
 from tracker.domain import EventType, NormalizedEvent
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.infobip_facts import (
     as_int,
     as_text,
@@ -312,9 +312,9 @@ def _decode_json(text: bytes) -> _JSONObject:
     try:
         document = json.loads(text.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise PayloadError(f"the JSON body is not UTF-8 text ({exc})") from None
+        raise UnreadablePayload(f"the JSON body is not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise PayloadError(not_json("the body", exc, text)) from None
+        raise UnreadablePayload(not_json("the body", exc, text)) from None
     if not isinstance(document, dict):
         raise PayloadError(
             f"the body must be a JSON object, got {_kind(document)}: {excerpt(text)}"
@@ -330,7 +330,7 @@ def _decode_xml(text: bytes) -> _JSONObject:
             f"the XML body was refused: DTDs and entities are not accepted ({exc})"
         ) from None
     except ParseError as exc:
-        raise PayloadError(f"the body is not well-formed XML ({exc}): {excerpt(text)}") from None
+        raise UnreadablePayload(f"the body is not well-formed XML ({exc}): {excerpt(text)}") from None
     if _local(root.tag) == "results":
         container = root
     else:

@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from tracker.domain import BounceType, EventType, NormalizedEvent
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.values import (
     Facts,
     checked_address,
@@ -199,13 +199,13 @@ def _load(body: bytes, content_type: str) -> _JSONObject:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PayloadError(
+        raise UnreadablePayload(
             f"Mailgun webhook body is not UTF-8 text ({exc})" + (_LEGACY_ADVICE if legacy else "")
         ) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(
+        raise UnreadablePayload(
             not_json("Mailgun webhook body", exc, text) + (_LEGACY_ADVICE if legacy else "")
         ) from None
     if not isinstance(document, dict):

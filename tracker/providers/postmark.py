@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from tracker.domain import EventType, NormalizedEvent
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.postmark_facts import (
     bounce_details,
     bounce_diagnostic,
@@ -223,11 +223,11 @@ def _load(body: bytes) -> Any:
             # utf-8-sig: a byte-order mark some relays add is not part of the JSON.
             text_body = bytes(body).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise PayloadError(f"Postmark webhook body is not UTF-8 text ({exc})") from None
+            raise UnreadablePayload(f"Postmark webhook body is not UTF-8 text ({exc})") from None
     try:
         return json.loads(text_body)
     except json.JSONDecodeError as exc:
-        raise PayloadError(not_json("Postmark webhook body", exc, text_body)) from None
+        raise UnreadablePayload(not_json("Postmark webhook body", exc, text_body)) from None
 
 
 def _records(document: Any) -> list[tuple[str, _JSONObject]]:

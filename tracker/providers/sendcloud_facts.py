@@ -11,7 +11,7 @@ import json
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl
 
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.values import Facts, compact, excerpt, not_json
 
 FORM = "application/x-www-form-urlencoded"
@@ -76,7 +76,7 @@ def decode(body: bytes, content_type: str) -> Fields:
     try:
         text = bytes(body).decode("utf-8").lstrip("\ufeff").strip()
     except UnicodeDecodeError as exc:
-        raise PayloadError(f"SendCloud body is not UTF-8 text ({exc})") from None
+        raise UnreadablePayload(f"SendCloud body is not UTF-8 text ({exc})") from None
     if not text:
         raise PayloadError("SendCloud body is empty: expected a form or a JSON object")
     if text.startswith(("{", "[")):
@@ -92,7 +92,7 @@ def _decode_json(text: str) -> Fields:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(not_json("SendCloud body", exc, text)) from None
+        raise UnreadablePayload(not_json("SendCloud body", exc, text)) from None
     if not isinstance(document, dict):
         raise PayloadError(
             f"SendCloud JSON body must be an object (one event per push), got "
@@ -105,7 +105,7 @@ def _decode_form(text: str) -> Fields:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError as exc:
-        raise PayloadError(
+        raise UnreadablePayload(
             f"SendCloud form value is not UTF-8 once percent-decoded ({exc.reason} at byte "
             f"{exc.start}): {excerpt(text)}"
         ) from None

@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from tracker.domain import BounceType, EventType, NormalizedEvent
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.values import (
     Facts,
     compact,
@@ -247,13 +247,13 @@ def _load(body: bytes | str) -> list[Any]:
         try:
             body = bytes(body).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise PayloadError(f"SendGrid body is not UTF-8 text ({exc})") from None
+            raise UnreadablePayload(f"SendGrid body is not UTF-8 text ({exc})") from None
     if not isinstance(body, str):
         raise PayloadError(f"SendGrid body must be bytes, got {type(body).__name__}")
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise PayloadError(not_json("SendGrid body", exc, body)) from None
+        raise UnreadablePayload(not_json("SendGrid body", exc, body)) from None
     if not isinstance(document, list):
         raise PayloadError(
             f"SendGrid body must be a JSON array of events, got {json_kind(document)}: "

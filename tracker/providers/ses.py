@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from tracker.domain import EventType, NormalizedEvent
-from tracker.providers.errors import PayloadError
+from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.ses_facts import (
     bounce_facts,
     click_facts,
@@ -227,7 +227,7 @@ def _load(message: str) -> _JSONObject | None:
         try:
             message = message.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise PayloadError(f"SES message is not UTF-8 text ({exc})") from None
+            raise UnreadablePayload(f"SES message is not UTF-8 text ({exc})") from None
     if not isinstance(message, str):
         raise PayloadError(f"SES message must be text, got {type(message).__name__}")
     try:
@@ -235,7 +235,7 @@ def _load(message: str) -> _JSONObject | None:
     except json.JSONDecodeError as exc:
         if message.strip().startswith(_TOPIC_VALIDATED):
             return None
-        raise PayloadError(not_json("SES message", exc, message)) from None
+        raise UnreadablePayload(not_json("SES message", exc, message)) from None
     if isinstance(document, str) and document.strip().startswith(_TOPIC_VALIDATED):
         return None  # the same notice, JSON-quoted by a relay
     if not isinstance(document, dict):

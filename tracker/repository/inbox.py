@@ -119,16 +119,17 @@ def record_failure(session: Session, row_id: int, error: str, *, now: datetime, 
                    max_attempts: int, retry_delay) -> None:
     """Count a failed attempt with its error and kind.
 
-    A parse error fails the row at once (retrying cannot help until the parser changes,
-    and then an operator replays it); a transient failure waits ``retry_delay(attempts)``
-    and is retried, until ``max_attempts`` make it failed with kind "exhausted".
+    A payload that cannot be read or mapped fails the row at once (retrying cannot help
+    until the parser changes, and then an operator replays it); a database or transient
+    failure waits ``retry_delay(attempts)`` and is retried, until ``max_attempts`` make it
+    failed with kind "exhausted" (the error text keeps what the last attempt met).
     """
     attempts = (session.scalar(select(InboxEvent.attempts).where(InboxEvent.id == row_id)) or 0) + 1
-    if kind == inbox.TRANSIENT and attempts < max_attempts:
+    if kind in inbox.RETRIED and attempts < max_attempts:
         state, next_attempt_at = inbox.PENDING, now + retry_delay(attempts)
     else:
         state, next_attempt_at = inbox.FAILED, None
-        if kind == inbox.TRANSIENT:
+        if kind in inbox.RETRIED:
             kind = inbox.EXHAUSTED
     session.execute(
         update(InboxEvent)

@@ -545,7 +545,8 @@ p99 is the nearest rank (of {options.r} samples: the slowest)
         print(f"  {result.api:<11}{result.page:<36}{result.p50:9.2f}{result.p99:9.2f}{ratio:>8}  "
               f"{result.items if result.items is not None else '':>5}  {result.note}")
     print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
-                                   if name.endswith("_cap")) + ". Past them a client narrows by time (keyset).")
+                                   if name.endswith("_cap")) + ". A jump past them is refused; pages walked to in order "
+          "pass them (page marks), but for SendCloud's start.")
     pages = {(r.api, r.page): r for r in results if r.samples}
     depth = [f"{r.api} {r.page.split(',')[0] + ' ' if r.api == 'infobip' else ''}"
              f"{r.p50 / pages[(r.api, r.pair)].p50:.2f}"

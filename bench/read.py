@@ -51,6 +51,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.read_plans import explain, plan_summary  # noqa: E402
+from bench.read_report import report  # noqa: E402
 from bench.read_seed import SECRET_KEY, seed  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 
@@ -118,7 +120,7 @@ def main() -> None:
         started = time.perf_counter()
         results, facts = run(url, seeded, options)
         print(f"measured in {time.perf_counter() - started:.1f} s", flush=True)
-    report(results, facts, seeded, options)
+    report(results, facts, seeded, options, PAGE)
 
 
 def run(url: str, seeded, options) -> tuple[list[Result], dict]:
@@ -442,75 +444,6 @@ def _json(response):
         return None
 
 
-def explain(client, engine, connection, case: Case) -> list[str]:
-    """Capture the SQL one request runs and summarise each statement's plan (but the key lookup's)."""
-    from sqlalchemy import event
-
-    captured: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if not executemany and not re.search(r"\bFROM api_keys\b", statement) \
-                and statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE")):
-            captured.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        client.get(case.path, query_string=case.params, headers=case.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    return [plan_summary(connection, statement, parameters) for statement, parameters in captured]
-
-
-_SCAN = re.compile(r"(?:Parallel )?(Index Only Scan|Index Scan|Bitmap Index Scan|Bitmap Heap Scan|Seq Scan)( Backward)?"
-                   r"(?: using (\S+))? on (\S+)")
-
-
-def plan_summary(connection, statement: str, parameters) -> str:
-    """One line of EXPLAIN's plan: each scan (the index used, or Seq Scan), each Sort and Limit.
-
-    A SELECT is run (EXPLAIN ANALYZE): its execution time and the rows its scans read and
-    threw away (Rows Removed by Filter) are shown too; anything else is only planned.
-    """
-    kind = statement.lstrip().split(None, 1)[0].upper()
-    analyze = kind in ("SELECT", "WITH")
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute(("EXPLAIN ANALYZE " if analyze else "EXPLAIN ") + statement, parameters)
-        except Exception as error:  # noqa: BLE001 - a summary, never a reason to stop
-            return f"(EXPLAIN failed: {str(error).splitlines()[0]})"
-        lines = [row[0] for row in cursor.fetchall()]
-    parts: dict[str, int] = {}  # in plan order, identical nodes counted (an OR of 100 keys is one line)
-    heap = ""
-    loops, filtered, executed = 1, 0, None
-    for line in lines:
-        node = line.strip().removeprefix("->").strip()
-        actual = re.search(r"actual time=\S+ rows=\d+ loops=(\d+)", node)
-        if actual:
-            loops = int(actual.group(1))
-        removed = re.match(r"Rows Removed by Filter: (\d+)", node)
-        if removed:
-            filtered += int(removed.group(1)) * loops
-        if node.startswith("Execution Time:"):
-            executed = float(node.split()[2])
-        scan = _SCAN.match(node)
-        if scan:
-            scanned, backward, index, table = scan.groups()
-            if scanned == "Bitmap Heap Scan":
-                heap = table  # its Bitmap Index Scans, below it, name the indexes
-                continue
-            if scanned == "Bitmap Index Scan":
-                index, table = table, heap
-            part = f"{table}: {scanned}{backward or ''}" + (f" {index}" if index else "")
-        elif re.match(r"((Incremental )?Sort|Limit)\s+\(", node):
-            part = node.split("  (")[0]
-        else:
-            continue
-        parts[part] = parts.get(part, 0) + 1
-    summary = ", ".join(part + (f" x{count}" if count > 1 else "") for part, count in parts.items())
-    figures = f" ({executed:.2f} ms in the database, {filtered:,} rows filtered out)" if analyze else ""
-    return f"{kind}{figures}: " + (summary or lines[0].split("  (")[0])
-
-
 def check_native_deep(client, cases: list[Case], results: list[Result], connection, account_id: int,
                       position: tuple) -> None:
     """The native deep page holds exactly the raw keyset SQL page's rows (a cheap correctness check)."""
@@ -522,49 +455,6 @@ def check_native_deep(client, cases: list[Case], results: list[Result], connecti
             body = client.get(case.path, query_string=case.params, headers=case.headers).get_json()
             same = [item["id"] for item in body["data"]] == expected
             result.note = ("same rows as the SQL page" if same else "DIFFERENT rows from the SQL page!")
-
-
-def report(results: list[Result], facts: dict, seeded, options) -> None:
-    import os
-
-    bases = {r.baseline: r for r in results if r.api == "keyset SQL"}
-    print(f"""
-read benchmark: one account of {seeded.deliveries:,} deliveries (+ {seeded.other_deliveries:,} of a neighbour), \
-{PAGE} rows a page, {options.r} timed requests after {options.warmup} warm-up, in process (Flask test client), \
-{os.cpu_count()} cores
-x SQL: p50 over the raw keyset SQL's p50 for the same kind of page (first, deep, or first of 1000 rows);
-p99 is the nearest rank (of {options.r} samples: the slowest)
-""")
-    print(f"  {'API':<11}{'page':<36}{'p50 ms':>9}{'p99 ms':>9}{'x SQL':>8}  {'rows':>5}  note")
-    for result in results:
-        if result.skipped:
-            print(f"  {result.api:<11}{result.page:<36}{'':>9}{'':>9}{'':>8}  {'':>5}  {result.skipped}")
-            continue
-        base = bases.get(result.baseline)
-        ratio = f"{result.p50 / base.p50:.1f}" if base else ""
-        print(f"  {result.api:<11}{result.page:<36}{result.p50:9.2f}{result.p99:9.2f}{ratio:>8}  "
-              f"{result.items if result.items is not None else '':>5}  {result.note}")
-    print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
-                                   if name.endswith("_cap")) + ". A jump past them is refused; pages walked to in order "
-          "pass them (page marks), but for SendCloud's start.")
-    pages = {(r.api, r.page): r for r in results if r.samples}
-    depth = [f"{r.api} {r.page.split(',')[0] + ' ' if r.api == 'infobip' else ''}"
-             f"{r.p50 / pages[(r.api, r.pair)].p50:.2f}"
-             for r in results if r.samples and (r.api, r.pair) in pages]
-    print("  deep page p50 / first page p50: " + ", ".join(depth))
-    if not options.no_explain:
-        print("\n  plans of each query a request ran but the API key lookup (SELECTs: EXPLAIN ANALYZE, run once more):")
-        for result in results:
-            for plan in result.plans:
-                print(f"    {result.api:<11}{result.page:<36}{plan}")
-    if options.json:
-        options.json.write_text(json.dumps({
-            "n": seeded.deliveries, "neighbour": seeded.other_deliveries, "seed_seconds": seeded.seconds,
-            "repeat": options.r, "facts": facts,
-            "results": [{"api": r.api, "page": r.page, "p50_ms": r.p50 if r.samples else None,
-                         "p99_ms": r.p99 if r.samples else None, "items": r.items, "note": r.note,
-                         "skipped": r.skipped, "plans": r.plans} for r in results],
-        }, indent=2))
 
 
 if __name__ == "__main__":

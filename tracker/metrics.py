@@ -62,11 +62,8 @@ def exposition(read_inbox, read_outbox=None) -> bytes:
 
         multiprocess.MultiProcessCollector(registry)
     else:
-        from prometheus_client import REGISTRY
-
         for collector in (EVENTS_RECEIVED, EVENTS_REFUSED, ROWS_PROCESSED, STATUS_TRANSITIONS, WEBHOOK_DELIVERIES):
             registry.register(collector)
-        del REGISTRY
     registry.register(InboxCollector(read_inbox))
     if read_outbox is not None:
         registry.register(OutboxCollector(read_outbox))

@@ -1,8 +1,6 @@
 """Keys: several per account, revocable everywhere at once, read-only or operator; rate limits per style."""
 from __future__ import annotations
 
-import base64
-
 from tests.support.harness import make_tenant
 from tracker import repository
 from tracker.models import Account

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.support.harness import drain
 from tests.support.webhooks.catalog import PROVIDERS

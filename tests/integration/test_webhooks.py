@@ -14,7 +14,7 @@ from tests.support.harness import drain, make_tenant
 from tests.support.receiver import Receiver, receiving
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker.models import WebhookAttempt, WebhookEvent, WebhookSubscription, utcnow
+from tracker.models import WebhookAttempt, WebhookEvent, utcnow
 from tracker.outbound import sender, signing
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -124,7 +124,6 @@ def test_a_dead_receiver_parks_the_event_and_replay_delivers_it(hooks_app, pki):
                                 headers=tenant.auth).json["data"]
     assert [e["id"] for e in log] == [event.id]
 
-    from tests.support.harness import Tenant
     from tracker import repository
     from tracker.models import Account
 

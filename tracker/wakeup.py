@@ -10,6 +10,8 @@ import logging
 import threading
 from typing import Callable
 
+from tracker import redis_clients
+
 log = logging.getLogger(__name__)
 
 WAKE_FLAG = "tracker:inbox:wake"
@@ -31,15 +33,10 @@ class CeleryWaker:
         self._celery = celery
         self._redis_url = redis_url
         self._ttl = flag_ttl
-        self._client = None
 
     @property
     def redis(self):
-        if self._client is None:
-            import redis
-
-            self._client = redis.Redis.from_url(self._redis_url, socket_timeout=2, socket_connect_timeout=2)
-        return self._client
+        return redis_clients.client(self._redis_url)
 
     def wake(self) -> None:
         try:

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from tracker import inbox, metrics, migrate, repository
+from tracker import inbox, metrics, migrate, redis_clients, repository
 from tracker.models import InboxEvent, utcnow
 from tracker.services import services
 
@@ -73,9 +73,7 @@ def _at_head(app) -> None:
 
 
 def _ping_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+    redis_clients.client(url).ping()
 
 
 def _check(probe) -> str:

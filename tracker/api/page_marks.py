@@ -26,6 +26,8 @@ from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, literal, or_, tuple_
 
+from tracker import redis_clients
+
 MARK_TTL = 600  # seconds
 _LOCAL_LIMIT = 50_000  # marks kept in process; past it the oldest half goes
 
@@ -113,19 +115,15 @@ class RedisMarks:
         self._ttl = ttl
 
     def get(self, name: str) -> tuple | None:
-        from tracker.redis_clients import client
-
         try:
-            raw = client(self._url).get(name)
+            raw = redis_clients.client(self._url).get(name)
         except Exception:  # noqa: BLE001 - a lost mark only costs speed
             return None
         return None if raw is None else _decode(raw)
 
     def put(self, name: str, values: Sequence) -> None:
-        from tracker.redis_clients import client
-
         try:
-            client(self._url).set(name, _encode(values), ex=self._ttl)
+            redis_clients.client(self._url).set(name, _encode(values), ex=self._ttl)
         except Exception:  # noqa: BLE001
             pass
 

@@ -8,15 +8,13 @@ belong to `tracker events replay --all-failed`, which shows progress and resumes
 from __future__ import annotations
 
 import json
-from datetime import timezone
-
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tracker import inbox, operations, repository
 from tracker.api.auth import require_operator
 from tracker.api.native import load_args, load_body
-from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor
+from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor, UtcDateTime
 from tracker.errors import ApiError
 from tracker.repository.operations import EventFilter
 from tracker.services import services
@@ -29,7 +27,7 @@ MAX_IDS = 1000
 class EventQuery(Schema):
     state = fields.String(load_default=inbox.FAILED, validate=validate.OneOf(repository.LISTABLE_STATES))
     provider = fields.String()
-    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    since = UtcDateTime()
     error_contains = fields.String(validate=validate.Length(min=1, max=200))
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = IdCursor()
@@ -61,7 +59,7 @@ class IdsBody(Schema):
 
 class FilterBody(Schema):
     provider = fields.String(validate=validate.Length(min=1, max=32))
-    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    since = UtcDateTime()
     error_contains = fields.String(validate=validate.Length(min=1, max=200))
 
 

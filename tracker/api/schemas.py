@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from tracker.api import moments
 from tracker.domain import Status, normalize_address
 from tracker.domain.suppression import Reason
 
@@ -31,9 +32,23 @@ class Cursor(fields.Field):
             updated_at = datetime.fromisoformat(stamp)
             if updated_at.tzinfo is None or not isinstance(last_id, int):
                 raise ValueError
+            updated_at = moments.in_range(updated_at)
         except (ValueError, TypeError, json.JSONDecodeError):
             raise ValidationError("not a cursor this API returned") from None
         return updated_at, last_id
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """ISO 8601, UTC when no zone is named, loaded as UTC and within years 1-9999 (tracker.api.moments)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return moments.in_range(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError:
+            raise ValidationError("a time between the years 1 and 9999") from None
 
 
 class IdCursor(fields.Field):
@@ -65,8 +80,8 @@ class DeliveryQuery(KeysetQuery):
     message_id = fields.String(validate=validate.Length(min=1, max=300))
     recipient = fields.String(validate=validate.Length(min=1, max=320))
     status = fields.String(validate=lambda value: _known_status(value))
-    updated_after = fields.AwareDateTime(default_timezone=timezone.utc)
-    updated_before = fields.AwareDateTime(default_timezone=timezone.utc)
+    updated_after = UtcDateTime()
+    updated_before = UtcDateTime()
 
     @post_load
     def _normalize(self, data, **kwargs):

@@ -53,8 +53,16 @@ class EventSchema(Schema):
     discard_reason = fields.String(allow_none=True)
 
 
+class ShownEventSchema(EventSchema):
+    """One event as GET /api/v1/admin/events/<id> shows it (filled by the view: show())."""
+
+    content_type = fields.String(allow_none=True)
+    payload = fields.Raw()
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+
+
 class IdsBody(Schema):
-    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_IDS))
+    ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=MAX_IDS))
 
 
 class FilterBody(Schema):
@@ -66,7 +74,7 @@ class FilterBody(Schema):
 class ReplayBody(Schema):
     """Either ``ids``, or ``filter`` (every failed event of the account matching it) with an optional ``cursor``."""
 
-    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=MAX_IDS))
+    ids = fields.List(fields.Integer(strict=True), validate=validate.Length(min=1, max=MAX_IDS))
     filter = fields.Nested(FilterBody)
     cursor = IdCursor()
 
@@ -78,8 +86,24 @@ class ReplayBody(Schema):
             raise ValidationError("a cursor continues a replay by filter", "cursor")
 
 
+def _not_blank(text: str) -> None:
+    if not text.strip():  # operations.discard refuses a blank reason
+        raise ValidationError("give a reason (not only white space)")
+
+
+# The same rule for the OpenAPI document: at least one character that str.strip() keeps, no NUL.
+_WHITE_SPACE = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+REASON_PATTERN = f"^[^\\u0000]*[^\\u0000{_WHITE_SPACE}][^\\u0000]*$"
+
+
 class DiscardBody(IdsBody):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank],
+                           metadata={"pattern": REASON_PATTERN})
+
+
+class DiscardOneBody(Schema):
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank],
+                           metadata={"pattern": REASON_PATTERN})
 
 
 _query, _event, _delivery, _cursor = EventQuery(), EventSchema(), DeliverySchema(), IdCursor()
@@ -145,7 +169,7 @@ def discard_many():
 @blueprint.post("/<int:event_id>/discard")
 @require_operator
 def discard_one(event_id: int):
-    reason = load_body(Schema.from_dict({"reason": fields.String(required=True, validate=validate.Length(min=1))})())
+    reason = load_body(DiscardOneBody())
     done = operations.discard(services(), _own([event_id], strict=True), reason=reason["reason"],
                               by=f"key:{g.key_id}", account_id=g.account_id)
     if not done:

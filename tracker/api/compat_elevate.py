@@ -136,7 +136,7 @@ def _timestamp(name: str, value: str) -> datetime:
     try:
         return moments.parse(value)
     except ValueError:
-        raise ApiError(400, "invalid_request", f"{name}: {value!r} is not yyyy-MM-ddTHH:mm:ssZ (years 1-9999)",
+        raise ApiError(400, "invalid_request", f"{name}: {value!r} is not yyyy-MM-ddTHH:mm:ssZ",
                        parameter=name) from None
 
 

@@ -248,7 +248,7 @@ def _moment(args, name: str) -> datetime | None:
     try:
         return moments.parse(raw)
     except ValueError:
-        raise _bad(name, f"{raw!r} is not yyyy-MM-ddTHH:mm:ss.SSSZ (years 1-9999)") from None
+        raise _bad(name, f"{raw!r} is not yyyy-MM-ddTHH:mm:ss.SSSZ") from None
 
 
 def _from_is(raw: str):

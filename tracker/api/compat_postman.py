@@ -278,7 +278,7 @@ def _moment(key: str, raw: str) -> datetime:
     try:
         return moments.parse(raw)
     except ValueError:
-        raise _invalid(key, f'"{key}" must be in ISO 8601 date format (years 1-9999)') from None
+        raise _invalid(key, f'"{key}" must be in ISO 8601 date format') from None
 
 
 def _tag_condition(tag: str):

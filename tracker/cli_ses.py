@@ -127,7 +127,8 @@ def _session(account, region, public_url, configuration_set, identity, topic_nam
     """The request, AWS clients and database of one command; AWS and setup errors become clean exits."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from tracker import create_app
+    from tracker.config import Config
+    from tracker.extensions import Database
     from tracker.ses_setup import clients as aws
     from tracker.ses_setup.links import Request, SetupError, default_topic_name
 
@@ -138,7 +139,7 @@ def _session(account, region, public_url, configuration_set, identity, topic_nam
                           topic_name=topic_name or default_topic_name(account),
                           configuration_set=configuration_set, identity=identity,
                           create_configuration_set=create_configuration_set)
-        db = create_app().extensions["tracker"].db
+        db = Database(Config.from_env().database_url)
         yield request, clients, db
     except SetupError as error:
         raise click.ClickException(str(error)) from None
@@ -175,12 +176,15 @@ def _print_findings(plan, only: str | None = None) -> None:
 
 
 def _progress_printer(hook: str):
-    """Say what the wait is waiting for when it changes, and how long it has waited every 10 seconds."""
+    """After a few quiet seconds (a reachable tracker with a worker confirms within them), say what
+    the wait is waiting for whenever that changes, and every 10 seconds how long it has waited."""
     from tracker.ses_setup.plan import handshake_summary
 
     said = {"summary": None, "at": -10.0}
 
     def progress(elapsed: float, check) -> None:
+        if elapsed < 5:
+            return
         summary = handshake_summary(check.handshake, hook)
         if summary != said["summary"] or elapsed - said["at"] >= 10:
             click.echo(f"  {elapsed:4.0f} s: SNS says pending; {summary}")

@@ -18,11 +18,16 @@ class Check:
     handshake: Handshake  # the tracker's side, to say what it is waiting for
 
 
-def wait_for_confirmation(check: Callable[[], Check], *, timeout: float, interval: float = 2.0,
+def wait_for_confirmation(check: Callable[[], Check], *, timeout: float, interval: float = 0.25,
+                          max_interval: float = 2.0,
                           on_progress: Callable[[float, Check], None] = lambda elapsed, check: None,
                           clock: Callable[[], float] = time.monotonic,
                           sleep: Callable[[float], None] = time.sleep) -> Check:
-    """Check until SNS says confirmed or ``timeout`` seconds passed; the last check either way."""
+    """Check until SNS says confirmed or ``timeout`` seconds passed; the last check either way.
+
+    The interval doubles from ``interval`` to ``max_interval``: a tracker that confirms at once
+    is seen at once, and a slow handshake costs SNS one call every couple of seconds.
+    """
     start = clock()
     while True:
         result = check()
@@ -31,6 +36,7 @@ def wait_for_confirmation(check: Callable[[], Check], *, timeout: float, interva
             return result
         on_progress(elapsed, result)
         sleep(max(0.0, min(interval, timeout - elapsed)))
+        interval = min(interval * 2, max_interval)
 
 
 def subscription_check(sns, db: Database, subscription_arn: str, token: str, topic_arn: str,

@@ -174,23 +174,28 @@ class State:
     topic_arn: str  # where the topic is or would be
     topic: Topic | None
     subscriptions: tuple[Subscription, ...]  # HTTPS subscriptions of the topic
-    sources: tuple[Source, ...]  # the account's SES sources, oldest first
+    source: Source | None  # the account's SES source connect uses (choose_source), None: it has none
     configuration_set: ConfigurationSet | None = None
     identity: Identity | None = None
     handshake: Handshake = Handshake()
     last_arrivals: Mapping[str, datetime] = dataclasses.field(default_factory=dict)  # SES eventType -> time
 
-    @property
-    def source(self) -> Source | None:
-        return choose_source(self.sources, self.topic_arn)
 
+def choose_source(sources: tuple[Source, ...], topic_arn: str, public_url: str,
+                  subscribed: frozenset[str] = frozenset()) -> Source | None:
+    """The SES source connect uses, among the account's (oldest first).
 
-def choose_source(sources: tuple[Source, ...], topic_arn: str) -> Source | None:
-    """The source connect uses: one that names the topic, else one that takes any topic, else the oldest.
-
-    Deterministic, so that a second run picks the same source (and the same hook) as the first.
+    One already subscribed to the topic (its hook among ``subscribed`` endpoints) and
+    accepting it; else one that names the topic; else one that takes any topic; else the
+    oldest. Deterministic, so that a second run picks the same source (the same hook).
     """
-    for wanted in (lambda s: topic_arn in s.topic_arns, lambda s: s.allows(topic_arn), lambda s: True):
+    preferences = (
+        lambda s: s.allows(topic_arn) and hook_url(public_url, s.token) in subscribed,
+        lambda s: topic_arn in s.topic_arns,
+        lambda s: s.allows(topic_arn),
+        lambda s: True,
+    )
+    for wanted in preferences:
         for source in sources:
             if wanted(source):
                 return source

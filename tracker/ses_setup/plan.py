@@ -207,7 +207,10 @@ def handshake_summary(handshake: Handshake, hook: str | None) -> str:
                 "(see `tracker events list --state failed`)")
     if handshake.inbox_state == inbox.DISCARDED:
         return f"{received}, and an operator discarded it"
-    return f"{received} and confirmed it; SNS has not caught up yet"
+    # Processed, yet SNS says pending: that confirmation was for an earlier subscription of the
+    # topic (or SNS is a moment behind). Only a new confirmation can settle this one.
+    return (f"{received} and confirmed it, yet SNS still says pending (an earlier subscription's, or SNS is "
+            "a moment behind): connect again to have SNS resend the confirmation")
 
 
 def when(moment: datetime | None) -> str:

@@ -37,32 +37,35 @@ HANDSHAKE_LOOKBACK = timedelta(days=3)  # SNS drops a subscription left pending 
 def read_state(request: Request, clients: AwsClients, db: Database, *, now: datetime | None = None) -> State:
     """Every link of ``request``; raises SetupError when the tracker account does not exist."""
     now = now or datetime.now(timezone.utc)
-    identity = clients.sts.get_caller_identity()
-    aws_account, partition = identity["Account"], identity["Arn"].split(":")[1]
-    arn = topic_arn(partition, request.region, aws_account, request.topic_name)
     with db.session() as session:
         account = repository.account_by_name(session, request.account)
         if account is None:
             raise SetupError(f"no account {request.account!r} (create it with `tracker accounts create "
                              f"{request.account}`)")
+        account_id = account.id
         sources = tuple(Source(s.id, s.token, tuple(s.topic_arns or ()))
                         for s in repository.sources_of(session, account, "ses"))
-        source = choose_source(sources, arn)
-        handshake = read_handshake(session, source.id, arn, now - HANDSHAKE_LOOKBACK) if source else Handshake()
-        arrivals = {}
-        if source:
-            by_type = repository.last_arrivals(session, account.id, source.id, now - LOOKBACK)
-            arrivals = {t: by_type[ses.TYPE_MAP[t].value] for t in request.event_types
-                        if ses.TYPE_MAP[t].value in by_type}
+    caller = clients.sts.get_caller_identity()
+    aws_account, partition = caller["Account"], caller["Arn"].split(":")[1]
+    arn = topic_arn(partition, request.region, aws_account, request.topic_name)
     topic = read_topic(clients.sns, arn)
+    listed = list_https_subscriptions(clients.sns, arn) if topic else []
+    source = choose_source(sources, arn, request.public_url, frozenset(endpoint for endpoint, _ in listed))
     hook = hook_url(request.public_url, source.token) if source else None
+    handshake, arrivals = Handshake(), {}
+    if source:
+        with db.session() as session:
+            handshake = read_handshake(session, source.id, arn, now - HANDSHAKE_LOOKBACK)
+            by_type = repository.last_arrivals(session, account_id, source.id, now - LOOKBACK)
+        arrivals = {t: by_type[ses.TYPE_MAP[t].value] for t in request.event_types
+                    if ses.TYPE_MAP[t].value in by_type}
     return State(
         aws_account=aws_account,
         partition=partition,
         topic_arn=arn,
         topic=topic,
-        subscriptions=read_subscriptions(clients.sns, arn, hook) if topic else (),
-        sources=sources,
+        subscriptions=tuple(subscription(clients.sns, endpoint, listed_arn, hook) for endpoint, listed_arn in listed),
+        source=source,
         configuration_set=(read_configuration_set(clients.sesv2, request.configuration_set)
                            if request.configuration_set else None),
         identity=read_identity(clients.ses, request.identity) if request.identity else None,
@@ -85,22 +88,27 @@ def read_topic(sns, arn: str) -> Topic | None:
     return Topic(arn, policy if isinstance(policy, dict) else None, attributes.get("KmsMasterKeyId") or None)
 
 
-def read_subscriptions(sns, arn: str, hook: str | None) -> tuple[Subscription, ...]:
-    """The topic's HTTPS subscriptions; the attributes of this tracker's hook subscription only."""
+def list_https_subscriptions(sns, arn: str) -> list[tuple[str, str | None]]:
+    """(endpoint, ARN) of the topic's HTTPS subscriptions; ARN None while one is pending confirmation."""
     found = []
     for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
         for listed in page.get("Subscriptions", []):
             if listed.get("Protocol") != PROTOCOL:
                 continue
-            endpoint, subscription_arn = listed.get("Endpoint", ""), listed.get("SubscriptionArn", "")
             # A subscription still pending is listed with "PendingConfirmation" in place of its ARN.
-            real_arn = subscription_arn if subscription_arn.startswith("arn:") else None
-            if endpoint == hook and real_arn:
-                pending, raw = subscription_flags(sns, real_arn)
-                found.append(Subscription(endpoint, real_arn, pending, raw))
-            else:
-                found.append(Subscription(endpoint, real_arn, real_arn is None))
-    return tuple(found)
+            subscription_arn = listed.get("SubscriptionArn", "")
+            if subscription_arn.startswith("arn:") or subscription_arn == "PendingConfirmation":
+                found.append((listed.get("Endpoint", ""), subscription_arn if subscription_arn.startswith("arn:")
+                              else None))
+    return found
+
+
+def subscription(sns, endpoint: str, arn: str | None, hook: str | None) -> Subscription:
+    """One listed subscription; its attributes are read only for this tracker's hook."""
+    if endpoint == hook and arn:
+        pending, raw = subscription_flags(sns, arn)
+        return Subscription(endpoint, arn, pending, raw)
+    return Subscription(endpoint, arn, pending=arn is None)
 
 
 def subscription_flags(sns, subscription_arn: str) -> tuple[bool, bool]:

@@ -25,18 +25,18 @@ def answers(*confirmed: bool):
 
 def test_returns_as_soon_as_sns_says_confirmed_and_reports_progress_meanwhile():
     clock, progress = FakeClock(), []
-    last = wait_for_confirmation(answers(False, False, True), timeout=60, interval=2,
+    last = wait_for_confirmation(answers(False, False, False, True), timeout=60, interval=0.5, max_interval=1,
                                  on_progress=lambda elapsed, check: progress.append(elapsed),
                                  clock=clock, sleep=clock.sleep)
     assert last.confirmed
-    assert progress == [0.0, 2.0]
-    assert clock.now == 4.0
+    assert progress == [0.0, 0.5, 1.5]  # checked after 0.5 s, then every second at most
+    assert clock.now == 2.5
 
 
 def test_gives_up_at_the_timeout_with_the_last_check():
     clock = FakeClock()
     last = wait_for_confirmation(lambda: Check(False, Handshake(inbox_state="pending")), timeout=5, interval=2,
-                                 clock=clock, sleep=clock.sleep)
+                                 max_interval=2, clock=clock, sleep=clock.sleep)
     assert not last.confirmed and last.handshake.inbox_state == "pending"
     assert clock.slept == [2, 2, 1]  # never sleeps past the bound
 

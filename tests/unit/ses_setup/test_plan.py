@@ -19,6 +19,7 @@ from tracker.ses_setup.links import (
     State,
     Subscription,
     Topic,
+    choose_source,
     default_topic_name,
 )
 from tracker.ses_setup.plan import BROKEN, NOTE, OK, make_plan
@@ -53,7 +54,7 @@ def connected(**overrides) -> State:
         aws_account=ACCOUNT, partition="aws", topic_arn=TOPIC,
         topic=Topic(TOPIC, POLICY),
         subscriptions=(Subscription(HOOK, SUBSCRIPTION_ARN, pending=False, raw_delivery=False),),
-        sources=(Source(1, TOKEN, (TOPIC,)),),
+        source=Source(1, TOKEN, (TOPIC,)),
         configuration_set=ConfigurationSet("marketing", True, (EventDestination("tracker", True, TEN, TOPIC),)),
     )
     values.update(overrides)
@@ -73,7 +74,7 @@ def test_everything_in_place_plans_nothing_and_every_link_is_ok():
 
 
 def test_from_nothing_every_link_is_made_in_order():
-    nothing = connected(topic=None, subscriptions=(), sources=(),
+    nothing = connected(topic=None, subscriptions=(), source=None,
                         configuration_set=ConfigurationSet("marketing", exists=False))
     plan = make_plan(request(create_configuration_set=True), nothing)
     assert [type(change) for change in plan.changes] == [
@@ -154,19 +155,32 @@ def test_raw_delivery_is_turned_off():
 
 
 def test_a_source_that_does_not_accept_the_topic_is_told_to():
-    plan = make_plan(request(), connected(sources=(Source(1, TOKEN, ("arn:aws:sns:eu-west-1:1:other",)),)))
+    plan = make_plan(request(), connected(source=Source(1, TOKEN, ("arn:aws:sns:eu-west-1:1:other",))))
     assert statuses(plan)["source"] == BROKEN
     assert plan.changes == (c.AllowTopicOnSource(1, TOPIC),)
 
 
 def test_a_source_accepting_any_topic_is_used_as_it_is():
-    plan = make_plan(request(), connected(sources=(Source(1, TOKEN, ("*",)),)))
+    plan = make_plan(request(), connected(source=Source(1, TOKEN, ("*",))))
     assert plan.changes == () and "any topic" in next(f.detail for f in plan.findings if f.link == "source")
 
 
-def test_the_source_naming_the_topic_wins_over_older_ones():
-    sources = (Source(1, "older", ("arn:aws:sns:eu-west-1:1:other",)), Source(2, TOKEN, (TOPIC,)))
-    assert make_plan(request(), connected(sources=sources)).changes == ()
+OTHER = "arn:aws:sns:eu-west-1:1:other"
+
+
+@pytest.mark.parametrize("sources, subscribed, chosen", [
+    ((), (), None),
+    ((Source(1, "a", (OTHER,)), Source(2, "b", (OTHER,))), (), 1),  # the oldest, to be told about the topic
+    ((Source(1, "a", (OTHER,)), Source(2, "b", ("*",))), (), 2),
+    ((Source(1, "a", ("*",)), Source(2, "b", (TOPIC,))), (), 2),  # naming the topic beats taking any
+    # A source already subscribed to the topic beats one that only names it (a manual set-up is kept).
+    ((Source(1, "a", (TOPIC,)), Source(2, "b", (TOPIC,))), (f"{PUBLIC}/hooks/sns/b",), 2),
+    # ...but only if it accepts the topic: a subscribed hook that refuses it is no better than any.
+    ((Source(1, "a", (TOPIC,)), Source(2, "b", (OTHER,))), (f"{PUBLIC}/hooks/sns/b",), 1),
+])
+def test_which_source_connect_uses(sources, subscribed, chosen):
+    source = choose_source(sources, TOPIC, PUBLIC, frozenset(subscribed))
+    assert (source.id if source else None) == chosen
 
 
 def test_identity_notifications_from_nothing():

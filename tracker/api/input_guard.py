@@ -3,7 +3,8 @@
 Refused with a 400 (rendered in the API style's own shape by tracker.errors), whatever
 the API: a control character (NUL included) in the path, a query or form parameter's name
 or value, or a header; a JSON body nested too deep, not JSON, or holding what PostgreSQL
-cannot store (tracker.bounded_json). No parameter of any API is free text where a control
+cannot store (nested past providers.bounded_json's bound, NUL or a lone surrogate in a
+string or key, NaN or Infinity: providers.storable's rule for identifiers). No parameter of any API is free text where a control
 character belongs, and PostgreSQL refuses NUL outright, so refusing here turns what was a
 500 deep in a query into a clear error naming the parameter. A JSON body may hold control
 characters other than NUL (a subject or template parameter may well have a newline).
@@ -13,12 +14,14 @@ they are not screened here.
 """
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 from flask import Flask, request
 
-from tracker import bounded_json
 from tracker.errors import ApiError
+from tracker.providers import bounded_json, storable
 
 # C0 controls and DEL. Header values may hold a tab (RFC 9110 field-value), nothing else.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -49,11 +52,37 @@ def screen() -> None:
         if _HEADER_CONTROL.search(name) or _HEADER_CONTROL.search(value):
             raise _refused(name, "headers", "headers")
     body = request.get_data(cache=True) if request.is_json else b""  # bounded by MAX_CONTENT_LENGTH: 413
-    if body:
-        try:
-            bounded_json.loads(body)
-        except bounded_json.Refused as refused:
-            raise ApiError(400, "invalid_request", f"the JSON body: {refused}", source="body") from None
+    problem = unreadable(body) if body else None
+    if problem:
+        raise ApiError(400, "invalid_request", f"the JSON body: {problem}", source="body")
+
+
+def unreadable(body: bytes) -> str | None:
+    """Why a JSON body cannot be read into what the database stores, or None."""
+    try:
+        document = bounded_json.loads(body)
+    except ValueError as error:  # not JSON, not UTF-8, too deep, an integer of over 4300 digits
+        return f"not JSON: {error}"
+    return _unstorable(document)
+
+
+def _unstorable(document: Any) -> str | None:
+    """The first string (or key) PostgreSQL would refuse, or number JSON has not; walked without recursion."""
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "NaN or Infinity is not a JSON number"
+        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        for text in texts:
+            problem = storable.problem(text)
+            if problem:
+                return f"a string {problem}"
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
 
 
 def _parameters(values, source: str, what: str) -> None:

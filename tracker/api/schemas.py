@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from tracker import bounded_json
 from tracker.api import moments
 from tracker.domain import Status, normalize_address
 from tracker.domain.suppression import Reason
+from tracker.providers import bounded_json
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100

@@ -57,7 +57,8 @@ def basic(key: str, username: str = "any-username") -> dict:
 
 def elevate_jwt(key: str, kid: str | None = None, **claims) -> dict:
     """Elevate's Authorization: a JWT signed HS256 with the API key, its kid the key id."""
-    kid = key.split("_")[1] if kid is None else kid
+    parts = key.split("_")
+    kid = (parts[1] if len(parts) > 1 else key) if kid is None else kid
     token = jwt.encode({"iat": int(time.time()), **claims}, key, algorithm="HS256", headers={"kid": kid})
     return {"Authorization": f"Bearer {token}"}
 

@@ -135,3 +135,11 @@ def test_a_method_a_path_does_not_serve_is_a_405_with_allow_in_the_style_s_shape
     assert response.status_code == 405
     assert "GET" in {method.strip() for method in response.headers["Allow"].split(",")}
     assert api_styles.is_error(style, response)
+
+
+@pytest.mark.parametrize("style, url", [("native", "/api/v1/deliveries?limit=1&limit=2"),
+                                        ("native", "/api/v1/admin/events?state=failed&state=pending"),
+                                        ("postman", "/v1/transactional/email?offset=1&offset=2")])
+def test_a_parameter_given_twice_is_refused_not_half_read(app, tenant, operator_key, style, url):
+    response = app.test_client().get(url, headers=api_styles.bearer(operator_key))
+    assert response.status_code == 400 and api_styles.is_error(style, response)

@@ -84,6 +84,9 @@ def load_args(schema, args):
     unknown = sorted(set(args) - set(schema.fields))
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
+    repeated = sorted(name for name in args if len(args.getlist(name)) > 1)
+    if repeated:  # every parameter is one value: a second would be silently dropped
+        raise ApiError(400, "invalid_request", f"give each parameter once: {', '.join(repeated)}")
     try:
         return schema.load(args.to_dict())
     except ValidationError as error:

@@ -2,12 +2,13 @@
 
 Refused with a 400 (rendered in the API style's own shape by tracker.errors), whatever
 the API: a control character (NUL included) in the path, a query or form parameter's name
-or value, or a header; a JSON body nested too deep, not JSON, or holding what PostgreSQL
-cannot store (nested past providers.bounded_json's bound, NUL or a lone surrogate in a
-string or key, NaN or Infinity: providers.storable's rule for identifiers). No parameter of any API is free text where a control
-character belongs, and PostgreSQL refuses NUL outright, so refusing here turns what was a
-500 deep in a query into a clear error naming the parameter. A JSON body may hold control
-characters other than NUL (a subject or template parameter may well have a newline).
+or value, or a header; a JSON body that is not JSON, nests past providers.bounded_json's
+bound, or holds what PostgreSQL cannot store (NUL or a lone surrogate in a string or key:
+providers.storable's rule for identifiers, since what a client sends is its to correct;
+NaN or Infinity). No parameter of any API is free text where a control character belongs,
+and PostgreSQL refuses NUL outright, so refusing here turns what was a 500 deep in a query
+into a clear error naming the parameter. A JSON body may hold control characters other
+than NUL (a subject or template parameter may well have a newline).
 
 The receivers under /hooks/ read their bodies raw and answer providers by their own rules:
 they are not screened here.

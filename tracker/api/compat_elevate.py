@@ -178,9 +178,9 @@ def _integer(args, name: str, default: int, *, minimum: int, maximum: int | None
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if raw.isascii() else int("not ASCII digits")  # int() also reads "٣"
     except ValueError:
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number") from None
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number", parameter=name) from None
     if value < minimum or (maximum is not None and value > maximum):
         raise ApiError(400, "invalid_request", f"{name} must be between {minimum} and {maximum or 'any'}")
     return value

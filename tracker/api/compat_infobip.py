@@ -233,7 +233,7 @@ def _limit(args) -> int:
     if raw is None or not raw.strip():
         return DEFAULT_LIMIT
     try:
-        value = int(raw)
+        value = int(raw) if raw.isascii() else int("not ASCII digits")  # int() also reads "٣"
     except ValueError:
         raise _bad("limit", f"must be a whole number from 1 to {MAX_LIMIT}") from None
     if not 1 <= value <= MAX_LIMIT:

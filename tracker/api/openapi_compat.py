@@ -8,11 +8,16 @@ from __future__ import annotations
 from apispec import APISpec
 
 from tracker.api.openapi import errors, ok, operation, path_id, query, ref
+from tracker.api.schemas import any_case
 
 NULLABLE_TEXT = {"type": "string", "nullable": True}
 ANY = {}  # a registered attribute: whatever JSON the application registered (or an SES tag's text)
 TIME = {"type": "string", "format": "date-time"}
-TIME_OR_EMPTY = {"anyOf": [TIME, {"type": "string", "maxLength": 0}]}  # Infobip: an empty parameter is absent
+
+
+def or_blank(schema: dict) -> dict:
+    """Infobip reads a blank parameter as absent."""
+    return {"anyOf": [schema, {"type": "string", "pattern": r"^\s*$"}]}
 # Elevate's sortable and returned fields, as the seed names them (tracker.api.compat_elevate).
 ELEVATE_SORTABLE = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status")
 ELEVATE_FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message", "bounceType",
@@ -27,10 +32,17 @@ _FILTER = rf"(lt:|gt:)?{_MOMENT}"
 ELEVATE_TIME = {"type": "string", "pattern": rf"^[\s,|]*({_FILTER}(\s*[,|][\s,|]*{_FILTER})*)?[\s,|]*$"}
 
 
+def _comma_list(word_pattern: str) -> str:
+    """``^(a|b)$`` as a comma-separated list of one or more, spaces around each allowed."""
+    word = word_pattern[1:-1]
+    return rf"^\s*{word}\s*(,\s*{word}\s*)*$"
+
+
 def _elevate_list(names: tuple[str, ...], suffix: str = "") -> dict:
     """Names separated by "," or "|" (the seed writes both), at least one of ``names``; others are skipped."""
     any_token, known = f"[^,|:]*{suffix}", rf"\s*({'|'.join(names)})\s*{suffix}"
-    return {"type": "string", "pattern": rf"^[\s,|]*$|^({any_token}[,|])*{known}([,|]{any_token})*$"}
+    # One pair of anchors around the alternation: generators pad a pattern anchored per branch.
+    return {"type": "string", "pattern": rf"^(?:[\s,|]*|({any_token}[,|])*{known}([,|]{any_token})*)$"}
 
 
 def paths() -> dict:
@@ -60,24 +72,25 @@ def paths() -> dict:
             query("sort", "fields, each with an optional :desc", _elevate_list(ELEVATE_SORTABLE, direction)),
             query("fields", "subset of item fields", _elevate_list(ELEVATE_FIELDS)),
             query("createdDateTime", elevate_time, ELEVATE_TIME), query("updatedDateTime", elevate_time, ELEVATE_TIME),
-            query("status", "", {"type": "string", "enum": ["SENT", "DELIVERED", "BOUNCED", "COMPLAINT", "ERROR",
-                                                            "ACKNOWLEDGED", "RETRY"]}),
-            query("bounceType", "", {"type": "string", "enum": ["PERMANENT", "TRANSIENT", "UNDETERMINED"]}),
+            query("status", "any case", {"type": "string", "pattern": any_case(
+                ["SENT", "DELIVERED", "BOUNCED", "COMPLAINT", "ERROR", "ACKNOWLEDGED", "RETRY"])}),
+            query("bounceType", "any case", {"type": "string", "pattern": any_case(
+                ["PERMANENT", "TRANSIENT", "UNDETERMINED"])}),
             query("billRunType", ""), query("billRunId", "")],
             {**ok("email statuses", {"type": "array", "items": ref("ElevateEmailStatus")}),
              **errors("elevate", "400", "401", "429")}, tag="elevate")},
         "/email/1/logs": {"get": operation("Infobip email logs (seed 001)", [
             *(query(name, name) for name in ("messageId", "from", "to", "bulkId", "campaignReferenceId",
                                              "applicationId", "entityId")),
-            query("generalStatus", "", {"type": "string", "enum": ["ACCEPTED", "PENDING", "UNDELIVERABLE",
-                                                                   "DELIVERED", "EXPIRED", "REJECTED"]}),
-            query("sentSince", "clamped to the last 48 hours; empty: none", TIME_OR_EMPTY),
-            query("sentUntil", "inclusive; empty: none", TIME_OR_EMPTY),
-            query("limit", "1-1000, default 50", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            query("generalStatus", "any case", or_blank({"type": "string", "pattern": any_case(
+                ["ACCEPTED", "PENDING", "UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"])})),
+            query("sentSince", "clamped to the last 48 hours", or_blank(TIME)),
+            query("sentUntil", "inclusive", or_blank(TIME)),
+            query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000}))],
             {**ok("{results: [...]}", "InfobipLogs"), **errors("infobip", "400", "401", "429")}, **infobip)},
         "/email/1/reports": {"get": operation("Infobip delivery reports, each returned once (seed 002)", [
             query("bulkId", ""), query("messageId", ""),
-            query("limit", "1-1000, default 50", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000}))],
             {**ok("{results: [...]}", "InfobipReports", xml=True),
              **errors("infobip", "400", "401", "403", "429", xml=True)}, **infobip)},
         "/apiv2/data/emailStatus": {method: operation(
@@ -88,8 +101,9 @@ def paths() -> dict:
             query("limit", "1-1000, default 10", {"type": "integer", "minimum": 1, "maximum": 1000}),
             query("offset", "at most 10000, unless the pages before it were read in order (then any depth)",
                   {"type": "integer", "minimum": 0, "maximum": 10_000}),
-            {**query("status", "one or several", {"type": "array", "items": {"type": "string", "enum": [
-                "UNSENT", "ACCEPTED", "SENT", "BOUNCED", "DELIVERED", "OPENED", "COMPLAINT"]}}),
+            {**query("status", "one or several (repeated, or comma-separated), any case", {
+                "type": "array", "items": {"type": "string", "pattern": _comma_list(any_case(
+                    ["UNSENT", "ACCEPTED", "SENT", "BOUNCED", "DELIVERED", "OPENED", "COMPLAINT"]))}}),
              "style": "form", "explode": True},
             *(query(f"created_at[{operator}]", "ISO 8601 date or time (UTC when no zone)", postman_time)
               for operator in ("gt", "gte", "lt", "lte")),

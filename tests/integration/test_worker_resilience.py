@@ -1,0 +1,62 @@
+"""The worker outlives broker restarts and crashes, on the production processes under steady traffic.
+
+Each test runs `tracker serve` and `tracker worker` on the test database, posts Infobip
+delivery reports from a few threads, and breaks something. The Redis restart runs on a
+redis-server of its own, on a free port: the machine's Redis is never stopped. The
+figures these tests log (seconds until everything acknowledged is applied) are not asserted.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from tests.integration.conftest import production_stack, stack_env
+from tests.support.processes import poll
+from tests.support.redis_server import private_redis
+from tests.support.traffic import Traffic
+from tracker import repository
+
+pytestmark = pytest.mark.integration
+log = logging.getLogger(__name__)
+
+
+def _infobip_hook(app) -> str:
+    with app.extensions["tracker"].db.transaction() as session:
+        account = repository.create_account(session, "acme")
+        return f"/hooks/infobip/{repository.create_source(session, account, 'infobip').token}"
+
+
+def _inbox(app) -> dict[str, int]:
+    with app.extensions["tracker"].db.session() as session:
+        return {state: count for state, count in repository.inbox_counts(session).items() if count}
+
+
+def _all_applied(app, acknowledged: int):
+    counts = _inbox(app)
+    return counts if counts == {"processed": acknowledged} else None
+
+
+def test_a_redis_restart_under_load_neither_ends_the_worker_nor_strands_events(app, pg_url, pki, tmp_path):
+    """Redis stops for 10 s and comes back while reports keep arriving: every acknowledged one is applied."""
+    with private_redis(tmp_path / "redis") as broker, \
+         production_stack(stack_env(pg_url, broker.url(), pki), tmp_path) as stack:
+        hook = _infobip_hook(app)
+        with Traffic(stack.base + hook) as traffic:
+            assert poll(lambda: _inbox(app).get("processed", 0) > 50), "nothing was applied before the outage"
+            time.sleep(2)  # the worker is draining a steady stream
+            broker.stop()
+            time.sleep(10)
+            broker.start()
+            back_at = time.monotonic()
+            time.sleep(3)  # and events keep arriving after Redis is back
+
+        assert stack.worker.poll() is None, "tracker worker exited:\n" + stack.worker_log.read_text()[-4000:]
+        acknowledged = traffic.acknowledged
+        assert acknowledged > 200, traffic.answers
+        settled = poll(lambda: _all_applied(app, acknowledged), timeout=30)
+        assert settled, f"acknowledged {acknowledged}, inbox {_inbox(app)}:\n{stack.worker_log.read_text()[-3000:]}"
+        log.info("all %d acknowledged reports applied %.1f s after Redis came back (%s)", acknowledged,
+                    time.monotonic() - back_at, dict(traffic.answers))
+        assert stack.worker.poll() is None

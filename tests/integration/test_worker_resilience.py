@@ -8,11 +8,14 @@ figures these tests log (seconds until everything acknowledged is applied) are n
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 
 import pytest
 
 from tests.integration.conftest import production_stack, stack_env
+from tests.support.process_tree import busiest, celery_main, children
 from tests.support.processes import poll
 from tests.support.redis_server import private_redis
 from tests.support.traffic import Traffic
@@ -59,4 +62,34 @@ def test_a_redis_restart_under_load_neither_ends_the_worker_nor_strands_events(a
         assert settled, f"acknowledged {acknowledged}, inbox {_inbox(app)}:\n{stack.worker_log.read_text()[-3000:]}"
         log.info("all %d acknowledged reports applied %.1f s after Redis came back (%s)", acknowledged,
                     time.monotonic() - back_at, dict(traffic.answers))
+        assert stack.worker.poll() is None
+
+
+def _crash_under_traffic(app, stack, crash) -> None:
+    """Crash a worker process while reports arrive, stop the traffic, and see every acknowledged report applied.
+
+    The traffic stops right after the crash, so no receiver's wake-up comes to the rescue:
+    what picks the pending rows up is the worker's own recovery.
+    """
+    hook = _infobip_hook(app)
+    with Traffic(stack.base + hook) as traffic:
+        assert poll(lambda: _inbox(app).get("processed", 0) > 50), "nothing was applied before the crash"
+        crash()
+        crashed_at = time.monotonic()
+    acknowledged = traffic.acknowledged
+    # Generous, but short of the 30 s sweep that used to be the only way out.
+    settled = poll(lambda: _all_applied(app, acknowledged), timeout=15)
+    assert settled, f"acknowledged {acknowledged}, inbox {_inbox(app)}:\n{stack.worker_log.read_text()[-3000:]}"
+    log.info("all %d acknowledged reports applied %.1f s after the crash", acknowledged, time.monotonic() - crashed_at)
+
+
+def test_rows_are_picked_up_within_seconds_after_the_draining_pool_process_is_killed(app, pg_url, redis_url, pki,
+                                                                                     tmp_path):
+    """SIGKILL the pool process that is draining (as the OOM killer would); production sweep settings."""
+    with production_stack(stack_env(pg_url, redis_url, pki), tmp_path) as stack:
+        def kill_the_drainer():
+            drainer = busiest(children(celery_main(stack.worker.pid)))
+            os.kill(drainer, signal.SIGKILL)
+
+        _crash_under_traffic(app, stack, kill_the_drainer)
         assert stack.worker.poll() is None

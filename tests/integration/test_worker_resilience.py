@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.integration.conftest import production_stack, stack_env
-from tests.support.process_tree import busiest, celery_main, children
+from tests.support.process_tree import alive, busiest, celery_main, children
 from tests.support.processes import poll
 from tests.support.redis_server import private_redis
 from tests.support.traffic import Traffic
@@ -93,3 +93,19 @@ def test_rows_are_picked_up_within_seconds_after_the_draining_pool_process_is_ki
 
         _crash_under_traffic(app, stack, kill_the_drainer)
         assert stack.worker.poll() is None
+
+
+def test_a_killed_celery_worker_is_restarted_and_picks_the_rows_up(app, pg_url, redis_url, pki, tmp_path):
+    """SIGKILL the whole Celery worker (main process, pool, embedded beat): `tracker worker` starts it again."""
+    with production_stack(stack_env(pg_url, redis_url, pki), tmp_path) as stack:
+        killed = []
+
+        def kill_the_worker():
+            main = celery_main(stack.worker.pid)
+            killed.append(main)
+            os.killpg(main, signal.SIGKILL)
+
+        _crash_under_traffic(app, stack, kill_the_worker)
+        assert stack.worker.poll() is None, "tracker worker exited"
+        restarted = celery_main(stack.worker.pid)
+        assert restarted != killed[0] and not alive(killed[0])

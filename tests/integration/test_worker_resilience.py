@@ -7,19 +7,27 @@ figures these tests log (seconds until everything acknowledged is applied) are n
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import time
+import urllib.request
 
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
 
 from tests.integration.conftest import production_stack, stack_env
 from tests.support.process_tree import alive, busiest, celery_main, children
-from tests.support.processes import poll
+from tests.support.processes import http, poll, python, running, wait_for_log
 from tests.support.redis_server import private_redis
 from tests.support.traffic import Traffic
+from tests.support.webhooks.infobip import fixture
 from tracker import repository
+from tracker.cli import main
+from tracker.models import InboxEvent
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
@@ -109,3 +117,51 @@ def test_a_killed_celery_worker_is_restarted_and_picks_the_rows_up(app, pg_url, 
         assert stack.worker.poll() is None, "tracker worker exited"
         restarted = celery_main(stack.worker.pid)
         assert restarted != killed[0] and not alive(killed[0])
+
+
+def _scrape(base: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {name: float(value) for name, value in re.findall(r"^(tracker_\S+) (\S+)$", text, re.M)}
+
+
+def test_a_stopped_worker_leaves_events_pending_in_sight_and_its_successor_applies_them(app, pg_url, redis_url, pki,
+                                                                                      tmp_path):
+    """SIGTERM stops `tracker worker` cleanly; what then waits is on /metrics and in `events list`."""
+    env = stack_env(pg_url, redis_url, pki)
+    with production_stack(env, tmp_path) as stack:
+        celery = celery_main(stack.worker.pid)
+        stack.worker.send_signal(signal.SIGTERM)
+        assert stack.worker.wait(30) == 0, stack.worker_log.read_text()[-3000:]
+        assert not alive(celery)
+
+        hook = _infobip_hook(app)
+        for number in range(3):
+            report = json.loads(fixture("dlr/delivered.json"))
+            report["results"][0]["messageId"] = f"waiting-{number}"
+            status, _ = http("POST", stack.base + hook, json.dumps(report).encode(),
+                             {"Content-Type": "application/json"})
+            assert status == 200
+
+        # Every gunicorn worker answers the same: the figures are read from the database.
+        assert poll(lambda: _scrape(stack.base).get("tracker_processing_lag_seconds", 0) >= 2, timeout=20)
+        for _ in range(6):
+            figures = _scrape(stack.base)
+            assert figures['tracker_inbox_events{state="pending"}'] == 3
+            assert figures["tracker_processing_lag_seconds"] >= 2
+        listing = CliRunner().invoke(main, ["events", "list", "--state", "pending"], catch_exceptions=False, env={
+            "TRACKER_DATABASE_URL": pg_url, "TRACKER_BROKER_URL": "", "COLUMNS": "200"}).output
+        with app.extensions["tracker"].db.session() as session:
+            waiting = [row.id for row in session.scalars(select(InboxEvent).order_by(InboxEvent.id))]
+        rows = [line.split("│") for line in listing.splitlines() if line.startswith("│")]
+        assert [int(row[1]) for row in rows] == waiting, listing
+        ages = [int(re.fullmatch(r"\s*(\d+)s\s*", row[6]).group(1)) for row in rows]
+        assert ages[0] >= 2 and ages == sorted(ages, reverse=True), listing
+        assert "pending events: 3, the oldest waiting" in listing
+
+        log_path = tmp_path / "successor.log"
+        with running(python("-m", "tracker.cli", "worker", "--concurrency", "2",
+                            "--schedule", str(tmp_path / "beat-schedule")), env, log_path) as successor:
+            wait_for_log(log_path, "ready", successor)
+            assert poll(lambda: _all_applied(app, 3), timeout=15), _inbox(app)
+            assert _scrape(stack.base)["tracker_processing_lag_seconds"] == 0

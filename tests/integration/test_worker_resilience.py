@@ -165,3 +165,23 @@ def test_a_stopped_worker_leaves_events_pending_in_sight_and_its_successor_appli
             wait_for_log(log_path, "ready", successor)
             assert poll(lambda: _all_applied(app, 3), timeout=15), _inbox(app)
             assert _scrape(stack.base)["tracker_processing_lag_seconds"] == 0
+
+
+def test_tracker_beat_outlives_a_redis_restart_and_a_sigterm_stops_it(pg_url, pki, tmp_path):
+    """Standalone beat (as in docker-compose): it reconnects by itself and schedules sweeps again."""
+    import redis
+
+    with private_redis(tmp_path / "redis") as broker:
+        log_path = tmp_path / "beat.log"
+        with running(python("-m", "tracker.cli", "beat", "--schedule", str(tmp_path / "beat-schedule")),
+                     stack_env(pg_url, broker.url(), pki), log_path) as beat:
+            wait_for_log(log_path, "beat: Starting", beat)
+            broker.stop()
+            time.sleep(3)
+            broker.start()
+            queued = redis.Redis.from_url(broker.url())
+            queued.delete("celery")  # what beat sent before the outage
+
+            assert poll(lambda: queued.llen("celery"), timeout=20), log_path.read_text()[-3000:]
+            beat.send_signal(signal.SIGTERM)
+            assert beat.wait(20) == 0, log_path.read_text()[-3000:]

@@ -16,8 +16,8 @@ TIME = {"type": "string", "format": "date-time"}
 
 
 def or_blank(schema: dict) -> dict:
-    """Infobip reads a blank parameter as absent."""
-    return {"anyOf": [schema, {"type": "string", "pattern": r"^\s*$"}]}
+    """Infobip reads a blank parameter as absent (spaces: other white space is a control character)."""
+    return {"anyOf": [schema, {"type": "string", "pattern": "^ *$"}]}
 # Elevate's sortable and returned fields, as the seed names them (tracker.api.compat_elevate).
 ELEVATE_SORTABLE = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status")
 ELEVATE_FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message", "bounceType",

@@ -70,8 +70,8 @@ def _deferred_facts(item: _JSONObject) -> Facts:
     return Facts(diagnostic=_diagnostic(item), details=compact(attempt=item.get("attempt")))
 
 
-# bounce.type -> bounce type. Any other word is kept in details and the bounce counts as
-# UNDETERMINED: a bounce is never dropped for its subtype.
+# bounce.type -> bounce type. Any other word is kept in details and the bounce is classed
+# by its status (below): a bounce is never dropped for its subtype.
 _BOUNCE_TYPES = {
     # "bounce": a hard bounce, the address is bad; SendGrid puts it on its bounce list.
     "bounce": BounceType.PERMANENT,
@@ -79,6 +79,19 @@ _BOUNCE_TYPES = {
     # rate, a domain without MX), which says nothing final about the address.
     "blocked": BounceType.TRANSIENT,
 }
+
+
+# A bounce without a ``type`` (SendGrid's "Test Your Integration" batch, older payloads) is
+# classed by its enhanced status code, RFC 3463 section 3.1: the first digit is the class,
+# 5.x.x a permanent failure, 4.x.x a persistent transient one. Anything else (2.x.x, a bare
+# SMTP reply code, no status) cannot say, so UNDETERMINED.
+_BOUNCE_CLASSES = {"5": BounceType.PERMANENT, "4": BounceType.TRANSIENT}
+_ENHANCED_STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
+
+
+def _by_status_class(status: Any) -> BounceType:
+    code = _ENHANCED_STATUS.fullmatch(status.strip()) if isinstance(status, str) else None
+    return _BOUNCE_CLASSES.get(code.group(1), BounceType.UNDETERMINED) if code else BounceType.UNDETERMINED
 
 
 def _bounce_facts(item: _JSONObject) -> Facts:
@@ -91,7 +104,7 @@ def _bounce_facts(item: _JSONObject) -> Facts:
             status=item.get("status"),
             bounce_classification=classification,
         ),
-        bounce_type=_BOUNCE_TYPES.get(first_text(raw_type) or "", BounceType.UNDETERMINED),
+        bounce_type=_BOUNCE_TYPES.get(first_text(raw_type) or "") or _by_status_class(item.get("status")),
         # SendGrid's own classification ("Invalid Address", "Reputation", ...) when it sends
         # one; older payloads only carry the enhanced status code ("5.1.1").
         bounce_subtype=_cut(classification or first_text(item.get("status")), _SUBTYPE_LIMIT),

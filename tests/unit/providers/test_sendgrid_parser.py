@@ -129,6 +129,31 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             },
         )
     ],
+    # No `type` (SendGrid's "Test Your Integration" batch): RFC 3463's class digit decides.
+    "bounce-no-type.json": [
+        sendgrid(
+            message_id="Hn4kP8sWQ2cVz6Lm0tRb7x",
+            recipient="fran@example.com",
+            type=EventType.BOUNCED,
+            occurred_at=at(10, 1, 0),
+            event_key="sendgrid:bounce:Nt5yU1iOPa7Sd3Fg9hJk2l",
+            bounce_type=BounceType.PERMANENT,
+            bounce_subtype="5.0.0",
+            diagnostic="500 unknown recipient",
+            details={"status": "5.0.0", "sg_message_id": "Hn4kP8sWQ2cVz6Lm0tRb7x.filter0001.16648.5515E0B88.0"},
+        ),
+        sendgrid(
+            message_id="Hn4kP8sWQ2cVz6Lm0tRb7x",
+            recipient="gus@example.org",
+            type=EventType.BOUNCED,
+            occurred_at=at(10, 1, 10),
+            event_key="sendgrid:bounce:Qw8eR2tYUi4Op6As1dFg3h",
+            bounce_type=BounceType.TRANSIENT,
+            bounce_subtype="4.2.2",
+            diagnostic="452 4.2.2 mailbox full",
+            details={"status": "4.2.2", "sg_message_id": "Hn4kP8sWQ2cVz6Lm0tRb7x.filter0001.16648.5515E0B88.1"},
+        ),
+    ],
     "dropped.json": [
         sendgrid(
             message_id="Wc3dF6gHT1jKl8Zx0vBn2m",
@@ -540,8 +565,8 @@ def test_bounce_types(bounce_type, expected):
 
 
 @pytest.mark.parametrize("extra", [{"type": "expired"}, {}, {"type": 3}])
-def test_a_bounce_of_unknown_or_missing_type_is_an_undetermined_bounce(extra):
-    [event] = run([minimal("bounce", status="5.0.0", **extra)])
+def test_a_bounce_of_unknown_or_missing_type_and_no_status_is_an_undetermined_bounce(extra):
+    [event] = run([minimal("bounce", **extra)])
 
     assert event.type is EventType.BOUNCED
     assert event.bounce_type is BounceType.UNDETERMINED
@@ -819,3 +844,21 @@ def test_a_message_id_that_is_not_text_is_refused():
 def test_an_unreadable_timestamp_is_refused_by_index(timestamp):
     with pytest.raises(PayloadError, match=r"SendGrid event \[0\] \(delivered\): 'timestamp'"):
         run([minimal("delivered", timestamp=timestamp)])
+
+
+@pytest.mark.parametrize(("extra", "bounce_type"), [
+    ({"status": "5.0.0"}, BounceType.PERMANENT),  # RFC 3463 class 5: permanent failure
+    ({"status": "5.1.1"}, BounceType.PERMANENT),
+    ({"status": "4.4.7"}, BounceType.TRANSIENT),  # class 4: persistent transient failure
+    ({"status": " 4.2.2 "}, BounceType.TRANSIENT),
+    ({"status": "2.0.0"}, BounceType.UNDETERMINED),  # success is no bounce class: cannot tell
+    ({"status": "550"}, BounceType.UNDETERMINED),  # a basic SMTP code, not an enhanced one
+    ({}, BounceType.UNDETERMINED),  # nothing to read
+    ({"type": "blocked", "status": "5.7.1"}, BounceType.TRANSIENT),  # the type, when given, decides
+    ({"type": "bounce", "status": "4.2.2"}, BounceType.PERMANENT),
+    ({"type": "expired", "status": "5.0.0"}, BounceType.PERMANENT),  # an unknown type: as if none
+])
+def test_a_bounce_without_a_type_is_classed_by_its_status(extra, bounce_type):
+    [event] = run([minimal("bounce", reason="x", **extra)])
+
+    assert event.bounce_type is bounce_type

@@ -10,7 +10,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
     from tracker.api.admin import blueprint as admin_api
-    from tracker.api import compat_infobip, compat_postman, compat_sendcloud, input_guard, page_marks
+    from tracker.api import compat_infobip, compat_infobip_v4, compat_postman, compat_sendcloud, input_guard, page_marks
     from tracker.api.compat_elevate import blueprint as elevate_api
     from tracker.api.messages import blueprint as messages_api
     from tracker.api.openapi import blueprint as openapi
@@ -63,7 +63,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.extensions["tracker"] = services
 
     errors.register(app, styles=[(style.PATHS, style.render_error)
-                                 for style in (compat_infobip, compat_sendcloud, compat_postman)])
+                                 for style in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman)])
     input_guard.register(app)
     app.register_blueprint(sns_receiver)
     app.register_blueprint(webhook_receivers)
@@ -74,7 +74,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(elevate_api)
     app.register_blueprint(messages_api)
     app.register_blueprint(openapi)
-    for compatible in (compat_infobip, compat_sendcloud, compat_postman):
+    for compatible in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman):
         app.register_blueprint(compatible.blueprint)
     app.register_blueprint(health)
     return app

@@ -274,6 +274,8 @@ def _storable(event: NormalizedEvent) -> NormalizedEvent:
         event,
         bounce_subtype=storable.text(event.bounce_subtype) if event.bounce_subtype else event.bounce_subtype,
         diagnostic=storable.text(event.diagnostic) if event.diagnostic else event.diagnostic,
+        smtp_action=storable.text(event.smtp_action) if event.smtp_action else event.smtp_action,
+        smtp_status=storable.text(event.smtp_status) if event.smtp_status else event.smtp_status,
         details=storable.value(event.details),
     )
 
@@ -378,6 +380,7 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
             "bounce_subtype": event.bounce_subtype,
             "diagnostic": event.diagnostic,
             "details": dict(event.details),
+            "sent_at": event.sent_at, "smtp_action": event.smtp_action, "smtp_status": event.smtp_status,
             "inbox_event_id": row.id,
             "recorded_at": now,
         }

@@ -191,6 +191,8 @@ class Delivery(Base):
         Index("ix_deliveries_account_status_updated", "account_id", "status", "updated_at", "id"),
         Index("ix_deliveries_account_recipient", "account_id", "recipient"),
         Index("ix_deliveries_account_created", "account_id", "created_at", "id"),
+        # The send time the Infobip and SendCloud styles show, filter and order by.
+        Index("ix_deliveries_account_submitted", "account_id", "submitted_at", "id"),
         # Elevate's default order (id) within an account.
         Index("ix_deliveries_account_id", "account_id", "id"),
         # Infobip-style pull reports: only the final deliveries not yet reported, oldest change
@@ -210,12 +212,21 @@ class Delivery(Base):
     bounce_type: Mapped[str | None] = mapped_column(String(16))
     bounce_subtype: Mapped[str | None] = mapped_column(String(64))
     diagnostic: Mapped[str | None] = mapped_column(Text)
+    # The winner's DSN facts (RFC 3464 action, RFC 3463 status code), as its provider said them.
+    smtp_action: Mapped[str | None] = mapped_column(Text)
+    smtp_status: Mapped[str | None] = mapped_column(Text)
     events_count: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped on every status change, so a subscriber can drop changes that arrive late.
     status_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Milestones: when the provider first said sent / delivered (earliest event time).
+    # Milestones (tracker.domain.milestones): the earliest send time a provider stated, the
+    # first delivery, the first event of any kind; when the application registered it.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the message was sent, from those (tracker.domain.submitted_at): what APIs show as
+    # the send time. Never when the tracker first heard (that is created_at).
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Infobip-style pull reports: the status_sequence last handed out, so each final report
     # is returned once per account.
     reported_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -255,6 +266,9 @@ class DeliveryEvent(Base):
     bounce_subtype: Mapped[str | None] = mapped_column(String(64))
     diagnostic: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the provider's stated send time
+    smtp_action: Mapped[str | None] = mapped_column(Text)
+    smtp_status: Mapped[str | None] = mapped_column(Text)
     inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"), index=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

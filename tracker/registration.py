@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker import repository
-from tracker.domain import INITIAL, normalize_address, normalize_message_id
+from tracker.domain import INITIAL, normalize_address, normalize_message_id, submitted_at
 from tracker.models import Delivery, Message, utcnow
 from tracker.providers.ses import ATTRIBUTE_TAGS
 
@@ -37,7 +37,8 @@ def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message
     recipients = [normalize_address(r) for r in spec["recipients"]]
     repository.merge_deliveries(session, [
         repository.DeliveryChange(account_id=account_id, provider=spec.get("provider") or "unknown",
-                                  message_id=message_id, recipient=recipient, state=INITIAL, new_events=0)
+                                  message_id=message_id, recipient=recipient, state=INITIAL, new_events=0,
+                                  registered_at=now)
         for recipient in sorted(set(recipients))
     ], now)
     return message
@@ -51,8 +52,17 @@ def attach_provider_id(session: Session, message: Message, provider_message_id: 
     if not message.message_id.startswith(PLACEHOLDER):
         raise ValueError(f"message {message.id} already has the provider message id {message.message_id}")
     old = message.message_id
-    existing = {d.recipient for d in session.scalars(select(Delivery).where(
-        Delivery.account_id == message.account_id, Delivery.message_id == provider_message_id))}
+    surviving = {d.recipient: d for d in session.scalars(select(Delivery).where(
+        Delivery.account_id == message.account_id, Delivery.message_id == provider_message_id).with_for_update())}
+    existing = set(surviving)
+    # Those deliveries learn when the message was registered, as if registered first.
+    for delivery in session.scalars(select(Delivery).where(Delivery.account_id == message.account_id,
+                                                           Delivery.message_id == old,
+                                                           Delivery.recipient.in_(existing))):
+        kept = surviving[delivery.recipient]
+        if delivery.registered_at and (kept.registered_at is None or delivery.registered_at < kept.registered_at):
+            kept.registered_at = delivery.registered_at
+            kept.submitted_at = submitted_at(kept.sent_at, kept.registered_at, kept.first_event_at)
     # Deliveries under the placeholder have no events (nothing could name them): where
     # events already made a delivery for the real id, that one stays and the placeholder goes.
     session.execute(delete(Delivery).where(Delivery.account_id == message.account_id, Delivery.message_id == old,

@@ -98,7 +98,8 @@ def test_items_carry_the_documented_fields_and_ses_tag_attributes(app, tenant, p
     assert set(item) == {"id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message",
                          "bounceType", "billRunType", "billRunId", "customerId", "siteId", "contactId"}
     assert (item["status"], item["bounceType"], item["billRunId"], item["customerId"]) == ("BOUNCED", "PERMANENT", 7, 42)
-    assert item["message"] == "smtp; 550 5.1.1 no such user"
+    # The document's form, "failed, 5.3.0, smtp; 550 ...": SES's action, status and diagnosticCode.
+    assert item["message"] == "failed, 5.1.1, smtp; 550 5.1.1 no such user"
     assert item["createdDateTime"].endswith("Z")
     assert get(app, tenant, billRunId="8").json == []
     assert get(app, tenant, bounceType="PERMANENT", fields="id,status").json == [{"id": item["id"], "status": "BOUNCED"}]

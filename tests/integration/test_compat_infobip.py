@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tests.support import infobip_api as api
 from tests.support.harness import drain, make_tenant
-from tests.support.ses_events import bounce, for_message
+from tests.support.ses_events import bounce, for_message, recent, ses_time
 from tests.support.sns_signing import notification
 from tests.support.webhooks import infobip as infobip_hooks
 from tracker import repository
@@ -36,8 +36,13 @@ def reports(app, tenant, headers=None, accept="application/json", **params):
     return api.get(app.test_client(), REPORTS, headers or api.basic_auth(tenant.key), accept=accept, **params)
 
 
-def post_all(app, tenant, pki, *messages):
-    for message in messages:
+# Logs cover messages sent in the last 48 hours, by the provider's send time (SES
+# mail.timestamp): the recorded events are re-timed to have been sent an hour ago.
+SENT_AT = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=250000)
+
+
+def post_all(app, tenant, pki, *messages, sent_at: datetime = SENT_AT):
+    for message in (recent(message, sent_at) for message in messages):
         assert app.test_client().post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
     drain(app)
 
@@ -203,7 +208,7 @@ def test_seed_logs_request_replayed(app, tenant, pki):
     seed = logs(app, tenant, sentSince="2021-01-02T01:00:00.123Z", sentUntil="2021-01-02T01:00:00.123Z")
     assert seed.status_code == 200 and seed.mimetype == "application/json" and seed.json == {"results": []}
     # The same request with concrete values of the same form around now.
-    response = logs(app, tenant, sentSince=now_iso(-timedelta(minutes=5)), sentUntil=now_iso(timedelta(minutes=5)))
+    response = logs(app, tenant, sentSince=ses_time(SENT_AT - timedelta(minutes=5)), sentUntil=now_iso())
     [log] = response.json["results"]
     assert list(log) == api.SEED_LOG_FIELDS  # every documented field, in the documented order
     assert list(log["status"]) == [f for f in api.SEED_LOG_STATUS_FIELDS if f != "action"]  # no action to take
@@ -214,7 +219,8 @@ def test_seed_logs_request_replayed(app, tenant, pki):
     assert re.match(api.LOG_TIME, log["sentAt"]) and re.match(api.LOG_TIME, log["doneAt"])
     assert log["price"] == {"pricePerMessage": 0, "currency": "UNKNOWN"}
     assert log["status"] == api.SEED_REPORT["status"] and log["error"] == api.SEED_REPORT["error"]
-    assert log["doneAt"] == "2016-10-19T23:21:04.133Z"  # the SES delivery's time
+    assert log["sentAt"] == ses_time(SENT_AT)  # the provider's send time, SES mail.timestamp
+    assert log["doneAt"] == ses_time(SENT_AT + timedelta(seconds=11.893))  # the SES delivery's time
 
 
 def test_logs_items_follow_the_mapping_and_carry_the_failure(app, tenant, pki):
@@ -298,7 +304,7 @@ def test_logs_filters(app, tenant, pki):
 
 def test_logs_are_newest_first_with_a_limit_and_time_filters(app, tenant, pki):
     for n in range(4):
-        post_all(app, tenant, pki, sent(f"m{n}", f"r{n}@example.com"))
+        post_all(app, tenant, pki, sent(f"m{n}", f"r{n}@example.com"), sent_at=SENT_AT + timedelta(seconds=n))
     everything = logs(app, tenant).json["results"]
     assert [log["messageId"] for log in everything] == ["m3", "m2", "m1", "m0"]
     assert [log["messageId"] for log in logs(app, tenant, limit=2).json["results"]] == ["m3", "m2"]
@@ -309,7 +315,8 @@ def test_logs_are_newest_first_with_a_limit_and_time_filters(app, tenant, pki):
     assert logs(app, tenant, sentSince=now_iso(timedelta(minutes=1))).json["results"] == []
     assert len(logs(app, tenant, sentUntil="9999-12-31T23:59:59.999Z").json["results"]) == 4
     assert len(logs(app, tenant, sentSince="2000-01-01T00:00:00.000+0000").json["results"]) == 4  # clamped
-    assert len(logs(app, tenant, sentSince=now_iso(-timedelta(hours=1)).replace("Z", "+0000")).json["results"]) == 4
+    since = ses_time(SENT_AT - timedelta(minutes=1)).replace("Z", "+0000")
+    assert len(logs(app, tenant, sentSince=since).json["results"]) == 4
 
 
 def test_logs_older_than_48_hours_are_not_returned(app, tenant, pki, monkeypatch):
@@ -348,8 +355,10 @@ def test_logs_and_reports_carry_what_infobip_itself_reported(app, tenant):
     with app.extensions["tracker"].db.transaction() as session:
         token = repository.create_source(session, session.get(Account, tenant.account_id), "infobip",
                                          secret=infobip_hooks.EXAMPLE_SECRET).token
-    body, headers = infobip_hooks.signed_request(infobip_hooks.fixture("dlr/undeliverable-permanent.json"),
-                                                 infobip_hooks.EXAMPLE_SECRET)
+    recorded = json.loads(infobip_hooks.fixture("dlr/undeliverable-permanent.json"))
+    for report in recorded["results"]:  # sent within the logs' 48 hours
+        report["sentAt"], report["doneAt"] = ses_time(SENT_AT), ses_time(SENT_AT + timedelta(seconds=5))
+    body, headers = infobip_hooks.signed_request(json.dumps(recorded).encode(), infobip_hooks.EXAMPLE_SECRET)
     assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
     drain(app)
 
@@ -374,7 +383,8 @@ def test_seed_reports_request_replayed_returns_each_report_once(app, tenant, pki
     assert (report["messageId"], report["to"]) == ("bbcc6960", "recipient@infobip.com")
     for same in ("messageCount", "price", "status", "error", "channel"):
         assert report[same] == api.SEED_REPORT[same], same
-    assert re.match(api.REPORT_TIME, report["sentAt"]) and report["doneAt"] == "2016-10-19T23:21:04.133+0000"
+    assert re.match(api.REPORT_TIME, report["sentAt"])
+    assert report["doneAt"] == ses_time(SENT_AT + timedelta(seconds=11.893)).replace("Z", "+0000")
     assert reports(app, tenant).json == {"results": []}  # "Delivery report will be returned only once!"
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.harness import drain, make_tenant
-from tests.support.ses_events import bounce, for_message
+from tests.support.ses_events import bounce, for_message, recent
 from tests.support.sns_signing import notification
 from tests.support.webhooks import sendcloud as sendcloud_hooks
 from tracker import repository
@@ -48,8 +48,15 @@ def who(found: list[dict]) -> list[str]:
     return sorted(i["recipients"].split("@")[0] for i in found)
 
 
+# The window counts from the provider's send time (SES mail.timestamp): the recorded events
+# are re-timed to have been sent a few minutes ago, and today in UTC+8 (days=1 is today).
+_NOW = datetime.now(timezone.utc)
+SENT_AT = max(_NOW - timedelta(minutes=5),
+              datetime.combine(_NOW.astimezone(UTC8).date(), datetime.min.time(), UTC8).astimezone(timezone.utc))
+
+
 def post_ses(app, tenant, pki, *messages):
-    for message in messages:
+    for message in (recent(message, SENT_AT) for message in messages):
         assert app.test_client().post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
     drain(app)
 

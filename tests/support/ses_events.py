@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 from tests.support.harness import FIXTURES
 
@@ -29,3 +30,24 @@ def bounce(message_id: str, recipient: str, bounce_type: str, feedback_id: str, 
         "bouncedRecipients": [{"emailAddress": recipient, "action": "failed", "status": "5.1.1",
                                "diagnosticCode": "smtp; 550 5.1.1 no such user"}],
     })
+
+
+def ses_time(moment: datetime) -> str:
+    """A time as SES writes it: 2016-10-19T23:20:52.240Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def recent(message: dict, sent_at: datetime) -> dict:
+    """``message`` as if sent at ``sent_at`` (its mail.timestamp); its event keeps its delay
+    after the send, or a minute when the recording's is not within a day. For the APIs whose
+    windows count from the provider's send time (Infobip's 48 hours, SendCloud's days)."""
+    def parse(raw):
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    mail_time = parse(message["mail"]["timestamp"])
+    message["mail"]["timestamp"] = ses_time(sent_at)
+    for section in message.values():
+        if isinstance(section, dict) and section is not message["mail"] and "timestamp" in section:
+            delay = parse(section["timestamp"]) - mail_time
+            section["timestamp"] = ses_time(sent_at + (delay if timedelta() <= delay <= timedelta(days=1)
+                                                       else timedelta(minutes=1)))
+    return message

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, select
 
 from tracker.api import credentials, moments, page_marks, ratelimit
 from tracker.domain import Status
@@ -44,10 +44,14 @@ STATUS = {
 # Elevate status -> the canonical statuses it stands for (the status filter)
 CANONICAL = {elevate: sorted(s.value for s, e in STATUS.items() if e == elevate) for elevate in set(STATUS.values())}
 
+# Sorting by status sorts by the word shown (ACKNOWLEDGED, BOUNCED, ... SENT), not the rank.
+SHOWN_STATUS = case(*[(Delivery.status == status.value, word) for status, word in STATUS.items()],
+                    else_=Delivery.status).label("elevate_status")
+
 FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message", "bounceType",
           "billRunType", "billRunId", "customerId", "siteId", "contactId")
 SORTABLE = {"id": Delivery.id, "recipientEmail": Delivery.recipient, "createdDateTime": Delivery.created_at,
-            "updatedDateTime": Delivery.updated_at, "status": Delivery.status}
+            "updatedDateTime": Delivery.updated_at, "status": SHOWN_STATUS}
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 # A page whose previous page was read (within page_marks.MARK_TTL) continues from where
 # that one ended, by keyset, at any depth. Other pages are OFFSET pages, whose cost grows
@@ -86,7 +90,7 @@ def email_status():
     if pager.mark is None and pager.offset > MAX_OFFSET:
         raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows unless the pages "
                        "before it were read in order; narrow with updatedDateTime=gt:<last updatedDateTime seen>")
-    statement = (select(Delivery, Message)
+    statement = (select(Delivery, Message, SHOWN_STATUS)
                  .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
                                           Message.message_id == Delivery.message_id))
                  .where(Delivery.account_id == g.account_id))
@@ -94,7 +98,7 @@ def email_status():
     with services().db.session() as session:
         rows = session.execute(pager.page(statement, page_size)).all()
     pager.remember(rows, page_size)
-    return jsonify([_item(delivery, message, fields) for delivery, message in rows])
+    return jsonify([_item(delivery, message, fields) for delivery, message, _ in rows])
 
 
 def _filter(statement, args):
@@ -118,17 +122,20 @@ def _filter(statement, args):
 
 
 def _time_conditions(name: str, raw: str, column) -> list:
-    """`T`, `lt:T`, `gt:T`, comma-separated; a bare T means that second."""
+    """`T`, `lt:T`, `gt:T`, comma-separated, compared with the times as shown: to the second
+    (tracker.api.moments), so gt:<a time seen> is exactly the rows shown later. A bare T
+    means that second."""
     conditions = []
     for part in _parts(raw):
         operator, _, value = part.partition(":") if part[:3] in ("lt:", "gt:") else ("eq", "", part)
         moment = _timestamp(name, value)
         if operator == "lt":
-            conditions.append(column < moment)
+            conditions.append(moments.shown_before(column, moment, moments.SECOND))
         elif operator == "gt":
-            conditions.append(column > moment)
+            conditions.append(moments.shown_after(column, moment, moments.SECOND))
         else:
-            conditions.append(and_(column >= moment, column < moments.add(moment, timedelta(seconds=1))))
+            conditions.append(and_(moments.shown_from(column, moment, moments.SECOND),
+                                   moments.shown_until(column, moment, moments.SECOND)))
     return conditions
 
 
@@ -195,7 +202,7 @@ def _item(delivery: Delivery, message: Message | None, fields: tuple[str, ...]) 
         "createdDateTime": _iso(delivery.created_at),
         "updatedDateTime": _iso(delivery.updated_at),
         "status": status,
-        "message": delivery.diagnostic,
+        "message": _message(delivery),
         "bounceType": delivery.bounce_type if delivery.bounce_type else None,
         "billRunType": attributes.get("billRunType"),
         "billRunId": _number(attributes.get("billRunId")),
@@ -204,6 +211,13 @@ def _item(delivery: Delivery, message: Message | None, fields: tuple[str, ...]) 
         "contactId": _number(attributes.get("contactId")),
     }
     return {name: item[name] for name in fields}
+
+
+def _message(delivery: Delivery) -> str | None:
+    """The document's form, "failed, 5.3.0, smtp; 550 RCPT TO:<...> User unknown": the DSN's
+    action and status code, then the diagnostic, each when the provider said it."""
+    parts = [part for part in (delivery.smtp_action, delivery.smtp_status, delivery.diagnostic) if part]
+    return ", ".join(parts) if parts else None
 
 
 def _iso(moment: datetime) -> str:

@@ -7,10 +7,13 @@
 errors come in Infobip's ``requestError.serviceException`` shape.
 
 Where the seeds are silent (each choice is tested):
-- ``sentAt`` is when the tracker first knew the delivery (the application registered it, or
-  the first provider event arrived); ``sentSince``/``sentUntil`` filter on that same time, so
-  a client can page with ``sentUntil=<last sentAt>``. ``doneAt`` is when the shown status was
-  reached (for delivered mail: the delivery).
+- ``sentAt`` is when the message was sent as the provider says it (SES mail.timestamp,
+  Infobip's own sentAt), else when the application registered it, never after the first
+  event (tracker.domain.submitted_at); never when the tracker first heard.
+  ``sentSince``/``sentUntil`` filter on that same time, both inclusive and compared to the
+  millisecond shown, so ``sentUntil=<a sentAt seen>`` includes that log and
+  ``sentSince=<it>`` too. ``doneAt`` is when the shown status was reached (for delivered
+  mail: the delivery), never before ``sentAt``.
 - Logs cover the last 48 hours: an older ``sentSince`` is clamped to the window, not refused.
   Reports likewise cover deliveries changed in the last 48 hours (Infobip's reports window).
 - ``text`` is the subject: the tracker never stores bodies.
@@ -136,11 +139,7 @@ def email_logs():
     since, until = _moment(args, "sentSince"), _moment(args, "sentUntil")
     if since and until and since > until:
         raise _bad("sentSince", "must not be after sentUntil")
-    floor = utcnow() - WINDOW
-    statement = _joined().where(Delivery.created_at >= max(since or floor, floor))
-    if until is not None:
-        # Inclusive at the millisecond shown, so a sentAt seen can be passed back.
-        statement = statement.where(Delivery.created_at < moments.add(until, timedelta(milliseconds=1)))
+    statement = _sent_between(_joined(), since, until)
     if _text(args, "to"):
         try:
             statement = statement.where(Delivery.recipient == normalize_address(args["to"]))
@@ -151,8 +150,8 @@ def email_logs():
     if _text(args, "generalStatus"):
         statement = statement.where(_general_status_is(args["generalStatus"]))
     statement = _common_filters(statement, args, ("bulkId", "campaignReferenceId", "applicationId", "entityId"))
-    # Newest first, straight off the (account_id, created_at, id) index, bounded by the window.
-    statement = statement.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
+    # Newest first, straight off the (account_id, submitted_at, id) index, bounded by the window.
+    statement = statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
     with services().db.session() as session:
         rows = session.execute(statement).all()
         results = [_log(delivery, message, outcome, price)
@@ -166,8 +165,16 @@ def email_reports():
     """Each final report once: rows are claimed FOR UPDATE SKIP LOCKED and marked in one transaction."""
     args = request.args
     limit = _limit(args)
-    statement = _joined().where(Delivery.updated_at >= utcnow() - WINDOW, *_reportable())
-    statement = _common_filters(statement, args, ("bulkId",))
+    statement = _common_filters(_joined(), args, ("bulkId",))
+    results = [_report(delivery, message, outcome, price)
+               for delivery, message, outcome, price in pull_reports(statement, limit)]
+    return _respond({"results": results}, root="ReportsResponse", xml_allowed=True)
+
+
+def pull_reports(statement, limit: int) -> list[tuple]:
+    """Claim up to ``limit`` unreported final reports among ``statement``'s rows (oldest change
+    first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
+    statement = statement.where(Delivery.updated_at >= utcnow() - WINDOW, *_reportable())
     # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
     statement = (statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
                  .with_for_update(skip_locked=True, of=Delivery))
@@ -183,9 +190,23 @@ def email_reports():
                 .returning(Delivery.id)
                 .execution_options(synchronize_session=False)))
             rows = [row for row in rows if row[0].id in claimed]
-        results = [_report(delivery, message, outcome, price)
-                   for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
-    return _respond({"results": results}, root="ReportsResponse", xml_allowed=True)
+        return [(delivery, message, outcome, price)
+                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
+
+
+def sent_between(statement, since: datetime | None, until: datetime | None):
+    """Sent within the 48-hour window, from ``since`` and until ``until`` (both inclusive) as
+    shown: to the millisecond (tracker.api.moments)."""
+    floor = utcnow() - WINDOW
+    statement = statement.where(Delivery.submitted_at >= floor)
+    if since is not None:
+        statement = statement.where(moments.shown_from(Delivery.submitted_at, since, moments.MILLISECOND))
+    if until is not None:
+        statement = statement.where(moments.shown_until(Delivery.submitted_at, until, moments.MILLISECOND))
+    return statement
+
+
+_sent_between = sent_between
 
 
 def _reportable() -> list:
@@ -336,10 +357,18 @@ def _codes(outcome: Outcome) -> tuple[dict, dict]:
              "description": error.description, "permanent": error.permanent})
 
 
-def _done_at(delivery: Delivery, outcome: Outcome) -> datetime:
+def sent_at(delivery: Delivery) -> datetime:
+    """The send time (tracker.domain.submitted_at); rows from before it was kept: when first known."""
+    return delivery.submitted_at or delivery.created_at
+
+
+def done_at(delivery: Delivery, outcome: Outcome) -> datetime:
     if STATUS.get(outcome.status, (None,))[0] is DELIVERED_TO_HANDSET and delivery.delivered_at:
         return delivery.delivered_at
-    return outcome.at or delivery.status_at or delivery.created_at
+    return outcome.at or delivery.status_at or sent_at(delivery)
+
+
+_done_at = done_at
 
 
 def _log(delivery: Delivery, message: Message | None, outcome: Outcome, price: dict) -> dict:
@@ -353,7 +382,7 @@ def _log(delivery: Delivery, message: Message | None, outcome: Outcome, price: d
         "to": delivery.recipient,
         "from": message.from_address if message is not None else None,
         "text": message.subject if message is not None else None,
-        "sentAt": _log_time(delivery.created_at),
+        "sentAt": _log_time(sent_at(delivery)),
         "doneAt": _log_time(_done_at(delivery, outcome)),
         "messageCount": 1,
         "price": price,
@@ -369,7 +398,7 @@ def _report(delivery: Delivery, message: Message | None, outcome: Outcome, price
         "bulkId": attributes.get("bulkId"),
         "messageId": delivery.message_id,
         "to": delivery.recipient,
-        "sentAt": _report_time(delivery.created_at),
+        "sentAt": _report_time(sent_at(delivery)),
         "doneAt": _report_time(_done_at(delivery, outcome)),
         "messageCount": 1,
         "price": price,

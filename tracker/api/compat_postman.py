@@ -268,9 +268,12 @@ def _acknowledged_as(failure: Status):
 
 
 def _created_condition(operator: str, raw: str):
+    """created_at compared as shown, to the millisecond (tracker.api.moments): [gt]=<a created_at
+    seen> is exactly the emails shown later, [lte]=<it> includes that email."""
     moment = _moment(f"created_at.{operator}", raw)
-    column = Delivery.created_at
-    return {"gt": column > moment, "gte": column >= moment, "lt": column < moment, "lte": column <= moment}[operator]
+    compare = {"gt": moments.shown_after, "gte": moments.shown_from, "lt": moments.shown_before,
+               "lte": moments.shown_until}[operator]
+    return compare(Delivery.created_at, moment, moments.MILLISECOND)
 
 
 def _moment(key: str, raw: str) -> datetime:
@@ -351,8 +354,9 @@ def _item(delivery: Delivery, message: Message | None, failure: DeliveryEvent | 
         "error_sub_type": error_sub_type,
         "created_at": _iso(delivery.created_at),
         "updated_at": _iso(delivery.updated_at),
-        "accepted_at": _iso(delivery.sent_at),
-        "sent_at": _iso(delivery.sent_at),
+        # The provider's send time (tracker.domain.submitted_at), once a provider said it sent.
+        "accepted_at": _iso(delivery.submitted_at if delivery.sent_at else None),
+        "sent_at": _iso(delivery.submitted_at if delivery.sent_at else None),
         "delivered_at": _iso(delivery.delivered_at),
         "opened_at": _iso(delivery.first_opened_at),
         "classification": _tag_value(tags, "classification"),

@@ -17,9 +17,11 @@ Choices where the seed is silent or ambiguous:
   both inclusive whole days, endDate - startDate at most 30 days (the parameter table's
   limit; TIPS 2 says "3 months": the stricter 30 days is kept). One of the two forms is
   required; both at once is an error rather than a guess.
-- requestTime is when the tracker first knew the delivery (registration or first event),
-  which is also what the window filters on (index (account_id, created_at, id));
-  modifiedTime is when the current status happened (status_at).
+- requestTime is when the message was sent as the provider says it (a send event, SES
+  mail.timestamp), else when the application registered it, never after the first event
+  (tracker.domain.submitted_at): never when the tracker first heard. It is also what the
+  window filters on (index (account_id, submitted_at, id)); modifiedTime is when the
+  current status happened (status_at), never before requestTime.
 - emailId is the delivery's message_id for SendCloud deliveries (already per recipient:
   messageId + index + "$" + recipient); for other providers, whose message ids cover every
   recipient, it is message_id + "$" + recipient. emailIds accepts both forms.
@@ -67,7 +69,7 @@ MAX_DAYS = 30
 # endDate, status, email) instead, as large offsets cost linear time.
 MAX_START = 10_000
 # requestTime order; a page whose previous page was read starts where that one ended (page_marks).
-ORDER = ((Delivery.created_at, False), (Delivery.id, False))
+ORDER = ((Delivery.submitted_at, False), (Delivery.id, False))
 # total is counted up to one row past the last row start/limit can reach: exact below that,
 # and a total of COUNT_CAP tells a client paging on that it must narrow the query.
 COUNT_CAP = MAX_START + MAX_LIMIT + 1
@@ -147,7 +149,7 @@ def _filtered(account_id: int, params):
     statement = (select(Delivery, Message)
                  .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
                                           Message.message_id == Delivery.message_id))
-                 .where(Delivery.account_id == account_id, Delivery.created_at >= low, Delivery.created_at < high))
+                 .where(Delivery.account_id == account_id, Delivery.submitted_at >= low, Delivery.submitted_at < high))
     if params.get("email"):
         try:
             statement = statement.where(Delivery.recipient == normalize_address(params["email"]))
@@ -349,8 +351,8 @@ def _item(delivery: Delivery, api_user: str, acknowledged: dict) -> dict:
         "subStatusDesc": description,
         "apiUser": api_user,
         "recipients": delivery.recipient,
-        "requestTime": _local(delivery.created_at),
-        "modifiedTime": _local(delivery.status_at or delivery.created_at),
+        "requestTime": _local(delivery.submitted_at or delivery.created_at),
+        "modifiedTime": _local(delivery.status_at or delivery.submitted_at or delivery.created_at),
         "sendLog": source.diagnostic or _send_log(status, sub),
     }
     return item

@@ -36,3 +36,38 @@ def in_utc(moment: datetime) -> datetime:
 def add(moment: datetime, delta: timedelta) -> datetime:
     """``moment + delta``, or the last moment of year 9999 past it."""
     return moment + delta if moment < LATEST - delta else LATEST
+
+
+# --- comparing at the precision an API shows --------------------------------------------------
+# Times are stored to the microsecond; Elevate shows them to the second, Infobip and Postman to
+# the millisecond. A filter compares what the client saw: the time given is read at the API's
+# precision (finer digits dropped) and compared with each row's time as shown, so that
+# "after the last time I saw" is exactly the rows shown later, never one shown equal.
+SECOND = timedelta(seconds=1)
+MILLISECOND = timedelta(milliseconds=1)
+
+
+def truncated(moment: datetime, precision: timedelta) -> datetime:
+    """``moment`` as an API showing ``precision`` (a divisor of a second) writes it."""
+    step = precision // timedelta(microseconds=1)
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % step)
+
+
+def shown_after(column, moment: datetime, precision: timedelta):
+    """SQL: the column, shown at ``precision``, is later than ``moment`` read at it."""
+    return column >= add(truncated(moment, precision), precision)
+
+
+def shown_from(column, moment: datetime, precision: timedelta):
+    """SQL: shown at ``precision``, the column is ``moment`` or later."""
+    return column >= truncated(moment, precision)
+
+
+def shown_before(column, moment: datetime, precision: timedelta):
+    """SQL: shown at ``precision``, the column is earlier than ``moment``."""
+    return column < truncated(moment, precision)
+
+
+def shown_until(column, moment: datetime, precision: timedelta):
+    """SQL: shown at ``precision``, the column is ``moment`` or earlier."""
+    return column < add(truncated(moment, precision), precision)

@@ -72,9 +72,14 @@ def query_identity(args, paging: Iterable[str]) -> dict[str, list[str]]:
 
 
 def row_values(row, ordering: Ordering) -> tuple:
-    """The sort key of a result row whose first element is the ordered entity."""
+    """The sort key of a result row whose first element is the ordered entity.
+
+    A sort key that is no attribute of the entity (a labelled expression, such as a status
+    in an API's own words) is read from the row, which must select it under its label.
+    """
     entity = row[0]
-    return tuple(getattr(entity, column.key) for column, _ in ordering)
+    return tuple(getattr(entity, column.key) if hasattr(entity, column.key) else row._mapping[column.key]
+                 for column, _ in ordering)
 
 
 def _encode(values: Sequence) -> str:

@@ -59,14 +59,21 @@ def _order(event: NormalizedEvent):
 
 @dataclasses.dataclass(frozen=True)
 class Milestones:
-    """When a delivery was first reported sent and first reported delivered (earliest event times)."""
+    """When a delivery was sent and first delivered, and the first thing that happened to it.
+
+    ``sent_at``: the earliest send time a provider stated (an event's ``sent_at``) or a send
+    event's time; ``first_event_at``: the earliest event (an acknowledgement aside: it is the
+    application's act, not something that happened to the email).
+    """
 
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
+    first_event_at: datetime | None = None
 
 
 def milestones(events: Iterable[NormalizedEvent]) -> Milestones:
     events = list(events)
-    sent = [e.occurred_at for e in events if e.type is EventType.SENT]
+    sent = [e.occurred_at for e in events if e.type is EventType.SENT] + [e.sent_at for e in events if e.sent_at]
     delivered = [e.occurred_at for e in events if e.type is EventType.DELIVERED]
-    return Milestones(min(sent, default=None), min(delivered, default=None))
+    happened = [e.occurred_at for e in events if e.type is not EventType.ACKNOWLEDGED]
+    return Milestones(min(sent, default=None), min(delivered, default=None), min(happened, default=None))

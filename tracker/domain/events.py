@@ -74,10 +74,17 @@ class NormalizedEvent:
     bounce_subtype: str | None = None
     diagnostic: str | None = None
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # When the provider says the message was sent (SES mail.timestamp, Infobip sentAt), if it
+    # says: the delivery's send time comes from here, never from when the tracker heard.
+    sent_at: datetime | None = None
+    # The DSN facts of a bounce or delay (RFC 3464): the action ("failed", "delayed") and the
+    # enhanced status code (RFC 3463, "5.1.1"), beside the diagnostic (the server's reply).
+    smtp_action: str | None = None
+    smtp_status: str | None = None
 
     def __post_init__(self) -> None:
-        if self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must be timezone-aware")
+        if self.occurred_at.tzinfo is None or (self.sent_at is not None and self.sent_at.tzinfo is None):
+            raise ValueError("occurred_at and sent_at must be timezone-aware")
 
     @property
     def status(self) -> Status | None:

@@ -39,6 +39,8 @@ class DeliveryState:
     bounce_type: BounceType | None = None
     bounce_subtype: str | None = None
     diagnostic: str | None = None
+    smtp_action: str | None = None
+    smtp_status: str | None = None
 
     @classmethod
     def from_event(cls, event: NormalizedEvent) -> "DeliveryState":
@@ -49,6 +51,8 @@ class DeliveryState:
             bounce_type=event.bounce_type,
             bounce_subtype=event.bounce_subtype,
             diagnostic=event.diagnostic,
+            smtp_action=event.smtp_action,
+            smtp_status=event.smtp_status,
         )
 
 

@@ -204,6 +204,7 @@ def _report_event(report: _JSONObject, where: str, received_at: datetime) -> Nor
         recipient=_recipient(report.get("to"), f"{where}.to"),
         occurred_at=_report_time(report, where, received_at),
         event_key=f"{PROVIDER}:dlr:{message_id}:{tail}",
+        sent_at=optional_time(report.get("sentAt"), f"{where}.sentAt"),  # Infobip's own send time
     )
 
 

@@ -105,6 +105,7 @@ def _bounce_facts(item: _JSONObject) -> Facts:
             bounce_classification=classification,
         ),
         bounce_type=_BOUNCE_TYPES.get(first_text(raw_type) or "") or _by_status_class(item.get("status")),
+        smtp_status=first_text(item.get("status")),
         # SendGrid's own classification ("Invalid Address", "Reputation", ...) when it sends
         # one; older payloads only carry the enhanced status code ("5.1.1").
         bounce_subtype=_cut(classification or first_text(item.get("status")), _SUBTYPE_LIMIT),

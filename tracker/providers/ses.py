@@ -207,6 +207,9 @@ def parse_message(message: str, *, fallback_time: datetime) -> list[NormalizedEv
         return []
 
     occurred_at = _occurred_at(rule.section, section, mail, fallback_time)
+    # mail.timestamp: "the date and time at which the original message was sent" (every
+    # SES event carries it): the delivery's send time, whichever event tells it first.
+    sent_at = optional_time(mail.get("timestamp"), "mail.timestamp")
     event_key = f"ses:{rule.type.value}:{rule.discriminator(section, mail)}"
     return [
         normalized_event(
@@ -217,6 +220,7 @@ def parse_message(message: str, *, fallback_time: datetime) -> list[NormalizedEv
             recipient=recipient,
             occurred_at=occurred_at,
             event_key=event_key,
+            sent_at=sent_at,
         )
         for recipient, entry in _recipients(ses_type, rule, section, mail)
     ]

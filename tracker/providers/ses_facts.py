@@ -32,6 +32,7 @@ def delivery_facts(section: JSONObject, entry: JSONObject) -> Facts:
 def delay_facts(section: JSONObject, entry: JSONObject) -> Facts:
     return Facts(
         diagnostic=text(entry.get("diagnosticCode")),
+        smtp_status=text(entry.get("status")),
         details=compact(
             delayType=section.get("delayType"),
             expirationTime=section.get("expirationTime"),
@@ -53,6 +54,8 @@ def bounce_facts(section: JSONObject, entry: JSONObject) -> Facts:
     bounce_type = _BOUNCE_TYPES.get(raw_type.lower()) if isinstance(raw_type, str) else None
     return Facts(
         diagnostic=text(entry.get("diagnosticCode")),
+        smtp_action=text(entry.get("action")),
+        smtp_status=text(entry.get("status")),
         details=compact(
             feedbackId=section.get("feedbackId"),
             action=entry.get("action"),

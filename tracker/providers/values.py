@@ -161,13 +161,15 @@ class Facts:
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     bounce_type: BounceType | None = None
     bounce_subtype: str | None = None
+    smtp_action: str | None = None  # a DSN's Action (RFC 3464): "failed", "delayed"
+    smtp_status: str | None = None  # a DSN's Status, the enhanced code (RFC 3463): "5.1.1"
 
 
 def normalized_event(
     provider: str, type: EventType, facts: Facts, **identity: Any
 ) -> NormalizedEvent:
     """The event of ``type`` saying ``facts``; ``identity`` is message_id, recipient,
-    occurred_at and event_key."""
+    occurred_at and event_key (and sent_at, when the provider states the send time)."""
     return NormalizedEvent(
         provider=provider,
         type=type,
@@ -175,6 +177,8 @@ def normalized_event(
         bounce_subtype=facts.bounce_subtype,
         diagnostic=facts.diagnostic,
         details=facts.details,
+        smtp_action=facts.smtp_action,
+        smtp_status=facts.smtp_status,
         **identity,
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, case, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from tracker.domain import DeliveryState, Engagement, Milestones
+from tracker.domain import DeliveryState, Engagement, Milestones, submitted_at
 from tracker.models import (
     Message,
     Delivery,
@@ -63,6 +63,7 @@ class DeliveryChange:
     new_events: int
     engagement: Engagement = Engagement()
     milestones: Milestones = Milestones()
+    registered_at: datetime | None = None  # an application registered the message (tracker.registration)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,12 +119,15 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
             "status_at": c.state.status_at,
             "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
             "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
+            "smtp_action": c.state.smtp_action, "smtp_status": c.state.smtp_status,
             "events_count": c.new_events, "created_at": now, "updated_at": now, "status_sequence": 1,
             "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
             "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
             "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
             "last_clicked_link": c.engagement.last_clicked_link,
             "sent_at": c.milestones.sent_at, "delivered_at": c.milestones.delivered_at,
+            "first_event_at": c.milestones.first_event_at, "registered_at": c.registered_at,
+            "submitted_at": submitted_at(c.milestones.sent_at, c.registered_at, c.milestones.first_event_at),
         }
         for c in changes
     ]
@@ -131,7 +135,8 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     wins = new.precedence > old.precedence
     keep_winner = {
         column: case((wins, new[column]), else_=old[column])
-        for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic")
+        for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic",
+                       "smtp_action", "smtp_status")
     }
     later_click = _earlier_or_later(new.last_clicked_at, old.last_clicked_at, later=True)
     engagement = {
@@ -150,9 +155,18 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
         "delivered_at": case((_earlier_or_later(new.delivered_at, old.delivered_at, later=False), new.delivered_at),
                              else_=old.delivered_at),
     }
+    # The send time's inputs are each the earliest of their kind; the send time follows from
+    # them as tracker.domain.submitted_at says (the same rule, in SQL, over the merged inputs).
+    earliest = {column: case((_earlier_or_later(new[column], old[column], later=False), new[column]),
+                             else_=old[column])
+                for column in ("sent_at", "registered_at", "first_event_at")}
+    basis = func.coalesce(earliest["sent_at"], earliest["registered_at"], earliest["first_event_at"])
+    first = earliest["first_event_at"]
+    send_time = {"registered_at": earliest["registered_at"], "first_event_at": first,
+                 "submitted_at": case((first.is_not(None) & (first < basis), first), else_=basis)}
     merged = session.execute(statement.on_conflict_do_update(
         index_elements=["account_id", "message_id", "recipient"],
-        set_={**keep_winner, **engagement, "events_count": old.events_count + new.events_count,
+        set_={**keep_winner, **engagement, **send_time, "events_count": old.events_count + new.events_count,
               # A delivery registered before any event learns its provider from the first one.
               "provider": case((old.provider == "unknown", new.provider), else_=old.provider),
               "status_sequence": case((wins & (new.status != old.status), old.status_sequence + 1),

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tracker import inbox
-from tracker.domain import BounceType, EventType, NormalizedEvent
+from tracker.domain import BounceType, EventType, NormalizedEvent, submitted_at
 from tracker.repository.deliveries import DeliveryChange
 from tracker.models import (
     Account,
@@ -277,6 +277,7 @@ def stored_histories(session: Session,
             type=EventType(row.type), occurred_at=row.occurred_at, event_key=row.event_key,
             bounce_type=BounceType(row.bounce_type) if row.bounce_type else None,
             bounce_subtype=row.bounce_subtype, diagnostic=row.diagnostic, details=row.details or {},
+            sent_at=row.sent_at, smtp_action=row.smtp_action, smtp_status=row.smtp_status,
         ))
     return histories
 
@@ -307,6 +308,7 @@ def overwrite_delivery(delivery: Delivery, change: DeliveryChange, now: datetime
     delivery.status, delivery.precedence, delivery.status_at = state.status.value, state.precedence, state.status_at
     delivery.bounce_type = state.bounce_type.value if state.bounce_type else None
     delivery.bounce_subtype, delivery.diagnostic = state.bounce_subtype, state.diagnostic
+    delivery.smtp_action, delivery.smtp_status = state.smtp_action, state.smtp_status
     delivery.events_count = change.new_events
     delivery.opens_count, delivery.first_opened_at, delivery.last_opened_at = (
         seen.opens, seen.first_opened_at, seen.last_opened_at)
@@ -314,6 +316,8 @@ def overwrite_delivery(delivery: Delivery, change: DeliveryChange, now: datetime
         seen.clicks, seen.first_clicked_at, seen.last_clicked_at)
     delivery.last_clicked_link = seen.last_clicked_link
     delivery.sent_at, delivery.delivered_at = reached.sent_at, reached.delivered_at
+    delivery.first_event_at = reached.first_event_at
+    delivery.submitted_at = submitted_at(reached.sent_at, delivery.registered_at, reached.first_event_at)
     return status_changed
 
 

@@ -61,6 +61,7 @@ HARD_BOUNCE = infobip(
     type=EventType.BOUNCED,
     occurred_at=utc(2024, 1, 2, 8, 15, 33, ms=250),
     event_key="infobip:dlr:f04a9d3e-5c21-4b7a-8e6f-1a2b3c4d5e6f:9",
+    sent_at=utc(2024, 1, 2, 8, 15, 30),  # the report's sentAt
     bounce_type=BounceType.PERMANENT,
     bounce_subtype="EC_HARD_BOUNCE",
     diagnostic="550 5.1.1 The email account that you tried to reach does not exist",
@@ -83,6 +84,7 @@ BATCH = [
         type=EventType.DELIVERED,
         occurred_at=utc(2024, 1, 6, 9, 30, 1, ms=750),
         event_key="infobip:dlr:0e1d2c3b-4a59-4687-b7a6-958473625140:2",
+        sent_at=utc(2024, 1, 6, 9, 30),  # the report's sentAt
         details={
             **BATCH_IDS,
             "price": EUR_12,
@@ -95,6 +97,7 @@ BATCH = [
         type=EventType.REJECTED,
         occurred_at=utc(2024, 1, 6, 9, 30, 0, ms=50),
         event_key="infobip:dlr:1f2e3d4c-5b6a-4798-a8b7-a69584736251:12",
+        sent_at=utc(2024, 1, 6, 9, 30),  # the report's sentAt
         diagnostic="Not enough credits",
         details={
             **BATCH_IDS,
@@ -110,6 +113,7 @@ BATCH = [
         type=EventType.BOUNCED,
         occurred_at=utc(2024, 1, 8, 9, 30),
         event_key="infobip:dlr:2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b:29",
+        sent_at=utc(2024, 1, 6, 9, 30),  # the report's sentAt
         bounce_type=BounceType.TRANSIENT,
         bounce_subtype="EXPIRED_DLR_UNKNOWN",
         diagnostic="Message expired, delivery status unknown",
@@ -129,6 +133,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             type=EventType.DELIVERED,
             occurred_at=utc(2024, 1, 1, 12, 0, 4, ms=567),
             event_key=f"infobip:dlr:{JANE_MESSAGE}:5",
+            sent_at=utc(2024, 1, 1, 12, 0, 0, ms=123),  # the report's sentAt
             details={
                 **JANE_IDS,
                 "price": EUR_0,
@@ -143,6 +148,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             type=EventType.SENT,
             occurred_at=utc(2024, 1, 1, 12, 0, 0, ms=123),  # no doneAt yet: sentAt
             event_key=f"infobip:dlr:{JANE_MESSAGE}:7",
+            sent_at=utc(2024, 1, 1, 12, 0, 0, ms=123),  # the report's sentAt
             details={
                 "bulkId": "cb1x9wq3h0ze7pt2mfa6",
                 "callbackData": "order-4711",
@@ -160,6 +166,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             type=EventType.BOUNCED,
             occurred_at=utc(2024, 1, 3, 8, 20),
             event_key="infobip:dlr:2c7e5b18-9a0d-4f3c-b6e1-7d8c9b0a1f2e:9",
+            sent_at=utc(2024, 1, 2, 8, 15, 30),  # the report's sentAt
             bounce_type=BounceType.TRANSIENT,
             bounce_subtype="EC_MAILBOX_TEMPORARY_UNAVAILABLE",
             diagnostic="452 4.2.2 Mailbox full",
@@ -185,6 +192,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             type=EventType.BOUNCED,
             occurred_at=utc(2024, 1, 4, 8, 15, 30),
             event_key="infobip:dlr:6d1f0e2a-3b4c-4d5e-8f9a-0b1c2d3e4f5a:15",
+            sent_at=utc(2024, 1, 2, 8, 15, 30),  # the report's sentAt
             bounce_type=BounceType.TRANSIENT,
             bounce_subtype="EC_TEMPORARY_SENDING_ERROR",
             diagnostic="421 4.4.1 Connection timed out",
@@ -209,6 +217,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             type=EventType.REJECTED,
             occurred_at=utc(2024, 1, 5, 10, 0, 0, ms=412),
             event_key="infobip:dlr:a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d:52",
+            sent_at=utc(2024, 1, 5, 10, 0),  # the report's sentAt
             diagnostic="Recipient address is blacklisted",
             details={
                 "bulkId": "z3m8r1t6y0b5u9k2w7pa",

@@ -51,6 +51,7 @@ BOB_BOUNCE = dict(
     bounce_type=BounceType.PERMANENT,
     bounce_subtype="Invalid Address",
     diagnostic=NO_SUCH_ACCOUNT,
+    smtp_status="5.1.1",
     details={
         "type": "bounce",
         "status": "5.1.1",
@@ -104,6 +105,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
                 "554 5.7.1 Service unavailable; Client host [198.51.100.20] "
                 "blocked using bl.example.org"
             ),
+            smtp_status="5.7.1",
             details={
                 "type": "blocked",
                 "status": "5.7.1",
@@ -122,6 +124,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             bounce_type=BounceType.PERMANENT,
             bounce_subtype="5.0.0",
             diagnostic="500 unknown recipient",
+            smtp_status="5.0.0",
             details={
                 "type": "bounce",
                 "status": "5.0.0",
@@ -140,6 +143,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             bounce_type=BounceType.PERMANENT,
             bounce_subtype="5.0.0",
             diagnostic="500 unknown recipient",
+            smtp_status="5.0.0",
             details={"status": "5.0.0", "sg_message_id": "Hn4kP8sWQ2cVz6Lm0tRb7x.filter0001.16648.5515E0B88.0"},
         ),
         sendgrid(
@@ -151,6 +155,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             bounce_type=BounceType.TRANSIENT,
             bounce_subtype="4.2.2",
             diagnostic="452 4.2.2 mailbox full",
+            smtp_status="4.2.2",
             details={"status": "4.2.2", "sg_message_id": "Hn4kP8sWQ2cVz6Lm0tRb7x.filter0001.16648.5515E0B88.1"},
         ),
     ],
@@ -329,6 +334,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
         sendgrid(**DOCS, type=EventType.BOUNCED, event_key="sendgrid:bounce:sg_event_id",
                  bounce_type=BounceType.PERMANENT, bounce_subtype="Invalid Address",
                  diagnostic="500 unknown recipient",
+                 smtp_status="5.0.0",
                  details={"type": "bounce", "status": "5.0.0", "bounce_classification": "Invalid Address", **DOCS_ID}),
         sendgrid(**DOCS, type=EventType.REJECTED, event_key="sendgrid:dropped:sg_event_id",
                  diagnostic="Bounced Address", details={"status": "5.0.0", **DOCS_ID}),
@@ -372,6 +378,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             event_key="sendgrid:bounce:DlyBncLiam000000000000b",
             bounce_type=BounceType.PERMANENT, bounce_subtype="Invalid Address",
             diagnostic="550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+            smtp_status="5.1.10",
             details={"type": "bounce", "status": "5.1.10", "bounce_classification": "Invalid Address"},
         ),
     ],

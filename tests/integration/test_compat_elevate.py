@@ -88,6 +88,23 @@ def test_status_filter_and_items_follow_the_mapping_including_acknowledged(app, 
     assert get(app, tenant, status="LOST").status_code == 400
 
 
+def test_sort_by_status_orders_by_the_status_shown_and_pages_in_that_order(app, tenant, pki):
+    events = one_of_each("x")
+    post_all(app, tenant, pki, *events.values())
+    bounced = [i for i in get(app, tenant, status="BOUNCED").json if i["recipientEmail"] == "bounced@example.com"][0]
+    assert app.test_client().post(f"/api/v1/deliveries/{bounced['id']}/acknowledge",
+                                  headers=tenant.auth).status_code == 200
+
+    shown = [item["status"] for item in get(app, tenant, sort="status").json]
+    assert shown == sorted(shown) == ["ACKNOWLEDGED", "COMPLAINT", "DELIVERED", "DELIVERED", "ERROR", "RETRY",
+                                      "SENT"]
+    assert [item["status"] for item in get(app, tenant, sort="status:desc").json] == shown[::-1]
+    # Page by page (the pages continue from where each ended), the same order.
+    paged = [item["status"] for page in (1, 2, 3, 4)
+             for item in get(app, tenant, sort="status", page=page, pageSize=2).json]
+    assert paged == shown
+
+
 def test_items_carry_the_documented_fields_and_ses_tag_attributes(app, tenant, pki):
     send = for_message("event/send.json", "m1", ["r@example.com"])
     send["mail"]["tags"] = {"billRunType": ["NORMAL"], "billRunId": ["7"], "customerId": ["42"],

@@ -21,7 +21,7 @@ blueprint = Blueprint("openapi", __name__)
 JSON = "application/json"
 
 # Each API style's error schema (components below and in openapi_compat).
-ERROR_SCHEMAS = {"native": "Error", "elevate": "Error", "infobip": "InfobipError", "sendcloud": "SendCloudResponse",
+ERROR_SCHEMAS = {"native": "Error", "elevate": "Error", "infobip": "InfobipError", "infobip4": "InfobipApiError", "sendcloud": "SendCloudResponse",
                  "postman": "PostmanError"}
 REASONS = {"400": "invalid request", "401": "no valid credentials", "403": "the key may not do this",
            "404": "not found in the caller's account", "409": "conflicts with the current state",

@@ -93,6 +93,23 @@ def paths() -> dict:
             query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000}))],
             {**ok("{results: [...]}", "InfobipReports", xml=True),
              **errors("infobip", "400", "401", "403", "429", xml=True)}, **infobip)},
+        "/email/4/logs": {"get": operation("Infobip email logs as its official SDK reads them (EmailApi.get_email_logs)", [
+            *({**query(name, "repeated or comma-separated: any of them", {"type": "array", "items": {"type": "string"}}),
+               "style": "form", "explode": True} for name in ("bulkId", "messageId", "campaignReferenceId")),
+            *(query(name, name) for name in ("sender", "destination", "applicationId", "entityId")),
+            query("cursor", "the nextCursor of the page before", {"type": "string", "format": "cursor"}),
+            query("generalStatus", "any case", or_blank({"type": "string", "pattern": any_case(
+                ["ACCEPTED", "PENDING", "UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"])})),
+            query("sentSince", "inclusive, to the millisecond", or_blank(TIME)),
+            query("sentUntil", "inclusive, to the millisecond", or_blank(TIME)),
+            query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000})),
+            query("useCursor", "true: answer a cursor with nextCursor", {"type": "boolean"})],
+            {**ok("{results: [...], cursor}", "InfobipLogsV4"), **errors("infobip4", "400", "401", "429")}, **infobip)},
+        "/email/4/reports": {"get": operation("Infobip delivery reports as its SDK reads them, each returned once", [
+            *(query(name, name) for name in ("bulkId", "messageId", "applicationId", "entityId", "campaignReferenceId")),
+            query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000}))],
+            {**ok("{results: [...]}", "InfobipReportsV4"), **errors("infobip4", "400", "401", "403", "429")},
+            **infobip)},
         "/apiv2/data/emailStatus": {method: operation(
             "SendCloud email status (seed 003); every answer about the parameters is HTTP 200", sendcloud_parameters,
             {**ok("{result, statusCode, message, info}: result false for a refusal", "SendCloudResponse"),
@@ -148,6 +165,25 @@ def components(spec: APISpec) -> None:
         "InfobipReports": {"type": "object", "required": ["results"], "properties": {"results": {
             "type": "array", "items": {"type": "object", "required": ["messageId", "to", "sentAt", "status"],
                                        "properties": {**infobip_item, "channel": {"type": "string"}}}}}},
+        "InfobipApiError": {"type": "object", "required": ["errorCode", "description", "action", "violations",
+                                                          "resources"], "properties": {
+            "errorCode": {"type": "string"}, "description": {"type": "string"}, "action": {"type": "string"},
+            "violations": {"type": "array", "items": {"type": "object", "properties": {
+                "property": {"type": "string"}, "violation": {"type": "string"}}}},
+            "resources": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "url": {"type": "string"}}}}}},
+        "InfobipLogsV4": {"type": "object", "required": ["results"], "properties": {
+            "results": {"type": "array", "items": {"type": "object", "required": [
+                "messageId", "destination", "sentAt", "status"], "properties": {
+                **{k: v for k, v in infobip_item.items() if k != "to"}, "destination": {"type": "string"},
+                "sender": {"type": "string"}, "text": {"type": "string"}, "campaignReferenceId": ANY,
+                "platform": {"type": "object"}}}},
+            "cursor": {"type": "object", "properties": {"limit": {"type": "integer"},
+                                                        "nextCursor": {"type": "string"}}}}},
+        "InfobipReportsV4": {"type": "object", "required": ["results"], "properties": {"results": {
+            "type": "array", "items": {"type": "object", "required": ["messageId", "to", "sentAt", "status"],
+                                       "properties": {**infobip_item, "sender": {"type": "string"},
+                                                      "campaignReferenceId": ANY, "platform": {"type": "object"}}}}}},
         "SendCloudResponse": {"type": "object", "required": ["result", "message", "info"], "properties": {
             "result": {"type": "boolean"}, "statusCode": {"type": "integer"},
             "statuscode": {"type": "integer", "description": "the documented rate-limit answer's spelling"},

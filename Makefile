@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8080
+HOST ?= 127.0.0.1
 
 .PHONY: run test bench clean
 
-run: $(STAMP)
-	$(BIN)/tracker run
+run: $(STAMP)  # make run PORT=8081 HOST=0.0.0.0
+	$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

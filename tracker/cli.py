@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import socket
 import sys
 
 import click
@@ -12,18 +14,11 @@ from tracker.cli_operations import events, purge, rebuild
 from tracker.cli_ses import ses
 from tracker.cli_sqs import sqs_poll
 from tracker.cli_webhooks import webhooks
+from tracker.cli_output import emit, json_option
 from tracker.config import Config
+from tracker.source_checks import SECRETS, secret_problem, topic_arn_problem
 
 PROVIDERS = ("ses", "infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
-# What --secret is for each provider; those marked required refuse to run unauthenticated
-# because the provider can sign or send credentials.
-SECRETS = {
-    "infobip": ("optional: 'user:password' for HTTP Basic auth on the notify URL", False),
-    "sendcloud": ("the APP KEY that signs webhooks", True),
-    "sendgrid": ("optional: the Event Webhook verification key (base64 DER public key)", False),
-    "mailgun": ("the HTTP webhook signing key", True),
-    "postmark": ("'user:password' for the HTTP Basic auth in the webhook URL", True),
-}
 
 
 @click.group()
@@ -34,10 +29,21 @@ def main() -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def _config() -> Config:
+    """The environment's settings; without TRACKER_SECRET_KEY, the local one `tracker run` keeps
+    (var/secret.key), so that keys made here can verify Elevate JWTs in the default setup."""
+    from tracker import demo
+
+    config = Config.from_env()
+    if config.secret_key is None:
+        config = dataclasses.replace(config, secret_key=demo.local_secret_key())
+    return config
+
+
 def _app(**kwargs):
     from tracker import create_app
 
-    return create_app(Config.from_env(), **kwargs)
+    return create_app(_config(), **kwargs)
 
 
 def _upgrade(app) -> None:
@@ -53,28 +59,26 @@ def run(host: str, port: int) -> None:
     """Migrate, set up a demo account and SES source, then serve and process in this one process."""
     from werkzeug.serving import make_server
 
-    from tracker import demo, repository
+    from tracker import create_app, demo
     from tracker.authenticity.certificates import certificate_store_from_config
-
-    from tracker import create_app
 
     # `run` is the one-process form: it processes in-process even when a broker is configured,
     # and, being for development, lets webhooks use plain http.
-    config = dataclasses.replace(Config.from_env(), broker_url=None, webhook_allow_http=True)
-    if config.secret_key is None:
-        config = dataclasses.replace(config, secret_key=demo.local_secret_key())
+    config = dataclasses.replace(_config(), broker_url=None, webhook_allow_http=True)
     app = create_app(config, certificates=demo.WithDemoCertificate(certificate_store_from_config(config.sns_cert_dir)))
+    # The port first: nothing is set up, printed or minted for a run that cannot serve.
+    busy = click.ClickException(f"cannot listen on {host}:{port} (in use, or not allowed); choose another port: "
+                                f"tracker run --port {port + 1} (make run PORT={port + 1})")
+    try:
+        with socket.create_server((host, port)):  # werkzeug would print its own words and exit
+            pass
+        server = make_server(host, port, app, threaded=True)
+    except (OSError, SystemExit):
+        raise busy from None
     _upgrade(app)
     services = app.extensions["tracker"]
     with services.db.transaction() as session:
-        account = repository.account_by_name(session, demo.DEMO_ACCOUNT)
-        if account is None:
-            account = repository.create_account(session, demo.DEMO_ACCOUNT)
-            repository.create_source(session, account, "ses", ["*"])
-        source = repository.sources_of(session, account, "ses")[0]
-        # Keys are stored hashed, so the one from an earlier run cannot be shown again:
-        # each start issues a fresh demo key (earlier ones stay valid).
-        key = repository.create_api_key(session, account, secret_key=config.secret_key)
+        key, source = demo.ensure_demo(session, secret_key=config.secret_key)
     base = f"http://{host}:{port}"
     click.echo(f"""
 Tracker running at {base}  (database: {config.database_url}; processing in this process)
@@ -87,7 +91,6 @@ Try it:
 """)
     services.waker.wake()  # process anything left pending by an earlier run
     services.webhook_waker.wake()  # and send webhooks still owed
-    server = make_server(host, port, app, threaded=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -182,6 +185,18 @@ def accounts_create(name: str) -> None:
         key = repository.create_api_key(session, repository.create_account(session, name),
                                         secret_key=services.config.secret_key)
     click.echo(f"account: {name}\napi key: {key}\n(store it now: only a hash is kept)")
+    _jwt_note()
+
+
+@accounts.command("list")
+@json_option
+def accounts_list(as_json: bool) -> None:
+    """Every account: its id, when it was made, its live keys and sources."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.session() as session:
+        rows = [dataclasses.asdict(summary) for summary in repository.account_summaries(session)]
+    emit(rows, ("id", "name", "created_at", "live_keys", "sources"), title="accounts", as_json=as_json)
 
 
 @accounts.command("retention")
@@ -223,21 +238,32 @@ def keys_create(account_name: str, operator: bool, read_only: bool) -> None:
         role = "operator" if operator else "read-only" if read_only else "application"
         key = repository.create_api_key(session, account, role=role, secret_key=services.config.secret_key)
     click.echo(f"api key: {key}\n(store it now: only a hash is kept)")
+    _jwt_note()
+
+
+def _jwt_note() -> None:
+    """Say which secret the key was sealed under for Elevate JWTs, when it is not the environment's."""
+    if not os.environ.get("TRACKER_SECRET_KEY"):
+        click.echo("(sealed for Elevate JWTs under var/secret.key, as `tracker run` uses; a server elsewhere "
+                   "verifies its JWTs only with TRACKER_SECRET_KEY set to that file's content)")
 
 
 @keys.command("list")
 @click.option("--account", "account_name", required=True)
-def keys_list(account_name: str) -> None:
-    """An account's keys: id, role, created, revoked (the secrets are not kept)."""
+@json_option
+def keys_list(account_name: str, as_json: bool) -> None:
+    """An account's keys: id, role, created, revoked, whether it can verify JWTs (the secrets are not kept)."""
     from tracker import repository
 
     with _app().extensions["tracker"].db.session() as session:
         account = repository.account_by_name(session, account_name)
         if account is None:
             raise click.ClickException(f"no account {account_name!r}")
-        for key in repository.keys_of(session, account):
-            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
-            click.echo(f"{key.key_id}\t{key.role}\t{key.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+        rows = [{"key_id": key.key_id, "role": key.role, "created_at": key.created_at, "revoked_at": key.revoked_at,
+                 "state": "revoked" if key.revoked_at else "live", "verifies_jwts": key.sealed_key is not None}
+                for key in repository.keys_of(session, account)]
+    emit(rows, ("key_id", "role", "created_at", "state", "verifies_jwts"), title=f"keys of {account_name}",
+         as_json=as_json)
 
 
 @keys.command("revoke")
@@ -264,25 +290,105 @@ def sources() -> None:
               help="SES: SNS TopicArn to accept (repeatable); '*' accepts any topic.")
 @click.option("--secret", help="Webhook providers: " + "; ".join(f"{p}: {what}" for p, (what, _) in SECRETS.items()))
 def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...], secret: str | None) -> None:
-    """Create a source and print its hook path."""
+    """Create a source and print its hook path.
+
+    The secret and topic ARNs are checked by the receiver's own code: a source that could
+    never accept an event is refused now, not on its first webhook.
+    """
     from tracker import repository
 
     if provider == "ses" and not topic_arns:
         raise click.UsageError("give at least one --topic-arn (or '*' for any topic)")
     if provider != "ses" and topic_arns:
         raise click.UsageError("--topic-arn is for SES sources only")
-    if provider in SECRETS and SECRETS[provider][1] and not secret:
-        raise click.UsageError(f"{provider} sources need --secret: {SECRETS[provider][0]}")
-    if provider in ("infobip", "postmark") and secret and ":" not in secret.strip(":"):
-        raise click.UsageError(f"{provider} --secret is 'user:password'")
+    problems = [secret_problem(provider, secret), *map(topic_arn_problem, topic_arns)]
+    if any(problems):
+        raise click.UsageError("; ".join(p for p in problems if p))
     app = _app()
     with app.extensions["tracker"].db.transaction() as session:
         account = repository.account_by_name(session, account_name)
         if account is None:
             raise click.ClickException(f"no account {account_name!r}")
         source = repository.create_source(session, account, provider, topic_arns, secret)
-    path = "sns" if provider == "ses" else provider
-    click.echo(f"/hooks/{path}/{source.token}")
+    click.echo(_hook(source))
+
+
+def _hook(source) -> str:
+    return f"/hooks/{'sns' if source.provider == 'ses' else source.provider}/{source.token}"
+
+
+def _source_row(source, account_name: str) -> dict:
+    return {"id": source.id, "account": account_name, "provider": source.provider, "hook": _hook(source),
+            "topic_arns": list(source.topic_arns or []) if source.provider == "ses" else None,
+            "secret": "set" if source.secret else "none", "created_at": source.created_at}
+
+
+@sources.command("list")
+@click.option("--account", "account_name", help="only this account's")
+@json_option
+def sources_list(account_name: str | None, as_json: bool) -> None:
+    """Every source with its hook path (append it to the tracker's public URL), topics and whether a secret is set."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.session() as session:
+        account_id = None
+        if account_name is not None:
+            account = repository.account_by_name(session, account_name)
+            if account is None:
+                raise click.ClickException(f"no account {account_name!r}")
+            account_id = account.id
+        rows = [_source_row(source, name) for source, name in repository.all_sources(session, account_id)]
+    emit(rows, ("id", "account", "provider", "hook", "topic_arns", "secret", "created_at"), title="sources",
+         as_json=as_json)
+
+
+@sources.command("show")
+@click.argument("source_id", type=int)
+@click.option("--public-url", envvar="TRACKER_PUBLIC_URL", help="the tracker's public base URL, for the full hook URL")
+@json_option
+def sources_show(source_id: int, public_url: str | None, as_json: bool) -> None:
+    """One source: its hook URL (to configure at the provider again), topics, whether a secret is set."""
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.session() as session:
+        source = repository.source_by_id(session, source_id)
+        if source is None:
+            raise click.ClickException(f"no source {source_id}")
+        row = _source_row(source, _account_name(session, source.account_id))
+    if public_url:
+        row["hook_url"] = public_url.rstrip("/") + row["hook"]
+    if as_json:
+        click.echo(json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}, indent=2))
+    else:
+        for name, value in row.items():
+            click.echo(f"{name}: {', '.join(value) if isinstance(value, list) else value}")
+
+
+def _account_name(session, account_id: int) -> str:
+    from tracker.models import Account
+
+    return session.get(Account, account_id).name
+
+
+@sources.command("rotate-secret")
+@click.argument("source_id", type=int)
+@click.option("--secret", required=True, help="the provider's new secret (checked as at creation)")
+def sources_rotate_secret(source_id: int, secret: str) -> None:
+    """Replace a webhook source's secret (after rotating it at the provider); the hook URL stays.
+
+    Running receivers use the new secret within 10 seconds (they cache sources that long).
+    """
+    from tracker import repository
+
+    with _app().extensions["tracker"].db.transaction() as session:
+        source = repository.source_by_id(session, source_id)
+        if source is None:
+            raise click.ClickException(f"no source {source_id}")
+        problem = secret_problem(source.provider, secret)
+        if problem:
+            raise click.UsageError(problem)
+        repository.set_source_secret(session, source, secret)
+    click.echo(f"source {source_id} ({source.provider}): secret replaced; hook {_hook(source)}")
 
 
 main.add_command(sqs_poll, "sqs-poll")

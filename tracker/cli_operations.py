@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from tracker import inbox
+from tracker.cli_output import emit, json_option
 from tracker.providers import bounded_json
 from tracker.repository.operations import LISTABLE_STATES
 
@@ -69,33 +70,33 @@ def events() -> None:
     """Inspect, replay and discard inbox events."""
 
 
+ALL = "all"
+
+
 @events.command("list")
-@click.option("--state", type=click.Choice(LISTABLE_STATES), default=inbox.FAILED, show_default=True,
-              help="'replayed': replayed at least once, whatever its state now")
+@click.option("--state", type=click.Choice((*LISTABLE_STATES, ALL)), default=inbox.FAILED, show_default=True,
+              help="'replayed': replayed at least once, whatever its state now; 'all': every state")
 @_filter_options
 @click.option("--limit", default=50, show_default=True)
 @click.option("--after", "after_id", default=0, help="show ids after this one (the next page)")
-def list_events(state, provider, account_name, since, error_contains, limit, after_id) -> None:
-    """List inbox events as a table (failed ones by default; pending ones with their age)."""
-    from rich.console import Console
-    from rich.table import Table
-
+@json_option
+def list_events(state, provider, account_name, since, error_contains, limit, after_id, as_json) -> None:
+    """List inbox events as a table, or JSON (failed ones by default; pending ones with their age)."""
     from tracker import repository
 
     services = _services()
-    where = _where(services, state=state, provider=provider, account_name=account_name, since=since,
-                   error_contains=error_contains)
-    if state == inbox.PENDING:
+    where = _where(services, state=None if state == ALL else state, provider=provider, account_name=account_name,
+                   since=since, error_contains=error_contains)
+    if state == inbox.PENDING and not as_json:
         return _list_pending(services, where, limit, after_id)
     with services.db.session() as session:
         rows = repository.list_inbox_events(session, where, after_id=after_id, limit=limit)
-    table = Table("id", "provider", "kind", "received", "state", "attempts", "replays", "failure", "error",
-                  title=f"{state} events")
-    for row in rows:
-        table.add_row(str(row.id), row.provider, row.kind, f"{row.received_at:%Y-%m-%d %H:%M:%S}", row.state,
-                      str(row.attempts), str(row.replay_count), row.failure_kind or "", (row.error or "")[:90])
-    Console().print(table)
-    if len(rows) == limit:
+    emit([{"id": row.id, "account_id": row.account_id, "provider": row.provider, "kind": row.kind,
+           "received_at": row.received_at, "state": row.state, "attempts": row.attempts, "replays": row.replay_count,
+           "failure": row.failure_kind, "error": row.error if as_json else (row.error or "")[:90]} for row in rows],
+         ("id", "provider", "kind", "received_at", "state", "attempts", "replays", "failure", "error"),
+         title=f"{state} events", as_json=as_json)
+    if len(rows) == limit and not as_json:
         click.echo(f"more: tracker events list --state {state} --after {rows[-1].id}")
 
 

@@ -7,6 +7,7 @@ real SNS subscription works against the demo too. No private key is in the repos
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tracker.authenticity.certificates import DirectoryCertificateStore
@@ -39,3 +40,28 @@ def local_secret_key(path: Path = Path("var/secret.key")) -> str:
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def ensure_demo(session, *, secret_key: str | None, key_file: Path = Path("var/demo.key")):
+    """The demo account's API key and SES source, made on the first run and the same on every run after.
+
+    Keys are stored hashed, so the demo key is kept in ``key_file`` (mode 600) to be shown
+    again; a new one is made only if that file is missing or its key was revoked.
+    """
+    from tracker import repository
+
+    account = repository.account_by_name(session, DEMO_ACCOUNT)
+    if account is None:
+        account = repository.create_account(session, DEMO_ACCOUNT)
+        repository.create_source(session, account, "ses", ["*"])
+    source = repository.sources_of(session, account, "ses")[0]
+    kept = key_file.read_text().strip() if key_file.exists() else ""
+    caller = repository.caller_for_key(session, kept) if kept else None
+    if caller is not None and caller.account_id == account.id:
+        return kept, source
+    key = repository.create_api_key(session, account, secret_key=secret_key)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(key)
+    return key, source

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, case, select
 
+from tracker import keys
 from tracker.api import credentials, moments, page_marks, ratelimit
 from tracker.domain import Status
 from tracker.errors import ApiError
@@ -68,7 +69,9 @@ def require_elevate_auth(view):
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>")
         caller = credentials.caller_from_authorization(f"Bearer {token}")
         if caller is None:
-            raise ApiError(401, "unauthorized", "the JWT (or API key) is not valid, expired, or names no live key")
+            detail = ("the API key is unknown or revoked" if token.startswith(keys.PREFIX)
+                      else credentials.jwt_refusal(token))
+            raise ApiError(401, "unauthorized", detail)
         g.account_id = caller.account_id
         retry_after = ratelimit.hit(caller.account_id, "elevate")
         if retry_after is not None:

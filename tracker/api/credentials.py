@@ -16,7 +16,7 @@ from tracker import keys, repository
 from tracker.repository import Caller
 from tracker.services import services
 
-__all__ = ["Caller", "caller_from_api_key", "caller_from_authorization", "caller_from_jwt"]
+__all__ = ["Caller", "caller_from_api_key", "caller_from_authorization", "caller_from_jwt", "jwt_refusal"]
 
 
 def caller_from_api_key(presented: str) -> Caller | None:
@@ -65,3 +65,32 @@ def caller_from_authorization(header: str, *, schemes: tuple[str, ...] = ("beare
     if credentials.startswith(keys.PREFIX):
         return caller_from_api_key(credentials)
     return caller_from_jwt(credentials)
+
+
+def jwt_refusal(token: str) -> str:
+    """Why a JWT was refused, in words that say what is missing (for the 401's detail).
+
+    Only called once a JWT failed; it tells what the caller can act on (no key id, an unknown
+    key, a key that cannot verify JWTs and why), never anything about another account's keys.
+    """
+    app = services()
+    try:
+        key_id = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        return "the Bearer value is neither an API key (trk_...) nor a JWT"
+    if not keys.is_key_id(key_id):
+        return "the JWT's kid header must name the API key that signed it (the 16 hex characters after trk_)"
+    with app.db.session() as session:
+        found = repository.sealed_key(session, key_id)
+    if found is None:
+        return f"no live API key {key_id} (unknown or revoked)"
+    if not app.config.secret_key:
+        return ("this tracker has no TRACKER_SECRET_KEY, so it cannot verify JWTs: set it (to the secret the "
+                "keys were created under), or send the API key itself as the Bearer value")
+    if not found[2]:
+        return (f"API key {key_id} was created without TRACKER_SECRET_KEY, so it cannot verify JWTs: create a key "
+                "while TRACKER_SECRET_KEY is set (tracker keys create), or send the API key itself")
+    if keys.unseal(found[2], app.config.secret_key) is None:
+        return (f"API key {key_id} was created under another TRACKER_SECRET_KEY than this tracker's: set the same "
+                "secret, or create a key under this one")
+    return f"the JWT is not signed HS256 by API key {key_id}, or it has expired"

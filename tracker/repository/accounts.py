@@ -5,7 +5,7 @@ import dataclasses
 import secrets
 from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import keys
@@ -17,7 +17,12 @@ from tracker.models import (
 )
 
 __all__ = [
+    "AccountSummary",
     "Caller",
+    "account_summaries",
+    "all_sources",
+    "set_source_secret",
+    "source_by_id",
     "account_by_name",
     "accounts_with_retention",
     "allow_topic",
@@ -153,3 +158,39 @@ def revoke_key(session: Session, key_id: str) -> bool:
     key.sealed_key = None  # nothing left to verify JWTs with
     session.flush()
     return True
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountSummary:
+    id: int
+    name: str
+    created_at: object
+    live_keys: int
+    sources: int
+
+
+def account_summaries(session: Session) -> list[AccountSummary]:
+    """Every account with how many live keys and sources it has, by name."""
+    keys_live = (select(func.count()).select_from(ApiKey)
+                 .where(ApiKey.account_id == Account.id, ApiKey.revoked_at.is_(None)).scalar_subquery())
+    sources = select(func.count()).select_from(Source).where(Source.account_id == Account.id).scalar_subquery()
+    rows = session.execute(select(Account.id, Account.name, Account.created_at, keys_live, sources)
+                           .order_by(Account.name))
+    return [AccountSummary(*row) for row in rows]
+
+
+def all_sources(session: Session, account_id: int | None = None) -> list[tuple[Source, str]]:
+    """(source, account name) of every source, or of one account's, by id."""
+    statement = select(Source, Account.name).join(Account, Account.id == Source.account_id).order_by(Source.id)
+    if account_id is not None:
+        statement = statement.where(Source.account_id == account_id)
+    return [(source, name) for source, name in session.execute(statement)]
+
+
+def source_by_id(session: Session, source_id: int) -> Source | None:
+    return session.get(Source, source_id)
+
+
+def set_source_secret(session: Session, source: Source, secret: str | None) -> None:
+    source.secret = secret
+    session.flush()

@@ -1,0 +1,60 @@
+"""Which local process is applying a batch: the one whose PostgreSQL session is inside a transaction.
+
+PostgreSQL tells the client port of each session (pg_stat_activity); /proc/net/tcp maps a
+local port to a socket inode, and /proc/<pid>/fd to the process holding that socket. So
+the pool process that is mid-batch is found for sure, never the embedded beat (same
+command line, no database session).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+
+
+def applying_batch(pids: Callable[[], list[int]], database_url: str, timeout: float = 10.0) -> int | None:
+    """One of the processes ``pids()`` lists whose database session is in a transaction, or None at the timeout."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                ports = {port for (port,) in connection.execute(sa.text(
+                    "SELECT client_port FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND client_port > 0"))}
+            owners = _socket_owners(pids()) if ports else {}
+            for port in ports:
+                inode = _inode_of_local_port(port)
+                if inode in owners:
+                    return owners[inode]
+            time.sleep(0.02)
+        return None
+    finally:
+        engine.dispose()
+
+
+def _inode_of_local_port(port: int) -> int | None:
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return int(fields[9])
+    return None
+
+
+def _socket_owners(pids: list[int]) -> dict[int, int]:
+    """socket inode -> pid, for the sockets the given processes hold."""
+    owners = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        owners[int(target[8:-1])] = pid
+    return owners

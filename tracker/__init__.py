@@ -30,6 +30,8 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
+    # "//" in a path (a token holding "%2F") is a 404 in JSON, not an HTML redirect to another URL.
+    app.url_map.merge_slashes = False
 
     db = Database(config.database_url)
     services = Services(

@@ -9,6 +9,7 @@ import sys
 import click
 
 from tracker.cli_operations import events, purge, rebuild
+from tracker.cli_ses import ses
 from tracker.cli_sqs import sqs_poll
 from tracker.cli_webhooks import webhooks
 from tracker.config import Config
@@ -269,6 +270,7 @@ main.add_command(events)
 main.add_command(rebuild)
 main.add_command(purge)
 main.add_command(webhooks)
+main.add_command(ses)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from tracker import inbox
+from tracker.providers import bounded_json
 from tracker.repository.operations import LISTABLE_STATES
 
 
@@ -128,10 +129,10 @@ def show(event_id: int) -> None:
 
 def _pretty(body: str) -> str:
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
         if isinstance(document, dict) and isinstance(document.get("Message"), str):
             try:  # SNS: show the SES message inside, decoded
-                document = {**document, "Message": json.loads(document["Message"])}
+                document = {**document, "Message": bounded_json.loads(document["Message"])}
             except ValueError:
                 pass
         return json.dumps(document, indent=2, ensure_ascii=False)

@@ -8,7 +8,7 @@ SUBSCRIPTION_CONFIRMATION = "subscription_confirmation"
 UNSUBSCRIBE_CONFIRMATION = "unsubscribe_confirmation"
 RAW = "raw"  # an SES message delivered without its SNS envelope (SQS raw delivery)
 WEBHOOK = "webhook"  # a provider webhook body, as sent
-WEBHOOK_BASE64 = "webhook_base64"  # a webhook body that was not UTF-8, kept base64-encoded
+WEBHOOK_BASE64 = "webhook_base64"  # a webhook body that is not storable text (not UTF-8, or holding NUL), kept base64-encoded
 ACKNOWLEDGEMENT = "acknowledgement"  # recorded by the tracker itself (provider "tracker")
 
 # state: pending -> processed | failed; failed -> pending (replay) | discarded.
@@ -19,10 +19,12 @@ FAILED = "failed"
 DISCARDED = "discarded"
 STATES = (PENDING, PROCESSED, FAILED, DISCARDED)
 
-# failure_kind: why a row failed (or is waiting to retry). The first two fail at once
-# (retrying cannot help until the parser changes; then an operator replays the row).
-PARSE_ERROR = "parse"  # not the provider's format at all: not UTF-8, not JSON, XML or form
+# failure_kind: why a row failed (or is waiting to retry). The first four fail at once
+# (retrying cannot help until the code changes; then an operator replays the row).
+PARSE_ERROR = "parse"  # not the provider's format at all: not UTF-8, not JSON, XML or form, or nested too deep
 UNMAPPED_SHAPE = "unmapped_shape"  # readable, but no shape the provider's parser maps
+UNSTORABLE = "unstorable"  # a value the database refuses (an id holding NUL, too long, out of range)
+INTERNAL = "internal"  # an unexpected error in the tracker itself (a bug): the reason names the exception
 DATABASE = "database"  # the database failed while applying it: retried with backoff
 TRANSIENT = "transient"  # other passing trouble (confirming an SNS subscription): retried
 EXHAUSTED = "exhausted"  # database or transient failures that outlasted max_attempts

@@ -15,7 +15,15 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from tracker import inbox, metrics, repository
@@ -24,7 +32,7 @@ from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.models import Delivery, DeliveryEvent, InboxEvent, utcnow
 from tracker.outbound import outbox
-from tracker.providers import acknowledgements, registry, ses
+from tracker.providers import acknowledgements, registry, ses, storable
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.sns_envelope import (
     SUBSCRIPTION_CONFIRMATION,
@@ -73,37 +81,20 @@ class _Permanent(Exception):
 
 
 def process_pending(db: Database, confirmer: SubscriptionConfirmer, settings: Settings) -> BatchResult:
-    """Process one batch of pending rows; BatchResult.claimed == 0 means the inbox is drained."""
-    claimed_ids: list[int] = []
-    try:
-        with db.transaction() as session:
-            rows = repository.claim_pending(session, settings.batch_size)
-            claimed_ids = [row.id for row in rows]
-            return _process(session, rows, confirmer, settings)
-    except SQLAlchemyError:
-        if not claimed_ids:
-            raise  # the database itself is away: the caller retries later
-        log.exception("batch of %d rows failed; retrying them one by one", len(claimed_ids))
-    # Isolate the row that broke the batch so that the others still get through.
-    result = BatchResult()
-    for row_id in claimed_ids:
-        result += process_rows(db, [row_id], confirmer, settings)
-    return result
+    """Process one batch of pending rows; BatchResult.claimed == 0 means the inbox is drained.
+
+    Raises only for trouble that concerns the whole batch (the database went away): its
+    rows stay pending and the caller tries again later.
+    """
+    with db.transaction() as session:
+        return _process(session, repository.claim_pending(session, settings.batch_size), confirmer, settings)
 
 
 def process_rows(db: Database, ids: Sequence[int], confirmer: SubscriptionConfirmer,
                  settings: Settings) -> BatchResult:
-    """Process the given rows if still pending, counting a database error against each."""
-    try:
-        with db.transaction() as session:
-            return _process(session, repository.claim_by_ids(session, ids), confirmer, settings)
-    except SQLAlchemyError as error:
-        with db.transaction() as session:
-            for row_id in ids:
-                repository.record_failure(session, row_id, f"database error: {error}", now=utcnow(),
-                                          kind=inbox.DATABASE, max_attempts=settings.max_attempts,
-                                          retry_delay=inbox.retry_delay)
-        return BatchResult(claimed=len(ids), retrying=len(ids))
+    """Process the given rows if still pending (a replay), each failing alone like a batch's."""
+    with db.transaction() as session:
+        return _process(session, repository.claim_by_ids(session, ids), confirmer, settings)
 
 
 def drain(db: Database, confirmer: SubscriptionConfirmer, settings: Settings,
@@ -122,32 +113,103 @@ def drain(db: Database, confirmer: SubscriptionConfirmer, settings: Settings,
 
 def _process(session: Session, rows: Sequence[InboxEvent], confirmer: SubscriptionConfirmer,
              settings: Settings) -> BatchResult:
+    """Read each row, then apply them: a row whose reading or applying fails, fails alone.
+
+    Reading is per row. Applying is one savepoint for the rows never tried before; if the
+    database refuses it (or anything else goes wrong), the group is halved until the row
+    at fault is alone, so one poison row costs a few extra savepoints, never the batch.
+    A row that failed before (a retry) is applied on its own, so that a row failing
+    repeatedly cannot drag its neighbours down with it.
+    """
     now = utcnow()
     result = BatchResult(claimed=len(rows))
-    done: list[int] = []
-    events: list[tuple[InboxEvent, NormalizedEvent]] = []
+    read: list[tuple[InboxEvent, list[NormalizedEvent]]] = []
     for row in rows:
         try:
-            events.extend((row, event) for event in _read(session, row, confirmer))
-        except _Permanent as error:
-            repository.record_failure(session, row.id, str(error), now=now, kind=error.kind,
-                                      max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
-            result.failed += 1
-        except ConfirmationFailed as error:
-            repository.record_failure(session, row.id, str(error), now=now, kind=inbox.TRANSIENT,
-                                      max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
-            result.retrying += 1
-        else:
-            done.append(row.id)
-    result.events_applied, merged = _apply(session, events, now, settings)
-    applied = set(done)  # a row that failed says nothing about its message either
-    repository.record_messages(session, _messages([row for row in rows if row.id in applied], events), now)
-    result.transitions = [delivery for delivery in merged if delivery.status_changed]
-    result.webhooks_queued = outbox.enqueue_status_changes(session, result.transitions, now)
-    repository.mark_processed(session, done, now)
-    result.processed = len(done)
+            read.append((row, _read(session, row, confirmer)))
+        except Exception as error:  # noqa: BLE001 - whatever it is, it is this row's alone
+            _record_failure(session, row, error, now, settings, result)
+    fresh = [item for item in read if not item[0].attempts]
+    groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
+    for group in groups:
+        _apply_group(session, group, now, settings, result)
     _count(result)
     return result
+
+
+def _apply_group(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
+                 settings: Settings, result: BatchResult) -> None:
+    try:
+        with session.begin_nested():
+            applied = _apply_rows(session, group, now, settings)
+    except Exception as error:  # noqa: BLE001 - isolated below; only whole-batch trouble propagates
+        if _concerns_batch(error):
+            raise
+        if len(group) == 1:
+            _record_failure(session, group[0][0], error, now, settings, result)
+            return
+        log.warning("applying %d rows failed (%s); isolating the row at fault", len(group), _reason(error))
+        half = len(group) // 2
+        _apply_group(session, group[:half], now, settings, result)
+        _apply_group(session, group[half:], now, settings, result)
+        return
+    result += applied
+
+
+def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
+                settings: Settings) -> BatchResult:
+    """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
+    rows = [row for row, _ in group]
+    events = [(row, event) for row, row_events in group for event in row_events]
+    added, merged = _apply(session, events, now, settings)
+    repository.record_messages(session, _messages(rows, events), now)
+    transitions = [delivery for delivery in merged if delivery.status_changed]
+    queued = outbox.enqueue_status_changes(session, transitions, now)
+    repository.mark_processed(session, [row.id for row in rows], now)
+    return BatchResult(processed=len(rows), events_applied=added, transitions=transitions, webhooks_queued=queued)
+
+
+def _record_failure(session: Session, row: InboxEvent, error: Exception, now, settings: Settings,
+                    result: BatchResult) -> None:
+    """Mark ``row`` failed (or waiting for its retry) with the kind and reason of ``error``."""
+    if _concerns_batch(error):
+        raise error
+    kind = _failure_kind(error)
+    if kind == inbox.INTERNAL:
+        log.error("inbox row %s failed with an unexpected error", row.id, exc_info=error)
+    state = repository.record_failure(session, row.id, _reason(error), now=now, kind=kind,
+                                      max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
+    if state == inbox.PENDING:
+        result.retrying += 1
+    else:
+        result.failed += 1
+
+
+def _failure_kind(error: Exception) -> str:
+    if isinstance(error, _Permanent):
+        return error.kind
+    if isinstance(error, ConfirmationFailed):
+        return inbox.TRANSIENT
+    if isinstance(error, (DataError, IntegrityError)):
+        return inbox.UNSTORABLE  # the database refuses a value of this row: retrying cannot help
+    if isinstance(error, OperationalError):
+        return inbox.DATABASE  # a deadlock, a lock or statement timeout: worth another try
+    return inbox.INTERNAL
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, (_Permanent, ConfirmationFailed)):
+        return str(error)
+    if isinstance(error, DBAPIError):
+        return f"database error: {error.orig}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def _concerns_batch(error: Exception) -> bool:
+    """Whether ``error`` says nothing about a row but that the database is gone (retry the batch)."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, InterfaceError)
+    return isinstance(error, (DisconnectionError, PoolTimeoutError))
 
 
 def _count(result: BatchResult) -> None:
@@ -176,17 +238,18 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
         # An UnsubscribeConfirmation is recorded and nothing else: re-subscribing is the
         # topic owner's decision, never the tracker's.
         arn, state = None, "unsubscribed"
-    repository.record_sns_subscription(session, source_id=row.source_id, topic_arn=envelope.topic_arn,
-                                       state=state, subscription_arn=arn, inbox_event_id=row.id)
+    with session.begin_nested():  # a write while reading: if refused, only this row fails
+        repository.record_sns_subscription(session, source_id=row.source_id, topic_arn=envelope.topic_arn,
+                                           state=state, subscription_arn=arn, inbox_event_id=row.id)
     return []
 
 
 def events_of(row: InboxEvent) -> list[NormalizedEvent]:
-    """The normalized events in an inbox row (no side effects); _Permanent if it can never be read."""
-    events = _parsed(row)
-    for event in events:
-        _check_fits(event)
-    return events
+    """The normalized events in an inbox row, made storable (no side effects).
+
+    _Permanent if the row can never be read or stored.
+    """
+    return [_storable(event) for event in _parsed(row)]
 
 
 # What identifies an event must fit its column whole: cut, two ids could become one.
@@ -194,12 +257,25 @@ _IDENTITY_WIDTHS = (("message_id", Delivery.message_id.type.length), ("recipient
                     ("event_key", DeliveryEvent.event_key.type.length))
 
 
-def _check_fits(event: NormalizedEvent) -> None:
+def _storable(event: NormalizedEvent) -> NormalizedEvent:
+    """``event`` as the database can hold it (tracker.providers.storable: ids refused, text cleaned)."""
     for name, width in _IDENTITY_WIDTHS:
         value = getattr(event, name)
-        if value is not None and len(value) > width:
+        if value is None:
+            continue
+        if len(value) > width:
             raise _Permanent(f"{event.provider} {event.type.value} event: {name} is {len(value)} characters long, "
-                             f"past the {width} a {name} may have: {value[:60]!r}...")
+                             f"past the {width} a {name} may have: {value[:60]!r}...", inbox.UNSTORABLE)
+        trouble = storable.problem(value)
+        if trouble:
+            raise _Permanent(f"{event.provider} {event.type.value} event: {name} {trouble}: {value[:60]!r}",
+                             inbox.UNSTORABLE)
+    return dataclasses.replace(
+        event,
+        bounce_subtype=storable.text(event.bounce_subtype) if event.bounce_subtype else event.bounce_subtype,
+        diagnostic=storable.text(event.diagnostic) if event.diagnostic else event.diagnostic,
+        details=storable.value(event.details),
+    )
 
 
 def _parsed(row: InboxEvent) -> list[NormalizedEvent]:
@@ -227,7 +303,7 @@ def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) ->
     for row in rows:
         try:
             events.extend((row, event) for event in events_of(row))
-        except _Permanent:
+        except Exception:  # noqa: BLE001 - a rebuild counts what it cannot read and goes on
             unreadable += 1
     added, _ = _apply(session, events, utcnow(), settings)
     return added, unreadable
@@ -259,7 +335,17 @@ def _messages(rows: Sequence[InboxEvent],
                       if isinstance(event.details.get(name), str) and event.details[name]}
         if attributes:
             found[(row.account_id, event.message_id)] = ses.MessageFacts(event.message_id, None, None, attributes)
-    return [(account_id, facts) for (account_id, _), facts in sorted(found.items())]
+    return [(account_id, _storable_facts(facts)) for (account_id, message_id), facts in sorted(found.items())
+            if not storable.problem(message_id)]
+
+
+def _storable_facts(facts: ses.MessageFacts) -> ses.MessageFacts:
+    return dataclasses.replace(
+        facts,
+        from_address=storable.text(facts.from_address) if facts.from_address else facts.from_address,
+        subject=storable.text(facts.subject) if facts.subject else facts.subject,
+        attributes=storable.value(facts.attributes),
+    )
 
 
 def webhook_body(row: InboxEvent) -> bytes:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from typing import Protocol
@@ -38,6 +39,10 @@ class SourceInfo:
         return "*" in self.topic_arns or topic_arn in self.topic_arns
 
 
+# Hook tokens are secrets.token_urlsafe() (tracker.repository.accounts.create_source).
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 class SourceCache:
     """Token -> SourceInfo for a few seconds, so a receiver spends no query on lookups under load.
 
@@ -51,6 +56,8 @@ class SourceCache:
         self._lock = threading.Lock()
 
     def get(self, token: str) -> SourceInfo | None:
+        if not _TOKEN_SHAPE.fullmatch(token):
+            return None  # no source has such a token (a NUL would not even reach the database)
         now = time.monotonic()
         entry = self._entries.get(token)
         if entry and entry[0] > now:

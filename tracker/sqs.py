@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import SQLAlchemyError
 
+from tracker.providers import bounded_json
 from tracker import intake
 from tracker.errors import ApiError
 from tracker.services import Services, SourceInfo
@@ -53,7 +53,7 @@ def handle_message(services: Services, source: SourceInfo, body: str) -> Outcome
     if len(body.encode("utf-8")) > services.config.max_body_bytes:
         return Outcome(REFUSED, f"body is larger than {services.config.max_body_bytes} bytes")
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
     except ValueError as error:
         return Outcome(REFUSED, f"body is not JSON: {error}")
     if not isinstance(document, dict):

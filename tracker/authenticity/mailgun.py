@@ -46,6 +46,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
+from tracker.providers import bounded_json
 from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest, equal
 
 __all__ = ["MAX_AGE", "MAX_FUTURE_SKEW", "authenticate"]
@@ -99,7 +100,7 @@ def _signature_for(key: str, timestamp: str, token: str) -> str:
 
 def _signature_block(request: WebhookRequest) -> dict[str, Any]:
     try:
-        document = json.loads(request.body.decode("utf-8-sig"))
+        document = bounded_json.loads(request.body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         legacy = _legacy_form(request)
         if legacy is not None:

@@ -29,6 +29,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
+from tracker.providers import bounded_json
 from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest, equal
 
 MAX_AGE = timedelta(hours=24)
@@ -95,7 +96,7 @@ def _fields(request: WebhookRequest) -> dict[str, list[object]]:
         return {}
     if text.startswith("{"):
         try:
-            document = json.loads(text)
+            document = bounded_json.loads(text)
         except json.JSONDecodeError:
             return {}
         if not isinstance(document, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from tracker.providers import bounded_json
 from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError
 from tracker.providers.timestamps import parse_timestamp
@@ -19,7 +20,7 @@ def body(*, message_id: str, recipient: str, by: str, at: datetime, note: str | 
 
 def parse(text: str, *, inbox_id: int, provider: str) -> list[NormalizedEvent]:
     try:
-        record = json.loads(text)
+        record = bounded_json.loads(text)
         return [NormalizedEvent(
             provider=provider,
             message_id=record["message_id"],

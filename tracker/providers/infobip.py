@@ -39,6 +39,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as DefusedElementTree
 from defusedxml import DefusedXmlException
 
+from tracker.providers import bounded_json
 from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.infobip_facts import (
@@ -310,7 +311,7 @@ def _decode(body: bytes, content_type: str) -> _JSONObject:
 
 def _decode_json(text: bytes) -> _JSONObject:
     try:
-        document = json.loads(text.decode("utf-8"))
+        document = bounded_json.loads(text.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UnreadablePayload(f"the JSON body is not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:

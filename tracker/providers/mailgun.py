@@ -31,6 +31,7 @@ from email.utils import getaddresses
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from tracker.providers import bounded_json
 from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.values import (
@@ -203,7 +204,7 @@ def _load(body: bytes, content_type: str) -> _JSONObject:
             f"Mailgun webhook body is not UTF-8 text ({exc})" + (_LEGACY_ADVICE if legacy else "")
         ) from None
     try:
-        document = json.loads(text)
+        document = bounded_json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadablePayload(
             not_json("Mailgun webhook body", exc, text) + (_LEGACY_ADVICE if legacy else "")

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from tracker.providers import bounded_json
 from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.postmark_facts import (
@@ -225,7 +226,7 @@ def _load(body: bytes) -> Any:
         except UnicodeDecodeError as exc:
             raise UnreadablePayload(f"Postmark webhook body is not UTF-8 text ({exc})") from None
     try:
-        return json.loads(text_body)
+        return bounded_json.loads(text_body)
     except json.JSONDecodeError as exc:
         raise UnreadablePayload(not_json("Postmark webhook body", exc, text_body)) from None
 

@@ -11,6 +11,7 @@ import json
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl
 
+from tracker.providers import bounded_json
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.values import Facts, compact, excerpt, not_json
 
@@ -44,7 +45,7 @@ class Fields:
         raw = [*self._values.get(name, ()), *self._values.get(name + "[]", ())]
         if len(raw) == 1 and isinstance(raw[0], str) and raw[0].lstrip().startswith("["):
             try:
-                raw = [json.loads(raw[0])]
+                raw = [bounded_json.loads(raw[0])]
             except json.JSONDecodeError as exc:
                 raise PayloadError(
                     f"{name} looks like a JSON array but is not one ({exc.msg}): {excerpt(raw[0])}"
@@ -90,7 +91,7 @@ def decode(body: bytes, content_type: str) -> Fields:
 
 def _decode_json(text: str) -> Fields:
     try:
-        document = json.loads(text)
+        document = bounded_json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadablePayload(not_json("SendCloud body", exc, text)) from None
     if not isinstance(document, dict):
@@ -209,7 +210,7 @@ def _client(fields: Fields) -> dict[str, Any]:
 def _user_headers(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
-            value = json.loads(value)
+            value = bounded_json.loads(value)
         except json.JSONDecodeError:
             pass  # kept as the text it is
     if value is None or value == "" or value == {}:

@@ -26,6 +26,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from tracker.providers import bounded_json
 from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.values import (
@@ -251,7 +252,7 @@ def _load(body: bytes | str) -> list[Any]:
     if not isinstance(body, str):
         raise PayloadError(f"SendGrid body must be bytes, got {type(body).__name__}")
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
     except json.JSONDecodeError as exc:
         raise UnreadablePayload(not_json("SendGrid body", exc, body)) from None
     if not isinstance(document, list):

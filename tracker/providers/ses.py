@@ -12,6 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from tracker.providers import bounded_json
 from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.errors import PayloadError, UnreadablePayload
 from tracker.providers.ses_facts import (
@@ -231,7 +232,7 @@ def _load(message: str) -> _JSONObject | None:
     if not isinstance(message, str):
         raise PayloadError(f"SES message must be text, got {type(message).__name__}")
     try:
-        document = json.loads(message)
+        document = bounded_json.loads(message)
     except json.JSONDecodeError as exc:
         if message.strip().startswith(_TOPIC_VALIDATED):
             return None

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import datetime
 from typing import Any, Mapping
 
+from tracker.providers import bounded_json
 from tracker import inbox
 from tracker.providers.timestamps import parse_timestamp
 
@@ -61,7 +61,7 @@ def is_envelope(body: bytes | str) -> bool:
 def decode_envelope(body: bytes | str) -> Envelope:
     """The SNS envelope in ``body``; EnvelopeError saying what is wrong if it is none."""
     try:
-        fields = json.loads(body)
+        fields = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise EnvelopeError(f"body is not JSON: {error}") from None
     if not isinstance(fields, dict):
@@ -73,8 +73,8 @@ def decode_envelope(body: bytes | str) -> Envelope:
             "no SNS envelope: the body is a bare SES event, as SNS sends it with "
             "RawMessageDelivery on; turn it off so that SNS sends the signed envelope"
         )
-    if kind not in _REQUIRED:
-        raise EnvelopeError(f"Type must be one of {', '.join(_REQUIRED)}; got {kind!r}")
+    if not isinstance(kind, str) or kind not in _REQUIRED:
+        raise EnvelopeError(f"Type must be one of {', '.join(_REQUIRED)}; got {repr(kind)[:80]}")
     missing = [key for key in _REQUIRED[kind] if not isinstance(fields.get(key), str)]
     if missing:
         raise EnvelopeError(f"{kind} lacks string field(s): {', '.join(missing)}")

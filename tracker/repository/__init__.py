@@ -9,3 +9,4 @@ from tracker.repository.inbox import *  # noqa: F401,F403
 from tracker.repository.operations import *  # noqa: F401,F403
 from tracker.repository.suppressions import *  # noqa: F401,F403
 from tracker.repository.webhooks import *  # noqa: F401,F403
+from tracker.repository.ses_setup import *  # noqa: F401,F403

@@ -116,13 +116,14 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
 
 
 def record_failure(session: Session, row_id: int, error: str, *, now: datetime, kind: str,
-                   max_attempts: int, retry_delay) -> None:
+                   max_attempts: int, retry_delay) -> str:
     """Count a failed attempt with its error and kind.
 
     A payload that cannot be read or mapped fails the row at once (retrying cannot help
     until the parser changes, and then an operator replays it); a database or transient
     failure waits ``retry_delay(attempts)`` and is retried, until ``max_attempts`` make it
     failed with kind "exhausted" (the error text keeps what the last attempt met).
+    Returns the row's new state (pending: it will be retried).
     """
     attempts = (session.scalar(select(InboxEvent.attempts).where(InboxEvent.id == row_id)) or 0) + 1
     if kind in inbox.RETRIED and attempts < max_attempts:
@@ -144,6 +145,7 @@ def record_failure(session: Session, row_id: int, error: str, *, now: datetime, 
             next_attempt_at=next_attempt_at,
         )
     )
+    return state
 
 
 def has_pending_before(session: Session, cutoff: datetime) -> bool:

@@ -27,8 +27,7 @@ def describe(report: Report) -> str:
     lines += [f"    {example}" for example in t.wrong_examples]
     events = list(report.timeline)
     for at, exit in report.exits:
-        last = [line.strip() for line in exit.log_tail.splitlines() if line.strip()][-1:]
-        events.append((at, f"{exit.service} EXITED by itself (code {exit.returncode}): " + " | ".join(last)))
+        events.append((at, f"{exit.service} EXITED by itself (code {exit.returncode}): {_last_error(exit.log_tail)}"))
     lines += [f"  +{at:5.1f} s  {text}" for at, text in sorted(events, key=lambda pair: pair[0])]
     if report.poison_answers:
         lines.append("  poison answers " + "; ".join(
@@ -39,6 +38,13 @@ def describe(report: Report) -> str:
     if problems and report.logs:
         lines.append(f"  logs: {report.logs}")
     return "\n".join(lines)
+
+
+def _last_error(log: str) -> str:
+    """The last line of a log that names an error, else its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if any(word in line for word in ("CRITICAL", "Error", "Exception"))]
+    return (errors or lines or [""])[-1][:300]
 
 
 def table(reports: list[Report]) -> str:

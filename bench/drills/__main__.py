@@ -7,7 +7,7 @@ by an SNS-like sender (concurrent, retried on 5xx, timeouts and connection error
 MessageIds sent twice, several recipients per message, both SES families), and ONE fault:
 
   baseline        none (the reference)
-  worker-kill     SIGKILL tracker worker whole, later the pool process applying a batch
+  worker-kill     SIGKILL the pool process applying a batch, later tracker worker whole
   redis-stop      Redis stopped for --outage seconds, then started (its queues lost)
   postgres-stop   PostgreSQL stopped for --outage seconds, then started
   receiver-kill   SIGKILL gunicorn (master and workers), restarted a second later

@@ -52,23 +52,23 @@ def none(scene: Scene) -> None:
 
 
 def worker_kill(scene: Scene) -> None:
-    """SIGKILL `tracker worker` whole (every process), then the pool process applying a batch."""
+    """SIGKILL the pool process applying a batch, later `tracker worker` whole (every process)."""
     scene.when_acknowledged(1 / 4)
-    scene.note("SIGKILL every process of tracker worker (the service manager restarts it 1 s later)")
     worker = scene.stack.worker
-    worker.kill()
-    worker.wait_restarted()
-    worker.wait_for_log("ready")
-    scene.note("tracker worker ready again")
-    # The second kill lands on a batch in flight, whenever the restarted worker applies one.
     applying = proc.applying_batch(worker.group, scene.database_url, timeout=scene.drain_timeout)
     if applying is None:
-        scene.note("no worker process applied a batch; no second kill")
+        scene.note("no worker process was applying a batch: no first kill")
     else:
         scene.note(f"SIGKILL the Celery pool process applying a batch (pid {applying})")
         with contextlib.suppress(ProcessLookupError):
             os.kill(applying, signal.SIGKILL)
+    scene.when_acknowledged(2 / 3)
+    scene.note("SIGKILL every process of tracker worker (the service manager restarts it 1 s later)")
+    worker.kill()
     scene.heal()
+    worker.wait_restarted()
+    worker.wait_for_log("ready")
+    scene.note("tracker worker ready again")
 
 
 def redis_stop(scene: Scene) -> None:

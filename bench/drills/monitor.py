@@ -48,18 +48,16 @@ class InboxMonitor(threading.Thread):
     def latest(self) -> Sample | None:
         return self.samples[-1] if self.samples else None
 
-    def wait_drained(self, timeout: float) -> float | None:
-        """Seconds since the start when nothing was pending any more (after this call began), or None."""
-        since = time.monotonic() - self.started
+    def wait_drained(self, since: float, timeout: float) -> float | None:
+        """The first moment at or after ``since`` (seconds since the start) when nothing was pending, or None."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for sample in reversed(self.samples):
-                if sample.at < since:
-                    break
-                if sample.pending == 0:
+        while True:
+            for sample in self.samples:
+                if sample.at >= since and sample.pending == 0:
                     return sample.at
+            if time.monotonic() > deadline:
+                return None
             time.sleep(self.interval)
-        return None
 
 
 def longest_stall(samples: list[Sample], until: float | None = None) -> tuple[float, float]:

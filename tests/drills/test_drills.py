@@ -30,5 +30,4 @@ def private():
 def test_drill(name, private, tmp_path):
     postgres, redis = private
     report = run_drill(DRILLS[name], postgres, redis, OPTIONS, tmp_path)
-    assert report.tally.acknowledged == report.tally.notifications, describe(report)
     assert report.problems() == [], describe(report)

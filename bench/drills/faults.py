@@ -55,7 +55,7 @@ def worker_kill(scene: Scene) -> None:
     """SIGKILL the pool process applying a batch, later `tracker worker` whole (every process)."""
     scene.when_acknowledged(1 / 4)
     worker = scene.stack.worker
-    applying = proc.applying_batch(worker.group, scene.database_url, timeout=scene.drain_timeout)
+    applying = proc.applying_batch(lambda: list(worker.tree()), scene.database_url, timeout=scene.drain_timeout)
     if applying is None:
         scene.note("no worker process was applying a batch: no first kill")
     else:
@@ -63,7 +63,7 @@ def worker_kill(scene: Scene) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(applying, signal.SIGKILL)
     scene.when_acknowledged(2 / 3)
-    scene.note("SIGKILL every process of tracker worker (the service manager restarts it 1 s later)")
+    scene.note("SIGKILL tracker worker and every process under it (the service manager restarts it 1 s later)")
     worker.kill()
     scene.heal()
     worker.wait_restarted()
@@ -96,7 +96,7 @@ def postgres_stop(scene: Scene) -> None:
 
 
 def receiver_kill(scene: Scene) -> None:
-    """SIGKILL gunicorn whole (master and workers, requests in flight); restarted a second later."""
+    """SIGKILL tracker serve: gunicorn's master and workers, requests in flight; restarted a second later."""
     scene.when_acknowledged(1 / 2)
     scene.note("SIGKILL tracker serve (gunicorn master and workers)")
     scene.stack.web.kill()

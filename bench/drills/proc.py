@@ -1,14 +1,20 @@
-"""Which local process is applying a batch: the one whose PostgreSQL session is inside a transaction.
+"""Reading /proc: a process's whole tree (to kill it at once), and which process is applying a batch.
 
-PostgreSQL tells the client port of each session (pg_stat_activity); /proc/net/tcp maps a
-local port to a socket inode, and /proc/<pid>/fd to the process holding that socket. So
-the pool process that is mid-batch is found for sure, never the embedded beat (same
-command line, no database session).
+A service's processes are its root and every descendant, whatever process groups they put
+themselves in (a supervisor may run Celery in a group of its own). Each is known by its
+pid and start time, so a pid reused meanwhile is never signalled.
+
+The process applying a batch is the one whose PostgreSQL session is inside a transaction:
+PostgreSQL tells each session's client port (pg_stat_activity), /proc/net/tcp maps a local
+port to a socket inode, and /proc/<pid>/fd to the process holding that socket. So the pool
+process that is mid-batch is found for sure, never the embedded beat (same command line,
+no database session).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Callable
@@ -58,3 +64,36 @@ def _socket_owners(pids: list[int]) -> dict[int, int]:
                     if target.startswith("socket:["):
                         owners[int(target[8:-1])] = pid
     return owners
+
+
+def tree(root: int) -> dict[int, int]:
+    """pid -> start time, for ``root`` and every live process descending from it."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                table[int(stat.parent.name)] = (int(fields[1]), int(fields[19]))
+    found, frontier = {}, [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in table and pid not in found:
+            found[pid] = table[pid][1]
+            frontier += [child for child, (parent, _) in table.items() if parent == pid]
+    return found
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and its descendants at once: frozen first, so none can start another meanwhile."""
+    processes = tree(root)
+    send(processes, signal.SIGSTOP)
+    processes.update(tree(root))
+    send(processes, signal.SIGKILL)
+
+
+def send(processes: dict[int, int], number: int) -> None:
+    """Signal each (pid, start time) that is still that same process."""
+    for pid, started in processes.items():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]) == started:
+                os.kill(pid, number)

@@ -55,7 +55,7 @@ def table(reports: list[Report]) -> str:
         t = r.tally
         rows.append(f"{r.drill:<15}{t.acknowledged:>8}{t.applied:>9}{t.lost:>6}{t.applied_twice:>7}"
                     f"{t.wrong + t.unexpected:>7}{r.stall:>9.1f}{_seconds(r.drain).replace(' s', ''):>9}"
-                    f"{len(r.exits):>7}  {'PASS' if not r.problems() else 'FAIL'}")
+                    f"{len(r.exits) + r.celery_restarts:>7}  {'PASS' if not r.problems() else 'FAIL'}")
     return "\n".join(rows)
 
 
@@ -66,8 +66,8 @@ def as_json(reports: list[Report]) -> list[dict]:
                   "lost": r.tally.lost},
         "posting_s": r.posting, "last_acknowledged_s": r.last_acknowledged, "drained_at_s": r.drained_at,
         "drain_s": r.drain, "longest_stall_s": r.stall, "longest_stall_start_s": r.stall_start,
-        "timeline": r.timeline, "exits": [{"service": e.service, "at_s": at, "returncode": e.returncode}
-                                          for at, e in r.exits],
+        "timeline": r.timeline, "celery_restarts": r.celery_restarts,
+        "exits": [{"service": e.service, "at_s": at, "returncode": e.returncode} for at, e in r.exits],
         "poison_answers": {k: {str(a): n for a, n in v.items()} for k, v in r.poison_answers.items()},
         "poison_rows": r.poison_rows, "problems": r.problems(),
     } for r in reports]

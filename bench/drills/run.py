@@ -47,6 +47,7 @@ class Report:
     stall_start: float
     timeline: list[tuple[float, str]]
     exits: list[tuple[float, Exit]]
+    celery_restarts: int  # Celery deaths inside tracker worker that its own supervisor repaired
     poison_answers: dict[str, Counter] = dataclasses.field(default_factory=dict)
     poison_rows: dict[str, int] = dataclasses.field(default_factory=dict)
     logs: Path | None = None
@@ -72,6 +73,8 @@ class Report:
             found.append(f"the inbox did not drain within {self.options.drain_timeout:.0f} s")
         for at, exit in self.exits:
             found.append(f"{exit.service} exited by itself at +{at:.1f} s (code {exit.returncode})")
+        if self.celery_restarts:
+            found.append(f"Celery died {self.celery_restarts} time(s) inside tracker worker and was restarted")
         for name, answers in sorted(self.poison_answers.items()):
             if any(isinstance(a, int) and a >= 500 or not isinstance(a, int) for a in answers):
                 found.append(f"poison {name} answered {dict(answers)}")
@@ -129,11 +132,12 @@ def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedi
             monitor.stop()
             tally = check.tally(plan, fates, url, source_id, stack.base_url, key)
             exits = [(exit.at - started, exit) for exit in stack.exits]
+            celery_restarts = stack.celery_restarts()
         stall, stall_start = longest_stall(monitor.samples, until=drained_at)
         report = Report(
             drill.name, options, plan.summary(), tally, posting, drained_at,
             max((f.acknowledged_at for f in fates if f.acknowledged_at is not None), default=0.0),
-            stall, stall_start, scene.timeline, exits, logs=logs)
+            stall, stall_start, scene.timeline, exits, celery_restarts, logs=logs)
         if drill.poison:
             for fate in scene.poison_fates:
                 report.poison_answers.setdefault(fate.key.rsplit("-", 1)[0], Counter()).update(fate.answers)

@@ -8,8 +8,8 @@ the tracker should not need one.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import re
 import os
 import signal
 import subprocess
@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.drills import proc
 from tests.support.processes import ROOT, free_port, python, stop, wait_for_log, wait_for_port
 
 RESTART_DELAY = 1.0
@@ -31,7 +32,7 @@ class Exit:
 
 
 class Service:
-    """One process (group) the drill can kill and the supervisor can start again."""
+    """One process (and all it starts) the drill can kill and the supervisor can start again."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name, self.argv, self.env, self.log = name, argv, env, log
@@ -56,22 +57,21 @@ class Service:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """SIGKILL every process of the group at once (a crashed host, an OOM-killed container)."""
+        """SIGKILL the process and all under it at once (a crashed host, an OOM-killed container)."""
         self.killed = True
         self.starts_at_kill = self.starts
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        proc.kill_tree(self.process.pid)
         self.process.wait()
 
     def stop(self) -> None:
+        """SIGTERM, as a service manager stops a service; then SIGKILL whatever it left behind."""
         if self.process is None:
             return
         self.killed = True
+        processes = self.tree()
         if self.process.poll() is None:
             stop(self.process)
-        elif self.group():  # the leader is gone but some of its processes linger
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+        proc.send(processes, signal.SIGKILL)
 
     def wait_for_log(self, needle: str, timeout: float = 60) -> bool:
         """Wait until ``needle`` appears in what the latest start logged; False at the deadline."""
@@ -84,15 +84,9 @@ class Service:
             time.sleep(0.1)
         return False
 
-    def group(self) -> list[int]:
-        """The pids of the running process group."""
-        pids = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == self.process.pid and fields[0] != "Z":
-                    pids.append(int(stat.parent.name))
-        return pids
+    def tree(self) -> dict[int, int]:
+        """The live processes of this service (pid -> start time)."""
+        return proc.tree(self.process.pid) if self.process is not None else {}
 
 
 class Stack:
@@ -140,6 +134,15 @@ class Stack:
         self._closing.set()
         self._supervisor.join()
         self._stop_all()
+
+    def celery_restarts(self) -> int:
+        """Times Celery came up inside `tracker worker` beyond the starts of `tracker worker` itself.
+
+        A supervisor inside the product may bring a dead Celery back; each is a death the
+        drill did not cause (its whole-worker kills are restarted as new starts).
+        """
+        ready = len(re.findall(rb"celery@\S+ ready\.", self.worker.log.read_bytes()))
+        return max(0, ready - self.worker.starts)
 
     def wait_web(self) -> None:
         wait_for_port(self.port, self.web.process, self.web.log)

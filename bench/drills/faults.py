@@ -33,7 +33,6 @@ class Scene:
     poison_tokens: dict[str, str] = dataclasses.field(default_factory=dict)
     poison_fates: list[Fate] = dataclasses.field(default_factory=list)
     timeline: list[tuple[float, str]] = dataclasses.field(default_factory=list)
-    healed: float = 0.0  # when the last fault ended (seconds since the start)
 
     def note(self, text: str) -> None:
         self.timeline.append((time.monotonic() - self.started, text))
@@ -42,9 +41,6 @@ class Scene:
         """Wait until this fraction of the genuine sends has been acknowledged."""
         self.sender.wait_acknowledged(max(1, int(self.sends * fraction)))
         self.note(f"{self.sender.acknowledged} sends acknowledged")
-
-    def heal(self) -> None:
-        self.healed = time.monotonic() - self.started
 
 
 def none(scene: Scene) -> None:
@@ -65,7 +61,6 @@ def worker_kill(scene: Scene) -> None:
     scene.when_acknowledged(2 / 3)
     scene.note("SIGKILL tracker worker and every process under it (the service manager restarts it 1 s later)")
     worker.kill()
-    scene.heal()
     worker.wait_restarted()
     worker.wait_for_log("ready")
     scene.note("tracker worker ready again")
@@ -80,7 +75,6 @@ def redis_stop(scene: Scene) -> None:
     time.sleep(scene.outage)
     scene.redis.start()
     scene.note("Redis started")
-    scene.heal()
 
 
 def postgres_stop(scene: Scene) -> None:
@@ -92,7 +86,6 @@ def postgres_stop(scene: Scene) -> None:
     time.sleep(scene.outage)
     scene.postgres.start()
     scene.note("PostgreSQL started")
-    scene.heal()
 
 
 def receiver_kill(scene: Scene) -> None:
@@ -103,7 +96,6 @@ def receiver_kill(scene: Scene) -> None:
     scene.stack.web.wait_restarted()
     scene.stack.wait_web()
     scene.note("receiver listening again")
-    scene.heal()
 
 
 def poisoned(scene: Scene) -> None:
@@ -114,7 +106,6 @@ def poisoned(scene: Scene) -> None:
     scene.when_acknowledged(1 / 2)
     scene.note("second poison volley")
     scene.poison_fates += poison_sender.post_all(poison.volley(scene.poison_tokens, scene.pki, "b"))
-    scene.heal()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +136,6 @@ def start(drill: Drill, scene: Scene) -> threading.Thread:
             drill.inject(scene)
         except Exception as error:  # the drill reports it; the traffic must go on
             scene.note(f"the fault itself failed: {error!r}")
-            scene.heal()
 
     thread = threading.Thread(target=run, name=f"fault-{drill.name}", daemon=True)
     thread.start()

@@ -126,8 +126,9 @@ def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedi
             posting = time.monotonic() - started
             scene.note("traffic posted")
             fault.join()
-            # Drained: nothing pending once the traffic is posted and the fault is over.
-            drained_at = monitor.wait_drained(max(posting, scene.healed), options.drain_timeout)
+            # Drained: nothing pending once the traffic is posted (maybe before an outage ends,
+            # if the worker drains without Redis). Waited for after the fault, so it is over.
+            drained_at = monitor.wait_drained(posting, options.drain_timeout)
             scene.note("inbox drained" if drained_at is not None else "gave up waiting for the drain")
             monitor.stop()
             tally = check.tally(plan, fates, url, source_id, stack.base_url, key)

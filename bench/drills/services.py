@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,10 +24,16 @@ class PrivatePostgres:
     def __init__(self) -> None:
         self.name = f"drill_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.port = free_port()
-        subprocess.run(["pg_createcluster", PG_VERSION, self.name, "--port", str(self.port),
-                        "--start-conf", "manual", "--", "--auth=trust"],
-                       check=True, capture_output=True)
-        self.start()
+        made = subprocess.run(["pg_createcluster", PG_VERSION, self.name, "--port", str(self.port),
+                               "--start-conf", "manual", "--", "--auth=trust"], capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"pg_createcluster failed (drills need PostgreSQL {PG_VERSION}'s cluster tools and "
+                               f"the right to use them: root or postgres):\n{made.stderr}")
+        try:
+            self.start()
+        except BaseException:
+            self.drop()
+            raise
 
     @property
     def admin_url(self) -> str:
@@ -42,6 +49,16 @@ class PrivatePostgres:
 
     def drop(self) -> None:
         subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, self.name], capture_output=True)
+
+    @staticmethod
+    def drop_abandoned() -> None:
+        """Drop the clusters of drill processes that died without cleaning up (named drill_<pid>_...)."""
+        listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout
+        for line in listed.splitlines():
+            fields = line.split()
+            if len(fields) > 1 and fields[0] == PG_VERSION and re.fullmatch(r"drill_(\d+)_[0-9a-f]{6}", fields[1]):
+                if not Path(f"/proc/{fields[1].split('_')[1]}").exists():
+                    subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, fields[1]], capture_output=True)
 
 
 class PrivateRedis:
@@ -121,6 +138,7 @@ def private_services() -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
     """A private PostgreSQL cluster and Redis server, removed afterwards whatever happens."""
     postgres = redis = None
     try:
+        PrivatePostgres.drop_abandoned()
         postgres = PrivatePostgres()
         redis = PrivateRedis()
         yield postgres, redis

@@ -81,35 +81,50 @@ class Report:
         return found
 
 
-def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedis, options: Options,
-              workdir: Path) -> Report:
+@dataclasses.dataclass
+class Tenants:
+    """The genuine account (its key and SES source) and, for the poison drill, the poisoner's sources."""
+
+    key: str
+    source_id: int
+    token: str
+    poison_tokens: dict[str, str]
+    poison_sources: list[int]
+
+
+def make_tenants(url: str, with_poisoner: bool) -> Tenants:
     from tracker import repository
     from tracker.extensions import Database
 
+    db = Database(url)
+    with db.transaction() as session:
+        account = repository.create_account(session, "genuine")
+        key = repository.create_api_key(session, account)
+        source = repository.create_source(session, account, "ses", TOPICS)
+        tenants = Tenants(key, source.id, source.token, {}, [])
+        if with_poisoner:
+            poisoner = repository.create_account(session, "poisoner")
+            for provider, secret in poison.SOURCES.items():
+                made = repository.create_source(session, poisoner, provider, ["*"] if provider == "ses" else (),
+                                                secret=secret)
+                tenants.poison_tokens[provider] = made.token
+                tenants.poison_sources.append(made.id)
+    db.dispose()
+    return tenants
+
+
+def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedis, options: Options,
+              workdir: Path) -> Report:
+    """A fresh database and processes, the traffic with the drill's fault, then the tally."""
     logs = workdir / drill.name
     (logs / "certs").mkdir(parents=True, exist_ok=True)
     redis.flush()
     pki = SnsTestPki(logs / "certs")
     plan = make_plan(options.n, pki, seed=options.seed, resend_fraction=options.resend_fraction)
     with throwaway_database("drill", postgres.admin_url) as url:
-        db = Database(url)
-        with db.transaction() as session:
-            account = repository.create_account(session, "genuine")
-            key = repository.create_api_key(session, account)
-            source = repository.create_source(session, account, "ses", TOPICS)
-            source_id, token = source.id, source.token
-            poison_tokens, poison_sources = {}, []
-            if drill.poison:
-                poisoner = repository.create_account(session, "poisoner")
-                for provider, secret in poison.SOURCES.items():
-                    made = repository.create_source(session, poisoner, provider, ["*"] if provider == "ses" else (),
-                                                    secret=secret)
-                    poison_tokens[provider] = made.token
-                    poison_sources.append(made.id)
-        db.dispose()
-        sends = [Send(plan.notifications[i].sns_message_id, f"/hooks/sns/{token}", plan.notifications[i].body,
-                      SNS_HEADERS) for i in plan.sends]
-
+        tenants = make_tenants(url, drill.poison)
+        sends = [Send(plan.notifications[i].sns_message_id, f"/hooks/sns/{tenants.token}",
+                      plan.notifications[i].body, SNS_HEADERS) for i in plan.sends]
         with Stack(url, redis.url, pki.directory, logs, web_workers=options.web_workers,
                    worker_concurrency=options.worker_concurrency, restart=options.restart,
                    extra_env=dict(options.extra_env)) as stack:
@@ -119,19 +134,20 @@ def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedi
             monitor = InboxMonitor(url, started)
             monitor.start()
             scene = faults.Scene(stack, url, postgres, redis, sender, len(sends), started, options.outage,
-                                 options.drain_timeout, pki,
-                                 poison_tokens)
-            fault = faults.start(drill, scene)
-            fates = sender.post_all(sends)
-            posting = time.monotonic() - started
-            scene.note("traffic posted")
-            fault.join()
-            # Drained: nothing pending once the traffic is posted (maybe before an outage ends,
-            # if the worker drains without Redis). Waited for after the fault, so it is over.
-            drained_at = monitor.wait_drained(posting, options.drain_timeout)
-            scene.note("inbox drained" if drained_at is not None else "gave up waiting for the drain")
-            monitor.stop()
-            tally = check.tally(plan, fates, url, source_id, stack.base_url, key)
+                                 options.drain_timeout, pki, tenants.poison_tokens)
+            try:
+                fault = faults.start(drill, scene)
+                fates = sender.post_all(sends)
+                posting = time.monotonic() - started
+                scene.note("traffic posted")
+                fault.join()
+                # Drained: nothing pending once the traffic is posted (maybe before an outage ends,
+                # if the worker drains without Redis). Waited for after the fault, so it is over.
+                drained_at = monitor.wait_drained(posting, options.drain_timeout)
+                scene.note("inbox drained" if drained_at is not None else "gave up waiting for the drain")
+            finally:
+                monitor.stop()
+            tally = check.tally(plan, fates, url, tenants.source_id, stack.base_url, tenants.key)
             exits = [(exit.at - started, exit) for exit in stack.exits]
             celery_restarts = stack.celery_restarts()
         stall, stall_start = longest_stall(monitor.samples, until=drained_at)
@@ -142,5 +158,5 @@ def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedi
         if drill.poison:
             for fate in scene.poison_fates:
                 report.poison_answers.setdefault(fate.key.rsplit("-", 1)[0], Counter()).update(fate.answers)
-            report.poison_rows = check.inbox_counts(url, poison_sources)
+            report.poison_rows = check.inbox_counts(url, tenants.poison_sources)
     return report

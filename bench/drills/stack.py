@@ -111,6 +111,8 @@ class Stack:
                                                str(worker_concurrency), "--schedule", str(tmp / "beat-schedule")),
                               env, tmp / "worker.log")
         self.services = (self.web, self.worker)
+        for stale in (self.web.log, self.worker.log, tmp / "beat-schedule"):  # from an earlier run's --keep-logs
+            stale.unlink(missing_ok=True)
         self._closing = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
 

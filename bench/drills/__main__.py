@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-concurrency", type=int, default=Options.worker_concurrency)
     parser.add_argument("--restart", choices=("always", "never"), default=Options.restart,
                         help="restart a process that exits by itself (as compose's unless-stopped), or leave it down")
+    parser.add_argument("--redis-persist", action="store_true",
+                        help="Redis saves and reloads its data across the restart (default: it loses everything)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the tracker's processes, e.g. TRACKER_SWEEP_INTERVAL=5")
     parser.add_argument("--keep-logs", type=Path, help="write each drill's process logs under this directory")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.drill or list(DRILLS)
 
     reports = []
-    with tempfile.TemporaryDirectory(prefix="drills-") as scratch, private_services() as (postgres, redis):
+    with tempfile.TemporaryDirectory(prefix="drills-") as scratch, private_services(persist_redis=args.redis_persist) as (postgres, redis):
         workdir = args.keep_logs or Path(scratch)
         for name in names:
             print(f"--- {name}: {DRILLS[name].description}", flush=True)

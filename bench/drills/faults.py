@@ -10,9 +10,10 @@ import time
 from typing import Callable
 
 from bench.drills import poison, proc
-from bench.drills.services import PrivatePostgres, PrivateRedis
+from bench.drills.services import PrivatePostgres
 from bench.drills.sns_client import Fate, Sender
 from bench.drills.stack import Stack
+from tests.support.redis_server import PrivateRedis
 from tests.support.sns_signing import SnsTestPki
 
 

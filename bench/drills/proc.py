@@ -21,6 +21,8 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from tests.support.process_tree import children
+
 
 def applying_batch(pids: Callable[[], list[int]], database_url: str, timeout: float = 10.0) -> int | None:
     """One of the processes ``pids()`` lists whose database session is in a transaction, or None at the timeout."""
@@ -68,18 +70,13 @@ def _socket_owners(pids: list[int]) -> dict[int, int]:
 
 def tree(root: int) -> dict[int, int]:
     """pid -> start time, for ``root`` and every live process descending from it."""
-    table = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if fields[0] != "Z":
-                table[int(stat.parent.name)] = (int(fields[1]), int(fields[19]))
     found, frontier = {}, [root]
     while frontier:
         pid = frontier.pop()
-        if pid in table and pid not in found:
-            found[pid] = table[pid][1]
-            frontier += [child for child, (parent, _) in table.items() if parent == pid]
+        started = _start_time(pid)
+        if started is not None and pid not in found:
+            found[pid] = started
+            frontier += children(pid)
     return found
 
 
@@ -94,6 +91,15 @@ def kill_tree(root: int) -> None:
 def send(processes: dict[int, int], number: int) -> None:
     """Signal each (pid, start time) that is still that same process."""
     for pid, started in processes.items():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]) == started:
+        if _start_time(pid) == started:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, number)
+
+
+def _start_time(pid: int) -> int | None:
+    """When the process started (clock ticks since boot), None if it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else int(fields[19])

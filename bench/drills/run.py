@@ -8,11 +8,12 @@ from pathlib import Path
 
 from bench.drills import check, faults, poison
 from bench.drills.monitor import InboxMonitor, longest_stall
-from bench.drills.services import PrivatePostgres, PrivateRedis
+from bench.drills.services import PrivatePostgres, flush
 from bench.drills.sns_client import Send, Sender
 from bench.drills.stack import Exit, Stack
 from bench.drills.traffic import TOPICS, make_plan
 from tests.support.database import throwaway_database
+from tests.support.redis_server import PrivateRedis
 from tests.support.sns_signing import SnsTestPki
 
 SNS_HEADERS = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"}
@@ -118,14 +119,14 @@ def run_drill(drill: faults.Drill, postgres: PrivatePostgres, redis: PrivateRedi
     """A fresh database and processes, the traffic with the drill's fault, then the tally."""
     logs = workdir / drill.name
     (logs / "certs").mkdir(parents=True, exist_ok=True)
-    redis.flush()
+    flush(redis)
     pki = SnsTestPki(logs / "certs")
     plan = make_plan(options.n, pki, seed=options.seed, resend_fraction=options.resend_fraction)
     with throwaway_database("drill", postgres.admin_url) as url:
         tenants = make_tenants(url, drill.poison)
         sends = [Send(plan.notifications[i].sns_message_id, f"/hooks/sns/{tenants.token}",
                       plan.notifications[i].body, SNS_HEADERS) for i in plan.sends]
-        with Stack(url, redis.url, pki.directory, logs, web_workers=options.web_workers,
+        with Stack(url, redis.url(), pki.directory, logs, web_workers=options.web_workers,
                    worker_concurrency=options.worker_concurrency, restart=options.restart,
                    extra_env=dict(options.extra_env)) as stack:
             started = time.monotonic()

@@ -1,19 +1,22 @@
-"""Private PostgreSQL and Redis on free ports, for drills that stop them: never the machine's own."""
+"""Private PostgreSQL and Redis on free ports, for drills that stop them: never the machine's own.
+
+The Redis server is tests/support/redis_server.py's; the PostgreSQL cluster is made here
+with the cluster tools of Debian's postgresql-common.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 from tests.support.processes import free_port
+from tests.support.redis_server import PrivateRedis
 
 PG_VERSION = "15"
 
@@ -61,89 +64,31 @@ class PrivatePostgres:
                     subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, fields[1]], capture_output=True)
 
 
-class PrivateRedis:
-    """redis-server without persistence on a free port: stopping it loses its queues, as a crash would."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="drill-redis-"))
-        self.pidfile = self.directory / "redis.pid"
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        subprocess.run(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                        "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.pidfile),
-                        "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
-                       check=True, capture_output=True)
-        import redis
-
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        """SIGTERM, and wait until the port is closed (nothing is saved: --save '')."""
-        pid = self._pid()
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-    def flush(self) -> None:
-        import redis
-
-        redis.Redis(port=self.port).flushall()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def _pid(self) -> int | None:
-        try:
-            return int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A daemonized redis-server is reparented to init, which reaps it; a zombie is gone all the same.
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-            return False
-    return True
-
-
 @contextlib.contextmanager
-def private_services() -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
-    """A private PostgreSQL cluster and Redis server, removed afterwards whatever happens."""
+def private_services(*, persist_redis: bool = False) -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
+    """A private PostgreSQL cluster and Redis server, removed afterwards whatever happens.
+
+    Redis keeps nothing across a restart unless ``persist_redis``: its queues, unacked
+    messages and the wake-up flag are lost, the harder case for the tracker.
+    """
     postgres = redis = None
+    directory = Path(tempfile.mkdtemp(prefix="drill-redis-"))
     try:
         PrivatePostgres.drop_abandoned()
         postgres = PrivatePostgres()
-        redis = PrivateRedis()
+        redis = PrivateRedis(directory, persist=persist_redis)
+        redis.start()
         yield postgres, redis
     finally:
         if redis is not None:
-            redis.remove()
+            redis.stop()
         if postgres is not None:
             postgres.drop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def flush(redis: PrivateRedis) -> None:
+    """Empty the server between drills."""
+    import redis as client
+
+    client.Redis.from_url(redis.url()).flushall()

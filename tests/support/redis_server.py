@@ -1,8 +1,10 @@
 """A private redis-server on a free port, for tests that stop and restart the broker.
 
 Never the machine's Redis: a test that takes the broker away starts its own and removes
-it afterwards. It persists like a stock Redis does (an RDB written at shutdown and read at
-start), so a restart keeps queued tasks, unacked messages and keys with their TTLs.
+it afterwards. By default it persists like a stock Redis does (an RDB written at shutdown
+and read at start), so a restart keeps queued tasks, unacked messages and keys with their
+TTLs; with ``persist=False`` (``--save ''``) a restart loses them all, as a cache-only Redis
+or a replaced container without a volume does.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from tests.support.processes import free_port
 
 
 class PrivateRedis:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, persist: bool = True) -> None:
         self.directory = directory
         self.port = port or free_port()
+        self.persist = persist
         self._process: subprocess.Popen | None = None
 
     def url(self, db: int = 0) -> str:
@@ -30,7 +33,7 @@ class PrivateRedis:
         log = (self.directory / "redis.log").open("ab")
         self._process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "3600 1", "--appendonly", "no", "--daemonize", "no"],
+             "--save", "3600 1" if self.persist else "", "--appendonly", "no", "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 10

@@ -7,7 +7,6 @@ belong to `tracker events replay --all-failed`, which shows progress and resumes
 """
 from __future__ import annotations
 
-import json
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -16,6 +15,7 @@ from tracker.api.auth import require_operator
 from tracker.api.native import load_args, load_body
 from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor, UtcDateTime
 from tracker.errors import ApiError
+from tracker.providers import bounded_json
 from tracker.repository.operations import EventFilter
 from tracker.services import services
 
@@ -187,7 +187,8 @@ def _own(ids, strict: bool = False) -> list[int]:
 
 
 def _payload(body: str):
+    """The stored body as JSON when it is JSON an operator can be shown (bounded depth), else as text."""
     try:
-        return json.loads(body)
+        return bounded_json.loads(body)
     except ValueError:
         return body

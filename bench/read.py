@@ -306,7 +306,7 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
     # Logs are newest first; a client pages on with sentUntil=<the last sentAt seen> (inclusive).
     logs_deep = min(DEEP_PAGE * PAGE // wide, seeded.deliveries // wide)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT created_at FROM deliveries WHERE account_id = %s ORDER BY created_at DESC, id DESC "
+        cursor.execute("SELECT submitted_at FROM deliveries WHERE account_id = %s ORDER BY submitted_at DESC, id DESC "
                        "OFFSET %s LIMIT 1", (seeded.account_id, (logs_deep - 1) * wide - 1))
         (until,) = cursor.fetchone()
     cases.append(Case("infobip", f"logs, page {logs_deep} (sentUntil)", "/email/1/logs",

@@ -43,7 +43,7 @@ DELIVERY_COLUMNS = (
     "account_id", "provider", "message_id", "recipient", "status", "precedence", "status_at", "bounce_type",
     "bounce_subtype", "diagnostic", "events_count", "status_sequence", "sent_at", "delivered_at",
     "reported_sequence", "opens_count", "first_opened_at", "last_opened_at", "clicks_count", "first_clicked_at",
-    "last_clicked_at", "last_clicked_link", "created_at", "updated_at")
+    "last_clicked_at", "last_clicked_link", "created_at", "updated_at", "first_event_at", "submitted_at")
 MESSAGE_COLUMNS = ("account_id", "message_id", "from_address", "subject", "attributes", "created_at", "updated_at")
 EVENT_COLUMNS = ("account_id", "message_id", "recipient", "event_key", "type", "status", "occurred_at",
                  "bounce_type", "bounce_subtype", "diagnostic", "details", "recorded_at")
@@ -177,7 +177,9 @@ def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> 
                             bounce_type or NULL, bounce_subtype or NULL, diagnostic or NULL, str(events_count),
                             str(sequence), _stamp(sent_at), _stamp(delivered_at), "0", str(opens),
                             _stamp(first_opened), _stamp(last_opened), str(clicks), _stamp(first_clicked),
-                            _stamp(last_clicked), link or NULL, _stamp(created), _stamp(updated))) + "\n")
+                            _stamp(last_clicked), link or NULL, _stamp(created), _stamp(updated),
+                            # the send time (tracker.domain.submitted_at): the send event, else registration
+                            _stamp(sent_at), _stamp(sent_at or created))) + "\n")
                         counts["other" if account_id == ids[1] else "deliveries"] += 1
                         if status in FAILED:
                             failure = "BOUNCED" if status == "ACKNOWLEDGED" else status

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.harness import drain, make_tenant
-from tests.support.ses_events import bounce, for_message, recent
+from tests.support.ses_events import a_moment_ago, bounce, for_message, recent
 from tests.support.sns_signing import notification
 from tests.support.webhooks import sendcloud as sendcloud_hooks
 from tracker import repository
@@ -50,9 +50,7 @@ def who(found: list[dict]) -> list[str]:
 
 # The window counts from the provider's send time (SES mail.timestamp): the recorded events
 # are re-timed to have been sent a few minutes ago, and today in UTC+8 (days=1 is today).
-_NOW = datetime.now(timezone.utc)
-SENT_AT = max(_NOW - timedelta(minutes=5),
-              datetime.combine(_NOW.astimezone(UTC8).date(), datetime.min.time(), UTC8).astimezone(timezone.utc))
+SENT_AT = a_moment_ago()
 
 
 def post_ses(app, tenant, pki, *messages):

@@ -5,7 +5,7 @@ import base64
 import json
 
 from tests.support.harness import drain, make_tenant
-from tests.support.ses_events import bounce, for_message
+from tests.support.ses_events import a_moment_ago, bounce, for_message, recent
 from tests.support.sns_signing import notification
 
 
@@ -14,8 +14,9 @@ def test_no_api_shows_one_account_another_accounts_deliveries(app, pki):
     client = app.test_client()
     client.post("/api/v1/messages", json={"message_id": "m-a", "recipients": ["alice@example.com"],
                                           "bulkId": "bulk-a", "labelId": "7"}, headers=a.auth)
-    for message in (for_message("event/send.json", "m-a", ["alice@example.com"]),
-                    bounce("m-a", "alice@example.com", "Permanent", "fb-a", "2026-11-20T10:00:00.000Z")):
+    sent = a_moment_ago()  # within every API's window (they count from the send time)
+    for message in (recent(for_message("event/send.json", "m-a", ["alice@example.com"]), sent),
+                    recent(bounce("m-a", "alice@example.com", "Permanent", "fb-a", "2026-11-20T10:00:00.000Z"), sent)):
         assert client.post(a.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
     drain(app)
     [delivery] = client.get("/api/v1/deliveries", headers=a.auth).json["data"]

@@ -86,7 +86,7 @@ Tracker running at {base}  (database: {config.database_url}; processing in this 
   SES hook (any topic):      {base}/hooks/sns/{source.token}
 
 Try it:
-  curl -s -H 'Content-Type: text/plain' --data-binary @examples/ses-bounce.json {base}/hooks/sns/{source.token}
+  curl -s -H 'Content-Type: text/plain' --data-binary @{demo.example('ses-bounce.json')} {base}/hooks/sns/{source.token}
   curl -s -H 'Authorization: Bearer {key}' '{base}/api/v1/deliveries?status=BOUNCED'
 """)
     services.waker.wake()  # process anything left pending by an earlier run

@@ -10,6 +10,7 @@ told before the request line is read, so these come in the native shape.
 from __future__ import annotations
 
 import json
+import os
 
 from gunicorn import util
 
@@ -30,3 +31,11 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 
 def on_starting(server) -> None:
     util.write_error = write_json_error
+
+
+def child_exit(server, worker) -> None:
+    """A dead worker's live gauges leave the shared metrics directory (prometheus-client's rule)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -198,6 +198,6 @@ def test_tracker_run_checks_its_port_first_and_keeps_one_demo_key(tmp_path):
 
 
 def test_make_run_takes_a_port():
-    plan = subprocess.run(["make", "-n", "-o", ".venv/.installed", "run", "PORT=8081"], cwd=REPOSITORY,
+    plan = subprocess.run(["make", "-n", "-o", ".venv/.installed-run", "run", "PORT=8081"], cwd=REPOSITORY,
                           capture_output=True, text=True, check=True).stdout
     assert "tracker run --host 127.0.0.1 --port 8081" in plan

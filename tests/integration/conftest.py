@@ -17,7 +17,7 @@ def stack(app, pg_url, redis_url, pki, tmp_path):
         "TRACKER_SWEEP_GRACE": "1",
         # The tests' webhook receivers listen on loopback over plain http.
         "TRACKER_WEBHOOKS_ALLOW_HTTP": "1",
-        "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*",
     }
     port = free_port()
     web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"

@@ -22,9 +22,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 @pytest.fixture
 def hooks_app(make_app):
-    """Loopback is allowed here only because the test receiver lives there."""
+    """Loopback is allowed here only because the test receiver lives there (on a random port)."""
     def build(**overrides):
-        return make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8", **overrides)
+        return make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8:*", **overrides)
     return build
 
 
@@ -200,6 +200,25 @@ def test_unsafe_destinations_are_refused(make_app, url, fragment):
     assert fragment in response.json["detail"]
 
 
+@pytest.mark.parametrize("port", [22, 6379, 5432])
+def test_an_allowed_network_opens_the_web_ports_not_every_port(make_app, port):
+    """The issue's finding: with 127.0.0.0/8 allowed, subscriptions to the host's SSH, Redis and
+    PostgreSQL ports were accepted. A network names its ports; without any, 443 (and 80 with http)."""
+    app = make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8")
+    tenant = make_tenant(app, "acme", ["*"])
+    client = app.test_client()
+
+    refused = client.post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/"}, headers=tenant.auth)
+    assert refused.status_code == 400
+    assert f"not {port}" in refused.json["detail"] and "127.0.0.0/8" in refused.json["detail"]
+    assert client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1/hook"}, headers=tenant.auth).status_code == 201
+    assert client.post("/api/v1/webhooks", json={"url": "https://127.0.0.1/hook"}, headers=tenant.auth).status_code == 201
+
+    named = make_app(webhook_allow_http=True, webhook_allowed_networks=f"127.0.0.0/8:{port}")
+    assert named.test_client().post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/"},
+                                    headers=tenant.auth).status_code == 201
+
+
 def queue_events(app, tenant, subscription_id: int, count: int) -> list[int]:
     with app.extensions["tracker"].db.transaction() as session:
         events = [WebhookEvent(account_id=tenant.account_id, subscription_id=subscription_id, delivery_id=n,
@@ -311,7 +330,7 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
     app = hooks_app()
     tenant = make_tenant(app, "acme", ["*"])
     env = {"TRACKER_DATABASE_URL": pg_url, "TRACKER_BROKER_URL": "", "TRACKER_WEBHOOKS_ALLOW_HTTP": "1",
-           "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8"}
+           "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*"}
 
     def cli(*args, expect=0, **extra_env):
         result = CliRunner().invoke(main, ["webhooks", *args], env={**env, **extra_env})

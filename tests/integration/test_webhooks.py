@@ -401,6 +401,46 @@ def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):
         assert _sample(after, name) == _sample(before, name) + 1
 
 
+def test_the_delivery_log_pages_with_limit_and_cursor_past_any_size(hooks_app):
+    """The issue's finding 6: the log stopped at a fixed number of events. Following next_cursor
+    visits every event once, oldest first, with or without a state filter."""
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    subscription = subscribe(app, tenant, "http://127.0.0.1:9/hook")
+    ids = queue_events(app, tenant, subscription["id"], 450)
+    with app.extensions["tracker"].db.transaction() as session:  # every third one parked
+        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids[::3])).values(state="parked"))
+    client, path = app.test_client(), f"/api/v1/webhooks/{subscription['id']}/events"
+
+    def walk(**query) -> tuple[list[int], list[int]]:
+        seen, sizes, cursor = [], [], None
+        while True:
+            page = client.get(path, query_string={**query, **({"cursor": cursor} if cursor else {})},
+                              headers=tenant.auth)
+            assert page.status_code == 200, page.json
+            seen += [event["id"] for event in page.json["data"]]
+            sizes.append(len(page.json["data"]))
+            cursor = page.json["next_cursor"]
+            if cursor is None:
+                return seen, sizes
+
+    assert walk() == (ids, [100, 100, 100, 100, 50])  # the default page size
+    assert walk(limit=200) == (ids, [200, 200, 50])
+    assert walk(limit=1000) == (ids, [450])
+    assert walk(state="parked", limit=70) == (ids[::3], [70, 70, 10])
+
+    for query, fragment in (({"limit": 1001}, "limit"), ({"limit": 0}, "limit"), ({"cursor": "not-ours"}, "cursor"),
+                            ({"page": 2}, "page")):
+        refused = client.get(path, query_string=query, headers=tenant.auth)
+        assert refused.status_code == 400 and refused.json["error"] == "invalid_request"
+        assert fragment in refused.json["detail"]
+
+    documented = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/webhooks/{subscription_id}/events"]["get"]
+    assert {"limit", "cursor", "state"} <= {parameter["name"] for parameter in documented["parameters"]}
+    page = documented["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert set(page) == {"data", "next_cursor"}
+
+
 def _sample(text: str, name: str) -> float:
     return next((float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
 

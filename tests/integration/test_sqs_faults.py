@@ -11,18 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from tests.support import sqs as local_sqs
-from tests.support.harness import FIXTURES, RecordingWaker, drain, make_tenant
+from tests.support.harness import RecordingWaker, drain, make_tenant
 from tests.support.private_postgres import private_cluster
 from tests.support.processes import poll, python, running, wait_for_log
-from tests.support.ses_events import for_message
+from tests.support.sqs_poison import BOUNCE, poison, raw_bounce
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tracker.models import Delivery, InboxEvent
 from tracker.sqs import DUPLICATE, MAX_BACKOFF, REFUSED, RETRY_LATER, STORED, SqsPoller, next_backoff, sqs_client
 
 pytestmark = pytest.mark.integration
-
-BOUNCE = (FIXTURES / "ses/notification/bounce-permanent.json").read_text()
-
 
 @pytest.fixture(scope="module")
 def sqs_endpoint():
@@ -52,44 +49,6 @@ def states(app) -> list[str] | None:
         return [row.state for row in inbox(app)]
     except OperationalError:
         return None
-
-
-def raw_bounce(message_id: str) -> str:
-    """The recorded bounce for another message, as raw message delivery sends it."""
-    message = json.loads(BOUNCE)
-    message["mail"]["messageId"] = message_id
-    return json.dumps(message)
-
-
-def poison(pki) -> dict[str, tuple[str, str]]:
-    """Every kind of message that can never be accepted: name -> (body, why it is refused)."""
-    forged = pki.sign(notification(BOUNCE))
-    forged["Message"] = forged["Message"].replace("Permanent", "Transient")
-    bad_version = pki.sign(notification(BOUNCE))
-    bad_version["SignatureVersion"] = "3"
-    no_message_id = pki.sign(notification(BOUNCE))
-    del no_message_id["MessageId"]
-    return {
-        "not JSON": ("Successfully validated SNS topic for Amazon SES event publishing.", "not JSON"),
-        "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "nested deeper"),
-        "nested objects": ('{"a":' * 5_000 + "1" + "}" * 5_000, "nested deeper"),
-        "a JSON array": (json.dumps([json.loads(BOUNCE)]), "not a JSON object"),
-        "a JSON string": (json.dumps(BOUNCE), "not a JSON object"),
-        "JSON null": ("null", "not a JSON object"),
-        "truncated JSON": (BOUNCE[: len(BOUNCE) // 2], "not JSON"),
-        "forged": (json.dumps(forged), "invalid_signature"),
-        "unsigned": (json.dumps(notification(BOUNCE)), "invalid_signature"),
-        "signature version 3": (json.dumps(bad_version), "invalid_signature"),
-        "topic not allowed": (json.dumps(pki.sign(notification(BOUNCE, topic_arn="arn:aws:sns:us-east-1:1:other"))),
-                              "topic_not_allowed"),
-        "envelope without MessageId": (json.dumps(no_message_id), "malformed"),
-        "envelope of an unknown Type": (json.dumps({**pki.sign(notification(BOUNCE)), "Type": "Nonsense"}),
-                                        "malformed"),
-        # Dressed as an envelope but without TopicArn: verified as one (and refused), never
-        # stored as a raw message that only the queue policy vouches for.
-        "half an envelope": (json.dumps({"Type": "Notification", "Message": BOUNCE}), "malformed"),
-        "larger than the bound": (json.dumps({"eventType": "Bounce", "pad": "x" * 70_000}), "larger than"),
-    }
 
 
 @pytest.fixture

@@ -122,7 +122,10 @@ def send_webhooks() -> int:
 @worker_ready.connect
 def _send_webhooks_at_start(**_kwargs) -> None:
     """A webhook worker that starts (or restarts after a crash) sends at once, not at the next beat."""
-    send_webhooks.delay()
+    try:
+        send_webhooks.delay()
+    except Exception as error:  # the broker is away: beat's send-webhooks starts it later
+        log.warning("could not queue the webhook sender at start (%s)", error)
 
 
 @shared_task(name="workers.tasks.deliver_webhook")

@@ -314,21 +314,32 @@ _ACTIVE = threading.Lock()
 
 def run_as_process_sender(services, settings: SenderSettings, *, budget: float, hand_over: Callable[[], None],
                           stop: Callable[[], bool] = lambda: False) -> int:
-    """Be this process's sender for ``budget`` seconds, then ``hand_over`` to the next; 0 if one runs already."""
+    """Be this process's sender for ``budget`` seconds, then ``hand_over`` to the next; 0 if one runs already.
+
+    If the successor cannot be queued (the broker is away) this one carries on for another
+    budget, unless another sender of this process took over meanwhile.
+    """
     if not _ACTIVE.acquire(blocking=False):
         return 0
-    released = False
+    sent, held = 0, True
 
     def release_and_hand_over() -> None:
-        # Before the POSTs in flight finish, so that the successor (perhaps in this very
-        # process) starts leasing at once; their slots stay counted until they are done.
-        nonlocal released
+        # Released before the POSTs in flight finish, so that the successor (perhaps in this
+        # very process) starts leasing at once; their slots stay counted until they are done.
+        nonlocal held
         _ACTIVE.release()
-        released = True
-        hand_over()
+        held = False
+        try:
+            hand_over()
+        except Exception as error:  # noqa: BLE001 - the broker away: nobody can be queued
+            log.warning("could not queue the next webhook sender (%s); this one sends on", error)
+            held = _ACTIVE.acquire(blocking=False)
 
     try:
-        return run(services, settings, budget=budget, stop=stop, on_stop=release_and_hand_over)
+        while True:
+            sent += run(services, settings, budget=budget, stop=stop, on_stop=release_and_hand_over)
+            if not held or stop():
+                return sent
     finally:
-        if not released:
+        if held:
             _ACTIVE.release()

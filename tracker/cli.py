@@ -9,6 +9,7 @@ import sys
 import click
 
 from tracker.cli_operations import events, purge, rebuild
+from tracker.cli_ses import ses
 from tracker.cli_sqs import sqs_poll
 from tracker.cli_webhooks import webhooks
 from tracker.config import Config
@@ -103,6 +104,17 @@ def serve(ctx: click.Context, bind: str, workers: int) -> None:
                                "--workers", str(workers), *ctx.args])
 
 
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args]
+
+
+def _supervise(name: str, argv: list[str]) -> None:
+    """Run ``argv`` under the supervisor (restarted if it dies) and leave with its exit status."""
+    from workers.supervisor import Supervisor
+
+    sys.exit(Supervisor(name, argv).run())
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--beat/--no-beat", default=True, show_default=True,
               help="Also run the beat scheduler (run it in exactly one process).")
@@ -110,25 +122,28 @@ def serve(ctx: click.Context, bind: str, workers: int) -> None:
               help="Send outbound webhooks instead of processing the inbox (a thread pool on its own queue).")
 @click.pass_context
 def worker(ctx: click.Context, beat: bool, webhooks: bool) -> None:
-    """Run a Celery worker (extra arguments go to `celery worker`).
+    """Run a Celery worker, restarted if it dies (extra arguments go to `celery worker`).
 
     Run at least one inbox worker and one `--webhooks` worker: webhook POSTs wait on other
     people's servers, so they get their own queue and a thread pool, and a subscriber that
-    hangs cannot take the processes that apply events.
+    hangs cannot take the processes that apply events. SIGTERM or Ctrl-C stops the worker
+    after its running tasks; if it dies any other way it is started again (1 s, doubling to 30 s).
     """
-    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
+    # Gossip, mingle and heartbeats are Celery's worker-to-worker chatter: the tracker uses none
+    # of it, and without it a (re)started worker is ready a second sooner.
+    argv = _celery("worker", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat")
     if webhooks:
         argv += ["--queues", "webhooks", "--pool", "threads", "--concurrency", "16", "--hostname", "webhooks@%h"]
     else:
         argv += ["--queues", "celery"] + (["--beat"] if beat else [])
-    os.execvp(sys.executable, argv + list(ctx.args))
+    _supervise("tracker worker" + (" --webhooks" if webhooks else ""), argv + list(ctx.args))
 
 
-@main.command()
-def beat() -> None:
-    """Run the Celery beat scheduler alone."""
-    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat",
-                               "--loglevel", "INFO"])
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run the Celery beat scheduler alone, restarted if it dies (extra arguments go to `celery beat`)."""
+    _supervise("tracker beat", _celery("beat", "--loglevel", "INFO", *ctx.args))
 
 
 @main.group()
@@ -269,6 +284,7 @@ main.add_command(events)
 main.add_command(rebuild)
 main.add_command(purge)
 main.add_command(webhooks)
+main.add_command(ses)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def events() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--after", "after_id", default=0, help="show ids after this one (the next page)")
 def list_events(state, provider, account_name, since, error_contains, limit, after_id) -> None:
-    """List inbox events as a table (failed ones by default)."""
+    """List inbox events as a table (failed ones by default; pending ones with their age)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -85,6 +85,8 @@ def list_events(state, provider, account_name, since, error_contains, limit, aft
     services = _services()
     where = _where(services, state=state, provider=provider, account_name=account_name, since=since,
                    error_contains=error_contains)
+    if state == inbox.PENDING:
+        return _list_pending(services, where, limit, after_id)
     with services.db.session() as session:
         rows = repository.list_inbox_events(session, where, after_id=after_id, limit=limit)
     table = Table("id", "provider", "kind", "received", "state", "attempts", "replays", "failure", "error",
@@ -95,6 +97,40 @@ def list_events(state, provider, account_name, since, error_contains, limit, aft
     Console().print(table)
     if len(rows) == limit:
         click.echo(f"more: tracker events list --state {state} --after {rows[-1].id}")
+
+
+def _list_pending(services, where, limit: int, after_id: int) -> None:
+    """Pending rows, oldest first, with how long each has waited: a stall shows as rows growing old."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tracker import repository
+
+    now = datetime.now(timezone.utc)
+    with services.db.session() as session:
+        rows = repository.pending_events(session, where, after_id=after_id, limit=limit)
+        waiting = repository.inbox_counts(session).get(inbox.PENDING, 0)
+        oldest = repository.oldest_pending_received_at(session)
+    title = f"pending events: {waiting}" + (f", the oldest waiting {_age(now - oldest)}" if oldest else "")
+    table = Table("id", "account", "provider", "kind", "received", "age", "attempts", "next attempt", "failure",
+                  "last error", title=title)
+    for row in rows:
+        next_attempt = f"{row.next_attempt_at:%H:%M:%S}" if row.next_attempt_at and row.next_attempt_at > now else ""
+        table.add_row(str(row.id), str(row.account_id), row.provider, row.kind, f"{row.received_at:%Y-%m-%d %H:%M:%S}",
+                      _age(now - row.received_at), str(row.attempts), next_attempt, row.failure_kind or "",
+                      (row.error or "")[:90])
+    Console().print(table)
+    if len(rows) == limit:
+        click.echo(f"more: tracker events list --state pending --after {rows[-1].id}")
+
+
+def _age(delta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 @events.command()

@@ -21,8 +21,8 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     batch_size: int = 500
     max_attempts: int = 5
-    sweep_interval: float = 30.0
-    sweep_grace: float = 10.0
+    sweep_interval: float = 2.0
+    sweep_grace: float = 0.0
     source_cache_seconds: float = 10.0
     soft_bounce_limit: int = 2
     soft_bounce_window_days: float = 30.0

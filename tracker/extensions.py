@@ -102,6 +102,15 @@ def celery_init_app(app, broker_url: str):
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=broker_url,
+        # kombu's Redis transport with a teardown that survives Redis going away under a busy
+        # worker (see tracker.broker); other brokers keep their own transport.
+        broker_transport="tracker.broker:Transport" if broker_url.split("://", 1)[0] in ("redis", "rediss") else None,
+        # A worker waits for its broker as long as it takes (Celery's default gives up after 100
+        # attempts, about 45 minutes) ...
+        broker_connection_max_retries=None,
+        # ... and keeps draining meanwhile: the inbox is in PostgreSQL, and a drain cut short would
+        # only be redone (Celery 6 changes this default to cancelling acks_late tasks).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_ignore_result=True,
         # Messages are wake-ups, not data (the inbox is durable), so a task lost with a
         # dying worker costs only latency; acking late still redelivers it sooner.

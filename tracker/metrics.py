@@ -25,6 +25,23 @@ WEBHOOK_DELIVERIES = Counter("tracker_webhook_deliveries_total", "Outbound webho
                              ["outcome"])
 
 
+def inbox_figures(db) -> tuple[dict[str, int], float | None]:
+    """Inbox rows per state and the age in seconds of the oldest pending row, read from the database now.
+
+    Read at scrape time from the one place every process shares, the gauge tells the same
+    truth whichever gunicorn worker or worker process answers the scrape.
+    """
+    from tracker import inbox, repository
+    from tracker.models import utcnow
+
+    with db.session() as session:
+        counts = repository.inbox_counts(session)
+        oldest = repository.oldest_pending_received_at(session)
+    for state in inbox.STATES:
+        counts.setdefault(state, 0)
+    return counts, (utcnow() - oldest).total_seconds() if oldest else None
+
+
 class InboxCollector:
     """Gauges read from the inbox at scrape time: rows per state and the age of the oldest pending one."""
 

@@ -26,22 +26,31 @@ IDLE_LINGER = 1.0
 IDLE_POLL = 0.05
 
 
-@shared_task(name="workers.tasks.process_inbox")
+# A drain whose pool process is killed (the OOM killer, a crash) is sent again a second later,
+# a few times, rather than waiting for its wake-up flag to lapse; if draining itself is what
+# kills the process, the retries run out and the beat sweep keeps trying at its own pace.
+@shared_task(name="workers.tasks.process_inbox", retry_on_worker_lost=True, max_retries=3, default_retry_delay=1)
 def process_inbox() -> dict:
     """Drain the inbox, holding the wake-up flag meanwhile (see tracker.wakeup.CeleryWaker)."""
     app = services()
     total = ingest.BatchResult()
-    started = time.monotonic()
+    budget_from = time.monotonic()
     helped = False
     idle_since = None
-    while time.monotonic() - started < TIME_BUDGET:
+    while True:
+        if time.monotonic() - budget_from >= TIME_BUDGET:
+            # Out of time with work left: queue the next leader rather than pin a process. With
+            # the broker away nobody can be queued, so this drain carries on: the events are in
+            # PostgreSQL and the receivers cannot wake anyone else meanwhile.
+            if app.waker.hand_over():
+                break
+            budget_from = time.monotonic()
         app.waker.hold()
         result = ingest.process_pending(app.db, app.confirmer, app.settings)
         total += result
         if result.claimed == app.settings.batch_size and not helped:
             # A backlog: one more worker process drains alongside this one.
-            app.waker.send_helper()
-            helped = True
+            helped = app.waker.send_helper()
         if result.claimed:
             idle_since = None
             if result.claimed < app.settings.batch_size:
@@ -63,13 +72,14 @@ def process_inbox() -> dict:
         if result.claimed == 0:
             break
         idle_since = None  # events raced the clear; the loop takes the flag back and goes on
-    else:
-        app.waker.hand_over()  # out of time with work left: queue the next leader, don't pin a process
     if total.claimed:
         log.info("inbox: claimed %d processed %d failed %d webhooks %d", total.claimed, total.processed,
                  total.failed, total.webhooks_queued)
     if total.webhooks_queued:
-        send_webhooks.delay()
+        try:
+            send_webhooks.delay()
+        except Exception as error:  # the broker is away: beat's send-webhooks picks them up
+            log.warning("could not queue the webhook sender (%s); the next scheduled run sends them", error)
     return {"claimed": total.claimed, "processed": total.processed, "failed": total.failed}
 
 
@@ -88,15 +98,20 @@ def help_drain_inbox() -> int:
 
 @shared_task(name="workers.tasks.sweep_inbox")
 def sweep_inbox() -> bool:
-    """Wake a worker if a pending row has waited past the grace period (its wake-up was lost)."""
+    """Wake a worker if due pending rows wait and nobody holds the wake-up flag.
+
+    That is a wake-up that was lost (the broker was away when the event arrived) or a
+    drainer that died (its flag lapses within seconds, see tracker.wakeup). A live drainer
+    holds the flag, so under steady traffic a sweep costs one query and one SET.
+    """
     app = services()
-    cutoff = utcnow() - timedelta(seconds=app.config.sweep_grace)
+    now = utcnow()
     with app.db.session() as session:
-        stale = repository.has_pending_before(session, cutoff)
-    if stale:
-        log.warning("pending inbox rows older than %ss: waking a worker", app.config.sweep_grace)
-        process_inbox.delay()
-    return stale
+        waiting = repository.has_due_pending(session, now=now,
+                                             received_before=now - timedelta(seconds=app.config.sweep_grace))
+    if waiting and app.waker.wake():
+        log.warning("pending inbox rows and no worker draining them: woke one")
+    return waiting
 
 
 @shared_task(name="workers.tasks.purge_expired")

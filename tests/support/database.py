@@ -12,13 +12,14 @@ ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://post
 
 
 @contextlib.contextmanager
-def throwaway_database(prefix: str) -> Iterator[str]:
-    """Create ``<prefix>_<random>``, migrate it, yield its URL, drop it afterwards."""
+def throwaway_database(prefix: str, admin_url: str = ADMIN_URL) -> Iterator[str]:
+    """Create ``<prefix>_<random>`` on the server of ``admin_url``, migrate it, yield its URL, drop it afterwards."""
     from tracker import migrate
     from tracker.extensions import Database
 
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre-ping: a drill may have restarted the server since the database was created.
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = admin.url.set(database=name).render_as_string(hide_password=False)

@@ -32,14 +32,19 @@ def running(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
         try:
             yield process
         finally:
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, sig)
-                try:
-                    process.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the process group of ``process`` (started with start_new_session), SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:

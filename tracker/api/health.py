@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from tracker import inbox, metrics, migrate, redis_clients, repository
-from tracker.models import InboxEvent, utcnow
+from tracker import metrics, migrate, redis_clients, repository
 from tracker.services import services
 
 blueprint = Blueprint("health", __name__)
@@ -35,14 +33,7 @@ def prometheus():
 
 
 def _inbox_figures():
-    app = services()
-    with app.db.session() as session:
-        counts = dict(session.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state)).all())
-        oldest = session.scalar(select(func.min(InboxEvent.received_at)).where(InboxEvent.state == inbox.PENDING))
-    for state in inbox.STATES:
-        counts.setdefault(state, 0)
-    lag = (utcnow() - oldest.replace(tzinfo=utcnow().tzinfo)).total_seconds() if oldest else None
-    return counts, lag
+    return metrics.inbox_figures(services().db)
 
 
 def _outbox_figures() -> dict[str, int]:

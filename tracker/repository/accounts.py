@@ -20,6 +20,7 @@ __all__ = [
     "Caller",
     "account_by_name",
     "accounts_with_retention",
+    "allow_topic",
     "caller_for_key",
     "create_account",
     "create_api_key",
@@ -88,7 +89,17 @@ def create_source(session: Session, account: Account, provider: str, topic_arns:
 
 
 def sources_of(session: Session, account: Account, provider: str) -> list[Source]:
-    return list(session.scalars(select(Source).where(Source.account_id == account.id, Source.provider == provider)))
+    return list(session.scalars(select(Source).where(Source.account_id == account.id, Source.provider == provider)
+                                .order_by(Source.id)))
+
+
+def allow_topic(session: Session, source_id: int, topic_arn: str) -> Source:
+    """Add an SNS TopicArn to an SES source's allowed topics (no-op if it is there already)."""
+    source = session.get(Source, source_id, with_for_update=True)
+    if topic_arn not in (source.topic_arns or []):
+        source.topic_arns = [*(source.topic_arns or []), topic_arn]  # a new list: JSON columns track assignment only
+    session.flush()
+    return source
 
 
 def source_by_token(session: Session, token: str) -> Source | None:

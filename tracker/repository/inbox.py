@@ -22,7 +22,6 @@ from tracker.repository.dialect import insert_for
 __all__ = [
     "claim_by_ids",
     "claim_pending",
-    "has_pending_before",
     "inbox_counts",
     "inbox_has",
     "mark_processed",
@@ -146,12 +145,6 @@ def record_failure(session: Session, row_id: int, error: str, *, now: datetime, 
         )
     )
     return state
-
-
-def has_pending_before(session: Session, cutoff: datetime) -> bool:
-    return bool(session.scalar(
-        select(exists().where(InboxEvent.state == "pending", InboxEvent.received_at < cutoff))
-    ))
 
 
 def inbox_counts(session: Session) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.support.harness import make_tenant
+from tests.support.process_tree import celery_main
 from tests.support.processes import poll, python, running, wait_for_log
 from tests.support.receiver import receiving
 from tracker.models import WebhookEvent, utcnow
@@ -111,8 +113,8 @@ def test_a_lease_is_short_and_renewed_while_the_post_is_in_flight(hooks_app):
 
 def test_a_webhook_worker_killed_mid_post_frees_its_leases_within_one_lease(
         hooks_app, pg_url, redis_url, tmp_path):
-    """SIGKILL the real `tracker worker --webhooks` while its POST hangs: the event is taken
-    over by the next sender once the short lease runs out, not after the POST timeout."""
+    """SIGKILL the real `tracker worker --webhooks`'s Celery while its POST hangs: the event is
+    taken over by the next sender once the short lease runs out, not after the POST timeout."""
     from celery import Celery
 
     app = hooks_app(webhook_timeout=30.0)  # the old lease was 2 x 30 + 30 s
@@ -127,7 +129,10 @@ def test_a_webhook_worker_killed_mid_post_frees_its_leases_within_one_lease(
             wait_for_log(log, "ready", worker)
             Celery(broker=redis_url).send_task("workers.tasks.send_webhooks", queue="webhooks")  # as beat does
             assert poll(lambda: receiver.requests, timeout=30), log.read_text()
-            worker.send_signal(signal.SIGKILL)
+            # The Celery process dies as the OOM killer would have it; its supervisor too, before
+            # it starts another, so that the next sender is this test's.
+            os.killpg(celery_main(worker.pid), signal.SIGKILL)
+            os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)
         killed_at = utcnow()
         with services.db.session() as session:

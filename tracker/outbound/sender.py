@@ -215,8 +215,12 @@ def deliver_and_continue(services, event_id: int, settings: SenderSettings, *, m
     try:
         while event_id is not None:
             go_on = sent + 1 < max_events and not stopping()
-            _, event = _deliver(services, event_id, settings, leases, event=event, pass_slot=go_on,
-                                ssl_context=ssl_context)
+            try:
+                _, event = _deliver(services, event_id, settings, leases, event=event, pass_slot=go_on,
+                                    ssl_context=ssl_context)
+            except BaseException:
+                leases.release(event_id)  # no more renewals: its lease runs out and another sender has it
+                raise
             event_id = event.id if event is not None else None
             sent += 1
     finally:

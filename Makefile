@@ -1,25 +1,36 @@
-# One command to run the tracker, one to test it. Both create ./.venv on first use.
+# One command to run the tracker, one to test it. Both create ./.venv on first use, with the
+# versions constraints.txt pins: `make run` installs what the tracker needs to run, `make test`
+# adds the test tools.
 PYTHON ?= python3
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install --quiet -c constraints.txt
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test bench clean
 
-run: $(STAMP)
-	$(BIN)/tracker run
+run: $(RUN_STAMP)
+	$(BIN)/tracker run --port $(PORT)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
 
-$(STAMP): setup.cfg pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+
+$(RUN_STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+$(TEST_STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $@ $(RUN_STAMP)
 
 clean:
 	rm -rf $(VENV) var *.egg-info

@@ -10,7 +10,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
     from tracker import errors, ingest
     from tracker.api.admin import blueprint as admin_api
-    from tracker.api import compat_infobip, compat_postman, compat_sendcloud, page_marks
+    from tracker.api import compat_infobip, compat_postman, compat_sendcloud, input_guard, page_marks
     from tracker.api.compat_elevate import blueprint as elevate_api
     from tracker.api.messages import blueprint as messages_api
     from tracker.api.openapi import blueprint as openapi
@@ -62,7 +62,9 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
             services.webhook_waker = webhooks
     app.extensions["tracker"] = services
 
-    errors.register(app)
+    errors.register(app, styles=[(style.PATHS, style.render_error)
+                                 for style in (compat_infobip, compat_sendcloud, compat_postman)])
+    input_guard.register(app)
     app.register_blueprint(sns_receiver)
     app.register_blueprint(webhook_receivers)
     app.register_blueprint(native_api)

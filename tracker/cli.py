@@ -82,7 +82,7 @@ Tracker running at {base}  (database: {config.database_url}; processing in this 
   SES hook (any topic):      {base}/hooks/sns/{source.token}
 
 Try it:
-  curl -s -H 'Content-Type: text/plain' --data-binary @examples/ses-bounce.json {base}/hooks/sns/{source.token}
+  curl -s -H 'Content-Type: text/plain' --data-binary @{demo.example('ses-bounce.json')} {base}/hooks/sns/{source.token}
   curl -s -H 'Authorization: Bearer {key}' '{base}/api/v1/deliveries?status=BOUNCED'
 """)
     services.waker.wake()  # process anything left pending by an earlier run
@@ -99,8 +99,14 @@ Try it:
 @click.option("--workers", default=lambda: 2 * (os.cpu_count() or 1) + 1, type=int)
 @click.pass_context
 def serve(ctx: click.Context, bind: str, workers: int) -> None:
-    """Serve the receivers and APIs with gunicorn (extra arguments go to gunicorn)."""
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "tracker.wsgi:app", "--bind", bind,
+    """Serve the receivers and APIs with gunicorn (extra arguments go to gunicorn).
+
+    Its settings come from tracker.gunicorn_config (gunicorn's own refusals in JSON, the
+    request line limit); arguments given here override them, and a --config of your own
+    replaces that module.
+    """
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "tracker.wsgi:app",
+                               "--config", "python:tracker.gunicorn_config", "--bind", bind,
                                "--workers", str(workers), *ctx.args])
 
 

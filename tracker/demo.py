@@ -12,9 +12,16 @@ from pathlib import Path
 from tracker.authenticity.certificates import DirectoryCertificateStore
 from tracker.authenticity.sns import CertificateStore
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The repository's examples/, shipped inside the package (see setup.cfg).
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 DEMO_CERT_NAME = "SimpleNotificationService-0000000000000000000000000000demo.pem"
 DEMO_ACCOUNT = "demo"
+
+
+def example(name: str) -> Path:
+    """Where to find an example payload: ./examples in a checkout, else the installed package's."""
+    local = Path("examples") / name
+    return local if local.is_file() else EXAMPLES / name
 
 
 class WithDemoCertificate:

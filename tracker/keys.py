@@ -10,10 +10,13 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import re
 import secrets
 
 PREFIX = "trk_"
 _KEY_ID_LEN = 16
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+_SECRET = re.compile(r"[A-Za-z0-9_-]+")  # token_urlsafe's alphabet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,14 +37,23 @@ def hash_secret(secret: str) -> str:
 
 
 def split(presented: str) -> tuple[str, str] | None:
-    """(key id, secret) of a well-formed key, else None."""
+    """(key id, secret) of a well-formed key, else None.
+
+    Well-formed is what generate() makes, so nothing else (a NUL, say, which PostgreSQL
+    refuses in a query) goes further than this.
+    """
     if not presented.startswith(PREFIX):
         return None
     rest = presented[len(PREFIX):]
     key_id, sep, secret = rest[:_KEY_ID_LEN], rest[_KEY_ID_LEN:_KEY_ID_LEN + 1], rest[_KEY_ID_LEN + 1:]
-    if sep != "_" or not secret or len(key_id) != _KEY_ID_LEN:
+    if sep != "_" or not is_key_id(key_id) or not _SECRET.fullmatch(secret):
         return None
     return key_id, secret
+
+
+def is_key_id(value: object) -> bool:
+    """A key id as generate() makes them: 16 lowercase hex characters."""
+    return isinstance(value, str) and _KEY_ID.fullmatch(value) is not None
 
 
 def matches(secret: str, stored_hash: str) -> bool:

@@ -500,7 +500,7 @@ def test_an_account_sees_and_consumes_only_its_own_deliveries(app, tenant, pki):
     assert len(reports(app, tenant).json["results"]) == 1  # the other account's pulls consumed nothing
 
 
-def test_a_database_outage_answers_infobip_500(app, tenant, monkeypatch):
+def test_a_database_outage_answers_infobip_shaped_503(app, tenant, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     def down(*args, **kwargs):
@@ -509,5 +509,5 @@ def test_a_database_outage_answers_infobip_500(app, tenant, monkeypatch):
     monkeypatch.setattr(compat_infobip.credentials, "caller_from_authorization", down)
     for path in (LOGS, REPORTS):
         response = api.get(app.test_client(), path, api.app_auth(tenant.key))
-        assert response.status_code == 500 and response.headers["Retry-After"]
+        assert response.status_code == 503 and response.headers["Retry-After"]
         assert api.service_exception(response)["messageId"] == "GENERAL_ERROR"

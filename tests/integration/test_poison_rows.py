@@ -300,3 +300,19 @@ def test_on_the_embedded_default_a_failing_row_leaves_no_trace_and_its_neighbour
     assert history == {message_id}
     assert [(row.state, row.failure_kind) for row in _rows(app) if row.state != "processed"] == [
         ("failed", inbox.INTERNAL)]
+
+
+def test_an_operator_can_look_at_a_stored_body_nested_thousands_deep(app, webhook_source):
+    hook = webhook_source("infobip", "poisoned")
+    body = b'{"results": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    assert _post_signed(app, "infobip", hook, body, "application/json").status_code == 400
+    with app.extensions["tracker"].db.transaction() as session:
+        key = repository.create_api_key(session, repository.account_by_name(session, "poisoned"), role="operator")
+    drain(app)
+    [row] = _rows(app)
+
+    shown = app.test_client().get(f"/api/v1/admin/events/{row.id}", headers={"Authorization": f"Bearer {key}"})
+
+    assert shown.status_code == 200, shown.get_data()[:300]
+    assert shown.json["failure_kind"] == inbox.PARSE_ERROR
+    assert shown.json["payload"] == body.decode()

@@ -24,10 +24,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """Start ``argv`` in its own process group; stop the whole group afterwards."""
+def running(argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """Start ``argv`` (in ``cwd``) in its own process group; stop the whole group afterwards."""
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=out,
+        process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield process

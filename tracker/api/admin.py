@@ -7,17 +7,15 @@ belong to `tracker events replay --all-failed`, which shows progress and resumes
 """
 from __future__ import annotations
 
-import json
-from datetime import timezone
-
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tracker import inbox, operations, repository
 from tracker.api.auth import require_operator
 from tracker.api.native import load_args, load_body
-from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor
+from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor, UtcDateTime
 from tracker.errors import ApiError
+from tracker.providers import bounded_json
 from tracker.repository.operations import EventFilter
 from tracker.services import services
 
@@ -29,7 +27,7 @@ MAX_IDS = 1000
 class EventQuery(Schema):
     state = fields.String(load_default=inbox.FAILED, validate=validate.OneOf(repository.LISTABLE_STATES))
     provider = fields.String()
-    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    since = UtcDateTime()
     error_contains = fields.String(validate=validate.Length(min=1, max=200))
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = IdCursor()
@@ -55,20 +53,28 @@ class EventSchema(Schema):
     discard_reason = fields.String(allow_none=True)
 
 
+class ShownEventSchema(EventSchema):
+    """One event as GET /api/v1/admin/events/<id> shows it (filled by the view: show())."""
+
+    content_type = fields.String(allow_none=True)
+    payload = fields.Raw()
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+
+
 class IdsBody(Schema):
-    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_IDS))
+    ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=MAX_IDS))
 
 
 class FilterBody(Schema):
     provider = fields.String(validate=validate.Length(min=1, max=32))
-    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    since = UtcDateTime()
     error_contains = fields.String(validate=validate.Length(min=1, max=200))
 
 
 class ReplayBody(Schema):
     """Either ``ids``, or ``filter`` (every failed event of the account matching it) with an optional ``cursor``."""
 
-    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=MAX_IDS))
+    ids = fields.List(fields.Integer(strict=True), validate=validate.Length(min=1, max=MAX_IDS))
     filter = fields.Nested(FilterBody)
     cursor = IdCursor()
 
@@ -80,8 +86,24 @@ class ReplayBody(Schema):
             raise ValidationError("a cursor continues a replay by filter", "cursor")
 
 
+def _not_blank(text: str) -> None:
+    if not text.strip():  # operations.discard refuses a blank reason
+        raise ValidationError("give a reason (not only white space)")
+
+
+# The same rule for the OpenAPI document: at least one character that str.strip() keeps, no NUL.
+_WHITE_SPACE = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+REASON_PATTERN = f"^[^\\u0000]*[^\\u0000{_WHITE_SPACE}][^\\u0000]*$"
+
+
 class DiscardBody(IdsBody):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank],
+                           metadata={"pattern": REASON_PATTERN})
+
+
+class DiscardOneBody(Schema):
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank],
+                           metadata={"pattern": REASON_PATTERN})
 
 
 _query, _event, _delivery, _cursor = EventQuery(), EventSchema(), DeliverySchema(), IdCursor()
@@ -147,7 +169,7 @@ def discard_many():
 @blueprint.post("/<int:event_id>/discard")
 @require_operator
 def discard_one(event_id: int):
-    reason = load_body(Schema.from_dict({"reason": fields.String(required=True, validate=validate.Length(min=1))})())
+    reason = load_body(DiscardOneBody())
     done = operations.discard(services(), _own([event_id], strict=True), reason=reason["reason"],
                               by=f"key:{g.key_id}", account_id=g.account_id)
     if not done:
@@ -165,7 +187,8 @@ def _own(ids, strict: bool = False) -> list[int]:
 
 
 def _payload(body: str):
+    """The stored body as JSON when it is JSON an operator can be shown (bounded depth), else as text."""
     try:
-        return json.loads(body)
+        return bounded_json.loads(body)
     except ValueError:
         return body

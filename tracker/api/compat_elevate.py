@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, select
 
-from tracker.api import credentials, page_marks, ratelimit
+from tracker.api import credentials, moments, page_marks, ratelimit
 from tracker.domain import Status
 from tracker.errors import ApiError
 from tracker.models import Delivery, Message
@@ -128,18 +128,16 @@ def _time_conditions(name: str, raw: str, column) -> list:
         elif operator == "gt":
             conditions.append(column > moment)
         else:
-            conditions.append(and_(column >= moment, column < moment + timedelta(seconds=1)))
+            conditions.append(and_(column >= moment, column < moments.add(moment, timedelta(seconds=1))))
     return conditions
 
 
 def _timestamp(name: str, value: str) -> datetime:
-    # An unencoded "+" in a zone offset arrives as a space: 2019-08-24T14:15:22 01:00.
-    value = re.sub(r"(T[\d:.]+) (\d\d(:?\d\d)?)$", r"\1+\2", value.strip())
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moments.parse(value)
     except ValueError:
-        raise ApiError(400, "invalid_request", f"{name}: {value!r} is not yyyy-MM-ddTHH:mm:ssZ") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        raise ApiError(400, "invalid_request", f"{name}: {value!r} is not yyyy-MM-ddTHH:mm:ssZ",
+                       parameter=name) from None
 
 
 def _parts(raw: str) -> list[str]:
@@ -180,9 +178,9 @@ def _integer(args, name: str, default: int, *, minimum: int, maximum: int | None
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if raw.isascii() else int("not ASCII digits")  # int() also reads "٣"
     except ValueError:
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number") from None
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number", parameter=name) from None
     if value < minimum or (maximum is not None and value > maximum):
         raise ApiError(400, "invalid_request", f"{name} must be between {minimum} and {maximum or 'any'}")
     return value

@@ -24,14 +24,15 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, exists, false, or_, select, tuple_
-from sqlalchemy.exc import DBAPIError
 
-from tracker.api import credentials, page_marks, ratelimit
+from tracker.api import credentials, moments, page_marks, ratelimit
 from tracker.domain import Status
+from tracker.errors import ApiError
 from tracker.models import Delivery, DeliveryEvent, Message
 from tracker.services import services
 
 blueprint = Blueprint("compat_postman", __name__)
+PATHS = ("/v1/transactional/", "/transactional/")  # where errors come in Postman's shape (tracker.errors)
 
 # canonical status -> Postman status (DESIGN section 3, Postman column)
 STATUS = {
@@ -85,11 +86,21 @@ def _postman_error(error: PostmanError):
     return response
 
 
-@blueprint.errorhandler(DBAPIError)
-def _database_unavailable(error: DBAPIError):
-    """The database is away: 503 with a ``message``, as every Postman error has one."""
-    return _postman_error(PostmanError(503, {"message": "Service unavailable. Please try again later."},
-                                       {"Retry-After": "5"}))
+def render_error(error: ApiError):
+    """Any refusal under Postman's paths in Postman's shape: 400 as its request validation,
+    401 and 429 as the views answer them, anything else (404, 405, 503...) a ``message``."""
+    if error.status == 400:
+        keys = [error.parameter] if error.parameter else []
+        refusal = PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": error.detail,
+                                     "validation": {"source": error.source or "query", "keys": keys}})
+    elif error.status == 401:
+        refusal = PostmanError(401, {"message": "Unauthorized"})
+    elif error.status == 429:
+        refusal = PostmanError(429, {"status": 429, "message": TOO_MANY})
+    else:
+        refusal = PostmanError(error.status, {"message": error.detail or error.error})
+    refusal.headers.update(error.headers)
+    return _postman_error(refusal)
 
 
 def _invalid(key: str, message: str) -> PostmanError:
@@ -264,14 +275,10 @@ def _created_condition(operator: str, raw: str):
 
 def _moment(key: str, raw: str) -> datetime:
     """An ISO 8601 date or time; UTC when it names no zone (as Postman documents)."""
-    value = raw.strip()
-    # An unencoded "+" in a zone offset arrives as a space: 2023-05-10T03:03:54 08:00.
-    value = re.sub(r"(T[\d:.]+) (\d\d(:?\d\d)?)$", r"\1+\2", value)
     try:
-        moment = datetime.fromisoformat(value)
+        return moments.parse(raw)
     except ValueError:
         raise _invalid(key, f'"{key}" must be in ISO 8601 date format') from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _tag_condition(tag: str):

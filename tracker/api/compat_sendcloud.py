@@ -5,8 +5,10 @@ keys: same path, parameters (query string for GET, form fields for POST), envelo
 labels and subStatus codes. apiUser must be present but may hold any value: it is
 SendCloud's sub-account name, which means nothing here (the key alone names the account),
 and it is echoed in each item's ``apiUser``. apiUserList is accepted and ignored for the
-same reason. Like SendCloud, every answer is HTTP 200; failures say ``"result": false``
-(but for a database outage: the same envelope with HTTP 503 and Retry-After).
+same reason. Like SendCloud, every answer about the parameters is HTTP 200; failures say
+``"result": false`` (statusCode 40200 for a control character in a parameter). The same
+envelope keeps the HTTP status for what concerns the request itself: 404, 405 (with Allow),
+413, and 503 with Retry-After for a database outage.
 
 Choices where the seed is silent or ambiguous:
 - Dates are UTC+8 (provider-formats.md §4.3): days, startDate and endDate name UTC+8
@@ -36,7 +38,6 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, request
 from sqlalchemy import and_, case, false, func, literal, null, or_, select
-from sqlalchemy.exc import DBAPIError
 
 from tracker.api import credentials, page_marks, ratelimit
 from tracker.api.compat_sendcloud_mapping import (
@@ -51,10 +52,12 @@ from tracker.api.compat_sendcloud_mapping import (
     sub_status,
 )
 from tracker.domain import BounceType, Status, normalize_address
+from tracker.errors import ApiError
 from tracker.models import Delivery, DeliveryEvent, Message
 from tracker.services import services
 
 blueprint = Blueprint("compat_sendcloud", __name__)
+PATHS = ("/apiv2/",)  # where errors come in SendCloud's envelope (tracker.errors)
 
 STATUS_CODES = tuple(LABELS)
 SUB_STATUS_CODES = tuple(SUB_STATUS_DESC)
@@ -77,6 +80,7 @@ RATE_LIMITED = {"result": False, "statuscode": 50000, "message": "interface freq
 # documents none for this query's parameters, so the 402xx ones are ours.
 AUTH_FAILED = 40005
 UNAVAILABLE = 50001  # ours, for a database outage; 50000 is the documented rate limit
+BAD_REQUEST = 40200  # ours: a request the tracker will not read (a control character in a parameter)
 BAD_SPAN, BAD_DAYS, BAD_DATE, BAD_RANGE, BAD_START, BAD_LIMIT, BAD_STATUS, BAD_SUB_STATUS, BAD_EMAIL_IDS = range(
     40201, 40210)
 
@@ -89,14 +93,17 @@ class SendCloudError(Exception):
 
 # --- the view -----------------------------------------------------------------------------
 
-@blueprint.errorhandler(DBAPIError)
-def _database_unavailable(error: DBAPIError):
-    """The database is away: still SendCloud's envelope (a client reads ``result`` first),
-    with HTTP 503 and Retry-After so that it retries."""
-    response = _json({"result": False, "statusCode": UNAVAILABLE, "message": "service unavailable, retry later",
-                      "info": {}})
-    response.status_code = 503
-    response.headers["Retry-After"] = "5"
+def render_error(error: ApiError) -> Response:
+    """Any refusal under /apiv2/ in SendCloud's envelope (``result`` false).
+
+    What is wrong with the parameters (400, 401) is HTTP 200, as every SendCloud answer;
+    what concerns the HTTP request itself keeps its status (404, 405 with Allow, 413), and
+    a database outage is 503 with Retry-After, so that a client retries.
+    """
+    code = {400: BAD_REQUEST, 401: AUTH_FAILED, 503: UNAVAILABLE}.get(error.status, error.status)
+    response = _json({"result": False, "statusCode": code, "message": error.detail or error.error, "info": {}})
+    response.status_code = 200 if error.status in (400, 401) else error.status
+    response.headers.update(error.headers)
     return response
 
 

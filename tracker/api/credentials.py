@@ -31,7 +31,7 @@ def caller_from_jwt(token: str) -> Caller | None:
         key_id = jwt.get_unverified_header(token).get("kid")
     except jwt.InvalidTokenError:
         return None
-    if not isinstance(key_id, str):
+    if not keys.is_key_id(key_id):  # unsigned yet: only a well-formed id reaches the database
         return None
     with app.db.session() as session:
         found = repository.sealed_key(session, key_id)

@@ -48,6 +48,8 @@ class MessageSchema(Schema):
     bcc = fields.List(fields.String(), allow_none=True)
     registered_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+    # Filled by the view (_shown): the message's deliveries, one per recipient, by id.
+    deliveries = fields.List(fields.Nested(DeliverySchema), dump_only=True)
 
 
 _registration, _message, _delivery = RegistrationSchema(), MessageSchema(), DeliverySchema()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, g, jsonify, request
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 from tracker import inbox, ingest, repository
 from tracker.api.auth import require_key
@@ -21,6 +21,7 @@ _query = DeliveryQuery()
 _delivery = DeliverySchema()
 _event = EventSchema()
 _cursor = Cursor()
+_acknowledgement = Schema.from_dict({"note": fields.String(validate=validate.Length(max=2000))})()
 
 
 @blueprint.get("/deliveries")
@@ -59,9 +60,14 @@ def page_of(page, more: bool, schema, position) -> dict:
     return {"data": schema.dump(page, many=True), "next_cursor": next_cursor}
 
 
-def load_body(schema):
-    """The request's JSON object loaded through ``schema``, or a 400 naming what is wrong."""
+def load_body(schema, optional: bool = False):
+    """The request's JSON object loaded through ``schema``, or a 400 naming what is wrong.
+
+    ``optional``: no body at all loads as {}.
+    """
     payload = request.get_json(silent=True)
+    if payload is None and optional and not request.get_data(cache=True):
+        payload = {}
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_request", "send a JSON object")
     try:
@@ -78,6 +84,9 @@ def load_args(schema, args):
     unknown = sorted(set(args) - set(schema.fields))
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
+    repeated = sorted(name for name in args if len(args.getlist(name)) > 1)
+    if repeated:  # every parameter is one value: a second would be silently dropped
+        raise ApiError(400, "invalid_request", f"give each parameter once: {', '.join(repeated)}")
     try:
         return schema.load(args.to_dict())
     except ValidationError as error:
@@ -93,8 +102,7 @@ def acknowledge(delivery_id: int):
     rebuild from the inbox keeps it, and applied at once through the same worker path.
     """
     app = services()
-    payload = request.get_json(silent=True) or {}
-    note = payload.get("note") if isinstance(payload, dict) else None
+    note = load_body(_acknowledgement, optional=True).get("note")
     with app.db.session() as session:
         delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
     if delivery is None:
@@ -103,7 +111,7 @@ def acknowledge(delivery_id: int):
     if refusal is not None:
         raise ApiError(409, "conflict", refusal)
     record = acknowledgements.body(message_id=delivery.message_id, recipient=delivery.recipient,
-                                   by=f"key:{g.key_id}", at=utcnow(), note=note if isinstance(note, str) else None)
+                                   by=f"key:{g.key_id}", at=utcnow(), note=note)
     with app.db.engine.begin() as connection:
         inbox_id = repository.store_inbox_event(
             connection, source_id=None, account_id=g.account_id, provider=acknowledgements.PROVIDER,

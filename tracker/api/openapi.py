@@ -1,8 +1,12 @@
-"""GET /api/v1/openapi.json: the OpenAPI 3 document of the native and compatible read APIs.
+"""GET /api/v1/openapi.json: the OpenAPI 3 document of the native and compatible APIs.
 
-apispec renders the marshmallow schemas the views really use; the paths below say which
-parameters each route takes. tests/integration/test_openapi.py validates the document
-and checks that every API route of the app appears in it.
+The document is the truth (tests/integration/test_openapi_conformance.py runs schemathesis
+against it): apispec renders the marshmallow schemas the views really use, for their query
+parameters as for their bodies, and every status an operation can answer is listed, with the
+error shape of its API style. Every operation may also answer 414 and 431 (a request line or
+headers past the server's limits, answered by gunicorn before the app; see
+tracker.gunicorn_config) and 503 (the database is away). tracker.api.openapi_compat holds the
+compatible APIs' paths.
 """
 from __future__ import annotations
 
@@ -16,52 +20,230 @@ blueprint = Blueprint("openapi", __name__)
 
 JSON = "application/json"
 
+# Each API style's error schema (components below and in openapi_compat).
+ERROR_SCHEMAS = {"native": "Error", "elevate": "Error", "infobip": "InfobipError", "sendcloud": "SendCloudResponse",
+                 "postman": "PostmanError"}
+REASONS = {"400": "invalid request", "401": "no valid credentials", "403": "the key may not do this",
+           "404": "not found in the caller's account", "409": "conflicts with the current state",
+           "413": "body past the size bound", "414": "request line too long (answered by the server)",
+           "429": "rate limited (Retry-After)", "431": "headers too large (answered by the server)",
+           "503": "the database is away; retry (Retry-After)"}
 
-def _query(name: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def query(name: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
     return {"in": "query", "name": name, "description": description, "required": required,
             "schema": schema or {"type": "string"}}
 
 
-def _path(name: str, description: str = "") -> dict:
-    return {"in": "path", "name": name, "required": True, "description": description, "schema": {"type": "integer"}}
+def path_id(name: str) -> dict:
+    return {"in": "path", "name": name, "required": True, "schema": {"type": "integer", "minimum": 0}}
 
 
-def _ok(description: str, schema: dict | str | None = None, status: str = "200", xml: bool = False) -> dict:
-    schema = {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else (schema or {"type": "object"})
-    content = {JSON: {"schema": schema}}
+def ok(description: str, schema: dict | str | None, status: str = "200", xml: bool = False) -> dict:
+    if schema is None:
+        return {status: {"description": description}}
+    content = {JSON: {"schema": ref(schema) if isinstance(schema, str) else schema}}
     if xml:
         content["application/xml"] = {"schema": {"type": "string"}}
     return {status: {"description": description, "content": content}}
 
 
-ERRORS = {code: {"description": text, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
-          for code, text in (("400", "invalid request"), ("401", "no valid credentials"),
-                             ("404", "not found in the caller's account"), ("429", "rate limited"))}
-KEYSET = [_query("limit", "page size (1-1000, default 100)", {"type": "integer", "minimum": 1, "maximum": 1000}),
-          _query("cursor", "next_cursor of the previous page")]
+def errors(style: str, *codes: str, xml: bool = False) -> dict:
+    """The error responses ``codes`` in ``style``'s shape, plus what any operation may answer."""
+    responses = {}
+    for code in (*codes, "503"):
+        responses[code] = {"description": REASONS[code], "content": {JSON: {"schema": ref(ERROR_SCHEMAS[style])}}}
+        if xml:
+            responses[code]["content"]["application/xml"] = {"schema": {"type": "string"}}
+    for code in ("414", "431"):  # gunicorn's, before any API style is known: the native shape
+        responses[code] = {"description": REASONS[code], "content": {JSON: {"schema": ref("Error")}}}
+    return responses
 
 
-def _operation(summary: str, parameters: list, responses: dict, security: str = "bearer", body: str | None = None,
-               tag: str = "native") -> dict:
-    operation = {"summary": summary, "tags": [tag], "parameters": parameters,
-                 "responses": {**responses, **ERRORS}, "security": [{security: []}]}
-    if body:
-        operation["requestBody"] = {"required": True,
-                                    "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
-    return operation
+def operation(summary: str, parameters: list, responses: dict, *, tag: str = "native", security: str = "bearer",
+              body: dict | str | None = None, body_required: bool = True) -> dict:
+    found = {"summary": summary, "tags": [tag], "parameters": parameters, "responses": responses,
+             "security": [{security: []}]}
+    if body is not None:
+        found["requestBody"] = {"required": body_required,
+                                "content": {JSON: {"schema": ref(body) if isinstance(body, str) else body}}}
+    return found
+
+
+def native(summary: str, parameters: list, responses: dict, *, codes: tuple[str, ...] = (), **kwargs) -> dict:
+    """A native operation: 400 (the input guard reads headers too), 401 and 429 always; 403 and 413 with a body."""
+    extra = ("403", "413") if kwargs.get("body") is not None else ()
+    return operation(summary, parameters, {**responses, **errors("native", "400", "401", *codes, *extra, "429")},
+                     **kwargs)
+
+
+def page(item: str) -> dict:
+    return {"type": "object", "required": ["data", "next_cursor"], "additionalProperties": False,
+            "properties": {"data": {"type": "array", "items": ref(item)},
+                           "next_cursor": {"type": "string", "nullable": True}}}
+
+
+def listing(item: str) -> dict:
+    return {"type": "object", "required": ["data"], "additionalProperties": False,
+            "properties": {"data": {"type": "array", "items": ref(item)}}}
+
+
+def _native_paths() -> dict:
+    """/api/v1/...: deliveries, messages, suppressions, webhooks and the operators' admin API."""
+    from tracker.api.admin import EventQuery
+    from tracker.api.schemas import DeliveryQuery, SuppressionQuery
+    from tracker.api.webhooks import EventLogQuery
+
+    def args(schema) -> list:  # the query schema the view loads, expanded by apispec
+        return [{"in": "query", "schema": schema}]
+
+    address = {"in": "path", "name": "address", "required": True, "schema": {"type": "string", "minLength": 3}}
+    admin = {"tag": "admin"}
+    return {
+        "/api/v1/deliveries": {"get": native("List deliveries (keyset pages, oldest change first)",
+                                             args(DeliveryQuery), ok("a page of deliveries", page("Delivery")))},
+        "/api/v1/deliveries/{delivery_id}/events": {"get": native(
+            "A delivery's history, oldest first", [path_id("delivery_id")], ok("events", listing("DeliveryEvent")),
+            codes=("404",))},
+        "/api/v1/deliveries/{delivery_id}/acknowledge": {"post": native(
+            "Acknowledge a failed delivery (409 unless ERROR, BOUNCED or COMPLAINT)", [path_id("delivery_id")],
+            ok("the delivery, now ACKNOWLEDGED", "Delivery"), codes=("404", "409"), body="Acknowledgement",
+            body_required=False)},
+        "/api/v1/messages": {"post": native(
+            "Register a message, or a batch ({\"messages\": [...]} or a list)", [],
+            ok("the message (a batch: {\"data\": [...]})", {"oneOf": [ref("Message"), listing("Message")]}, "201"),
+            body={"oneOf": [ref("Registration"), {"type": "array", "items": ref("Registration"), "minItems": 1,
+                                                  "maxItems": 500},
+                            {"type": "object", "required": ["messages"], "additionalProperties": False,
+                             "properties": {"messages": {"type": "array", "items": ref("Registration"),
+                                                         "minItems": 1, "maxItems": 500}}}]})},
+        "/api/v1/messages/{message_row_id}": {
+            "get": native("A registered message with its deliveries", [path_id("message_row_id")],
+                          ok("the message", "Message"), codes=("404",)),
+            "patch": native("Attach the provider message id", [path_id("message_row_id")],
+                            ok("the message", "Message"), codes=("404", "409"), body="Attachment")},
+        "/api/v1/suppressions": {"get": native("The suppression list", args(SuppressionQuery),
+                                               ok("a page", page("Suppression")))},
+        "/api/v1/suppressions/{address}": {
+            "get": native("Is this address suppressed? (404: no)", [address], ok("the entry", "Suppression"),
+                          codes=("404",)),
+            "delete": native("Remove an address (audited)", [address], ok("removed", None, "204"),
+                             codes=("403", "404"))},
+        "/api/v1/webhooks": {
+            "get": native("Webhook subscriptions", [], ok("subscriptions", listing("Subscription"))),
+            "post": native("Subscribe a URL (the signing secret is answered once)", [],
+                           ok("the subscription with its secret", "NewSubscription", "201"), body="Subscription")},
+        "/api/v1/webhooks/{subscription_id}": {
+            "get": native("A subscription", [path_id("subscription_id")], ok("it", "Subscription"), codes=("404",)),
+            "patch": native("Change url, statuses or active", [path_id("subscription_id")], ok("it", "Subscription"),
+                            codes=("404",), body="SubscriptionChange"),
+            "delete": native("Remove a subscription", [path_id("subscription_id")], ok("gone", None, "204"),
+                             codes=("403", "404"))},
+        "/api/v1/webhooks/{subscription_id}/test": {"post": native(
+            "Send a webhook.test event", [path_id("subscription_id")],
+            ok("queued", {"type": "object", "properties": {"status": {"type": "string", "enum": ["queued"]}}}, "202"),
+            codes=("403", "404"))},
+        "/api/v1/webhooks/{subscription_id}/events": {"get": native(
+            "The subscription's delivery log", [path_id("subscription_id"), *args(EventLogQuery)],
+            ok("a page", page("WebhookEvent")), codes=("404",))},
+        "/api/v1/admin/webhooks/{subscription_id}/replay": {"post": native(
+            "Replay parked events (operator keys)", [path_id("subscription_id")], ok("the replayed ids", "Replayed"),
+            codes=("403", "404"), body="WebhookReplay", body_required=False, **admin)},
+        "/api/v1/admin/events": {"get": native("Inbox events (operator keys)", args(EventQuery),
+                                               ok("a page", page("InboxEvent")), codes=("403",), **admin)},
+        "/api/v1/admin/events/{event_id}": {"get": native(
+            "An inbox event with its payload and deliveries", [path_id("event_id")], ok("the event", "InboxEventShown"),
+            codes=("403", "404"), **admin)},
+        "/api/v1/admin/events/{event_id}/replay": {"post": native(
+            "Replay a failed event", [path_id("event_id")], ok("summary", "ReplaySummary"), codes=("403", "404"),
+            **admin)},
+        "/api/v1/admin/events/replay": {"post": native(
+            "Replay failed events ({\"ids\": [...]} or {\"filter\": {...}, \"cursor\": ...})", [],
+            ok("summary", "ReplaySummary"), body="Replay", **admin)},
+        "/api/v1/admin/events/{event_id}/discard": {"post": native(
+            "Discard a failed or pending event", [path_id("event_id")], ok("discarded ids", "Discarded"),
+            codes=("404", "409"), body="DiscardReason", **admin)},
+        "/api/v1/admin/events/discard": {"post": native(
+            "Discard events ({\"ids\": [...], \"reason\": ...})", [], ok("discarded ids", "Discarded"),
+            body="Discard", **admin)},
+    }
+
+
+def _native_components(spec: APISpec) -> None:
+    from tracker.api.admin import DiscardBody, DiscardOneBody, EventSchema as AdminEventSchema, FilterBody, ShownEventSchema
+    from tracker.api.messages import MessageSchema, RegistrationSchema
+    from tracker.api.schemas import DeliverySchema, EventSchema, SuppressionSchema
+    from tracker.api.webhooks import EventLogSchema, NewSubscriptionSchema, ReplayBody, SubscriptionSchema
+
+    spec.components.schema("Error", {"type": "object", "required": ["error", "detail"], "additionalProperties": False,
+                                     "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}})
+    for name, schema in {"Delivery": DeliverySchema, "DeliveryEvent": EventSchema, "Suppression": SuppressionSchema,
+                         "InboxEvent": AdminEventSchema, "InboxEventShown": ShownEventSchema,
+                         "Registration": RegistrationSchema, "Message": MessageSchema,
+                         "Subscription": SubscriptionSchema, "NewSubscription": NewSubscriptionSchema,
+                         "SubscriptionChange": SubscriptionSchema(partial=True), "WebhookEvent": EventLogSchema,
+                         "ReplayFilter": FilterBody, "Discard": DiscardBody, "DiscardReason": DiscardOneBody,
+                         "WebhookReplay": ReplayBody}.items():
+        spec.components.schema(name, schema=schema)
+    ids = {"type": "array", "items": {"type": "integer"}}
+    some_ids = {**ids, "minItems": 1, "maxItems": 1000}
+    for name, schema in {
+        "Acknowledgement": {"type": "object", "additionalProperties": False,
+                            "properties": {"note": {"type": "string", "maxLength": 2000}}},
+        "Attachment": {"type": "object", "required": ["message_id"], "additionalProperties": False,
+                       "properties": {"message_id": {"type": "string", "minLength": 1, "maxLength": 300}}},
+        "Replay": {"oneOf": [
+            {"type": "object", "required": ["ids"], "additionalProperties": False, "properties": {"ids": some_ids}},
+            {"type": "object", "required": ["filter"], "additionalProperties": False, "properties": {
+                "filter": ref("ReplayFilter"), "cursor": {"type": "string", "format": "id-cursor"}}}]},
+        "Replayed": {"type": "object", "required": ["replayed"], "properties": {"replayed": ids}},
+        "Discarded": {"type": "object", "required": ["discarded"], "properties": {"discarded": ids}},
+        "ReplaySummary": {"type": "object", "required": ["replayed", "processed", "still_failing"], "properties": {
+            "replayed": {"type": "integer"}, "processed": {"type": "integer"}, "still_failing": {"type": "integer"},
+            "next_cursor": {"type": "string", "nullable": True}}},
+    }.items():
+        spec.components.schema(name, schema)
+
+
+def _no_unreadable_characters(document: dict) -> dict:
+    """Say in the document what tracker.api.input_guard refuses: control characters in parameters
+    (path and query) and NUL in any string of a body. Strings with a pattern, enum or format
+    say more already."""
+    def constrain(schema, pattern: str) -> None:
+        if isinstance(schema, dict):
+            if schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema):
+                schema["pattern"] = pattern
+            for value in schema.values():
+                constrain(value, pattern)
+        elif isinstance(schema, list):
+            for value in schema:
+                constrain(value, pattern)
+
+    for operations in document["paths"].values():
+        for found in operations.values():
+            for parameter in found.get("parameters", []):
+                constrain(parameter["schema"], "^[^\\u0000-\\u001f\\u007f]*$")
+    constrain(document["components"]["schemas"], "^[^\\u0000]*$")
+    return document
 
 
 @functools.cache
 def document() -> dict:
-    from tracker.api.admin import EventSchema as AdminEventSchema
-    from tracker.api.messages import MessageSchema, RegistrationSchema
-    from tracker.api.schemas import DeliverySchema, EventSchema, SuppressionSchema
-    from tracker.api.webhooks import EventLogSchema, SubscriptionSchema
+    from tracker.api import openapi_compat
+    from tracker.api.schemas import Cursor, IdCursor
 
+    plugin = MarshmallowPlugin()
     spec = APISpec(title="Email delivery status tracker", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[plugin],
                    info={"description": "Native API (/api/v1) and drop-in compatible status APIs "
                                         "(Elevate, Infobip, SendCloud, Postman)."})
+    # Opaque: a next_cursor this API answered (keyset positions), nothing a client composes.
+    plugin.map_to_openapi_type(Cursor, "string", "cursor")
+    plugin.map_to_openapi_type(IdCursor, "string", "id-cursor")
     for name, scheme in {
         "bearer": {"type": "http", "scheme": "bearer", "description": "an API key, or a JWT signed with one"},
         "infobip": {"type": "apiKey", "in": "header", "name": "Authorization",
@@ -69,108 +251,11 @@ def document() -> dict:
         "sendcloud": {"type": "apiKey", "in": "query", "name": "apiKey"},
     }.items():
         spec.components.security_scheme(name, scheme)
-    spec.components.schema("Error", {"type": "object", "properties": {"error": {"type": "string"},
-                                                                       "detail": {"type": "string"}}})
-    for name, schema in {"Delivery": DeliverySchema, "DeliveryEvent": EventSchema, "Suppression": SuppressionSchema,
-                         "InboxEvent": AdminEventSchema, "Registration": RegistrationSchema,
-                         "Message": MessageSchema, "Subscription": SubscriptionSchema,
-                         "WebhookEvent": EventLogSchema}.items():
-        spec.components.schema(name, schema=schema)
-
-    def page(item: str) -> dict:
-        return {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
-                                                 "next_cursor": {"type": "string", "nullable": True}}}
-
-    paths = {
-        "/api/v1/deliveries": {"get": _operation("List deliveries (keyset pages, oldest change first)", [
-            _query("message_id", "provider message id"), _query("recipient", "email address"),
-            _query("status", "canonical status"), _query("updated_after", "ISO 8601"),
-            _query("updated_before", "ISO 8601"), *KEYSET], _ok("a page of deliveries", page("Delivery")))},
-        "/api/v1/deliveries/{delivery_id}/events": {"get": _operation(
-            "A delivery's history, oldest first", [_path("delivery_id")],
-            _ok("events", {"type": "object", "properties": {"data": {"type": "array", "items": {
-                "$ref": "#/components/schemas/DeliveryEvent"}}}}))},
-        "/api/v1/deliveries/{delivery_id}/acknowledge": {"post": _operation(
-            "Acknowledge a failed delivery (409 unless ERROR, BOUNCED or COMPLAINT)", [_path("delivery_id")],
-            _ok("the delivery, now ACKNOWLEDGED", "Delivery"))},
-        "/api/v1/messages": {"post": _operation("Register a message (or {\"messages\": [...]})", [],
-                                                _ok("the message and its deliveries", "Message", "201"),
-                                                body="Registration")},
-        "/api/v1/messages/{message_row_id}": {
-            "get": _operation("A registered message with its deliveries", [_path("message_row_id")],
-                              _ok("the message", "Message")),
-            "patch": _operation("Attach the provider message id", [_path("message_row_id")],
-                                _ok("the message", "Message"))},
-        "/api/v1/suppressions": {"get": _operation("The suppression list", [
-            _query("reason", "hard_bounce, complaint, unsubscribe or soft_bounces"), *KEYSET],
-            _ok("a page", page("Suppression")))},
-        "/api/v1/suppressions/{address}": {
-            "get": _operation("Is this address suppressed? (404: no)", [{**_path("address"), "schema": {"type": "string"}}],
-                              _ok("the entry", "Suppression")),
-            "delete": _operation("Remove an address (audited)", [{**_path("address"), "schema": {"type": "string"}}],
-                                 {"204": {"description": "removed"}})},
-        "/api/v1/webhooks": {
-            "get": _operation("Webhook subscriptions", [], _ok("subscriptions")),
-            "post": _operation("Subscribe a URL (the signing secret is answered once)", [],
-                               _ok("the subscription with its secret", "Subscription", "201"), body="Subscription")},
-        "/api/v1/webhooks/{subscription_id}": {
-            "get": _operation("A subscription", [_path("subscription_id")], _ok("it", "Subscription")),
-            "patch": _operation("Change url, statuses or active", [_path("subscription_id")], _ok("it", "Subscription")),
-            "delete": _operation("Remove a subscription", [_path("subscription_id")], {"204": {"description": "gone"}})},
-        "/api/v1/webhooks/{subscription_id}/test": {"post": _operation(
-            "Send a webhook.test event", [_path("subscription_id")], {"202": {"description": "queued"}})},
-        "/api/v1/webhooks/{subscription_id}/events": {"get": _operation(
-            "The subscription's delivery log", [_path("subscription_id"), _query("state", "pending|sending|delivered|parked"),
-                                               *KEYSET], _ok("a page", page("WebhookEvent")))},
-        "/api/v1/admin/webhooks/{subscription_id}/replay": {"post": _operation(
-            "Replay parked events (operator keys)", [_path("subscription_id")], _ok("the replayed ids"), tag="admin")},
-        "/api/v1/admin/events": {"get": _operation("Inbox events (operator keys)", [
-            _query("state", "pending|processed|failed|replayed|discarded (default failed)"), _query("provider", "provider"),
-            _query("since", "ISO 8601"), _query("error_contains", "text"), *KEYSET],
-            _ok("a page", page("InboxEvent")), tag="admin")},
-        "/api/v1/admin/events/{event_id}": {"get": _operation(
-            "An inbox event with its payload and deliveries", [_path("event_id")], _ok("the event"), tag="admin")},
-        "/api/v1/admin/events/{event_id}/replay": {"post": _operation(
-            "Replay a failed event", [_path("event_id")], _ok("summary"), tag="admin")},
-        "/api/v1/admin/events/replay": {"post": _operation(
-            "Replay failed events ({\"ids\": [...]} or {\"filter\": {...}, \"cursor\": ...})", [], _ok("summary"), tag="admin")},
-        "/api/v1/admin/events/{event_id}/discard": {"post": _operation(
-            "Discard a failed event ({\"reason\": ...})", [_path("event_id")], _ok("discarded ids"), tag="admin")},
-        "/api/v1/admin/events/discard": {"post": _operation(
-            "Discard events ({\"ids\": [...], \"reason\": ...})", [], _ok("discarded ids"), tag="admin")},
-        "/v1/email-status": {"get": _operation("Elevate email status (seed 000)", [
-            _query("page", "1-based", {"type": "integer"}), _query("pageSize", "1-1000", {"type": "integer"}),
-            _query("sort", "fields, each with an optional :desc"), _query("fields", "subset of item fields"),
-            _query("createdDateTime", "T | lt:T | gt:T"), _query("updatedDateTime", "T | lt:T | gt:T"),
-            _query("status", "SENT DELIVERED BOUNCED COMPLAINT ERROR ACKNOWLEDGED RETRY"),
-            _query("bounceType", "PERMANENT TRANSIENT UNDETERMINED"), _query("billRunType", ""),
-            _query("billRunId", "")], _ok("email statuses", {"type": "array", "items": {"type": "object"}}),
-            tag="elevate")},
-        "/email/1/logs": {"get": _operation("Infobip email logs (seed 001)", [
-            _query(name, name) for name in ("messageId", "from", "to", "bulkId", "campaignReferenceId",
-                                            "generalStatus", "sentSince", "sentUntil", "limit", "applicationId",
-                                            "entityId")], _ok("{results: [...]}"), security="infobip", tag="infobip")},
-        "/email/1/reports": {"get": _operation("Infobip delivery reports, each returned once (seed 002)", [
-            _query("bulkId", ""), _query("messageId", ""), _query("limit", "", {"type": "integer"})],
-            _ok("{results: [...]}", xml=True), security="infobip", tag="infobip")},
-        "/apiv2/data/emailStatus": {method: _operation("SendCloud email status (seed 003)", [
-            _query(name, name, required=name in ("apiUser", "apiKey")) for name in (
-                "apiUser", "apiKey", "email", "emailIds", "labelId", "labelName", "days", "startDate", "endDate",
-                "apiUserList", "start", "limit", "status", "subStatus")],
-            _ok("{result, statusCode, message, info: {total, voListSize, voList}}"), security="sendcloud",
-            tag="sendcloud") for method in ("get", "post")},
-        "/v1/transactional/email": {"get": _operation("Postman transactional emails (seed 004)", [
-            _query("limit", "1-1000, default 10", {"type": "integer"}), _query("offset", "", {"type": "integer"}),
-            _query("status", "one or several"), _query("created_at[gt]", ""), _query("created_at[gte]", ""),
-            _query("created_at[lt]", ""), _query("created_at[lte]", ""), _query("sort_by", "+/-created_at|updated_at"),
-            _query("exclude_params", "true to leave params out", {"type": "boolean"})],
-            _ok("{has_more, data}"), tag="postman")},
-        "/v1/transactional/email/{email_id}": {"get": _operation(
-            "One Postman transactional email", [_path("email_id")], _ok("the email"), tag="postman")},
-    }
-    for path, operations in paths.items():
+    _native_components(spec)
+    openapi_compat.components(spec)
+    for path, operations in {**_native_paths(), **openapi_compat.paths()}.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _no_unreadable_characters(spec.to_dict())
 
 
 @blueprint.get("/api/v1/openapi.json")

@@ -53,5 +53,5 @@ def remove(address: str):
 def _address(raw: str) -> str:
     try:
         return normalize_address(raw)
-    except ValueError as error:
-        raise ApiError(400, "invalid_request", str(error)) from None
+    except ValueError:  # never an address, so never on the list
+        raise ApiError(404, "not_suppressed", f"{raw} is not on this account's suppression list") from None

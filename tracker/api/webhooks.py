@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from tracker import repository
 from tracker.api.auth import require_key, require_operator
 from tracker.api.native import load_args, load_body
-from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, IdCursor
+from tracker.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, IdCursor, StrictBoolean
 from tracker.domain import Status
 from tracker.errors import ApiError
 from tracker.models import utcnow
@@ -24,12 +24,18 @@ class SubscriptionSchema(Schema):
     id = fields.Integer(dump_only=True)
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     statuses = fields.List(fields.String(validate=validate.OneOf(_STATUSES)), load_default=list)
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
     disabled_reason = fields.String(dump_only=True, allow_none=True)
     disabled_at = fields.DateTime(dump_only=True, allow_none=True)
     failing_since = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
+
+
+class NewSubscriptionSchema(SubscriptionSchema):
+    """What creating a subscription answers: the subscription and, this once, its signing secret."""
+
+    secret = fields.String(dump_only=True)
 
 
 class AttemptSchema(Schema):
@@ -55,6 +61,12 @@ class EventLogSchema(Schema):
     attempts_log = fields.List(fields.Nested(AttemptSchema))  # every POST, oldest first
 
 
+class ReplayBody(Schema):
+    """Optional: {"ids": [...]} replays those parked events only."""
+
+    ids = fields.List(fields.Integer(strict=True))
+
+
 class EventLogQuery(Schema):
     state = fields.String(validate=validate.OneOf(["pending", "sending", "delivered", "parked"]))
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
@@ -63,6 +75,7 @@ class EventLogQuery(Schema):
 
 _subscription, _create, _update = SubscriptionSchema(), SubscriptionSchema(), SubscriptionSchema(partial=True)
 _log, _log_query, _cursor, _attempt = EventLogSchema(), EventLogQuery(), IdCursor(), AttemptSchema()
+_replay = ReplayBody()
 
 
 @blueprint.post("/api/v1/webhooks")
@@ -151,10 +164,7 @@ def event_log(subscription_id: int):
 @require_operator
 def replay(subscription_id: int):
     """Send parked events again (all of the subscription's, or {"ids": [...]}) with a fresh retry window."""
-    payload = request.get_json(silent=True) or {}
-    ids = payload.get("ids") if isinstance(payload, dict) else None
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
-        raise ApiError(400, "invalid_request", "ids: a list of webhook event ids")
+    ids = load_body(_replay, optional=True).get("ids")
     with services().db.transaction() as session:
         _own(session, subscription_id)
         replayed = repository.replay_parked(session, subscription_id=subscription_id, ids=ids,

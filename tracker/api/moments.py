@@ -1,0 +1,38 @@
+"""Times given in query parameters (and cursors): ISO 8601, UTC when they name no zone.
+
+Every API style reads its time filters through ``parse``, after its own spelling rules. A
+moment whose zone takes it past Python's years 1-9999 once in UTC (0001-01-01T00:00+14:00
+is year 0 in UTC) is held at the edge: the tracker stores no time out there, so a filter
+bound to the edge selects exactly what the moment would. ``add`` stops at the end of year
+9999 likewise, so no filter value can make a view overflow.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+# An unencoded "+" of a zone offset arrives as a space: 2019-08-24T14:15:22 01:00.
+_SPACE_FOR_PLUS = re.compile(r"(T[\d:.]+) (\d\d(:?\d\d)?)$")
+
+
+def parse(raw: str) -> datetime:
+    """An aware UTC datetime, or ValueError (not ISO 8601)."""
+    value = _SPACE_FOR_PLUS.sub(r"\1+\2", raw.strip())
+    return in_utc(datetime.fromisoformat(value))
+
+
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (UTC assumed when naive), held within years 1-9999."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # the zone took it past an end of the calendar: which one, its offset says
+        return LATEST if moment.utcoffset() < timedelta(0) else EARLIEST
+
+
+def add(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, or the last moment of year 9999 past it."""
+    return moment + delta if moment < LATEST - delta else LATEST

@@ -126,7 +126,7 @@ def run(options, db, url: str, token: str, tmp: Path) -> dict:
         for n in range(options.n)
     ]
     env = {"TRACKER_DATABASE_URL": url, "TRACKER_BROKER_URL": REDIS_URL, "TRACKER_SNS_CERT_DIR": str(pki.directory),
-           "TRACKER_WEBHOOKS_ALLOW_HTTP": "1", "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8"}
+           "TRACKER_WEBHOOKS_ALLOW_HTTP": "1", "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*"}
     port = free_port()
     gunicorn = python("-m", "gunicorn", "bench.noop_wsgi:app", "--bind", f"127.0.0.1:{port}",
                       "--workers", str(options.web_workers), "--threads", str(options.threads),

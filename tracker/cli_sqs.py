@@ -21,32 +21,30 @@ def sqs_poll(token: str, queue_url: str, endpoint_url: str | None, once: bool, w
 
     Works with both subscription forms: the signed SNS envelope (verified as over HTTP) and
     raw message delivery (trusted because only the topic may send to the queue: keep the
-    queue policy that way). SIGTERM or Ctrl-C finish the batch in hand, then exit.
+    queue policy that way). While the database or SQS is unreachable (at start too) it
+    waits and looks again every few seconds. SIGTERM or Ctrl-C finish the batch in hand,
+    then exit.
     """
     from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from tracker import create_app, intake, sqs
+    from tracker import create_app, sqs
 
     logging.basicConfig(level=os.environ.get("TRACKER_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app()
-    services = app.extensions["tracker"]
-    try:
-        source = services.sources.get(token)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"database unavailable: {str(error).splitlines()[0]}") from None
-    if source is None or source.provider != intake.SES:
-        raise click.ClickException("no SES source has this token (see `tracker sources create --provider ses`)")
-
+    services = create_app().extensions["tracker"]
     try:
         client = sqs.sqs_client(endpoint_url, sqs.queue_region(queue_url))
     except NoRegionError:
         raise click.ClickException("no AWS region: set AWS_DEFAULT_REGION") from None
-    poller = sqs.SqsPoller(services, source, queue_url, client, wait_seconds=wait_seconds)
+    # The source is looked up once the database answers: a poller started while it is away waits.
+    poller = sqs.SqsPoller(services, None, queue_url, client, token=token, wait_seconds=wait_seconds)
     poller.stop_on_signals()
     try:
         poller.run(once=once)
+    except sqs.UnknownSource as unknown:
+        raise click.ClickException(str(unknown)) from None
+    except sqs.DatabaseAway as away:  # only with --once: the loop waits for it
+        raise click.ClickException(f"database unavailable: {away}") from None
     except (BotoCoreError, ClientError) as error:  # only with --once: the loop retries them
         raise click.ClickException(f"SQS: {error}") from None
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from tracker import inbox, metrics, repository
-from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression
+from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.extensions import Database
 from tracker.models import Delivery, DeliveryEvent, InboxEvent, utcnow
@@ -217,7 +217,8 @@ def _count(result: BatchResult) -> None:
     metrics.ROWS_PROCESSED.labels("failed").inc(result.failed)
     metrics.ROWS_PROCESSED.labels("retrying").inc(result.retrying)
     for delivery in result.transitions:
-        metrics.STATUS_TRANSITIONS.labels(delivery.status).inc()
+        for change in delivery.changes or (None,):
+            metrics.STATUS_TRANSITIONS.labels(change.status.value if change else delivery.status).inc()
 
 
 def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> list[NormalizedEvent]:
@@ -387,31 +388,48 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
     # Sorted, so that concurrent workers take index locks in one order and never deadlock.
     inserted = repository.insert_delivery_events(session, [history_rows[k] for k in sorted(history_rows)])
 
+    # In arrival order (the rows' order, then each row's own), so that the status changes
+    # counted below are the ones the events would have made arriving one by one.
     new_per_address: dict[tuple, list[NormalizedEvent]] = defaultdict(list)
     providers: dict[tuple, str] = {}
-    for identity in inserted:
+    for identity, (row, event) in by_identity.items():
         account_id, message_id, recipient, _ = identity
-        if recipient == MESSAGE_LEVEL:
+        if recipient == MESSAGE_LEVEL or identity not in inserted:
             continue
-        row, event = by_identity[identity]
         new_per_address[(account_id, message_id, recipient)].append(event)
         providers[(account_id, message_id, recipient)] = row.provider
     # An event about an address but no message (a suppression made in a provider's
     # console) feeds the suppression list and the history, but is no delivery.
     new_per_delivery = {key: events for key, events in new_per_address.items() if key[1]}
-    changes = [
-        repository.DeliveryChange(
-            account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
-            state=fold(new_events), new_events=len(new_events), engagement=engagement(new_events),
-            milestones=milestones(new_events),
-        )
-        for key, new_events in sorted(new_per_delivery.items())
-        for account_id, message_id, recipient in [key]
-    ]
-    merged = repository.merge_deliveries(session, changes, now)
+    while True:
+        try:
+            with session.begin_nested():
+                merged = _merge(session, new_per_delivery, providers, now)
+            break
+        except repository.DeliveryRaced:
+            continue  # another worker created one of these deliveries meanwhile: count on top of it
     if settings.suppress:
         _suppress(session, new_per_address, providers, settings.soft_bounces)
     return len(inserted), merged
+
+
+def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]], providers: dict[tuple, str],
+           now) -> list[repository.MergedDelivery]:
+    """Lock the deliveries, count the status changes the new events make on each (tracker.domain
+    transitions), and merge; each change gets its own status sequence, as one by one."""
+    locked = repository.lock_states(session, sorted(new_per_delivery))
+    changes = []
+    for key, new_events in sorted(new_per_delivery.items()):
+        account_id, message_id, recipient = key
+        current = locked.get(key)
+        steps = tuple(transitions(current.state if current else None, new_events))
+        changes.append(repository.DeliveryChange(
+            account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
+            state=fold(new_events), new_events=len(new_events), engagement=engagement(new_events),
+            milestones=milestones(new_events), changes=steps,
+            status_sequence=(current.status_sequence if current else 0) + len(steps), before=current,
+        ))
+    return repository.merge_deliveries(session, changes, now)
 
 
 def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from tracker import ingest, operations, repository
 from tracker.models import utcnow
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 # process and a deploy's warm shutdown is quick.
 TIME_BUDGET = 10.0
 LINGER = 0.02
-SEND_BATCH = 100
+# How long one send_webhooks task sends before queueing its successor: the sender runs
+# continuously while a webhook worker lives, and a deploy's warm shutdown stays quick.
+SEND_BUDGET = 10.0
 IDLE_LINGER = 1.0
 IDLE_POLL = 0.05
 
@@ -122,17 +125,26 @@ def purge_expired() -> dict:
 
 @shared_task(name="workers.tasks.send_webhooks")
 def send_webhooks() -> int:
-    """Lease due webhook events (bounded per subscription) and fan them out to deliver_webhook."""
+    """Be this process's webhook sender for SEND_BUDGET seconds, then queue the next (see
+    tracker.outbound.sender); returns at once if the process has one running already."""
+    from celery.worker import state as worker
+
     app = services()
-    ids = sender.lease(app, app.webhook_settings, limit=SEND_BATCH)
-    for event_id in ids:
-        deliver_webhook.delay(event_id)
-    if len(ids) == SEND_BATCH:
-        send_webhooks.delay()  # more are due: come back for them
-    return len(ids)
+    return sender.run_as_process_sender(app, app.webhook_settings, budget=SEND_BUDGET, hand_over=send_webhooks.delay,
+                                        stop=lambda: bool(worker.should_stop or worker.should_terminate))
+
+
+@worker_ready.connect
+def _send_webhooks_at_start(**_kwargs) -> None:
+    """A webhook worker that starts (or restarts after a crash) sends at once, not at the next beat."""
+    try:
+        send_webhooks.delay()
+    except Exception as error:  # the broker is away: beat's send-webhooks starts it later
+        log.warning("could not queue the webhook sender at start (%s)", error)
 
 
 @shared_task(name="workers.tasks.deliver_webhook")
 def deliver_webhook(event_id: int) -> int:
+    """Send one event leased by an older send_webhooks (messages queued before an upgrade)."""
     app = services()
-    return sender.deliver_and_continue(app, event_id, app.webhook_settings)
+    return int(sender.deliver(app, event_id, app.webhook_settings) != "skipped")

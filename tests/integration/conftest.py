@@ -43,7 +43,7 @@ def stack_env(pg_url: str, broker_url: str, pki, **overrides: str) -> dict[str, 
         "TRACKER_SNS_CERT_DIR": str(pki.directory),
         # The tests' webhook receivers listen on loopback over plain http.
         "TRACKER_WEBHOOKS_ALLOW_HTTP": "1",
-        "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*",
         **overrides,
     }
 

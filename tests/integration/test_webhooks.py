@@ -22,9 +22,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 @pytest.fixture
 def hooks_app(make_app):
-    """Loopback is allowed here only because the test receiver lives there."""
+    """Loopback is allowed here only because the test receiver lives there (on a random port)."""
     def build(**overrides):
-        return make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8", **overrides)
+        return make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8:*", **overrides)
     return build
 
 
@@ -200,6 +200,25 @@ def test_unsafe_destinations_are_refused(make_app, url, fragment):
     assert fragment in response.json["detail"]
 
 
+@pytest.mark.parametrize("port", [22, 6379, 5432])
+def test_an_allowed_network_opens_the_web_ports_not_every_port(make_app, port):
+    """The issue's finding: with 127.0.0.0/8 allowed, subscriptions to the host's SSH, Redis and
+    PostgreSQL ports were accepted. A network names its ports; without any, 443 (and 80 with http)."""
+    app = make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8")
+    tenant = make_tenant(app, "acme", ["*"])
+    client = app.test_client()
+
+    refused = client.post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/"}, headers=tenant.auth)
+    assert refused.status_code == 400
+    assert f"not {port}" in refused.json["detail"] and "127.0.0.0/8" in refused.json["detail"]
+    assert client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1/hook"}, headers=tenant.auth).status_code == 201
+    assert client.post("/api/v1/webhooks", json={"url": "https://127.0.0.1/hook"}, headers=tenant.auth).status_code == 201
+
+    named = make_app(webhook_allow_http=True, webhook_allowed_networks=f"127.0.0.0/8:{port}")
+    assert named.test_client().post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/"},
+                                    headers=tenant.auth).status_code == 201
+
+
 def queue_events(app, tenant, subscription_id: int, count: int) -> list[int]:
     with app.extensions["tracker"].db.transaction() as session:
         events = [WebhookEvent(account_id=tenant.account_id, subscription_id=subscription_id, delivery_id=n,
@@ -311,7 +330,7 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
     app = hooks_app()
     tenant = make_tenant(app, "acme", ["*"])
     env = {"TRACKER_DATABASE_URL": pg_url, "TRACKER_BROKER_URL": "", "TRACKER_WEBHOOKS_ALLOW_HTTP": "1",
-           "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8"}
+           "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*"}
 
     def cli(*args, expect=0, **extra_env):
         result = CliRunner().invoke(main, ["webhooks", *args], env={**env, **extra_env})
@@ -380,6 +399,46 @@ def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):
     for outcome in ("retry", "delivered"):
         name = f'tracker_webhook_deliveries_total{{outcome="{outcome}"}}'
         assert _sample(after, name) == _sample(before, name) + 1
+
+
+def test_the_delivery_log_pages_with_limit_and_cursor_past_any_size(hooks_app):
+    """The issue's finding 6: the log stopped at a fixed number of events. Following next_cursor
+    visits every event once, oldest first, with or without a state filter."""
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    subscription = subscribe(app, tenant, "http://127.0.0.1:9/hook")
+    ids = queue_events(app, tenant, subscription["id"], 450)
+    with app.extensions["tracker"].db.transaction() as session:  # every third one parked
+        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids[::3])).values(state="parked"))
+    client, path = app.test_client(), f"/api/v1/webhooks/{subscription['id']}/events"
+
+    def walk(**query) -> tuple[list[int], list[int]]:
+        seen, sizes, cursor = [], [], None
+        while True:
+            page = client.get(path, query_string={**query, **({"cursor": cursor} if cursor else {})},
+                              headers=tenant.auth)
+            assert page.status_code == 200, page.json
+            seen += [event["id"] for event in page.json["data"]]
+            sizes.append(len(page.json["data"]))
+            cursor = page.json["next_cursor"]
+            if cursor is None:
+                return seen, sizes
+
+    assert walk() == (ids, [100, 100, 100, 100, 50])  # the default page size
+    assert walk(limit=200) == (ids, [200, 200, 50])
+    assert walk(limit=1000) == (ids, [450])
+    assert walk(state="parked", limit=70) == (ids[::3], [70, 70, 10])
+
+    for query, fragment in (({"limit": 1001}, "limit"), ({"limit": 0}, "limit"), ({"cursor": "not-ours"}, "cursor"),
+                            ({"page": 2}, "page")):
+        refused = client.get(path, query_string=query, headers=tenant.auth)
+        assert refused.status_code == 400 and refused.json["error"] == "invalid_request"
+        assert fragment in refused.json["detail"]
+
+    documented = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/webhooks/{subscription_id}/events"]["get"]
+    assert {"limit", "cursor", "state"} <= {parameter["name"] for parameter in documented["parameters"]}
+    page = documented["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert set(page) == {"data", "next_cursor"}
 
 
 def _sample(text: str, name: str) -> float:

@@ -5,7 +5,16 @@ Standard library only and no I/O; every other layer may import it, it imports no
 from tracker.domain.engagement import Engagement, Milestones, engagement, milestones
 from tracker.domain.send_time import submitted_at
 from tracker.domain.events import EventType, NormalizedEvent, normalize_address, normalize_message_id
-from tracker.domain.state import INITIAL, DeliveryState, can_acknowledge, fold, history, merge, precedence
+from tracker.domain.state import (
+    INITIAL,
+    DeliveryState,
+    can_acknowledge,
+    fold,
+    history,
+    merge,
+    precedence,
+    transitions,
+)
 from tracker.domain.status import BounceType, Status
 
 __all__ = [
@@ -27,4 +36,5 @@ __all__ = [
     "normalize_message_id",
     "precedence",
     "submitted_at",
+    "transitions",
 ]

@@ -4,7 +4,9 @@ Current status = the event with the highest (rank, occurred_at, event_key). Taki
 maximum over a total order is associative, commutative and idempotent, so the result does
 not depend on arrival order or on duplicates, which is what at-least-once, unordered
 senders (SNS, SQS, every webhook) require. ``merge`` is the incremental form the worker
-uses; ``fold`` recomputes from a whole history and must always agree with it.
+uses; ``fold`` recomputes from a whole history and must always agree with it;
+``transitions`` names the status changes new events make on the way, in arrival order,
+each of which subscribers are sent.
 """
 from __future__ import annotations
 
@@ -73,6 +75,27 @@ def fold(events: Iterable[NormalizedEvent], state: DeliveryState = INITIAL) -> D
     for event in events:
         state = merge(state, event)
     return state
+
+
+def transitions(state: DeliveryState | None, events: Iterable[NormalizedEvent]) -> list[DeliveryState]:
+    """The running status's changes as ``events`` are merged onto ``state`` one by one, in their order.
+
+    ``state`` None: no delivery exists yet, so the first event makes one (a change even when
+    its status is PENDING, as an unsubscribe leaves it). Each item is the state right after
+    an event that changed the status; there is one per status change a subscriber is owed,
+    whether the events came in one batch or in many, because the batches' results chain:
+    transitions(s, a + b) == transitions(s, a) + transitions(fold(a, s), b). The fold's
+    final state (fold(events, state)) may still move on without a change of status (a later
+    bounce of the same rank): that is no transition.
+    """
+    changes: list[DeliveryState] = []
+    running = state
+    for event in events:
+        after = merge(running or INITIAL, event)
+        if running is None or after.status is not running.status:
+            changes.append(after)
+        running = after
+    return changes
 
 
 def history(events: Iterable[NormalizedEvent]) -> list[NormalizedEvent]:

@@ -58,34 +58,112 @@ class ResolutionFailed(DestinationRefused):
 
 
 @dataclasses.dataclass(frozen=True)
+class AllowedNetwork:
+    """A non-public network webhooks may reach anyway, and on which ports.
+
+    ``ports`` is an inclusive (first, last) range; None means the web's default ports only
+    (443, and 80 when plain http is allowed), so that allowing a network for a webhook
+    receiver does not also open its SSH, Redis or PostgreSQL ports to subscribers.
+    """
+
+    network: IPNetwork
+    ports: tuple[int, int] | None = None
+
+    def __str__(self) -> str:
+        if self.ports is None:
+            return str(self.network)
+        first, last = self.ports
+        ports = "*" if (first, last) == (1, 65535) else str(first) if first == last else f"{first}-{last}"
+        network = f"[{self.network}]" if self.network.version == 6 else str(self.network)
+        return f"{network}:{ports}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Policy:
     """What the operator allows beyond public HTTPS (for development and tests)."""
 
     allow_http: bool = False
-    # Addresses inside these networks are accepted even when refused_address objects,
-    # e.g. 127.0.0.0/8 for a local receiver, or a VPC range in a private deployment.
-    allowed_networks: tuple[IPNetwork, ...] = ()
+    # Addresses inside these networks are accepted even when refused_address objects, on
+    # the ports each names: e.g. 127.0.0.0/8:8443 for a local receiver, or a VPC range.
+    allowed_networks: tuple[AllowedNetwork, ...] = ()
+
+    @property
+    def default_ports(self) -> tuple[int, ...]:
+        """The ports an allowed network that names none is open on."""
+        return (443, 80) if self.allow_http else (443,)
 
     @classmethod
     def from_settings(cls, allow_http: bool, allowed: str) -> Policy:
-        """The policy from settings; ``allowed`` is a comma-separated CIDR list ("" for none).
+        """The policy from settings; ``allowed`` is a comma-separated list ("" for none).
 
-        Raises ValueError naming the entry that is not a network, so a typo in configuration
+        Each entry is a network and optionally its ports: ``10.1.0.0/16`` (ports 443, and 80
+        with http), ``127.0.0.0/8:8443``, ``10.0.0.5:8000-8099``, ``[fd00::/8]:8443`` (an IPv6
+        network in brackets when a port follows), or ``...:*`` for every port.
+        Raises ValueError naming the entry that is not one, so a typo in configuration
         stops the app instead of silently allowing nothing (or too much).
         """
-        networks = []
-        for entry in (part.strip() for part in allowed.split(",")):
-            if not entry:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(entry))
-            except ValueError as exc:
-                raise ValueError(f"allowed webhook networks: {entry!r} is not a network ({exc})") from None
-        return cls(allow_http=allow_http, allowed_networks=tuple(networks))
+        entries = [part.strip() for part in allowed.split(",")]
+        return cls(allow_http=allow_http, allowed_networks=tuple(_allowed_network(e) for e in entries if e))
 
-    def allows(self, ip: IPAddress) -> bool:
-        """True if ``ip`` lies inside one of the explicitly allowed networks."""
-        return any(ip in network for network in self.allowed_networks)
+    def allows(self, ip: IPAddress, port: int) -> bool:
+        """True if ``ip`` lies inside an explicitly allowed network that is open on ``port``."""
+        return any(ip in allowed.network and self._open(allowed, port) for allowed in self.allowed_networks)
+
+    def refusal(self, ip: IPAddress, port: int) -> str | None:
+        """Why ``ip``:``port`` may not receive webhooks ("10.0.0.1 is a private address"), or None."""
+        reason = refused_address(ip)
+        if reason is None or self.allows(ip, port):
+            return None
+        networks = [allowed for allowed in self.allowed_networks if ip in allowed.network]
+        if networks:
+            ports = ", ".join(self._ports_text(allowed) for allowed in networks)
+            return (f"{reason}; the allowed networks admit it on port(s) {ports} only, not {port} "
+                    f"(name the port in TRACKER_WEBHOOKS_ALLOWED_NETWORKS, e.g. "
+                    f"{AllowedNetwork(networks[0].network, (port, port))})")
+        return reason
+
+    def _open(self, allowed: AllowedNetwork, port: int) -> bool:
+        if allowed.ports is None:
+            return port in self.default_ports
+        return allowed.ports[0] <= port <= allowed.ports[1]
+
+    def _ports_text(self, allowed: AllowedNetwork) -> str:
+        if allowed.ports is None:
+            return " and ".join(map(str, self.default_ports))
+        first, last = allowed.ports
+        return str(first) if first == last else f"{first}-{last}"
+
+
+def _allowed_network(entry: str) -> AllowedNetwork:
+    """One entry of the allowed-networks setting (see Policy.from_settings)."""
+    if entry.startswith("["):
+        network, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"allowed webhook networks: {entry!r} is not a network: write [IPv6 network]:port")
+        ports = rest[1:] if rest else None
+    elif entry.count(":") == 1:  # an IPv4 network and its ports (an IPv6 one has several colons)
+        network, ports = entry.split(":")
+    else:
+        network, ports = entry, None
+    try:
+        parsed = ipaddress.ip_network(network)
+    except ValueError as exc:
+        raise ValueError(f"allowed webhook networks: {entry!r} is not a network ({exc})") from None
+    return AllowedNetwork(parsed, None if ports is None else _port_range(entry, ports))
+
+
+def _port_range(entry: str, text: str) -> tuple[int, int]:
+    if text == "*":
+        return 1, 65535
+    first, dash, last = text.partition("-")
+    try:
+        low, high = int(first), int(last) if dash else int(first)
+    except ValueError:
+        low = high = -1
+    if not (1 <= low <= high <= 65535) or not text.replace("-", "").isdigit():
+        raise ValueError(f"allowed webhook networks: {entry!r}: the port must be a number in 1-65535, "
+                         f"a range like 8000-8099, or * (got {text!r})")
+    return low, high
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +218,8 @@ def validate_url(url: str, policy: Policy) -> SplitResult:
     host = _host(parts)
     literal = _ip_literal(host)
     if literal is not None:
-        reason = refused_address(literal)
-        if reason is not None and not policy.allows(literal):
+        reason = policy.refusal(literal, port or DEFAULT_PORTS[parts.scheme])
+        if reason is not None:
             raise DestinationRefused(f"the URL's host {reason}")
     return parts
 
@@ -170,8 +248,8 @@ def resolve(url: str, policy: Policy, resolver: Resolver = socket.getaddrinfo) -
     """Validate ``url``, resolve its host and check every address; the Destination to POST to.
 
     ``resolver`` is called like socket.getaddrinfo(host, port, type=socket.SOCK_STREAM).
-    Refused if ANY address is refused (and outside policy.allowed_networks), not only the
-    first: a DNS answer mixing a public and a private address is how rebinding attacks get
+    Refused if ANY address is refused (and outside policy.allowed_networks on this port), not
+    only the first: a DNS answer mixing a public and a private address is how rebinding attacks get
     a check to pass on one address and the connection to land on the other.
     """
     parts = validate_url(url, policy)
@@ -184,9 +262,8 @@ def resolve(url: str, policy: Policy, resolver: Resolver = socket.getaddrinfo) -
     else:
         addresses = _lookup(host, port, resolver)
         for address in addresses:
-            ip = ipaddress.ip_address(address)
-            reason = refused_address(ip)
-            if reason is not None and not policy.allows(ip):
+            reason = policy.refusal(ipaddress.ip_address(address), port)
+            if reason is not None:
                 raise DestinationRefused(f"{host} resolves to a refused address: {reason}")
     return Destination(parts.scheme, host, port, path_and_query, addresses)
 

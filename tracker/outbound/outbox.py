@@ -12,15 +12,30 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Sequence
 
+from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
 from tracker import repository
 from tracker.api.schemas import DeliverySchema
+from tracker.domain import DeliveryState
 
 STATUS_CHANGED = "delivery.status_changed"
 TEST = "webhook.test"
 
 _delivery = DeliverySchema()
+
+
+class _StateSchema(Schema):
+    """The fields of a delivery item a status change sets (as DeliverySchema renders them)."""
+
+    status = fields.Function(lambda state: state.status.value)
+    status_at = fields.DateTime()
+    bounce_type = fields.Function(lambda state: state.bounce_type.value if state.bounce_type else None)
+    bounce_subtype = fields.String(allow_none=True)
+    diagnostic = fields.String(allow_none=True)
+
+
+_state = _StateSchema()
 
 
 def payload(event_type: str, delivery: dict | None, sequence: int, occurred_at: datetime) -> str:
@@ -30,25 +45,47 @@ def payload(event_type: str, delivery: dict | None, sequence: int, occurred_at: 
 
 
 def enqueue_status_changes(session: Session, merged: Sequence[repository.MergedDelivery], now: datetime) -> int:
-    """Queue one event per (changed delivery, matching subscription); how many were queued."""
-    changed = [m for m in merged if m.status_changed]
+    """Queue one event per (status change, matching subscription); how many were queued.
+
+    A delivery whose batch changed its status several times (a Delivery and a Complaint
+    applied together) owes each change, with its own sequence, exactly as if the events
+    had arrived one by one (MergedDelivery.changes, counted by tracker.domain.transitions).
+    """
+    changed = {m.id: m for m in merged if m.status_changed}
     if not changed:
         return 0
     subscriptions = defaultdict(list)
-    for subscription in repository.active_subscriptions(session, sorted({m.account_id for m in changed})):
+    for subscription in repository.active_subscriptions(session, sorted({m.account_id for m in changed.values()})):
         subscriptions[subscription.account_id].append(subscription)
     if not subscriptions:
         return 0
     rows = []
-    for delivery in repository.deliveries_by_ids(session, [m.id for m in changed]):
-        body = None
-        for subscription in subscriptions.get(delivery.account_id, ()):
-            if subscription.statuses and delivery.status not in subscription.statuses:
-                continue
-            body = body or payload(STATUS_CHANGED, _delivery.dump(delivery), delivery.status_sequence,
-                                   delivery.status_at or now)
-            rows.append(_row(subscription, delivery.id, delivery.status_sequence, STATUS_CHANGED, body, now))
+    for delivery in repository.deliveries_by_ids(session, list(changed)):
+        if delivery.account_id not in subscriptions:
+            continue
+        for sequence, shown, occurred_at in _changes(delivery, changed[delivery.id].changes):
+            body = None
+            for subscription in subscriptions[delivery.account_id]:
+                if subscription.statuses and shown["status"] not in subscription.statuses:
+                    continue
+                body = body or payload(STATUS_CHANGED, shown, sequence, occurred_at or now)
+                rows.append(_row(subscription, delivery.id, sequence, STATUS_CHANGED, body, now))
     return repository.insert_webhook_events(session, rows)
+
+
+def _changes(delivery, changes: Sequence[DeliveryState]) -> list[tuple[int, dict, datetime | None]]:
+    """(sequence, delivery item as that change left it, when it happened) per change, oldest first.
+
+    Each item shows the status and its facts (time, bounce type, diagnostic) as the change
+    set them, which is what a subscriber would have been sent had the events come one by
+    one; the counters (events, engagement) are the delivery's as of this batch. Without
+    changes (a rebuild's recomputation) the delivery as it now is.
+    """
+    item = _delivery.dump(delivery)
+    if not changes:
+        return [(delivery.status_sequence, item, delivery.status_at)]
+    first = delivery.status_sequence - len(changes) + 1
+    return [(first + offset, {**item, **_state.dump(state)}, state.status_at) for offset, state in enumerate(changes)]
 
 
 def enqueue_test(session: Session, subscription, now: datetime) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, case, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from tracker.domain import DeliveryState, Engagement, Milestones, submitted_at
+from tracker.domain import BounceType, DeliveryState, Engagement, Milestones, Status, submitted_at
 from tracker.models import (
     Message,
     Delivery,
@@ -20,13 +20,15 @@ from tracker.repository.dialect import insert_for
 __all__ = [
     "DeliveryChange",
     "DeliveryFilter",
+    "DeliveryRaced",
+    "LockedDelivery",
     "MergedDelivery",
     "all_deliveries",
     "delivery_history",
     "delivery_of_account",
     "insert_delivery_events",
     "list_deliveries",
-    "lock_statuses",
+    "lock_states",
     "merge_deliveries",
     "merge_message",
     "record_messages",
@@ -52,8 +54,22 @@ def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[
 
 
 @dataclasses.dataclass(frozen=True)
+class LockedDelivery:
+    """An existing delivery's current state and status sequence, row-locked until commit."""
+
+    state: DeliveryState
+    status_sequence: int
+
+
+@dataclasses.dataclass(frozen=True)
 class DeliveryChange:
-    """What a batch learnt about one delivery: the winner of its new events, how many, their engagement."""
+    """What a batch learnt about one delivery: the winner of its new events, how many, their engagement.
+
+    When the caller locked the delivery (lock_states: ``before``, None if there was none)
+    and counted the status changes its events make on top of it (``changes``),
+    ``status_sequence`` is the sequence after them. Without a count (None) the sequence
+    moves on by one if the status changes, as for a registration.
+    """
 
     account_id: int
     provider: str
@@ -64,11 +80,18 @@ class DeliveryChange:
     engagement: Engagement = Engagement()
     milestones: Milestones = Milestones()
     registered_at: datetime | None = None  # an application registered the message (tracker.registration)
+    changes: tuple[DeliveryState, ...] = ()
+    status_sequence: int | None = None
+    before: LockedDelivery | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class MergedDelivery:
-    """A delivery as the merge left it, and its status before."""
+    """A delivery as the merge left it, and its status before.
+
+    ``changes``: the state after each status change the merge made, oldest first, the last
+    one at ``status_sequence`` (empty: only the delivery's current status is known to be new).
+    """
 
     id: int
     account_id: int
@@ -77,14 +100,20 @@ class MergedDelivery:
     status: str
     previous_status: str | None  # None: the delivery did not exist
     status_sequence: int
+    changes: tuple[DeliveryState, ...] = ()
 
     @property
     def status_changed(self) -> bool:
         return self.status != self.previous_status
 
 
-def lock_statuses(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], str]:
-    """The current status of the existing deliveries among ``keys``, row-locked until commit.
+class DeliveryRaced(Exception):
+    """A delivery the caller found missing was created by a concurrent transaction before this
+    merge reached it: counts made on top of "no delivery" are wrong; roll back and count again."""
+
+
+def lock_states(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], LockedDelivery]:
+    """The state of the existing deliveries among ``keys``, row-locked until commit.
 
     Locked in id order, so two workers never wait on each other in a cycle; SQLite
     serializes writers anyway and ignores the clause.
@@ -92,24 +121,41 @@ def lock_statuses(session: Session, keys: Sequence[tuple[int, str, str]]) -> dic
     if not keys:
         return {}
     rows = session.execute(
-        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status)
+        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status, Delivery.precedence,
+               Delivery.status_at, Delivery.bounce_type, Delivery.bounce_subtype, Delivery.diagnostic,
+               Delivery.smtp_action, Delivery.smtp_status, Delivery.status_sequence)
         .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys)))
         .order_by(Delivery.id)
         .with_for_update()
     )
-    return {(r.account_id, r.message_id, r.recipient): r.status for r in rows}
+    return {
+        (r.account_id, r.message_id, r.recipient): LockedDelivery(
+            DeliveryState(status=Status(r.status), precedence=r.precedence or "", status_at=r.status_at,
+                          bounce_type=BounceType(r.bounce_type) if r.bounce_type else None,
+                          bounce_subtype=r.bounce_subtype, diagnostic=r.diagnostic,
+                          smtp_action=r.smtp_action, smtp_status=r.smtp_status),
+            r.status_sequence)
+        for r in rows
+    }
 
 
 def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> list[MergedDelivery]:
     """Create or update deliveries in one statement, keeping whichever state has the greater precedence.
 
     The domain defines precedence (tracker.domain.state); here the database keeps the max
-    atomically, so concurrent workers touching one delivery need no lock and cannot lose
-    an update.
+    atomically, so concurrent workers touching one delivery cannot lose an update. Changes
+    with a counted status_sequence were locked by the caller: DeliveryRaced if one it found
+    missing had meanwhile been created by another transaction.
     """
     if not changes:
         return []
-    before = lock_statuses(session, [(c.account_id, c.message_id, c.recipient) for c in changes])
+    counted = changes[0].status_sequence is not None
+    if any((c.status_sequence is not None) is not counted for c in changes):
+        raise ValueError("merge counted changes and uncounted ones separately")
+    if counted:
+        locked = {(c.account_id, c.message_id, c.recipient): c.before for c in changes if c.before is not None}
+    else:
+        locked = lock_states(session, [(c.account_id, c.message_id, c.recipient) for c in changes])
     table = Delivery.__table__
     statement = insert_for(session, table)
     rows = [
@@ -120,7 +166,8 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
             "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
             "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
             "smtp_action": c.state.smtp_action, "smtp_status": c.state.smtp_status,
-            "events_count": c.new_events, "created_at": now, "updated_at": now, "status_sequence": 1,
+            "events_count": c.new_events, "created_at": now, "updated_at": now,
+            "status_sequence": c.status_sequence if counted else 1,
             "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
             "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
             "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
@@ -164,23 +211,38 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     first = earliest["first_event_at"]
     send_time = {"registered_at": earliest["registered_at"], "first_event_at": first,
                  "submitted_at": case((first.is_not(None) & (first < basis), first), else_=basis)}
+    # Counted: the caller holds the row lock and counted every change on top of it. Otherwise
+    # (a registration) one more if the status changes.
+    sequence = new.status_sequence if counted else case((wins & (new.status != old.status), old.status_sequence + 1),
+                                                        else_=old.status_sequence)
     merged = session.execute(statement.on_conflict_do_update(
         index_elements=["account_id", "message_id", "recipient"],
         set_={**keep_winner, **engagement, **send_time, "events_count": old.events_count + new.events_count,
               # A delivery registered before any event learns its provider from the first one.
               "provider": case((old.provider == "unknown", new.provider), else_=old.provider),
-              "status_sequence": case((wins & (new.status != old.status), old.status_sequence + 1),
-                                      else_=old.status_sequence),
+              "status_sequence": sequence,
               "updated_at": new.updated_at},
     # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES (without
     # it psycopg2 would send one statement per row); it also says what each became.
     ).returning(table.c.id, table.c.account_id, table.c.message_id, table.c.recipient, table.c.status,
-                table.c.status_sequence), rows).all()
+                table.c.status_sequence, table.c.created_at), rows).all()
+    if counted:
+        # A row the caller found missing, yet not made by this statement (created_at is this
+        # batch's): another transaction inserted it first and this upsert waited for it.
+        raced = [r for r in merged if (r.account_id, r.message_id, r.recipient) not in locked and r.created_at != now]
+        if raced:
+            raise DeliveryRaced(f"{len(raced)} delivery(ies) created concurrently, e.g. {raced[0].message_id}")
+    changed = {(c.account_id, c.message_id, c.recipient): c.changes for c in changes}
     return [
         MergedDelivery(r.id, r.account_id, r.message_id, r.recipient, r.status,
-                       before.get((r.account_id, r.message_id, r.recipient)), r.status_sequence)
+                       _status_of(locked.get((r.account_id, r.message_id, r.recipient))), r.status_sequence,
+                       changed[(r.account_id, r.message_id, r.recipient)])
         for r in merged
     ]
+
+
+def _status_of(locked: LockedDelivery | None) -> str | None:
+    return None if locked is None else locked.state.status.value
 
 
 def _earlier_or_later(candidate, current, *, later: bool):

@@ -17,6 +17,7 @@ from tracker.domain import (
     history,
     merge,
     normalize_address,
+    transitions,
 )
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -116,6 +117,59 @@ def test_incremental_merge_equals_recomputing_from_the_whole_history(events, spl
     for e in events[split:]:
         stored = merge(stored, e)
     assert stored == fold(events) == fold(events, INITIAL)
+
+
+# --- the status changes subscribers are sent ---------------------------------------------
+
+
+def test_each_status_change_of_a_batch_is_a_transition_in_arrival_order():
+    """The issue's finding: a Delivery and a Complaint applied together are two changes, not one."""
+    delivered, complained = event(EventType.DELIVERED, 1), event(EventType.COMPLAINED, 2)
+
+    changes = transitions(fold([event(EventType.SENT)]), [delivered, complained])
+
+    assert [c.status for c in changes] == [Status.DELIVERED, Status.COMPLAINT]
+    assert changes[-1] == fold([complained, delivered])
+    # In the other order the complaint outranks the delivery already: one change, as one by one.
+    assert [c.status for c in transitions(INITIAL, [complained, delivered])] == [Status.COMPLAINT]
+
+
+def test_a_new_delivery_changes_even_to_pending_and_events_of_the_same_status_change_nothing():
+    unsubscribed = event(EventType.UNSUBSCRIBED, 0)
+    first, second = (event(EventType.BOUNCED, n, f"b{n}", bounce_type=BounceType.TRANSIENT) for n in (1, 2))
+
+    assert [c.status for c in transitions(None, [unsubscribed])] == [Status.PENDING]
+    assert transitions(INITIAL, [unsubscribed]) == []
+    assert [c.status for c in transitions(None, [first, second])] == [Status.BOUNCED]
+    assert transitions(fold([first]), [second]) == []
+    # Each change carries the facts of the event that made it.
+    [change] = transitions(None, [event(EventType.BOUNCED, 3, "b3", bounce_type=BounceType.PERMANENT,
+                                        diagnostic="smtp; 550")])
+    assert (change.bounce_type, change.diagnostic, change.status_at) == (BounceType.PERMANENT, "smtp; 550",
+                                                                         T0 + timedelta(seconds=3))
+
+
+@settings(max_examples=300)
+@given(events=events, cuts=st.lists(st.integers(0, 12), max_size=4), start=st.sampled_from([None, "initial", "sent"]))
+def test_any_split_into_batches_gives_the_same_transitions_as_one_by_one(events, cuts, start):
+    """Batches chain: applying each batch onto the state the previous ones left gives the same
+    changes, in the same order, as the events arriving one at a time."""
+    state = {None: None, "initial": INITIAL, "sent": fold([event(EventType.SENT, -1, "s")])}[start]
+    one_by_one, running = [], state
+    for e in events:
+        one_by_one += transitions(running, [e])
+        running = merge(running or INITIAL, e)
+
+    batched, running = [], state
+    bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
+    for low, high in zip(bounds, bounds[1:]):
+        batch = events[low:high]
+        batched += transitions(running, batch)
+        running = fold(batch, running or INITIAL)
+
+    assert batched == one_by_one == transitions(state, events)
+    assert running == fold(events, state or INITIAL)
+    assert all(a.status.rank < b.status.rank for a, b in zip(batched, batched[1:]))  # statuses only climb
 
 
 @pytest.mark.parametrize("raw", ["not an email address", "<>", "@example.com", "jane@", "", "jane doe@example.com"])

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 
 import pytest
 
 from tracker.outbound.destinations import (
+    AllowedNetwork,
     Destination,
     DestinationRefused,
     Policy,
@@ -17,7 +19,7 @@ from tracker.outbound.destinations import (
 )
 
 PUBLIC = Policy()
-LOOPBACK_ALLOWED = Policy(allow_http=True, allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+LOOPBACK_ALLOWED = Policy.from_settings(True, "127.0.0.0/8:8000")
 
 
 class FakeResolver:
@@ -177,24 +179,77 @@ def test_allowed_networks_let_a_literal_address_through():
 # -- policy from settings ------------------------------------------------------------------
 
 
-def test_policy_from_settings_parses_a_cidr_list():
-    policy = Policy.from_settings(True, " 127.0.0.0/8, ,::1/128,10.20.0.0/16 ")
+def test_policy_from_settings_parses_networks_and_their_ports():
+    policy = Policy.from_settings(True, " 127.0.0.0/8:8443, ,::1/128,10.20.0.0/16:8000-8099,[fd00::/8]:*,10.0.0.5 ")
 
     assert policy == Policy(
         allow_http=True,
         allowed_networks=(
-            ipaddress.ip_network("127.0.0.0/8"),
-            ipaddress.ip_network("::1/128"),
-            ipaddress.ip_network("10.20.0.0/16"),
+            AllowedNetwork(ipaddress.ip_network("127.0.0.0/8"), (8443, 8443)),
+            AllowedNetwork(ipaddress.ip_network("::1/128")),
+            AllowedNetwork(ipaddress.ip_network("10.20.0.0/16"), (8000, 8099)),
+            AllowedNetwork(ipaddress.ip_network("fd00::/8"), (1, 65535)),
+            AllowedNetwork(ipaddress.ip_network("10.0.0.5/32")),
         ),
     )
+    assert [str(n) for n in policy.allowed_networks] == [
+        "127.0.0.0/8:8443", "::1/128", "10.20.0.0/16:8000-8099", "[fd00::/8]:*", "10.0.0.5/32"]
     assert Policy.from_settings(False, "") == Policy()
 
 
-@pytest.mark.parametrize("entry", ["localhost", "10.0.0.1/8", "300.0.0.0/8", "10.0.0.0/33"])
+@pytest.mark.parametrize("entry", ["localhost", "10.0.0.1/8", "300.0.0.0/8", "10.0.0.0/33", "localhost:8443"])
 def test_policy_from_settings_names_a_bad_entry(entry):
     with pytest.raises(ValueError, match=f"{entry!r} is not a network"):
         Policy.from_settings(False, f"127.0.0.0/8,{entry}")
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.0/8:0", "127.0.0.0/8:65536", "127.0.0.0/8:http", "127.0.0.0/8:",
+                                   "127.0.0.0/8:90-80", "127.0.0.0/8:+80", "[::1]:8443-", "[::1]x"])
+def test_policy_from_settings_names_a_bad_port(entry):
+    with pytest.raises(ValueError, match=re.escape(repr(entry))):
+        Policy.from_settings(False, entry)
+
+
+# The finding: allowing 127.0.0.0/8 for a local receiver let subscribers aim the
+# tracker at the same host's SSH, Redis and PostgreSQL.
+@pytest.mark.parametrize("port", [22, 6379, 5432])
+def test_an_allowed_network_without_ports_is_open_on_the_web_ports_only(port):
+    policy = Policy.from_settings(True, "127.0.0.0/8")
+
+    with pytest.raises(DestinationRefused, match=f"admit it on port\\(s\\) 443 and 80 only, not {port}"):
+        validate_url(f"http://127.0.0.1:{port}/hook", policy)
+    with pytest.raises(DestinationRefused, match=f"not {port}"):
+        resolve(f"http://localhost:{port}/hook", policy, FakeResolver({"localhost": ["127.0.0.1"]}))
+    assert validate_url("https://127.0.0.1/hook", policy).hostname == "127.0.0.1"
+    assert validate_url("http://127.0.0.1/hook", policy).hostname == "127.0.0.1"
+    assert resolve("https://localhost:443/hook", policy, FakeResolver({"localhost": ["127.0.0.1"]})).port == 443
+
+
+def test_https_only_policies_open_allowed_networks_on_443_alone():
+    policy = Policy.from_settings(False, "10.0.0.0/8")
+
+    assert validate_url("https://10.1.2.3/hook", policy).port is None
+    with pytest.raises(DestinationRefused, match="port\\(s\\) 443 only, not 80"):
+        validate_url("https://10.1.2.3:80/hook", policy)
+
+
+def test_an_allowed_network_is_open_on_the_ports_it_names_and_no_other():
+    policy = Policy.from_settings(True, "127.0.0.0/8:8443,10.0.0.0/8:8000-8099,[::1]:9000")
+
+    assert validate_url("https://127.0.0.1:8443/hook", policy).port == 8443
+    assert validate_url("http://10.9.9.9:8099/hook", policy).port == 8099
+    assert validate_url("http://[::1]:9000/hook", policy).port == 9000
+    for url in ("https://127.0.0.1/hook", "https://127.0.0.1:6379/", "http://10.9.9.9:8100/", "http://[::1]:22/"):
+        with pytest.raises(DestinationRefused, match="allowed networks admit it"):
+            validate_url(url, policy)
+    # A port names where an exception to the address rules applies; public hosts keep any port.
+    assert validate_url("https://93.184.216.34:6379/hook", policy).port == 6379
+
+
+def test_every_port_only_when_the_operator_says_so():
+    policy = Policy.from_settings(True, "127.0.0.0/8:*")
+
+    assert all(validate_url(f"http://127.0.0.1:{port}/", policy) for port in (22, 6379, 5432, 65535))
 
 
 # -- resolution ----------------------------------------------------------------------------
@@ -246,7 +301,7 @@ def test_allowed_networks_override_the_address_rules():
 
     assert destination.addresses == ("127.0.0.1",)
     with pytest.raises(DestinationRefused, match="10.0.0.1 is a private address"):
-        resolve("http://mixed.test/hook", LOOPBACK_ALLOWED, resolver)
+        resolve("http://mixed.test:8000/hook", LOOPBACK_ALLOWED, resolver)
 
 
 def test_an_ip_literal_is_not_resolved():

@@ -13,7 +13,17 @@ from tests.support.database import throwaway_database
 from tests.support.harness import RecordingOpener, RecordingWaker, make_tenant
 from tests.support.sns_signing import SnsTestPki
 
-REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+def _redis_url() -> str:
+    """The suite's Redis database; each pytest-xdist worker (gw0, gw1, ...) gets its own below it."""
+    url = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        base, _, number = url.rpartition("/")
+        url = f"{base}/{int(number) - int(worker[2:])}"
+    return url
+
+
+REDIS_URL = _redis_url()
 TABLES = ("messages", "webhook_attempts", "webhook_events", "webhook_subscriptions", "operator_job_items", "operator_jobs", "suppression_removals", "suppressions", "replay_tokens",
           "delivery_events", "deliveries", "sns_subscriptions", "inbox_events", "api_keys", "sources", "accounts")
 

@@ -91,8 +91,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     options = parser.parse_args()
 
-    from tracker import repository
-    from tracker.extensions import Database
+    from tracker.db import repository
+    from tracker.db.engine import Database
 
     with throwaway_database("tracker_bench") as url, tempfile.TemporaryDirectory() as tmp:
         db = Database(url)

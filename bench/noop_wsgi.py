@@ -8,8 +8,8 @@ answers 204 without storing: the step between the baseline and the real receiver
 from flask import request
 
 from tracker import create_app
-from tracker.authenticity.sns import verify
-from tracker.providers.sns_envelope import decode_envelope
+from tracker.providers.ses.auth import verify
+from tracker.providers.ses.envelope import decode_envelope
 
 app = create_app()
 

@@ -209,9 +209,12 @@ def baseline(connection, account_id: int, position: tuple, deep_page: int, optio
 def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int) -> tuple[list[Case], dict]:
     import jwt
 
-    from tracker import keys
-    from tracker.api import compat_elevate, compat_infobip, compat_postman, compat_sendcloud
-    from tracker.api.schemas import Cursor
+    from tracker.db import keys
+    from tracker.http.compat.elevate import views as compat_elevate
+    from tracker.http.compat.infobip import views as compat_infobip
+    from tracker.http.compat.postman import views as compat_postman
+    from tracker.http.compat.sendcloud import views as compat_sendcloud
+    from tracker.http.api.schemas import Cursor
 
     key = seeded.api_key
     key_id = keys.split(key)[0]
@@ -332,7 +335,7 @@ def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
     """Mark reports as pulled, in pull order: where 999 pulls of 100 leave the queue (``keep`` left to pull)."""
     from datetime import datetime
 
-    from tracker.api import compat_infobip
+    from tracker.http.compat.infobip import views as compat_infobip
 
     final = getattr(compat_infobip, "FINAL", ["DELIVERED", "OPENED", "ERROR", "BOUNCED", "COMPLAINT", "ACKNOWLEDGED"])
     window = getattr(compat_infobip, "WINDOW", timedelta(hours=48))

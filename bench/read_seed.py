@@ -69,8 +69,8 @@ def _stamp(moment: datetime | None) -> str:
 
 def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> Seeded:
     """Seed the (migrated, empty) database at ``url``; ``other`` rows for the second account (default n/10)."""
-    from tracker import repository
-    from tracker.extensions import Database
+    from tracker.db import repository
+    from tracker.db.engine import Database
 
     other = max(1000, n // 10) if other is None else other
     started = time.perf_counter()

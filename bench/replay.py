@@ -41,9 +41,9 @@ def bounce_envelope(n: int) -> str:
 
 
 def seed(url: str, n: int) -> None:
-    from tracker import repository
-    from tracker.extensions import Database
-    from tracker.models import InboxEvent, utcnow
+    from tracker.db import repository
+    from tracker.db.engine import Database
+    from tracker.db.models import InboxEvent, utcnow
 
     db = Database(url)
     with db.transaction() as session:
@@ -72,7 +72,7 @@ def main() -> None:
         print(f"seeded {options.n} failed events in {time.perf_counter() - started:.1f} s", flush=True)
         env = {**os.environ, "TRACKER_DATABASE_URL": url, "TRACKER_BROKER_URL": ""}
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tracker.cli", "events", "replay", "--all-failed"], env=env,
+        subprocess.run([sys.executable, "-m", "tracker.cli.main", "events", "replay", "--all-failed"], env=env,
                        check=True, cwd=ROOT)
         elapsed = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

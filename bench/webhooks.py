@@ -201,8 +201,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     options = parser.parse_args()
 
-    from tracker import repository
-    from tracker.extensions import Database
+    from tracker.db import repository
+    from tracker.db.engine import Database
 
     subscriber = Subscriber()
     with throwaway_database("tracker_bench") as url, tempfile.TemporaryDirectory() as tmp:
@@ -234,11 +234,11 @@ def run(options, db, url: str, token: str, tmp: Path, subscriber: Subscriber) ->
            "TRACKER_WEBHOOKS_ALLOW_HTTP": "1", "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*",
            "TRACKER_LOG_LEVEL": "WARNING"}
     port = free_port()
-    serve = python("-m", "tracker.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(options.web_workers),
+    serve = python("-m", "tracker.cli.main", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(options.web_workers),
                    "--log-level", "warning")
-    worker = python("-m", "tracker.cli", "worker", "--concurrency", str(options.worker_concurrency),
+    worker = python("-m", "tracker.cli.main", "worker", "--concurrency", str(options.worker_concurrency),
                     "--schedule", str(tmp / "beat-schedule"))
-    webhook_worker = python("-m", "tracker.cli", "worker", "--webhooks")
+    webhook_worker = python("-m", "tracker.cli.main", "worker", "--webhooks")
     results: dict = {"n": options.n, "rate": options.rate}
     with contextlib.ExitStack() as stack:
         web = stack.enter_context(running(serve, env, tmp / "web.log"))

@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection tracker.migrate hands it, or on sqlalchemy.url."""
+"""Alembic environment: runs on the connection tracker.db.migrate hands it, or on sqlalchemy.url."""
 from alembic import context
 from sqlalchemy import create_engine
 
-from tracker.models import Base
+from tracker.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -43,7 +43,7 @@ def pg_url() -> str:
 @pytest.fixture
 def pg_db(pg_url):
     """The test database, emptied after each test (other processes see committed rows)."""
-    from tracker.extensions import Database
+    from tracker.db.engine import Database
 
     db = Database(pg_url)
     yield db
@@ -76,9 +76,9 @@ def opener() -> RecordingOpener:
 def make_app(pg_db, pki, opener):
     """An app on the test database whose worker is driven by the test (``drain``)."""
     from tracker import create_app
-    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
-    from tracker.sns_subscriptions import HttpSubscriptionConfirmer
+    from tracker.adapters.sns_subscriptions import HttpSubscriptionConfirmer
 
     def build(**overrides):
         config = Config(database_url=pg_db.url, sns_cert_dir=str(pki.directory), secret_key="test-secret-key",

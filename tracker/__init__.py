@@ -8,23 +8,27 @@ from tracker.config import Config
 
 def create_app(config: Config | None = None, *, certificates=None, confirmer=None, waker=None) -> Flask:
     """Build the app from ``config`` (default: the environment); tests inject the outside world."""
-    from tracker import errors, ingest
-    from tracker.api.admin import blueprint as admin_api
-    from tracker.api import compat_infobip, compat_infobip_v4, compat_postman, compat_sendcloud, input_guard, page_marks
-    from tracker.api.compat_elevate import blueprint as elevate_api
-    from tracker.api.messages import blueprint as messages_api
-    from tracker.api.openapi import blueprint as openapi
-    from tracker.api.health import blueprint as health
-    from tracker.api.native import blueprint as native_api
-    from tracker.api.suppressions import blueprint as suppressions_api
-    from tracker.api.webhooks import blueprint as webhooks_api
-    from tracker.authenticity.certificates import certificate_store_from_config
-    from tracker.extensions import Database, celery_init_app
-    from tracker.receivers.sns import blueprint as sns_receiver
-    from tracker.receivers.webhooks import blueprint as webhook_receivers
+    from tracker.http import errors
+    from tracker.pipeline import ingest
+    from tracker.http.api.admin import blueprint as admin_api
+    from tracker.http.compat.infobip import views as compat_infobip, views_v4 as compat_infobip_v4
+    from tracker.http.compat.postman import views as compat_postman
+    from tracker.http.compat.sendcloud import views as compat_sendcloud
+    from tracker.http import input_guard, page_marks
+    from tracker.http.compat.elevate.views import blueprint as elevate_api
+    from tracker.http.api.messages import blueprint as messages_api
+    from tracker.http.api.openapi import blueprint as openapi
+    from tracker.http.api.health import blueprint as health
+    from tracker.http.api.native import blueprint as native_api
+    from tracker.http.api.suppressions import blueprint as suppressions_api
+    from tracker.http.api.webhooks import blueprint as webhooks_api
+    from tracker.adapters.sns_certificates import certificate_store_from_config
+    from tracker.db.engine import Database, celery_init_app
+    from tracker.http.receivers.sns import blueprint as sns_receiver
+    from tracker.http.receivers.webhooks import blueprint as webhook_receivers
     from tracker.services import Services, SourceCache
-    from tracker.sns_subscriptions import HttpSubscriptionConfirmer
-    from tracker.wakeup import CeleryWaker, InProcessWorker
+    from tracker.adapters.sns_subscriptions import HttpSubscriptionConfirmer
+    from tracker.adapters.wakeup import CeleryWaker, InProcessWorker
 
     config = config or Config.from_env()
     app = Flask(__name__)

@@ -11,14 +11,14 @@ from datetime import timedelta
 
 from flask import current_app
 
-from tracker import repository
-from tracker.api.ratelimit import LocalCounters
-from tracker.authenticity.sns import CertificateStore
+from tracker.db import repository
+from tracker.http.ratelimit import LocalCounters
+from tracker.providers.ses.auth import CertificateStore
 from tracker.config import Config
 from tracker.domain.suppression import SoftBouncePolicy
-from tracker.extensions import Database
-from tracker.ingest import Settings
-from tracker.sns_subscriptions import SubscriptionConfirmer
+from tracker.db.engine import Database
+from tracker.pipeline.ingest import Settings
+from tracker.adapters.sns_subscriptions import SubscriptionConfirmer
 
 
 class Waker(Protocol):
@@ -39,7 +39,7 @@ class SourceInfo:
         return "*" in self.topic_arns or topic_arn in self.topic_arns
 
 
-# Hook tokens are secrets.token_urlsafe() (tracker.repository.accounts.create_source).
+# Hook tokens are secrets.token_urlsafe() (tracker.db.repository.accounts.create_source).
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -85,7 +85,7 @@ class Services:
     sources: SourceCache
     webhook_waker: Waker | None = None  # the embedded default's webhook sender thread
     rate_counters: LocalCounters = dataclasses.field(default_factory=LocalCounters)
-    page_marks: object = None  # where offset pages ended (tracker.api.page_marks), set by create_app
+    page_marks: object = None  # where offset pages ended (tracker.http.page_marks), set by create_app
 
     @property
     def webhook_settings(self):

@@ -2,7 +2,7 @@
 from celery.signals import worker_ready
 
 from tracker import create_app
-from tracker.wakeup import PROCESS_TASK
+from tracker.adapters.wakeup import PROCESS_TASK
 from workers.schedule import beat_schedule
 
 flask_app = create_app()

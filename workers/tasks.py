@@ -1,4 +1,4 @@
-"""Thin tasks: wake-ups that drain the inbox through tracker.ingest; no status rule lives here."""
+"""Thin tasks: wake-ups that drain the inbox through tracker.pipeline.ingest; no status rule lives here."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +8,9 @@ from datetime import timedelta
 from celery import shared_task
 from celery.signals import worker_ready
 
-from tracker import ingest, operations, repository
-from tracker.models import utcnow
+from tracker.pipeline import ingest, operations
+from tracker.db import repository
+from tracker.db.models import utcnow
 from tracker.outbound import sender
 from tracker.services import services
 
@@ -31,7 +32,7 @@ IDLE_POLL = 0.05
 # kills the process, the retries run out and the beat sweep keeps trying at its own pace.
 @shared_task(name="workers.tasks.process_inbox", retry_on_worker_lost=True, max_retries=3, default_retry_delay=1)
 def process_inbox() -> dict:
-    """Drain the inbox, holding the wake-up flag meanwhile (see tracker.wakeup.CeleryWaker)."""
+    """Drain the inbox, holding the wake-up flag meanwhile (see tracker.adapters.wakeup.CeleryWaker)."""
     app = services()
     total = ingest.BatchResult()
     budget_from = time.monotonic()
@@ -101,7 +102,7 @@ def sweep_inbox() -> bool:
     """Wake a worker if due pending rows wait and nobody holds the wake-up flag.
 
     That is a wake-up that was lost (the broker was away when the event arrived) or a
-    drainer that died (its flag lapses within seconds, see tracker.wakeup). A live drainer
+    drainer that died (its flag lapses within seconds, see tracker.adapters.wakeup). A live drainer
     holds the flag, so under steady traffic a sweep costs one query and one SET.
     """
     app = services()

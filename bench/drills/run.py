@@ -94,8 +94,8 @@ class Tenants:
 
 
 def make_tenants(url: str, with_poisoner: bool) -> Tenants:
-    from tracker import repository
-    from tracker.extensions import Database
+    from tracker.db import repository
+    from tracker.db.engine import Database
 
     db = Database(url)
     with db.transaction() as session:

@@ -105,9 +105,9 @@ class Stack:
             "TRACKER_RATE_LIMITS": "native=0",
             **(extra_env or {}),
         }
-        self.web = Service("web", python("-m", "tracker.cli", "serve", "--bind", f"127.0.0.1:{self.port}",
+        self.web = Service("web", python("-m", "tracker.cli.main", "serve", "--bind", f"127.0.0.1:{self.port}",
                                          "--workers", str(web_workers)), env, tmp / "web.log")
-        self.worker = Service("worker", python("-m", "tracker.cli", "worker", "--concurrency",
+        self.worker = Service("worker", python("-m", "tracker.cli.main", "worker", "--concurrency",
                                                str(worker_concurrency), "--schedule", str(tmp / "beat-schedule")),
                               env, tmp / "worker.log")
         self.services = (self.web, self.worker)

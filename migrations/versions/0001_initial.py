@@ -1,6 +1,6 @@
 """Initial schema: accounts, API keys, sources, the raw-event inbox, deliveries and their history.
 
-Datetimes are naive UTC (tracker.models.UTCDateTime converts at the edge).
+Datetimes are naive UTC (tracker.db.models.UTCDateTime converts at the edge).
 
 Revision ID: 0001
 Revises: 

@@ -26,11 +26,11 @@ def production_stack(env: dict[str, str], directory: Path, *, web_workers: int =
     """`tracker serve` (gunicorn), `tracker worker` (Celery with beat) and `tracker worker --webhooks`."""
     port = free_port()
     web_log, worker_log = directory / "web.log", directory / "worker.log"
-    with running(python("-m", "tracker.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers",
+    with running(python("-m", "tracker.cli.main", "serve", "--bind", f"127.0.0.1:{port}", "--workers",
                         str(web_workers)), env, web_log) as web, \
-         running(python("-m", "tracker.cli", "worker", "--concurrency", "2",
+         running(python("-m", "tracker.cli.main", "worker", "--concurrency", "2",
                         "--schedule", str(directory / "beat-schedule")), env, worker_log) as worker, \
-         running(python("-m", "tracker.cli", "worker", "--webhooks"), env, directory / "webhooks.log"):
+         running(python("-m", "tracker.cli.main", "worker", "--webhooks"), env, directory / "webhooks.log"):
         wait_for_port(port, web, web_log)
         wait_for_log(worker_log, "ready", worker)
         yield Stack(f"http://127.0.0.1:{port}", worker, worker_log)

@@ -11,11 +11,20 @@ from sqlalchemy import select, update
 from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker import operations, repository
-from tracker.cli import main
-from tracker.models import Account, Delivery, DeliveryEvent, InboxEvent, WebhookAttempt, WebhookEvent, utcnow
-from tracker.providers import ses
-from tracker.providers.errors import PayloadError
+from tracker.pipeline import operations
+from tracker.db import repository
+from tracker.cli.main import main
+from tracker.db.models import (
+    Account,
+    Delivery,
+    DeliveryEvent,
+    InboxEvent,
+    WebhookAttempt,
+    WebhookEvent,
+    utcnow,
+)
+from tracker.providers.ses import parse as ses
+from tracker.providers.common.errors import PayloadError
 
 
 def post_all(app, tenant, pki, *messages):
@@ -84,7 +93,7 @@ def test_admin_api_discards_with_reason_and_needs_an_operator_key_of_the_account
 
 
 def test_admin_api_pages_by_keyset_replays_by_filter_and_answers_json_errors(app, tenant, pki, monkeypatch):
-    from tracker.api import admin
+    from tracker.http.api import admin
 
     real = ses.parse_message
     monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #8")))

@@ -47,8 +47,8 @@ class Accounts:
     """Two accounts with deliveries of their own; what marks each one's data in an answer."""
 
     def __init__(self, app, pki):
-        from tracker import repository
-        from tracker.models import Account
+        from tracker.db import repository
+        from tracker.db.models import Account
 
         self.app = app
         self.acme, self.other = make_tenant(app, "acme", ["*"]), make_tenant(app, "other", ["*"])

@@ -34,8 +34,8 @@ NUL_PARAMETERS = [
 
 @pytest.fixture
 def operator_key(app, tenant):
-    from tracker import repository
-    from tracker.models import Account
+    from tracker.db import repository
+    from tracker.db.models import Account
 
     services = app.extensions["tracker"]
     with services.db.transaction() as session:

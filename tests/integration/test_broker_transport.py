@@ -1,7 +1,7 @@
 """The broker transport's teardown when Redis dies under a consumer, on a private redis-server.
 
 This is the kombu sequence behind `tracker worker` exiting on a Redis restart (see
-tracker.broker), reduced to a consumer that holds one unacknowledged message and waits
+tracker.adapters.broker), reduced to a consumer that holds one unacknowledged message and waits
 on a BRPOP, next to a broadcast channel like Celery's remote control, when Redis stops.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.support.redis_server import private_redis
 
 pytestmark = pytest.mark.integration
 
-TRANSPORT = "tracker.broker:Transport"
+TRANSPORT = "tracker.adapters.broker:Transport"
 
 
 def _consuming(url: str, **options):

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.webhooks import sendgrid as sendgrid_hooks
-from tracker.cli import main
+from tracker.cli.main import main
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -119,7 +119,8 @@ def test_events_list_shows_every_state_when_asked(cli, app, pki):
 
 
 def test_keys_made_by_the_cli_verify_elevate_jwts_in_the_default_setup(cli, pg_db, tmp_path):
-    from tracker import create_app, demo
+    from tracker import create_app
+    from tracker.cli import demo
     from tracker.config import Config
 
     key = [line for line in cli("keys", "create", "--account", "acme").output.splitlines()
@@ -138,8 +139,8 @@ def test_keys_made_by_the_cli_verify_elevate_jwts_in_the_default_setup(cli, pg_d
 
 
 def test_a_key_made_without_any_secret_is_refused_with_the_reason(app, tenant):
-    from tracker import repository
-    from tracker.models import Account
+    from tracker.db import repository
+    from tracker.db.models import Account
 
     with app.extensions["tracker"].db.transaction() as session:
         key = repository.create_api_key(session, session.get(Account, tenant.account_id))  # no secret: not sealed
@@ -156,7 +157,7 @@ def test_a_key_made_without_any_secret_is_refused_with_the_reason(app, tenant):
 def _run(directory: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     env["PYTHONPATH"] = str(REPOSITORY)
-    return subprocess.Popen([sys.executable, "-m", "tracker.cli", "run", "--port", str(port)], cwd=directory,
+    return subprocess.Popen([sys.executable, "-m", "tracker.cli.main", "run", "--port", str(port)], cwd=directory,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker.api.compat_elevate import STATUS
+from tracker.http.compat.elevate.views import STATUS
 from tracker.domain import Status
 
 

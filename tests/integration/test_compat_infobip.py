@@ -19,11 +19,11 @@ from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message, recent, ses_time
 from tests.support.sns_signing import notification
 from tests.support.webhooks import infobip as infobip_hooks
-from tracker import repository
-from tracker.api import compat_infobip
-from tracker.api.compat_infobip_mapping import STATUS, Outcome, infobip_codes
+from tracker.db import repository
+from tracker.http.compat.infobip import views as compat_infobip
+from tracker.http.compat.infobip.mapping import STATUS, Outcome, infobip_codes
 from tracker.domain import Status
-from tracker.models import Account, Delivery
+from tracker.db.models import Account, Delivery
 
 LOGS, REPORTS = "/email/1/logs", "/email/1/reports"
 

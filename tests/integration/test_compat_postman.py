@@ -13,14 +13,8 @@ from werkzeug.datastructures import MultiDict
 from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker.api.compat_postman import (
-    MAX_OFFSET,
-    STATUS,
-    list_statement,
-    parse_query,
-    postman_status,
-)
-from tracker.api.page_marks import LocalMarks, OffsetPager
+from tracker.http.compat.postman.views import MAX_OFFSET, STATUS, list_statement, parse_query, postman_status
+from tracker.http.page_marks import LocalMarks, OffsetPager
 from tracker.domain import Status
 
 PATH = "/v1/transactional/email"
@@ -422,7 +416,7 @@ def test_rate_limit_answers_postmans_429(make_app):
 def test_a_database_outage_answers_a_postman_shaped_503(app, tenant, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from tracker.api import compat_postman
+    from tracker.http.compat.postman import views as compat_postman
 
     def down(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))

@@ -10,9 +10,9 @@ from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import a_moment_ago, bounce, for_message, recent
 from tests.support.sns_signing import notification
 from tests.support.webhooks import sendcloud as sendcloud_hooks
-from tracker import repository
-from tracker.api.compat_sendcloud import SUB_STATUS_CODES
-from tracker.api.compat_sendcloud_mapping import (
+from tracker.db import repository
+from tracker.http.compat.sendcloud.views import SUB_STATUS_CODES
+from tracker.http.compat.sendcloud.mapping import (
     DIAGNOSTICS,
     LABELS,
     STATUS,
@@ -21,7 +21,7 @@ from tracker.api.compat_sendcloud_mapping import (
     sub_status,
 )
 from tracker.domain import BounceType, Status
-from tracker.models import Account
+from tracker.db.models import Account
 
 PATH = "/apiv2/data/emailStatus"
 # The seed's "Returned Value Description" table, field by field.
@@ -464,7 +464,7 @@ def test_over_the_limit_answers_sendclouds_frequency_error(make_app, redis_url):
 def test_a_database_outage_still_answers_sendclouds_envelope(app, tenant, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from tracker.api import compat_sendcloud
+    from tracker.http.compat.sendcloud import views as compat_sendcloud
 
     def down(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))

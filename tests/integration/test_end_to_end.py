@@ -44,7 +44,7 @@ def test_signed_bounce_through_gunicorn_and_a_celery_worker(stack, app, pki):
 
 def test_rows_left_pending_by_a_broker_outage_are_swept_by_beat(stack, app, pki):
     """A row stored while no wake-up could be sent (Redis down) is still applied."""
-    from tracker import repository
+    from tracker.db import repository
 
     tenant = make_tenant(app, "acme", ["*"])
     bounce = (FIXTURES / "ses/notification/bounce-permanent.json").read_text()
@@ -63,7 +63,7 @@ def test_tracker_run_on_the_embedded_default_as_the_readme_says(tmp_path):
     port = free_port()
     log = tmp_path / "run.log"
     env = {"TRACKER_DATABASE_URL": f"sqlite:///{tmp_path}/tracker.db", "TRACKER_BROKER_URL": ""}
-    with running(python("-m", "tracker.cli", "run", "--port", str(port)), env, log) as process:
+    with running(python("-m", "tracker.cli.main", "run", "--port", str(port)), env, log) as process:
         wait_for_port(port, process, log)
         text = wait_for_log(log, "SES hook", process)
         key = re.search(r"API key \(account \"demo\"\): (\S+)", text).group(1)
@@ -82,7 +82,7 @@ def test_tracker_run_on_the_embedded_default_as_the_readme_says(tmp_path):
 def test_a_hanging_webhook_subscriber_does_not_hold_up_ingestion(stack, app, pki):
     """Events keep being applied while every webhook POST hangs; a healthy subscriber still gets its POSTs."""
     from tests.support.receiver import receiving
-    from tracker import repository
+    from tracker.db import repository
 
     tenant = make_tenant(app, "acme", ["*"])
     with receiving(hang=600) as hanging, receiving() as healthy:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.processes import find_deliveries, http, poll
 from tests.support.webhooks.catalog import PROVIDERS
-from tracker import repository
+from tracker.db import repository
 from tracker.providers import registry
 
 pytestmark = pytest.mark.integration

@@ -109,7 +109,7 @@ def test_list_filters_by_reason_and_pages(app, tenant, pki):
 def test_removal_is_audited_and_only_in_the_callers_account(app, tenant, pki):
     from sqlalchemy import select
 
-    from tracker.models import SuppressionRemoval
+    from tracker.db.models import SuppressionRemoval
 
     other = make_tenant(app, "other", ["*"])
     post_all(app, tenant, pki, bounce("m1", "gone@example.com", "Permanent", "fb-1", "2026-11-01T00:00:00.000Z"))

@@ -12,7 +12,7 @@ from tests.support.processes import free_port, python, running, wait_for_port
 @pytest.fixture(scope="module")
 def served(pg_url, tmp_path_factory):
     port, log = free_port(), tmp_path_factory.mktemp("serve") / "web.log"
-    with running(python("-m", "tracker.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"),
+    with running(python("-m", "tracker.cli.main", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"),
                  {"TRACKER_DATABASE_URL": pg_url}, log) as web:
         wait_for_port(port, web, log)
         yield port

@@ -18,8 +18,8 @@ from tests.support import mutations
 from tests.support.harness import FIXTURES, drain, make_tenant
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tests.support.webhooks.catalog import PROVIDERS
-from tracker import repository
-from tracker.models import Delivery, InboxEvent
+from tracker.db import repository
+from tracker.db.models import Delivery, InboxEvent
 
 EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="TRACKER_FUZZ_EXAMPLES" not in os.environ,

@@ -186,7 +186,7 @@ def test_refusals_reach_the_sdk_as_its_api_error(served, history, app):
     assert refused.value.data.error_code == "E401"
     assert refused.value.data.description and refused.value.data.action
 
-    from tracker import repository
+    from tracker.db import repository
     with app.extensions["tracker"].db.transaction() as session:
         account = repository.account_by_name(session, "acme")
         reader = repository.create_api_key(session, account, role="read-only")

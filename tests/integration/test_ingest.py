@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import notification
-from tracker import repository
-from tracker.models import Delivery, DeliveryEvent, InboxEvent
+from tracker.db import repository
+from tracker.db.models import Delivery, DeliveryEvent, InboxEvent
 
 
 def ses(name: str) -> dict:
@@ -156,7 +156,7 @@ def test_a_backlog_larger_than_one_batch_drains_completely(app, tenant, pki):
     for n in range(7):
         post_ses(app, tenant, pki, message_with(ses("event/send.json"), f"m{n}", [f"r{n}@example.com"]))
     services = app.extensions["tracker"]
-    from tracker import ingest
+    from tracker.pipeline import ingest
 
     result = ingest.drain(services.db, services.confirmer, ingest.Settings(batch_size=3))
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from tests.support.harness import make_tenant
-from tracker import repository
-from tracker.models import Account
+from tracker.db import repository
+from tracker.db.models import Account
 
 
 def new_key(app, tenant, role="application") -> str:

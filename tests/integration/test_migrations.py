@@ -2,8 +2,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from tracker import migrate
-from tracker.models import Base
+from tracker.db import migrate
+from tracker.db.models import Base
 
 EXPECTED_HEAD = "0008"  # bump with every new migration: two heads or a forgotten one fail here
 
@@ -20,7 +20,7 @@ def test_models_match_the_migrated_postgresql_schema(pg_db):
 
 
 def test_migrations_run_on_the_sqlite_default(tmp_path):
-    from tracker.extensions import Database
+    from tracker.db.engine import Database
 
     db = Database(f"sqlite:///{tmp_path}/t.db")
     migrate.upgrade(db.engine)

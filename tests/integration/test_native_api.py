@@ -143,7 +143,8 @@ def test_an_account_never_sees_another_accounts_deliveries(app, tenant, pki):
 
 def test_database_unavailable_answers_a_reader_503_saying_so():
     from tests.support.harness import RecordingWaker
-    from tracker import create_app, keys
+    from tracker import create_app
+    from tracker.db import keys
     from tracker.config import Config
 
     down = create_app(Config(database_url="postgresql+psycopg2://postgres@127.0.0.1:1/none"), waker=RecordingWaker())

@@ -1,7 +1,7 @@
 """Offset-paged compatible APIs: a client walking the pages in order reaches every row, at any depth.
 
 Past the offset cap a page is served only from where the previous page ended (a page mark,
-tracker.api.page_marks); a jump there without walking is refused with the style's error.
+tracker.http.page_marks); a jump there without walking is refused with the style's error.
 Marks live in the process by default and in Redis when a broker is configured.
 """
 from __future__ import annotations
@@ -11,8 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.harness import make_tenant
-from tracker.api import compat_elevate, compat_postman
-from tracker.models import Delivery
+from tracker.http.compat.elevate import views as compat_elevate
+from tracker.http.compat.postman import views as compat_postman
+from tracker.db.models import Delivery
 
 ROWS, CAP = 23, 5
 

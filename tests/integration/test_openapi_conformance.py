@@ -33,8 +33,8 @@ from hypothesis import strategies as st
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import notification
-from tracker.api.openapi import document
-from tracker.api.schemas import Cursor, IdCursor
+from tracker.http.api.openapi import document
+from tracker.http.api.schemas import Cursor, IdCursor
 
 # Per operation and generation mode: about 2,400 requests, half a minute of CPU. A bigger run:
 # TRACKER_OPENAPI_EXAMPLES=150 (about 6,800 requests; it passes too).
@@ -62,8 +62,8 @@ schemathesis.openapi.format("id-cursor", st.builds(lambda last_id: IdCursor()._s
 def served(make_app, pki):
     """An account with an operator key, deliveries of several statuses, a registered message and a subscription."""
     from tests.support.harness import make_tenant
-    from tracker import repository
-    from tracker.models import Account
+    from tracker.db import repository
+    from tracker.db.models import Account
 
     app = make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8:9")
     tenant = make_tenant(app, "acme", ["*"])

@@ -13,11 +13,12 @@ from sqlalchemy import select, update
 from tests.support.harness import drain
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker import ingest, inbox, operations, repository
-from tracker.cli import main
-from tracker.models import Account, Delivery, DeliveryEvent, InboxEvent, WebhookEvent, utcnow
-from tracker.providers import ses
-from tracker.providers.errors import PayloadError
+from tracker.pipeline import ingest, inbox, operations
+from tracker.db import repository
+from tracker.cli.main import main
+from tracker.db.models import Account, Delivery, DeliveryEvent, InboxEvent, WebhookEvent, utcnow
+from tracker.providers.ses import parse as ses
+from tracker.providers.common.errors import PayloadError
 
 COMPARED = ("account_id", "message_id", "recipient", "provider", "status", "precedence", "status_at", "bounce_type",
             "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at", "last_opened_at",

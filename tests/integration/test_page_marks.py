@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from tracker import repository
-from tracker.api.page_marks import LocalMarks, OffsetPager, query_identity
-from tracker.models import Delivery
+from tracker.db import repository
+from tracker.http.page_marks import LocalMarks, OffsetPager, query_identity
+from tracker.db.models import Delivery
 
 ORDERINGS = {
     "id": [(Delivery.id, False)],
@@ -73,7 +73,7 @@ def test_a_mark_belongs_to_one_account_query_and_offset(pg_db, account_with_ties
 def test_marks_expire(monkeypatch):
     marks = LocalMarks(ttl=60)
     clock = [1000.0]
-    monkeypatch.setattr("tracker.api.page_marks.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("tracker.http.page_marks.time.monotonic", lambda: clock[0])
     marks.put("k", (1, datetime(2026, 1, 1, tzinfo=timezone.utc)))
     assert marks.get("k") == (1, datetime(2026, 1, 1, tzinfo=timezone.utc))
     clock[0] += 61

@@ -15,8 +15,9 @@ from sqlalchemy.exc import OperationalError
 from tests.support.harness import FIXTURES, drain, make_tenant
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tests.support.webhooks.catalog import PROVIDERS
-from tracker import inbox, ingest, repository
-from tracker.models import Delivery, InboxEvent
+from tracker.pipeline import inbox, ingest
+from tracker.db import repository
+from tracker.db.models import Delivery, InboxEvent
 
 BY_NAME = {provider.name: provider for provider in PROVIDERS}
 
@@ -269,10 +270,11 @@ def test_the_admin_api_lists_a_poisoned_row_as_failed_with_its_kind_and_reason(a
 def test_on_the_embedded_default_a_failing_row_leaves_no_trace_and_its_neighbours_commit(tmp_path, pki, monkeypatch):
     """SQLite too: the failed row's half-done writes are rolled back to its savepoint, the rest commit."""
     from tests.support.harness import RecordingWaker
-    from tracker import create_app, migrate
-    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker import create_app
+    from tracker.db import migrate
+    from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
-    from tracker.models import DeliveryEvent
+    from tracker.db.models import DeliveryEvent
 
     config = Config(database_url=f"sqlite:///{tmp_path}/tracker.db", sns_cert_dir=str(pki.directory),
                     secret_key="test-secret-key")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker.models import Delivery, Message
+from tracker.db.models import Delivery, Message
 
 REGISTRATION = {"recipients": ["a@example.com", "B@example.com"], "from": "Billing <billing@example.com>",
                 "subject": "Your invoice", "params": {"amount": "12.00"}, "billRunType": "NORMAL", "billRunId": 7,

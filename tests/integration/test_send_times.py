@@ -14,8 +14,8 @@ from tests.support.harness import drain
 from tests.support.ses_events import for_message, ses_time
 from tests.support.sns_signing import notification
 from tests.support.webhooks import infobip as infobip_hooks
-from tracker import repository
-from tracker.models import Account
+from tracker.db import repository
+from tracker.db.models import Account
 
 UTC8 = timezone(timedelta(hours=8))
 RECENT = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=345000)
@@ -94,7 +94,7 @@ def test_a_registered_message_was_sent_when_the_provider_says_and_registration_o
 
 
 def test_a_rebuild_gives_the_send_times_the_worker_gave(app, tenant, pki):
-    from tracker import operations
+    from tracker.pipeline import operations
 
     post(app, tenant, pki, bounce("m-a", "a@example.com", ses_time(RECENT), ses_time(RECENT + timedelta(seconds=2))),
          bounce("m-b", "b@example.com", ses_time(RECENT + timedelta(minutes=5)), ses_time(RECENT)))

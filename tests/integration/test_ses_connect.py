@@ -26,12 +26,12 @@ from tests.support.harness import drain
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
 from tests.support.sqs import AWS_ENV, moto_sqs
-from tracker import repository
-from tracker.cli import main
-from tracker.models import InboxEvent, SnsSubscription, Source
-from tracker.ses_setup import clients as clients_module
-from tracker.ses_setup.links import EVENT_TYPES
-from tracker.ses_setup.policy import SID
+from tracker.db import repository
+from tracker.cli.main import main
+from tracker.db.models import InboxEvent, SnsSubscription, Source
+from tracker.adapters.ses_setup import clients as clients_module
+from tracker.adapters.ses_setup.links import EVENT_TYPES
+from tracker.adapters.ses_setup.policy import SID
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from tests.support.sns_signing import (
     subscription_confirmation,
     unsubscribe_confirmation,
 )
-from tracker.models import Delivery, InboxEvent, SnsSubscription
+from tracker.db.models import Delivery, InboxEvent, SnsSubscription
 
 BOUNCE = (FIXTURES / "ses/notification/bounce-permanent.json").read_text()
 
@@ -255,9 +255,9 @@ def aws_app(pg_db, opener):
     """An app that trusts only the real SNS certificates recorded under tests/fixtures/sns."""
     from tests.support.harness import RecordingWaker
     from tracker import create_app
-    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
-    from tracker.sns_subscriptions import HttpSubscriptionConfirmer
+    from tracker.adapters.sns_subscriptions import HttpSubscriptionConfirmer
 
     certs = str(AWS_SNS / "certs")
     return create_app(

@@ -22,7 +22,7 @@ from tests.support.private_postgres import private_cluster
 from tests.support.processes import ROOT, poll, python, running, wait_for_log
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tests.support.sqs_poison import poison, raw_bounce
-from tracker.models import Delivery, InboxEvent
+from tracker.db.models import Delivery, InboxEvent
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def counts(app) -> dict | None:
 
 def test_sqs_intake_drill(cluster, pki, sqs, sqs_endpoint, tmp_path):
     from tracker import create_app
-    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
 
     app = create_app(Config(database_url=cluster.create_database(), sns_cert_dir=str(pki.directory)),
@@ -106,7 +106,7 @@ def test_sqs_intake_drill(cluster, pki, sqs, sqs_endpoint, tmp_path):
     # 2. Started while the database is down: it waits, then drains the first wave.
     cluster.stop()
     logs = [tmp_path / "poller-1.log", tmp_path / "poller-2.log"]
-    command = python("-m", "tracker.cli_sqs", *options)
+    command = python("-m", "tracker.cli.sqs", *options)
     with running(command, env, logs[0]) as poller:
         wait_for_log(logs[0], "does not answer", poller)
         cluster.start()

@@ -16,8 +16,17 @@ from tests.support.private_postgres import private_cluster
 from tests.support.processes import poll, python, running, wait_for_log
 from tests.support.sqs_poison import BOUNCE, poison, raw_bounce
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
-from tracker.models import Delivery, InboxEvent
-from tracker.sqs import DUPLICATE, MAX_BACKOFF, REFUSED, RETRY_LATER, STORED, SqsPoller, next_backoff, sqs_client
+from tracker.db.models import Delivery, InboxEvent
+from tracker.adapters.sqs_poller import (
+    DUPLICATE,
+    MAX_BACKOFF,
+    REFUSED,
+    RETRY_LATER,
+    STORED,
+    SqsPoller,
+    next_backoff,
+    sqs_client,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +79,7 @@ def test_every_kind_of_poison_is_refused_deleted_and_logged_and_the_good_message
     poller = SqsPoller(app.extensions["tracker"], app.extensions["tracker"].sources.get(tenant.token), queue,
                        sqs_client(sqs_endpoint, None), wait_seconds=1)
 
-    with caplog.at_level("WARNING", logger="tracker.sqs"):
+    with caplog.at_level("WARNING", logger="tracker.adapters.sqs_poller"):
         assert poll(lambda: poller.poll_once() is not None and local_sqs.depth(sqs, queue) == 0, timeout=60)
 
     assert (poller.totals[REFUSED], poller.totals[STORED], poller.totals[DUPLICATE]) == (len(kinds), 1, 1)
@@ -106,7 +115,7 @@ def cluster():
 @pytest.fixture
 def private_app(cluster, pki):
     from tracker import create_app
-    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
 
     cluster.start()  # whatever the last test left
@@ -130,7 +139,7 @@ def test_a_poller_started_while_the_database_is_down_waits_and_stores_once_it_is
     send(sqs, queue, pki.sign(notification(BOUNCE)))
     cluster.stop()
     log = tmp_path / "poller.log"
-    command = python("-m", "tracker.cli_sqs", "--source", tenant.token, "--queue-url", queue, "--wait-seconds", "1")
+    command = python("-m", "tracker.cli.sqs", "--source", tenant.token, "--queue-url", queue, "--wait-seconds", "1")
     with running(command, poller_env(private_app, pki, sqs_endpoint), log) as process:
         wait_for_log(log, "does not answer", process)
         assert poll(lambda: log.read_text().count("does not answer") >= 3 or process.poll() is not None)

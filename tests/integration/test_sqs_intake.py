@@ -16,8 +16,8 @@ from tests.support import sqs as local_sqs
 from tests.support.harness import FIXTURES, RecordingWaker, drain
 from tests.support.processes import ROOT, poll, python, running, wait_for_log
 from tests.support.sns_signing import notification
-from tracker.models import Delivery, InboxEvent
-from tracker.sqs import DUPLICATE, REFUSED, RETRY_LATER, STORED, SqsPoller, sqs_client
+from tracker.db.models import Delivery, InboxEvent
+from tracker.adapters.sqs_poller import DUPLICATE, REFUSED, RETRY_LATER, STORED, SqsPoller, sqs_client
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +142,7 @@ def test_a_message_that_can_never_be_accepted_is_deleted_logged_and_stored_nowhe
         app, pki, sqs, queue, poller_for, caplog, make_body, reason):
     send(sqs, queue, make_body(pki))
 
-    with caplog.at_level("WARNING", logger="tracker.sqs"):
+    with caplog.at_level("WARNING", logger="tracker.adapters.sqs_poller"):
         batch = poller_for(queue).poll_once()
 
     assert batch == {REFUSED: 1}
@@ -155,7 +155,7 @@ def test_a_message_that_can_never_be_accepted_is_deleted_logged_and_stored_nowhe
 def test_a_database_outage_leaves_the_message_in_the_queue_until_it_can_be_stored(
         app, pki, sqs, poller_for):
     from tracker import create_app
-    from tracker.authenticity.certificates import DirectoryCertificateStore
+    from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
 
     queue = local_sqs.create_queue(sqs, visibility_timeout=1)
@@ -192,7 +192,7 @@ def test_a_poller_killed_mid_batch_still_applies_the_event_exactly_once(
 
     # The restarted poller (the real command, one batch per run) until the queue is empty.
     def one_run() -> bool:
-        with running(python("-m", "tracker.cli_sqs", *options, "--once"), poller_env, tmp_path / "poller.log") as p:
+        with running(python("-m", "tracker.cli.sqs", *options, "--once"), poller_env, tmp_path / "poller.log") as p:
             assert p.wait(60) == 0, (tmp_path / "poller.log").read_text()
         return local_sqs.depth(sqs, queue) == 0
 
@@ -208,7 +208,7 @@ def test_a_poller_killed_mid_batch_still_applies_the_event_exactly_once(
 def test_the_long_lived_poller_stores_what_arrives_and_stops_cleanly_on_sigterm(
         app, tenant, pki, sqs, queue, poller_env, tmp_path):
     log = tmp_path / "poller.log"
-    command = python("-m", "tracker.cli_sqs", "--source", tenant.token, "--queue-url", queue, "--wait-seconds", "1")
+    command = python("-m", "tracker.cli.sqs", "--source", tenant.token, "--queue-url", queue, "--wait-seconds", "1")
     with running(command, poller_env, log) as process:
         wait_for_log(log, "polling", process)
         send(sqs, queue, pki.sign(notification(BOUNCE)))
@@ -225,7 +225,7 @@ def test_the_long_lived_poller_stores_what_arrives_and_stops_cleanly_on_sigterm(
 
 def test_an_unknown_source_exits_non_zero_with_a_clear_message(queue, poller_env, tmp_path):
     log = tmp_path / "poller.log"
-    with running(python("-m", "tracker.cli_sqs", "--source", "no-such-token", "--queue-url", queue, "--once"),
+    with running(python("-m", "tracker.cli.sqs", "--source", "no-such-token", "--queue-url", queue, "--once"),
                  poller_env, log) as process:
         assert process.wait(60) != 0
     assert "no SES source has this token" in log.read_text()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from tracker.models import Delivery
+from tracker.db.models import Delivery
 
 UTC8 = timezone(timedelta(hours=8))
 _TODAY_UTC8 = datetime.now(UTC8).replace(hour=0, minute=0, second=0, microsecond=0)

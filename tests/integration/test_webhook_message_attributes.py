@@ -5,7 +5,7 @@ import base64
 
 from tests.support.harness import drain
 from tests.support.webhooks.catalog import PROVIDERS
-from tracker import repository
+from tracker.db import repository
 
 BY_NAME = {provider.name: provider for provider in PROVIDERS}
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from tests.support.harness import drain
 from tests.support.webhooks.catalog import PROVIDERS
-from tracker import repository
-from tracker.models import DeliveryEvent, InboxEvent
+from tracker.db import repository
+from tracker.db.models import DeliveryEvent, InboxEvent
 from tracker.providers import registry
 
 by_name = pytest.mark.parametrize("provider", PROVIDERS, ids=lambda p: p.name)

@@ -17,7 +17,7 @@ from tests.support.harness import make_tenant
 from tests.support.process_tree import celery_main
 from tests.support.processes import poll, python, running, wait_for_log
 from tests.support.receiver import receiving
-from tracker.models import WebhookEvent, utcnow
+from tracker.db.models import WebhookEvent, utcnow
 from tracker.outbound import sender
 
 pytestmark = pytest.mark.integration
@@ -125,7 +125,7 @@ def test_a_webhook_worker_killed_mid_post_frees_its_leases_within_one_lease(
     log = tmp_path / "webhooks.log"
     with receiving(hang=3600) as receiver:
         [event_id] = queue_events(app, tenant, subscribe(app, tenant, receiver.url), 1)
-        with running(python("-m", "tracker.cli", "worker", "--webhooks"), env, log) as worker:
+        with running(python("-m", "tracker.cli.main", "worker", "--webhooks"), env, log) as worker:
             wait_for_log(log, "ready", worker)
             Celery(broker=redis_url).send_task("workers.tasks.send_webhooks", queue="webhooks")  # as beat does
             assert poll(lambda: receiver.requests, timeout=30), log.read_text()

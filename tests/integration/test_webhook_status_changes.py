@@ -14,8 +14,9 @@ from tests.support.harness import drain, make_tenant
 from tests.support.receiver import receiving
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker import ingest, intake, repository
-from tracker.models import Delivery, WebhookEvent
+from tracker.pipeline import ingest, intake
+from tracker.db import repository
+from tracker.db.models import Delivery, WebhookEvent
 from tracker.outbound import sender
 
 pytestmark = pytest.mark.integration

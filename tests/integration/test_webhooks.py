@@ -14,7 +14,7 @@ from tests.support.harness import drain, make_tenant
 from tests.support.receiver import Receiver, receiving
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker.models import WebhookAttempt, WebhookEvent, utcnow
+from tracker.db.models import WebhookAttempt, WebhookEvent, utcnow
 from tracker.outbound import sender, signing
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -124,8 +124,8 @@ def test_a_dead_receiver_parks_the_event_and_replay_delivers_it(hooks_app, pki):
                                 headers=tenant.auth).json["data"]
     assert [e["id"] for e in log] == [event.id]
 
-    from tracker import repository
-    from tracker.models import Account
+    from tracker.db import repository
+    from tracker.db.models import Account
 
     with app.extensions["tracker"].db.transaction() as session:
         operator = repository.create_api_key(session, session.get(Account, tenant.account_id), role="operator")
@@ -232,7 +232,7 @@ def queue_events(app, tenant, subscription_id: int, count: int) -> list[int]:
 def test_the_bound_per_subscription_holds_when_two_senders_lease_at_once(hooks_app):
     import threading
 
-    from tracker import repository
+    from tracker.db import repository
 
     app = hooks_app(webhook_concurrency=2)
     tenant = make_tenant(app, "acme", ["*"])
@@ -267,7 +267,7 @@ def test_the_bound_per_subscription_holds_when_two_senders_lease_at_once(hooks_a
 
 
 def test_a_sender_whose_lease_ran_out_leaves_the_event_to_the_next(hooks_app):
-    from tracker import repository
+    from tracker.db import repository
 
     app = hooks_app()
     tenant = make_tenant(app, "acme", ["*"])
@@ -325,7 +325,7 @@ def test_the_last_retry_falls_at_the_end_of_the_window_then_the_event_is_parked(
 def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(hooks_app, pki, pg_url):
     from click.testing import CliRunner
 
-    from tracker.cli import main
+    from tracker.cli.main import main
 
     app = hooks_app()
     tenant = make_tenant(app, "acme", ["*"])

@@ -25,9 +25,9 @@ from tests.support.processes import http, poll, python, running, wait_for_log
 from tests.support.redis_server import private_redis
 from tests.support.traffic import Traffic
 from tests.support.webhooks.infobip import fixture
-from tracker import repository
-from tracker.cli import main
-from tracker.models import InboxEvent
+from tracker.db import repository
+from tracker.cli.main import main
+from tracker.db.models import InboxEvent
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def test_a_stopped_worker_leaves_events_pending_in_sight_and_its_successor_appli
         assert "pending events: 3, the oldest waiting" in listing
 
         log_path = tmp_path / "successor.log"
-        with running(python("-m", "tracker.cli", "worker", "--concurrency", "2",
+        with running(python("-m", "tracker.cli.main", "worker", "--concurrency", "2",
                             "--schedule", str(tmp_path / "beat-schedule")), env, log_path) as successor:
             wait_for_log(log_path, "ready", successor)
             assert poll(lambda: _all_applied(app, 3), timeout=15), _inbox(app)
@@ -181,7 +181,7 @@ def test_tracker_beat_outlives_a_redis_restart_and_a_sigterm_stops_it(pg_url, pk
 
     with private_redis(tmp_path / "redis") as broker:
         log_path = tmp_path / "beat.log"
-        with running(python("-m", "tracker.cli", "beat", "--schedule", str(tmp_path / "beat-schedule")),
+        with running(python("-m", "tracker.cli.main", "beat", "--schedule", str(tmp_path / "beat-schedule")),
                      stack_env(pg_url, broker.url(), pki), log_path) as beat:
             wait_for_log(log_path, "beat: Starting", beat)
             broker.stop()

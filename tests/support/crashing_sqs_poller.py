@@ -24,7 +24,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
     if where == "before-commit":
-        from tracker import intake
+        from tracker.pipeline import intake
 
         intake.store = die
     elif where == "before-delete":
@@ -41,7 +41,7 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown crash point {where!r}")
 
-    from tracker.cli_sqs import sqs_poll
+    from tracker.cli.sqs import sqs_poll
 
     sqs_poll.main(args=options, prog_name="tracker sqs-poll")
 

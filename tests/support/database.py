@@ -14,8 +14,8 @@ ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://post
 @contextlib.contextmanager
 def throwaway_database(prefix: str, admin_url: str = ADMIN_URL) -> Iterator[str]:
     """Create ``<prefix>_<random>`` on the server of ``admin_url``, migrate it, yield its URL, drop it afterwards."""
-    from tracker import migrate
-    from tracker.extensions import Database
+    from tracker.db import migrate
+    from tracker.db.engine import Database
 
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     # pre-ping: a drill may have restarted the server since the database was created.

@@ -42,7 +42,7 @@ class Tenant:
 
 
 def make_tenant(app, name: str, topic_arns) -> Tenant:
-    from tracker import repository
+    from tracker.db import repository
 
     with app.extensions["tracker"].db.transaction() as session:
         account = repository.create_account(session, name)
@@ -54,7 +54,7 @@ def make_tenant(app, name: str, topic_arns) -> Tenant:
 
 def drain(app):
     """Run the worker's processing in this process until the inbox is empty."""
-    from tracker import ingest
+    from tracker.pipeline import ingest
 
     services = app.extensions["tracker"]
     return ingest.drain(services.db, services.confirmer, services.settings)

@@ -47,8 +47,8 @@ class PrivateCluster:
 
     def create_database(self) -> str:
         """A fresh database, migrated to head; its URL."""
-        from tracker import migrate
-        from tracker.extensions import Database
+        from tracker.db import migrate
+        from tracker.db.engine import Database
 
         name = f"tracker_{uuid.uuid4().hex[:10]}"
         admin = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")

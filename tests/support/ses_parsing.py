@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from tests.support import harness
 from tracker.domain import NormalizedEvent
-from tracker.providers.ses import parse_message
+from tracker.providers.ses.parse import parse_message
 
 FIXTURES = harness.FIXTURES / "ses"
 FALLBACK = datetime(2030, 1, 1, tzinfo=timezone.utc)

@@ -4,7 +4,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from tracker.api.input_guard import unreadable
+from tracker.http.input_guard import unreadable
 
 storable_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 documents = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)

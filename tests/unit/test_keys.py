@@ -1,5 +1,5 @@
 """API keys: shown once, stored as a hash, parsed strictly."""
-from tracker import keys
+from tracker.db import keys
 
 
 def test_a_new_key_verifies_against_its_stored_hash_only():

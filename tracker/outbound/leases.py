@@ -12,8 +12,8 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from tracker import repository
-from tracker.models import utcnow
+from tracker.db import repository
+from tracker.db.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Sequence
 from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
-from tracker import repository
-from tracker.api.schemas import DeliverySchema
+from tracker.db import repository
+from tracker.http.api.schemas import DeliverySchema
 from tracker.domain import DeliveryState
 
 STATUS_CHANGED = "delivery.status_changed"

@@ -25,9 +25,10 @@ from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
-from tracker import metrics, repository
-from tracker.extensions import Database
-from tracker.models import WebhookSubscription, utcnow
+from tracker.adapters import metrics
+from tracker.db import repository
+from tracker.db.engine import Database
+from tracker.db.models import WebhookSubscription, utcnow
 from tracker.outbound import destinations, http, retry, signing
 from tracker.outbound.leases import Leases
 

@@ -22,18 +22,19 @@ Parser = Callable[..., list[NormalizedEvent]]
 
 def parser(provider: str) -> Parser:
     """``parse(body: bytes, content_type: str, *, received_at: datetime)`` of a webhook provider."""
-    return _module("tracker.providers", provider).parse
+    return _module(provider, "parse").parse
 
 
 def authenticator(provider: str):
     """``authenticate(request: WebhookRequest, secret: str | None) -> str | None`` of a provider."""
-    return _module("tracker.authenticity", provider).authenticate
+    return _module(provider, "auth").authenticate
 
 
-def _module(package: str, provider: str):
+def _module(provider: str, part: str):
+    """A provider's ``parse`` or ``auth`` module: each provider is one folder, tracker/providers/<name>/."""
     if provider not in WEBHOOK_PROVIDERS:
         raise KeyError(provider)
-    return importlib.import_module(f"{package}.{provider}")
+    return importlib.import_module(f"tracker.providers.{provider}.{part}")
 
 
 def parse_webhook(provider: str, body: bytes, content_type: str, received_at: datetime) -> list[NormalizedEvent]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 __all__ = ["EXAMPLE_SECRET", "fixture", "signed_request"]
 
-# The format tracker.authenticity.postmark expects: the URL's "user:password".
+# The format tracker.providers.postmark.auth expects: the URL's "user:password".
 EXAMPLE_SECRET = "postmark-hooks:Tr4cker-example-pa55:with-colon"
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postmark"

@@ -10,14 +10,13 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tracker.authenticity import (
-    CertificateUnavailable,
+from tracker.adapters.sns_certificates import (
     DirectoryCertificateStore,
     HttpsCertificateStore,
-    SignatureError,
     certificate_store_from_config,
+    urllib_opener,
 )
-from tracker.authenticity.certificates import urllib_opener
+from tracker.providers.ses.auth import CertificateUnavailable, SignatureError
 
 OUTSIDE_URL = "http://evil.com/SimpleNotificationService-abc.pem"
 

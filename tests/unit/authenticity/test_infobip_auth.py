@@ -1,12 +1,12 @@
-"""tracker.authenticity.infobip: the path token plus optional HTTP Basic credentials."""
+"""tracker.providers.infobip.auth: the path token plus optional HTTP Basic credentials."""
 import base64
 from datetime import datetime, timezone
 
 import pytest
 
 from tests.support.webhooks.infobip import EXAMPLE_SECRET, fixture, signed_request
-from tracker.authenticity.infobip import authenticate
-from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+from tracker.providers.infobip.auth import authenticate
+from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc)
 

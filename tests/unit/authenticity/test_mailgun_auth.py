@@ -15,8 +15,8 @@ from tests.support.webhooks.mailgun import (
     fixture,
     signed_request,
 )
-from tracker.authenticity.mailgun import MAX_AGE, MAX_FUTURE_SKEW, authenticate
-from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+from tracker.providers.mailgun.auth import MAX_AGE, MAX_FUTURE_SKEW, authenticate
+from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
 RECORDED = sorted(path.name for path in FIXTURES.glob("*.json"))
 DELIVERED_TOKEN = "8a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889"

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.support.webhooks.postmark import EXAMPLE_SECRET, fixture, signed_request
-from tracker.authenticity.postmark import authenticate
-from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+from tracker.providers.postmark.auth import authenticate
+from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
 NOW = datetime(2024, 3, 5, 18, 30, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""tracker.authenticity.sendcloud: HMAC-SHA256(APP KEY, timestamp + token), fresh, one-time."""
+"""tracker.providers.sendcloud.auth: HMAC-SHA256(APP KEY, timestamp + token), fresh, one-time."""
 import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.support.webhooks.sendcloud import EXAMPLE_SECRET, FIXTURES, fixture, sign, signed_request
-from tracker.authenticity.sendcloud import authenticate
-from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+from tracker.providers.sendcloud.auth import authenticate
+from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

@@ -19,8 +19,8 @@ from tests.support.webhooks.sendgrid import (
     sign,
     signed_request,
 )
-from tracker.authenticity.sendgrid import authenticate, load_verification_key
-from tracker.authenticity.webhooks import AuthenticationFailed, WebhookRequest
+from tracker.providers.sendgrid.auth import authenticate, load_verification_key
+from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
 SIGNED_AT = datetime(2024, 5, 1, 10, 0, 30, tzinfo=timezone.utc)
 BODY = fixture("batch.json")

@@ -18,9 +18,9 @@ from tests.support.sns_signing import (
     subscription_confirmation,
     unsubscribe_confirmation,
 )
-from tracker.authenticity import (
+from tracker.adapters.sns_certificates import DirectoryCertificateStore
+from tracker.providers.ses.auth import (
     CertificateUnavailable,
-    DirectoryCertificateStore,
     SignatureError,
     string_to_sign,
     validate_cert_url,

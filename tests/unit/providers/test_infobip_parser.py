@@ -1,4 +1,4 @@
-"""tracker.providers.infobip: recorded Infobip payloads -> normalized events."""
+"""tracker.providers.infobip.parse: recorded Infobip payloads -> normalized events."""
 import copy
 import json
 from datetime import datetime, timezone
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold, history
-from tracker.providers.errors import PayloadError
-from tracker.providers.infobip import PROVIDER, STATUS_GROUPS, TYPE_MAP, parse
+from tracker.providers.common.errors import PayloadError
+from tracker.providers.infobip.parse import PROVIDER, STATUS_GROUPS, TYPE_MAP, parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "infobip"
 RECEIVED = datetime(2030, 1, 1, 8, 0, tzinfo=timezone.utc)

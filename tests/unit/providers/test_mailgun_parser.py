@@ -1,4 +1,4 @@
-"""tracker.providers.mailgun: recorded Mailgun webhook bodies -> normalized events."""
+"""tracker.providers.mailgun.parse: recorded Mailgun webhook bodies -> normalized events."""
 import copy
 import json
 from datetime import datetime, timezone
@@ -8,8 +8,8 @@ import pytest
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold, history
 from tracker.domain.engagement import clicked_link
-from tracker.providers.mailgun import BOUNCE_TYPES, PROVIDER, TYPE_MAP, parse
-from tracker.providers.errors import PayloadError
+from tracker.providers.mailgun.parse import BOUNCE_TYPES, PROVIDER, TYPE_MAP, parse
+from tracker.providers.common.errors import PayloadError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mailgun"
 RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""tracker.providers.postmark: recorded Postmark webhook bodies -> normalized events."""
+"""tracker.providers.postmark.parse: recorded Postmark webhook bodies -> normalized events."""
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold, history
-from tracker.providers.errors import PayloadError
-from tracker.providers.postmark import PROVIDER, TYPE_MAP
-from tracker.providers.postmark import parse as parse_body
+from tracker.providers.common.errors import PayloadError
+from tracker.providers.postmark.parse import PROVIDER, TYPE_MAP
+from tracker.providers.postmark.parse import parse as parse_body
 from tracker.domain.suppression import Reason, immediate_reason
-from tracker.providers.postmark_facts import BOUNCE_TYPES, SUPPRESSION_REASONS
+from tracker.providers.postmark.facts import BOUNCE_TYPES, SUPPRESSION_REASONS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postmark"
 RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)

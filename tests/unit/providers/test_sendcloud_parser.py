@@ -1,4 +1,4 @@
-"""tracker.providers.sendcloud: recorded SendCloud pushes -> normalized events."""
+"""tracker.providers.sendcloud.parse: recorded SendCloud pushes -> normalized events."""
 import json
 from datetime import datetime, timezone
 from urllib.parse import urlencode
@@ -7,8 +7,8 @@ import pytest
 
 from tests.support.webhooks.sendcloud import EXAMPLE_SECRET, FIXTURES, fixture, signed_request
 from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold, history
-from tracker.providers.sendcloud import IGNORED_EVENTS, PROVIDER, TYPE_MAP, PayloadError, parse
-from tracker.providers.sendcloud_facts import FORM, SUB_STAT_MEANINGS
+from tracker.providers.sendcloud.parse import IGNORED_EVENTS, PROVIDER, TYPE_MAP, PayloadError, parse
+from tracker.providers.sendcloud.facts import FORM, SUB_STAT_MEANINGS
 
 JSON = "application/json"
 RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""tracker.providers.sendgrid: recorded Event Webhook batches -> normalized events."""
+"""tracker.providers.sendgrid.parse: recorded Event Webhook batches -> normalized events."""
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, Status, fold
-from tracker.providers.errors import PayloadError
-from tracker.providers.sendgrid import PROVIDER, TYPE_MAP, parse
+from tracker.providers.common.errors import PayloadError
+from tracker.providers.sendgrid.parse import PROVIDER, TYPE_MAP, parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sendgrid"
 RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)

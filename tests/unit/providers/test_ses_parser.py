@@ -1,4 +1,4 @@
-"""tracker.providers.ses: the mapping table, who an event is about, time, keys, notices and garbage.
+"""tracker.providers.ses.parse: the mapping table, who an event is about, time, keys, notices and garbage.
 
 What each recorded payload gives, exactly, is in test_ses_recorded_payloads.py."""
 import copy
@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.ses_parsing import FALLBACK, document, fixture, parse, utc
 from tracker.domain import BounceType, EventType, Status, fold, history
-from tracker.providers.ses import TYPE_MAP, PayloadError, parse_message
+from tracker.providers.ses.parse import TYPE_MAP, PayloadError, parse_message
 
 # --- the mapping table, row by row --------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""tracker.providers.ses: every recorded SES payload (ours and AWS's published examples) -> its exact events."""
+"""tracker.providers.ses.parse: every recorded SES payload (ours and AWS's published examples) -> its exact events."""
 import dataclasses
 import json
 from datetime import datetime
@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.ses_parsing import FIXTURES, document, fixture, parse, ses, utc
 from tracker.domain import BounceType, EventType, NormalizedEvent
-from tracker.providers.ses import PROVIDER
+from tracker.providers.ses.parse import PROVIDER
 
 # --- every recorded payload, with the exact events it must produce ------------------------
 

@@ -1,9 +1,9 @@
-"""tracker.providers.timestamps: lenient parsing to aware UTC datetimes."""
+"""tracker.providers.common.timestamps: lenient parsing to aware UTC datetimes."""
 from datetime import datetime, timezone
 
 import pytest
 
-from tracker.providers.timestamps import parse_timestamp
+from tracker.providers.common.timestamps import parse_timestamp
 
 MILLIS = datetime(2016, 1, 27, 14, 59, 38, 237000, tzinfo=timezone.utc)
 SECONDS = datetime(2016, 1, 27, 14, 59, 38, tzinfo=timezone.utc)

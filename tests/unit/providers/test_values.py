@@ -1,4 +1,4 @@
-"""The helpers the provider parsers share (tracker.providers.values)."""
+"""The helpers the provider parsers share (tracker.providers.common.values)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tracker.domain import BounceType, EventType
-from tracker.providers.errors import PayloadError
-from tracker.providers import values
+from tracker.providers.common.errors import PayloadError
+from tracker.providers.common import values
 
 
 # --- digest: part of stored event keys, so its exact output is pinned ---------------------

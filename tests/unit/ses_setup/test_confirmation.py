@@ -1,8 +1,8 @@
 """The bounded wait for the subscription handshake, on a fake clock."""
 from __future__ import annotations
 
-from tracker.ses_setup.confirmation import Check, wait_for_confirmation
-from tracker.ses_setup.links import Handshake
+from tracker.adapters.ses_setup.confirmation import Check, wait_for_confirmation
+from tracker.adapters.ses_setup.links import Handshake
 
 
 class FakeClock:

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tracker.ses_setup import changes as c
-from tracker.ses_setup.links import (
+from tracker.adapters.ses_setup import changes as c
+from tracker.adapters.ses_setup.links import (
     EVENT_TYPES,
     ConfigurationSet,
     EventDestination,
@@ -22,8 +22,8 @@ from tracker.ses_setup.links import (
     choose_source,
     default_topic_name,
 )
-from tracker.ses_setup.plan import BROKEN, NOTE, OK, make_plan
-from tracker.ses_setup.policy import ses_statement
+from tracker.adapters.ses_setup.plan import BROKEN, NOTE, OK, make_plan
+from tracker.adapters.ses_setup.policy import ses_statement
 
 ACCOUNT = "123456789012"
 TOPIC = f"arn:aws:sns:eu-west-1:{ACCOUNT}:tracker-acme-ses"

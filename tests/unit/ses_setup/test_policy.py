@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from tracker.ses_setup.policy import SID, lets_ses_publish, ses_statement, with_ses_statement
+from tracker.adapters.ses_setup.policy import SID, lets_ses_publish, ses_statement, with_ses_statement
 
 ACCOUNT = "123456789012"
 TOPIC = f"arn:aws:sns:eu-west-1:{ACCOUNT}:tracker-acme-ses"

@@ -1,0 +1,1 @@
+"""The `tracker` command: one module per command group (main wires them together)."""

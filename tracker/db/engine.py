@@ -1,0 +1,130 @@
+"""The database handle and the Celery wiring, bound to an app by create_app()."""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """An engine and a session factory, created lazily once per process.
+
+    Lazily, because gunicorn and Celery's prefork pool fork after the app is created and
+    a connection pool must never be shared across a fork.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None or self._pid != os.getpid():
+            with self._lock:
+                if self._engine is None or self._pid != os.getpid():
+                    if self._engine is not None:
+                        # Inherited through fork: drop the parent's connections without
+                        # closing them under the parent's feet.
+                        self._engine.dispose(close=False)
+                    self._engine = _make_engine(self.url)
+                    self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+                    self._pid = os.getpid()
+        return self._engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def session(self) -> Session:
+        self.engine  # noqa: B018  (creates the factory in this process)
+        assert self._sessions is not None
+        return self._sessions()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error."""
+        with self.session() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            # WAL lets the API read while the in-process worker writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    # No pre-ping: it would cost a round trip per request on the ingest path. A connection
+    # that died with a database restart fails one request (503, the sender retries) and
+    # SQLAlchemy then invalidates the pool, so the next request reconnects.
+    # A bounded connect: a database host that stops answering fails a request (503, the
+    # sender retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600, connect_args=connect_args)
+
+
+WEBHOOK_QUEUE = "webhooks"
+
+
+def celery_init_app(app, broker_url: str):
+    """A Celery app whose tasks run inside this Flask app's context (pallets' recipe)."""
+    from celery import Celery, Task
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=broker_url,
+        # kombu's Redis transport with a teardown that survives Redis going away under a busy
+        # worker (see tracker.adapters.broker); other brokers keep their own transport.
+        broker_transport="tracker.adapters.broker:Transport" if broker_url.split("://", 1)[0] in ("redis", "rediss") else None,
+        # A worker waits for its broker as long as it takes (Celery's default gives up after 100
+        # attempts, about 45 minutes) ...
+        broker_connection_max_retries=None,
+        # ... and keeps draining meanwhile: the inbox is in PostgreSQL, and a drain cut short would
+        # only be redone (Celery 6 changes this default to cancelling acks_late tasks).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        task_ignore_result=True,
+        # Messages are wake-ups, not data (the inbox is durable), so a task lost with a
+        # dying worker costs only latency; acking late still redelivers it sooner.
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        imports=("workers.tasks",),
+        # Webhook sending has its own queue (and its own workers: `tracker worker --webhooks`),
+        # so subscribers that hang cannot take the processes that ingest events.
+        task_routes={
+            "workers.tasks.send_webhooks": {"queue": WEBHOOK_QUEUE},
+            "workers.tasks.deliver_webhook": {"queue": WEBHOOK_QUEUE},
+        },
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

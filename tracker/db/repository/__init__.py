@@ -1,0 +1,13 @@
+"""Small read/write functions over the models: the only place that builds queries.
+
+One module per concept; everything is re-exported here, so callers write
+``repository.claim_pending(...)``.
+"""
+from tracker.db.repository.accounts import *  # noqa: F401,F403
+from tracker.db.repository.backlog import *  # noqa: F401,F403
+from tracker.db.repository.deliveries import *  # noqa: F401,F403
+from tracker.db.repository.inbox import *  # noqa: F401,F403
+from tracker.db.repository.operations import *  # noqa: F401,F403
+from tracker.db.repository.suppressions import *  # noqa: F401,F403
+from tracker.db.repository.webhooks import *  # noqa: F401,F403
+from tracker.db.repository.ses_setup import *  # noqa: F401,F403

@@ -1,0 +1,356 @@
+"""Deliveries and their history: the batch writes of the worker and the reads of the APIs."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import JSON, case, cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from tracker.domain import BounceType, DeliveryState, Engagement, Milestones, Status, submitted_at
+from tracker.db.models import Message, Delivery, DeliveryEvent
+from tracker.db.repository.dialect import insert_for
+
+__all__ = [
+    "DeliveryChange",
+    "DeliveryFilter",
+    "DeliveryRaced",
+    "LockedDelivery",
+    "MergedDelivery",
+    "all_deliveries",
+    "delivery_history",
+    "delivery_of_account",
+    "insert_delivery_events",
+    "list_deliveries",
+    "lock_states",
+    "merge_deliveries",
+    "merge_message",
+    "record_messages",
+]
+
+
+def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[int, str, str, str]]:
+    """Insert history rows, skipping ones already known; the identities of those inserted.
+
+    An identity is (account_id, message_id, recipient, event_key).
+    """
+    if not rows:
+        return set()
+    table = DeliveryEvent.__table__
+    statement = (
+        insert_for(session, table)
+        .on_conflict_do_nothing(index_elements=["account_id", "message_id", "recipient", "event_key"])
+        .returning(table.c.account_id, table.c.message_id, table.c.recipient, table.c.event_key)
+    )
+    # executemany on a Core table: SQLAlchemy sends multi-row VALUES from one cached
+    # compiled statement ("insertmanyvalues"), far cheaper than compiling .values(rows).
+    return {tuple(row) for row in session.execute(statement, list(rows))}
+
+
+@dataclasses.dataclass(frozen=True)
+class LockedDelivery:
+    """An existing delivery's current state and status sequence, row-locked until commit."""
+
+    state: DeliveryState
+    status_sequence: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryChange:
+    """What a batch learnt about one delivery: the winner of its new events, how many, their engagement.
+
+    When the caller locked the delivery (lock_states: ``before``, None if there was none)
+    and counted the status changes its events make on top of it (``changes``),
+    ``status_sequence`` is the sequence after them. Without a count (None) the sequence
+    moves on by one if the status changes, as for a registration.
+    """
+
+    account_id: int
+    provider: str
+    message_id: str
+    recipient: str
+    state: DeliveryState
+    new_events: int
+    engagement: Engagement = Engagement()
+    milestones: Milestones = Milestones()
+    registered_at: datetime | None = None  # an application registered the message (tracker.pipeline.registration)
+    changes: tuple[DeliveryState, ...] = ()
+    status_sequence: int | None = None
+    before: LockedDelivery | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MergedDelivery:
+    """A delivery as the merge left it, and its status before.
+
+    ``changes``: the state after each status change the merge made, oldest first, the last
+    one at ``status_sequence`` (empty: only the delivery's current status is known to be new).
+    """
+
+    id: int
+    account_id: int
+    message_id: str
+    recipient: str
+    status: str
+    previous_status: str | None  # None: the delivery did not exist
+    status_sequence: int
+    changes: tuple[DeliveryState, ...] = ()
+
+    @property
+    def status_changed(self) -> bool:
+        return self.status != self.previous_status
+
+
+class DeliveryRaced(Exception):
+    """A delivery the caller found missing was created by a concurrent transaction before this
+    merge reached it: counts made on top of "no delivery" are wrong; roll back and count again."""
+
+
+def lock_states(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], LockedDelivery]:
+    """The state of the existing deliveries among ``keys``, row-locked until commit.
+
+    Locked in id order, so two workers never wait on each other in a cycle; SQLite
+    serializes writers anyway and ignores the clause.
+    """
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status, Delivery.precedence,
+               Delivery.status_at, Delivery.bounce_type, Delivery.bounce_subtype, Delivery.diagnostic,
+               Delivery.smtp_action, Delivery.smtp_status, Delivery.status_sequence)
+        .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys)))
+        .order_by(Delivery.id)
+        .with_for_update()
+    )
+    return {
+        (r.account_id, r.message_id, r.recipient): LockedDelivery(
+            DeliveryState(status=Status(r.status), precedence=r.precedence or "", status_at=r.status_at,
+                          bounce_type=BounceType(r.bounce_type) if r.bounce_type else None,
+                          bounce_subtype=r.bounce_subtype, diagnostic=r.diagnostic,
+                          smtp_action=r.smtp_action, smtp_status=r.smtp_status),
+            r.status_sequence)
+        for r in rows
+    }
+
+
+def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> list[MergedDelivery]:
+    """Create or update deliveries in one statement, keeping whichever state has the greater precedence.
+
+    The domain defines precedence (tracker.domain.state); here the database keeps the max
+    atomically, so concurrent workers touching one delivery cannot lose an update. Changes
+    with a counted status_sequence were locked by the caller: DeliveryRaced if one it found
+    missing had meanwhile been created by another transaction.
+    """
+    if not changes:
+        return []
+    counted = changes[0].status_sequence is not None
+    if any((c.status_sequence is not None) is not counted for c in changes):
+        raise ValueError("merge counted changes and uncounted ones separately")
+    if counted:
+        locked = {(c.account_id, c.message_id, c.recipient): c.before for c in changes if c.before is not None}
+    else:
+        locked = lock_states(session, [(c.account_id, c.message_id, c.recipient) for c in changes])
+    table = Delivery.__table__
+    statement = insert_for(session, table)
+    rows = [
+        {
+            "account_id": c.account_id, "provider": c.provider, "message_id": c.message_id,
+            "recipient": c.recipient, "status": c.state.status.value, "precedence": c.state.precedence,
+            "status_at": c.state.status_at,
+            "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
+            "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
+            "smtp_action": c.state.smtp_action, "smtp_status": c.state.smtp_status,
+            "events_count": c.new_events, "created_at": now, "updated_at": now,
+            "status_sequence": c.status_sequence if counted else 1,
+            "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
+            "last_opened_at": c.engagement.last_opened_at, "clicks_count": c.engagement.clicks,
+            "first_clicked_at": c.engagement.first_clicked_at, "last_clicked_at": c.engagement.last_clicked_at,
+            "last_clicked_link": c.engagement.last_clicked_link,
+            "sent_at": c.milestones.sent_at, "delivered_at": c.milestones.delivered_at,
+            "first_event_at": c.milestones.first_event_at, "registered_at": c.registered_at,
+            "submitted_at": submitted_at(c.milestones.sent_at, c.registered_at, c.milestones.first_event_at),
+        }
+        for c in changes
+    ]
+    new, old = statement.excluded, table.c
+    wins = new.precedence > old.precedence
+    keep_winner = {
+        column: case((wins, new[column]), else_=old[column])
+        for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic",
+                       "smtp_action", "smtp_status")
+    }
+    later_click = _earlier_or_later(new.last_clicked_at, old.last_clicked_at, later=True)
+    engagement = {
+        "opens_count": old.opens_count + new.opens_count,
+        "clicks_count": old.clicks_count + new.clicks_count,
+        "first_opened_at": case((_earlier_or_later(new.first_opened_at, old.first_opened_at, later=False),
+                                 new.first_opened_at), else_=old.first_opened_at),
+        "last_opened_at": case((_earlier_or_later(new.last_opened_at, old.last_opened_at, later=True),
+                                new.last_opened_at), else_=old.last_opened_at),
+        "first_clicked_at": case((_earlier_or_later(new.first_clicked_at, old.first_clicked_at, later=False),
+                                  new.first_clicked_at), else_=old.first_clicked_at),
+        "last_clicked_at": case((later_click, new.last_clicked_at), else_=old.last_clicked_at),
+        "last_clicked_link": case((later_click, new.last_clicked_link), else_=old.last_clicked_link),
+        "sent_at": case((_earlier_or_later(new.sent_at, old.sent_at, later=False), new.sent_at),
+                        else_=old.sent_at),
+        "delivered_at": case((_earlier_or_later(new.delivered_at, old.delivered_at, later=False), new.delivered_at),
+                             else_=old.delivered_at),
+    }
+    # The send time's inputs are each the earliest of their kind; the send time follows from
+    # them as tracker.domain.submitted_at says (the same rule, in SQL, over the merged inputs).
+    earliest = {column: case((_earlier_or_later(new[column], old[column], later=False), new[column]),
+                             else_=old[column])
+                for column in ("sent_at", "registered_at", "first_event_at")}
+    basis = func.coalesce(earliest["sent_at"], earliest["registered_at"], earliest["first_event_at"])
+    first = earliest["first_event_at"]
+    send_time = {"registered_at": earliest["registered_at"], "first_event_at": first,
+                 "submitted_at": case((first.is_not(None) & (first < basis), first), else_=basis)}
+    # Counted: the caller holds the row lock and counted every change on top of it. Otherwise
+    # (a registration) one more if the status changes.
+    sequence = new.status_sequence if counted else case((wins & (new.status != old.status), old.status_sequence + 1),
+                                                        else_=old.status_sequence)
+    merged = session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "message_id", "recipient"],
+        set_={**keep_winner, **engagement, **send_time, "events_count": old.events_count + new.events_count,
+              # A delivery registered before any event learns its provider from the first one.
+              "provider": case((old.provider == "unknown", new.provider), else_=old.provider),
+              "status_sequence": sequence,
+              "updated_at": new.updated_at},
+    # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES (without
+    # it psycopg2 would send one statement per row); it also says what each became.
+    ).returning(table.c.id, table.c.account_id, table.c.message_id, table.c.recipient, table.c.status,
+                table.c.status_sequence, table.c.created_at), rows).all()
+    if counted:
+        # A row the caller found missing, yet not made by this statement (created_at is this
+        # batch's): another transaction inserted it first and this upsert waited for it.
+        raced = [r for r in merged if (r.account_id, r.message_id, r.recipient) not in locked and r.created_at != now]
+        if raced:
+            raise DeliveryRaced(f"{len(raced)} delivery(ies) created concurrently, e.g. {raced[0].message_id}")
+    changed = {(c.account_id, c.message_id, c.recipient): c.changes for c in changes}
+    return [
+        MergedDelivery(r.id, r.account_id, r.message_id, r.recipient, r.status,
+                       _status_of(locked.get((r.account_id, r.message_id, r.recipient))), r.status_sequence,
+                       changed[(r.account_id, r.message_id, r.recipient)])
+        for r in merged
+    ]
+
+
+def _status_of(locked: LockedDelivery | None) -> str | None:
+    return None if locked is None else locked.state.status.value
+
+
+def _earlier_or_later(candidate, current, *, later: bool):
+    """SQL: the candidate time replaces the current one (min or max, NULL meaning none yet)."""
+    beats = candidate > current if later else candidate < current
+    return candidate.is_not(None) & (current.is_(None) | beats)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryFilter:
+    message_id: str | None = None
+    recipient: str | None = None
+    status: str | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+def list_deliveries(session: Session, account_id: int, where: DeliveryFilter, *,
+                    after: tuple[datetime, int] | None, limit: int) -> list[Delivery]:
+    """One keyset page, ordered by (updated_at, id): a changes feed a client can follow."""
+    statement = select(Delivery).where(Delivery.account_id == account_id)
+    if where.message_id is not None:
+        statement = statement.where(Delivery.message_id == where.message_id)
+    if where.recipient is not None:
+        statement = statement.where(Delivery.recipient == where.recipient)
+    if where.status is not None:
+        statement = statement.where(Delivery.status == where.status)
+    if where.updated_after is not None:
+        statement = statement.where(Delivery.updated_at > where.updated_after)
+    if where.updated_before is not None:
+        statement = statement.where(Delivery.updated_at < where.updated_before)
+    if after is not None:
+        updated_at, last_id = after
+        # A row-value comparison, which both databases answer from the (updated_at, id) index.
+        statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(updated_at, last_id))
+    statement = statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def delivery_of_account(session: Session, account_id: int, delivery_id: int) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id))
+
+
+def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent]:
+    """The delivery's events, oldest first, in the same order tracker.domain.history gives."""
+    return list(session.scalars(
+        select(DeliveryEvent)
+        .where(DeliveryEvent.account_id == delivery.account_id,
+               DeliveryEvent.message_id == delivery.message_id,
+               DeliveryEvent.recipient == delivery.recipient)
+        .order_by(DeliveryEvent.occurred_at, DeliveryEvent.event_key)
+    ))
+
+
+def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
+    return session.scalars(select(Delivery).where(Delivery.account_id == account_id).order_by(Delivery.id))
+
+
+def record_messages(session: Session, messages: Sequence[tuple[int, object]], now: datetime) -> None:
+    """Keep each message's sender, subject and tag attributes, filling only what is still unknown.
+
+    Registration (tracker.pipeline.registration) and events may come in either order; whatever an
+    application registered wins over what tags say, and the result is the same either way.
+    """
+    if not messages:
+        return
+    table = Message.__table__
+    statement = insert_for(session, table)
+    new, old = statement.excluded, table.c
+    attributes, changed = _fill_attributes(session, new.attributes, old.attributes)
+    rows = [{"account_id": account_id, "message_id": facts.message_id, "from_address": facts.from_address,
+             "subject": facts.subject, "attributes": facts.attributes, "created_at": now, "updated_at": now}
+            for account_id, facts in messages]
+    # One statement for the batch (a message row per SES event used to cost a locked read and
+    # a write: two thirds of the worker's time). A message that learns nothing is not rewritten.
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "message_id"],
+        set_={"from_address": func.coalesce(old.from_address, new.from_address),
+              "subject": func.coalesce(old.subject, new.subject),
+              "attributes": attributes, "updated_at": new.updated_at},
+        where=changed
+              | (old.from_address.is_(None) & new.from_address.is_not(None))
+              | (old.subject.is_(None) & new.subject.is_not(None)),
+    ).returning(table.c.id), rows)  # RETURNING: one multi-row VALUES, not a statement per row
+
+
+def _fill_attributes(session: Session, new, old) -> tuple:
+    """SQL for old attributes completed by new ones (old keys win), and for "that adds a key"."""
+    if session.get_bind().dialect.name == "postgresql":
+        merged = cast(new, JSONB).op("||")(cast(old, JSONB))  # the right operand's keys win
+        return cast(merged, JSON), merged != cast(old, JSONB)
+    merged = func.json_patch(new, old)  # SQLite: the patch's (old's) keys win
+    return merged, func.json(merged) != func.json(old)
+
+
+def merge_message(session: Session, account_id: int, message_id: str, now: datetime, *, override: bool,
+                  attributes: dict | None = None, **fields) -> Message:
+    """Create or complete a message row. ``override``: the given values win (a registration);
+    otherwise they only fill gaps (what an event's tags said)."""
+    message = session.scalar(select(Message).where(Message.account_id == account_id,
+                                                   Message.message_id == message_id).with_for_update())
+    if message is None:
+        message = Message(account_id=account_id, message_id=message_id, attributes={}, created_at=now)
+        session.add(message)
+    merged = dict(message.attributes or {})
+    for name, value in (attributes or {}).items():
+        if override or name not in merged:
+            merged[name] = value
+    message.attributes = merged
+    for name, value in fields.items():
+        if value is not None and (override or getattr(message, name) is None):
+            setattr(message, name, value)
+    message.updated_at = now
+    session.flush()
+    return message

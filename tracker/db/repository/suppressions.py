@@ -1,0 +1,72 @@
+"""The suppression list and its audit records."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from tracker.db.models import DeliveryEvent, Suppression, SuppressionRemoval, utcnow
+from tracker.db.repository.dialect import insert_for
+
+__all__ = [
+    "add_suppressions",
+    "list_suppressions",
+    "remove_suppression",
+    "soft_bounce_counts",
+    "suppression_of",
+]
+
+
+def add_suppressions(session: Session, rows: Sequence[dict]) -> None:
+    """Suppress addresses; an address already suppressed keeps its first reason and event."""
+    if not rows:
+        return
+    table = Suppression.__table__
+    statement = (
+        insert_for(session, table)
+        .on_conflict_do_nothing(index_elements=["account_id", "address"])
+        .returning(table.c.id)  # lets SQLAlchemy batch the rows into one statement
+    )
+    session.execute(statement, list(rows)).all()
+
+
+def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict[str, datetime]) -> dict[str, int]:
+    """How many distinct soft (non-permanent) bounces each address had since its given time."""
+    counts = {}
+    for address, since in since_by_address.items():
+        counts[address] = session.scalar(
+            select(func.count()).select_from(DeliveryEvent).where(
+                DeliveryEvent.account_id == account_id,
+                DeliveryEvent.recipient == address,
+                DeliveryEvent.type == "bounced",
+                func.coalesce(DeliveryEvent.bounce_type, "") != "PERMANENT",
+                DeliveryEvent.occurred_at >= since,
+            )
+        )
+    return counts
+
+
+def list_suppressions(session: Session, account_id: int, *, reason: str | None,
+                      after: tuple[datetime, int] | None, limit: int) -> list[Suppression]:
+    """One keyset page of an account's suppressions, oldest first by (created_at, id)."""
+    statement = select(Suppression).where(Suppression.account_id == account_id)
+    if reason is not None:
+        statement = statement.where(Suppression.reason == reason)
+    if after is not None:
+        statement = statement.where(tuple_(Suppression.created_at, Suppression.id) > tuple_(*after))
+    return list(session.scalars(statement.order_by(Suppression.created_at, Suppression.id).limit(limit)))
+
+
+def suppression_of(session: Session, account_id: int, address: str) -> Suppression | None:
+    return session.scalar(select(Suppression).where(Suppression.account_id == account_id,
+                                                    Suppression.address == address))
+
+
+def remove_suppression(session: Session, suppression: Suppression, removed_by: str, snapshot: dict) -> None:
+    """Delete a suppression and keep an audit record of what was removed and by whom."""
+    session.add(SuppressionRemoval(account_id=suppression.account_id, address=suppression.address,
+                                   removed_by=removed_by, removed_at=utcnow(), suppression=snapshot))
+    session.delete(suppression)
+    session.flush()

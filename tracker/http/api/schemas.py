@@ -1,0 +1,174 @@
+"""Marshmallow schemas of the native API: query arguments in, deliveries and events out."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from tracker.http import moments
+from tracker.domain import Status, normalize_address
+from tracker.domain.suppression import Reason
+from tracker.providers.common import bounded_json
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+class Cursor(fields.Field):
+    """An opaque keyset position: (updated_at, id) of the last item of the previous page."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        updated_at, last_id = value
+        raw = json.dumps([updated_at.isoformat(), last_id]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            raw = base64.urlsafe_b64decode(_text(value) + "=" * (-len(value) % 4))
+            stamp, last_id = bounded_json.loads(raw)
+            updated_at = datetime.fromisoformat(stamp)
+            if updated_at.tzinfo is None or not isinstance(last_id, int):
+                raise ValueError
+            updated_at = moments.in_utc(updated_at)
+        except (ValueError, TypeError):
+            raise ValidationError("not a cursor this API returned") from None
+        return updated_at, last_id
+
+
+def _text(value) -> str:
+    """A cursor arrives as a string; in a JSON body it may be anything else."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """ISO 8601, UTC when no zone is named, loaded as UTC within years 1-9999 (tracker.http.moments)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return moments.in_utc(super()._deserialize(value, attr, data, **kwargs))
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false, nothing else (marshmallow's Boolean also takes 1, "yes", "on"...)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class IdCursor(fields.Field):
+    """An opaque keyset position over ids."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return int(base64.urlsafe_b64decode(_text(value) + "=" * (-len(value) % 4)).decode())
+        except (ValueError, TypeError):
+            raise ValidationError("not a cursor this API returned") from None
+
+
+def _known_status(value: str) -> None:
+    if value.upper() not in Status.__members__:
+        raise ValidationError(f"must be one of {', '.join(Status.__members__)}")
+
+
+def any_case(words) -> str:
+    """A pattern (ECMA-262 has no case flag) for any of ``words`` in any case: [sS][eE][nN][tT]..."""
+    spelled = ("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word) for word in words)
+    return f"^({'|'.join(spelled)})$"
+
+
+class KeysetQuery(Schema):
+    """limit and cursor, shared by every keyset-paginated list."""
+
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = Cursor()
+
+
+class DeliveryQuery(KeysetQuery):
+    message_id = fields.String(validate=validate.Length(min=1, max=300))
+    recipient = fields.String(validate=validate.Length(min=1, max=320))
+    status = fields.String(validate=_known_status, metadata={"pattern": any_case(Status.__members__)})
+    updated_after = UtcDateTime()
+    updated_before = UtcDateTime()
+
+    @post_load
+    def _normalize(self, data, **kwargs):
+        if "recipient" in data:
+            try:
+                data["recipient"] = normalize_address(data["recipient"])
+            except ValueError:
+                # Not an address: it equals no stored (normalized) recipient, so the page is
+                # empty, as for any address the account never sent to.
+                data["recipient"] = data["recipient"].strip().lower()
+        if "status" in data:
+            data["status"] = data["status"].upper()
+        return data
+
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer()
+    message_id = fields.String()
+    recipient = fields.String()
+    provider = fields.String()
+    status = fields.String()
+    status_at = fields.DateTime(allow_none=True)  # null while PENDING: registered, no provider event yet
+    bounce_type = fields.String(allow_none=True)
+    bounce_subtype = fields.String(allow_none=True)
+    diagnostic = fields.String(allow_none=True)
+    events_count = fields.Integer()
+    engagement = fields.Method("_engagement", metadata={"type": "object", "properties": {
+        "opens": {"type": "integer"}, "clicks": {"type": "integer"},
+        **{name: {"type": "string", "format": "date-time", "nullable": True}
+           for name in ("first_opened_at", "last_opened_at", "first_clicked_at", "last_clicked_at")},
+        "last_clicked_link": {"type": "string", "nullable": True}}, "additionalProperties": False})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _engagement(self, delivery) -> dict:
+        iso = lambda moment: moment.isoformat() if moment else None  # noqa: E731
+        return {
+            "opens": delivery.opens_count, "first_opened_at": iso(delivery.first_opened_at),
+            "last_opened_at": iso(delivery.last_opened_at), "clicks": delivery.clicks_count,
+            "first_clicked_at": iso(delivery.first_clicked_at), "last_clicked_at": iso(delivery.last_clicked_at),
+            "last_clicked_link": delivery.last_clicked_link,
+        }
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    status = fields.String(allow_none=True)
+    occurred_at = fields.DateTime()
+    bounce_type = fields.String(allow_none=True)
+    bounce_subtype = fields.String(allow_none=True)
+    diagnostic = fields.String(allow_none=True)
+    details = fields.Dict()
+    inbox_event_id = fields.Integer(allow_none=True)
+    recorded_at = fields.DateTime()
+
+
+class SuppressionQuery(KeysetQuery):
+    reason = fields.String(validate=validate.OneOf([r.value for r in Reason]))
+
+
+class SuppressionSchema(Schema):
+    address = fields.String()
+    reason = fields.String()
+    provider = fields.String()
+    message_id = fields.String()
+    event_key = fields.String()
+    occurred_at = fields.DateTime()
+    created_at = fields.DateTime()

@@ -1,0 +1,1 @@
+"""Elevate's email status API (shared/seeds/000)."""

@@ -1,0 +1,457 @@
+"""Infobip's email logs and delivery reports (shared/seeds/001 and 002).
+
+``GET /email/1/logs`` lists the account's emails of the last 48 hours, newest first;
+``GET /email/1/reports`` hands out each final delivery report once (JSON, or XML with
+``Accept: application/xml``). Authentication as Infobip's: ``App <API key>``,
+``Basic base64(username:API key)`` (the username is ignored) or ``Bearer <API key or JWT>``;
+errors come in Infobip's ``requestError.serviceException`` shape.
+
+Where the seeds are silent (each choice is tested):
+- ``sentAt`` is when the message was sent as the provider says it (SES mail.timestamp,
+  Infobip's own sentAt), else when the application registered it, never after the first
+  event (tracker.domain.submitted_at); never when the tracker first heard.
+  ``sentSince``/``sentUntil`` filter on that same time, both inclusive and compared to the
+  millisecond shown, so ``sentUntil=<a sentAt seen>`` includes that log and
+  ``sentSince=<it>`` too. ``doneAt`` is when the shown status was reached (for delivered
+  mail: the delivery), never before ``sentAt``.
+- Logs cover the last 48 hours: an older ``sentSince`` is clamped to the window, not refused.
+  Reports likewise cover deliveries changed in the last 48 hours (Infobip's reports window).
+- ``text`` is the subject: the tracker never stores bodies.
+- ``messageId`` is the provider's message id; SES gives one id to every recipient of a
+  message, so a messageId can name several logs, one per recipient.
+- A report is "final" in every status but the PENDING group. A delivery is reported again
+  when its Infobip status changes (a bounce after a delivery), not for changes Infobip cannot
+  show (an open after a reported delivery, an acknowledgement of a reported failure).
+- 403: a read-only key may read logs but not pull reports, since pulling consumes them.
+- Limits: default 50, at most 1000 (both endpoints; more is a 400). Logs are JSON only.
+- A database outage answers 503 (GENERAL_ERROR, with Retry-After): the seed lists 500 for
+  Infobip's own failures, but across the tracker a 5xx means "away for now, retry", and 503
+  says so. Refusals found before a view runs (control characters, an unknown path or method)
+  come in the same requestError shape (render_error).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from xml.etree import ElementTree
+
+from flask import Blueprint, Response, g, request
+from sqlalchemy import and_, exists, func, not_, or_, select, update
+
+from tracker.http import credentials, moments, ratelimit
+from tracker.http.auth import READ_ONLY
+from tracker.http.compat.infobip.mapping import (
+    DELIVERED_TO_HANDSET,
+    FAILURES,
+    FINAL,
+    GENERAL_STATUSES,
+    Outcome,
+    STATUS,
+    UNDELIVERABLE_NOT_DELIVERED,
+    infobip_codes,
+)
+from tracker.domain import Status, normalize_address
+from tracker.http.errors import ApiError
+from tracker.db.models import Delivery, DeliveryEvent, Message, utcnow
+from tracker.services import services
+
+blueprint = Blueprint("compat_infobip", __name__)
+PATHS = ("/email/1/",)  # where errors come in Infobip's shape (tracker.http.errors)
+
+
+WINDOW = timedelta(hours=48)
+DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+SCHEMES = ("app", "basic", "bearer")
+
+
+# --- errors in Infobip's shape --------------------------------------------------------------
+
+
+class Refusal(Exception):
+    """An Infobip-shaped error answer: ``{"requestError": {"serviceException": {messageId, text}}}``."""
+
+    def __init__(self, status: int, message_id: str, text: str, *, parameter: str | None = None,
+                 headers: dict | None = None) -> None:
+        super().__init__(text)
+        self.status, self.message_id, self.text, self.parameter = status, message_id, text, parameter
+        self.headers = headers or {}
+
+
+def _bad(parameter: str, problem: str) -> Refusal:
+    return Refusal(400, "BAD_REQUEST", f"Invalid parameter {parameter}: {problem}", parameter=parameter)
+
+
+@blueprint.errorhandler(Refusal)
+def _refused(refusal: Refusal):
+    exception: dict[str, Any] = {"messageId": refusal.message_id, "text": refusal.text}
+    if refusal.parameter:
+        exception["validationErrors"] = {refusal.parameter: [refusal.text]}
+    response = _respond({"requestError": {"serviceException": exception}}, root="requestError",
+                        xml_allowed=True, status=refusal.status)
+    response.headers.update(refusal.headers)
+    return response
+
+
+# Infobip's messageId for each status a refusal raised outside the views can have (the
+# input guard, routing, the database).
+MESSAGE_IDS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+               405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE", 429: "TOO_MANY_REQUESTS",
+               503: "GENERAL_ERROR"}
+
+
+def render_error(error: ApiError) -> Response:
+    """Any refusal under /email/1/ in Infobip's shape; a database outage is GENERAL_ERROR with 503."""
+    return _refused(Refusal(error.status, MESSAGE_IDS.get(error.status, "GENERAL_ERROR"), error.detail or error.error,
+                            parameter=error.parameter, headers=error.headers))
+
+
+def infobip_auth(*, consumes: bool):
+    """App / Basic / Bearer authentication, the rate limit, and (``consumes``) no read-only keys."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=SCHEMES)
+            if caller is None:
+                raise Refusal(401, "UNAUTHORIZED", "Invalid login details")
+            g.account_id = caller.account_id
+            if consumes and caller.role == READ_ONLY:
+                raise Refusal(403, "FORBIDDEN", "A read-only API key cannot pull delivery reports: pulling "
+                              "consumes them. Use /email/1/logs, or a key that may write.")
+            retry_after = ratelimit.hit(caller.account_id, "infobip")
+            if retry_after is not None:
+                raise Refusal(429, "TOO_MANY_REQUESTS", "Too many requests",
+                              headers={"Retry-After": str(int(retry_after) + 1)})
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+# --- the endpoints --------------------------------------------------------------------------
+
+
+@blueprint.get("/email/1/logs")
+@infobip_auth(consumes=False)
+def email_logs():
+    args = request.args
+    limit = _limit(args)
+    since, until = _moment(args, "sentSince"), _moment(args, "sentUntil")
+    if since and until and since > until:
+        raise _bad("sentSince", "must not be after sentUntil")
+    statement = _sent_between(_joined(), since, until)
+    if _text(args, "to"):
+        try:
+            statement = statement.where(Delivery.recipient == normalize_address(args["to"]))
+        except ValueError:
+            raise _bad("to", "not an email address") from None
+    if _text(args, "from"):
+        statement = statement.where(_from_is(args["from"]))
+    if _text(args, "generalStatus"):
+        statement = statement.where(_general_status_is(args["generalStatus"]))
+    statement = _common_filters(statement, args, ("bulkId", "campaignReferenceId", "applicationId", "entityId"))
+    # Newest first, straight off the (account_id, submitted_at, id) index, bounded by the window.
+    statement = statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
+    with services().db.session() as session:
+        rows = session.execute(statement).all()
+        results = [_log(delivery, message, outcome, price)
+                   for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
+    return _respond({"results": results}, root="LogsResponse", xml_allowed=False)
+
+
+@blueprint.get("/email/1/reports")
+@infobip_auth(consumes=True)
+def email_reports():
+    """Each final report once: rows are claimed FOR UPDATE SKIP LOCKED and marked in one transaction."""
+    args = request.args
+    limit = _limit(args)
+    statement = _common_filters(_joined(), args, ("bulkId",))
+    results = [_report(delivery, message, outcome, price)
+               for delivery, message, outcome, price in pull_reports(statement, limit)]
+    return _respond({"results": results}, root="ReportsResponse", xml_allowed=True)
+
+
+def pull_reports(statement, limit: int) -> list[tuple]:
+    """Claim up to ``limit`` unreported final reports among ``statement``'s rows (oldest change
+    first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
+    statement = statement.where(Delivery.updated_at >= utcnow() - WINDOW, *_reportable())
+    # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
+    statement = (statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
+                 .with_for_update(skip_locked=True, of=Delivery))
+    with services().db.transaction() as session:
+        rows = session.execute(statement).all()
+        if rows:
+            # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
+            # claim what this one claimed: only the rows this UPDATE changed are returned.
+            claimed = set(session.scalars(
+                update(Delivery)
+                .where(Delivery.id.in_([d.id for d, _ in rows]), Delivery.reported_sequence < Delivery.status_sequence)
+                .values(reported_sequence=Delivery.status_sequence)
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)))
+            rows = [row for row in rows if row[0].id in claimed]
+        return [(delivery, message, outcome, price)
+                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
+
+
+def sent_between(statement, since: datetime | None, until: datetime | None):
+    """Sent within the 48-hour window, from ``since`` and until ``until`` (both inclusive) as
+    shown: to the millisecond (tracker.http.moments)."""
+    floor = utcnow() - WINDOW
+    statement = statement.where(Delivery.submitted_at >= floor)
+    if since is not None:
+        statement = statement.where(moments.shown_from(Delivery.submitted_at, since, moments.MILLISECOND))
+    if until is not None:
+        statement = statement.where(moments.shown_until(Delivery.submitted_at, until, moments.MILLISECOND))
+    return statement
+
+
+_sent_between = sent_between
+
+
+def _reportable() -> list:
+    """Final, changed since last reported, and showing something the last report did not."""
+    return [
+        Delivery.status.in_(FINAL),
+        Delivery.status_sequence > Delivery.reported_sequence,
+        # An open after a reported delivery renders the same DELIVERED report (the only final
+        # status below OPENED is DELIVERED).
+        not_(and_(Delivery.status == Status.OPENED.value, Delivery.reported_sequence > 0)),
+        # An acknowledgement renders as the failure it acknowledged: the same report if the
+        # status just before it was reported.
+        not_(and_(Delivery.status == Status.ACKNOWLEDGED.value,
+                  Delivery.reported_sequence == Delivery.status_sequence - 1)),
+    ]
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+def _joined():
+    return (select(Delivery, Message)
+            .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
+                                     Message.message_id == Delivery.message_id))
+            .where(Delivery.account_id == g.account_id))
+
+
+def _common_filters(statement, args, attributes: tuple[str, ...]):
+    if _text(args, "messageId"):
+        statement = statement.where(Delivery.message_id == args["messageId"].strip())
+    for name in attributes:
+        if _text(args, name):
+            statement = statement.where(Message.attributes[name].as_string() == args[name].strip())
+    return statement
+
+
+def _text(args, name: str) -> str | None:
+    """A string parameter; an empty one counts as absent."""
+    value = args.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _limit(args) -> int:
+    raw = args.get("limit")
+    if raw is None or not raw.strip():
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw) if raw.isascii() else int("not ASCII digits")  # int() also reads "٣"
+    except ValueError:
+        raise _bad("limit", f"must be a whole number from 1 to {MAX_LIMIT}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise _bad("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    return value
+
+
+def _moment(args, name: str) -> datetime | None:
+    raw = _text(args, name)
+    if raw is None:
+        return None
+    try:
+        return moments.parse(raw)
+    except ValueError:
+        raise _bad(name, f"{raw!r} is not yyyy-MM-ddTHH:mm:ss.SSSZ") from None
+
+
+def _from_is(raw: str):
+    """The sender, bare or as the address in a display form ("Name <a@b>"), any case."""
+    address = raw.strip().lower()
+    escaped = address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    sender = func.lower(Message.from_address)
+    return or_(sender == address, sender.like(f"%<{escaped}>", escape="\\"))
+
+
+def _general_status_is(raw: str):
+    wanted = raw.strip().upper()
+    if wanted not in GENERAL_STATUSES:
+        raise _bad("generalStatus", f"must be one of {', '.join(GENERAL_STATUSES)}")
+    plain = [s.value for s, (code, _) in STATUS.items() if code.group_name == wanted]
+    if wanted == UNDELIVERABLE_NOT_DELIVERED.group_name:
+        plain.append(Status.BOUNCED.value)
+    # An acknowledged delivery is in its winning failure's group (COMPLAINT > BOUNCED > ERROR).
+    complained, bounced = _ever(Status.COMPLAINT), _ever(Status.BOUNCED)
+    acknowledged_as = {"DELIVERED": complained, "UNDELIVERABLE": and_(not_(complained), bounced),
+                       "REJECTED": and_(not_(complained), not_(bounced))}.get(wanted)
+    conditions = [Delivery.status.in_(plain)] if plain else []
+    if acknowledged_as is not None:
+        conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, acknowledged_as))
+    return or_(*conditions) if conditions else Delivery.id.is_(None)  # EXPIRED, ACCEPTED: never
+
+
+def _ever(status: Status):
+    """The delivery's history has an event asserting ``status`` (served by the event identity index)."""
+    return exists().where(DeliveryEvent.account_id == Delivery.account_id,
+                          DeliveryEvent.message_id == Delivery.message_id,
+                          DeliveryEvent.recipient == Delivery.recipient,
+                          DeliveryEvent.status == status.value)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _outcomes(session, rows) -> list[tuple[Outcome, dict]]:
+    """Each row's outcome and price, reading the histories of those that need it in one query.
+
+    Failures need their winning event (its type; an acknowledgement's failure); deliveries
+    Infobip reported carry Infobip's price in their events' details.
+    """
+    wanted = {(d.message_id, d.recipient) for d, _ in rows
+              if d.status in [s.value for s in (*FAILURES, Status.ACKNOWLEDGED)] or d.provider == "infobip"}
+    events: dict[tuple[str, str], list[DeliveryEvent]] = {}
+    if wanted:
+        for event in session.scalars(select(DeliveryEvent).where(
+                DeliveryEvent.account_id == g.account_id,
+                # Two IN lists rather than a row IN: an index range on the event identity index;
+                # the few extra rows (another recipient of a message on the page) are never looked up.
+                DeliveryEvent.message_id.in_(sorted({m for m, _ in wanted})),
+                DeliveryEvent.recipient.in_(sorted({r for _, r in wanted})),
+                DeliveryEvent.status.in_([s.value for s in Status if s not in (Status.OPENED, Status.ACKNOWLEDGED)]))):
+            events.setdefault((event.message_id, event.recipient), []).append(event)
+    return [_outcome(d, events.get((d.message_id, d.recipient), [])) for d, _ in rows]
+
+
+def _outcome(delivery: Delivery, history: list[DeliveryEvent]) -> tuple[Outcome, dict]:
+    priced = [e for e in history if isinstance((e.details or {}).get("price"), dict)]
+    price = max(priced, key=lambda e: (e.occurred_at, e.event_key)).details["price"] if priced else {}
+    price = {"pricePerMessage": price.get("pricePerMessage", 0), "currency": price.get("currency") or "UNKNOWN"}
+    # The state machine's order (tracker.domain.state): rank, then time, then event key.
+    def order(event: DeliveryEvent):
+        return Status(event.status).rank, event.occurred_at, event.event_key
+
+    if delivery.status == Status.ACKNOWLEDGED.value:
+        failures = [e for e in history if e.status in [s.value for s in FAILURES]]
+        if failures:
+            won = max(failures, key=order)
+            return Outcome(Status(won.status), won.bounce_type, won.bounce_subtype, won.diagnostic, won.type,
+                           won.occurred_at), price
+    winners = [e for e in history if e.status == delivery.status]
+    event_type = max(winners, key=order).type if winners else None
+    return Outcome(Status(delivery.status), delivery.bounce_type, delivery.bounce_subtype, delivery.diagnostic,
+                   event_type, delivery.status_at), price
+
+
+def _codes(outcome: Outcome) -> tuple[dict, dict]:
+    status, error = infobip_codes(outcome)
+    return ({"groupId": status.group_id, "groupName": status.group_name, "id": status.id, "name": status.name,
+             "description": status.description, "action": status.action},
+            {"groupId": error.group_id, "groupName": error.group_name, "id": error.id, "name": error.name,
+             "description": error.description, "permanent": error.permanent})
+
+
+def sent_at(delivery: Delivery) -> datetime:
+    """The send time (tracker.domain.submitted_at); rows from before it was kept: when first known."""
+    return delivery.submitted_at or delivery.created_at
+
+
+def done_at(delivery: Delivery, outcome: Outcome) -> datetime:
+    if STATUS.get(outcome.status, (None,))[0] is DELIVERED_TO_HANDSET and delivery.delivered_at:
+        return delivery.delivered_at
+    return outcome.at or delivery.status_at or sent_at(delivery)
+
+
+_done_at = done_at
+
+
+def _log(delivery: Delivery, message: Message | None, outcome: Outcome, price: dict) -> dict:
+    attributes = (message.attributes or {}) if message is not None else {}
+    status, error = _codes(outcome)
+    return _compact({
+        "applicationId": attributes.get("applicationId"),
+        "entityId": attributes.get("entityId"),
+        "bulkId": attributes.get("bulkId"),
+        "messageId": delivery.message_id,
+        "to": delivery.recipient,
+        "from": message.from_address if message is not None else None,
+        "text": message.subject if message is not None else None,
+        "sentAt": _log_time(sent_at(delivery)),
+        "doneAt": _log_time(_done_at(delivery, outcome)),
+        "messageCount": 1,
+        "price": price,
+        "status": _compact(status),
+        "error": error,
+    })
+
+
+def _report(delivery: Delivery, message: Message | None, outcome: Outcome, price: dict) -> dict:
+    attributes = (message.attributes or {}) if message is not None else {}
+    status, error = _codes(outcome)
+    return _compact({
+        "bulkId": attributes.get("bulkId"),
+        "messageId": delivery.message_id,
+        "to": delivery.recipient,
+        "sentAt": _report_time(sent_at(delivery)),
+        "doneAt": _report_time(_done_at(delivery, outcome)),
+        "messageCount": 1,
+        "price": price,
+        "status": _compact(status),
+        "error": error,
+        "channel": "EMAIL",
+    })
+
+
+def _compact(item: dict) -> dict:
+    return {key: value for key, value in item.items() if value is not None}
+
+
+def _log_time(moment: datetime) -> str:
+    """2021-01-02T01:00:00.123Z, as the logs seed shows."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _report_time(moment: datetime) -> str:
+    """2016-08-31T13:25:18.477+0000, as the reports seed shows."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+# --- JSON or XML ------------------------------------------------------------------------------
+
+
+def _respond(body: dict, *, root: str, xml_allowed: bool, status: int = 200) -> Response:
+    """JSON in the seed's key order, or (``Accept: application/xml``) the seed's XML form."""
+    wanted = request.accept_mimetypes.best_match(["application/json", "application/xml", "text/xml"],
+                                                 default="application/json")
+    if xml_allowed and wanted != "application/json":
+        return Response(_xml(root, body[root] if set(body) == {root} else body), status=status,
+                        mimetype="application/xml")
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _xml(root: str, body: dict) -> bytes:
+    """``<ReportsResponse><results><result>...``, as the reports seed shows."""
+    element = ElementTree.Element(root)
+    _fill(element, body)
+    return ElementTree.tostring(element, encoding="UTF-8", xml_declaration=True)
+
+
+def _fill(element: ElementTree.Element, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _fill(ElementTree.SubElement(element, key), item)
+    elif isinstance(value, list):
+        for item in value:
+            _fill(ElementTree.SubElement(element, "result" if element.tag == "results" else "item"), item)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    else:
+        element.text = str(value)

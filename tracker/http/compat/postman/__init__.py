@@ -1,0 +1,1 @@
+"""Postman's transactional email API (shared/seeds/004)."""

@@ -1,0 +1,413 @@
+"""Postman's transactional email API (shared/seeds/004): GET /v1/transactional/email[/<id>], Bearer.
+
+A client written for Postman (postman.gov.sg) works unchanged: same paths, query parameters
+(limit, offset, status, created_at[gt|gte|lt|lte], sort_by, exclude_params, tag), defaults,
+the ``{has_more, data}`` envelope, item fields and status vocabulary. An email's ``id`` is
+the tracker's delivery id. Authentication: ``Authorization: Bearer <API key or JWT>``.
+``tag`` and ``classification`` are the message's tags of those names (registered ``tags``
+or SES message tags); parameters Postman does not know are refused, as Postman refuses them.
+
+Postman's base URL ends in ``/v1``; the seed writes its examples without it
+(``GET /transactional/email?limit=20&offset=10``), so both spellings of each path are served.
+
+Errors are JSON with a ``message``, as Postman's are: 400 in the shape of Postman's request
+validation (celebrate: statusCode, error, message, validation.keys), 401 ``Unauthorized``
+(Postman answers that word as text; JSON here, so every error parses alike), 404 Postman's
+"Email message with ID <id> not found.", 429 Postman's ``{status, message}``, 503 (the
+database is away) ``{message}`` with Retry-After.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from datetime import datetime, timezone
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import and_, exists, false, or_, select, tuple_
+
+from tracker.http import credentials, moments, page_marks, ratelimit
+from tracker.domain import Status
+from tracker.http.errors import ApiError
+from tracker.db.models import Delivery, DeliveryEvent, Message
+from tracker.services import services
+
+blueprint = Blueprint("compat_postman", __name__)
+PATHS = ("/v1/transactional/", "/transactional/")  # where errors come in Postman's shape (tracker.http.errors)
+
+# canonical status -> Postman status (DESIGN section 3, Postman column)
+STATUS = {
+    Status.PENDING: "UNSENT",  # registered by the application, nothing heard from the provider yet
+    Status.SENT: "SENT",  # the provider's Send event; Postman sets SENT on SES Send too
+    Status.RETRY: "SENT",  # provider still trying (DeliveryDelay): Postman has no word for it, still SENT
+    Status.DELIVERED: "DELIVERED",
+    Status.OPENED: "OPENED",
+    Status.ERROR: "UNSENT",  # rejected or not rendered: Postman leaves it UNSENT with an error_code (ERROR_CODE)
+    Status.BOUNCED: "BOUNCED",  # error_code "Hard bounce" if permanent else "Soft bounce"; error_sub_type = subtype
+    Status.COMPLAINT: "COMPLAINT",  # error_code complaintFeedbackType, error_sub_type complaintSubType
+    # ACKNOWLEDGED has no row: it is shown as the failure it acknowledged, i.e. the winning
+    # ERROR/BOUNCED/COMPLAINT event of the delivery's history (postman_status()).
+}
+# Postman's seven statuses, all accepted by the status filter. ACCEPTED (SES took the
+# message over SMTP, before its Send event) is something only the sending application
+# sees; no tracker status maps there, so status=ACCEPTED is valid and finds nothing.
+POSTMAN_STATUSES = ("UNSENT", "ACCEPTED", "SENT", "BOUNCED", "DELIVERED", "OPENED", "COMPLAINT")
+FAILURES = (Status.ERROR, Status.BOUNCED, Status.COMPLAINT)  # in rank order, lowest first
+# ERROR's error_code is the provider's reason (SES Reject "reason", Rendering Failure
+# "errorMessage"), else this word for the event; error_sub_type names the SES event.
+ERROR_CODE = {"rejected": "Rejected", "rendering_failed": "Rendering failure"}
+ERROR_SUB_TYPE = {"rejected": "Reject", "rendering_failed": "Rendering Failure"}
+HARD_BOUNCE, SOFT_BOUNCE = "Hard bounce", "Soft bounce"  # Postman's own words (formats doc 5.1)
+
+SORTABLE = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
+OPERATORS = ("gt", "gte", "lt", "lte")
+DEFAULT_LIMIT, MAX_LIMIT = 10, 1000
+# Paging is by OFFSET, whose cost grows with the offset: past this many rows a client should
+# narrow with created_at[lt]=<last created_at seen> (an index range) instead.
+MAX_OFFSET = 10_000
+_SCALARS = ("limit", "offset", "exclude_params", "tag")
+_ARRAY = re.compile(r"^(status|sort_by)(\[\d*\])?$")  # status=A&status=B, status[]=A, status[0]=A
+_CREATED = re.compile(r"^created_at\[(\w*)\]$")
+TOO_MANY = "Too many requests. Please try again later."
+
+
+class PostmanError(Exception):
+    """An error answered in Postman's own JSON shape."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
+        super().__init__(body.get("message"))
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+@blueprint.errorhandler(PostmanError)
+def _postman_error(error: PostmanError):
+    response = jsonify(error.body)
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def render_error(error: ApiError):
+    """Any refusal under Postman's paths in Postman's shape: 400 as its request validation,
+    401 and 429 as the views answer them, anything else (404, 405, 503...) a ``message``."""
+    if error.status == 400:
+        keys = [error.parameter] if error.parameter else []
+        refusal = PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": error.detail,
+                                     "validation": {"source": error.source or "query", "keys": keys}})
+    elif error.status == 401:
+        refusal = PostmanError(401, {"message": "Unauthorized"})
+    elif error.status == 429:
+        refusal = PostmanError(429, {"status": 429, "message": TOO_MANY})
+    else:
+        refusal = PostmanError(error.status, {"message": error.detail or error.error})
+    refusal.headers.update(error.headers)
+    return _postman_error(refusal)
+
+
+def _invalid(key: str, message: str) -> PostmanError:
+    """Postman's 400 for a query that fails validation (celebrate's shape)."""
+    return PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": message,
+                              "validation": {"source": "query", "keys": [key]}})
+
+
+def postman_status(status: Status, failure: Status | None = None) -> str:
+    """The Postman word for a canonical status; ACKNOWLEDGED needs the failure it acknowledged."""
+    if status is Status.ACKNOWLEDGED:
+        return STATUS[failure or Status.ERROR]
+    return STATUS[status]
+
+
+def require_postman_auth(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""))
+        if caller is None:
+            raise PostmanError(401, {"message": "Unauthorized"}, {"WWW-Authenticate": 'Bearer realm="postman"'})
+        g.account_id = caller.account_id
+        retry_after = ratelimit.hit(caller.account_id, "postman")
+        if retry_after is not None:
+            raise PostmanError(429, {"status": 429, "message": TOO_MANY}, {"Retry-After": str(int(retry_after) + 1)})
+        return view(*args, **kwargs)
+    return wrapper
+
+
+@blueprint.get("/v1/transactional/email", strict_slashes=False)
+@blueprint.get("/transactional/email", strict_slashes=False)  # the seed's examples, as written
+@require_postman_auth
+def list_emails():
+    query = parse_query(request.args)
+    pager = page_marks.OffsetPager(services().page_marks, g.account_id, "postman",
+                                   page_marks.query_identity(request.args, ("offset", "limit", "exclude_params")),
+                                   query["order"], query["offset"])
+    if pager.mark is None and pager.offset > MAX_OFFSET:
+        raise _invalid("offset", f'"offset" must be less than or equal to {MAX_OFFSET} unless the pages before it '
+                       "were read in order; narrow with created_at[lt]=<the last created_at seen> instead")
+    statement = list_statement(g.account_id, query, pager)
+    with services().db.session() as session:
+        rows = session.execute(statement).all()
+        pager.remember(rows, query["limit"])
+        page = rows[:query["limit"]]
+        failures = _failures(session, g.account_id, [delivery for delivery, _ in page])
+        data = [_item(d, m, failures.get((d.message_id, d.recipient)), query["exclude_params"]) for d, m in page]
+    return jsonify({"has_more": len(rows) > query["limit"], "data": data})
+
+
+@blueprint.get("/v1/transactional/email/<email_id>")
+@blueprint.get("/transactional/email/<email_id>")
+@require_postman_auth
+def get_email(email_id: str):
+    if not email_id.isascii() or not email_id.isdigit():
+        raise PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": '"emailId" must be a number',
+                                 "validation": {"source": "params", "keys": ["emailId"]}})
+    not_found = PostmanError(404, {"message": f"Email message with ID {email_id} not found."})
+    if int(email_id) >= 2 ** 63:
+        raise not_found
+    with services().db.session() as session:
+        row = session.execute(_emails(g.account_id).where(Delivery.id == int(email_id))).first()
+        if row is None:
+            raise not_found
+        delivery, message = row
+        failure = _failures(session, g.account_id, [delivery]).get((delivery.message_id, delivery.recipient))
+        return jsonify(_item(delivery, message, failure, exclude_params=False))
+
+
+def _emails(account_id: int):
+    """One account's deliveries with their message, if any (served by uq_messages_account_message)."""
+    return (select(Delivery, Message)
+            .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
+                                     Message.message_id == Delivery.message_id))
+            .where(Delivery.account_id == account_id))
+
+
+def list_statement(account_id: int, query: dict, pager: page_marks.OffsetPager):
+    """The page's query, served by (account_id, created_at|updated_at, id)."""
+    # One row more than asked says whether there is more, without a count.
+    return pager.page(_emails(account_id).where(*query["where"]), query["limit"] + 1)
+
+
+def parse_query(args) -> dict:
+    """The query string as Postman validates it: unknown or repeated parameters are errors."""
+    statuses: list[str] = []
+    sorts: list[str] = []
+    created: dict[str, str] = {}
+    for key in args:
+        values = args.getlist(key)
+        array = _ARRAY.match(key)
+        if array:
+            (statuses if array.group(1) == "status" else sorts).extend(
+                part for value in values for part in value.split(","))
+            continue
+        if len(values) > 1:
+            raise _invalid(key, f'"{key}" must be given once')
+        operator = _CREATED.match(key)
+        if operator:
+            if operator.group(1) not in OPERATORS:
+                raise _invalid(key, f'"created_at.{operator.group(1)}" is not allowed; use gt, gte, lt or lte')
+            created[operator.group(1)] = values[0]
+        elif key == "created_at":
+            raise _invalid(key, '"created_at" must be of type object: created_at[gt|gte|lt|lte]=<ISO 8601>')
+        elif key not in _SCALARS:
+            raise _invalid(key, f'"{key}" is not allowed')
+    where = [_status_condition(statuses)] if statuses else []
+    where += [_created_condition(operator, raw) for operator, raw in created.items()]
+    if "tag" in args:
+        where.append(_tag_condition(args["tag"]))
+    return {
+        "limit": _integer(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        "offset": _integer(args, "offset", 0, 0, 2 ** 31 - 1),  # past MAX_OFFSET only from a page mark
+        "exclude_params": _boolean(args, "exclude_params"),
+        "where": where,
+        "order": _order(sorts),
+    }
+
+
+def _integer(args, key: str, default: int, minimum: int, maximum: int) -> int:
+    raw = args.get(key)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\s*[+-]?\d+\s*", raw):
+        raise _invalid(key, f'"{key}" must be an integer')
+    value = int(raw)
+    if value < minimum:
+        raise _invalid(key, f'"{key}" must be greater than or equal to {minimum}')
+    if value > maximum:
+        raise _invalid(key, f'"{key}" must be less than or equal to {maximum}')
+    return value
+
+
+def _boolean(args, key: str) -> bool:
+    raw = args.get(key, "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise _invalid(key, f'"{key}" must be a boolean')
+    return raw == "true"
+
+
+def _status_condition(values: list[str]):
+    """Emails whose Postman status is any of ``values`` (comma-separated or repeated, any case)."""
+    wanted = {value.strip().upper() for value in values}
+    unknown = sorted(wanted - set(POSTMAN_STATUSES))
+    if unknown:
+        raise _invalid("status", f'"status" must be one of [{", ".join(POSTMAN_STATUSES)}]; got {", ".join(map(repr, unknown))}')
+    canonical = sorted(s.value for s, word in STATUS.items() if word in wanted)
+    acknowledged = [_acknowledged_as(failure) for failure in FAILURES if STATUS[failure] in wanted]
+    conditions = [Delivery.status.in_(canonical)] if canonical else []
+    if acknowledged:
+        conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, or_(*acknowledged)))
+    return or_(*conditions) if conditions else false()
+
+
+def _acknowledged_as(failure: Status):
+    """SQL: the failure an ACKNOWLEDGED delivery acknowledged is ``failure`` (see _failures)."""
+    def has(status: Status):
+        return exists().where(DeliveryEvent.account_id == Delivery.account_id,
+                              DeliveryEvent.message_id == Delivery.message_id,
+                              DeliveryEvent.recipient == Delivery.recipient,
+                              DeliveryEvent.status == status.value)
+    higher = [~has(other) for other in FAILURES if other.rank > failure.rank]
+    # The lowest failure also stands for "no failure in the history", as postman_status() does.
+    return and_(*higher) if failure is FAILURES[0] else and_(has(failure), *higher)
+
+
+def _created_condition(operator: str, raw: str):
+    """created_at compared as shown, to the millisecond (tracker.http.moments): [gt]=<a created_at
+    seen> is exactly the emails shown later, [lte]=<it> includes that email."""
+    moment = _moment(f"created_at.{operator}", raw)
+    compare = {"gt": moments.shown_after, "gte": moments.shown_from, "lt": moments.shown_before,
+               "lte": moments.shown_until}[operator]
+    return compare(Delivery.created_at, moment, moments.MILLISECOND)
+
+
+def _moment(key: str, raw: str) -> datetime:
+    """An ISO 8601 date or time; UTC when it names no zone (as Postman documents)."""
+    try:
+        return moments.parse(raw)
+    except ValueError:
+        raise _invalid(key, f'"{key}" must be in ISO 8601 date format') from None
+
+
+def _tag_condition(tag: str):
+    """Postman's tag: the message's "tag" tag (registered as a string, or SES's list of values)."""
+    return or_(Message.attributes[("tags", "tag")].as_string() == tag,
+               Message.attributes[("tags", "tag", 0)].as_string() == tag)
+
+
+def _order(raw: list[str]) -> list:
+    """sort_by: created_at / updated_at, "+" ascending, "-" or no prefix descending.
+
+    An unencoded "+" arrives as a space, so a leading space means ascending too.
+    """
+    order, seen, first_ascending = [], set(), None
+    for part in raw or ["created_at"]:
+        ascending = part[:1] in ("+", " ")
+        name = part[1:].strip() if part[:1] in ("+", "-", " ") else part.strip()
+        if name not in SORTABLE or name in seen:
+            raise _invalid("sort_by", f'"sort_by" with value "{part}" must be one of [created_at, +created_at, '
+                           '-created_at, updated_at, +updated_at, -updated_at], each at most once')
+        seen.add(name)
+        first_ascending = ascending if first_ascending is None else first_ascending
+        order.append((SORTABLE[name], not ascending))
+    # The id breaks ties in the first key's direction, so (account_id, <key>, id) serves the order.
+    return order + [(Delivery.id, not first_ascending)]
+
+
+def _failures(session, account_id: int, deliveries: list[Delivery]) -> dict[tuple[str, str], DeliveryEvent]:
+    """Each failed (or acknowledged) delivery's winning failure event, from its history.
+
+    The winner is the state machine's: highest rank, then latest occurred_at, then event key.
+    One query per page, served by the history's unique (account, message, recipient, key) index.
+    """
+    keys = [(d.message_id, d.recipient) for d in deliveries
+            if d.status in {s.value for s in FAILURES} | {Status.ACKNOWLEDGED.value}]
+    if not keys:
+        return {}
+    events = session.scalars(select(DeliveryEvent).where(
+        DeliveryEvent.account_id == account_id,
+        tuple_(DeliveryEvent.message_id, DeliveryEvent.recipient).in_(keys),
+        DeliveryEvent.status.in_([s.value for s in FAILURES])))
+    winners: dict[tuple[str, str], DeliveryEvent] = {}
+    for event in events:
+        key = (event.message_id, event.recipient)
+        current = winners.get(key)
+        if current is None or _rank(event) > _rank(current):
+            winners[key] = event
+    return winners
+
+
+def _rank(event: DeliveryEvent) -> tuple:
+    return Status(event.status).rank, event.occurred_at, event.event_key
+
+
+def _item(delivery: Delivery, message: Message | None, failure: DeliveryEvent | None, exclude_params: bool) -> dict:
+    status = Status(delivery.status)
+    failed = Status(failure.status) if failure is not None else None
+    # An acknowledged delivery reads as the failure it acknowledged (ERROR if none is left).
+    shown = (failed or Status.ERROR) if status is Status.ACKNOWLEDGED else status
+    error_code, error_sub_type = _errors(shown, delivery, failure)
+    tags = (message.attributes or {}).get("tags") if message is not None else None
+    item = {
+        "id": delivery.id,
+        "from": message.from_address if message is not None else None,
+        "recipient": delivery.recipient,
+        "params": _params(message),
+        "attachments_metadata": message.attachments_metadata if message is not None else None,
+        "status": postman_status(status, failed),
+        "error_code": error_code,
+        "error_sub_type": error_sub_type,
+        "created_at": _iso(delivery.created_at),
+        "updated_at": _iso(delivery.updated_at),
+        # The provider's send time (tracker.domain.submitted_at), once a provider said it sent.
+        "accepted_at": _iso(delivery.submitted_at if delivery.sent_at else None),
+        "sent_at": _iso(delivery.submitted_at if delivery.sent_at else None),
+        "delivered_at": _iso(delivery.delivered_at),
+        "opened_at": _iso(delivery.first_opened_at),
+        "classification": _tag_value(tags, "classification"),
+        "tag": _tag_value(tags, "tag"),
+        "cc": message.cc if message is not None else None,
+        "bcc": message.bcc if message is not None else None,
+    }
+    if exclude_params:
+        del item["params"]
+    return item
+
+
+def _errors(status: Status, delivery: Delivery, failure: DeliveryEvent | None) -> tuple[str | None, str | None]:
+    """(error_code, error_sub_type) of a failure, worded as Postman words them (see the table above)."""
+    if status is Status.BOUNCED:
+        bounce_type = failure.bounce_type if failure is not None else delivery.bounce_type
+        subtype = failure.bounce_subtype if failure is not None else delivery.bounce_subtype
+        return (HARD_BOUNCE if bounce_type == "PERMANENT" else SOFT_BOUNCE), subtype
+    if status is Status.COMPLAINT:
+        details = (failure.details or {}) if failure is not None else {}
+        return _text(details.get("complaintFeedbackType")), _text(details.get("complaintSubType"))
+    if status is Status.ERROR:
+        kind = failure.type if failure is not None else None
+        diagnostic = failure.diagnostic if failure is not None else delivery.diagnostic
+        return diagnostic or ERROR_CODE.get(kind, "Error"), ERROR_SUB_TYPE.get(kind)
+    return None, None
+
+
+def _params(message: Message | None) -> dict | None:
+    """The registered params; for a message only events told of, what they said (from, subject)."""
+    if message is None:
+        return None
+    if message.params is not None:
+        return message.params
+    known = {"from": message.from_address, "subject": message.subject}
+    return {name: value for name, value in known.items() if value is not None} or None
+
+
+def _tag_value(tags, name: str) -> str | None:
+    value = tags.get(name) if isinstance(tags, dict) else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _text(value)
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """JavaScript's toISOString(), as Postman renders times: 2024-09-02T01:34:37.342Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""SendCloud's email status query (shared/seeds/003)."""

@@ -1,0 +1,376 @@
+"""SendCloud's email status query (shared/seeds/003): GET|POST /apiv2/data/emailStatus.
+
+A client written for SendCloud works unchanged once its apiKey is one of the account's API
+keys: same path, parameters (query string for GET, form fields for POST), envelope, status
+labels and subStatus codes. apiUser must be present but may hold any value: it is
+SendCloud's sub-account name, which means nothing here (the key alone names the account),
+and it is echoed in each item's ``apiUser``. apiUserList is accepted and ignored for the
+same reason. Like SendCloud, every answer about the parameters is HTTP 200; failures say
+``"result": false`` (statusCode 40200 for a control character in a parameter). The same
+envelope keeps the HTTP status for what concerns the request itself: 404, 405 (with Allow),
+413, and 503 with Retry-After for a database outage.
+
+Choices where the seed is silent or ambiguous:
+- Dates are UTC+8 (provider-formats.md §4.3): days, startDate and endDate name UTC+8
+  calendar days, requestTime and modifiedTime are written in UTC+8.
+- The window: days=N is today and the N-1 days before it, N in 1..30; startDate/endDate
+  both inclusive whole days, endDate - startDate at most 30 days (the parameter table's
+  limit; TIPS 2 says "3 months": the stricter 30 days is kept). One of the two forms is
+  required; both at once is an error rather than a guess.
+- requestTime is when the message was sent as the provider says it (a send event, SES
+  mail.timestamp), else when the application registered it, never after the first event
+  (tracker.domain.submitted_at): never when the tracker first heard. It is also what the
+  window filters on (index (account_id, submitted_at, id)); modifiedTime is when the
+  current status happened (status_at), never before requestTime.
+- emailId is the delivery's message_id for SendCloud deliveries (already per recipient:
+  messageId + index + "$" + recipient); for other providers, whose message ids cover every
+  recipient, it is message_id + "$" + recipient. emailIds accepts both forms.
+- labelId/labelName filter the message's registered attributes (POST /api/v1/messages or
+  SES tags); labelId wins when both are given, labelName alone matches as a substring.
+- Items are in requestTime order; start is capped at MAX_START and total is counted up to
+  one row past what start/limit can reach, so neither costs a deep scan.
+- Results are live: SendCloud's 10-minute cache of query results is not reproduced.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import namedtuple
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import Blueprint, Response, request
+from sqlalchemy import and_, case, false, func, literal, null, or_, select
+
+from tracker.http import credentials, page_marks, ratelimit
+from tracker.http.compat.sendcloud.mapping import (
+    DIAGNOSTICS,
+    REASONS,
+    STATUS,
+    SUBTYPES,
+    FAILURES,
+    LABELS,
+    SUB_STATUS_DESC,
+    status_code,
+    sub_status,
+)
+from tracker.domain import BounceType, Status, normalize_address
+from tracker.http.errors import ApiError
+from tracker.db.models import Delivery, DeliveryEvent, Message
+from tracker.services import services
+
+blueprint = Blueprint("compat_sendcloud", __name__)
+PATHS = ("/apiv2/",)  # where errors come in SendCloud's envelope (tracker.http.errors)
+
+STATUS_CODES = tuple(LABELS)
+SUB_STATUS_CODES = tuple(SUB_STATUS_DESC)
+DEFAULT_LIMIT, MAX_LIMIT = 100, 100
+MAX_DAYS = 30
+# start is an OFFSET; past this many rows a client should narrow the window (startDate/
+# endDate, status, email) instead, as large offsets cost linear time.
+MAX_START = 10_000
+# requestTime order; a page whose previous page was read starts where that one ended (page_marks).
+ORDER = ((Delivery.submitted_at, False), (Delivery.id, False))
+# total is counted up to one row past the last row start/limit can reach: exact below that,
+# and a total of COUNT_CAP tells a client paging on that it must narrow the query.
+COUNT_CAP = MAX_START + MAX_LIMIT + 1
+MAX_EMAIL_IDS = 1000
+UTC8 = timezone(timedelta(hours=8))
+OK_MESSAGE = "请求成功"
+RATE_LIMITED = {"result": False, "statuscode": 50000, "message": "interface frequency is limited", "info": {}}
+
+# Error codes. 40005 认证失败 is SendCloud's own (seen in public SendCloud clients); SendCloud
+# documents none for this query's parameters, so the 402xx ones are ours.
+AUTH_FAILED = 40005
+UNAVAILABLE = 50001  # ours, for a database outage; 50000 is the documented rate limit
+BAD_REQUEST = 40200  # ours: a request the tracker will not read (a control character in a parameter)
+BAD_SPAN, BAD_DAYS, BAD_DATE, BAD_RANGE, BAD_START, BAD_LIMIT, BAD_STATUS, BAD_SUB_STATUS, BAD_EMAIL_IDS = range(
+    40201, 40210)
+
+
+class SendCloudError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+# --- the view -----------------------------------------------------------------------------
+
+def render_error(error: ApiError) -> Response:
+    """Any refusal under /apiv2/ in SendCloud's envelope (``result`` false).
+
+    What is wrong with the parameters (400, 401) is HTTP 200, as every SendCloud answer;
+    what concerns the HTTP request itself keeps its status (404, 405 with Allow, 413), and
+    a database outage is 503 with Retry-After, so that a client retries.
+    """
+    code = {400: BAD_REQUEST, 401: AUTH_FAILED, 503: UNAVAILABLE}.get(error.status, error.status)
+    response = _json({"result": False, "statusCode": code, "message": error.detail or error.error, "info": {}})
+    response.status_code = 200 if error.status in (400, 401) else error.status
+    response.headers.update(error.headers)
+    return response
+
+
+@blueprint.route("/apiv2/data/emailStatus", methods=["GET", "POST"])
+def email_status():
+    params = request.values
+    try:
+        account_id, api_user = _authenticate(params)
+        if ratelimit.hit(account_id, "sendcloud") is not None:
+            return _json(RATE_LIMITED)
+        start = _integer(params, "start", 0, BAD_START, maximum=MAX_START)
+        limit = _integer(params, "limit", DEFAULT_LIMIT, BAD_LIMIT, maximum=MAX_LIMIT)
+        statement = _filtered(account_id, params)
+    except SendCloudError as error:
+        return _json({"result": False, "statusCode": error.code, "message": error.message, "info": {}})
+    with services().db.session() as session:
+        counted = statement.with_only_columns(Delivery.id).order_by(None).limit(COUNT_CAP)
+        total = session.scalar(select(func.count()).select_from(counted.subquery()))
+        pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
+                                       page_marks.query_identity(params, ("start", "limit")), ORDER, start)
+        rows = session.execute(pager.page(statement, limit)).all()
+        pager.remember(rows, limit)
+        acked = [delivery for delivery, _ in rows if delivery.status == Status.ACKNOWLEDGED.value]
+        acknowledged = _acknowledged_failures(session, account_id, acked)
+    items = [_item(delivery, api_user, acknowledged) for delivery, _ in rows]
+    return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
+                  "info": {"total": str(total), "voListSize": len(items), "voList": items}})
+
+
+def _authenticate(params) -> tuple[int, str]:
+    api_user, api_key = (params.get("apiUser") or "").strip(), (params.get("apiKey") or "").strip()
+    caller = credentials.caller_from_api_key(api_key) if api_user and api_key else None
+    if caller is None:
+        raise SendCloudError(AUTH_FAILED, "认证失败")
+    return caller.account_id, api_user
+
+
+def _filtered(account_id: int, params):
+    """The deliveries the parameters select (unordered), with their messages."""
+    low, high = _window(params)
+    statement = (select(Delivery, Message)
+                 .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
+                                          Message.message_id == Delivery.message_id))
+                 .where(Delivery.account_id == account_id, Delivery.submitted_at >= low, Delivery.submitted_at < high))
+    if params.get("email"):
+        try:
+            statement = statement.where(Delivery.recipient == normalize_address(params["email"]))
+        except ValueError:
+            statement = statement.where(false())
+    if params.get("emailIds"):
+        statement = statement.where(_email_ids(params["emailIds"]))
+    if params.get("labelId"):  # preferred when both are given (seed TIPS 7)
+        statement = statement.where(Message.attributes["labelId"].as_string() == params["labelId"].strip())
+    elif params.get("labelName"):
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["labelName"].strip()) + "%"
+        statement = statement.where(Message.attributes["labelName"].as_string().ilike(pattern, escape="\\"))
+    # status=1,status=4 (seed): a list, given as one ;- or ,-separated value or repeated.
+    wanted = _codes(";".join(params.getlist("status")), STATUS_CODES, BAD_STATUS, "status")
+    if wanted:
+        statement = statement.where(_status_condition(wanted))
+    sub_wanted = _codes(";".join(params.getlist("subStatus") + params.getlist("substatus")), SUB_STATUS_CODES,
+                        BAD_SUB_STATUS, "subStatus")
+    if sub_wanted:
+        statement = statement.where(_sub_status_condition(sub_wanted))
+    return statement
+
+
+def _window(params) -> tuple[datetime, datetime]:
+    """[low, high) in UTC from days, or from startDate and endDate (UTC+8 calendar days)."""
+    days, start_date, end_date = (params.get(n, "").strip() or None for n in ("days", "startDate", "endDate"))
+    if days is not None and (start_date is not None or end_date is not None):
+        raise SendCloudError(BAD_SPAN, "give days, or startDate and endDate, not both")
+    today = datetime.now(UTC8).date()
+    if days is not None:
+        count = _integer(params, "days", 0, BAD_DAYS, minimum=1, maximum=MAX_DAYS)
+        first, last = today - timedelta(days=count - 1), today
+    elif start_date is not None and end_date is not None:
+        first, last = _date("startDate", start_date), _date("endDate", end_date)
+        if last < first:
+            raise SendCloudError(BAD_RANGE, "endDate is before startDate")
+        if (last - first).days > MAX_DAYS:
+            raise SendCloudError(BAD_RANGE, f"startDate to endDate may span at most {MAX_DAYS} days")
+    else:
+        raise SendCloudError(BAD_SPAN, "days, or startDate and endDate, is required")
+    return _utc(first), _utc(last + timedelta(days=1))
+
+
+def _date(name: str, raw: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+        raise SendCloudError(BAD_DATE, f"{name} must be yyyy-MM-dd")
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise SendCloudError(BAD_DATE, f"{name}: {raw!r} is not a date") from None
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC8).astimezone(timezone.utc)
+
+
+def _integer(params, name: str, default: int, error: int, *, minimum: int = 0, maximum: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not re.fullmatch(r"[0-9]+", raw.strip()) or not minimum <= int(raw) <= maximum:
+        raise SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
+    return int(raw)
+
+
+def _codes(raw: str | None, allowed: tuple[str, ...], error: int, name: str) -> set[str]:
+    """A `;`-separated list of codes (`,` accepted too); an unknown one is an error."""
+    codes = {c.strip() for c in re.split(r"[;,]", raw or "") if c.strip()}
+    unknown = sorted(codes - set(allowed))
+    if unknown:
+        raise SendCloudError(error, f"{name}: unknown {', '.join(unknown)}; use {', '.join(allowed)}")
+    return codes
+
+
+def _email_ids(raw: str):
+    """emailIds: a SendCloud delivery's message_id, or another provider's message_id$recipient."""
+    ids = [i.strip() for i in raw.split(";") if i.strip()]
+    if len(ids) > MAX_EMAIL_IDS:
+        raise SendCloudError(BAD_EMAIL_IDS, f"emailIds: at most {MAX_EMAIL_IDS}")
+    conditions = []
+    for email_id in ids:
+        conditions.append(Delivery.message_id == email_id)
+        message_id, dollar, recipient = email_id.partition("$")
+        if dollar and message_id and recipient:
+            try:
+                address = normalize_address(recipient)
+            except ValueError:
+                continue
+            conditions.append(and_(Delivery.message_id == message_id, Delivery.recipient == address))
+    return or_(*conditions) if conditions else false()
+
+
+# --- the mapping in SQL (filters), built from the same tables -----------------------------
+
+_Columns = namedtuple("_Columns", "status bounce_type subtype diagnostic provider")
+
+
+def _status_sql(c: _Columns):
+    whens = []
+    for (status, kind), code in STATUS.items():
+        if kind is None:
+            whens.append((c.status == status.value, code))
+        elif kind is not BounceType.UNDETERMINED:
+            whens.append((and_(c.status == status.value, c.bounce_type == kind.value), code))
+    # a bounce of no or an unknown type counts as UNDETERMINED, as in status_code()
+    whens.append((c.status == Status.BOUNCED.value, STATUS[(Status.BOUNCED, BounceType.UNDETERMINED)]))
+    return case(*whens)
+
+
+def _reason_sql(c: _Columns):
+    whens = [(and_(c.provider == provider, c.subtype == subtype), found)
+             for (provider, subtype), found in SUBTYPES.items()]
+    whens += [(or_(c.subtype.regexp_match(pattern), c.diagnostic.regexp_match(pattern)), found)
+              for pattern, found in DIAGNOSTICS]
+    return case(*whens, else_="other")
+
+
+def _effective(expression):
+    """expression over the delivery, or over the failure it acknowledged when ACKNOWLEDGED.
+
+    An acknowledgement with no failure in its history (which can_acknowledge never allows)
+    counts as an undetermined bounce with nothing known, as _item renders it.
+    """
+    event = DeliveryEvent
+    acknowledged = (select(expression(_Columns(event.status, event.bounce_type, event.bounce_subtype,
+                                               event.diagnostic, Delivery.provider)))
+                    .where(event.account_id == Delivery.account_id, event.message_id == Delivery.message_id,
+                           event.recipient == Delivery.recipient,
+                           event.status.in_([s.value for s in FAILURES]))
+                    .order_by(case(*[(event.status == s.value, s.rank) for s in FAILURES]).desc(),
+                              event.occurred_at.desc(), event.event_key.desc())
+                    .limit(1).scalar_subquery())
+    own = expression(_Columns(Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype,
+                              Delivery.diagnostic, Delivery.provider))
+    nothing_known = expression(_Columns(literal(Status.BOUNCED.value), null(), null(), null(), Delivery.provider))
+    return case((Delivery.status == Status.ACKNOWLEDGED.value, func.coalesce(acknowledged, nothing_known)),
+                else_=own)
+
+
+def _candidates(codes: set[str]) -> list[str]:
+    """The canonical statuses that can render as any of ``codes``: narrows by an index first."""
+    found = {status.value for (status, _), code in STATUS.items() if code in codes}
+    return sorted(found | {Status.ACKNOWLEDGED.value} if found & {s.value for s in FAILURES} else found)
+
+
+def _status_condition(codes: set[str]):
+    return and_(Delivery.status.in_(_candidates(codes)), _effective(_status_sql).in_(sorted(codes)))
+
+
+def _sub_status_condition(codes: set[str]):
+    """The derived subStatus is one of ``codes``: its (status, reason) pair is one that renders so."""
+    pairs = sorted(f"{family}:{found}" for family, position in (("4", 0), ("5", 1))
+                   for found, pair in REASONS.items() if pair[position] in codes)
+    derived = _effective(lambda c: _status_sql(c).concat(":").concat(_reason_sql(c)))
+    return and_(Delivery.status.in_(_candidates({"4", "5"})), derived.in_(pairs))
+
+
+# --- items --------------------------------------------------------------------------------
+
+def _acknowledged_failures(session, account_id: int, deliveries: list[Delivery]) -> dict:
+    """(message_id, recipient) -> the failure event each ACKNOWLEDGED delivery acknowledged."""
+    if not deliveries:
+        return {}
+    events = session.scalars(select(DeliveryEvent).where(
+        DeliveryEvent.account_id == account_id,
+        DeliveryEvent.status.in_([s.value for s in FAILURES]),
+        or_(*[and_(DeliveryEvent.message_id == d.message_id, DeliveryEvent.recipient == d.recipient)
+              for d in deliveries])))
+    failures: dict = {}
+    for event in events:
+        key = (event.message_id, event.recipient)
+        order = (Status(event.status).rank, event.occurred_at, event.event_key)
+        if key not in failures or order > failures[key][0]:
+            failures[key] = (order, event)
+    return {key: event for key, (_, event) in failures.items()}
+
+
+def _item(delivery: Delivery, api_user: str, acknowledged: dict) -> dict:
+    source = delivery
+    if delivery.status == Status.ACKNOWLEDGED.value:
+        # An acknowledgement without a failure in the history cannot be (can_acknowledge);
+        # should one appear, it renders as the delivery's own fields (an undetermined bounce).
+        source = acknowledged.get((delivery.message_id, delivery.recipient), delivery)
+    status = Status(source.status) if source.status != Status.ACKNOWLEDGED.value else Status.BOUNCED
+    code = status_code(status, source.bounce_type)
+    sub = sub_status(code, delivery.provider, source.bounce_subtype, source.diagnostic)
+    email_id = delivery.message_id
+    if delivery.provider != "sendcloud":
+        email_id = f"{delivery.message_id}${delivery.recipient}"
+    # The seed's field table names the description "subStatDesc"; its example spells it
+    # "subStatusDesc" on the delivered item and "subStatDesc" on the invalid one. Every item
+    # carries both, equal, so a client reading either spelling finds it on every item.
+    description = SUB_STATUS_DESC[sub] if sub else None
+    item = {
+        "emailId": email_id,
+        "status": LABELS[code],
+        "subStatus": sub,
+        "subStatDesc": description,
+        "subStatusDesc": description,
+        "apiUser": api_user,
+        "recipients": delivery.recipient,
+        "requestTime": _local(delivery.submitted_at or delivery.created_at),
+        "modifiedTime": _local(delivery.status_at or delivery.submitted_at or delivery.created_at),
+        "sendLog": source.diagnostic or _send_log(status, sub),
+    }
+    return item
+
+
+def _send_log(status: Status, sub: str | None) -> str:
+    """What happened, in SendCloud's log words, when the provider said nothing more."""
+    if sub:
+        return f"{LABELS[sub[0]]}-{SUB_STATUS_DESC[sub]}"
+    return {Status.PENDING: "registered, not yet requested", Status.SENT: "successfully request",
+            Status.RETRY: "delivery deferred, retrying", Status.COMPLAINT: "successfully delivered, reported as spam",
+            }.get(status, "successfully delivered")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(UTC8).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _json(body: dict) -> Response:
+    """Always HTTP 200, as SendCloud answers; JSON in the seed's field order, UTF-8 unescaped."""
+    return Response(json.dumps(body, ensure_ascii=False), status=200, mimetype="application/json")

@@ -1,0 +1,96 @@
+"""Every API style's credentials resolve to the same key store (tracker.db.repository.caller_for_key).
+
+Styles: ``Bearer <API key>`` (native), ``Bearer <JWT>`` (HS256 signed with an API key, its
+``kid`` header the key id: Elevate), ``App <API key>`` and ``Basic base64(user:API key)``
+(Infobip), and an ``apiKey`` parameter (SendCloud). However presented, a key is the same
+key: revoking it shuts every style, and every query is scoped to its account.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+
+import jwt
+
+from tracker.db import keys, repository
+from tracker.db.repository import Caller
+from tracker.services import services
+
+__all__ = ["Caller", "caller_from_api_key", "caller_from_authorization", "caller_from_jwt", "jwt_refusal"]
+
+
+def caller_from_api_key(presented: str) -> Caller | None:
+    with services().db.session() as session:
+        return repository.caller_for_key(session, presented.strip())
+
+
+def caller_from_jwt(token: str) -> Caller | None:
+    """The caller of a JWT signed HS256 with one of its API keys, or None (forged, expired, unknown)."""
+    app = services()
+    try:
+        key_id = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        return None
+    if not keys.is_key_id(key_id):  # unsigned yet: only a well-formed id reaches the database
+        return None
+    with app.db.session() as session:
+        found = repository.sealed_key(session, key_id)
+    if found is None or not found[2] or not app.config.secret_key:
+        return None
+    account_id, role, sealed = found
+    secret = keys.unseal(sealed, app.config.secret_key)
+    if secret is None:
+        return None
+    try:
+        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
+    except jwt.InvalidTokenError:
+        return None
+    return Caller(account_id, key_id, role)
+
+
+def caller_from_authorization(header: str, *, schemes: tuple[str, ...] = ("bearer",)) -> Caller | None:
+    """Resolve an Authorization header in any of the given schemes (bearer, app, basic)."""
+    scheme, _, credentials = header.partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if scheme not in schemes or not credentials:
+        return None
+    if scheme == "app":
+        return caller_from_api_key(credentials)
+    if scheme == "basic":
+        try:
+            _, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return caller_from_api_key(password) if password else None
+    if credentials.startswith(keys.PREFIX):
+        return caller_from_api_key(credentials)
+    return caller_from_jwt(credentials)
+
+
+def jwt_refusal(token: str) -> str:
+    """Why a JWT was refused, in words that say what is missing (for the 401's detail).
+
+    Only called once a JWT failed; it tells what the caller can act on (no key id, an unknown
+    key, a key that cannot verify JWTs and why), never anything about another account's keys.
+    """
+    app = services()
+    try:
+        key_id = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        return "the Bearer value is neither an API key (trk_...) nor a JWT"
+    if not keys.is_key_id(key_id):
+        return "the JWT's kid header must name the API key that signed it (the 16 hex characters after trk_)"
+    with app.db.session() as session:
+        found = repository.sealed_key(session, key_id)
+    if found is None:
+        return f"no live API key {key_id} (unknown or revoked)"
+    if not app.config.secret_key:
+        return ("this tracker has no TRACKER_SECRET_KEY, so it cannot verify JWTs: set it (to the secret the "
+                "keys were created under), or send the API key itself as the Bearer value")
+    if not found[2]:
+        return (f"API key {key_id} was created without TRACKER_SECRET_KEY, so it cannot verify JWTs: create a key "
+                "while TRACKER_SECRET_KEY is set (tracker keys create), or send the API key itself")
+    if keys.unseal(found[2], app.config.secret_key) is None:
+        return (f"API key {key_id} was created under another TRACKER_SECRET_KEY than this tracker's: set the same "
+                "secret, or create a key under this one")
+    return f"the JWT is not signed HS256 by API key {key_id}, or it has expired"

@@ -1,0 +1,159 @@
+"""Offset paging served by keyset: where each page ended, remembered for the page after it.
+
+Three compatible APIs page by offset (Elevate page/pageSize, Postman offset, SendCloud
+start), and an OFFSET costs time linear in the offset: on 1M deliveries OFFSET 100,000 is
+~85x a keyset page (bench/read.py). Their clients page sequentially, so after serving the
+rows [o, o+n) of a query we remember the sort key of its last row, under (account, API,
+query, o+n); the request for offset o+n then continues after that key with an indexed
+keyset condition instead of reading and throwing away o+n rows. Any depth costs what the
+first page costs, for as long as a client walks the pages in order.
+
+A mark lives MARK_TTL: 10 minutes, as long as SendCloud's document says it caches a query's
+result. A scan started later sees fresh data; within a scan, rows that changed or arrived
+meanwhile are neither repeated nor skipped, as they would be by a bare OFFSET. Marks are
+shared through Redis when a broker is configured (every web process sees them) and kept in
+the process otherwise. Losing one costs speed, never correctness: the page is then served
+by OFFSET (within the API's cap).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import and_, literal, or_, tuple_
+
+from tracker.adapters import redis_clients
+
+MARK_TTL = 600  # seconds
+_LOCAL_LIMIT = 50_000  # marks kept in process; past it the oldest half goes
+
+# One sort key: (column attribute, descending). The last one must be unique (the id).
+Ordering = Sequence[tuple[object, bool]]
+
+
+def order_by(ordering: Ordering) -> list:
+    return [column.desc() if descending else column.asc() for column, descending in ordering]
+
+
+def after(ordering: Ordering, values: Sequence) -> object:
+    """The rows that come after ``values`` in ``ordering``.
+
+    One direction throughout is a row comparison, which PostgreSQL answers from a matching
+    index; mixed directions expand to (a after) OR (a equal AND b after) ...
+    """
+    values = [literal(value, column.type) for (column, _), value in zip(ordering, values)]
+    directions = {descending for _, descending in ordering}
+    if len(directions) == 1:
+        columns, marked = tuple_(*(column for column, _ in ordering)), tuple_(*values)
+        return columns < marked if directions.pop() else columns > marked
+    alternatives = []
+    for position, (column, descending) in enumerate(ordering):
+        equal = [earlier == value for (earlier, _), value in zip(ordering[:position], values)]
+        beyond = column < values[position] if descending else column > values[position]
+        alternatives.append(and_(*equal, beyond))
+    return or_(*alternatives)
+
+
+def key(account_id: int, api: str, query: Mapping[str, Iterable[str] | str], offset: int) -> str:
+    """The mark's name: account, API, the query's parameters but its paging ones, the offset."""
+    canonical = json.dumps([account_id, api, sorted((name, sorted(values) if not isinstance(values, str) else values)
+                                                    for name, values in query.items()), offset])
+    return "tracker:pagemark:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def query_identity(args, paging: Iterable[str]) -> dict[str, list[str]]:
+    """A request's parameters (a MultiDict) without the paging ones: what one scan has in common."""
+    skip = set(paging)
+    return {name: args.getlist(name) for name in args.keys() if name not in skip}
+
+
+def row_values(row, ordering: Ordering) -> tuple:
+    """The sort key of a result row whose first element is the ordered entity.
+
+    A sort key that is no attribute of the entity (a labelled expression, such as a status
+    in an API's own words) is read from the row, which must select it under its label.
+    """
+    entity = row[0]
+    return tuple(getattr(entity, column.key) if hasattr(entity, column.key) else row._mapping[column.key]
+                 for column, _ in ordering)
+
+
+def _encode(values: Sequence) -> str:
+    return json.dumps([{"t": value.isoformat()} if isinstance(value, datetime) else value for value in values])
+
+
+def _decode(raw: str | bytes) -> tuple:
+    return tuple(datetime.fromisoformat(value["t"]) if isinstance(value, dict) else value for value in json.loads(raw))
+
+
+class LocalMarks:
+    """The embedded default's marks: in this process, with an expiry."""
+
+    def __init__(self, ttl: float = MARK_TTL) -> None:
+        self._ttl = ttl
+        self._marks: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple | None:
+        entry = self._marks.get(name)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return _decode(entry[1])
+
+    def put(self, name: str, values: Sequence) -> None:
+        with self._lock:
+            if len(self._marks) >= _LOCAL_LIMIT:
+                for stale in sorted(self._marks, key=lambda n: self._marks[n][0])[:_LOCAL_LIMIT // 2]:
+                    del self._marks[stale]
+            self._marks[name] = (time.monotonic() + self._ttl, _encode(values))
+
+
+class RedisMarks:
+    """Marks every web process shares. Redis away: no mark (the page falls back to OFFSET)."""
+
+    def __init__(self, url: str, ttl: int = MARK_TTL) -> None:
+        self._url = url
+        self._ttl = ttl
+
+    def get(self, name: str) -> tuple | None:
+        try:
+            raw = redis_clients.client(self._url).get(name)
+        except Exception:  # noqa: BLE001 - a lost mark only costs speed
+            return None
+        return None if raw is None else _decode(raw)
+
+    def put(self, name: str, values: Sequence) -> None:
+        try:
+            redis_clients.client(self._url).set(name, _encode(values), ex=self._ttl)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class OffsetPager:
+    """One offset-paged request: find its mark, build its page, remember where it ended."""
+
+    def __init__(self, marks, account_id: int, api: str, identity: Mapping, ordering: Ordering, offset: int) -> None:
+        self._marks = marks
+        self._account_id = account_id
+        self._api = api
+        self._identity = identity
+        self.ordering = ordering
+        self.offset = offset
+        self.mark = marks.get(key(account_id, api, identity, offset)) if offset else None
+
+    def page(self, statement, limit: int):
+        """``statement`` (filtered, unordered) ordered, from the mark or the offset, ``limit`` rows."""
+        statement = statement.order_by(*order_by(self.ordering))
+        if self.mark is not None:
+            return statement.where(after(self.ordering, self.mark)).limit(limit)
+        return statement.offset(self.offset).limit(limit)
+
+    def remember(self, rows: Sequence, page_size: int) -> None:
+        """After a full page of ``page_size`` rows, mark where the next page starts."""
+        if len(rows) >= page_size > 0:
+            self._marks.put(key(self._account_id, self._api, self._identity, self.offset + page_size),
+                            row_values(rows[page_size - 1], self.ordering))

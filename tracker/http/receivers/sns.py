@@ -1,0 +1,53 @@
+"""POST /hooks/sns/<token>: Amazon SNS HTTP(S) deliveries of SES events.
+
+Order matters: find the source, bound and decode the body, verify the signature, check the
+topic, and only then store. The 200 is sent after the commit, so SNS never hears success
+for an event the tracker could lose; a database outage answers 503 and SNS retries (it
+treats every 4xx as delivered, so 4xx is kept for what no retry can fix).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from tracker.pipeline import intake
+from tracker.adapters import metrics
+from tracker.http.errors import ApiError
+from tracker.providers.ses.envelope import is_envelope
+from tracker.services import services
+
+blueprint = Blueprint("sns_receiver", __name__)
+
+
+@blueprint.post("/hooks/sns/<token>")
+def receive(token: str):
+    try:
+        return _receive(token)
+    except ApiError as refused:
+        metrics.EVENTS_REFUSED.labels(intake.SES, refused.error).inc()
+        raise
+
+
+def _receive(token: str):
+    app = services()
+    source = app.sources.get(token)
+    if source is None or source.provider != intake.SES:
+        raise ApiError(404, "unknown_source", "no SES source has this hook token")
+
+    body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed", "body is not UTF-8") from None
+    # Raw delivery strips the envelope and with it the signature: nothing would prove the
+    # body came from AWS, so a bare message is refused (keep RawMessageDelivery off for
+    # HTTPS). The header itself is unsigned, so it never decides alone: a body that is an
+    # envelope after all is verified like any other, and stands or falls by its signature.
+    if request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true" and not is_envelope(text):
+        raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
+                                        "on the subscription so SNS sends the signed envelope")
+    stored = intake.accept_sns(app, source, text)
+    if stored.duplicate:
+        return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
+    app.waker.wake()
+    metrics.EVENTS_RECEIVED.labels(intake.SES).inc()
+    return jsonify({"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id}), 200

@@ -1,0 +1,105 @@
+"""POST /hooks/<provider>/<token>: Infobip, SendCloud, SendGrid, Mailgun and Postmark webhooks.
+
+Authenticate with the provider's own scheme (tracker.providers.<provider>.auth), store the
+body exactly as sent and commit, wake a worker, then answer. A body that passed
+authentication is always stored, even one the parser cannot read: the sender is told
+what was wrong (400; Mailgun 406, the only code that stops its retries; SendCloud 200
+with the error in the body, since it retries anything else under a fresh token) and the stored
+row fails in the worker with the same reason, kept for replay. Refused requests store
+nothing.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from tracker.pipeline import inbox, intake
+from tracker.adapters import metrics
+from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
+from tracker.http.errors import ApiError
+from tracker.db.models import utcnow
+from tracker.providers import registry
+from tracker.providers.common.errors import PayloadError
+from tracker.services import services
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("webhook_receivers", __name__)
+
+
+@blueprint.post("/hooks/<provider>/<token>")
+def receive(provider: str, token: str):
+    try:
+        return _receive(provider, token)
+    except ApiError as refused:
+        if provider in registry.WEBHOOK_PROVIDERS:
+            metrics.EVENTS_REFUSED.labels(provider, refused.error).inc()
+        raise
+
+
+def _receive(provider: str, token: str):
+    if provider not in registry.WEBHOOK_PROVIDERS:
+        raise ApiError(404, "unknown_provider", f"no webhook receiver for {provider!r}")
+    app = services()
+    source = app.sources.get(token)
+    if source is None or source.provider != provider:
+        raise ApiError(404, "unknown_source", f"no {provider} source has this hook token")
+
+    body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
+    now = utcnow()
+    webhook = WebhookRequest(
+        body=body,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        content_type=request.mimetype or "",
+        now=now,
+    )
+    try:
+        replay_token = registry.authenticator(provider)(webhook, source.secret)
+    except AuthenticationFailed as refused:
+        error = "unauthenticated" if refused.status == 401 else "forbidden"
+        raise ApiError(refused.status, error, refused.reason) from None
+    except ValueError as misconfigured:
+        # The source's own secret is unusable: our fault, not the sender's. 503 keeps the
+        # provider retrying until an operator fixes the source, so nothing is lost.
+        log.error("%s source %s has an unusable secret: %s", provider, source.id, misconfigured)
+        raise ApiError(503, "source_misconfigured", "this source's secret is misconfigured; retry later") from None
+
+    try:
+        events = registry.parse_webhook(provider, body, webhook.content_type, now)
+        problem = None
+    except PayloadError as error:
+        events, problem = [], str(error)
+    except Exception:  # noqa: BLE001 - a parser bug: the body is authentic, so it is stored all the same
+        log.exception("the %s parser failed on an authenticated body; storing it for the worker", provider)
+        events, problem = [], None
+
+    kind, text = _storable_body(body)
+    stored = intake.store(
+        app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
+        content_type=webhook.content_type, replay_token=replay_token,
+    )
+    if not stored.duplicate:
+        app.waker.wake()
+        metrics.EVENTS_RECEIVED.labels(provider).inc()
+    answer = {"status": "duplicate" if stored.duplicate else "stored", "events": len(events)}
+    if problem is not None:
+        status = registry.UNPROCESSABLE_STATUS.get(provider, 400)
+        detail = f"stored, but it can never be processed: {problem}"
+        if status >= 400:
+            raise ApiError(status, "unprocessable", detail)
+        return jsonify({**answer, "error": "unprocessable", "detail": detail}), status
+    return jsonify(answer), 200
+
+
+def _storable_body(body: bytes) -> tuple[str, str]:
+    """(inbox kind, text) keeping ``body`` byte for byte: as text when PostgreSQL's text can hold
+    it, else base64 (bytes that are not UTF-8, or a NUL, which text columns refuse)."""
+    if b"\x00" not in body:
+        try:
+            return inbox.WEBHOOK, body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return inbox.WEBHOOK_BASE64, base64.b64encode(body).decode("ascii")

@@ -1,0 +1,464 @@
+"""Inbox rows -> provider parsers -> state machine -> persistence.
+
+Called by Celery tasks and by the embedded in-process worker, never by views. A batch is
+one transaction: claim pending rows, turn each into normalized events (pure), insert the
+new ones into the history, merge each touched delivery's winner, mark the rows. A row
+whose payload can never be processed is marked failed with the reason and kept for
+replay; the rest of the batch goes on.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session
+
+from tracker.pipeline import inbox
+from tracker.adapters import metrics
+from tracker.db import repository
+from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
+from tracker.domain.suppression import SoftBouncePolicy
+from tracker.db.engine import Database
+from tracker.db.models import Delivery, DeliveryEvent, InboxEvent, utcnow
+from tracker.outbound import outbox
+from tracker.providers.acknowledgements import parse as acknowledgements
+from tracker.providers import registry
+from tracker.providers.ses import parse as ses
+from tracker.providers.common import storable
+from tracker.providers.common.errors import PayloadError, UnreadablePayload
+from tracker.providers.ses.envelope import SUBSCRIPTION_CONFIRMATION, EnvelopeError, decode_envelope
+from tracker.adapters.sns_subscriptions import ConfirmationFailed, SubscriptionConfirmer
+
+log = logging.getLogger(__name__)
+
+# History rows of message-level events (an SES open of a message sent to several
+# addresses) carry this recipient: kept on the message, attributed to nobody.
+MESSAGE_LEVEL = ""
+
+
+@dataclasses.dataclass
+class BatchResult:
+    claimed: int = 0
+    processed: int = 0
+    failed: int = 0
+    retrying: int = 0
+    events_applied: int = 0
+    transitions: list = dataclasses.field(default_factory=list)  # MergedDelivery rows whose status changed
+    webhooks_queued: int = 0
+
+    def __iadd__(self, other: "BatchResult") -> "BatchResult":
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    batch_size: int = 500
+    max_attempts: int = 5
+    soft_bounces: SoftBouncePolicy = SoftBouncePolicy()
+    suppress: bool = True  # a rebuild re-derives statuses but leaves the suppression list as operators left it
+
+
+class _Permanent(Exception):
+    """Retrying this row cannot help: its payload is what it is. ``kind``: inbox's failure kind."""
+
+    def __init__(self, message: str, kind: str = inbox.UNMAPPED_SHAPE) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def process_pending(db: Database, confirmer: SubscriptionConfirmer, settings: Settings) -> BatchResult:
+    """Process one batch of pending rows; BatchResult.claimed == 0 means the inbox is drained.
+
+    Raises only for trouble that concerns the whole batch (the database went away): its
+    rows stay pending and the caller tries again later.
+    """
+    with db.transaction() as session:
+        return _process(session, repository.claim_pending(session, settings.batch_size), confirmer, settings)
+
+
+def process_rows(db: Database, ids: Sequence[int], confirmer: SubscriptionConfirmer,
+                 settings: Settings) -> BatchResult:
+    """Process the given rows if still pending (a replay), each failing alone like a batch's."""
+    with db.transaction() as session:
+        return _process(session, repository.claim_by_ids(session, ids), confirmer, settings)
+
+
+def drain(db: Database, confirmer: SubscriptionConfirmer, settings: Settings,
+          max_batches: int | None = None) -> BatchResult:
+    """Process batches until the inbox has no pending row (or ``max_batches`` ran)."""
+    total = BatchResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        result = process_pending(db, confirmer, settings)
+        total += result
+        batches += 1
+        if result.claimed < settings.batch_size:
+            break
+    return total
+
+
+def _process(session: Session, rows: Sequence[InboxEvent], confirmer: SubscriptionConfirmer,
+             settings: Settings) -> BatchResult:
+    """Read each row, then apply them: a row whose reading or applying fails, fails alone.
+
+    Reading is per row. Applying is one savepoint for the rows never tried before; if the
+    database refuses it (or anything else goes wrong), the group is halved until the row
+    at fault is alone, so one poison row costs a few extra savepoints, never the batch.
+    A row that failed before (a retry) is applied on its own, so that a row failing
+    repeatedly cannot drag its neighbours down with it.
+    """
+    now = utcnow()
+    result = BatchResult(claimed=len(rows))
+    read: list[tuple[InboxEvent, list[NormalizedEvent]]] = []
+    for row in rows:
+        try:
+            read.append((row, _read(session, row, confirmer)))
+        except Exception as error:  # noqa: BLE001 - whatever it is, it is this row's alone
+            _record_failure(session, row, error, now, settings, result)
+    fresh = [item for item in read if not item[0].attempts]
+    groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
+    for group in groups:
+        _apply_group(session, group, now, settings, result)
+    _count(result)
+    return result
+
+
+def _apply_group(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
+                 settings: Settings, result: BatchResult) -> None:
+    try:
+        with session.begin_nested():
+            applied = _apply_rows(session, group, now, settings)
+    except Exception as error:  # noqa: BLE001 - isolated below; only whole-batch trouble propagates
+        if _concerns_batch(error):
+            raise
+        if len(group) == 1:
+            _record_failure(session, group[0][0], error, now, settings, result)
+            return
+        log.warning("applying %d rows failed (%s); isolating the row at fault", len(group), _reason(error))
+        half = len(group) // 2
+        _apply_group(session, group[:half], now, settings, result)
+        _apply_group(session, group[half:], now, settings, result)
+        return
+    result += applied
+
+
+def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
+                settings: Settings) -> BatchResult:
+    """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
+    rows = [row for row, _ in group]
+    events = [(row, event) for row, row_events in group for event in row_events]
+    added, merged = _apply(session, events, now, settings)
+    repository.record_messages(session, _messages(rows, events), now)
+    transitions = [delivery for delivery in merged if delivery.status_changed]
+    queued = outbox.enqueue_status_changes(session, transitions, now)
+    repository.mark_processed(session, [row.id for row in rows], now)
+    return BatchResult(processed=len(rows), events_applied=added, transitions=transitions, webhooks_queued=queued)
+
+
+def _record_failure(session: Session, row: InboxEvent, error: Exception, now, settings: Settings,
+                    result: BatchResult) -> None:
+    """Mark ``row`` failed (or waiting for its retry) with the kind and reason of ``error``."""
+    if _concerns_batch(error):
+        raise error
+    kind = _failure_kind(error)
+    if kind == inbox.INTERNAL:
+        log.error("inbox row %s failed with an unexpected error", row.id, exc_info=error)
+    state = repository.record_failure(session, row.id, _reason(error), now=now, kind=kind,
+                                      max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
+    if state == inbox.PENDING:
+        result.retrying += 1
+    else:
+        result.failed += 1
+
+
+def _failure_kind(error: Exception) -> str:
+    if isinstance(error, _Permanent):
+        return error.kind
+    if isinstance(error, ConfirmationFailed):
+        return inbox.TRANSIENT
+    if isinstance(error, (DataError, IntegrityError)):
+        return inbox.UNSTORABLE  # the database refuses a value of this row: retrying cannot help
+    if isinstance(error, OperationalError):
+        return inbox.DATABASE  # a deadlock, a lock or statement timeout: worth another try
+    return inbox.INTERNAL
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, (_Permanent, ConfirmationFailed)):
+        return str(error)
+    if isinstance(error, DBAPIError):
+        return f"database error: {error.orig}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def _concerns_batch(error: Exception) -> bool:
+    """Whether ``error`` says nothing about a row but that the database is gone (retry the batch)."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, InterfaceError)
+    return isinstance(error, (DisconnectionError, PoolTimeoutError))
+
+
+def _count(result: BatchResult) -> None:
+    metrics.ROWS_PROCESSED.labels("processed").inc(result.processed)
+    metrics.ROWS_PROCESSED.labels("failed").inc(result.failed)
+    metrics.ROWS_PROCESSED.labels("retrying").inc(result.retrying)
+    for delivery in result.transitions:
+        for change in delivery.changes or (None,):
+            metrics.STATUS_TRANSITIONS.labels(change.status.value if change else delivery.status).inc()
+
+
+def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> list[NormalizedEvent]:
+    """The events a row says, after acting on the SNS handshake it may be."""
+    if row.kind not in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
+        return events_of(row)
+    try:
+        envelope = decode_envelope(row.body)
+    except EnvelopeError as error:
+        raise _Permanent(str(error), inbox.PARSE_ERROR) from None
+    if envelope.type == SUBSCRIPTION_CONFIRMATION:
+        try:
+            arn = confirmer.confirm(envelope)
+        except ValueError as error:
+            raise _Permanent(str(error)) from None
+        state = "confirmed"
+    else:
+        # An UnsubscribeConfirmation is recorded and nothing else: re-subscribing is the
+        # topic owner's decision, never the tracker's.
+        arn, state = None, "unsubscribed"
+    with session.begin_nested():  # a write while reading: if refused, only this row fails
+        repository.record_sns_subscription(session, source_id=row.source_id, topic_arn=envelope.topic_arn,
+                                           state=state, subscription_arn=arn, inbox_event_id=row.id)
+    return []
+
+
+def events_of(row: InboxEvent) -> list[NormalizedEvent]:
+    """The normalized events in an inbox row, made storable (no side effects).
+
+    _Permanent if the row can never be read or stored.
+    """
+    return [_storable(event) for event in _parsed(row)]
+
+
+# What identifies an event must fit its column whole: cut, two ids could become one.
+_IDENTITY_WIDTHS = (("message_id", Delivery.message_id.type.length), ("recipient", Delivery.recipient.type.length),
+                    ("event_key", DeliveryEvent.event_key.type.length))
+
+
+def _storable(event: NormalizedEvent) -> NormalizedEvent:
+    """``event`` as the database can hold it (tracker.providers.common.storable: ids refused, text cleaned)."""
+    for name, width in _IDENTITY_WIDTHS:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if len(value) > width:
+            raise _Permanent(f"{event.provider} {event.type.value} event: {name} is {len(value)} characters long, "
+                             f"past the {width} a {name} may have: {value[:60]!r}...", inbox.UNSTORABLE)
+        trouble = storable.problem(value)
+        if trouble:
+            raise _Permanent(f"{event.provider} {event.type.value} event: {name} {trouble}: {value[:60]!r}",
+                             inbox.UNSTORABLE)
+    return dataclasses.replace(
+        event,
+        bounce_subtype=storable.text(event.bounce_subtype) if event.bounce_subtype else event.bounce_subtype,
+        diagnostic=storable.text(event.diagnostic) if event.diagnostic else event.diagnostic,
+        smtp_action=storable.text(event.smtp_action) if event.smtp_action else event.smtp_action,
+        smtp_status=storable.text(event.smtp_status) if event.smtp_status else event.smtp_status,
+        details=storable.value(event.details),
+    )
+
+
+def _parsed(row: InboxEvent) -> list[NormalizedEvent]:
+    try:
+        if row.provider in registry.WEBHOOK_PROVIDERS:
+            return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
+                                          row.received_at)
+        if row.kind == inbox.ACKNOWLEDGEMENT:
+            return acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider)
+        if row.kind == inbox.RAW:
+            return ses.parse_message(row.body, fallback_time=row.received_at)
+        if row.kind in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
+            return []
+        envelope = decode_envelope(row.body)
+        return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
+    except (EnvelopeError, UnreadablePayload) as error:
+        raise _Permanent(str(error), inbox.PARSE_ERROR) from None
+    except PayloadError as error:
+        raise _Permanent(str(error), inbox.UNMAPPED_SHAPE) from None
+
+
+def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) -> tuple[int, int]:
+    """Apply already-processed rows again (a rebuild): (events added, rows unreadable now)."""
+    events, unreadable = [], 0
+    for row in rows:
+        try:
+            events.extend((row, event) for event in events_of(row))
+        except Exception:  # noqa: BLE001 - a rebuild counts what it cannot read and goes on
+            unreadable += 1
+    added, _ = _apply(session, events, utcnow(), settings)
+    return added, unreadable
+
+
+def _messages(rows: Sequence[InboxEvent],
+              events: Sequence[tuple[InboxEvent, NormalizedEvent]]) -> list[tuple[int, ses.MessageFacts]]:
+    """(account id, facts) of the messages in these rows: sender, subject, attributes.
+
+    SES says them in ``mail`` (tags); webhook providers echo the attributes the compatible
+    APIs filter on in each event (Infobip's bulkId, campaignReferenceId, applicationId,
+    entityId; SendCloud's labelId, labelName), which their parsers keep in the details.
+    """
+    found = {}
+    for row in rows:
+        if row.provider != ses.PROVIDER or row.kind not in (inbox.NOTIFICATION, inbox.RAW):
+            continue
+        try:
+            text = row.body if row.kind == inbox.RAW else decode_envelope(row.body).message
+        except EnvelopeError:
+            continue
+        facts = ses.message_facts(text)
+        if facts is not None:
+            found.setdefault((row.account_id, facts.message_id), facts)
+    for row, event in events:
+        if row.provider not in registry.WEBHOOK_PROVIDERS or (row.account_id, event.message_id) in found:
+            continue
+        attributes = {name: event.details[name] for name in ses.ATTRIBUTE_TAGS
+                      if isinstance(event.details.get(name), str) and event.details[name]}
+        if attributes:
+            found[(row.account_id, event.message_id)] = ses.MessageFacts(event.message_id, None, None, attributes)
+    return [(account_id, _storable_facts(facts)) for (account_id, message_id), facts in sorted(found.items())
+            if not storable.problem(message_id)]
+
+
+def _storable_facts(facts: ses.MessageFacts) -> ses.MessageFacts:
+    return dataclasses.replace(
+        facts,
+        from_address=storable.text(facts.from_address) if facts.from_address else facts.from_address,
+        subject=storable.text(facts.subject) if facts.subject else facts.subject,
+        attributes=storable.value(facts.attributes),
+    )
+
+
+def webhook_body(row: InboxEvent) -> bytes:
+    """The bytes a webhook provider sent (bodies that were not UTF-8 are kept base64-encoded)."""
+    if row.kind == inbox.WEBHOOK_BASE64:
+        return base64.b64decode(row.body)
+    return row.body.encode("utf-8")
+
+
+def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now,
+           settings: Settings) -> tuple[int, list[repository.MergedDelivery]]:
+    """Add new events to the history and merge each touched delivery's new winner; returns events added."""
+    history_rows: dict[tuple, dict] = {}
+    by_identity: dict[tuple, tuple[InboxEvent, NormalizedEvent]] = {}
+    for row, event in events:
+        recipient = event.recipient if event.recipient is not None else MESSAGE_LEVEL
+        identity = (row.account_id, event.message_id, recipient, event.event_key)
+        if identity in history_rows:
+            continue  # the same event twice in one batch (e.g. via two SNS topics)
+        by_identity[identity] = (row, event)
+        history_rows[identity] = {
+            "account_id": row.account_id,
+            "message_id": event.message_id,
+            "recipient": recipient,
+            "event_key": event.event_key,
+            "type": event.type.value,
+            "status": event.status.value if event.status else None,
+            "occurred_at": event.occurred_at,
+            "bounce_type": event.bounce_type.value if event.bounce_type else None,
+            "bounce_subtype": event.bounce_subtype,
+            "diagnostic": event.diagnostic,
+            "details": dict(event.details),
+            "sent_at": event.sent_at, "smtp_action": event.smtp_action, "smtp_status": event.smtp_status,
+            "inbox_event_id": row.id,
+            "recorded_at": now,
+        }
+    # Sorted, so that concurrent workers take index locks in one order and never deadlock.
+    inserted = repository.insert_delivery_events(session, [history_rows[k] for k in sorted(history_rows)])
+
+    # In arrival order (the rows' order, then each row's own), so that the status changes
+    # counted below are the ones the events would have made arriving one by one.
+    new_per_address: dict[tuple, list[NormalizedEvent]] = defaultdict(list)
+    providers: dict[tuple, str] = {}
+    for identity, (row, event) in by_identity.items():
+        account_id, message_id, recipient, _ = identity
+        if recipient == MESSAGE_LEVEL or identity not in inserted:
+            continue
+        new_per_address[(account_id, message_id, recipient)].append(event)
+        providers[(account_id, message_id, recipient)] = row.provider
+    # An event about an address but no message (a suppression made in a provider's
+    # console) feeds the suppression list and the history, but is no delivery.
+    new_per_delivery = {key: events for key, events in new_per_address.items() if key[1]}
+    while True:
+        try:
+            with session.begin_nested():
+                merged = _merge(session, new_per_delivery, providers, now)
+            break
+        except repository.DeliveryRaced:
+            continue  # another worker created one of these deliveries meanwhile: count on top of it
+    if settings.suppress:
+        _suppress(session, new_per_address, providers, settings.soft_bounces)
+    return len(inserted), merged
+
+
+def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]], providers: dict[tuple, str],
+           now) -> list[repository.MergedDelivery]:
+    """Lock the deliveries, count the status changes the new events make on each (tracker.domain
+    transitions), and merge; each change gets its own status sequence, as one by one."""
+    locked = repository.lock_states(session, sorted(new_per_delivery))
+    changes = []
+    for key, new_events in sorted(new_per_delivery.items()):
+        account_id, message_id, recipient = key
+        current = locked.get(key)
+        steps = tuple(transitions(current.state if current else None, new_events))
+        changes.append(repository.DeliveryChange(
+            account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
+            state=fold(new_events), new_events=len(new_events), engagement=engagement(new_events),
+            milestones=milestones(new_events), changes=steps,
+            status_sequence=(current.status_sequence if current else 0) + len(steps), before=current,
+        ))
+    return repository.merge_deliveries(session, changes, now)
+
+
+def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],
+              providers: dict[tuple, str], policy: SoftBouncePolicy) -> None:
+    """Add the recipients of suppressing events (tracker.domain.suppression) to their account's list."""
+    rows = []
+    soft: dict[tuple[int, str], tuple[NormalizedEvent, str]] = {}
+    for key, events in sorted(new_per_address.items()):
+        account_id, _, recipient = key
+        for event in sorted(events, key=lambda e: (e.occurred_at, e.event_key)):
+            reason = suppression.immediate_reason(event)
+            if reason is not None:
+                rows.append(_suppression_row(account_id, recipient, reason, providers[key], event))
+            elif suppression.is_soft_bounce(event):
+                soft[(account_id, recipient)] = (event, providers[key])  # the latest one per address
+    by_account: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for (account_id, recipient), (event, _) in soft.items():
+        by_account[account_id][recipient] = event.occurred_at - policy.window
+    for account_id, since in by_account.items():
+        for recipient, count in repository.soft_bounce_counts(session, account_id, since).items():
+            if suppression.soft_bounces_suppress(count, policy):
+                event, provider = soft[(account_id, recipient)]
+                rows.append(_suppression_row(account_id, recipient, suppression.Reason.SOFT_BOUNCES,
+                                             provider, event))
+    repository.add_suppressions(session, rows)
+
+
+def _suppression_row(account_id, recipient, reason, provider, event: NormalizedEvent) -> dict:
+    return {"account_id": account_id, "address": recipient, "reason": reason.value, "provider": provider,
+            "message_id": event.message_id, "event_key": event.event_key, "occurred_at": event.occurred_at,
+            "created_at": utcnow()}

@@ -1,0 +1,82 @@
+"""Putting an authenticated event into the inbox: shared by the HTTP receivers and the SQS poller.
+
+Everything here happens before the sender hears success: decode, verify, check the topic,
+insert and commit. Refusals are ApiErrors carrying the status a receiver answers with;
+the SQS poller logs them instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+from sqlalchemy.exc import IntegrityError
+
+from tracker.pipeline import inbox
+from tracker.db import repository
+from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
+from tracker.http.errors import ApiError
+from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
+from tracker.services import Services, SourceInfo
+
+SES = "ses"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    inbox_id: int | None  # None: this source already had the event (a redelivery)
+    dedupe_key: str
+
+    @property
+    def duplicate(self) -> bool:
+        return self.inbox_id is None
+
+
+def accept_sns(services: Services, source: SourceInfo, text: str) -> Stored:
+    """Verify an SNS envelope (HTTP body or SQS message body) and store it."""
+    try:
+        envelope = decode_envelope(text)
+    except EnvelopeError as error:
+        raise ApiError(400, "malformed", str(error)) from None
+    try:
+        verify(envelope.fields, services.certificates)
+    except SignatureError as error:
+        raise ApiError(403, "invalid_signature", str(error)) from None
+    except CertificateUnavailable as error:
+        raise ApiError(503, "certificate_unavailable", str(error), {"Retry-After": "5"}) from None
+    if not source.allows_topic(envelope.topic_arn):
+        raise ApiError(403, "topic_not_allowed", f"{envelope.topic_arn} is not allowed for this source")
+    return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text)
+
+
+def accept_raw_ses(services: Services, source: SourceInfo, text: str) -> Stored:
+    """Store an SES message that came without an envelope (SQS raw message delivery).
+
+    No signature exists to check: such bodies are only accepted where the channel itself
+    is authenticated (an IAM-protected queue), never over HTTP. SNS may deliver the same
+    message twice with nothing but its content in common, so the content is the key.
+    """
+    key = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return store(services, source, kind=inbox.RAW, dedupe_key=key, body=text)
+
+
+def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str, body: str,
+          content_type: str | None = None, replay_token: str | None = None) -> Stored:
+    """Insert and commit one raw event (idempotently), refusing a replay token seen before."""
+    try:
+        with services.db.engine.begin() as connection:
+            if replay_token is not None:
+                repository.remember_replay_token(connection, source.id, replay_token)
+            inbox_id = repository.store_inbox_event(
+                connection, source_id=source.id, account_id=source.account_id, provider=source.provider,
+                kind=kind, dedupe_key=dedupe_key, body=body, content_type=content_type,
+            )
+    except IntegrityError:
+        # Only the replay-token insert can conflict (the inbox insert ignores duplicates).
+        # The very same body again is the provider retrying a request whose answer it
+        # lost: already stored, so it hears success. A different body under a used token
+        # is a replay of someone else's signature.
+        with services.db.engine.connect() as connection:
+            if repository.inbox_has(connection, source.id, dedupe_key):
+                return Stored(None, dedupe_key)
+        raise ApiError(403, "replayed", "this request's one-time token was already used") from None
+    return Stored(inbox_id, dedupe_key)

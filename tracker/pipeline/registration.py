@@ -1,0 +1,85 @@
+"""Applications registering messages: the attributes the compatible APIs filter on, and PENDING
+deliveries for each recipient before the provider says anything.
+
+A message registered without the provider's message id gets a placeholder id; attaching
+the real one later (PATCH) renames its deliveries, merging with any that events for the
+real id already created. Registration before or after the provider's events gives the
+same deliveries and attributes.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from tracker.db import repository
+from tracker.domain import INITIAL, normalize_address, normalize_message_id, submitted_at
+from tracker.db.models import Delivery, Message, utcnow
+from tracker.providers.ses.parse import ATTRIBUTE_TAGS
+
+PLACEHOLDER = "registered-"
+
+
+def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message:
+    now = utcnow()
+    message_id = normalize_message_id(spec.get("message_id") or "") or f"{PLACEHOLDER}{uuid.uuid4()}"
+    attributes = {name: str(spec[name]) for name in ATTRIBUTE_TAGS if spec.get(name) is not None}
+    if spec.get("tags"):
+        attributes["tags"] = spec["tags"]
+    message = repository.merge_message(
+        session, account_id, message_id, now, override=True, attributes=attributes,
+        from_address=spec.get("from"), subject=spec.get("subject"), params=spec.get("params"),
+        attachments_metadata=spec.get("attachments_metadata"), cc=spec.get("cc"), bcc=spec.get("bcc"),
+        registered_at=now,
+    )
+    recipients = [normalize_address(r) for r in spec["recipients"]]
+    repository.merge_deliveries(session, [
+        repository.DeliveryChange(account_id=account_id, provider=spec.get("provider") or "unknown",
+                                  message_id=message_id, recipient=recipient, state=INITIAL, new_events=0,
+                                  registered_at=now)
+        for recipient in sorted(set(recipients))
+    ], now)
+    return message
+
+
+def attach_provider_id(session: Session, message: Message, provider_message_id: str) -> Message:
+    """Give a message registered without one its provider message id; merges with what events made."""
+    provider_message_id = normalize_message_id(provider_message_id)
+    if message.message_id == provider_message_id:
+        return message
+    if not message.message_id.startswith(PLACEHOLDER):
+        raise ValueError(f"message {message.id} already has the provider message id {message.message_id}")
+    old = message.message_id
+    surviving = {d.recipient: d for d in session.scalars(select(Delivery).where(
+        Delivery.account_id == message.account_id, Delivery.message_id == provider_message_id).with_for_update())}
+    existing = set(surviving)
+    # Those deliveries learn when the message was registered, as if registered first.
+    for delivery in session.scalars(select(Delivery).where(Delivery.account_id == message.account_id,
+                                                           Delivery.message_id == old,
+                                                           Delivery.recipient.in_(existing))):
+        kept = surviving[delivery.recipient]
+        if delivery.registered_at and (kept.registered_at is None or delivery.registered_at < kept.registered_at):
+            kept.registered_at = delivery.registered_at
+            kept.submitted_at = submitted_at(kept.sent_at, kept.registered_at, kept.first_event_at)
+    # Deliveries under the placeholder have no events (nothing could name them): where
+    # events already made a delivery for the real id, that one stays and the placeholder goes.
+    session.execute(delete(Delivery).where(Delivery.account_id == message.account_id, Delivery.message_id == old,
+                                           Delivery.recipient.in_(existing)))
+    session.execute(update(Delivery).where(Delivery.account_id == message.account_id, Delivery.message_id == old)
+                    .values(message_id=provider_message_id, updated_at=utcnow()))
+    other = session.scalar(select(Message).where(Message.account_id == message.account_id,
+                                                 Message.message_id == provider_message_id))
+    if other is None:
+        message.message_id = provider_message_id
+        session.flush()
+        return message
+    # Events created a row for the real id (from SES tags): the registration's values win.
+    snapshot = {name: getattr(message, name) for name in
+                ("from_address", "subject", "params", "attachments_metadata", "cc", "bcc", "registered_at")}
+    attributes = dict(message.attributes or {})
+    session.delete(message)
+    session.flush()
+    return repository.merge_message(session, other.account_id, provider_message_id, utcnow(), override=True,
+                                    attributes=attributes, **snapshot)

@@ -1,0 +1,59 @@
+"""What a provider webhook's authenticity check sees and how it says no. Pure.
+
+Each provider's auth module (tracker.providers.<provider>.auth: infobip, sendcloud, sendgrid, mailgun,
+postmark) exposes ``authenticate(request: WebhookRequest, secret: str | None) -> str | None``:
+it raises AuthenticationFailed, or returns a replay token (a value the provider promises
+never to reuse, such as Mailgun's or SendCloud's ``token``) that the receiver refuses to
+accept twice, or None when the scheme has none.
+
+Errors:
+
+    AuthenticationFailed(status=401)   no credentials where some are required
+    AuthenticationFailed(status=403)   credentials present but wrong, forged or stale
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hmac
+from datetime import datetime
+from typing import Mapping
+
+
+class AuthenticationFailed(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookRequest:
+    """A received webhook, as its authenticity check needs it."""
+
+    body: bytes
+    headers: Mapping[str, str]  # keys lower-cased
+    content_type: str  # the media type alone, lower-cased ("application/json")
+    now: datetime  # aware; for freshness windows
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def require_basic_auth(request: WebhookRequest, expected: str) -> None:
+    """Check HTTP Basic credentials against ``user:password``, in constant time."""
+    scheme, _, encoded = (request.header("authorization") or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise AuthenticationFailed(401, "HTTP Basic credentials are required for this source")
+    try:
+        presented = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed(401, "the Basic credentials are not valid base64 user:password") from None
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise AuthenticationFailed(403, "the Basic credentials are wrong")
+
+
+def equal(presented: str, expected: str) -> bool:
+    """Constant-time comparison of two signatures or secrets."""
+    return hmac.compare_digest(presented.encode(), expected.encode())

@@ -1,0 +1,1 @@
+"""Mailgun: webhook events (parse) and their HMAC signature (auth)."""

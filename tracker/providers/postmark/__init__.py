@@ -1,0 +1,1 @@
+"""Postmark: webhook records (parse, facts) and their HTTP Basic credentials (auth)."""

@@ -1,0 +1,1 @@
+"""SendCloud: webhook pushes (parse, facts) and their HMAC with a one-time token (auth)."""

@@ -1,0 +1,1 @@
+"""SendGrid: Event Webhook batches (parse) and their ECDSA signature (auth)."""

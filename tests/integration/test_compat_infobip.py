@@ -21,7 +21,8 @@ from tests.support.sns_signing import notification
 from tests.support.webhooks import infobip as infobip_hooks
 from tracker.db import repository
 from tracker.http.compat.infobip import views as compat_infobip
-from tracker.http.compat.infobip.mapping import STATUS, Outcome, infobip_codes
+from tracker.domain import BounceType, EventType, Outcome
+from tracker.http.compat.infobip.mapping import STATUS, infobip_codes
 from tracker.domain import Status
 from tracker.db.models import Account, Delivery
 
@@ -97,34 +98,41 @@ def one_of_each():
 
 # --- the mapping table, row by row ---------------------------------------------------------------
 
+def _outcome(status, bounce_type=None, bounce_subtype=None, diagnostic=None, event_type=None) -> Outcome:
+    """A delivery's shown outcome (tracker.domain), as the rows below name its parts."""
+    return Outcome(status, precedence="", type=event_type, bounce_type=BounceType(bounce_type) if bounce_type else None,
+                   bounce_subtype=bounce_subtype, diagnostic=diagnostic)
+
+
 ROWS = [  # outcome -> (status groupName, status id, error id, error permanent)
-    (Outcome(Status.PENDING), ("PENDING", 26, 0, False)),
-    (Outcome(Status.SENT), ("PENDING", 7, 0, False)),
-    (Outcome(Status.RETRY), ("PENDING", 3, 0, False)),
-    (Outcome(Status.DELIVERED), ("DELIVERED", 5, 0, False)),
-    (Outcome(Status.OPENED), ("DELIVERED", 5, 0, False)),
-    (Outcome(Status.ERROR, event_type="rejected"), ("REJECTED", 21, 6005, False)),
-    (Outcome(Status.ERROR, event_type="rendering_failed"), ("REJECTED", 21, 6021, False)),
-    (Outcome(Status.BOUNCED, "PERMANENT", "General", "smtp; 550 5.1.1 no such user"), ("UNDELIVERABLE", 9, 6006, True)),
-    (Outcome(Status.BOUNCED, "PERMANENT", "General"), ("UNDELIVERABLE", 9, 6012, True)),
-    (Outcome(Status.BOUNCED, "PERMANENT", "NoEmail"), ("UNDELIVERABLE", 9, 6006, True)),
-    (Outcome(Status.BOUNCED, "PERMANENT", "Suppressed"), ("UNDELIVERABLE", 9, 6034, True)),
-    (Outcome(Status.BOUNCED, "PERMANENT", "OnAccountSuppressionList"), ("UNDELIVERABLE", 9, 6034, True)),
-    (Outcome(Status.BOUNCED, "PERMANENT", "EC_HARD_BOUNCE"), ("UNDELIVERABLE", 9, 6012, True)),
-    (Outcome(Status.BOUNCED, "PERMANENT", None, "550 5.2.1 mailbox disabled"), ("UNDELIVERABLE", 9, 6009, True)),
-    (Outcome(Status.BOUNCED, "TRANSIENT", "General"), ("UNDELIVERABLE", 9, 6007, False)),
-    (Outcome(Status.BOUNCED, "TRANSIENT", "MailboxFull"), ("UNDELIVERABLE", 9, 6010, False)),
-    (Outcome(Status.BOUNCED, "TRANSIENT", None, "452 4.2.2 over quota"), ("UNDELIVERABLE", 9, 6010, False)),
-    (Outcome(Status.BOUNCED, "TRANSIENT", "MessageTooLarge"), ("UNDELIVERABLE", 9, 6013, False)),
-    (Outcome(Status.BOUNCED, "TRANSIENT", "ContentRejected"), ("UNDELIVERABLE", 9, 6002, False)),
-    (Outcome(Status.BOUNCED, "UNDETERMINED", "Undetermined"), ("UNDELIVERABLE", 9, 6013, False)),
-    (Outcome(Status.COMPLAINT), ("DELIVERED", 5, 6035, True)),
-    (Outcome(Status.ACKNOWLEDGED), ("REJECTED", 21, 6005, False)),  # only when no failure is in its history
+    (_outcome(Status.PENDING), ("PENDING", 26, 0, False)),
+    (_outcome(Status.SENT), ("PENDING", 7, 0, False)),
+    (_outcome(Status.RETRY), ("PENDING", 3, 0, False)),
+    (_outcome(Status.DELIVERED), ("DELIVERED", 5, 0, False)),
+    (_outcome(Status.OPENED), ("DELIVERED", 5, 0, False)),
+    (_outcome(Status.ERROR, event_type=EventType.REJECTED), ("REJECTED", 21, 6005, False)),
+    (_outcome(Status.ERROR, event_type=EventType.RENDERING_FAILED), ("REJECTED", 21, 6021, False)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "General", "smtp; 550 5.1.1 no such user"), ("UNDELIVERABLE", 9, 6006, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "General"), ("UNDELIVERABLE", 9, 6012, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "NoEmail"), ("UNDELIVERABLE", 9, 6006, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "Suppressed"), ("UNDELIVERABLE", 9, 6034, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "OnAccountSuppressionList"), ("UNDELIVERABLE", 9, 6034, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "EC_HARD_BOUNCE"), ("UNDELIVERABLE", 9, 6012, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", None, "550 5.2.1 mailbox disabled"), ("UNDELIVERABLE", 9, 6009, True)),
+    (_outcome(Status.BOUNCED, "TRANSIENT", "General"), ("UNDELIVERABLE", 9, 6007, False)),
+    (_outcome(Status.BOUNCED, "TRANSIENT", "MailboxFull"), ("UNDELIVERABLE", 9, 6010, False)),
+    (_outcome(Status.BOUNCED, "TRANSIENT", None, "452 4.2.2 over quota"), ("UNDELIVERABLE", 9, 6010, False)),
+    (_outcome(Status.BOUNCED, "TRANSIENT", "MessageTooLarge"), ("UNDELIVERABLE", 9, 6013, False)),
+    (_outcome(Status.BOUNCED, "TRANSIENT", "ContentRejected"), ("UNDELIVERABLE", 9, 6002, False)),
+    (_outcome(Status.BOUNCED, "UNDETERMINED", "Undetermined"), ("UNDELIVERABLE", 9, 6013, False)),
+    (_outcome(Status.COMPLAINT), ("DELIVERED", 5, 6035, True)),
+    (_outcome(Status.ACKNOWLEDGED), ("REJECTED", 21, 6005, False)),  # only when no failure is in its history
 ]
 
 
 @pytest.mark.parametrize("outcome, expected", ROWS,
-                         ids=[f"{o.status.value}-{o.bounce_type}-{o.bounce_subtype}-{o.event_type}" for o, _ in ROWS])
+                         ids=[f"{o.status.value}-{o.bounce_type and o.bounce_type.value}-{o.bounce_subtype}-{o.type and o.type.value}"
+                              for o, _ in ROWS])
 def test_mapping_row(outcome, expected):
     status, error = infobip_codes(outcome)
     assert (status.group_name, status.id, error.id, error.permanent) == expected

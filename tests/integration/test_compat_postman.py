@@ -90,8 +90,12 @@ def test_status_mapping_row(canonical, postman):
     ("ERROR", "UNSENT"), ("BOUNCED", "BOUNCED"), ("COMPLAINT", "COMPLAINT"), (None, "UNSENT"),
 ])
 def test_acknowledged_maps_as_the_failure_it_acknowledged(acknowledged, postman):
+    from tracker.domain import DeliveryState, Outcome
+
     assert Status.ACKNOWLEDGED not in STATUS
-    assert postman_status(Status.ACKNOWLEDGED, Status(acknowledged) if acknowledged else None) == postman
+    failure = Outcome(Status(acknowledged), precedence="05|x|k") if acknowledged else None
+    state = DeliveryState(Status.ACKNOWLEDGED, precedence="08|y|a", failure=failure)
+    assert postman_status(state.shown.status) == postman
 
 
 # -- the seed's examples, replayed -------------------------------------------------------------

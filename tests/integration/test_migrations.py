@@ -5,7 +5,7 @@ from alembic.runtime.migration import MigrationContext
 from tracker.db import migrate
 from tracker.db.models import Base
 
-EXPECTED_HEAD = "0008"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0009"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():
@@ -27,3 +27,87 @@ def test_migrations_run_on_the_sqlite_default(tmp_path):
     assert migrate.current_revision(db.engine) == EXPECTED_HEAD
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+# --- 0009: the winner's type and the winning failure on the delivery row --------------------
+
+def _history_before_0009():
+    """An acknowledged delivery whose history holds a reject and a later bounce, and a complaint."""
+    from datetime import datetime, timezone
+
+    from tracker.domain import BounceType, EventType, NormalizedEvent
+
+    at = datetime(2026, 12, 4, 17, 6, 48, 123456, tzinfo=timezone.utc)
+
+    def event(kind, seconds, key, recipient="a@example.com", **facts):
+        from datetime import timedelta
+
+        return NormalizedEvent(provider="ses", message_id="m-1", recipient=recipient, type=kind,
+                               occurred_at=at + timedelta(seconds=seconds), event_key=key, **facts)
+
+    acknowledged = [event(EventType.SENT, 0, "send"), event(EventType.REJECTED, 1, "reject", diagnostic="no"),
+                    event(EventType.BOUNCED, 2, "bounce|1", bounce_type=BounceType.PERMANENT, bounce_subtype="General",
+                          diagnostic="smtp; 550 5.1.1 user unknown", smtp_action="failed", smtp_status="5.1.1"),
+                    event(EventType.ACKNOWLEDGED, 3, "ack")]
+    complained = [event(EventType.DELIVERED, 0, "delivered", "b@example.com"),
+                  event(EventType.COMPLAINED, 5, "complaint", "b@example.com")]
+    return acknowledged, complained
+
+
+def _fill_0008(engine, histories) -> None:
+    from tracker.db.models import Account, Delivery, DeliveryEvent, utcnow
+    from tracker.domain import fold
+
+    with engine.begin() as connection:
+        account_id = connection.execute(Account.__table__.insert().values(name="acme", created_at=utcnow())
+                                        .returning(Account.__table__.c.id)).scalar()
+        for events in histories:
+            state = fold(events)
+            connection.execute(Delivery.__table__.insert().values(
+                account_id=account_id, provider="ses", message_id="m-1", recipient=events[0].recipient,
+                status=state.status.value, precedence=state.precedence, status_at=state.status_at,
+                events_count=len(events), created_at=utcnow(), updated_at=utcnow()))
+            for e in events:
+                connection.execute(DeliveryEvent.__table__.insert().values(
+                    account_id=account_id, message_id=e.message_id, recipient=e.recipient, event_key=e.event_key,
+                    type=e.type.value, status=e.status.value if e.status else None, occurred_at=e.occurred_at,
+                    bounce_type=e.bounce_type.value if e.bounce_type else None, bounce_subtype=e.bounce_subtype,
+                    diagnostic=e.diagnostic, smtp_action=e.smtp_action, smtp_status=e.smtp_status, details={},
+                    recorded_at=utcnow()))
+
+
+def _check_0009_backfill(engine, histories) -> None:
+    from sqlalchemy import select
+
+    from tracker.db import repository
+    from tracker.db.models import Delivery
+    from tracker.domain import fold
+
+    with engine.connect() as connection:
+        rows = {row.recipient: row for row in connection.execute(select(Delivery))}
+    for events in histories:
+        assert repository.state_of(rows[events[0].recipient]) == fold(events)
+
+
+def test_0009_fills_the_failure_and_the_winners_type_from_the_history_on_postgresql():
+    from tests.support.database import throwaway_database
+    from tracker.db.engine import Database
+
+    histories = _history_before_0009()
+    with throwaway_database("tracker_migration", revision="0008") as url:
+        db = Database(url)
+        _fill_0008(db.engine, histories)
+        migrate.upgrade(db.engine)
+        _check_0009_backfill(db.engine, histories)
+        db.dispose()
+
+
+def test_0009_fills_the_failure_and_the_winners_type_from_the_history_on_sqlite(tmp_path):
+    from tracker.db.engine import Database
+
+    histories = _history_before_0009()
+    db = Database(f"sqlite:///{tmp_path}/t.db")
+    migrate.upgrade(db.engine, "0008")
+    _fill_0008(db.engine, histories)
+    migrate.upgrade(db.engine)
+    _check_0009_backfill(db.engine, histories)

@@ -12,8 +12,9 @@ ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://post
 
 
 @contextlib.contextmanager
-def throwaway_database(prefix: str, admin_url: str = ADMIN_URL) -> Iterator[str]:
-    """Create ``<prefix>_<random>`` on the server of ``admin_url``, migrate it, yield its URL, drop it afterwards."""
+def throwaway_database(prefix: str, admin_url: str = ADMIN_URL, revision: str = "head") -> Iterator[str]:
+    """Create ``<prefix>_<random>`` on the server of ``admin_url``, migrate it (to ``revision``), yield its
+    URL, drop it afterwards."""
     from tracker.db import migrate
     from tracker.db.engine import Database
 
@@ -25,7 +26,7 @@ def throwaway_database(prefix: str, admin_url: str = ADMIN_URL) -> Iterator[str]
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
         db = Database(url)
-        migrate.upgrade(db.engine)
+        migrate.upgrade(db.engine, revision)
         db.dispose()
         yield url
     finally:

@@ -215,6 +215,20 @@ class Delivery(Base):
     # The winner's DSN facts (RFC 3464 action, RFC 3463 status code), as its provider said them.
     smtp_action: Mapped[str | None] = mapped_column(Text)
     smtp_status: Mapped[str | None] = mapped_column(Text)
+    # The winner's event type (a reject and a rendering failure are both ERROR).
+    status_type: Mapped[str | None] = mapped_column(String(32))
+    # The winning failure of the history (tracker.domain.DeliveryState.failure): what an
+    # ACKNOWLEDGED delivery renders as where a style has no acknowledged status. Kept by
+    # the same greatest-precedence rule as the status, so no view reads the history.
+    failure_status: Mapped[str | None] = mapped_column(String(16))
+    failure_precedence: Mapped[str | None] = mapped_column(Text)
+    failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_type: Mapped[str | None] = mapped_column(String(32))
+    failure_bounce_type: Mapped[str | None] = mapped_column(String(16))
+    failure_bounce_subtype: Mapped[str | None] = mapped_column(String(64))
+    failure_diagnostic: Mapped[str | None] = mapped_column(Text)
+    failure_smtp_action: Mapped[str | None] = mapped_column(Text)
+    failure_smtp_status: Mapped[str | None] = mapped_column(Text)
     events_count: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped on every status change, so a subscriber can drop changes that arrive late.
     status_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

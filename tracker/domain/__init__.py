@@ -6,9 +6,12 @@ from tracker.domain.engagement import Engagement, Milestones, engagement, milest
 from tracker.domain.send_time import submitted_at
 from tracker.domain.events import EventType, NormalizedEvent, normalize_address, normalize_message_id
 from tracker.domain.state import (
+    ACKNOWLEDGEABLE,
     INITIAL,
     DeliveryState,
+    Outcome,
     can_acknowledge,
+    event_key_of,
     fold,
     history,
     merge,
@@ -18,8 +21,10 @@ from tracker.domain.state import (
 from tracker.domain.status import BounceType, Status
 
 __all__ = [
+    "ACKNOWLEDGEABLE",
     "BounceType",
     "DeliveryState",
+    "Outcome",
     "Engagement",
     "Milestones",
     "EventType",
@@ -27,6 +32,7 @@ __all__ = [
     "Status",
     "INITIAL",
     "can_acknowledge",
+    "event_key_of",
     "engagement",
     "fold",
     "history",

@@ -14,7 +14,7 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Iterable
 
-from tracker.domain.events import NormalizedEvent
+from tracker.domain.events import EventType, NormalizedEvent
 from tracker.domain.status import BounceType, Status
 
 
@@ -31,13 +31,19 @@ def precedence(event: NormalizedEvent) -> str:
     return f"{status.rank:02d}|{stamp}|{event.event_key}"
 
 
+def event_key_of(precedence_: str) -> str:
+    """The event key a precedence string ends with: which history event asserted that outcome."""
+    return precedence_.split("|", 2)[2]
+
+
 @dataclasses.dataclass(frozen=True)
-class DeliveryState:
-    """What a delivery row holds about its current status."""
+class Outcome:
+    """A status and its facts, as the event that asserted it said them."""
 
     status: Status
     precedence: str
     status_at: datetime | None = None
+    type: EventType | None = None  # what kind of event asserted it (a reject and a rendering failure are both ERROR)
     bounce_type: BounceType | None = None
     bounce_subtype: str | None = None
     diagnostic: str | None = None
@@ -45,17 +51,37 @@ class DeliveryState:
     smtp_status: str | None = None
 
     @classmethod
-    def from_event(cls, event: NormalizedEvent) -> "DeliveryState":
+    def from_event(cls, event: NormalizedEvent) -> "Outcome":
         return cls(
             status=event.status,  # type: ignore[arg-type]  # checked by precedence()
             precedence=precedence(event),
             status_at=event.occurred_at,
+            type=event.type,
             bounce_type=event.bounce_type,
             bounce_subtype=event.bounce_subtype,
             diagnostic=event.diagnostic,
             smtp_action=event.smtp_action,
             smtp_status=event.smtp_status,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryState(Outcome):
+    """What a delivery row holds about its current status: everything any API renders.
+
+    ``failure`` is the winning failure in the history (the greatest ERROR, BOUNCED or
+    COMPLAINT event, by the same order as the status): what an ACKNOWLEDGED delivery renders
+    as in the APIs that have no acknowledged status, so that no view looks at the history.
+    """
+
+    failure: Outcome | None = None
+
+    @property
+    def shown(self) -> Outcome:
+        """The outcome to render where ACKNOWLEDGED cannot be shown: the failure acknowledged."""
+        if self.status is Status.ACKNOWLEDGED and self.failure is not None:
+            return self.failure
+        return self
 
 
 # A delivery registered before any provider event: ranks below every event.
@@ -67,7 +93,12 @@ def merge(state: DeliveryState, event: NormalizedEvent) -> DeliveryState:
     if event.status is None:
         return state
     candidate = DeliveryState.from_event(event)
-    return candidate if candidate.precedence > state.precedence else state
+    failure = state.failure
+    if candidate.status in ACKNOWLEDGEABLE and (failure is None or candidate.precedence > failure.precedence):
+        failure = Outcome.from_event(event)
+    if candidate.precedence > state.precedence:
+        return candidate if failure is None else dataclasses.replace(candidate, failure=failure)
+    return state if failure is state.failure else dataclasses.replace(state, failure=failure)
 
 
 def fold(events: Iterable[NormalizedEvent], state: DeliveryState = INITIAL) -> DeliveryState:

@@ -71,6 +71,35 @@ def test_winner_carries_its_bounce_details():
     assert (state.bounce_type, state.bounce_subtype, state.diagnostic) == (BounceType.PERMANENT, "NoEmail", "smtp; 550")
 
 
+def test_an_acknowledged_delivery_carries_the_failure_it_acknowledged_whatever_the_order():
+    bounce = event(EventType.BOUNCED, 1, "b", bounce_type=BounceType.PERMANENT, bounce_subtype="General",
+                   diagnostic="smtp; 550 no such user")
+    rejected = event(EventType.REJECTED, 2, "r", diagnostic="bad content")
+    acknowledged = event(EventType.ACKNOWLEDGED, 3, "a")
+    history_ = [event(EventType.SENT, 0, "s"), rejected, bounce, acknowledged]
+
+    for order in (history_, list(reversed(history_))):
+        state = fold(order)
+        assert state.status is Status.ACKNOWLEDGED
+        # BOUNCED outranks ERROR: the acknowledged failure is the bounce, with its facts.
+        shown = state.shown
+        assert (shown.status, shown.type, shown.bounce_type, shown.bounce_subtype, shown.diagnostic, shown.status_at) == (
+            Status.BOUNCED, EventType.BOUNCED, BounceType.PERMANENT, "General", "smtp; 550 no such user",
+            bounce.occurred_at)
+
+
+def test_a_delivery_that_never_failed_has_no_failure_and_shows_itself():
+    state = fold([event(EventType.SENT, 0), event(EventType.DELIVERED, 1)])
+    assert state.failure is None
+    assert state.shown is state and state.type is EventType.DELIVERED
+
+
+def test_a_failed_delivery_shows_itself_and_remembers_its_failure_for_an_acknowledgement():
+    state = fold([event(EventType.DELIVERED, 0), event(EventType.COMPLAINED, 1, "c")])
+    assert state.shown is state
+    assert (state.failure.status, state.failure.precedence) == (Status.COMPLAINT, state.precedence)
+
+
 def test_naive_times_are_refused():
     with pytest.raises(ValueError):
         NormalizedEvent("ses", "m", "r", EventType.SENT, datetime(2026, 1, 1), "k")

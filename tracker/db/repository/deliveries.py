@@ -9,7 +9,17 @@ from sqlalchemy import JSON, case, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from tracker.domain import BounceType, DeliveryState, Engagement, Milestones, Status, submitted_at
+from tracker.domain import (
+    BounceType,
+    DeliveryState,
+    Engagement,
+    EventType,
+    Milestones,
+    Outcome,
+    Status,
+    event_key_of,
+    submitted_at,
+)
 from tracker.db.models import Message, Delivery, DeliveryEvent
 from tracker.db.repository.dialect import insert_for
 
@@ -17,6 +27,9 @@ __all__ = [
     "DeliveryChange",
     "DeliveryFilter",
     "DeliveryRaced",
+    "outcome_values",
+    "shown_event_details",
+    "state_of",
     "LockedDelivery",
     "MergedDelivery",
     "all_deliveries",
@@ -116,23 +129,53 @@ def lock_states(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[
     """
     if not keys:
         return {}
+    columns = [Delivery.__table__.c[name] for pair in _OUTCOME_COLUMNS.values() for name in pair]
     rows = session.execute(
-        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status, Delivery.precedence,
-               Delivery.status_at, Delivery.bounce_type, Delivery.bounce_subtype, Delivery.diagnostic,
-               Delivery.smtp_action, Delivery.smtp_status, Delivery.status_sequence)
+        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status_sequence, *columns)
         .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys)))
         .order_by(Delivery.id)
         .with_for_update()
     )
-    return {
-        (r.account_id, r.message_id, r.recipient): LockedDelivery(
-            DeliveryState(status=Status(r.status), precedence=r.precedence or "", status_at=r.status_at,
-                          bounce_type=BounceType(r.bounce_type) if r.bounce_type else None,
-                          bounce_subtype=r.bounce_subtype, diagnostic=r.diagnostic,
-                          smtp_action=r.smtp_action, smtp_status=r.smtp_status),
-            r.status_sequence)
-        for r in rows
-    }
+    return {(r.account_id, r.message_id, r.recipient): LockedDelivery(state_of(r), r.status_sequence) for r in rows}
+
+
+# Each field of a tracker.domain Outcome -> its delivery column for the status and for the failure.
+_OUTCOME_COLUMNS = {
+    "status": ("status", "failure_status"),
+    "precedence": ("precedence", "failure_precedence"),
+    "status_at": ("status_at", "failure_at"),
+    "type": ("status_type", "failure_type"),
+    "bounce_type": ("bounce_type", "failure_bounce_type"),
+    "bounce_subtype": ("bounce_subtype", "failure_bounce_subtype"),
+    "diagnostic": ("diagnostic", "failure_diagnostic"),
+    "smtp_action": ("smtp_action", "failure_smtp_action"),
+    "smtp_status": ("smtp_status", "failure_smtp_status"),
+}
+_ENUMS = {"status": Status, "type": EventType, "bounce_type": BounceType}
+
+
+def state_of(row) -> DeliveryState:
+    """The DeliveryState a delivery row (ORM object or Core row) holds: what every API renders."""
+    fields = {field: _enum(field, getattr(row, columns[0])) for field, columns in _OUTCOME_COLUMNS.items()}
+    fields["precedence"] = fields["precedence"] or ""
+    failure = None
+    if getattr(row, "failure_status", None) is not None:
+        failure = Outcome(**{field: _enum(field, getattr(row, columns[1])) for field, columns in _OUTCOME_COLUMNS.items()})
+    return DeliveryState(**fields, failure=failure)
+
+
+def _enum(field: str, value):
+    kind = _ENUMS.get(field)
+    return kind(value) if kind is not None and value is not None else value
+
+
+def outcome_values(outcome: Outcome | None, which: int) -> dict:
+    """The delivery columns (``which``: 0 the status's, 1 the failure's) holding ``outcome``."""
+    values = {}
+    for field, columns in _OUTCOME_COLUMNS.items():
+        value = getattr(outcome, field) if outcome is not None else None
+        values[columns[which]] = value.value if isinstance(value, (Status, EventType, BounceType)) else value
+    return values
 
 
 def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> list[MergedDelivery]:
@@ -157,11 +200,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     rows = [
         {
             "account_id": c.account_id, "provider": c.provider, "message_id": c.message_id,
-            "recipient": c.recipient, "status": c.state.status.value, "precedence": c.state.precedence,
-            "status_at": c.state.status_at,
-            "bounce_type": c.state.bounce_type.value if c.state.bounce_type else None,
-            "bounce_subtype": c.state.bounce_subtype, "diagnostic": c.state.diagnostic,
-            "smtp_action": c.state.smtp_action, "smtp_status": c.state.smtp_status,
+            "recipient": c.recipient, **outcome_values(c.state, 0), **outcome_values(c.state.failure, 1),
             "events_count": c.new_events, "created_at": now, "updated_at": now,
             "status_sequence": c.status_sequence if counted else 1,
             "opens_count": c.engagement.opens, "first_opened_at": c.engagement.first_opened_at,
@@ -176,10 +215,12 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     ]
     new, old = statement.excluded, table.c
     wins = new.precedence > old.precedence
+    # The failure too is the greater one (no new failure: NULL, which never wins).
+    failure_wins = new.failure_precedence > func.coalesce(old.failure_precedence, "")
     keep_winner = {
-        column: case((wins, new[column]), else_=old[column])
-        for column in ("status", "precedence", "status_at", "bounce_type", "bounce_subtype", "diagnostic",
-                       "smtp_action", "smtp_status")
+        **{columns[0]: case((wins, new[columns[0]]), else_=old[columns[0]]) for columns in _OUTCOME_COLUMNS.values()},
+        **{columns[1]: case((failure_wins, new[columns[1]]), else_=old[columns[1]])
+           for columns in _OUTCOME_COLUMNS.values()},
     }
     later_click = _earlier_or_later(new.last_clicked_at, old.last_clicked_at, later=True)
     engagement = {
@@ -354,3 +395,24 @@ def merge_message(session: Session, account_id: int, message_id: str, now: datet
     message.updated_at = now
     session.flush()
     return message
+
+
+def shown_event_details(session: Session, account_id: int, deliveries: Sequence[Delivery]) -> dict[int, dict]:
+    """Delivery id -> the details of the history event its shown outcome came from (the status's
+    event, or for an acknowledged delivery the failure's): one lookup by each event's identity.
+
+    The row says which event that is (tracker.domain.event_key_of its precedence); this
+    only loads what that event said beyond the row's columns (a complaint's feedback type).
+    """
+    wanted = {}
+    for delivery in deliveries:
+        shown = state_of(delivery).shown
+        if shown.precedence:
+            wanted[(delivery.message_id, delivery.recipient, event_key_of(shown.precedence))] = delivery.id
+    if not wanted:
+        return {}
+    rows = session.execute(select(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.event_key,
+                                  DeliveryEvent.details).where(
+        DeliveryEvent.account_id == account_id,
+        tuple_(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.event_key).in_(list(wanted))))
+    return {wanted[(r.message_id, r.recipient, r.event_key)]: r.details or {} for r in rows}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracker.pipeline import inbox
 from tracker.domain import BounceType, EventType, NormalizedEvent, submitted_at
-from tracker.db.repository.deliveries import DeliveryChange
+from tracker.db.repository.deliveries import DeliveryChange, outcome_values
 from tracker.db.models import (
     Account,
     Delivery,
@@ -305,10 +305,8 @@ def overwrite_delivery(delivery: Delivery, change: DeliveryChange, now: datetime
     if status_changed:
         delivery.status_sequence += 1
         delivery.updated_at = now
-    delivery.status, delivery.precedence, delivery.status_at = state.status.value, state.precedence, state.status_at
-    delivery.bounce_type = state.bounce_type.value if state.bounce_type else None
-    delivery.bounce_subtype, delivery.diagnostic = state.bounce_subtype, state.diagnostic
-    delivery.smtp_action, delivery.smtp_status = state.smtp_action, state.smtp_status
+    for column, value in {**outcome_values(state, 0), **outcome_values(state.failure, 1)}.items():
+        setattr(delivery, column, value)
     delivery.events_count = change.new_events
     delivery.opens_count, delivery.first_opened_at, delivery.last_opened_at = (
         seen.opens, seen.first_opened_at, seen.last_opened_at)

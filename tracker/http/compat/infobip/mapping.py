@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime
 
-from tracker.domain import BounceType, EventType, Status
+from tracker.domain import BounceType, EventType, Outcome, Status
 from tracker.domain.status import FINAL_STATUSES
 
 
@@ -109,9 +108,7 @@ BY_BOUNCE_TYPE = {
     BounceType.TRANSIENT.value: EC_MAILBOX_TEMPORARY_UNAVAILABLE,  # soft: the provider gave up for now
     BounceType.UNDETERMINED.value: EC_TEMPORARY_SENDING_ERROR,  # the bounce said too little to tell
 }
-# ACKNOWLEDGED: rendered as the failure it acknowledged: the winning ERROR, BOUNCED or
-# COMPLAINT event of the delivery's history (COMPLAINT > BOUNCED > ERROR, then the latest).
-FAILURES = (Status.ERROR, Status.BOUNCED, Status.COMPLAINT)
+# ACKNOWLEDGED renders as the failure it acknowledged (tracker.domain DeliveryState.shown).
 GENERAL_STATUSES = ("ACCEPTED", "PENDING", "UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED")
 # The reports query lists them as ix_deliveries_account_unreported does, so that index serves it.
 FINAL = [s.value for s in FINAL_STATUSES]
@@ -119,29 +116,19 @@ FINAL = [s.value for s in FINAL_STATUSES]
 _ENHANCED_CODE = re.compile(r"\b[245]\.(\d{1,3}\.\d{1,3})\b")
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What an Infobip report shows: a status with its bounce facts and the event that set it."""
-
-    status: Status
-    bounce_type: str | None = None
-    bounce_subtype: str | None = None
-    diagnostic: str | None = None
-    event_type: str | None = None
-    at: datetime | None = None
-
-
 def infobip_codes(outcome: Outcome) -> tuple[StatusCode, ErrorCode]:
-    """The Infobip status and error objects for an outcome (never ACKNOWLEDGED: resolve it first)."""
+    """The Infobip status and error objects for an outcome (a delivery's shown outcome: never
+    ACKNOWLEDGED unless no failure was ever known)."""
     if outcome.status is Status.BOUNCED:
-        bounce_type = outcome.bounce_type or BounceType.UNDETERMINED.value
+        bounce_type = outcome.bounce_type.value if outcome.bounce_type else BounceType.UNDETERMINED.value
         return UNDELIVERABLE_NOT_DELIVERED, dataclasses.replace(
             _bounce_error(outcome, bounce_type), permanent=bounce_type == BounceType.PERMANENT.value)
-    if outcome.status is Status.ACKNOWLEDGED:  # no failure found in its history
+    if outcome.status is Status.ACKNOWLEDGED:  # no failure in its history
         return REJECTED_SYSTEM_ERROR, EC_EMAIL_DROPPED
     status, error = STATUS[outcome.status]
     if outcome.status is Status.ERROR:
-        error = BY_INFOBIP_NAME.get(outcome.bounce_subtype or "") or ERROR_BY_EVENT.get(outcome.event_type or "", error)
+        event_type = outcome.type.value if outcome.type else ""
+        error = BY_INFOBIP_NAME.get(outcome.bounce_subtype or "") or ERROR_BY_EVENT.get(event_type, error)
     return status, error
 
 

@@ -38,23 +38,22 @@ from typing import Any
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 
 from tracker.http import credentials, moments, ratelimit
 from tracker.http.auth import READ_ONLY
+from tracker.db import repository
 from tracker.http.compat.infobip.mapping import (
     DELIVERED_TO_HANDSET,
-    FAILURES,
     FINAL,
     GENERAL_STATUSES,
-    Outcome,
     STATUS,
     UNDELIVERABLE_NOT_DELIVERED,
     infobip_codes,
 )
-from tracker.domain import Status, normalize_address
+from tracker.domain import ACKNOWLEDGEABLE, Outcome, Status, normalize_address
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, DeliveryEvent, Message, utcnow
+from tracker.db.models import Delivery, Message, utcnow
 from tracker.services import services
 
 blueprint = Blueprint("compat_infobip", __name__)
@@ -287,66 +286,30 @@ def _general_status_is(raw: str):
     plain = [s.value for s, (code, _) in STATUS.items() if code.group_name == wanted]
     if wanted == UNDELIVERABLE_NOT_DELIVERED.group_name:
         plain.append(Status.BOUNCED.value)
-    # An acknowledged delivery is in its winning failure's group (COMPLAINT > BOUNCED > ERROR).
-    complained, bounced = _ever(Status.COMPLAINT), _ever(Status.BOUNCED)
-    acknowledged_as = {"DELIVERED": complained, "UNDELIVERABLE": and_(not_(complained), bounced),
-                       "REJECTED": and_(not_(complained), not_(bounced))}.get(wanted)
+    # An acknowledged delivery is in the group of the failure it acknowledged (stored on its row).
+    failures = [status for status in plain if Status(status) in ACKNOWLEDGEABLE]
     conditions = [Delivery.status.in_(plain)] if plain else []
-    if acknowledged_as is not None:
+    if failures:
+        acknowledged_as = Delivery.failure_status.in_(failures)
+        if wanted == "REJECTED":  # an acknowledgement with no failure known renders as a rejection
+            acknowledged_as = or_(acknowledged_as, Delivery.failure_status.is_(None))
         conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, acknowledged_as))
     return or_(*conditions) if conditions else Delivery.id.is_(None)  # EXPIRED, ACCEPTED: never
-
-
-def _ever(status: Status):
-    """The delivery's history has an event asserting ``status`` (served by the event identity index)."""
-    return exists().where(DeliveryEvent.account_id == Delivery.account_id,
-                          DeliveryEvent.message_id == Delivery.message_id,
-                          DeliveryEvent.recipient == Delivery.recipient,
-                          DeliveryEvent.status == status.value)
 
 
 # --- rendering --------------------------------------------------------------------------------
 
 
 def _outcomes(session, rows) -> list[tuple[Outcome, dict]]:
-    """Each row's outcome and price, reading the histories of those that need it in one query.
-
-    Failures need their winning event (its type; an acknowledgement's failure); deliveries
-    Infobip reported carry Infobip's price in their events' details.
-    """
-    wanted = {(d.message_id, d.recipient) for d, _ in rows
-              if d.status in [s.value for s in (*FAILURES, Status.ACKNOWLEDGED)] or d.provider == "infobip"}
-    events: dict[tuple[str, str], list[DeliveryEvent]] = {}
-    if wanted:
-        for event in session.scalars(select(DeliveryEvent).where(
-                DeliveryEvent.account_id == g.account_id,
-                # Two IN lists rather than a row IN: an index range on the event identity index;
-                # the few extra rows (another recipient of a message on the page) are never looked up.
-                DeliveryEvent.message_id.in_(sorted({m for m, _ in wanted})),
-                DeliveryEvent.recipient.in_(sorted({r for _, r in wanted})),
-                DeliveryEvent.status.in_([s.value for s in Status if s not in (Status.OPENED, Status.ACKNOWLEDGED)]))):
-            events.setdefault((event.message_id, event.recipient), []).append(event)
-    return [_outcome(d, events.get((d.message_id, d.recipient), [])) for d, _ in rows]
+    """Each row's shown outcome (the delivery row's state: an acknowledgement shows the failure it
+    acknowledged) and Infobip's price, which deliveries Infobip reported carry in their events."""
+    priced = repository.infobip_prices(session, g.account_id,
+                                       [(d.message_id, d.recipient) for d, _ in rows if d.provider == "infobip"])
+    return [(repository.state_of(d).shown, _price(priced.get((d.message_id, d.recipient)) or {})) for d, _ in rows]
 
 
-def _outcome(delivery: Delivery, history: list[DeliveryEvent]) -> tuple[Outcome, dict]:
-    priced = [e for e in history if isinstance((e.details or {}).get("price"), dict)]
-    price = max(priced, key=lambda e: (e.occurred_at, e.event_key)).details["price"] if priced else {}
-    price = {"pricePerMessage": price.get("pricePerMessage", 0), "currency": price.get("currency") or "UNKNOWN"}
-    # The state machine's order (tracker.domain.state): rank, then time, then event key.
-    def order(event: DeliveryEvent):
-        return Status(event.status).rank, event.occurred_at, event.event_key
-
-    if delivery.status == Status.ACKNOWLEDGED.value:
-        failures = [e for e in history if e.status in [s.value for s in FAILURES]]
-        if failures:
-            won = max(failures, key=order)
-            return Outcome(Status(won.status), won.bounce_type, won.bounce_subtype, won.diagnostic, won.type,
-                           won.occurred_at), price
-    winners = [e for e in history if e.status == delivery.status]
-    event_type = max(winners, key=order).type if winners else None
-    return Outcome(Status(delivery.status), delivery.bounce_type, delivery.bounce_subtype, delivery.diagnostic,
-                   event_type, delivery.status_at), price
+def _price(price: dict) -> dict:
+    return {"pricePerMessage": price.get("pricePerMessage", 0), "currency": price.get("currency") or "UNKNOWN"}
 
 
 def _codes(outcome: Outcome) -> tuple[dict, dict]:
@@ -365,7 +328,7 @@ def sent_at(delivery: Delivery) -> datetime:
 def done_at(delivery: Delivery, outcome: Outcome) -> datetime:
     if STATUS.get(outcome.status, (None,))[0] is DELIVERED_TO_HANDSET and delivery.delivered_at:
         return delivery.delivered_at
-    return outcome.at or delivery.status_at or sent_at(delivery)
+    return outcome.status_at or delivery.status_at or sent_at(delivery)
 
 
 _done_at = done_at

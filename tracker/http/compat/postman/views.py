@@ -23,12 +23,13 @@ import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import and_, exists, false, or_, select, tuple_
+from sqlalchemy import and_, false, or_, select
 
 from tracker.http import credentials, moments, page_marks, ratelimit
-from tracker.domain import Status
+from tracker.db import repository
+from tracker.domain import ACKNOWLEDGEABLE, BounceType, Outcome, Status
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, DeliveryEvent, Message
+from tracker.db.models import Delivery, Message
 from tracker.services import services
 
 blueprint = Blueprint("compat_postman", __name__)
@@ -44,14 +45,13 @@ STATUS = {
     Status.ERROR: "UNSENT",  # rejected or not rendered: Postman leaves it UNSENT with an error_code (ERROR_CODE)
     Status.BOUNCED: "BOUNCED",  # error_code "Hard bounce" if permanent else "Soft bounce"; error_sub_type = subtype
     Status.COMPLAINT: "COMPLAINT",  # error_code complaintFeedbackType, error_sub_type complaintSubType
-    # ACKNOWLEDGED has no row: it is shown as the failure it acknowledged, i.e. the winning
-    # ERROR/BOUNCED/COMPLAINT event of the delivery's history (postman_status()).
+    # ACKNOWLEDGED has no row: it is shown as the failure it acknowledged (the delivery row's
+    # failure, tracker.domain DeliveryState.shown).
 }
 # Postman's seven statuses, all accepted by the status filter. ACCEPTED (SES took the
 # message over SMTP, before its Send event) is something only the sending application
 # sees; no tracker status maps there, so status=ACCEPTED is valid and finds nothing.
 POSTMAN_STATUSES = ("UNSENT", "ACCEPTED", "SENT", "BOUNCED", "DELIVERED", "OPENED", "COMPLAINT")
-FAILURES = (Status.ERROR, Status.BOUNCED, Status.COMPLAINT)  # in rank order, lowest first
 # ERROR's error_code is the provider's reason (SES Reject "reason", Rendering Failure
 # "errorMessage"), else this word for the event; error_sub_type names the SES event.
 ERROR_CODE = {"rejected": "Rejected", "rendering_failed": "Rendering failure"}
@@ -109,11 +109,9 @@ def _invalid(key: str, message: str) -> PostmanError:
                               "validation": {"source": "query", "keys": [key]}})
 
 
-def postman_status(status: Status, failure: Status | None = None) -> str:
-    """The Postman word for a canonical status; ACKNOWLEDGED needs the failure it acknowledged."""
-    if status is Status.ACKNOWLEDGED:
-        return STATUS[failure or Status.ERROR]
-    return STATUS[status]
+def postman_status(status: Status) -> str:
+    """The Postman word for a delivery's shown status (ACKNOWLEDGED only when no failure is known: as ERROR)."""
+    return STATUS[Status.ERROR if status is Status.ACKNOWLEDGED else status]
 
 
 def require_postman_auth(view):
@@ -146,8 +144,8 @@ def list_emails():
         rows = session.execute(statement).all()
         pager.remember(rows, query["limit"])
         page = rows[:query["limit"]]
-        failures = _failures(session, g.account_id, [delivery for delivery, _ in page])
-        data = [_item(d, m, failures.get((d.message_id, d.recipient)), query["exclude_params"]) for d, m in page]
+        details = repository.shown_event_details(session, g.account_id, [delivery for delivery, _ in page])
+        data = [_item(d, m, details.get(d.id, {}), query["exclude_params"]) for d, m in page]
     return jsonify({"has_more": len(rows) > query["limit"], "data": data})
 
 
@@ -166,8 +164,8 @@ def get_email(email_id: str):
         if row is None:
             raise not_found
         delivery, message = row
-        failure = _failures(session, g.account_id, [delivery]).get((delivery.message_id, delivery.recipient))
-        return jsonify(_item(delivery, message, failure, exclude_params=False))
+        details = repository.shown_event_details(session, g.account_id, [delivery]).get(delivery.id, {})
+        return jsonify(_item(delivery, message, details, exclude_params=False))
 
 
 def _emails(account_id: int):
@@ -248,23 +246,16 @@ def _status_condition(values: list[str]):
     if unknown:
         raise _invalid("status", f'"status" must be one of [{", ".join(POSTMAN_STATUSES)}]; got {", ".join(map(repr, unknown))}')
     canonical = sorted(s.value for s, word in STATUS.items() if word in wanted)
-    acknowledged = [_acknowledged_as(failure) for failure in FAILURES if STATUS[failure] in wanted]
+    # An acknowledged delivery has the word of the failure it acknowledged (stored on its row;
+    # with none known it reads as ERROR does, postman_status()).
+    failures = sorted(status.value for status in ACKNOWLEDGEABLE if STATUS[status] in wanted)
     conditions = [Delivery.status.in_(canonical)] if canonical else []
-    if acknowledged:
-        conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, or_(*acknowledged)))
+    if failures:
+        acknowledged_as = Delivery.failure_status.in_(failures)
+        if Status.ERROR.value in failures:
+            acknowledged_as = or_(acknowledged_as, Delivery.failure_status.is_(None))
+        conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, acknowledged_as))
     return or_(*conditions) if conditions else false()
-
-
-def _acknowledged_as(failure: Status):
-    """SQL: the failure an ACKNOWLEDGED delivery acknowledged is ``failure`` (see _failures)."""
-    def has(status: Status):
-        return exists().where(DeliveryEvent.account_id == Delivery.account_id,
-                              DeliveryEvent.message_id == Delivery.message_id,
-                              DeliveryEvent.recipient == Delivery.recipient,
-                              DeliveryEvent.status == status.value)
-    higher = [~has(other) for other in FAILURES if other.rank > failure.rank]
-    # The lowest failure also stands for "no failure in the history", as postman_status() does.
-    return and_(*higher) if failure is FAILURES[0] else and_(has(failure), *higher)
 
 
 def _created_condition(operator: str, raw: str):
@@ -309,39 +300,10 @@ def _order(raw: list[str]) -> list:
     return order + [(Delivery.id, not first_ascending)]
 
 
-def _failures(session, account_id: int, deliveries: list[Delivery]) -> dict[tuple[str, str], DeliveryEvent]:
-    """Each failed (or acknowledged) delivery's winning failure event, from its history.
-
-    The winner is the state machine's: highest rank, then latest occurred_at, then event key.
-    One query per page, served by the history's unique (account, message, recipient, key) index.
-    """
-    keys = [(d.message_id, d.recipient) for d in deliveries
-            if d.status in {s.value for s in FAILURES} | {Status.ACKNOWLEDGED.value}]
-    if not keys:
-        return {}
-    events = session.scalars(select(DeliveryEvent).where(
-        DeliveryEvent.account_id == account_id,
-        tuple_(DeliveryEvent.message_id, DeliveryEvent.recipient).in_(keys),
-        DeliveryEvent.status.in_([s.value for s in FAILURES])))
-    winners: dict[tuple[str, str], DeliveryEvent] = {}
-    for event in events:
-        key = (event.message_id, event.recipient)
-        current = winners.get(key)
-        if current is None or _rank(event) > _rank(current):
-            winners[key] = event
-    return winners
-
-
-def _rank(event: DeliveryEvent) -> tuple:
-    return Status(event.status).rank, event.occurred_at, event.event_key
-
-
-def _item(delivery: Delivery, message: Message | None, failure: DeliveryEvent | None, exclude_params: bool) -> dict:
-    status = Status(delivery.status)
-    failed = Status(failure.status) if failure is not None else None
-    # An acknowledged delivery reads as the failure it acknowledged (ERROR if none is left).
-    shown = (failed or Status.ERROR) if status is Status.ACKNOWLEDGED else status
-    error_code, error_sub_type = _errors(shown, delivery, failure)
+def _item(delivery: Delivery, message: Message | None, details: dict, exclude_params: bool) -> dict:
+    """One email; ``details`` are what the event behind its shown outcome said beyond the row."""
+    shown = repository.state_of(delivery).shown  # an acknowledgement shows the failure it acknowledged
+    error_code, error_sub_type = _errors(shown, details)
     tags = (message.attributes or {}).get("tags") if message is not None else None
     item = {
         "id": delivery.id,
@@ -349,7 +311,7 @@ def _item(delivery: Delivery, message: Message | None, failure: DeliveryEvent | 
         "recipient": delivery.recipient,
         "params": _params(message),
         "attachments_metadata": message.attachments_metadata if message is not None else None,
-        "status": postman_status(status, failed),
+        "status": postman_status(shown.status),
         "error_code": error_code,
         "error_sub_type": error_sub_type,
         "created_at": _iso(delivery.created_at),
@@ -369,19 +331,15 @@ def _item(delivery: Delivery, message: Message | None, failure: DeliveryEvent | 
     return item
 
 
-def _errors(status: Status, delivery: Delivery, failure: DeliveryEvent | None) -> tuple[str | None, str | None]:
+def _errors(shown: Outcome, details: dict) -> tuple[str | None, str | None]:
     """(error_code, error_sub_type) of a failure, worded as Postman words them (see the table above)."""
-    if status is Status.BOUNCED:
-        bounce_type = failure.bounce_type if failure is not None else delivery.bounce_type
-        subtype = failure.bounce_subtype if failure is not None else delivery.bounce_subtype
-        return (HARD_BOUNCE if bounce_type == "PERMANENT" else SOFT_BOUNCE), subtype
-    if status is Status.COMPLAINT:
-        details = (failure.details or {}) if failure is not None else {}
+    if shown.status is Status.BOUNCED:
+        return (HARD_BOUNCE if shown.bounce_type is BounceType.PERMANENT else SOFT_BOUNCE), shown.bounce_subtype
+    if shown.status is Status.COMPLAINT:
         return _text(details.get("complaintFeedbackType")), _text(details.get("complaintSubType"))
-    if status is Status.ERROR:
-        kind = failure.type if failure is not None else None
-        diagnostic = failure.diagnostic if failure is not None else delivery.diagnostic
-        return diagnostic or ERROR_CODE.get(kind, "Error"), ERROR_SUB_TYPE.get(kind)
+    if shown.status in (Status.ERROR, Status.ACKNOWLEDGED):  # ACKNOWLEDGED: no failure known, read as ERROR
+        kind = shown.type.value if shown.status is Status.ERROR and shown.type is not None else None
+        return shown.diagnostic or ERROR_CODE.get(kind, "Error"), ERROR_SUB_TYPE.get(kind)
     return None, None
 
 

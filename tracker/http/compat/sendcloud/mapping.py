@@ -23,9 +23,8 @@ STATUS: dict[tuple[Status, BounceType | None], str] = {
     (Status.BOUNCED, BounceType.UNDETERMINED): "5",  # not known to be permanent: 软退信 + 50x
     (Status.COMPLAINT, None): "1",  # a complaint proves delivery; SendCloud has no complaint status
 }
-# ACKNOWLEDGED is rendered as the failure it acknowledged: the highest-ranked ERROR, BOUNCED
-# or COMPLAINT event of the delivery's history (see _acknowledged_failures).
-FAILURES = (Status.ERROR, Status.BOUNCED, Status.COMPLAINT)
+# ACKNOWLEDGED is rendered as the failure it acknowledged (the delivery row's failure:
+# tracker.domain DeliveryState.shown).
 
 LABELS = {"1": "送达", "4": "无效邮件", "5": "软退信", "18": "请求中"}  # seed TIPS 6 / example
 

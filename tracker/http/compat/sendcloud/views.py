@@ -47,15 +47,15 @@ from tracker.http.compat.sendcloud.mapping import (
     REASONS,
     STATUS,
     SUBTYPES,
-    FAILURES,
     LABELS,
     SUB_STATUS_DESC,
     status_code,
     sub_status,
 )
-from tracker.domain import BounceType, Status, normalize_address
+from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status, normalize_address
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, DeliveryEvent, Message
+from tracker.db import repository
+from tracker.db.models import Delivery, Message
 from tracker.services import services
 
 blueprint = Blueprint("compat_sendcloud", __name__)
@@ -128,9 +128,7 @@ def email_status():
                                        page_marks.query_identity(params, ("start", "limit")), ORDER, start)
         rows = session.execute(pager.page(statement, limit)).all()
         pager.remember(rows, limit)
-        acked = [delivery for delivery, _ in rows if delivery.status == Status.ACKNOWLEDGED.value]
-        acknowledged = _acknowledged_failures(session, account_id, acked)
-    items = [_item(delivery, api_user, acknowledged) for delivery, _ in rows]
+    items = [_item(delivery, api_user) for delivery, _ in rows]
     return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
                   "info": {"total": str(total), "voListSize": len(items), "voList": items}})
 
@@ -268,31 +266,25 @@ def _reason_sql(c: _Columns):
 
 
 def _effective(expression):
-    """expression over the delivery, or over the failure it acknowledged when ACKNOWLEDGED.
+    """expression over the delivery, or over the failure it acknowledged when ACKNOWLEDGED (both on
+    the row: tracker.domain DeliveryState.shown).
 
-    An acknowledgement with no failure in its history (which can_acknowledge never allows)
-    counts as an undetermined bounce with nothing known, as _item renders it.
+    An acknowledgement with no failure known (which can_acknowledge never allows) counts as
+    an undetermined bounce with nothing known, as _item renders it.
     """
-    event = DeliveryEvent
-    acknowledged = (select(expression(_Columns(event.status, event.bounce_type, event.bounce_subtype,
-                                               event.diagnostic, Delivery.provider)))
-                    .where(event.account_id == Delivery.account_id, event.message_id == Delivery.message_id,
-                           event.recipient == Delivery.recipient,
-                           event.status.in_([s.value for s in FAILURES]))
-                    .order_by(case(*[(event.status == s.value, s.rank) for s in FAILURES]).desc(),
-                              event.occurred_at.desc(), event.event_key.desc())
-                    .limit(1).scalar_subquery())
+    acknowledged = expression(_Columns(Delivery.failure_status, Delivery.failure_bounce_type,
+                                       Delivery.failure_bounce_subtype, Delivery.failure_diagnostic, Delivery.provider))
     own = expression(_Columns(Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype,
                               Delivery.diagnostic, Delivery.provider))
     nothing_known = expression(_Columns(literal(Status.BOUNCED.value), null(), null(), null(), Delivery.provider))
-    return case((Delivery.status == Status.ACKNOWLEDGED.value, func.coalesce(acknowledged, nothing_known)),
-                else_=own)
+    return case((and_(Delivery.status == Status.ACKNOWLEDGED.value, Delivery.failure_status.is_(None)), nothing_known),
+                (Delivery.status == Status.ACKNOWLEDGED.value, acknowledged), else_=own)
 
 
 def _candidates(codes: set[str]) -> list[str]:
     """The canonical statuses that can render as any of ``codes``: narrows by an index first."""
     found = {status.value for (status, _), code in STATUS.items() if code in codes}
-    return sorted(found | {Status.ACKNOWLEDGED.value} if found & {s.value for s in FAILURES} else found)
+    return sorted(found | {Status.ACKNOWLEDGED.value} if found & {s.value for s in ACKNOWLEDGEABLE} else found)
 
 
 def _status_condition(codes: set[str]):
@@ -309,33 +301,13 @@ def _sub_status_condition(codes: set[str]):
 
 # --- items --------------------------------------------------------------------------------
 
-def _acknowledged_failures(session, account_id: int, deliveries: list[Delivery]) -> dict:
-    """(message_id, recipient) -> the failure event each ACKNOWLEDGED delivery acknowledged."""
-    if not deliveries:
-        return {}
-    events = session.scalars(select(DeliveryEvent).where(
-        DeliveryEvent.account_id == account_id,
-        DeliveryEvent.status.in_([s.value for s in FAILURES]),
-        or_(*[and_(DeliveryEvent.message_id == d.message_id, DeliveryEvent.recipient == d.recipient)
-              for d in deliveries])))
-    failures: dict = {}
-    for event in events:
-        key = (event.message_id, event.recipient)
-        order = (Status(event.status).rank, event.occurred_at, event.event_key)
-        if key not in failures or order > failures[key][0]:
-            failures[key] = (order, event)
-    return {key: event for key, (_, event) in failures.items()}
-
-
-def _item(delivery: Delivery, api_user: str, acknowledged: dict) -> dict:
-    source = delivery
-    if delivery.status == Status.ACKNOWLEDGED.value:
-        # An acknowledgement without a failure in the history cannot be (can_acknowledge);
-        # should one appear, it renders as the delivery's own fields (an undetermined bounce).
-        source = acknowledged.get((delivery.message_id, delivery.recipient), delivery)
-    status = Status(source.status) if source.status != Status.ACKNOWLEDGED.value else Status.BOUNCED
-    code = status_code(status, source.bounce_type)
-    sub = sub_status(code, delivery.provider, source.bounce_subtype, source.diagnostic)
+def _item(delivery: Delivery, api_user: str) -> dict:
+    shown = repository.state_of(delivery).shown  # an acknowledgement shows the failure it acknowledged
+    # An acknowledgement with no failure known cannot be (can_acknowledge); should one
+    # appear, it renders as an undetermined bounce with its own fields.
+    status = Status.BOUNCED if shown.status is Status.ACKNOWLEDGED else shown.status
+    code = status_code(status, shown.bounce_type.value if shown.bounce_type else None)
+    sub = sub_status(code, delivery.provider, shown.bounce_subtype, shown.diagnostic)
     email_id = delivery.message_id
     if delivery.provider != "sendcloud":
         email_id = f"{delivery.message_id}${delivery.recipient}"
@@ -353,7 +325,7 @@ def _item(delivery: Delivery, api_user: str, acknowledged: dict) -> dict:
         "recipients": delivery.recipient,
         "requestTime": _local(delivery.submitted_at or delivery.created_at),
         "modifiedTime": _local(delivery.status_at or delivery.submitted_at or delivery.created_at),
-        "sendLog": source.diagnostic or _send_log(status, sub),
+        "sendLog": shown.diagnostic or _send_log(status, sub),
     }
     return item
 

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from tracker.pipeline import inbox, operations
 from tracker.db import repository
 from tracker.http.auth import require_operator
-from tracker.http.api.native import load_args, load_body
+from tracker.http.args import load_args, load_body
 from tracker.http.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, DeliverySchema, IdCursor, UtcDateTime
 from tracker.http.errors import ApiError
 from tracker.providers.common import bounded_json

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from tracker.pipeline import registration
 from tracker.http.auth import require_key
-from tracker.http.api.native import load_body
+from tracker.http.args import load_body
 from tracker.http.api.schemas import DeliverySchema
 from tracker.http.errors import ApiError
 from tracker.db.models import Delivery, Message

@@ -4,12 +4,13 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, g, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from tracker.pipeline import inbox, ingest
 from tracker.db import repository
 from tracker.http.auth import require_key
-from tracker.http.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema
+from tracker.http.api.schemas import DeliveryQuery, DeliverySchema, EventSchema
+from tracker.http.args import load_args, load_body, page_of
 from tracker.domain import Status, can_acknowledge, normalize_message_id
 from tracker.http.errors import ApiError
 from tracker.db.models import utcnow
@@ -21,7 +22,6 @@ blueprint = Blueprint("native_api", __name__, url_prefix="/api/v1")
 _query = DeliveryQuery()
 _delivery = DeliverySchema()
 _event = EventSchema()
-_cursor = Cursor()
 _acknowledgement = Schema.from_dict({"note": fields.String(validate=validate.Length(max=2000))})()
 
 
@@ -53,45 +53,6 @@ def delivery_events(delivery_id: int):
             raise ApiError(404, "not_found", f"no delivery {delivery_id}")
         events = repository.delivery_history(session, delivery)
     return jsonify({"data": _event.dump(events, many=True)})
-
-
-def page_of(page, more: bool, schema, position) -> dict:
-    """The list envelope: the items and the cursor of the next page (null on the last)."""
-    next_cursor = _cursor._serialize(position(page[-1]), None, None) if more else None
-    return {"data": schema.dump(page, many=True), "next_cursor": next_cursor}
-
-
-def load_body(schema, optional: bool = False):
-    """The request's JSON object loaded through ``schema``, or a 400 naming what is wrong.
-
-    ``optional``: no body at all loads as {}.
-    """
-    payload = request.get_json(silent=True)
-    if payload is None and optional and not request.get_data(cache=True):
-        payload = {}
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_request", "send a JSON object")
-    try:
-        return schema.load(payload)
-    except ValidationError as error:
-        raise ApiError(400, "invalid_request", _explain(error)) from None
-
-
-def _explain(error: ValidationError) -> str:
-    return "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(error.messages.items()))
-
-
-def load_args(schema, args):
-    unknown = sorted(set(args) - set(schema.fields))
-    if unknown:
-        raise ApiError(400, "invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
-    repeated = sorted(name for name in args if len(args.getlist(name)) > 1)
-    if repeated:  # every parameter is one value: a second would be silently dropped
-        raise ApiError(400, "invalid_request", f"give each parameter once: {', '.join(repeated)}")
-    try:
-        return schema.load(args.to_dict())
-    except ValidationError as error:
-        raise ApiError(400, "invalid_request", _explain(error)) from None
 
 
 @blueprint.post("/deliveries/<int:delivery_id>/acknowledge")

@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request
 
 from tracker.db import repository
 from tracker.http.auth import require_key
-from tracker.http.api.native import load_args, page_of
+from tracker.http.args import load_args, page_of
 from tracker.http.api.schemas import SuppressionQuery, SuppressionSchema
 from tracker.domain import normalize_address
 from tracker.http.errors import ApiError

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from tracker.db import repository
 from tracker.http.auth import require_key, require_operator
-from tracker.http.api.native import load_args, load_body
+from tracker.http.args import load_args, load_body
 from tracker.http.api.schemas import DEFAULT_LIMIT, MAX_LIMIT, IdCursor, StrictBoolean
 from tracker.domain import Status
 from tracker.http.errors import ApiError

@@ -1,39 +1,73 @@
-"""Bearer API-key authentication; every view gets the caller's account id and nothing more."""
+"""Authentication and the rate limit in front of every API view, one decorator for all styles.
+
+Each API style says how it finds its caller (``identify``: a Bearer key, a JWT, App/Basic...)
+and how its refusals look (``render``); ``guarded`` does the rest the same way everywhere:
+the caller's account, key and role in ``g``, read-only keys held to reading, the style's
+per-account rate limit.
+"""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from flask import g, request
 
 from tracker.db import repository
+from tracker.db.repository import Caller
 from tracker.http import ratelimit
-from tracker.http.errors import ApiError
+from tracker.http.errors import ApiError, Renderer
+from tracker.http.errors import render as render_by_path
 from tracker.services import services
 
 READ_ONLY = "read-only"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tracker"'}
+RATE_LIMITED = "rate limit exceeded"
 
 
-def require_key(view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
-            raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>", _CHALLENGE)
-        with services().db.session() as session:
-            caller = repository.caller_for_key(session, presented.strip())
-        if caller is None:
-            raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
-        g.account_id, g.key_id, g.caller = caller.account_id, caller.key_id, caller
-        if caller.role == READ_ONLY and request.method not in ("GET", "HEAD"):
-            raise ApiError(403, "forbidden", "this API key is read-only")
-        retry_after = ratelimit.hit(caller.account_id, "native")
-        if retry_after is not None:
-            raise ApiError(429, "too_many_requests", "rate limit exceeded",
-                           {"Retry-After": str(int(retry_after) + 1)})
-        return view(*args, **kwargs)
+def refuse_writes() -> str | None:
+    """The default for read-only keys: they may read (GET, HEAD), nothing else."""
+    return None if request.method in ("GET", "HEAD") else "this API key is read-only"
 
-    return wrapper
+
+def guarded(style: str, identify: Callable[[], Caller], *, render: Renderer = render_by_path,
+            read_only: Callable[[], str | None] = refuse_writes, too_many: str = RATE_LIMITED):
+    """A decorator: ``identify()`` the caller (it raises a 401 ApiError saying why not), refuse a
+    read-only key where ``read_only()`` gives a reason (403), count the request against
+    ``style``'s limit (429 with Retry-After); every refusal in ``render``'s shape."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                caller = identify()
+                g.account_id, g.key_id, g.caller = caller.account_id, caller.key_id, caller
+                reason = read_only() if caller.role == READ_ONLY else None
+                if reason is not None:
+                    raise ApiError(403, "forbidden", reason)
+                retry_after = ratelimit.hit(caller.account_id, style)
+                if retry_after is not None:
+                    raise ApiError(429, "too_many_requests", too_many, {"Retry-After": str(int(retry_after) + 1)})
+            except ApiError as refusal:
+                return render(refusal)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _bearer_key() -> Caller:
+    """The native API's caller: ``Authorization: Bearer <API key>``."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>", _CHALLENGE)
+    with services().db.session() as session:
+        caller = repository.caller_for_key(session, presented.strip())
+    if caller is None:
+        raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
+    return caller
+
+
+require_key = guarded("native", _bearer_key)
 
 
 def require_operator(view):

@@ -14,7 +14,6 @@ So "|" separates like ",", and names the resource does not have are skipped in `
 """
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime, timezone
 
@@ -22,7 +21,8 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, case, select
 
 from tracker.db import keys
-from tracker.http import credentials, moments, page_marks, ratelimit
+from tracker.http import credentials, moments, page_marks
+from tracker.http.auth import guarded
 from tracker.domain import Status
 from tracker.http.errors import ApiError
 from tracker.db.models import Delivery, Message
@@ -60,24 +60,21 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 MAX_OFFSET = 10_000
 
 
-def require_elevate_auth(view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>")
-        caller = credentials.caller_from_authorization(f"Bearer {token}")
-        if caller is None:
-            detail = ("the API key is unknown or revoked" if token.startswith(keys.PREFIX)
-                      else credentials.jwt_refusal(token))
-            raise ApiError(401, "unauthorized", detail)
-        g.account_id = caller.account_id
-        retry_after = ratelimit.hit(caller.account_id, "elevate")
-        if retry_after is not None:
-            raise ApiError(429, "too_many_requests", "rate limit exceeded", {"Retry-After": str(int(retry_after) + 1)})
-        return view(*args, **kwargs)
-    return wrapper
+def _elevate_caller():
+    """Elevate's caller: ``Authorization: Bearer <JWT>`` (or the plain API key)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>")
+    caller = credentials.caller_from_authorization(f"Bearer {token}")
+    if caller is None:
+        detail = ("the API key is unknown or revoked" if token.startswith(keys.PREFIX)
+                  else credentials.jwt_refusal(token))
+        raise ApiError(401, "unauthorized", detail)
+    return caller
+
+
+require_elevate_auth = guarded("elevate", _elevate_caller)
 
 
 @blueprint.get("/v1/email-status")

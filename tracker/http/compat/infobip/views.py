@@ -31,7 +31,6 @@ Where the seeds are silent (each choice is tested):
 """
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -40,8 +39,8 @@ from xml.etree import ElementTree
 from flask import Blueprint, Response, g, request
 from sqlalchemy import and_, func, not_, or_, select, update
 
-from tracker.http import credentials, moments, ratelimit
-from tracker.http.auth import READ_ONLY
+from tracker.http import credentials, moments
+from tracker.http.auth import guarded, refuse_writes
 from tracker.db import repository
 from tracker.http.compat.infobip.mapping import (
     DELIVERED_TO_HANDSET,
@@ -106,25 +105,22 @@ def render_error(error: ApiError) -> Response:
                             parameter=error.parameter, headers=error.headers))
 
 
+def infobip_caller():
+    """Infobip's caller: ``App <API key>``, ``Basic base64(user:API key)`` or ``Bearer <API key or JWT>``."""
+    caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=SCHEMES)
+    if caller is None:
+        raise ApiError(401, "unauthorized", "Invalid login details")
+    return caller
+
+
+PULLING_REFUSED = ("A read-only API key cannot pull delivery reports: pulling consumes them. Use /email/1/logs, "
+                   "or a key that may write.")
+
+
 def infobip_auth(*, consumes: bool):
     """App / Basic / Bearer authentication, the rate limit, and (``consumes``) no read-only keys."""
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=SCHEMES)
-            if caller is None:
-                raise Refusal(401, "UNAUTHORIZED", "Invalid login details")
-            g.account_id = caller.account_id
-            if consumes and caller.role == READ_ONLY:
-                raise Refusal(403, "FORBIDDEN", "A read-only API key cannot pull delivery reports: pulling "
-                              "consumes them. Use /email/1/logs, or a key that may write.")
-            retry_after = ratelimit.hit(caller.account_id, "infobip")
-            if retry_after is not None:
-                raise Refusal(429, "TOO_MANY_REQUESTS", "Too many requests",
-                              headers={"Retry-After": str(int(retry_after) + 1)})
-            return view(*args, **kwargs)
-        return wrapper
-    return decorate
+    return guarded("infobip", infobip_caller, render=render_error, too_many="Too many requests",
+                   read_only=(lambda: PULLING_REFUSED) if consumes else refuse_writes)
 
 
 # --- the endpoints --------------------------------------------------------------------------

@@ -26,17 +26,16 @@ unknown cursor is a 400 naming the parameter; logs are JSON only.
 """
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 from marshmallow import ValidationError
 from sqlalchemy import or_, tuple_
 
 from tracker.http.compat.infobip import views as v1
-from tracker.http import credentials, ratelimit
-from tracker.http.auth import READ_ONLY
+from tracker.http import credentials
+from tracker.http.auth import guarded, refuse_writes
 from tracker.http.api.schemas import Cursor
 from tracker.domain import normalize_address
 from tracker.http.errors import ApiError
@@ -80,25 +79,19 @@ def _bad(parameter: str, problem: str) -> ApiError:
     return ApiError(400, "bad_request", f"{parameter}: {problem}", parameter=parameter, source="query")
 
 
+def _caller():
+    """As on /email/1/, refused in this version's words."""
+    caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=v1.SCHEMES)
+    if caller is None:
+        raise ApiError(401, "unauthorized", "invalid login details")
+    return caller
+
+
 def infobip_auth(*, consumes: bool):
     """App / Basic / Bearer, the rate limit and (``consumes``) no read-only keys, as on /email/1/."""
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""),
-                                                           schemes=v1.SCHEMES)
-            if caller is None:
-                raise ApiError(401, "unauthorized", "invalid login details")
-            g.account_id = caller.account_id
-            if consumes and caller.role == READ_ONLY:
-                raise ApiError(403, "forbidden", "a read-only API key cannot pull delivery reports")
-            retry_after = ratelimit.hit(caller.account_id, "infobip")
-            if retry_after is not None:
-                raise ApiError(429, "too_many_requests", "rate limit exceeded",
-                               {"Retry-After": str(int(retry_after) + 1)})
-            return view(*args, **kwargs)
-        return wrapper
-    return decorate
+    return guarded("infobip", _caller, render=render_error,
+                   read_only=(lambda: "a read-only API key cannot pull delivery reports") if consumes
+                   else refuse_writes)
 
 
 # --- the endpoints --------------------------------------------------------------------------

@@ -18,14 +18,14 @@ database is away) ``{message}`` with Retry-After.
 """
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, false, or_, select
 
-from tracker.http import credentials, moments, page_marks, ratelimit
+from tracker.http import credentials, moments, page_marks
+from tracker.http.auth import guarded
 from tracker.db import repository
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Outcome, Status
 from tracker.http.errors import ApiError
@@ -114,18 +114,15 @@ def postman_status(status: Status) -> str:
     return STATUS[Status.ERROR if status is Status.ACKNOWLEDGED else status]
 
 
-def require_postman_auth(view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""))
-        if caller is None:
-            raise PostmanError(401, {"message": "Unauthorized"}, {"WWW-Authenticate": 'Bearer realm="postman"'})
-        g.account_id = caller.account_id
-        retry_after = ratelimit.hit(caller.account_id, "postman")
-        if retry_after is not None:
-            raise PostmanError(429, {"status": 429, "message": TOO_MANY}, {"Retry-After": str(int(retry_after) + 1)})
-        return view(*args, **kwargs)
-    return wrapper
+def _postman_caller():
+    """Postman's caller: ``Authorization: Bearer <API key or JWT>``."""
+    caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""))
+    if caller is None:
+        raise ApiError(401, "unauthorized", "Unauthorized", {"WWW-Authenticate": 'Bearer realm="postman"'})
+    return caller
+
+
+require_postman_auth = guarded("postman", _postman_caller, render=render_error, too_many=TOO_MANY)
 
 
 @blueprint.get("/v1/transactional/email", strict_slashes=False)

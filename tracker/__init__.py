@@ -14,7 +14,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http.compat.infobip import views as compat_infobip, views_v4 as compat_infobip_v4
     from tracker.http.compat.postman import views as compat_postman
     from tracker.http.compat.sendcloud import views as compat_sendcloud
-    from tracker.http import input_guard, page_marks
+    from tracker.http import input_guard, page_marks, ratelimit
     from tracker.http.compat.elevate.views import blueprint as elevate_api
     from tracker.http.api.messages import blueprint as messages_api
     from tracker.http.api.openapi import blueprint as openapi
@@ -46,6 +46,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
         waker=waker,  # type: ignore[arg-type]  # set just below
         sources=SourceCache(db, config.source_cache_seconds),
         page_marks=page_marks.RedisMarks(config.broker_url) if config.broker_url else page_marks.LocalMarks(),
+        rate_counters=ratelimit.LocalCounters(),
     )
     if services.waker is None:
         if config.broker_url:

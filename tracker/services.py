@@ -12,7 +12,6 @@ from datetime import timedelta
 from flask import current_app
 
 from tracker.db import repository
-from tracker.http.ratelimit import LocalCounters
 from tracker.providers.ses.auth import CertificateStore
 from tracker.config import Config
 from tracker.domain.suppression import SoftBouncePolicy
@@ -84,7 +83,7 @@ class Services:
     waker: Waker
     sources: SourceCache
     webhook_waker: Waker | None = None  # the embedded default's webhook sender thread
-    rate_counters: LocalCounters = dataclasses.field(default_factory=LocalCounters)
+    rate_counters: object = None  # the embedded default's rate-limit counts (tracker.http.ratelimit), set by create_app
     page_marks: object = None  # where offset pages ended (tracker.http.page_marks), set by create_app
 
     @property

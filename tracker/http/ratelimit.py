@@ -10,11 +10,11 @@ import threading
 import time
 
 from tracker.adapters import redis_clients
+from tracker.services import services
 
 # Requests per minute per account. SendCloud's is documented (3000/min, seed 003); the
 # others' documents state none, so these are generous defaults of ours.
 DEFAULT_LIMITS = {"sendcloud": 3000, "infobip": 6000, "elevate": 6000, "postman": 6000, "native": 6000}
-
 
 
 class LocalCounters:
@@ -33,6 +33,7 @@ class LocalCounters:
 
 
 def parse_limits(raw: str) -> dict[str, int]:
+    """TRACKER_RATE_LIMITS over DEFAULT_LIMITS; a malformed part is a ValueError naming it."""
     limits = dict(DEFAULT_LIMITS)
     for part in (p.strip() for p in raw.split(",") if p.strip()):
         style, _, value = part.partition("=")
@@ -45,8 +46,6 @@ def parse_limits(raw: str) -> dict[str, int]:
 
 def hit(account_id: int, style: str) -> float | None:
     """Count one request; None if allowed, else the seconds until the window resets."""
-    from tracker.services import services
-
     app = services()
     limit = parse_limits(app.config.rate_limits).get(style, 0)
     if limit <= 0:

@@ -1,20 +1,16 @@
 """The native read API: /api/v1/deliveries (keyset-paginated) and each delivery's history."""
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from tracker.pipeline import inbox, ingest
+from tracker.pipeline import acknowledgement
 from tracker.db import repository
 from tracker.http.auth import require_key
 from tracker.http.api.schemas import DeliveryQuery, DeliverySchema, EventSchema
 from tracker.http.args import load_args, load_body, page_of
 from tracker.domain import Status, can_acknowledge, normalize_message_id
 from tracker.http.errors import ApiError
-from tracker.db.models import utcnow
-from tracker.providers.acknowledgements import parse as acknowledgements
 from tracker.services import services
 
 blueprint = Blueprint("native_api", __name__, url_prefix="/api/v1")
@@ -60,8 +56,8 @@ def delivery_events(delivery_id: int):
 def acknowledge(delivery_id: int):
     """Mark a failed delivery ACKNOWLEDGED; 409 with the reason for any other status.
 
-    The acknowledgement is recorded in the inbox like a provider event, so a replay or a
-    rebuild from the inbox keeps it, and applied at once through the same worker path.
+    The acknowledgement goes through the pipeline (tracker.pipeline.acknowledgement): kept
+    in the inbox, applied at once.
     """
     app = services()
     note = load_body(_acknowledgement, optional=True).get("note")
@@ -72,12 +68,7 @@ def acknowledge(delivery_id: int):
     refusal = can_acknowledge(Status(delivery.status))
     if refusal is not None:
         raise ApiError(409, "conflict", refusal)
-    record = acknowledgements.body(message_id=delivery.message_id, recipient=delivery.recipient,
-                                   by=f"key:{g.key_id}", at=utcnow(), note=note)
-    with app.db.engine.begin() as connection:
-        inbox_id = repository.store_inbox_event(
-            connection, source_id=None, account_id=g.account_id, provider=acknowledgements.PROVIDER,
-            kind=inbox.ACKNOWLEDGEMENT, dedupe_key=f"ack:{uuid.uuid4()}", body=record)
-    ingest.process_rows(app.db, [inbox_id], app.confirmer, app.settings)
+    acknowledgement.acknowledge(app, g.account_id, delivery.message_id, delivery.recipient,
+                                by=f"key:{g.key_id}", note=note)
     with app.db.session() as session:
         return jsonify(_delivery.dump(repository.delivery_of_account(session, g.account_id, delivery_id)))

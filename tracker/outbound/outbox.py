@@ -16,7 +16,7 @@ from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
 from tracker.db import repository
-from tracker.http.api.schemas import DeliverySchema
+from tracker.outbound.delivery_item import DeliverySchema
 from tracker.domain import DeliveryState
 
 STATUS_CHANGED = "delivery.status_changed"

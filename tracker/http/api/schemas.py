@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from tracker.http import moments
+from tracker.outbound.delivery_item import DeliverySchema  # noqa: F401 - the native API renders the webhooks' item
 from tracker.domain import Status, normalize_address
 from tracker.domain.suppression import Reason
 from tracker.providers.common import bounded_json
@@ -115,36 +116,6 @@ class DeliveryQuery(KeysetQuery):
         if "status" in data:
             data["status"] = data["status"].upper()
         return data
-
-
-
-class DeliverySchema(Schema):
-    id = fields.Integer()
-    message_id = fields.String()
-    recipient = fields.String()
-    provider = fields.String()
-    status = fields.String()
-    status_at = fields.DateTime(allow_none=True)  # null while PENDING: registered, no provider event yet
-    bounce_type = fields.String(allow_none=True)
-    bounce_subtype = fields.String(allow_none=True)
-    diagnostic = fields.String(allow_none=True)
-    events_count = fields.Integer()
-    engagement = fields.Method("_engagement", metadata={"type": "object", "properties": {
-        "opens": {"type": "integer"}, "clicks": {"type": "integer"},
-        **{name: {"type": "string", "format": "date-time", "nullable": True}
-           for name in ("first_opened_at", "last_opened_at", "first_clicked_at", "last_clicked_at")},
-        "last_clicked_link": {"type": "string", "nullable": True}}, "additionalProperties": False})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-    def _engagement(self, delivery) -> dict:
-        iso = lambda moment: moment.isoformat() if moment else None  # noqa: E731
-        return {
-            "opens": delivery.opens_count, "first_opened_at": iso(delivery.first_opened_at),
-            "last_opened_at": iso(delivery.last_opened_at), "clicks": delivery.clicks_count,
-            "first_clicked_at": iso(delivery.first_clicked_at), "last_clicked_at": iso(delivery.last_clicked_at),
-            "last_clicked_link": delivery.last_clicked_link,
-        }
 
 
 class EventSchema(Schema):

@@ -32,7 +32,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from tracker.providers.common import bounded_json
 from tracker.pipeline import intake
-from tracker.http.errors import ApiError
 from tracker.services import Services, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -80,11 +79,11 @@ def handle_message(services: Services, source: SourceInfo, body: str) -> Outcome
     """Verify and store one SQS message body; never raises for a bad or unlucky message."""
     try:
         return _handle(services, source, body)
-    except ApiError as error:
-        reason = f"{error.error}: {error.detail or error}"
-        # 4xx: malformed, forged, topic not allowed: no redelivery can fix it. 5xx: the
+    except intake.Refused as refusal:
+        reason = f"{refusal.reason}: {refusal.detail or refusal}"
+        # Malformed, forged, topic not allowed: no redelivery can fix it. Passing: the
         # certificate could not be fetched; it may be next time.
-        return Outcome(REFUSED if error.status < 500 else RETRY_LATER, reason)
+        return Outcome(RETRY_LATER if refusal.passing else REFUSED, reason)
     except SQLAlchemyError as error:
         reason = f"database: {error.__class__.__name__}: {error}".splitlines()[0]
         return Outcome(RETRY_LATER, reason, database_away=_database_away(error))

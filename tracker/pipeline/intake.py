@@ -1,8 +1,8 @@
 """Putting an authenticated event into the inbox: shared by the HTTP receivers and the SQS poller.
 
 Everything here happens before the sender hears success: decode, verify, check the topic,
-insert and commit. Refusals are ApiErrors carrying the status a receiver answers with;
-the SQS poller logs them instead.
+insert and commit. A refusal is an intake.Refused naming why; the HTTP receivers answer it
+in the API's error shape (tracker.http.receivers.refusals), the SQS poller logs it.
 """
 from __future__ import annotations
 
@@ -14,11 +14,26 @@ from sqlalchemy.exc import IntegrityError
 from tracker.pipeline import inbox
 from tracker.db import repository
 from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
-from tracker.http.errors import ApiError
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
 from tracker.services import Services, SourceInfo
 
 SES = "ses"
+
+# Why intake refuses an event (Refused.reason).
+MALFORMED = "malformed"  # not an SNS envelope
+INVALID_SIGNATURE = "invalid_signature"
+CERTIFICATE_UNAVAILABLE = "certificate_unavailable"  # the signing certificate could not be fetched: passing
+TOPIC_NOT_ALLOWED = "topic_not_allowed"
+REPLAYED = "replayed"  # a one-time token seen before, with another body
+
+
+class Refused(Exception):
+    """Intake will not store an event: ``reason`` (one of the words above), ``detail`` explains,
+    ``passing`` says the same event may be accepted later (a retry can help)."""
+
+    def __init__(self, reason: str, detail: str, *, passing: bool = False) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.passing = reason, detail, passing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,15 +51,15 @@ def accept_sns(services: Services, source: SourceInfo, text: str) -> Stored:
     try:
         envelope = decode_envelope(text)
     except EnvelopeError as error:
-        raise ApiError(400, "malformed", str(error)) from None
+        raise Refused(MALFORMED, str(error)) from None
     try:
         verify(envelope.fields, services.certificates)
     except SignatureError as error:
-        raise ApiError(403, "invalid_signature", str(error)) from None
+        raise Refused(INVALID_SIGNATURE, str(error)) from None
     except CertificateUnavailable as error:
-        raise ApiError(503, "certificate_unavailable", str(error), {"Retry-After": "5"}) from None
+        raise Refused(CERTIFICATE_UNAVAILABLE, str(error), passing=True) from None
     if not source.allows_topic(envelope.topic_arn):
-        raise ApiError(403, "topic_not_allowed", f"{envelope.topic_arn} is not allowed for this source")
+        raise Refused(TOPIC_NOT_ALLOWED, f"{envelope.topic_arn} is not allowed for this source")
     return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text)
 
 
@@ -78,5 +93,5 @@ def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str,
         with services.db.engine.connect() as connection:
             if repository.inbox_has(connection, source.id, dedupe_key):
                 return Stored(None, dedupe_key)
-        raise ApiError(403, "replayed", "this request's one-time token was already used") from None
+        raise Refused(REPLAYED, "this request's one-time token was already used") from None
     return Stored(inbox_id, dedupe_key)

@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify, request
 from tracker.pipeline import intake
 from tracker.adapters import metrics
 from tracker.http.errors import ApiError
+from tracker.http.receivers.refusals import as_api_error
 from tracker.providers.ses.envelope import is_envelope
 from tracker.services import services
 
@@ -45,7 +46,10 @@ def _receive(token: str):
     if request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true" and not is_envelope(text):
         raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
                                         "on the subscription so SNS sends the signed envelope")
-    stored = intake.accept_sns(app, source, text)
+    try:
+        stored = intake.accept_sns(app, source, text)
+    except intake.Refused as refusal:
+        raise as_api_error(refusal) from None
     if stored.duplicate:
         return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
     app.waker.wake()

@@ -20,6 +20,7 @@ from tracker.pipeline import inbox, intake
 from tracker.adapters import metrics
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 from tracker.http.errors import ApiError
+from tracker.http.receivers.refusals import as_api_error
 from tracker.db.models import utcnow
 from tracker.providers import registry
 from tracker.providers.common.errors import PayloadError
@@ -77,10 +78,13 @@ def _receive(provider: str, token: str):
         events, problem = [], None
 
     kind, text = _storable_body(body)
-    stored = intake.store(
-        app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
-        content_type=webhook.content_type, replay_token=replay_token,
-    )
+    try:
+        stored = intake.store(
+            app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
+            content_type=webhook.content_type, replay_token=replay_token,
+        )
+    except intake.Refused as refusal:
+        raise as_api_error(refusal) from None
     if not stored.duplicate:
         app.waker.wake()
         metrics.EVENTS_RECEIVED.labels(provider).inc()

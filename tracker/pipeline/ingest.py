@@ -30,6 +30,7 @@ from tracker.pipeline import inbox
 from tracker.adapters import metrics
 from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
+from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.db.engine import Database
 from tracker.db.models import Delivery, DeliveryEvent, InboxEvent, utcnow
@@ -335,7 +336,7 @@ def _messages(rows: Sequence[InboxEvent],
     for row, event in events:
         if row.provider not in registry.WEBHOOK_PROVIDERS or (row.account_id, event.message_id) in found:
             continue
-        attributes = {name: event.details[name] for name in ses.ATTRIBUTE_TAGS
+        attributes = {name: event.details[name] for name in ATTRIBUTE_TAGS
                       if isinstance(event.details.get(name), str) and event.details[name]}
         if attributes:
             found[(row.account_id, event.message_id)] = ses.MessageFacts(event.message_id, None, None, attributes)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tracker.db import repository
 from tracker.domain import INITIAL, normalize_address, normalize_message_id, submitted_at
 from tracker.db.models import Delivery, Message, utcnow
-from tracker.providers.ses.parse import ATTRIBUTE_TAGS
+from tracker.domain.attributes import ATTRIBUTE_TAGS
 
 PLACEHOLDER = "registered-"
 

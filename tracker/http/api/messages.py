@@ -11,7 +11,7 @@ from tracker.http.args import load_body
 from tracker.http.api.schemas import DeliverySchema
 from tracker.http.errors import ApiError
 from tracker.db.models import Delivery, Message
-from tracker.providers.ses.parse import ATTRIBUTE_TAGS
+from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.services import services
 
 blueprint = Blueprint("messages_api", __name__, url_prefix="/api/v1/messages")

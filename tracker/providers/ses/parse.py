@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 
 from tracker.providers.common import bounded_json
 from tracker.domain import EventType, NormalizedEvent
+from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.providers.common.errors import PayloadError, UnreadablePayload
 from tracker.providers.ses.facts import (
     bounce_facts,
@@ -313,11 +314,8 @@ def _destination(mail: _JSONObject) -> list[str]:
     return list(addresses)
 
 
-
-# Message attributes the compatible read APIs filter on, as SES message tags may carry
-# them (tag names compared without case, "-" and "_", so bill-run-id and billRunId match).
-ATTRIBUTE_TAGS = ("bulkId", "campaignReferenceId", "applicationId", "entityId", "billRunType", "billRunId",
-                  "customerId", "siteId", "contactId", "labelId", "labelName")
+# SES message tags may carry the message attributes (tracker.domain.attributes), tag names
+# compared without case, "-" and "_", so bill-run-id and billRunId match.
 _ATTRIBUTE_BY_FOLDED = {name.lower(): name for name in ATTRIBUTE_TAGS}
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from tracker.providers.common import bounded_json
 from tracker.pipeline import intake
+from tracker.providers.registry import SES
 from tracker.services import Services, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ class SqsPoller:
                 source = self.services.sources.get(self.token)
             except SQLAlchemyError as error:
                 raise DatabaseAway(str(error).splitlines()[0]) from None
-            if source is None or source.provider != intake.SES:
+            if source is None or source.provider != SES:
                 raise UnknownSource("no SES source has this token (see `tracker sources create --provider ses`)")
             self.source = source
         if self._database_away:

@@ -16,9 +16,9 @@ from tracker.cli.sqs import sqs_poll
 from tracker.cli.webhooks import webhooks
 from tracker.cli.output import emit, json_option
 from tracker.config import Config
-from tracker.providers.source_checks import SECRETS, secret_problem, topic_arn_problem
-
-PROVIDERS = ("ses", "infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
+from tracker.providers.registry import NAMES as PROVIDERS
+from tracker.providers.registry import SECRETS, SES
+from tracker.providers.source_checks import secret_problem, topic_arn_problem
 
 
 @click.group()
@@ -298,9 +298,9 @@ def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]
     """
     from tracker.db import repository
 
-    if provider == "ses" and not topic_arns:
+    if provider == SES and not topic_arns:
         raise click.UsageError("give at least one --topic-arn (or '*' for any topic)")
-    if provider != "ses" and topic_arns:
+    if provider != SES and topic_arns:
         raise click.UsageError("--topic-arn is for SES sources only")
     problems = [secret_problem(provider, secret), *map(topic_arn_problem, topic_arns)]
     if any(problems):

@@ -17,7 +17,6 @@ from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, v
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
 from tracker.services import Services, SourceInfo
 
-SES = "ses"
 
 # Why intake refuses an event (Refused.reason).
 MALFORMED = "malformed"  # not an SNS envelope

@@ -1,21 +1,53 @@
-"""Which providers push webhooks, and where each one's parser and authenticity check live."""
+"""Every provider the tracker takes events from: its name, its source's secret, where its code lives.
+
+The one list of provider facts: the CLI (`tracker sources create`), the receivers, the
+worker and the source checks (tracker.providers.source_checks) all read it here.
+"""
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from tracker.domain import NormalizedEvent
 
-WEBHOOK_PROVIDERS = ("infobip", "sendcloud", "sendgrid", "mailgun", "postmark")
+SES = "ses"
 
-# The status to answer for an authenticated payload that can never be processed (it is
-# stored all the same, and fails in the worker with the same reason, kept for replay).
-# Mailgun stops retrying only on 406. SendCloud retries anything but a 200, each time with
-# a fresh token (so a new body, which the inbox cannot dedupe): it hears 200, with the
-# error in the body. For the others a 400 says what was wrong, and their retries are
-# harmless (the inbox dedupes the identical body).
-UNPROCESSABLE_STATUS = {"mailgun": 406, "sendcloud": 200}
+
+@dataclasses.dataclass(frozen=True)
+class Provider:
+    """What the tracker knows of one provider beyond its parser and authenticity check."""
+
+    name: str
+    # What a source's secret is for this provider (None: its sources take none), and whether
+    # it is required: a provider that can prove its sender needs one, or a source without
+    # it would accept anyone.
+    secret: str | None = None
+    secret_required: bool = False
+    # The status to answer for an authenticated payload that can never be processed (it is
+    # stored all the same, and fails in the worker with the same reason, kept for replay).
+    # Mailgun stops retrying only on 406. SendCloud retries anything but a 200, each time
+    # with a fresh token (so a new body, which the inbox cannot dedupe): it hears 200, with
+    # the error in the body. For the others a 400 says what was wrong, and their retries
+    # are harmless (the inbox dedupes the identical body).
+    unprocessable_status: int = 400
+
+
+# SES comes through SNS (signed envelopes, over HTTPS or an SQS queue); the others push webhooks.
+PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
+    Provider(SES),
+    Provider("infobip", "optional: 'user:password' for HTTP Basic auth on the notify URL"),
+    Provider("sendcloud", "the APP KEY that signs webhooks", True, unprocessable_status=200),
+    Provider("sendgrid", "optional: the Event Webhook verification key (base64 DER or PEM public key)"),
+    Provider("mailgun", "the HTTP webhook signing key", True, unprocessable_status=406),
+    Provider("postmark", "'user:password' for the HTTP Basic auth in the webhook URL", True),
+)}
+NAMES = tuple(PROVIDERS)
+WEBHOOK_PROVIDERS = tuple(name for name in PROVIDERS if name != SES)
+# What --secret is for each webhook provider, and whether it is required.
+SECRETS = {name: (PROVIDERS[name].secret, PROVIDERS[name].secret_required) for name in WEBHOOK_PROVIDERS}
+UNPROCESSABLE_STATUS = {name: p.unprocessable_status for name, p in PROVIDERS.items() if p.unprocessable_status != 400}
 
 Parser = Callable[..., list[NormalizedEvent]]
 
@@ -38,4 +70,5 @@ def _module(provider: str, part: str):
 
 
 def parse_webhook(provider: str, body: bytes, content_type: str, received_at: datetime) -> list[NormalizedEvent]:
+    """A webhook body through its provider's parser: the normalized events it holds."""
     return parser(provider)(body, content_type, received_at=received_at)

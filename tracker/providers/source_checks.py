@@ -1,5 +1,7 @@
 """Whether an inbound source's configuration can work, asked of the receivers' own checks.
 
+What each provider's secret is comes from tracker.providers.registry.
+
 A source is refused when it is made (or its secret rotated) rather than on its first event:
 a secret the provider's authenticity check could never use (tracker.providers.<provider>.auth
 raises ValueError for it, which the receiver answers with 503 forever) and a TopicArn that
@@ -12,17 +14,8 @@ from datetime import datetime, timezone
 
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 from tracker.providers import registry
+from tracker.providers.registry import SECRETS, SES
 
-SES = "ses"
-# What --secret is for each webhook provider, and whether the provider can prove its sender
-# (then a source without one would accept anyone, so it is required).
-SECRETS = {
-    "infobip": ("optional: 'user:password' for HTTP Basic auth on the notify URL", False),
-    "sendcloud": ("the APP KEY that signs webhooks", True),
-    "sendgrid": ("optional: the Event Webhook verification key (base64 DER or PEM public key)", False),
-    "mailgun": ("the HTTP webhook signing key", True),
-    "postmark": ("'user:password' for the HTTP Basic auth in the webhook URL", True),
-}
 # arn:<partition>:sns:<region>:<12-digit account>:<topic>, as SNS writes TopicArn (a FIFO
 # topic's name ends in .fifo); "*" accepts any topic.
 _TOPIC_ARN = re.compile(r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}"

@@ -13,6 +13,7 @@ from tracker.pipeline import intake
 from tracker.adapters import metrics
 from tracker.http.errors import ApiError
 from tracker.http.receivers.refusals import as_api_error
+from tracker.providers.registry import SES
 from tracker.providers.ses.envelope import is_envelope
 from tracker.services import services
 
@@ -24,14 +25,14 @@ def receive(token: str):
     try:
         return _receive(token)
     except ApiError as refused:
-        metrics.EVENTS_REFUSED.labels(intake.SES, refused.error).inc()
+        metrics.EVENTS_REFUSED.labels(SES, refused.error).inc()
         raise
 
 
 def _receive(token: str):
     app = services()
     source = app.sources.get(token)
-    if source is None or source.provider != intake.SES:
+    if source is None or source.provider != SES:
         raise ApiError(404, "unknown_source", "no SES source has this hook token")
 
     body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
@@ -53,5 +54,5 @@ def _receive(token: str):
     if stored.duplicate:
         return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
     app.waker.wake()
-    metrics.EVENTS_RECEIVED.labels(intake.SES).inc()
+    metrics.EVENTS_RECEIVED.labels(SES).inc()
     return jsonify({"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id}), 200

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from tests.support.harness import drain
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
-from tracker.pipeline import ingest, inbox, operations
+from tracker.pipeline import ingest, operations
+from tracker.domain import inbox
 from tracker.db import repository
 from tracker.cli.main import main
 from tracker.db.models import Account, Delivery, DeliveryEvent, InboxEvent, WebhookEvent, utcnow

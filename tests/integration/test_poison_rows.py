@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from tests.support.harness import FIXTURES, drain, make_tenant
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tests.support.webhooks.catalog import PROVIDERS
-from tracker.pipeline import inbox, ingest
+from tracker.pipeline import ingest
+from tracker.domain import inbox
 from tracker.db import repository
 from tracker.db.models import Delivery, InboxEvent
 

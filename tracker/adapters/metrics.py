@@ -31,7 +31,7 @@ def inbox_figures(db) -> tuple[dict[str, int], float | None]:
     Read at scrape time from the one place every process shares, the gauge tells the same
     truth whichever gunicorn worker or worker process answers the scrape.
     """
-    from tracker.pipeline import inbox
+    from tracker.domain import inbox
     from tracker.db import repository
     from tracker.db.models import utcnow
 

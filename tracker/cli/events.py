@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import click
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.cli.output import emit, json_option
 from tracker.providers.common import bounded_json
 from tracker.db.repository.operations import LISTABLE_STATES

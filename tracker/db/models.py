@@ -141,7 +141,7 @@ class InboxEvent(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    failure_kind: Mapped[str | None] = mapped_column(String(20))  # see tracker.pipeline.inbox
+    failure_kind: Mapped[str | None] = mapped_column(String(20))  # see tracker.domain.inbox
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # backoff after a transient failure

@@ -5,7 +5,8 @@ import uuid
 
 from tracker.db import repository
 from tracker.db.models import utcnow
-from tracker.pipeline import inbox, ingest
+from tracker.pipeline import ingest
+from tracker.domain import inbox
 from tracker.providers.acknowledgements import parse as acknowledgements
 from tracker.services import Services
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.adapters import metrics
 from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions

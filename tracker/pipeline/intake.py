@@ -11,7 +11,7 @@ import hashlib
 
 from sqlalchemy.exc import IntegrityError
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.db import repository
 from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope

@@ -12,7 +12,8 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Sequence
 
-from tracker.pipeline import inbox, ingest
+from tracker.pipeline import ingest
+from tracker.domain import inbox
 from tracker.db import repository
 from tracker.domain import engagement, fold, milestones
 from tracker.db.models import utcnow

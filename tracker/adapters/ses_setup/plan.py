@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.adapters.ses_setup import changes as c
 from tracker.adapters.ses_setup.links import (
     DESTINATION_NAME,

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.db.models import InboxEvent
 from tracker.db.repository.operations import EventFilter
 

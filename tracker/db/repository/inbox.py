@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.db.models import InboxEvent, ReplayToken, SnsSubscription, utcnow
 from tracker.db.repository.dialect import insert_for
 

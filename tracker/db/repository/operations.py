@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.domain import BounceType, EventType, NormalizedEvent, submitted_at
 from tracker.db.repository.deliveries import DeliveryChange, outcome_values
 from tracker.db.models import (

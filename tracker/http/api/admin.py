@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tracker.pipeline import inbox, operations
+from tracker.pipeline import operations
+from tracker.domain import inbox
 from tracker.db import repository
 from tracker.http.auth import require_operator
 from tracker.http.args import load_args, load_body

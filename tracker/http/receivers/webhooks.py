@@ -16,7 +16,8 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from tracker.pipeline import inbox, intake
+from tracker.pipeline import intake
+from tracker.domain import inbox
 from tracker.adapters import metrics
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 from tracker.http.errors import ApiError

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from tracker.providers.common import bounded_json
-from tracker.pipeline import inbox
+from tracker.domain import inbox
 from tracker.providers.common.timestamps import parse_timestamp
 
 NOTIFICATION = "Notification"

@@ -16,26 +16,13 @@ from tracker.providers.ses.auth import CertificateStore
 from tracker.config import Config
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.db.engine import Database
+from tracker.db.sources import SourceInfo
 from tracker.pipeline.ingest import Settings
 from tracker.adapters.sns_subscriptions import SubscriptionConfirmer
 
 
 class Waker(Protocol):
     def wake(self) -> None: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceInfo:
-    """The parts of a Source a receiver needs, detached from any session."""
-
-    id: int
-    account_id: int
-    provider: str
-    topic_arns: tuple[str, ...]
-    secret: str | None = None
-
-    def allows_topic(self, topic_arn: str) -> bool:
-        return "*" in self.topic_arns or topic_arn in self.topic_arns
 
 
 # Hook tokens are secrets.token_urlsafe() (tracker.db.repository.accounts.create_source).

@@ -24,6 +24,7 @@ import re
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,7 +34,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from tracker.providers.common import bounded_json
 from tracker.pipeline import intake
 from tracker.providers.registry import SES
-from tracker.services import Services, SourceInfo
+from tracker.db.sources import SourceInfo
+
+if TYPE_CHECKING:  # only named: callers hand the services in (tracker.services is above this layer)
+    from tracker.services import Services
 
 log = logging.getLogger(__name__)
 

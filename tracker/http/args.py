@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import request
 from marshmallow import ValidationError
 
-from tracker.http.api.schemas import Cursor
+from tracker.http.cursors import Cursor
 from tracker.http.errors import ApiError
 
 _cursor = Cursor()

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from tracker.db import repository
 from tracker.db.models import utcnow
 from tracker.pipeline import ingest
 from tracker.domain import inbox
 from tracker.providers.acknowledgements import parse as acknowledgements
-from tracker.services import Services
+
+if TYPE_CHECKING:  # only named: callers hand the services in (tracker.services is above this layer)
+    from tracker.services import Services
 
 
 def acknowledge(app: Services, account_id: int, message_id: str, recipient: str, *, by: str,

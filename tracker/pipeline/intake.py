@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
@@ -15,7 +16,10 @@ from tracker.domain import inbox
 from tracker.db import repository
 from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
-from tracker.services import Services, SourceInfo
+from tracker.db.sources import SourceInfo
+
+if TYPE_CHECKING:  # only named: callers hand the services in (tracker.services is above this layer)
+    from tracker.services import Services
 
 
 # Why intake refuses an event (Refused.reason).

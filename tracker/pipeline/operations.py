@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from tracker.pipeline import ingest
 from tracker.domain import inbox
@@ -19,7 +19,9 @@ from tracker.domain import engagement, fold, milestones
 from tracker.db.models import utcnow
 from tracker.outbound import outbox
 from tracker.db.repository.operations import EventFilter
-from tracker.services import Services
+
+if TYPE_CHECKING:  # only named: callers hand the services in (tracker.services is above this layer)
+    from tracker.services import Services
 
 CHUNK = 500
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from tracker.services import SourceInfo
+from tracker.db.sources import SourceInfo
 
 # The ten event types of a configuration set's event destination, as SESv2 names them,
 # each with the eventType its messages carry (what the parser and the database call it).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from apispec import APISpec
 
-from tracker.http.api.openapi import errors, ok, operation, path_id, query, ref
+from tracker.http.api.openapi_parts import errors, ok, operation, path_id, query, ref
 from tracker.http.api.schemas import any_case
 
 NULLABLE_TEXT = {"type": "string", "nullable": True}

@@ -1,50 +1,18 @@
 """Marshmallow schemas of the native API: query arguments in, deliveries and events out."""
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime, timezone
+from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from tracker.http import moments
+from tracker.http.cursors import Cursor, IdCursor  # noqa: F401 - the lists' cursor fields
 from tracker.outbound.delivery_item import DeliverySchema  # noqa: F401 - the native API renders the webhooks' item
 from tracker.domain import Status, normalize_address
 from tracker.domain.suppression import Reason
-from tracker.providers.common import bounded_json
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-
-
-class Cursor(fields.Field):
-    """An opaque keyset position: (updated_at, id) of the last item of the previous page."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        updated_at, last_id = value
-        raw = json.dumps([updated_at.isoformat(), last_id]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            raw = base64.urlsafe_b64decode(_text(value) + "=" * (-len(value) % 4))
-            stamp, last_id = bounded_json.loads(raw)
-            updated_at = datetime.fromisoformat(stamp)
-            if updated_at.tzinfo is None or not isinstance(last_id, int):
-                raise ValueError
-            updated_at = moments.in_utc(updated_at)
-        except (ValueError, TypeError):
-            raise ValidationError("not a cursor this API returned") from None
-        return updated_at, last_id
-
-
-def _text(value) -> str:
-    """A cursor arrives as a string; in a JSON body it may be anything else."""
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    return value
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -64,19 +32,6 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
-
-
-class IdCursor(fields.Field):
-    """An opaque keyset position over ids."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return int(base64.urlsafe_b64decode(_text(value) + "=" * (-len(value) % 4)).decode())
-        except (ValueError, TypeError):
-            raise ValidationError("not a cursor this API returned") from None
 
 
 def _known_status(value: str) -> None:

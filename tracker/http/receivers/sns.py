@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 
 from tracker.pipeline import intake
 from tracker.adapters import metrics
+from tracker.http import request_ids
 from tracker.http.errors import ApiError
 from tracker.providers.ses.envelope import is_envelope
 from tracker.services import services
@@ -45,7 +46,7 @@ def _receive(token: str):
     if request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true" and not is_envelope(text):
         raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
                                         "on the subscription so SNS sends the signed envelope")
-    stored = intake.accept_sns(app, source, text)
+    stored = intake.accept_sns(app, source, text, request_id=request_ids.current())
     if stored.duplicate:
         return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
     app.waker.wake()

@@ -19,6 +19,7 @@ from flask import Blueprint, jsonify, request
 from tracker.pipeline import inbox, intake
 from tracker.adapters import metrics
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
+from tracker.http import request_ids
 from tracker.http.errors import ApiError
 from tracker.db.models import utcnow
 from tracker.providers import registry
@@ -79,7 +80,7 @@ def _receive(provider: str, token: str):
     kind, text = _storable_body(body)
     stored = intake.store(
         app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
-        content_type=webhook.content_type, replay_token=replay_token,
+        content_type=webhook.content_type, replay_token=replay_token, request_id=request_ids.current(),
     )
     if not stored.duplicate:
         app.waker.wake()

@@ -56,6 +56,9 @@ class ContextFilter(logging.Filter):
         for name, variable in CONTEXT:
             if getattr(record, name, None) is None:
                 setattr(record, name, variable.get())
+        if record.name == "gunicorn.access" and isinstance(record.args, dict) and record.request_id is None:
+            # Written once the request is over; gunicorn passes the response's headers along.
+            record.request_id = record.args.get("{x-request-id}o")
         return True
 
 
@@ -111,8 +114,9 @@ def dict_config(log_format: str = TEXT, level: str = "INFO") -> dict:
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
             # gunicorn's loggers lose the handlers it gives them and write through the root's.
+            # With a logging configuration gunicorn writes an access line per request: at INFO.
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
             "alembic.runtime.plugins": {"level": "WARNING"},  # one line per plugin at each migration
             # At DEBUG, SQLAlchemy would log every statement and row (its echo): not what DEBUG asks for.
             "sqlalchemy": {"level": "WARNING"},

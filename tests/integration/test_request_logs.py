@@ -126,3 +126,37 @@ def test_a_request_id_goes_from_the_receiver_to_the_inbox_row_and_the_worker_in_
     assert access["request_id"] == "req-1234.abc_DEF:5"
     assert any(entry["logger"].startswith("celery") for entry in worker_entries)
     assert any(entry["logger"] == "tracker.supervisor" for entry in worker_entries)
+
+
+def test_a_webhook_row_keeps_its_request_id_and_every_answer_carries_one(app):
+    """In process: the webhook receivers store the id too; refusals, API errors and 404s echo or make one."""
+    import base64
+
+    from tracker.db import repository
+
+    with app.extensions["tracker"].db.transaction() as session:
+        account = repository.create_account(session, "acme")
+        source = repository.create_source(session, account, "postmark", (), "hook-user:hook-pass")
+        hook = f"/hooks/postmark/{source.token}"
+    client = app.test_client()
+    basic = "Basic " + base64.b64encode(b"hook-user:hook-pass").decode()
+
+    answer = client.post(hook, data=(FIXTURES / "postmark/delivery.json").read_bytes(),
+                         headers={"Content-Type": "application/json", "Authorization": basic,
+                                  "X-Request-Id": "pm-42"})
+    assert (answer.status_code, answer.headers["X-Request-Id"]) == (200, "pm-42")
+    with app.extensions["tracker"].db.session() as session:
+        [row] = repository.list_inbox_events(session, repository.EventFilter(state="pending", account_id=account.id),
+                                             after_id=0, limit=10)
+        assert row.request_id == "pm-42"
+
+    made = set()
+    for method, path, headers in (("POST", hook, {}),  # unauthenticated
+                                  ("GET", "/api/v1/deliveries", {}),  # no key
+                                  ("GET", "/no/such/page", {"X-Request-Id": "a b"}),  # an unsafe id
+                                  ("GET", "/api/v1/deliveries", {"X-Request-Id": "\u00e9t\u00e9"})):
+        answer = client.open(path, method=method, headers=headers)
+        assert answer.status_code >= 400
+        [echoed] = answer.headers.getlist("X-Request-Id")
+        assert len(echoed) == 32 and echoed not in made
+        made.add(echoed)

@@ -45,7 +45,7 @@ def json_lines(path: Path) -> list[dict]:
             entry = json.loads(line)
         except ValueError:
             pytest.fail(f"{path.name} line {number} is not JSON: {line[:300]!r}")
-        assert isinstance(entry, dict) and FIELDS <= entry.keys(), f"{path.name} line {number}: {line[:300]}"
+        assert isinstance(entry, dict) and entry.keys() >= FIELDS, f"{path.name} line {number}: {line[:300]}"
         entries.append(entry)
     return entries
 

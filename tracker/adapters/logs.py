@@ -13,8 +13,8 @@ import logging
 import logging.config
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 TEXT, JSON = "text", "json"
 FORMATS = (TEXT, JSON)
@@ -27,7 +27,7 @@ CONTEXT = (("request_id", request_id), ("inbox_id", inbox_id), ("task_id", task_
 # An incoming X-Request-Id is kept only when it is this: short, and nothing a log line, a
 # header or a terminal could misread (no spaces, quotes, control characters or escapes).
 REQUEST_ID_LENGTH = 64
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,%d}" % REQUEST_ID_LENGTH)
+_SAFE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_LENGTH}}}")
 
 
 def request_id_from(incoming: str | None) -> str:
@@ -83,7 +83,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

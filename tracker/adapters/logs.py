@@ -125,10 +125,11 @@ def dict_config(log_format: str = TEXT, level: str = "INFO") -> dict:
 
 
 def setup(log_format: str = TEXT, level: str = "INFO") -> bool:
-    """Log to stderr in ``log_format``, unless this process has configured logging already.
+    """Log to stderr in ``log_format`` unless this process has configured logging already; whether it did.
 
-    Whether it did: the first caller configures (the CLI, gunicorn, Celery's setup_logging);
-    the app factory's call then changes nothing, and neither does it under a test runner.
+    The first caller configures (the CLI, gunicorn's logconfig_dict, the app factory in a
+    Celery process); later calls (the app factory's, Celery's setup_logging) change
+    nothing, and neither does the app factory under a test runner that holds the root logger.
     """
     if logging.getLogger().handlers:
         return False

@@ -71,3 +71,14 @@ def test_the_log_settings_are_read_and_checked_like_the_others():
         Config.from_env({"TRACKER_LOG_FORMAT": "yaml"})
     with pytest.raises(ValueError, match="TRACKER_LOG_LEVEL"):
         Config.from_env({"TRACKER_LOG_LEVEL": "loud"})
+
+
+def test_the_tracker_command_refuses_an_unknown_log_format_in_one_line():
+    from click.testing import CliRunner
+
+    from tracker.cli.main import main
+
+    result = CliRunner().invoke(main, ["db", "upgrade"], env={"TRACKER_LOG_FORMAT": "yaml"})
+    assert result.exit_code == 1
+    assert "TRACKER_LOG_FORMAT must be one of text, json, got 'yaml'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

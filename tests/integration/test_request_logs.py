@@ -35,11 +35,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, str
         return error.code, json.loads(error.read()), error.headers.get("X-Request-Id")
 
 
-def json_lines(path: Path) -> list[dict]:
-    """Every line of ``path`` as JSON; fails naming the first line that is not one JSON object."""
+def json_lines(path: Path, *, writing: bool = False) -> list[dict]:
+    """Every line of ``path`` as JSON; fails naming the first line that is not one JSON object.
+
+    ``writing``: the process still runs, so a last line without its newline may be half written.
+    """
+    lines = path.read_text(errors="replace").split("\n")
+    if writing:
+        lines.pop()
     entries = []
-    for number, line in enumerate(path.read_text(errors="replace").split("\n"), 1):
-        if not line:
+    for number, line in enumerate(lines, 1):
+        if not line and number == len(lines):
             continue
         try:
             entry = json.loads(line)
@@ -98,7 +104,7 @@ def test_a_request_id_goes_from_the_receiver_to_the_inbox_row_and_the_worker_in_
 
         # The worker that applies the row logs its request id, row and task.
         def applied() -> dict | None:
-            return next((entry for entry in json_lines(worker_err)
+            return next((entry for entry in json_lines(worker_err, writing=True)
                          if entry["message"].startswith(f"applied inbox row {inbox_id} ")), None)
 
         line = poll(applied, timeout=30)
@@ -113,7 +119,8 @@ def test_a_request_id_goes_from_the_receiver_to_the_inbox_row_and_the_worker_in_
         assert status == 503 and echoed and echoed != "x" * 65 and len(echoed) == 32
 
         def misconfigured() -> dict | None:
-            return next((entry for entry in json_lines(web_err) if "unusable secret" in entry["message"]), None)
+            return next((entry for entry in json_lines(web_err, writing=True)
+                         if "unusable secret" in entry["message"]), None)
 
         line = poll(misconfigured, timeout=10)
         assert line is not None, web_err.read_text()[-3000:]

@@ -14,7 +14,8 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http.compat.infobip import views as compat_infobip, views_v4 as compat_infobip_v4
     from tracker.http.compat.postman import views as compat_postman
     from tracker.http.compat.sendcloud import views as compat_sendcloud
-    from tracker.http import input_guard, page_marks, ratelimit
+    from tracker.http import input_guard, page_marks, ratelimit, request_ids
+    from tracker.adapters import logs
     from tracker.http.compat.elevate.views import blueprint as elevate_api
     from tracker.http.api.messages import blueprint as messages_api
     from tracker.http.api.openapi import blueprint as openapi
@@ -31,6 +32,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.adapters.wakeup import CeleryWaker, InProcessWorker
 
     config = config or Config.from_env()
+    logs.setup(config.log_format, config.log_level)  # a no-op where the process set logging up already
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
@@ -70,6 +72,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     errors.register(app, styles=[(style.PATHS, style.render_error)
                                  for style in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman)])
     input_guard.register(app)
+    request_ids.register(app)
     app.register_blueprint(sns_receiver)
     app.register_blueprint(webhook_receivers)
     app.register_blueprint(native_api)

@@ -11,6 +11,16 @@ def _default_database_url() -> str:
     return f"sqlite:///{Path('var/tracker.db').resolve()}"
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str, *, upper: bool = False) -> str:
+    raw = (env.get(name) or "").strip()
+    value = raw.upper() if upper else raw.lower()
+    if not value:
+        return default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Every setting the tracker reads; the README's configuration table mirrors this."""
@@ -34,6 +44,8 @@ class Config:
     webhook_concurrency: int = 2
     webhook_max_age_hours: float = 24.0
     webhook_disable_after_hours: float = 72.0
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -68,6 +80,9 @@ class Config:
             webhook_max_age_hours=number("TRACKER_WEBHOOK_MAX_AGE_HOURS", cls.webhook_max_age_hours, float),
             webhook_disable_after_hours=number("TRACKER_WEBHOOK_DISABLE_AFTER_HOURS",
                                                cls.webhook_disable_after_hours, float),
+            log_format=_choice(env, "TRACKER_LOG_FORMAT", ("text", "json"), cls.log_format),
+            log_level=_choice(env, "TRACKER_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                              cls.log_level, upper=True),
         )
 
     @property

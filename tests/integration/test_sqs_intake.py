@@ -125,6 +125,30 @@ def test_the_same_sns_message_delivered_twice_is_stored_once(app, pki, sqs, queu
     assert the_delivery(app).events_count == 1
 
 
+def test_each_row_keeps_its_sqs_message_id_as_its_request_id_and_so_do_the_log_lines(app, pki, sqs, queue,
+                                                                                    poller_for):
+    import logging
+
+    from tracker.adapters import logs
+
+    enveloped = sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(pki.sign(notification(BOUNCE))))
+    raw = sqs.send_message(QueueUrl=queue, MessageBody=BOUNCE)
+    refused = sqs.send_message(QueueUrl=queue, MessageBody="not JSON")
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    handler.addFilter(logs.ContextFilter())  # what the tracker's own handler adds to each line
+    logging.getLogger("tracker.adapters.sqs_poller").addHandler(handler)
+    try:
+        poll_until_empty(poller_for(queue), sqs, queue)
+    finally:
+        logging.getLogger("tracker.adapters.sqs_poller").removeHandler(handler)
+
+    assert sorted(row.request_id for row in inbox(app)) == sorted([enveloped["MessageId"], raw["MessageId"]])
+    [warning] = [record for record in seen if record.levelno == logging.WARNING]
+    assert "refused" in warning.getMessage() and warning.request_id == refused["MessageId"]
+
+
 def _forged(pki):
     envelope = pki.sign(notification(BOUNCE))
     envelope["Message"] = envelope["Message"].replace("Permanent", "Transient")

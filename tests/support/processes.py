@@ -24,11 +24,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
-    """Start ``argv`` (in ``cwd``) in its own process group; stop the whole group afterwards."""
-    with log.open("wb") as out:
+def running(argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT,
+            stderr: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Start ``argv`` (in ``cwd``) in its own process group; stop the whole group afterwards.
+
+    Its output goes to ``log``; its stderr too, unless ``stderr`` names a file of its own.
+    """
+    with log.open("wb") as out, (stderr.open("wb") if stderr else contextlib.nullcontext()) as err:
         process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=err or subprocess.STDOUT, start_new_session=True)
         try:
             yield process
         finally:

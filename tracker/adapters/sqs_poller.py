@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from tracker.adapters import logs
 from tracker.providers.common import bounded_json
 from tracker.pipeline import intake
 from tracker.providers.registry import SES
@@ -80,10 +81,11 @@ class Outcome:
         return self.kind != RETRY_LATER
 
 
-def handle_message(services: Services, source: SourceInfo, body: str) -> Outcome:
-    """Verify and store one SQS message body; never raises for a bad or unlucky message."""
+def handle_message(services: Services, source: SourceInfo, body: str, request_id: str | None = None) -> Outcome:
+    """Verify and store one SQS message body (its row keeps ``request_id``, the MessageId); never
+    raises for a bad or unlucky message."""
     try:
-        return _handle(services, source, body)
+        return _handle(services, source, body, request_id)
     except intake.Refused as refusal:
         reason = f"{refusal.reason}: {refusal.detail or refusal}"
         # Malformed, forged, topic not allowed: no redelivery can fix it. Passing: the
@@ -97,7 +99,7 @@ def handle_message(services: Services, source: SourceInfo, body: str) -> Outcome
         return Outcome(RETRY_LATER, f"unexpected {error.__class__.__name__}: {error}")
 
 
-def _handle(services: Services, source: SourceInfo, body: str) -> Outcome:
+def _handle(services: Services, source: SourceInfo, body: str, request_id: str | None) -> Outcome:
     """The checks the HTTPS receiver makes (size, JSON object, envelope, signature, topic), then the store."""
     if len(body.encode("utf-8", "surrogatepass")) > services.config.max_body_bytes:
         return Outcome(REFUSED, f"body is larger than {services.config.max_body_bytes} bytes")
@@ -111,14 +113,14 @@ def _handle(services: Services, source: SourceInfo, body: str) -> Outcome:
         # An SNS envelope, or something dressed as one (SNS -> SQS keeps the whole signed
         # envelope): verified exactly as over HTTP, so a half-envelope is refused, not
         # stored as a raw message.
-        stored = intake.accept_sns(services, source, body)
+        stored = intake.accept_sns(services, source, body, request_id=request_id)
     else:
         # Raw message delivery: the body IS the SES message, with no envelope and no
         # signature. Its authenticity rests on the queue's IAM policy alone (only the SNS
         # topic may SendMessage to it), which is why the HTTP receiver refuses raw bodies.
         # Like any authenticated body it is stored; one that is no SES event fails in the
         # worker with its reason, kept for replay.
-        stored = intake.accept_raw_ses(services, source, body)
+        stored = intake.accept_raw_ses(services, source, body, request_id=request_id)
     return Outcome(DUPLICATE if stored.duplicate else STORED)
 
 
@@ -242,13 +244,16 @@ class SqsPoller:
                 batch[RETRY_LATER] += 1
                 self._held.append(message)
                 continue
-            outcome = handle_message(self.services, self.source, message.get("Body", ""))
+            # The MessageId is this message's request id: on its inbox row and its log lines.
+            message_id = message.get("MessageId")
+            with logs.context(request_id=message_id):
+                outcome = handle_message(self.services, self.source, message.get("Body", ""), message_id)
+                if outcome.kind in (REFUSED, RETRY_LATER):
+                    log.warning("SQS message %s (receive #%s) %s: %s", message_id or "?",
+                                message.get("Attributes", {}).get("ApproximateReceiveCount", "?"),
+                                "refused and deleted" if outcome.settled else "left for redelivery",
+                                outcome.reason)
             batch[outcome.kind] += 1
-            if outcome.kind in (REFUSED, RETRY_LATER):
-                log.warning("SQS message %s (receive #%s) %s: %s", message.get("MessageId", "?"),
-                            message.get("Attributes", {}).get("ApproximateReceiveCount", "?"),
-                            "refused and deleted" if outcome.settled else "left for redelivery",
-                            outcome.reason)
             if outcome.database_away:
                 self._database_away = True
                 self._held.append(message)

@@ -152,6 +152,8 @@ def show(event_id: int) -> None:
     console = Console()
     console.print(f"[bold]event {row.id}[/] {row.provider}/{row.kind} account {row.account_id} "
                   f"received {row.received_at:%Y-%m-%d %H:%M:%S} state [bold]{row.state}[/] attempts {row.attempts}")
+    if row.request_id:
+        console.print(f"request id {row.request_id}")
     if row.error:
         console.print(f"[red]error ({row.failure_kind})[/]: {row.error}")
         console.print(f"failed first {row.first_failed_at} last {row.last_failed_at}")

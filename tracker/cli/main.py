@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import socket
 import sys
@@ -24,9 +23,13 @@ from tracker.providers.source_checks import secret_problem, topic_arn_problem
 @click.group()
 def main() -> None:
     """Email delivery status tracker."""
-    logging.basicConfig(level=os.environ.get("TRACKER_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from tracker.adapters import logs
+
+    try:
+        config = Config.from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    logs.setup(config.log_format, config.log_level)
 
 
 def _config() -> Config:

@@ -1,9 +1,6 @@
 """`tracker sqs-poll`: the long-lived process that pulls SES events from an SQS queue into the inbox."""
 from __future__ import annotations
 
-import logging
-import os
-
 import click
 
 
@@ -30,8 +27,6 @@ def sqs_poll(token: str, queue_url: str, endpoint_url: str | None, once: bool, w
     from tracker import create_app
     from tracker.adapters import sqs_poller as sqs
 
-    logging.basicConfig(level=os.environ.get("TRACKER_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = create_app().extensions["tracker"]
     try:
         client = sqs.sqs_client(endpoint_url, sqs.queue_region(queue_url))

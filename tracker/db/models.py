@@ -138,6 +138,9 @@ class InboxEvent(Base):
     body: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The receiving HTTP request's id (X-Request-Id), or the SQS MessageId: in the log lines
+    # of the request and of the worker that applies the row.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

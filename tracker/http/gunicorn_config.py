@@ -6,19 +6,28 @@ a control character in one: 400), and writes those answers as HTML pages. on_sta
 a writer of the tracker's {"error", "detail"} shape in place of gunicorn's (util.write_error,
 which every worker class calls; the workers inherit it from the master). No API style can be
 told before the request line is read, so these come in the native shape.
+
+Logging is the tracker's own (tracker.adapters.logs, TRACKER_LOG_FORMAT): gunicorn's
+loggers write through the same stderr handler as the app's, in the same format.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from gunicorn import util
 
+from tracker.adapters import logs
+from tracker.config import Config
 from tracker.http.errors import error_name
 
 # gunicorn's ceiling (its default is 4094). Common proxies pass request lines of up to 8 KiB
 # (nginx's large_client_header_buffers), so a URL a proxy forwards is not refused here.
 limit_request_line = 8190
+
+_config = Config.from_env()
+logconfig_dict = logs.dict_config(_config.log_format, _config.log_level)
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
@@ -31,6 +40,7 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 
 def on_starting(server) -> None:
     util.write_error = write_json_error
+    logging.captureWarnings(True)  # as logs.setup does: warnings in the same format (the workers inherit it)
 
 
 def child_exit(server, worker) -> None:

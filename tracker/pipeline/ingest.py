@@ -27,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from tracker.domain import inbox
-from tracker.adapters import metrics
+from tracker.adapters import logs, metrics
 from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
 from tracker.domain.attributes import ATTRIBUTE_TAGS
@@ -127,10 +127,11 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
     result = BatchResult(claimed=len(rows))
     read: list[tuple[InboxEvent, list[NormalizedEvent]]] = []
     for row in rows:
-        try:
-            read.append((row, _read(session, row, confirmer)))
-        except Exception as error:  # noqa: BLE001 - whatever it is, it is this row's alone
-            _record_failure(session, row, error, now, settings, result)
+        with _logged_as(row):
+            try:
+                read.append((row, _read(session, row, confirmer)))
+            except Exception as error:  # noqa: BLE001 - whatever it is, it is this row's alone
+                _record_failure(session, row, error, now, settings, result)
     fresh = [item for item in read if not item[0].attempts]
     groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
     for group in groups:
@@ -148,7 +149,8 @@ def _apply_group(session: Session, group: list[tuple[InboxEvent, list[Normalized
         if _concerns_batch(error):
             raise
         if len(group) == 1:
-            _record_failure(session, group[0][0], error, now, settings, result)
+            with _logged_as(group[0][0]):
+                _record_failure(session, group[0][0], error, now, settings, result)
             return
         log.warning("applying %d rows failed (%s); isolating the row at fault", len(group), _reason(error))
         half = len(group) // 2
@@ -156,6 +158,15 @@ def _apply_group(session: Session, group: list[tuple[InboxEvent, list[Normalized
         _apply_group(session, group[half:], now, settings, result)
         return
     result += applied
+    if log.isEnabledFor(logging.DEBUG):
+        for row, events in group:
+            with _logged_as(row):
+                log.debug("applied inbox row %s (%s %s): %d event(s)", row.id, row.provider, row.kind, len(events))
+
+
+def _logged_as(row: InboxEvent):
+    """Log lines in this block name the row and the request that brought it (tracker.adapters.logs)."""
+    return logs.context(request_id=row.request_id, inbox_id=row.id)
 
 
 def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
@@ -181,6 +192,9 @@ def _record_failure(session: Session, row: InboxEvent, error: Exception, now, se
         log.error("inbox row %s failed with an unexpected error", row.id, exc_info=error)
     state = repository.record_failure(session, row.id, _reason(error), now=now, kind=kind,
                                       max_attempts=settings.max_attempts, retry_delay=inbox.retry_delay)
+    if kind != inbox.INTERNAL:  # (logged above with its traceback)
+        log.warning("inbox row %s %s (%s): %s", row.id, "to be retried" if state == inbox.PENDING else "failed",
+                    kind, _reason(error))
     if state == inbox.PENDING:
         result.retrying += 1
     else:

@@ -49,8 +49,8 @@ class Stored:
         return self.inbox_id is None
 
 
-def accept_sns(services: Services, source: SourceInfo, text: str) -> Stored:
-    """Verify an SNS envelope (HTTP body or SQS message body) and store it."""
+def accept_sns(services: Services, source: SourceInfo, text: str, *, request_id: str | None = None) -> Stored:
+    """Verify an SNS envelope (HTTP body or SQS message body) and store it (with ``request_id``)."""
     try:
         envelope = decode_envelope(text)
     except EnvelopeError as error:
@@ -63,10 +63,11 @@ def accept_sns(services: Services, source: SourceInfo, text: str) -> Stored:
         raise Refused(CERTIFICATE_UNAVAILABLE, str(error), passing=True) from None
     if not source.allows_topic(envelope.topic_arn):
         raise Refused(TOPIC_NOT_ALLOWED, f"{envelope.topic_arn} is not allowed for this source")
-    return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text)
+    return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text,
+                 request_id=request_id)
 
 
-def accept_raw_ses(services: Services, source: SourceInfo, text: str) -> Stored:
+def accept_raw_ses(services: Services, source: SourceInfo, text: str, *, request_id: str | None = None) -> Stored:
     """Store an SES message that came without an envelope (SQS raw message delivery).
 
     No signature exists to check: such bodies are only accepted where the channel itself
@@ -74,19 +75,22 @@ def accept_raw_ses(services: Services, source: SourceInfo, text: str) -> Stored:
     message twice with nothing but its content in common, so the content is the key.
     """
     key = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return store(services, source, kind=inbox.RAW, dedupe_key=key, body=text)
+    return store(services, source, kind=inbox.RAW, dedupe_key=key, body=text, request_id=request_id)
 
 
 def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str, body: str,
-          content_type: str | None = None, replay_token: str | None = None) -> Stored:
-    """Insert and commit one raw event (idempotently), refusing a replay token seen before."""
+          content_type: str | None = None, replay_token: str | None = None, request_id: str | None = None) -> Stored:
+    """Insert and commit one raw event (idempotently), refusing a replay token seen before.
+
+    ``request_id``: the receiving request's id (or the SQS MessageId), kept on the row.
+    """
     try:
         with services.db.engine.begin() as connection:
             if replay_token is not None:
                 repository.remember_replay_token(connection, source.id, replay_token)
             inbox_id = repository.store_inbox_event(
                 connection, source_id=source.id, account_id=source.account_id, provider=source.provider,
-                kind=kind, dedupe_key=dedupe_key, body=body, content_type=content_type,
+                kind=kind, dedupe_key=dedupe_key, body=body, content_type=content_type, request_id=request_id,
             )
     except IntegrityError:
         # Only the replay-token insert can conflict (the inbox insert ignores duplicates).

@@ -29,7 +29,8 @@ __all__ = [
 
 
 def store_inbox_event(connection: Connection, *, source_id: int, account_id: int, provider: str,
-                      kind: str, dedupe_key: str, body: str, content_type: str | None = None) -> int | None:
+                      kind: str, dedupe_key: str, body: str, content_type: str | None = None,
+                      request_id: str | None = None) -> int | None:
     """Insert a raw event; the new row's id, or None when this source already has that key.
 
     Takes a Core connection, not a Session, and a statement built once per dialect: this
@@ -39,6 +40,7 @@ def store_inbox_event(connection: Connection, *, source_id: int, account_id: int
     return connection.execute(_store_statement(connection.dialect.name), {
         "source_id": source_id, "account_id": account_id, "provider": provider, "kind": kind,
         "dedupe_key": dedupe_key, "body": body, "content_type": content_type, "received_at": utcnow(),
+        "request_id": request_id,
     }).scalar()
 
 
@@ -51,7 +53,7 @@ def _store_statement(dialect: str):
         .values(state="pending", attempts=0, **{
             name: bindparam(name)
             for name in ("source_id", "account_id", "provider", "kind", "dedupe_key", "body", "content_type",
-                         "received_at")
+                         "received_at", "request_id")
         })
         .on_conflict_do_nothing(index_elements=["source_id", "dedupe_key"])
         .returning(table.c.id)

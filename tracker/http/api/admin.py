@@ -41,6 +41,8 @@ class EventSchema(Schema):
     kind = fields.String()
     state = fields.String()
     received_at = fields.DateTime()
+    request_id = fields.String(allow_none=True, metadata={
+        "description": "the id of the request that brought it (its X-Request-Id), or its SQS MessageId"})
     attempts = fields.Integer()
     error = fields.String(allow_none=True)
     failure_kind = fields.String(allow_none=True)

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 
 from tracker.pipeline import intake
 from tracker.adapters import metrics
+from tracker.http import request_ids
 from tracker.http.errors import ApiError
 from tracker.http.receivers.refusals import as_api_error
 from tracker.providers.registry import SES
@@ -48,7 +49,7 @@ def _receive(token: str):
         raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
                                         "on the subscription so SNS sends the signed envelope")
     try:
-        stored = intake.accept_sns(app, source, text)
+        stored = intake.accept_sns(app, source, text, request_id=request_ids.current())
     except intake.Refused as refusal:
         raise as_api_error(refusal) from None
     if stored.duplicate:

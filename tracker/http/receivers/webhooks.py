@@ -20,6 +20,7 @@ from tracker.pipeline import intake
 from tracker.domain import inbox
 from tracker.adapters import metrics
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
+from tracker.http import request_ids
 from tracker.http.errors import ApiError
 from tracker.http.receivers.refusals import as_api_error
 from tracker.db.models import utcnow
@@ -82,7 +83,7 @@ def _receive(provider: str, token: str):
     try:
         stored = intake.store(
             app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
-            content_type=webhook.content_type, replay_token=replay_token,
+            content_type=webhook.content_type, replay_token=replay_token, request_id=request_ids.current(),
         )
     except intake.Refused as refusal:
         raise as_api_error(refusal) from None

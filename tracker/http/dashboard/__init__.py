@@ -1,0 +1,15 @@
+"""The operators' dashboard at /dashboard: server-rendered pages over the same data and operations as the admin API."""
+from __future__ import annotations
+
+from flask import Flask
+
+from tracker.http.dashboard import access
+from tracker.http.dashboard.base import blueprint
+
+# One module per page; importing one adds its routes to the blueprint (and its link to the menu).
+from tracker.http.dashboard import deliveries, failed, overview, suppressions, webhooks  # noqa: E402,F401
+
+
+def register(app: Flask) -> None:
+    access.configure(app)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,55 @@
+"""The dashboard's blueprint and what every page shares: the signed-in operator, CSRF, formatting."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, render_template
+
+from tracker.db.models import utcnow
+from tracker.services import services
+
+blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
+                      static_folder="static")
+
+
+def db():
+    return services().db
+
+
+def page(template: str, status: int = 200, **context):
+    """Render a page of the dashboard (no page is ever cached: each shows the account's current data)."""
+    response = current_app.make_response((render_template(f"dashboard/{template}", **context), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def account_id() -> int:
+    return g.account_id
+
+
+@blueprint.app_template_filter("ago")
+def ago(moment: datetime | None) -> str:
+    """How long ago, in the largest unit that says it (never negative: a clock a little ahead is 'now')."""
+    if moment is None:
+        return "-"
+    seconds = max(int((utcnow() - moment).total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+@blueprint.app_template_filter("when")
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+MENU = (("dashboard.overview", "Overview"), ("dashboard.reputation", "Reputation"),
+        ("dashboard.deliveries", "Deliveries"), ("dashboard.failed", "Failed events"),
+        ("dashboard.suppressions", "Suppressions"), ("dashboard.webhooks", "Webhooks"))
+
+
+@blueprint.context_processor
+def _menu() -> dict:
+    """The pages this tracker has (a page module not installed has no link)."""
+    return {"menu": [(endpoint, label) for endpoint, label in MENU if endpoint in current_app.view_functions]}

@@ -1,0 +1,33 @@
+"""The overview: events received per provider (24 h by hour, 30 days by day), statuses, backlog, failures."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import g
+
+from tracker.db import repository
+from tracker.db.models import utcnow
+from tracker.http.dashboard import charts
+from tracker.http.dashboard.base import blueprint, db, page
+
+HOURS, DAYS = 24, 30
+
+
+@blueprint.get("")
+def overview():
+    now = utcnow()
+    hours = charts.buckets(now, timedelta(hours=1), HOURS)
+    days = charts.buckets(now, timedelta(days=1), DAYS)
+    with db().session() as session:
+        by_hour = repository.provider_buckets(session, g.account_id, hours[0], "hour")
+        by_day = repository.provider_buckets(session, g.account_id, days[0], "day")
+        statuses = repository.status_counts_since(session, g.account_id, now - timedelta(hours=HOURS))
+        oldest_pending = repository.oldest_pending_of_account(session, g.account_id)
+        failed = repository.failed_count(session, g.account_id)
+        parked = repository.parked_webhook_count(session, g.account_id)
+    return page(
+        "overview.html",
+        hourly=charts.stacked(hours, {(b.provider, b.start): b.count for b in by_hour}, "%H:00", 3),
+        daily=charts.stacked(days, {(b.provider, b.start): b.count for b in by_day}, "%m-%d", 5),
+        statuses=statuses, oldest_pending=oldest_pending, failed=failed, parked=parked,
+    )

@@ -229,3 +229,36 @@ def _fix(app, row_id: int, message_id: str) -> None:
     body = envelope(for_message("event/delivery.json", message_id, [to], delivery={"recipients": [to]}))
     with app.extensions["tracker"].db.transaction() as session:
         session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(body=body))
+
+
+def test_tracker_run_prints_the_dashboard_and_its_operator_key_which_shows_the_demo_bounce(tmp_path):
+    """The embedded default (SQLite): the README's curl, then the dashboard as `tracker run` says to open it."""
+    from http.cookiejar import CookieJar
+    import urllib.parse
+    import urllib.request
+
+    from tests.support.processes import ROOT, find_deliveries, free_port, http, poll, python, running, \
+        wait_for_log, wait_for_port
+
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {"TRACKER_DATABASE_URL": f"sqlite:///{tmp_path}/tracker.db", "TRACKER_BROKER_URL": ""}
+    with running(python("-m", "tracker.cli.main", "run", "--port", str(port)), env, log, cwd=tmp_path) as process:
+        wait_for_port(port, process, log)
+        text = wait_for_log(log, "Dashboard", process)
+        base = f"http://127.0.0.1:{port}"
+        dashboard, operator = re.search(r"Dashboard:\s+(\S+)\s+\(operator key: (\S+)\)", text).groups()
+        key = re.search(r"API key \(account \"demo\"\): (\S+)", text).group(1)
+        assert dashboard == f"{base}/dashboard"
+        hook = re.search(r"SES hook \(any topic\):\s+(\S+)", text).group(1)
+        assert http("POST", hook, (ROOT / "examples/ses-bounce.json").read_bytes(),
+                    {"Content-Type": "text/plain; charset=UTF-8"})[0] == 200
+        assert poll(lambda: find_deliveries(base, key, status="BOUNCED"))
+
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        form = browser.open(f"{dashboard}/signin").read().decode()
+        signed_in = browser.open(f"{dashboard}/signin", urllib.parse.urlencode(
+            {"key": operator, "csrf_token": csrf(form)}).encode())
+        overview = signed_in.read().decode()
+        assert signed_in.url == dashboard
+        assert 'data-status="BOUNCED">1<' in overview and overview.count('data-provider="ses">1<') == 2

@@ -262,3 +262,29 @@ def test_tracker_run_prints_the_dashboard_and_its_operator_key_which_shows_the_d
         overview = signed_in.read().decode()
         assert signed_in.url == dashboard
         assert 'data-status="BOUNCED">1<' in overview and overview.count('data-provider="ses">1<') == 2
+
+
+def test_the_charts_count_events_by_the_hour_and_day_they_arrived_closed_hours_remembered(app):
+    """Events received now, 3 h, 26 h and 10 days ago: the 24-hour chart has two, the 30-day chart all;
+    a later view adds what arrived since (the hours already over are not counted again)."""
+    from datetime import timedelta
+    from sqlalchemy import update
+
+    from tracker.db.models import utcnow
+
+    account_id, operator, _, token = make_account(app, "acme")
+    now = utcnow()
+    ids = store(app, account_id, token, [envelope(POISON + str(n)) for n in range(4)])
+    with app.extensions["tracker"].db.transaction() as session:
+        for row_id, age in zip(ids, (timedelta(0), timedelta(hours=3), timedelta(hours=26), timedelta(days=10))):
+            session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(received_at=now - age))
+    client = signed_in(app, operator)
+
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.findall(r'data-provider="ses">(\d+)<', html) == ["2", "4"]
+    three_hours_ago = (now - timedelta(hours=3)).strftime("%H:00")
+    assert f"{three_hours_ago}: 1 (ses 1)" in html  # the bar's tooltip names its hour
+
+    store(app, account_id, token, [envelope(POISON + "later")])
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.findall(r'data-provider="ses">(\d+)<', html) == ["3", "5"]

@@ -59,18 +59,19 @@ def _as_utc(value) -> datetime:
     return value.replace(tzinfo=timezone.utc)
 
 
-def provider_buckets(session: Session, account_id: int, since: datetime, unit: str) -> list[ProviderBucket]:
-    """Raw events received per provider and hour (or day) since ``since``.
+def provider_buckets(session: Session, account_id: int, since: datetime, unit: str,
+                     until: datetime | None = None) -> list[ProviderBucket]:
+    """Raw events received per provider and hour (or day) from ``since`` (up to ``until``, excluded).
 
     Answered by an index-only scan of ix_inbox_events_account_received (account, received_at,
     provider): the inbox bodies are never read.
     """
     bucket = _bucket(session, unit).label("bucket")
-    rows = session.execute(
-        select(InboxEvent.provider, bucket, func.count())
-        .where(InboxEvent.account_id == account_id, InboxEvent.received_at >= since)
-        .group_by(InboxEvent.provider, bucket)
-    )
+    statement = (select(InboxEvent.provider, bucket, func.count())
+                 .where(InboxEvent.account_id == account_id, InboxEvent.received_at >= since))
+    if until is not None:
+        statement = statement.where(InboxEvent.received_at < until)
+    rows = session.execute(statement.group_by(InboxEvent.provider, bucket))
     return [ProviderBucket(provider, _as_utc(start), count) for provider, start, count in rows]
 
 

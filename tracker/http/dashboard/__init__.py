@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tracker.http.dashboard import access
+from tracker.http.dashboard import access, received
 from tracker.http.dashboard.base import blueprint
 
 # One module per page; importing one adds its routes to the blueprint (and its link to the menu).
@@ -12,4 +12,5 @@ from tracker.http.dashboard import deliveries, failed, overview, suppressions, w
 
 def register(app: Flask) -> None:
     access.configure(app)
+    app.extensions["dashboard_received"] = received.ReceivedCounts()
     app.register_blueprint(blueprint)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import g
+from flask import current_app, g
 
 from tracker.db import repository
 from tracker.db.models import utcnow
-from tracker.http.dashboard import charts
+from tracker.http.dashboard import charts, received
 from tracker.http.dashboard.base import blueprint, db, page
 
 HOURS, DAYS = 24, 30
@@ -19,15 +19,15 @@ def overview():
     hours = charts.buckets(now, timedelta(hours=1), HOURS)
     days = charts.buckets(now, timedelta(days=1), DAYS)
     with db().session() as session:
-        by_hour = repository.provider_buckets(session, g.account_id, hours[0], "hour")
-        by_day = repository.provider_buckets(session, g.account_id, days[0], "day")
+        hourly = current_app.extensions["dashboard_received"].hourly(session, g.account_id, days[0], now)
         statuses = repository.status_counts_since(session, g.account_id, now - timedelta(hours=HOURS))
         oldest_pending = repository.oldest_pending_of_account(session, g.account_id)
         failed = repository.failed_count(session, g.account_id)
         parked = repository.parked_webhook_count(session, g.account_id)
+    last_day = {key: n for key, n in hourly.items() if key[1] >= hours[0]}
     return page(
         "overview.html",
-        hourly=charts.stacked(hours, {(b.provider, b.start): b.count for b in by_hour}, "%H:00", 3),
-        daily=charts.stacked(days, {(b.provider, b.start): b.count for b in by_day}, "%m-%d", 5),
+        hourly=charts.stacked(hours, last_day, "%H:00", 3),
+        daily=charts.stacked(days, received.by_day(hourly), "%m-%d", 5),
         statuses=statuses, oldest_pending=oldest_pending, failed=failed, parked=parked,
     )

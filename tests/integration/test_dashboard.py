@@ -115,6 +115,16 @@ def test_the_overview_shows_the_accounts_own_counts(app, accounts):
     assert "<svg" in html and "http://" not in html.split("<main>")[1]  # nothing fetched from elsewhere
 
 
+def test_pages_allow_no_script_no_other_origin_and_no_framing(app, accounts):
+    client = signed_in(app, accounts["acme"]["operator"])
+    for path in ("/dashboard", "/dashboard/signin", "/dashboard/failed", "/dashboard/webhooks"):
+        response = client.get(path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["X-Frame-Options"] == "DENY"
+        assert "<script" not in response.get_data(as_text=True) and " style=" not in response.get_data(as_text=True)
+
+
 def test_each_page_shows_only_the_signed_in_accounts_data(app, accounts):
     acme, other = accounts["acme"], accounts["other"]
     client = signed_in(app, acme["operator"])

@@ -17,9 +17,23 @@ def db():
 
 
 def page(template: str, status: int = 200, **context):
-    """Render a page of the dashboard (no page is ever cached: each shows the account's current data)."""
-    response = current_app.make_response((render_template(f"dashboard/{template}", **context), status))
-    response.headers["Cache-Control"] = "no-store"
+    """Render a page of the dashboard."""
+    return current_app.make_response((render_template(f"dashboard/{template}", **context), status))
+
+
+# Only this tracker's own stylesheet and forms: no script, nothing from elsewhere, no framing.
+POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+          "base-uri 'none'")
+
+
+@blueprint.after_request
+def _headers(response):
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":  # each page shows the account's data as it is now
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

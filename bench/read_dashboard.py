@@ -86,7 +86,7 @@ def dashboard_pages(url: str, seeded, options, secret_key: str, rate_limits: str
     from tracker.db import repository
     from tracker.db.models import Account
 
-    connection = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+    connection = _patiently(lambda: psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://")))
     connection.autocommit = True
     try:
         print("dashboard: seeding inbox events, suppressions, webhook events ...", flush=True)
@@ -104,9 +104,13 @@ def dashboard_pages(url: str, seeded, options, secret_key: str, rate_limits: str
 
     app = create_app(Config(database_url=url, secret_key=secret_key, rate_limits=rate_limits))
     services = app.extensions["tracker"]
-    with services.db.transaction() as session:
-        account = session.get(Account, seeded.account_id)
-        operator = repository.create_api_key(session, account, role="operator", secret_key=secret_key)
+
+    def operator_key() -> str:
+        with services.db.transaction() as session:
+            account = session.get(Account, seeded.account_id)
+            return repository.create_api_key(session, account, role="operator", secret_key=secret_key)
+
+    operator = _patiently(operator_key)
     class Quiet(WSGIRequestHandler):
         def log_request(self, *args) -> None:  # a line per request would drown the figures
             pass
@@ -162,3 +166,15 @@ def dashboard_pages(url: str, seeded, options, secret_key: str, rate_limits: str
         print(f"  {name:<30} p50 {1000 * p50:8.2f} ms  p99 {1000 * p99:8.2f} ms  x{p50 / baseline:5.2f}", flush=True)
     print(f"  {'overview, first of the process':<30} {1000 * cold:8.2f} ms (once: counts the closed hours)", flush=True)
     return {"seeded": added, "pages": figures, "overview_first_ms": round(1000 * cold, 2)}
+
+
+def _patiently(connect, seconds: float = 120):
+    """Retry while the server has no connection slot free (a shared machine's PostgreSQL may be full for a while)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return connect()
+        except Exception as error:  # psycopg2 or SQLAlchemy's OperationalError: "too many clients already"
+            if "too many clients" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)

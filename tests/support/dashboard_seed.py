@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 
-from tests.support.ses_events import bounce, for_message
+from tests.support.ses_events import bounce, for_message, recent
 from tests.support.sns_signing import notification
 
 
@@ -21,8 +22,12 @@ class Seeded:
     subscription_id: int
 
 
-def messages(prefix: str, delivered: int, bounced: int) -> tuple[list[dict], list[str], list[str]]:
-    """SES send + delivery or send + permanent bounce, one recipient per message; (events, delivered ids, bounced ids)."""
+def messages(prefix: str, delivered: int, bounced: int,
+             sent_at: datetime | None = None) -> tuple[list[dict], list[str], list[str]]:
+    """SES send + delivery or send + permanent bounce, one recipient per message; (events, delivered ids, bounced ids).
+
+    With ``sent_at`` the messages are sent then (their events follow), else at the recordings' times.
+    """
     events, ok, failed = [], [], []
     for n in range(delivered):
         message_id, to = f"{prefix}-ok-{n}", f"{prefix}-ok-{n}@example.com"
@@ -34,6 +39,8 @@ def messages(prefix: str, delivered: int, bounced: int) -> tuple[list[dict], lis
         events += [for_message("event/send.json", message_id, [to]),
                    bounce(message_id, to, "Permanent", f"{prefix}-fb{n}", "2026-11-20T10:00:00.000Z")]
         failed.append(message_id)
+    if sent_at is not None:
+        events = [recent(event, sent_at) for event in events]
     return events, ok, failed
 
 

@@ -58,7 +58,7 @@ def when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-MENU = (("dashboard.overview", "Overview"), ("dashboard.reputation", "Reputation"),
+MENU = (("dashboard.overview", "Overview"), ("dashboard.reputation_page", "Reputation"),
         ("dashboard.deliveries", "Deliveries"), ("dashboard.failed", "Failed events"),
         ("dashboard.suppressions", "Suppressions"), ("dashboard.webhooks", "Webhooks"))
 

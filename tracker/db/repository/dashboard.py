@@ -98,6 +98,7 @@ def oldest_pending_of_account(session: Session, account_id: int) -> datetime | N
 
 
 def failed_count(session: Session, account_id: int) -> int:
+    """The account's failed raw events, from the (account, state, id) index."""
     return session.scalar(select(func.count()).select_from(InboxEvent)
                           .where(InboxEvent.account_id == account_id, InboxEvent.state == "failed"))
 
@@ -169,4 +170,5 @@ def live_operator_key(session: Session, key_id: str, account_id: int) -> bool:
 
 
 def account_name(session: Session, account_id: int) -> str | None:
+    """The account's name, for the page header."""
     return session.scalar(select(Account.name).where(Account.id == account_id))

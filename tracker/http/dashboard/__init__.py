@@ -11,6 +11,7 @@ from tracker.http.dashboard import deliveries, failed, overview, suppressions, w
 
 
 def register(app: Flask) -> None:
+    """Mount the dashboard at /dashboard with its session settings and the app's memory of closed hours."""
     access.configure(app)
     app.extensions["dashboard_received"] = received.ReceivedCounts()
     app.register_blueprint(blueprint)

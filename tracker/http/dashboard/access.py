@@ -42,6 +42,7 @@ def configure(app: Flask) -> None:
 
 
 def csrf_token() -> str:
+    """The session's CSRF token (made on first use), for the hidden field of every form."""
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
@@ -77,6 +78,7 @@ def _csrf_ok() -> bool:
 
 @blueprint.route("/signin", methods=["GET", "POST"])
 def signin():
+    """The sign-in form; an operator key of a live account signs in (a fresh session), any other key does not."""
     error = None
     if request.method == "POST":
         caller = credentials.caller_from_api_key(request.form.get("key", ""))
@@ -92,6 +94,7 @@ def signin():
 
 @blueprint.post("/signout")
 def signout():
+    """Forget the session (a POST with the CSRF token, so no other site can sign an operator out)."""
     session.clear()
     return redirect(url_for("dashboard.signin"))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, render_template
+from flask import Blueprint, current_app, render_template
 
 from tracker.db.models import utcnow
 from tracker.services import services
@@ -13,6 +13,7 @@ blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_f
 
 
 def db():
+    """The app's database (sessions for the page's reads)."""
     return services().db
 
 
@@ -37,10 +38,6 @@ def _headers(response):
     return response
 
 
-def account_id() -> int:
-    return g.account_id
-
-
 @blueprint.app_template_filter("ago")
 def ago(moment: datetime | None) -> str:
     """How long ago, in the largest unit that says it (never negative: a clock a little ahead is 'now')."""
@@ -55,6 +52,7 @@ def ago(moment: datetime | None) -> str:
 
 @blueprint.app_template_filter("when")
 def when(moment: datetime | None) -> str:
+    """A moment as the pages show it: to the second, in UTC."""
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -12,6 +12,7 @@ LIMIT = 50
 
 @blueprint.get("/deliveries")
 def deliveries():
+    """Find the account's deliveries by message id and/or recipient (the newest LIMIT)."""
     message_id = request.args.get("message_id", "").strip() or None
     recipient = request.args.get("recipient", "").strip() or None
     problem, found = None, None
@@ -30,6 +31,7 @@ def deliveries():
 
 @blueprint.get("/deliveries/<int:delivery_id>")
 def timeline(delivery_id: int):
+    """One delivery of the account and every event of its history, oldest first."""
     with db().session() as session:
         delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
         if delivery is None:

@@ -32,6 +32,7 @@ def _filter() -> tuple[EventFilter, dict]:
 
 @blueprint.get("/failed")
 def failed():
+    """A page of the account's failed events matching the filter, each with its reason and raw payload."""
     where, shown = _filter()
     after = request.args.get("after", type=int) or 0
     with db().session() as session:
@@ -62,6 +63,7 @@ def confirm_failed():
 
 @blueprint.post("/failed/replay")
 def replay_failed():
+    """Replay the confirmed event (or the first MAX_IDS matching the filter) now, in this request."""
     ids, where, shown = _chosen()
     summary = operations.replay_ids(services(), ids)
     flash(f"replayed {summary.replayed}: now processed {summary.processed}, still failing {summary.still_failing}"
@@ -71,6 +73,7 @@ def replay_failed():
 
 @blueprint.post("/failed/discard")
 def discard_failed():
+    """Discard the confirmed event (or the first MAX_IDS matching the filter), recording the key and reason."""
     reason = request.form.get("reason", "").strip()
     ids, where, shown = _chosen()
     if not reason:

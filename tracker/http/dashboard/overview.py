@@ -15,6 +15,7 @@ HOURS, DAYS = 24, 30
 
 @blueprint.get("")
 def overview():
+    """The account at a glance: events received per provider, statuses, backlog, failed and parked events."""
     now = utcnow()
     hours = charts.buckets(now, timedelta(hours=1), HOURS)
     days = charts.buckets(now, timedelta(days=1), DAYS)

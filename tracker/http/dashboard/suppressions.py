@@ -23,6 +23,7 @@ def _address(raw: str) -> str | None:
 
 @blueprint.get("/suppressions")
 def suppressions():
+    """The account's suppressions, newest first, or the one of the address searched."""
     raw = request.args.get("address", "").strip()
     address = _address(raw) if raw else None
     before = _cursor(request.args.get("before", ""))
@@ -39,6 +40,7 @@ def suppressions():
 
 @blueprint.get("/suppressions/remove")
 def confirm_removal():
+    """What removing an address would remove, and the form that does it."""
     address = _address(request.args.get("address", ""))
     with db().session() as session:
         row = repository.suppression_of(session, g.account_id, address) if address else None
@@ -49,6 +51,7 @@ def confirm_removal():
 
 @blueprint.post("/suppressions/remove")
 def remove_suppression():
+    """Remove a suppression of the account and keep the same audit record as the API."""
     address = _address(request.form.get("address", ""))
     with db().transaction() as session:
         row = repository.suppression_of(session, g.account_id, address) if address else None

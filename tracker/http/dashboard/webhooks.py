@@ -12,6 +12,7 @@ ATTEMPTS = 10
 
 @blueprint.get("/webhooks")
 def webhooks():
+    """Each subscription of the account: its state, its events by state, its last attempts."""
     with db().session() as session:
         subscriptions = repository.list_subscriptions(session, g.account_id)
         counts = repository.webhook_state_counts(session, g.account_id)
@@ -21,6 +22,7 @@ def webhooks():
 
 @blueprint.get("/webhooks/<int:subscription_id>/replay")
 def confirm_parked(subscription_id: int):
+    """How many parked events a replay would send again, and the form that does it."""
     with db().session() as session:
         subscription = repository.subscription_of(session, g.account_id, subscription_id)
         parked = repository.webhook_state_counts(session, g.account_id).get(subscription_id, {}).get("parked", 0)
@@ -31,6 +33,7 @@ def confirm_parked(subscription_id: int):
 
 @blueprint.post("/webhooks/<int:subscription_id>/replay")
 def replay_parked(subscription_id: int):
+    """Queue the subscription's parked events again with a fresh retry window, and wake a sender."""
     with db().transaction() as session:
         if repository.subscription_of(session, g.account_id, subscription_id) is None:
             return page("missing.html", 404, what=f"webhook subscription {subscription_id}")

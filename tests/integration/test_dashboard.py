@@ -298,3 +298,12 @@ def test_the_charts_count_events_by_the_hour_and_day_they_arrived_closed_hours_r
     store(app, account_id, token, [envelope(POISON + "later")])
     html = client.get("/dashboard").get_data(as_text=True)
     assert re.findall(r'data-provider="ses">(\d+)<', html) == ["3", "5"]
+
+
+def test_statuses_are_counted_up_to_a_cap_so_a_busy_day_costs_no_more(app, accounts, monkeypatch):
+    from tracker.http.dashboard import overview
+
+    monkeypatch.setattr(overview, "STATUS_CAP", 2)
+    html = signed_in(app, accounts["acme"]["operator"]).get("/dashboard").get_data(as_text=True)
+    assert 'data-status="DELIVERED">more than 2<' in html  # 3 delivered
+    assert 'data-status="BOUNCED">2<' in html and 'data-status="SENT">0<' in html

@@ -17,7 +17,7 @@ from tracker.db.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from tracker.db.repository.webhooks import PARKED, STATES as WEBHOOK_STATES
+from tracker.db.repository.webhooks import PARKED, PENDING, SENDING
 from tracker.domain.status import Status
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 HOUR, DAY = "hour", "day"
+OWED = (PENDING, SENDING, PARKED)  # webhook events not delivered yet
 _SQLITE_FORMAT = {HOUR: "%Y-%m-%d %H:00:00", DAY: "%Y-%m-%d 00:00:00"}
 
 
@@ -75,18 +76,21 @@ def provider_buckets(session: Session, account_id: int, since: datetime, unit: s
     return [ProviderBucket(provider, _as_utc(start), count) for provider, start, count in rows]
 
 
-def status_counts_since(session: Session, account_id: int, since: datetime) -> dict[str, int]:
-    """Deliveries of the account last changed since ``since``, per status (every status named).
+def status_counts_since(session: Session, account_id: int, since: datetime, *, cap: int = 10_000) -> dict[str, int]:
+    """Deliveries of the account last changed since ``since``, per status (every status named), each counted
+    up to ``cap`` + 1 (more than ``cap`` reads as "more than cap").
 
-    One statement of one count per status, each a range of ix_deliveries_account_status_updated,
-    where a GROUP BY would read every delivery of the account.
+    One statement of one bounded count per status, each a range of ix_deliveries_account_status_updated
+    that stops after cap + 1 entries: the cost of a view is bounded whatever the day's volume, where a
+    full count (or a GROUP BY) would read every delivery of the day.
     """
-    counts = [
-        select(literal(status.value).label("status"), func.count().label("n"))
-        .select_from(Delivery)
-        .where(Delivery.account_id == account_id, Delivery.status == status.value, Delivery.updated_at >= since)
-        for status in Status
-    ]
+    counts = []
+    for status in Status:
+        bounded = (select(literal(1)).select_from(Delivery)
+                   .where(Delivery.account_id == account_id, Delivery.status == status.value,
+                          Delivery.updated_at >= since)
+                   .limit(cap + 1).subquery())
+        counts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(bounded))
     return {status: n for status, n in session.execute(union_all(*counts))}
 
 
@@ -114,14 +118,18 @@ def parked_webhook_count(session: Session, account_id: int) -> int:
 
 
 def webhook_state_counts(session: Session, account_id: int) -> dict[int, dict[str, int]]:
-    """Per subscription of the account: how many of its events are in each state (every state named)."""
+    """Per subscription of the account: how many of its events are still owed (pending, sending, parked).
+
+    Delivered events are not counted: they are most of the table and grow forever; each state
+    counted here is a short range of ix_webhook_events_subscription_state.
+    """
     counts: dict[int, dict[str, int]] = {}
     rows = session.execute(
         select(WebhookEvent.subscription_id, WebhookEvent.state, func.count())
-        .where(WebhookEvent.subscription_id.in_(_subscriptions_of(account_id)))
+        .where(WebhookEvent.subscription_id.in_(_subscriptions_of(account_id)), WebhookEvent.state.in_(OWED))
         .group_by(WebhookEvent.subscription_id, WebhookEvent.state))
     for subscription_id, state, n in rows:
-        counts.setdefault(subscription_id, dict.fromkeys(WEBHOOK_STATES, 0))[state] = n
+        counts.setdefault(subscription_id, dict.fromkeys(OWED, 0))[state] = n
     return counts
 
 

@@ -11,6 +11,7 @@ from tracker.http.dashboard import charts, received
 from tracker.http.dashboard.base import blueprint, db, page
 
 HOURS, DAYS = 24, 30
+STATUS_CAP = 10_000  # statuses are counted up to this many each (the cost of a view stays bounded)
 
 
 @blueprint.get("")
@@ -21,7 +22,8 @@ def overview():
     days = charts.buckets(now, timedelta(days=1), DAYS)
     with db().session() as session:
         hourly = current_app.extensions["dashboard_received"].hourly(session, g.account_id, days[0], now)
-        statuses = repository.status_counts_since(session, g.account_id, now - timedelta(hours=HOURS))
+        statuses = repository.status_counts_since(session, g.account_id, now - timedelta(hours=HOURS),
+                                                  cap=STATUS_CAP)
         oldest_pending = repository.oldest_pending_of_account(session, g.account_id)
         failed = repository.failed_count(session, g.account_id)
         parked = repository.parked_webhook_count(session, g.account_id)
@@ -30,5 +32,5 @@ def overview():
         "overview.html",
         hourly=charts.stacked(hours, last_day, "%H:00", 3),
         daily=charts.stacked(days, received.by_day(hourly), "%m-%d", 5),
-        statuses=statuses, oldest_pending=oldest_pending, failed=failed, parked=parked,
+        statuses=statuses, cap=STATUS_CAP, oldest_pending=oldest_pending, failed=failed, parked=parked,
     )

@@ -10,15 +10,25 @@ PIP := $(BIN)/pip install --quiet -c constraints.txt
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean chromium
 
 run: $(RUN_STAMP)  # make run PORT=8081 HOST=0.0.0.0
 	$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
 # Three pytest workers (each with its own database and Redis database): the suite mostly waits
 # on the processes it starts, so this halves its wall time on 2 cores. `-n 0` runs it serially.
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest -n 3
+
+# The browser tests (tests/browser) drive Debian's chromium. As root, a missing one is installed
+# here; otherwise those tests fail and say how to install it (they never pass without a browser).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	fi
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py

@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.read_plans import explain, plan_summary  # noqa: E402
 from bench.read_report import report  # noqa: E402
+from bench.read_dashboard import dashboard_pages  # noqa: E402
 from bench.read_seed import SECRET_KEY, seed  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 
@@ -107,6 +108,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests before each page's timing")
     parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN of the APIs' queries")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--dashboard", choices=("also", "only", "no"), default="also",
+                        help="time the dashboard's pages over HTTP too (bench/read_dashboard.py), only them, or not")
     options = parser.parse_args()
     if options.n < 2 * PAGE:
         raise SystemExit("-n must be at least 200")
@@ -118,9 +121,15 @@ def main() -> None:
               f"{seeded.messages:,} messages, {seeded.events:,} failure events in {seeded.seconds:.1f} s "
               "(COPY, VACUUM ANALYZE)", flush=True)
         started = time.perf_counter()
-        results, facts = run(url, seeded, options)
+        results, facts = run(url, seeded, options) if options.dashboard != "only" else ([], {})
         print(f"measured in {time.perf_counter() - started:.1f} s", flush=True)
-    report(results, facts, seeded, options, PAGE)
+        dashboard = dashboard_pages(url, seeded, options, SECRET_KEY, NO_RATE_LIMITS) \
+            if options.dashboard != "no" else None
+    if options.dashboard != "only":
+        report(results, facts, seeded, options, PAGE)
+    if dashboard is not None and options.json:
+        figures = json.loads(options.json.read_text()) if options.json.exists() and results else {}
+        options.json.write_text(json.dumps({**figures, "dashboard": dashboard}, indent=2))
 
 
 def run(url: str, seeded, options) -> tuple[list[Result], dict]:

@@ -85,4 +85,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     for compatible in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman):
         app.register_blueprint(compatible.blueprint)
     app.register_blueprint(health)
+    from tracker.http import dashboard
+
+    dashboard.register(app)
     return app

@@ -5,7 +5,7 @@ from alembic.runtime.migration import MigrationContext
 from tracker.db import migrate
 from tracker.db.models import Base
 
-EXPECTED_HEAD = "0010_request_ids"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0011_dashboard"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():

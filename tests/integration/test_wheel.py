@@ -38,7 +38,12 @@ def test_the_wheel_carries_the_migrations_and_the_demo_but_no_tests(wheel):
     migrations = {path.name for path in (ROOT / "migrations" / "versions").glob("0*.py")}
     assert {name.rsplit("/", 1)[1] for name in names if name.startswith("tracker/migrations/versions/")} >= migrations
     assert {"tracker/migrations/env.py", "tracker/migrations/script.py.mako", "tracker/examples/ses-bounce.json",
-            "tracker/examples/ses-delivery.json", "workers/celery_app.py"} <= names
+            "tracker/examples/ses-delivery.json", "workers/celery_app.py",
+            "tracker/http/dashboard/templates/dashboard/overview.html",
+            "tracker/http/dashboard/static/dashboard.css"} <= names
+    templates = {path.name for path in (ROOT / "tracker/http/dashboard/templates/dashboard").glob("*.html")}
+    assert {name.rsplit("/", 1)[1] for name in names
+            if name.startswith("tracker/http/dashboard/templates/dashboard/")} == templates
     assert any(re.fullmatch(r"tracker/examples/sns-demo-cert/.+\.pem", name) for name in names)
     assert not [name for name in names if name.startswith(("tests/", "bench/", "var/"))]
 

@@ -62,13 +62,27 @@ def ensure_demo(session, *, secret_key: str | None, key_file: Path = Path("var/d
         account = repository.create_account(session, DEMO_ACCOUNT)
         repository.create_source(session, account, "ses", ["*"])
     source = repository.sources_of(session, account, "ses")[0]
+    return kept_key(session, account, "application", key_file, secret_key), source
+
+
+def ensure_demo_operator(session, *, secret_key: str | None, key_file: Path = Path("var/demo-operator.key")) -> str:
+    """The demo account's operator key, to sign in to the dashboard: kept like the demo key (call ensure_demo first)."""
+    from tracker.db import repository
+
+    return kept_key(session, repository.account_by_name(session, DEMO_ACCOUNT), "operator", key_file, secret_key)
+
+
+def kept_key(session, account, role: str, key_file: Path, secret_key: str | None) -> str:
+    """The live key of ``role`` kept in ``key_file``, or a new one written there (mode 600)."""
+    from tracker.db import repository
+
     kept = key_file.read_text().strip() if key_file.exists() else ""
     caller = repository.caller_for_key(session, kept) if kept else None
-    if caller is not None and caller.account_id == account.id:
-        return kept, source
-    key = repository.create_api_key(session, account, secret_key=secret_key)
+    if caller is not None and caller.account_id == account.id and caller.role == role:
+        return kept
+    key = repository.create_api_key(session, account, role=role, secret_key=secret_key)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write(key)
-    return key, source
+    return key

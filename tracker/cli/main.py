@@ -83,11 +83,13 @@ def run(host: str, port: int) -> None:
     services = app.extensions["tracker"]
     with services.db.transaction() as session:
         key, source = demo.ensure_demo(session, secret_key=config.secret_key)
+        operator_key = demo.ensure_demo_operator(session, secret_key=config.secret_key)
     base = f"http://{host}:{port}"
     click.echo(f"""
 Tracker running at {base}  (database: {config.database_url}; processing in this process)
   API key (account "{demo.DEMO_ACCOUNT}"): {key}
   SES hook (any topic):      {base}/hooks/sns/{source.token}
+  Dashboard:                 {base}/dashboard  (operator key: {operator_key})
 
 Try it:
   curl -s -H 'Content-Type: text/plain' --data-binary @{demo.example('ses-bounce.json')} {base}/hooks/sns/{source.token}

@@ -126,6 +126,8 @@ class InboxEvent(Base):
         Index("ix_inbox_events_state_id", "state", "id"),
         Index("ix_inbox_events_account_state_id", "account_id", "state", "id"),
         Index("ix_inbox_events_received", "received_at"),
+        # The dashboard's events per provider and hour/day of an account: an index-only scan.
+        Index("ix_inbox_events_account_received", "account_id", "received_at", "provider"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -1,0 +1,309 @@
+"""The dashboard through Flask's client on PostgreSQL: access, CSRF, what each page shows, and only the account's own data."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests.support.dashboard_seed import envelope, make_account, messages, parked_subscription, store
+from tests.support.harness import drain
+from tracker.db.models import InboxEvent, SuppressionRemoval
+
+pytestmark = pytest.mark.integration
+
+POISON = "{this is not JSON"
+
+
+@pytest.fixture
+def accounts(app):
+    """acme (3 delivered, 2 bounced) and other (1 delivered, 1 bounced), each with one poisoned row and a parked webhook."""
+    seeded = {}
+    for name, delivered, bounced in (("acme", 3, 2), ("other", 1, 1)):
+        account_id, operator, application, token = make_account(app, name)
+        events, ok, failed = messages(name, delivered, bounced)
+        [*_, poison] = store(app, account_id, token, [envelope(e) for e in events] + [envelope(POISON)])
+        subscription = parked_subscription(app, account_id, f"https://{name}.example.com/hook")
+        seeded[name] = dict(id=account_id, operator=operator, application=application, ok=ok, failed=failed,
+                            poison=poison, subscription=subscription)
+    drain(app)
+    return seeded
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def signed_in(app, key: str, base_url: str = "http://localhost"):
+    client = app.test_client()
+    form = client.get("/dashboard/signin", base_url=base_url).get_data(as_text=True)
+    response = client.post("/dashboard/signin", data={"key": key, "csrf_token": csrf(form)}, base_url=base_url)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def test_pages_need_an_operator_key_and_the_cookie_is_httponly_strict_and_secure_over_https(app, accounts):
+    client = app.test_client()
+    response = client.get("/dashboard/failed")
+    assert response.status_code == 302 and "/dashboard/signin" in response.location
+
+    form = client.get("/dashboard/signin").get_data(as_text=True)
+    refused = client.post("/dashboard/signin", data={"key": accounts["acme"]["application"], "csrf_token": csrf(form)})
+    assert refused.status_code == 401 and "not an operator key" in refused.get_data(as_text=True)
+    assert client.get("/dashboard").status_code == 302
+
+    accepted = client.post("/dashboard/signin", data={"key": accounts["acme"]["operator"], "csrf_token": csrf(form),
+                                                      "next": "/dashboard/failed"})
+    assert accepted.status_code == 302 and accepted.location.endswith("/dashboard/failed")
+    cookie = accepted.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard" in cookie
+    assert "Secure" not in cookie  # plain http: a Secure cookie would never come back
+    assert accounts["acme"]["operator"] not in cookie
+    assert client.get("/dashboard").status_code == 200
+
+    secure = app.test_client()
+    form = secure.get("/dashboard/signin", base_url="https://localhost").get_data(as_text=True)
+    over_https = secure.post("/dashboard/signin", data={"key": accounts["acme"]["operator"], "csrf_token": csrf(form)},
+                             base_url="https://localhost")
+    assert "Secure" in over_https.headers["Set-Cookie"]
+
+
+def test_signing_out_or_revoking_the_key_ends_the_session(app, accounts, cli_revoke):
+    client = signed_in(app, accounts["acme"]["operator"])
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert client.post("/dashboard/signout", data={"csrf_token": csrf(page)}).status_code == 302
+    assert client.get("/dashboard").status_code == 302
+
+    client = signed_in(app, accounts["acme"]["operator"])
+    cli_revoke(accounts["acme"]["operator"])
+    assert client.get("/dashboard").status_code == 302
+
+
+@pytest.fixture
+def cli_revoke(app):
+    from tracker.db import keys, repository
+
+    def revoke(key: str) -> None:
+        with app.extensions["tracker"].db.transaction() as session:
+            assert repository.revoke_key(session, keys.split(key)[0])
+    return revoke
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(app, accounts):
+    acme = accounts["acme"]
+    client = signed_in(app, acme["operator"])
+    for token in ("", "forged-token"):
+        response = client.post("/dashboard/failed/discard", data={"id": acme["poison"], "reason": "forged",
+                                                                   "csrf_token": token})
+        assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    # Another session's token is no better.
+    other_session = signed_in(app, acme["operator"])
+    foreign = csrf(other_session.get("/dashboard").get_data(as_text=True))
+    assert client.post("/dashboard/failed/discard", data={"id": acme["poison"], "reason": "x",
+                                                          "csrf_token": foreign}).status_code == 400
+    with app.extensions["tracker"].db.session() as session:
+        assert session.get(InboxEvent, acme["poison"]).state == "failed"
+
+
+def test_the_overview_shows_the_accounts_own_counts(app, accounts):
+    html = signed_in(app, accounts["acme"]["operator"]).get("/dashboard").get_data(as_text=True)
+    # acme's inbox: 3 x (send, delivery) + 2 x (send, bounce) + 1 poisoned row, all ses, all just now.
+    assert html.count('data-provider="ses">11<') == 2  # the 24-hour and the 30-day chart
+    assert 'data-status="DELIVERED">3<' in html and 'data-status="BOUNCED">2<' in html
+    assert re.search(r'id="failed-count">.*?<span class="value">1<', html, re.S)
+    assert re.search(r'id="parked-count">.*?<span class="value">1<', html, re.S)
+    assert "<svg" in html and "http://" not in html.split("<main>")[1]  # nothing fetched from elsewhere
+
+
+def test_pages_allow_no_script_no_other_origin_and_no_framing(app, accounts):
+    client = signed_in(app, accounts["acme"]["operator"])
+    for path in ("/dashboard", "/dashboard/signin", "/dashboard/failed", "/dashboard/webhooks"):
+        response = client.get(path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["X-Frame-Options"] == "DENY"
+        assert "<script" not in response.get_data(as_text=True) and " style=" not in response.get_data(as_text=True)
+
+
+def test_each_page_shows_only_the_signed_in_accounts_data(app, accounts):
+    acme, other = accounts["acme"], accounts["other"]
+    client = signed_in(app, acme["operator"])
+
+    overview = client.get("/dashboard").get_data(as_text=True)
+    assert 'data-status="DELIVERED">3<' in overview  # not 4: other's delivery is not counted
+
+    found = client.get("/dashboard/deliveries", query_string={"message_id": other["ok"][0]}).get_data(as_text=True)
+    assert "No delivery of this account matches" in found
+    with app.extensions["tracker"].db.session() as session:
+        from tracker.db.models import Delivery
+        others = session.scalars(select(Delivery.id).where(Delivery.account_id == other["id"])).all()
+    assert all(client.get(f"/dashboard/deliveries/{n}").status_code == 404 for n in others)
+
+    failed = client.get("/dashboard/failed").get_data(as_text=True)
+    assert f'id="event-{acme["poison"]}"' in failed and f'id="event-{other["poison"]}"' not in failed
+    assert client.get("/dashboard/failed/confirm", query_string={"action": "replay", "id": other["poison"]}
+                      ).status_code == 404
+    token = csrf(failed)
+    client.post("/dashboard/failed/discard", data={"id": other["poison"], "reason": "not mine", "csrf_token": token})
+
+    suppressions = client.get("/dashboard/suppressions").get_data(as_text=True)
+    assert "acme-bounce-0@example.com" in suppressions and "other-bounce-0@example.com" not in suppressions
+    client.post("/dashboard/suppressions/remove", data={"address": "other-bounce-0@example.com", "csrf_token": token})
+
+    webhooks = client.get("/dashboard/webhooks").get_data(as_text=True)
+    assert "acme.example.com" in webhooks and "other.example.com" not in webhooks
+    assert client.get(f"/dashboard/webhooks/{other['subscription']}/replay").status_code == 404
+    assert client.post(f"/dashboard/webhooks/{other['subscription']}/replay",
+                       data={"csrf_token": token}).status_code == 404
+
+    # other's data is as it was.
+    other_client = signed_in(app, other["operator"])
+    assert f'id="event-{other["poison"]}"' in other_client.get("/dashboard/failed").get_data(as_text=True)
+    assert "other-bounce-0@example.com" in other_client.get("/dashboard/suppressions").get_data(as_text=True)
+    assert 'class="parked">1<' in other_client.get("/dashboard/webhooks").get_data(as_text=True)
+
+
+def test_a_deliverys_timeline_shows_every_event_with_the_bounce_details(app, accounts):
+    client = signed_in(app, accounts["acme"]["operator"])
+    found = client.get("/dashboard/deliveries", query_string={"recipient": "ACME-bounce-1@Example.com"})
+    link = re.search(r'href="(/dashboard/deliveries/\d+)">acme-bounce-1<', found.get_data(as_text=True)).group(1)
+    timeline = client.get(link).get_data(as_text=True)
+    assert re.search(r'id="delivery-status">BOUNCED<', timeline)
+    events = re.findall(r'<li class="event">', timeline)
+    assert len(events) == 2  # the send and the bounce
+    assert "PERMANENT" in timeline and "5.1.1" in timeline and "550 5.1.1 no such user" in timeline
+
+
+def test_replaying_a_failed_event_after_the_fix_processes_it(app, accounts):
+    acme = accounts["acme"]
+    client = signed_in(app, acme["operator"])
+    failed = client.get("/dashboard/failed").get_data(as_text=True)
+    assert POISON in failed  # the raw payload is shown
+    confirm = client.get("/dashboard/failed/confirm", query_string={"action": "replay", "id": acme["poison"]})
+    assert confirm.status_code == 200 and "Yes, replay" in confirm.get_data(as_text=True)
+    _fix(app, acme["poison"], "acme-late")
+
+    done = client.post("/dashboard/failed/replay", data={"id": acme["poison"], "csrf_token": csrf(failed)},
+                       follow_redirects=True)
+    assert "replayed 1: now processed 1, still failing 0" in done.get_data(as_text=True)
+    found = client.get("/dashboard/deliveries", query_string={"message_id": "acme-late"}).get_data(as_text=True)
+    assert "DELIVERED" in found
+
+
+def test_discarding_everything_matching_a_filter_records_who_and_why(app, accounts):
+    acme = accounts["acme"]
+    client = signed_in(app, acme["operator"])
+    confirm = client.get("/dashboard/failed/confirm", query_string={"action": "discard", "provider": "ses"})
+    assert "1 failed event(s)" in confirm.get_data(as_text=True)
+    done = client.post("/dashboard/failed/discard", data={"provider": "ses", "reason": "garbage from a test",
+                                                          "csrf_token": csrf(confirm.get_data(as_text=True))},
+                       follow_redirects=True)
+    assert "discarded 1" in done.get_data(as_text=True)
+    with app.extensions["tracker"].db.session() as session:
+        row = session.get(InboxEvent, acme["poison"])
+        assert (row.state, row.discard_reason) == ("discarded", "garbage from a test")
+        assert row.discarded_by.startswith("key:") and row.discarded_by[4:] in acme["operator"]
+        assert session.get(InboxEvent, accounts["other"]["poison"]).state == "failed"
+
+
+def test_removing_a_suppression_is_audited_like_the_api(app, accounts):
+    client = signed_in(app, accounts["acme"]["operator"])
+    page = client.get("/dashboard/suppressions", query_string={"address": "acme-bounce-0@example.com"})
+    assert "acme-bounce-1@example.com" not in page.get_data(as_text=True)  # the search narrows the list
+    done = client.post("/dashboard/suppressions/remove", data={"address": "acme-bounce-0@example.com",
+                                                               "csrf_token": csrf(page.get_data(as_text=True))},
+                       follow_redirects=True)
+    assert "removed acme-bounce-0@example.com" in done.get_data(as_text=True)
+    with app.extensions["tracker"].db.session() as session:
+        [audit] = session.scalars(select(SuppressionRemoval)).all()
+    assert audit.address == "acme-bounce-0@example.com" and audit.removed_by in accounts["acme"]["operator"]
+    assert audit.suppression["reason"] and audit.suppression["message_id"] == "acme-bounce-0"
+
+
+def test_parked_webhook_events_are_queued_again(app, accounts):
+    acme = accounts["acme"]
+    client = signed_in(app, acme["operator"])
+    page = client.get(f"/dashboard/webhooks/{acme['subscription']}/replay").get_data(as_text=True)
+    done = client.post(f"/dashboard/webhooks/{acme['subscription']}/replay", data={"csrf_token": csrf(page)},
+                       follow_redirects=True)
+    assert "1 parked event(s)" in done.get_data(as_text=True)
+    assert 'class="parked">0<' in done.get_data(as_text=True)
+
+
+def _fix(app, row_id: int, message_id: str) -> None:
+    """What a fixed parser would read in the poisoned row: here the stored body itself is made readable."""
+    from tests.support.ses_events import for_message
+    from sqlalchemy import update
+
+    to = f"{message_id}@example.com"
+    body = envelope(for_message("event/delivery.json", message_id, [to], delivery={"recipients": [to]}))
+    with app.extensions["tracker"].db.transaction() as session:
+        session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(body=body))
+
+
+def test_tracker_run_prints_the_dashboard_and_its_operator_key_which_shows_the_demo_bounce(tmp_path):
+    """The embedded default (SQLite): the README's curl, then the dashboard as `tracker run` says to open it."""
+    from http.cookiejar import CookieJar
+    import urllib.parse
+    import urllib.request
+
+    from tests.support.processes import ROOT, find_deliveries, free_port, http, poll, python, running, \
+        wait_for_log, wait_for_port
+
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {"TRACKER_DATABASE_URL": f"sqlite:///{tmp_path}/tracker.db", "TRACKER_BROKER_URL": ""}
+    with running(python("-m", "tracker.cli.main", "run", "--port", str(port)), env, log, cwd=tmp_path) as process:
+        wait_for_port(port, process, log)
+        text = wait_for_log(log, "Dashboard", process)
+        base = f"http://127.0.0.1:{port}"
+        dashboard, operator = re.search(r"Dashboard:\s+(\S+)\s+\(operator key: (\S+)\)", text).groups()
+        key = re.search(r"API key \(account \"demo\"\): (\S+)", text).group(1)
+        assert dashboard == f"{base}/dashboard"
+        hook = re.search(r"SES hook \(any topic\):\s+(\S+)", text).group(1)
+        assert http("POST", hook, (ROOT / "examples/ses-bounce.json").read_bytes(),
+                    {"Content-Type": "text/plain; charset=UTF-8"})[0] == 200
+        assert poll(lambda: find_deliveries(base, key, status="BOUNCED"))
+
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        form = browser.open(f"{dashboard}/signin").read().decode()
+        signed_in = browser.open(f"{dashboard}/signin", urllib.parse.urlencode(
+            {"key": operator, "csrf_token": csrf(form)}).encode())
+        overview = signed_in.read().decode()
+        assert signed_in.url == dashboard
+        assert 'data-status="BOUNCED">1<' in overview and overview.count('data-provider="ses">1<') == 2
+
+
+def test_the_charts_count_events_by_the_hour_and_day_they_arrived_closed_hours_remembered(app):
+    """Events received now, 3 h, 26 h and 10 days ago: the 24-hour chart has two, the 30-day chart all;
+    a later view adds what arrived since (the hours already over are not counted again)."""
+    from datetime import timedelta
+    from sqlalchemy import update
+
+    from tracker.db.models import utcnow
+
+    account_id, operator, _, token = make_account(app, "acme")
+    now = utcnow()
+    ids = store(app, account_id, token, [envelope(POISON + str(n)) for n in range(4)])
+    with app.extensions["tracker"].db.transaction() as session:
+        for row_id, age in zip(ids, (timedelta(0), timedelta(hours=3), timedelta(hours=26), timedelta(days=10))):
+            session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(received_at=now - age))
+    client = signed_in(app, operator)
+
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.findall(r'data-provider="ses">(\d+)<', html) == ["2", "4"]
+    three_hours_ago = (now - timedelta(hours=3)).strftime("%H:00")
+    assert f"{three_hours_ago}: 1 (ses 1)" in html  # the bar's tooltip names its hour
+
+    store(app, account_id, token, [envelope(POISON + "later")])
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.findall(r'data-provider="ses">(\d+)<', html) == ["3", "5"]
+
+
+def test_statuses_are_counted_up_to_a_cap_so_a_busy_day_costs_no_more(app, accounts, monkeypatch):
+    from tracker.http.dashboard import overview
+
+    monkeypatch.setattr(overview, "STATUS_CAP", 2)
+    html = signed_in(app, accounts["acme"]["operator"]).get("/dashboard").get_data(as_text=True)
+    assert 'data-status="DELIVERED">more than 2<' in html  # 3 delivered
+    assert 'data-status="BOUNCED">2<' in html and 'data-status="SENT">0<' in html

@@ -1,0 +1,182 @@
+"""Reads behind the operators' dashboard: per-account counts and look-ups, each answered from an index."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+from sqlalchemy import func, literal, select, tuple_, union_all
+from sqlalchemy.orm import Session
+
+from tracker.db.models import (
+    Account,
+    ApiKey,
+    Delivery,
+    InboxEvent,
+    Suppression,
+    WebhookAttempt,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from tracker.db.repository.webhooks import PARKED, PENDING, SENDING
+from tracker.domain.status import Status
+
+__all__ = [
+    "ProviderBucket",
+    "account_name",
+    "failed_count",
+    "find_deliveries",
+    "live_operator_key",
+    "oldest_pending_of_account",
+    "parked_webhook_count",
+    "provider_buckets",
+    "recent_attempts",
+    "recent_suppressions",
+    "status_counts_since",
+    "webhook_state_counts",
+]
+
+HOUR, DAY = "hour", "day"
+OWED = (PENDING, SENDING, PARKED)  # webhook events not delivered yet
+_SQLITE_FORMAT = {HOUR: "%Y-%m-%d %H:00:00", DAY: "%Y-%m-%d 00:00:00"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderBucket:
+    provider: str
+    start: datetime  # aware UTC: the hour or day the events were received in
+    count: int
+
+
+def _bucket(session: Session, unit: str):
+    """received_at truncated to the hour or day, in the database's own words."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(unit, InboxEvent.received_at)
+    return func.strftime(_SQLITE_FORMAT[unit], InboxEvent.received_at)
+
+
+def _as_utc(value) -> datetime:
+    if isinstance(value, str):  # SQLite answers text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc)
+
+
+def provider_buckets(session: Session, account_id: int, since: datetime, unit: str,
+                     until: datetime | None = None) -> list[ProviderBucket]:
+    """Raw events received per provider and hour (or day) from ``since`` (up to ``until``, excluded).
+
+    Answered by an index-only scan of ix_inbox_events_account_received (account, received_at,
+    provider): the inbox bodies are never read.
+    """
+    bucket = _bucket(session, unit).label("bucket")
+    statement = (select(InboxEvent.provider, bucket, func.count())
+                 .where(InboxEvent.account_id == account_id, InboxEvent.received_at >= since))
+    if until is not None:
+        statement = statement.where(InboxEvent.received_at < until)
+    rows = session.execute(statement.group_by(InboxEvent.provider, bucket))
+    return [ProviderBucket(provider, _as_utc(start), count) for provider, start, count in rows]
+
+
+def status_counts_since(session: Session, account_id: int, since: datetime, *, cap: int = 10_000) -> dict[str, int]:
+    """Deliveries of the account last changed since ``since``, per status (every status named), each counted
+    up to ``cap`` + 1 (more than ``cap`` reads as "more than cap").
+
+    One statement of one bounded count per status, each a range of ix_deliveries_account_status_updated
+    that stops after cap + 1 entries: the cost of a view is bounded whatever the day's volume, where a
+    full count (or a GROUP BY) would read every delivery of the day.
+    """
+    counts = []
+    for status in Status:
+        bounded = (select(literal(1)).select_from(Delivery)
+                   .where(Delivery.account_id == account_id, Delivery.status == status.value,
+                          Delivery.updated_at >= since)
+                   .limit(cap + 1).subquery())
+        counts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(bounded))
+    return {status: n for status, n in session.execute(union_all(*counts))}
+
+
+def oldest_pending_of_account(session: Session, account_id: int) -> datetime | None:
+    """When the account's oldest pending raw event arrived (by id: arrival order, from the account's index)."""
+    return session.scalar(select(InboxEvent.received_at)
+                          .where(InboxEvent.account_id == account_id, InboxEvent.state == "pending")
+                          .order_by(InboxEvent.id).limit(1))
+
+
+def failed_count(session: Session, account_id: int) -> int:
+    """The account's failed raw events, from the (account, state, id) index."""
+    return session.scalar(select(func.count()).select_from(InboxEvent)
+                          .where(InboxEvent.account_id == account_id, InboxEvent.state == "failed"))
+
+
+def _subscriptions_of(account_id: int):
+    return select(WebhookSubscription.id).where(WebhookSubscription.account_id == account_id)
+
+
+def parked_webhook_count(session: Session, account_id: int) -> int:
+    """Webhook events of the account's subscriptions given up on (parked), from the (subscription, state) index."""
+    return session.scalar(select(func.count()).select_from(WebhookEvent).where(
+        WebhookEvent.subscription_id.in_(_subscriptions_of(account_id)), WebhookEvent.state == PARKED))
+
+
+def webhook_state_counts(session: Session, account_id: int) -> dict[int, dict[str, int]]:
+    """Per subscription of the account: how many of its events are still owed (pending, sending, parked).
+
+    Delivered events are not counted: they are most of the table and grow forever; each state
+    counted here is a short range of ix_webhook_events_subscription_state.
+    """
+    counts: dict[int, dict[str, int]] = {}
+    rows = session.execute(
+        select(WebhookEvent.subscription_id, WebhookEvent.state, func.count())
+        .where(WebhookEvent.subscription_id.in_(_subscriptions_of(account_id)), WebhookEvent.state.in_(OWED))
+        .group_by(WebhookEvent.subscription_id, WebhookEvent.state))
+    for subscription_id, state, n in rows:
+        counts.setdefault(subscription_id, dict.fromkeys(OWED, 0))[state] = n
+    return counts
+
+
+def recent_attempts(session: Session, subscription_id: int, limit: int = 10) -> list:
+    """The subscription's last POSTs, newest first: when, which event, the answer, latency, error."""
+    return list(session.execute(
+        select(WebhookAttempt.attempted_at, WebhookAttempt.status_code, WebhookAttempt.latency_ms,
+               WebhookAttempt.error, WebhookEvent.id.label("event_id"), WebhookEvent.type, WebhookEvent.state)
+        .join(WebhookEvent, WebhookEvent.id == WebhookAttempt.webhook_event_id)
+        .where(WebhookEvent.subscription_id == subscription_id)
+        .order_by(WebhookAttempt.id.desc()).limit(limit)))
+
+
+def find_deliveries(session: Session, account_id: int, *, message_id: str | None = None,
+                    recipient: str | None = None, limit: int = 50) -> list[Delivery]:
+    """The account's deliveries of a message id and/or to a recipient, newest first.
+
+    A message id is a prefix of the (account, message, recipient) unique index, a recipient
+    of ix_deliveries_account_recipient; either bounds the rows read to that message or address.
+    """
+    statement = select(Delivery).where(Delivery.account_id == account_id)
+    if message_id is not None:
+        statement = statement.where(Delivery.message_id == message_id)
+    if recipient is not None:
+        statement = statement.where(Delivery.recipient == recipient)
+    return list(session.scalars(statement.order_by(Delivery.id.desc()).limit(limit)))
+
+
+def recent_suppressions(session: Session, account_id: int, *, address: str | None = None,
+                        before: tuple[datetime, int] | None = None, limit: int = 50) -> list[Suppression]:
+    """The account's suppressions, newest first (keyset before ``before``), or the one of ``address``."""
+    statement = select(Suppression).where(Suppression.account_id == account_id)
+    if address is not None:
+        statement = statement.where(Suppression.address == address)
+    if before is not None:
+        statement = statement.where(tuple_(Suppression.created_at, Suppression.id) < tuple_(*before))
+    return list(session.scalars(statement.order_by(Suppression.created_at.desc(), Suppression.id.desc())
+                                .limit(limit)))
+
+
+def live_operator_key(session: Session, key_id: str, account_id: int) -> bool:
+    """Whether a signed-in operator's key is still a live operator key of that account (revoked: signed out)."""
+    return session.scalar(select(ApiKey.id).where(
+        ApiKey.key_id == key_id, ApiKey.account_id == account_id, ApiKey.role == "operator",
+        ApiKey.revoked_at.is_(None))) is not None
+
+
+def account_name(session: Session, account_id: int) -> str | None:
+    """The account's name, for the page header."""
+    return session.scalar(select(Account.name).where(Account.id == account_id))

@@ -1,0 +1,40 @@
+"""Deliveries: find them by message id or recipient, then one delivery's timeline, every event with its details."""
+from __future__ import annotations
+
+from flask import g, request
+
+from tracker.db import repository
+from tracker.domain import normalize_address
+from tracker.http.dashboard.base import blueprint, db, page
+
+LIMIT = 50
+
+
+@blueprint.get("/deliveries")
+def deliveries():
+    """Find the account's deliveries by message id and/or recipient (the newest LIMIT)."""
+    message_id = request.args.get("message_id", "").strip() or None
+    recipient = request.args.get("recipient", "").strip() or None
+    problem, found = None, None
+    if recipient is not None:
+        try:
+            recipient = normalize_address(recipient)
+        except ValueError:
+            problem = f"{recipient!r} is not an email address"
+    if (message_id or recipient) and problem is None:
+        with db().session() as session:
+            found = repository.find_deliveries(session, g.account_id, message_id=message_id, recipient=recipient,
+                                               limit=LIMIT)
+    return page("deliveries.html", found=found, problem=problem, limit=LIMIT,
+                message_id=message_id or "", recipient=request.args.get("recipient", ""))
+
+
+@blueprint.get("/deliveries/<int:delivery_id>")
+def timeline(delivery_id: int):
+    """One delivery of the account and every event of its history, oldest first."""
+    with db().session() as session:
+        delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
+        if delivery is None:
+            return page("missing.html", 404, what=f"delivery {delivery_id}")
+        events = repository.delivery_history(session, delivery)
+    return page("timeline.html", delivery=delivery, events=events)

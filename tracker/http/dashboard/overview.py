@@ -1,0 +1,36 @@
+"""The overview: events received per provider (24 h by hour, 30 days by day), statuses, backlog, failures."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, g
+
+from tracker.db import repository
+from tracker.db.models import utcnow
+from tracker.http.dashboard import charts, received
+from tracker.http.dashboard.base import blueprint, db, page
+
+HOURS, DAYS = 24, 30
+STATUS_CAP = 10_000  # statuses are counted up to this many each (the cost of a view stays bounded)
+
+
+@blueprint.get("")
+def overview():
+    """The account at a glance: events received per provider, statuses, backlog, failed and parked events."""
+    now = utcnow()
+    hours = charts.buckets(now, timedelta(hours=1), HOURS)
+    days = charts.buckets(now, timedelta(days=1), DAYS)
+    with db().session() as session:
+        hourly = current_app.extensions["dashboard_received"].hourly(session, g.account_id, days[0], now)
+        statuses = repository.status_counts_since(session, g.account_id, now - timedelta(hours=HOURS),
+                                                  cap=STATUS_CAP)
+        oldest_pending = repository.oldest_pending_of_account(session, g.account_id)
+        failed = repository.failed_count(session, g.account_id)
+        parked = repository.parked_webhook_count(session, g.account_id)
+    last_day = {key: n for key, n in hourly.items() if key[1] >= hours[0]}
+    return page(
+        "overview.html",
+        hourly=charts.stacked(hours, last_day, "%H:00", 3),
+        daily=charts.stacked(days, received.by_day(hourly), "%m-%d", 5),
+        statuses=statuses, cap=STATUS_CAP, oldest_pending=oldest_pending, failed=failed, parked=parked,
+    )

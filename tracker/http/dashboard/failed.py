@@ -13,7 +13,8 @@ from flask import flash, g, redirect, request, url_for
 from tracker.db import repository
 from tracker.db.repository.operations import EventFilter
 from tracker.http.dashboard.base import blueprint, db, page
-from tracker.pipeline import inbox, operations
+from tracker.domain import inbox
+from tracker.pipeline import operations
 from tracker.providers.common import bounded_json
 from tracker.services import services
 

@@ -1,0 +1,48 @@
+"""Views parse, call the repository, render: no module under tracker/http builds a SQL statement."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import tracker
+
+HTTP = Path(tracker.__file__).parent / "http"
+STATEMENTS = {"select", "update", "delete", "insert"}
+# Methods that only a statement under construction has (str.join and friends are not here).
+BUILDERS = {"where", "order_by", "with_for_update", "group_by", "having", "filter_by"}
+
+
+def offences(source: str) -> list[str]:
+    """What in one module's source builds a statement: imports of the constructors, builder calls."""
+    found = []
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            found += [f"line {node.lineno}: imports {alias.name} from {node.module}"
+                      for alias in node.names if alias.name in STATEMENTS]
+        elif isinstance(node, ast.Attribute) and node.attr in STATEMENTS and _names_sqlalchemy(node.value):
+            found.append(f"line {node.lineno}: uses sqlalchemy's {node.attr}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in BUILDERS:
+            found.append(f"line {node.lineno}: calls .{node.func.attr}()")
+    return found
+
+
+def _names_sqlalchemy(node: ast.expr) -> bool:
+    """``sqlalchemy.select`` / ``sa.select``: the module reached by name (``import sqlalchemy as sa``)."""
+    return isinstance(node, ast.Name) and node.id in ("sqlalchemy", "sa")
+
+
+def test_no_module_under_http_builds_a_statement():
+    modules = sorted(HTTP.rglob("*.py"))
+    assert modules, f"no modules found under {HTTP}"
+    found = {str(path.relative_to(HTTP.parent)): offences(path.read_text()) for path in modules}
+    assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+def test_the_check_sees_each_way_of_building_a_statement():
+    assert offences("from sqlalchemy import select, and_") == ["line 1: imports select from sqlalchemy"]
+    assert offences("from sqlalchemy.sql import update") == ["line 1: imports update from sqlalchemy.sql"]
+    assert offences("import sqlalchemy as sa\nsa.delete(x)") == ["line 2: uses sqlalchemy's delete"]
+    assert offences("q = statement.where(a == 1)") == ["line 1: calls .where()"]
+    assert offences("q = statement.order_by(c)") == ["line 1: calls .order_by()"]
+    assert offences("from sqlalchemy import and_, or_\n', '.join(x)\nheaders.update(h)") == []

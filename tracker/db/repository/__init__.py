@@ -7,6 +7,7 @@ from tracker.db.repository.accounts import *  # noqa: F401,F403
 from tracker.db.repository.backlog import *  # noqa: F401,F403
 from tracker.db.repository.deliveries import *  # noqa: F401,F403
 from tracker.db.repository.inbox import *  # noqa: F401,F403
+from tracker.db.repository.messages import *  # noqa: F401,F403
 from tracker.db.repository.operations import *  # noqa: F401,F403
 from tracker.db.repository.suppressions import *  # noqa: F401,F403
 from tracker.db.repository.webhooks import *  # noqa: F401,F403

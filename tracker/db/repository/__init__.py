@@ -12,4 +12,5 @@ from tracker.db.repository.operations import *  # noqa: F401,F403
 from tracker.db.repository.suppressions import *  # noqa: F401,F403
 from tracker.db.repository.webhooks import *  # noqa: F401,F403
 from tracker.db.repository.ses_setup import *  # noqa: F401,F403
+from tracker.db.repository.paging import *  # noqa: F401,F403
 from tracker.db.repository.compat_infobip import *  # noqa: F401,F403

@@ -13,4 +13,7 @@ from tracker.db.repository.suppressions import *  # noqa: F401,F403
 from tracker.db.repository.webhooks import *  # noqa: F401,F403
 from tracker.db.repository.ses_setup import *  # noqa: F401,F403
 from tracker.db.repository.paging import *  # noqa: F401,F403
+from tracker.db.repository.compat_filters import *  # noqa: F401,F403
+from tracker.db.repository.compat_elevate import *  # noqa: F401,F403
 from tracker.db.repository.compat_infobip import *  # noqa: F401,F403
+from tracker.db.repository.compat_postman import *  # noqa: F401,F403

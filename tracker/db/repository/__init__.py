@@ -17,3 +17,4 @@ from tracker.db.repository.compat_filters import *  # noqa: F401,F403
 from tracker.db.repository.compat_elevate import *  # noqa: F401,F403
 from tracker.db.repository.compat_infobip import *  # noqa: F401,F403
 from tracker.db.repository.compat_postman import *  # noqa: F401,F403
+from tracker.db.repository.compat_sendcloud import *  # noqa: F401,F403

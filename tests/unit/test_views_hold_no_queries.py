@@ -7,9 +7,9 @@ from pathlib import Path
 import tracker
 
 HTTP = Path(tracker.__file__).parent / "http"
-STATEMENTS = {"select", "update", "delete", "insert"}
+STATEMENTS = {"select", "update", "delete", "insert", "text"}
 # Methods that only a statement under construction has (str.join and friends are not here).
-BUILDERS = {"where", "order_by", "with_for_update", "group_by", "having", "filter_by"}
+BUILDERS = {"where", "order_by", "with_for_update", "group_by", "having", "filter_by", "exec_driver_sql"}
 
 
 def offences(source: str) -> list[str]:
@@ -45,4 +45,5 @@ def test_the_check_sees_each_way_of_building_a_statement():
     assert offences("import sqlalchemy as sa\nsa.delete(x)") == ["line 2: uses sqlalchemy's delete"]
     assert offences("q = statement.where(a == 1)") == ["line 1: calls .where()"]
     assert offences("q = statement.order_by(c)") == ["line 1: calls .order_by()"]
+    assert offences("connection.exec_driver_sql('SELECT 1')") == ["line 1: calls .exec_driver_sql()"]
     assert offences("from sqlalchemy import and_, or_\n', '.join(x)\nheaders.update(h)") == []

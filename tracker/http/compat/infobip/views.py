@@ -88,7 +88,7 @@ def _refused(refusal: Refusal):
         exception["validationErrors"] = {refusal.parameter: [refusal.text]}
     response = _respond({"requestError": {"serviceException": exception}}, root="requestError",
                         xml_allowed=True, status=refusal.status)
-    response.headers.update(refusal.headers)
+    response.headers |= refusal.headers
     return response
 
 

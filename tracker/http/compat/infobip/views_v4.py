@@ -73,7 +73,7 @@ def render_error(error: ApiError) -> Response:
     body = {"errorCode": code, "description": description, "action": action, "violations": violations,
             "resources": RESOURCES}
     response = Response(json.dumps(body), status=error.status, mimetype="application/json")
-    response.headers.update(error.headers)
+    response.headers |= error.headers
     return response
 
 

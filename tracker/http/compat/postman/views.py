@@ -81,7 +81,7 @@ class PostmanError(Exception):
 def _postman_error(error: PostmanError):
     response = jsonify(error.body)
     response.status_code = error.status
-    response.headers.update(error.headers)
+    response.headers |= error.headers
     return response
 
 
@@ -98,7 +98,7 @@ def render_error(error: ApiError):
         refusal = PostmanError(429, {"status": 429, "message": TOO_MANY})
     else:
         refusal = PostmanError(error.status, {"message": error.detail or error.error})
-    refusal.headers.update(error.headers)
+    refusal.headers |= error.headers
     return _postman_error(refusal)
 
 

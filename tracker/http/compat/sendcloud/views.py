@@ -105,7 +105,7 @@ def render_error(error: ApiError) -> Response:
     code = {400: BAD_REQUEST, 401: AUTH_FAILED, 503: UNAVAILABLE}.get(error.status, error.status)
     response = _json({"result": False, "statusCode": code, "message": error.detail or error.error, "info": {}})
     response.status_code = 200 if error.status in (400, 401) else error.status
-    response.headers.update(error.headers)
+    response.headers |= error.headers
     return response
 
 

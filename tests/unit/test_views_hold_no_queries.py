@@ -16,6 +16,9 @@ def offences(source: str) -> list[str]:
     """What in one module's source builds a statement: imports of the constructors, builder calls."""
     found = []
     tree = ast.parse(source)
+    models = {alias.asname or alias.name for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.module == "tracker.db.models"
+              for alias in node.names if alias.name[:1].isupper()}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
             found += [f"line {node.lineno}: imports {alias.name} from {node.module}"
@@ -24,6 +27,9 @@ def offences(source: str) -> list[str]:
             found.append(f"line {node.lineno}: uses sqlalchemy's {node.attr}")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in BUILDERS:
             found.append(f"line {node.lineno}: calls .{node.func.attr}()")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in models:
+            # A model's column (Delivery.status): a condition or an ordering in the making.
+            found.append(f"line {node.lineno}: names the column {node.value.id}.{node.attr}")
     return found
 
 
@@ -46,4 +52,7 @@ def test_the_check_sees_each_way_of_building_a_statement():
     assert offences("q = statement.where(a == 1)") == ["line 1: calls .where()"]
     assert offences("q = statement.order_by(c)") == ["line 1: calls .order_by()"]
     assert offences("connection.exec_driver_sql('SELECT 1')") == ["line 1: calls .exec_driver_sql()"]
+    assert offences("from tracker.db.models import Delivery, utcnow\nDelivery.status == 'SENT'") == [
+        "line 2: names the column Delivery.status"]
     assert offences("from sqlalchemy import and_, or_\n', '.join(x)\nheaders.update(h)") == []
+    assert offences("from tracker.db.models import Delivery\ndef f(d: Delivery):\n    return d.status") == []

@@ -17,10 +17,14 @@ from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.compat_filters import Span, with_messages, within
-from tracker.db.repository.paging import PageSlice, sliced
+from tracker.db.repository.paging import Ordering, PageSlice, sliced
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status
 
-__all__ = ["SendCloudCodes", "SendCloudFilter", "sendcloud_statuses"]
+__all__ = ["SENDCLOUD_ORDERING", "SendCloudCodes", "SendCloudFilter", "sendcloud_statuses"]
+
+# requestTime order, off (account_id, submitted_at, id); a page whose previous page was read
+# starts where that one ended (tracker.http.page_marks).
+SENDCLOUD_ORDERING: Ordering = ((Delivery.submitted_at, False), (Delivery.id, False))
 
 
 @dataclasses.dataclass(frozen=True)

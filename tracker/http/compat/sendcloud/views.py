@@ -66,8 +66,6 @@ MAX_DAYS = 30
 # start is an OFFSET; past this many rows a client should narrow the window (startDate/
 # endDate, status, email) instead, as large offsets cost linear time.
 MAX_START = 10_000
-# requestTime order; a page whose previous page was read starts where that one ended (page_marks).
-ORDER = ((Delivery.submitted_at, False), (Delivery.id, False))
 # The tables behind status and subStatus, from which the repository builds the same mapping in SQL.
 CODES = SendCloudCodes(status=STATUS, reasons=REASONS, subtypes=SUBTYPES, diagnostics=DIAGNOSTICS)
 # total is counted up to one row past the last row start/limit can reach: exact below that,
@@ -123,7 +121,8 @@ def email_status():
         return _json({"result": False, "statusCode": error.code, "message": error.message, "info": {}})
     with services().db.session() as session:
         pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
-                                       page_marks.query_identity(params, ("start", "limit")), ORDER, start)
+                                       page_marks.query_identity(params, ("start", "limit")),
+                                       repository.SENDCLOUD_ORDERING, start)
         total, rows = repository.sendcloud_statuses(session, account_id, where, CODES, pager.slice(limit),
                                                     count_cap=COUNT_CAP)
         pager.remember(rows, limit)

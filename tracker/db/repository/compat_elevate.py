@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import case
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ class ElevateFilter:
     spans: tuple[tuple[str, Span], ...] = ()  # (created_at | updated_at, a span it is within)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shown_status(words: tuple[tuple[str, str], ...]):
     """The status in the API's words (canonical status -> word), as a labelled column."""
     return case(*[(Delivery.status == status, word) for status, word in words],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Collection, Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import and_, func, not_, or_, select, tuple_, update
 from sqlalchemy.orm import Session

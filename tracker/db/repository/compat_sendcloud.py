@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import namedtuple
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import and_, case, false, func, literal, null, or_, select
 from sqlalchemy.orm import Session

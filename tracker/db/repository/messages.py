@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Collection
+from collections.abc import Collection
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session

@@ -1,12 +1,19 @@
-"""Views parse, call the repository, render: no module under tracker/http builds a SQL statement."""
+"""Views parse, call the repository, render: no module under tracker/http builds a SQL statement.
+
+The command line and the adapters (Redis, SQS, SES setup) likewise reach the database only
+through tracker/db/repository.
+"""
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 import tracker
 
 HTTP = Path(tracker.__file__).parent / "http"
+SHELLS = ("cli", "adapters")
 STATEMENTS = {"select", "update", "delete", "insert", "text"}
 # Methods that only a statement under construction has (str.join and friends are not here).
 BUILDERS = {"where", "order_by", "with_for_update", "group_by", "having", "filter_by", "exec_driver_sql"}
@@ -41,6 +48,14 @@ def _names_sqlalchemy(node: ast.expr) -> bool:
 def test_no_module_under_http_builds_a_statement():
     modules = sorted(HTTP.rglob("*.py"))
     assert modules, f"no modules found under {HTTP}"
+    found = {str(path.relative_to(HTTP.parent)): offences(path.read_text()) for path in modules}
+    assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_no_command_or_adapter_builds_a_statement(shell):
+    modules = sorted((HTTP.parent / shell).rglob("*.py"))
+    assert modules, f"no modules found under tracker/{shell}"
     found = {str(path.relative_to(HTTP.parent)): offences(path.read_text()) for path in modules}
     assert {name: lines for name, lines in found.items() if lines} == {}
 

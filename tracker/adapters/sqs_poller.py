@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from tracker.db import repository
 from tracker.providers.common import bounded_json
 from tracker.pipeline import intake
 from tracker.http.errors import ApiError
@@ -297,7 +298,7 @@ def _ping(services: Services) -> None:
     for attempt in (1, 2):
         try:
             with services.db.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
+                repository.round_trip(connection)
             return
         except DBAPIError as error:
             if attempt == 2 or not error.connection_invalidated:

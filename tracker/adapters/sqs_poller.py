@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from tracker.adapters import logs
+from tracker.db import repository
 from tracker.providers.common import bounded_json
 from tracker.pipeline import intake
 from tracker.providers.registry import SES
@@ -306,7 +307,7 @@ def _ping(services: Services) -> None:
     for attempt in (1, 2):
         try:
             with services.db.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
+                repository.round_trip(connection)
             return
         except DBAPIError as error:
             if attempt == 2 or not error.connection_invalidated:

@@ -371,9 +371,9 @@ def sources_show(source_id: int, public_url: str | None, as_json: bool) -> None:
 
 
 def _account_name(session, account_id: int) -> str:
-    from tracker.db.models import Account
+    from tracker.db import repository
 
-    return session.get(Account, account_id).name
+    return repository.account_name(session, account_id)
 
 
 @sources.command("rotate-secret")

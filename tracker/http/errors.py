@@ -51,7 +51,7 @@ def error_name(reason: str) -> str:
 def error_response(status: int, error: str, detail: str = "", headers: dict | None = None):
     response = jsonify({"error": error, "detail": detail})
     response.status_code = status
-    response.headers.update(headers or {})
+    response.headers |= headers or {}
     return response
 
 

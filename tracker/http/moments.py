@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from tracker.db.repository.compat_filters import Span
+
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 LATEST = datetime.max.replace(tzinfo=timezone.utc)
 # An unencoded "+" of a zone offset arrives as a space: 2019-08-24T14:15:22 01:00.
@@ -53,21 +55,26 @@ def truncated(moment: datetime, precision: timedelta) -> datetime:
     return moment.replace(microsecond=moment.microsecond - moment.microsecond % step)
 
 
-def shown_after(column, moment: datetime, precision: timedelta):
-    """SQL: the column, shown at ``precision``, is later than ``moment`` read at it."""
-    return column >= add(truncated(moment, precision), precision)
+def shown_after(moment: datetime, precision: timedelta) -> Span:
+    """The stored times that, shown at ``precision``, are later than ``moment`` read at it."""
+    return Span(start=add(truncated(moment, precision), precision))
 
 
-def shown_from(column, moment: datetime, precision: timedelta):
-    """SQL: shown at ``precision``, the column is ``moment`` or later."""
-    return column >= truncated(moment, precision)
+def shown_from(moment: datetime, precision: timedelta) -> Span:
+    """The stored times that, shown at ``precision``, are ``moment`` or later."""
+    return Span(start=truncated(moment, precision))
 
 
-def shown_before(column, moment: datetime, precision: timedelta):
-    """SQL: shown at ``precision``, the column is earlier than ``moment``."""
-    return column < truncated(moment, precision)
+def shown_before(moment: datetime, precision: timedelta) -> Span:
+    """The stored times that, shown at ``precision``, are earlier than ``moment``."""
+    return Span(end=truncated(moment, precision))
 
 
-def shown_until(column, moment: datetime, precision: timedelta):
-    """SQL: shown at ``precision``, the column is ``moment`` or earlier."""
-    return column < add(truncated(moment, precision), precision)
+def shown_until(moment: datetime, precision: timedelta) -> Span:
+    """The stored times that, shown at ``precision``, are ``moment`` or earlier."""
+    return Span(end=add(truncated(moment, precision), precision))
+
+
+def shown_at(moment: datetime, precision: timedelta) -> Span:
+    """The stored times that, shown at ``precision``, are ``moment``."""
+    return Span(start=truncated(moment, precision), end=add(truncated(moment, precision), precision))

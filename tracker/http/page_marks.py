@@ -24,39 +24,11 @@ import time
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, literal, or_, tuple_
-
 from tracker.adapters import redis_clients
+from tracker.db.repository.paging import Ordering, PageSlice, row_values, sliced
 
 MARK_TTL = 600  # seconds
 _LOCAL_LIMIT = 50_000  # marks kept in process; past it the oldest half goes
-
-# One sort key: (column attribute, descending). The last one must be unique (the id).
-Ordering = Sequence[tuple[object, bool]]
-
-
-def order_by(ordering: Ordering) -> list:
-    return [column.desc() if descending else column.asc() for column, descending in ordering]
-
-
-def after(ordering: Ordering, values: Sequence) -> object:
-    """The rows that come after ``values`` in ``ordering``.
-
-    One direction throughout is a row comparison, which PostgreSQL answers from a matching
-    index; mixed directions expand to (a after) OR (a equal AND b after) ...
-    """
-    values = [literal(value, column.type) for (column, _), value in zip(ordering, values)]
-    directions = {descending for _, descending in ordering}
-    if len(directions) == 1:
-        columns, marked = tuple_(*(column for column, _ in ordering)), tuple_(*values)
-        return columns < marked if directions.pop() else columns > marked
-    alternatives = []
-    for position, (column, descending) in enumerate(ordering):
-        equal = [earlier == value for (earlier, _), value in zip(ordering[:position], values)]
-        beyond = column < values[position] if descending else column > values[position]
-        alternatives.append(and_(*equal, beyond))
-    return or_(*alternatives)
-
 
 def key(account_id: int, api: str, query: Mapping[str, Iterable[str] | str], offset: int) -> str:
     """The mark's name: account, API, the query's parameters but its paging ones, the offset."""
@@ -69,17 +41,6 @@ def query_identity(args, paging: Iterable[str]) -> dict[str, list[str]]:
     """A request's parameters (a MultiDict) without the paging ones: what one scan has in common."""
     skip = set(paging)
     return {name: args.getlist(name) for name in args.keys() if name not in skip}
-
-
-def row_values(row, ordering: Ordering) -> tuple:
-    """The sort key of a result row whose first element is the ordered entity.
-
-    A sort key that is no attribute of the entity (a labelled expression, such as a status
-    in an API's own words) is read from the row, which must select it under its label.
-    """
-    entity = row[0]
-    return tuple(getattr(entity, column.key) if hasattr(entity, column.key) else row._mapping[column.key]
-                 for column, _ in ordering)
 
 
 def _encode(values: Sequence) -> str:
@@ -145,12 +106,13 @@ class OffsetPager:
         self.offset = offset
         self.mark = marks.get(key(account_id, api, identity, offset)) if offset else None
 
+    def slice(self, limit: int) -> PageSlice:
+        """The page of ``limit`` rows this request asks for, for a repository query to cut."""
+        return PageSlice(self.ordering, self.mark, self.offset, limit)
+
     def page(self, statement, limit: int):
         """``statement`` (filtered, unordered) ordered, from the mark or the offset, ``limit`` rows."""
-        statement = statement.order_by(*order_by(self.ordering))
-        if self.mark is not None:
-            return statement.where(after(self.ordering, self.mark)).limit(limit)
-        return statement.offset(self.offset).limit(limit)
+        return sliced(statement, self.slice(limit))
 
     def remember(self, rows: Sequence, page_size: int) -> None:
         """After a full page of ``page_size`` rows, mark where the next page starts."""

@@ -95,13 +95,9 @@ def _replay_chunk(services: Services, ids: list[int]) -> tuple[ingest.BatchResul
 
 
 def count_failed(services: Services, where: EventFilter) -> int:
-    from sqlalchemy import func, select
-
-    from tracker.db.models import InboxEvent
-
     where = dataclasses.replace(where, state=inbox.FAILED)
     with services.db.session() as session:
-        return session.scalar(where.apply(select(func.count()).select_from(InboxEvent)))
+        return repository.count_inbox_events(session, where)
 
 
 def discard(services: Services, ids: Sequence[int], *, reason: str, by: str,

@@ -11,12 +11,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker.db import repository
 from tracker.domain import INITIAL, normalize_address, normalize_message_id, submitted_at
-from tracker.db.models import Delivery, Message, utcnow
+from tracker.db.models import Message, utcnow
 from tracker.domain.attributes import ATTRIBUTE_TAGS
 
 PLACEHOLDER = "registered-"
@@ -52,25 +51,21 @@ def attach_provider_id(session: Session, message: Message, provider_message_id: 
     if not message.message_id.startswith(PLACEHOLDER):
         raise ValueError(f"message {message.id} already has the provider message id {message.message_id}")
     old = message.message_id
-    surviving = {d.recipient: d for d in session.scalars(select(Delivery).where(
-        Delivery.account_id == message.account_id, Delivery.message_id == provider_message_id).with_for_update())}
+    account_id = message.account_id
+    surviving = {d.recipient: d for d in repository.message_deliveries(session, account_id, provider_message_id,
+                                                                        for_update=True)}
     existing = set(surviving)
     # Those deliveries learn when the message was registered, as if registered first.
-    for delivery in session.scalars(select(Delivery).where(Delivery.account_id == message.account_id,
-                                                           Delivery.message_id == old,
-                                                           Delivery.recipient.in_(existing))):
+    for delivery in repository.message_deliveries(session, account_id, old, recipients=existing):
         kept = surviving[delivery.recipient]
         if delivery.registered_at and (kept.registered_at is None or delivery.registered_at < kept.registered_at):
             kept.registered_at = delivery.registered_at
             kept.submitted_at = submitted_at(kept.sent_at, kept.registered_at, kept.first_event_at)
     # Deliveries under the placeholder have no events (nothing could name them): where
     # events already made a delivery for the real id, that one stays and the placeholder goes.
-    session.execute(delete(Delivery).where(Delivery.account_id == message.account_id, Delivery.message_id == old,
-                                           Delivery.recipient.in_(existing)))
-    session.execute(update(Delivery).where(Delivery.account_id == message.account_id, Delivery.message_id == old)
-                    .values(message_id=provider_message_id, updated_at=utcnow()))
-    other = session.scalar(select(Message).where(Message.account_id == message.account_id,
-                                                 Message.message_id == provider_message_id))
+    repository.delete_message_deliveries(session, account_id, old, existing)
+    repository.rename_message_deliveries(session, account_id, old, provider_message_id, utcnow())
+    other = repository.message_with_id(session, account_id, provider_message_id)
     if other is None:
         message.message_id = provider_message_id
         session.flush()

@@ -6,10 +6,17 @@ One module per concept; everything is re-exported here, so callers write
 from tracker.db.repository.accounts import *  # noqa: F401,F403
 from tracker.db.repository.backlog import *  # noqa: F401,F403
 from tracker.db.repository.deliveries import *  # noqa: F401,F403
+from tracker.db.repository.health import *  # noqa: F401,F403
 from tracker.db.repository.inbox import *  # noqa: F401,F403
+from tracker.db.repository.messages import *  # noqa: F401,F403
 from tracker.db.repository.operations import *  # noqa: F401,F403
 from tracker.db.repository.suppressions import *  # noqa: F401,F403
 from tracker.db.repository.webhooks import *  # noqa: F401,F403
 from tracker.db.repository.ses_setup import *  # noqa: F401,F403
+from tracker.db.repository.paging import *  # noqa: F401,F403
+from tracker.db.repository.compat_filters import *  # noqa: F401,F403
+from tracker.db.repository.compat_elevate import *  # noqa: F401,F403
 from tracker.db.repository.compat_infobip import *  # noqa: F401,F403
+from tracker.db.repository.compat_postman import *  # noqa: F401,F403
+from tracker.db.repository.compat_sendcloud import *  # noqa: F401,F403
 from tracker.db.repository.dashboard import *  # noqa: F401,F403

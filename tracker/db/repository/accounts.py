@@ -19,6 +19,7 @@ __all__ = [
     "set_source_secret",
     "source_by_id",
     "account_by_name",
+    "account_name",
     "accounts_with_retention",
     "allow_topic",
     "caller_for_key",
@@ -43,6 +44,11 @@ def create_account(session: Session, name: str) -> Account:
 
 def account_by_name(session: Session, name: str) -> Account | None:
     return session.scalar(select(Account).where(Account.name == name))
+
+
+def account_name(session: Session, account_id: int) -> str:
+    """The name of the account ``account_id`` (which must exist)."""
+    return session.get(Account, account_id).name
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,14 +1,110 @@
-"""Reads of the Infobip style (tracker.http.compat.infobip) that are not the delivery row's own."""
+"""Reads of the Infobip style (tracker.http.compat.infobip): its logs, its report queue, its prices."""
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+from datetime import datetime
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, not_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from tracker.db.models import DeliveryEvent
+from tracker.db.models import Delivery, DeliveryEvent, Message
+from tracker.db.repository.compat_filters import ShownStatuses, Span, shown_in, with_messages, within
+from tracker.domain import Status
 
-__all__ = ["infobip_prices"]
+__all__ = ["InfobipFilter", "claim_infobip_reports", "infobip_logs", "infobip_logs_statement", "infobip_prices"]
+
+
+@dataclasses.dataclass(frozen=True)
+class InfobipFilter:
+    """What an Infobip logs or reports request selects; an empty field selects on nothing."""
+    sent: tuple[Span, ...] = ()  # submitted_at within each
+    recipients: tuple[str, ...] | None = None  # None: any; () none
+    senders: tuple[str, ...] = ()  # any of them, bare or as the address of a display form, any case
+    shown: ShownStatuses | None = None  # the generalStatus
+    message_ids: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (message attribute, any of these values)
+
+
+def _filtered(account_id: int, where: InfobipFilter):
+    statement = with_messages(account_id)
+    for span in where.sent:
+        statement = statement.where(*within(Delivery.submitted_at, span))
+    if where.recipients is not None:
+        statement = statement.where(Delivery.recipient.in_(where.recipients))
+    if where.senders:
+        statement = statement.where(or_(*[_from_is(sender) for sender in where.senders]))
+    if where.shown is not None:
+        statement = statement.where(shown_in(where.shown))
+    if where.message_ids:
+        statement = statement.where(Delivery.message_id.in_(where.message_ids))
+    for name, values in where.attributes:
+        statement = statement.where(Message.attributes[name].as_string().in_(values))
+    return statement
+
+
+def _from_is(raw: str):
+    """The sender, bare or as the address in a display form ("Name <a@b>"), any case."""
+    address = raw.strip().lower()
+    escaped = address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    sender = func.lower(Message.from_address)
+    return or_(sender == address, sender.like(f"%<{escaped}>", escape="\\"))
+
+
+def infobip_logs_statement(account_id: int, where: InfobipFilter, *, before: tuple[datetime, int] | None,
+                           limit: int):
+    """The logs query: newest first, straight off the (account_id, submitted_at, id) index, before
+    the (submitted_at, id) ``before`` when given."""
+    statement = _filtered(account_id, where)
+    if before is not None:
+        statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(*before))
+    return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
+
+
+def infobip_logs(session: Session, account_id: int, where: InfobipFilter, *, before: tuple[datetime, int] | None = None,
+                 limit: int) -> list:
+    """(delivery, message or None) rows of the account's logs, newest first (infobip_logs_statement)."""
+    return session.execute(infobip_logs_statement(account_id, where, before=before, limit=limit)).all()
+
+
+def _reportable(final: Collection[str]) -> list:
+    """Final, changed since last reported, and showing something the last report did not."""
+    return [
+        Delivery.status.in_(final),
+        Delivery.status_sequence > Delivery.reported_sequence,
+        # An open after a reported delivery renders the same DELIVERED report (the only final
+        # status below OPENED is DELIVERED).
+        not_(and_(Delivery.status == Status.OPENED.value, Delivery.reported_sequence > 0)),
+        # An acknowledgement renders as the failure it acknowledged: the same report if the
+        # status just before it was reported.
+        not_(and_(Delivery.status == Status.ACKNOWLEDGED.value,
+                  Delivery.reported_sequence == Delivery.status_sequence - 1)),
+    ]
+
+
+def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilter, *, final: Collection[str],
+                          changed_since: datetime, limit: int) -> list:
+    """Claim up to ``limit`` unreported reports of deliveries in a ``final`` status changed since
+    ``changed_since`` (oldest change first), marking them reported: their (delivery, message) rows.
+
+    Rows are read FOR UPDATE SKIP LOCKED; the caller's transaction makes read and mark one.
+    """
+    statement = _filtered(account_id, where).where(Delivery.updated_at >= changed_since, *_reportable(final))
+    # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
+    statement = (statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
+                 .with_for_update(skip_locked=True, of=Delivery))
+    rows = session.execute(statement).all()
+    if not rows:
+        return rows
+    # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
+    # claim what this one claimed: only the rows this UPDATE changed are returned.
+    claimed = set(session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_([d.id for d, _ in rows]), Delivery.reported_sequence < Delivery.status_sequence)
+        .values(reported_sequence=Delivery.status_sequence)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)))
+    return [row for row in rows if row[0].id in claimed]
 
 
 def infobip_prices(session: Session, account_id: int, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:

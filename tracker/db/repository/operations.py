@@ -31,6 +31,7 @@ __all__ = [
     "LISTABLE_STATES",
     "REBUILDING",
     "clear_for_rebuild",
+    "count_inbox_events",
     "count_rebuild_deliveries",
     "delete_deliveries",
     "deliveries_touched",
@@ -90,6 +91,11 @@ def list_inbox_events(session: Session, where: EventFilter, *, after_id: int = 0
     """A keyset page of inbox rows by id (the body is loaded too: callers show or replay it)."""
     statement = where.apply(select(InboxEvent).where(InboxEvent.id > after_id))
     return list(session.scalars(statement.order_by(InboxEvent.id).limit(limit)))
+
+
+def count_inbox_events(session: Session, where: EventFilter) -> int:
+    """How many inbox rows ``where`` selects."""
+    return session.scalar(where.apply(select(func.count()).select_from(InboxEvent)))
 
 
 def inbox_ids(session: Session, where: EventFilter, *, after_id: int, limit: int) -> list[int]:

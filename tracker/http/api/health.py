@@ -51,7 +51,7 @@ def _ping_database(engine) -> None:
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
+                repository.round_trip(connection)
             return
         except DBAPIError as error:
             if attempt == 2 or not error.connection_invalidated:

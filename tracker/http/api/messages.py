@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import select
 
 from tracker.pipeline import registration
 from tracker.http.auth import require_key
 from tracker.http.args import load_body
 from tracker.http.api.schemas import DeliverySchema
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, Message
+from tracker.db import repository
+from tracker.db.models import Message
 from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.services import services
 
@@ -101,14 +101,12 @@ def _spec(loaded: dict) -> dict:
 
 
 def _own(session, message_row_id: int) -> Message:
-    message = session.scalar(select(Message).where(Message.id == message_row_id, Message.account_id == g.account_id))
+    message = repository.message_of_account(session, g.account_id, message_row_id)
     if message is None:
         raise ApiError(404, "not_found", f"no message {message_row_id}")
     return message
 
 
 def _shown(session, message: Message) -> dict:
-    deliveries = session.scalars(select(Delivery).where(Delivery.account_id == message.account_id,
-                                                        Delivery.message_id == message.message_id)
-                                 .order_by(Delivery.id))
+    deliveries = repository.message_deliveries(session, message.account_id, message.message_id)
     return {**_message.dump(message), "deliveries": _delivery.dump(deliveries, many=True)}

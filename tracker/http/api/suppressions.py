@@ -39,7 +39,7 @@ def check(address: str):
     return jsonify(_suppression.dump(row))
 
 
-@blueprint.delete("/<path:address>")
+@blueprint.route("/<path:address>", methods=["DELETE"])
 @require_key
 def remove(address: str):
     with services().db.transaction() as session:

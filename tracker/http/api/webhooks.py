@@ -126,7 +126,7 @@ def change(subscription_id: int):
         return jsonify(_subscription.dump(subscription))
 
 
-@blueprint.delete("/api/v1/webhooks/<int:subscription_id>")
+@blueprint.route("/api/v1/webhooks/<int:subscription_id>", methods=["DELETE"])
 @require_key
 def remove(subscription_id: int):
     with services().db.transaction() as session:

@@ -18,14 +18,13 @@ import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import and_, case, select
-
-from tracker.db import keys
+from tracker.db import keys, repository
 from tracker.http import credentials, moments, page_marks
 from tracker.http.auth import guarded
 from tracker.domain import Status
 from tracker.http.errors import ApiError
 from tracker.db.models import Delivery, Message
+from tracker.db.repository import ElevateFilter, Span
 from tracker.services import services
 
 blueprint = Blueprint("elevate_api", __name__)
@@ -46,13 +45,13 @@ STATUS = {
 CANONICAL = {elevate: sorted(s.value for s, e in STATUS.items() if e == elevate) for elevate in set(STATUS.values())}
 
 # Sorting by status sorts by the word shown (ACKNOWLEDGED, BOUNCED, ... SENT), not the rank.
-SHOWN_STATUS = case(*[(Delivery.status == status.value, word) for status, word in STATUS.items()],
-                    else_=Delivery.status).label("elevate_status")
+WORDS = {status.value: word for status, word in STATUS.items()}
 
 FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message", "bounceType",
           "billRunType", "billRunId", "customerId", "siteId", "contactId")
-SORTABLE = {"id": Delivery.id, "recipientEmail": Delivery.recipient, "createdDateTime": Delivery.created_at,
-            "updatedDateTime": Delivery.updated_at, "status": SHOWN_STATUS}
+# sortable field -> the repository's sort key (tracker.db.repository.elevate_ordering)
+SORTABLE = {"id": "id", "recipientEmail": "recipient", "createdDateTime": "created_at",
+            "updatedDateTime": "updated_at", "status": "status"}
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 # A page whose previous page was read (within page_marks.MARK_TTL) continues from where
 # that one ended, by keyset, at any depth. Other pages are OFFSET pages, whose cost grows
@@ -90,53 +89,41 @@ def email_status():
     if pager.mark is None and pager.offset > MAX_OFFSET:
         raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows unless the pages "
                        "before it were read in order; narrow with updatedDateTime=gt:<last updatedDateTime seen>")
-    statement = (select(Delivery, Message, SHOWN_STATUS)
-                 .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
-                                          Message.message_id == Delivery.message_id))
-                 .where(Delivery.account_id == g.account_id))
-    statement = _filter(statement, args)
+    where = _filter(args)
     with services().db.session() as session:
-        rows = session.execute(pager.page(statement, page_size)).all()
+        rows = repository.elevate_statuses(session, g.account_id, where, pager.slice(page_size), WORDS)
     pager.remember(rows, page_size)
     return jsonify([_item(delivery, message, fields) for delivery, message, _ in rows])
 
 
-def _filter(statement, args):
+def _filter(args) -> ElevateFilter:
+    statuses = bounce_type = None
     if "status" in args:
         wanted = args["status"].upper()
         if wanted not in CANONICAL:
             raise ApiError(400, "invalid_request", f"status must be one of {', '.join(sorted(CANONICAL))}")
-        statement = statement.where(Delivery.status.in_(CANONICAL[wanted]))
+        statuses = tuple(CANONICAL[wanted])
     if "bounceType" in args:
         bounce_type = args["bounceType"].upper()
         if bounce_type not in ("PERMANENT", "TRANSIENT", "UNDETERMINED"):
             raise ApiError(400, "invalid_request", "bounceType must be PERMANENT, TRANSIENT or UNDETERMINED")
-        statement = statement.where(Delivery.bounce_type == bounce_type)
-    for name in ("billRunType", "billRunId"):
-        if name in args:
-            statement = statement.where(Message.attributes[name].as_string() == args[name])
-    for name, column in (("createdDateTime", Delivery.created_at), ("updatedDateTime", Delivery.updated_at)):
-        if name in args:
-            statement = statement.where(*_time_conditions(name, args[name], column))
-    return statement
+    spans = tuple((key, span) for name, key in (("createdDateTime", "created_at"), ("updatedDateTime", "updated_at"))
+                  if name in args for span in _time_spans(name, args[name]))
+    return ElevateFilter(statuses=statuses, bounce_type=bounce_type, spans=spans,
+                         attributes=tuple((name, args[name]) for name in ("billRunType", "billRunId") if name in args))
 
 
-def _time_conditions(name: str, raw: str, column) -> list:
+def _time_spans(name: str, raw: str) -> list[Span]:
     """`T`, `lt:T`, `gt:T`, comma-separated, compared with the times as shown: to the second
     (tracker.http.moments), so gt:<a time seen> is exactly the rows shown later. A bare T
     means that second."""
-    conditions = []
+    spans = []
     for part in _parts(raw):
         operator, _, value = part.partition(":") if part[:3] in ("lt:", "gt:") else ("eq", "", part)
         moment = _timestamp(name, value)
-        if operator == "lt":
-            conditions.append(moments.shown_before(column, moment, moments.SECOND))
-        elif operator == "gt":
-            conditions.append(moments.shown_after(column, moment, moments.SECOND))
-        else:
-            conditions.append(and_(moments.shown_from(column, moment, moments.SECOND),
-                                   moments.shown_until(column, moment, moments.SECOND)))
-    return conditions
+        shown = {"lt": moments.shown_before, "gt": moments.shown_after}.get(operator, moments.shown_at)
+        spans.append(shown(moment, moments.SECOND))
+    return spans
 
 
 def _timestamp(name: str, value: str) -> datetime:
@@ -152,8 +139,8 @@ def _parts(raw: str) -> list[str]:
     return [p.strip() for p in re.split(r"[,|]", raw) if p.strip()]
 
 
-def _sort(raw: str | None) -> list[tuple[object, bool]]:
-    """(column, descending) pairs, the id last so that the order is total."""
+def _sort(raw: str | None):
+    """The ordering of (sort key, descending) pairs, the id last so that the order is total."""
     order, seen = [], set()
     parts = _parts(raw or "") or ["id"]
     for part in parts:
@@ -168,7 +155,7 @@ def _sort(raw: str | None) -> list[tuple[object, bool]]:
     if not order:
         raise ApiError(400, "invalid_request", f"sort: {raw!r}; sortable fields are {', '.join(SORTABLE)}"
                        " with an optional :desc")
-    return order if "id" in seen else order + [(Delivery.id, False)]
+    return repository.elevate_ordering(order if "id" in seen else order + [("id", False)], WORDS)
 
 
 def _fields(raw: str | None) -> tuple[str, ...]:

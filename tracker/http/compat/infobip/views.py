@@ -37,11 +37,10 @@ from typing import Any
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import and_, func, not_, or_, select, update
-
 from tracker.http import credentials, moments
 from tracker.http.auth import guarded, refuse_writes
 from tracker.db import repository
+from tracker.db.repository import InfobipFilter, ShownStatuses, Span
 from tracker.http.compat.infobip.mapping import (
     DELIVERED_TO_HANDSET,
     FINAL,
@@ -88,7 +87,7 @@ def _refused(refusal: Refusal):
         exception["validationErrors"] = {refusal.parameter: [refusal.text]}
     response = _respond({"requestError": {"serviceException": exception}}, root="requestError",
                         xml_allowed=True, status=refusal.status)
-    response.headers.update(refusal.headers)
+    response.headers |= refusal.headers
     return response
 
 
@@ -134,21 +133,18 @@ def email_logs():
     since, until = _moment(args, "sentSince"), _moment(args, "sentUntil")
     if since and until and since > until:
         raise _bad("sentSince", "must not be after sentUntil")
-    statement = _sent_between(_joined(), since, until)
+    recipients = None
     if _text(args, "to"):
         try:
-            statement = statement.where(Delivery.recipient == normalize_address(args["to"]))
+            recipients = (normalize_address(args["to"]),)
         except ValueError:
             raise _bad("to", "not an email address") from None
-    if _text(args, "from"):
-        statement = statement.where(_from_is(args["from"]))
-    if _text(args, "generalStatus"):
-        statement = statement.where(_general_status_is(args["generalStatus"]))
-    statement = _common_filters(statement, args, ("bulkId", "campaignReferenceId", "applicationId", "entityId"))
-    # Newest first, straight off the (account_id, submitted_at, id) index, bounded by the window.
-    statement = statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
+    where = InfobipFilter(sent=sent_between(since, until), recipients=recipients,
+                          senders=(args["from"],) if _text(args, "from") else (),
+                          shown=_general_status_is(args["generalStatus"]) if _text(args, "generalStatus") else None,
+                          **_common_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
     with services().db.session() as session:
-        rows = session.execute(statement).all()
+        rows = repository.infobip_logs(session, g.account_id, where, limit=limit)  # newest first
         results = [_log(delivery, message, outcome, price)
                    for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
     return _respond({"results": results}, root="LogsResponse", xml_allowed=False)
@@ -160,82 +156,41 @@ def email_reports():
     """Each final report once: rows are claimed FOR UPDATE SKIP LOCKED and marked in one transaction."""
     args = request.args
     limit = _limit(args)
-    statement = _common_filters(_joined(), args, ("bulkId",))
+    where = InfobipFilter(**_common_filters(args, ("bulkId",)))
     results = [_report(delivery, message, outcome, price)
-               for delivery, message, outcome, price in pull_reports(statement, limit)]
+               for delivery, message, outcome, price in pull_reports(where, limit)]
     return _respond({"results": results}, root="ReportsResponse", xml_allowed=True)
 
 
-def pull_reports(statement, limit: int) -> list[tuple]:
-    """Claim up to ``limit`` unreported final reports among ``statement``'s rows (oldest change
-    first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
-    statement = statement.where(Delivery.updated_at >= utcnow() - WINDOW, *_reportable())
-    # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
-    statement = (statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
-                 .with_for_update(skip_locked=True, of=Delivery))
+def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
+    """Claim up to ``limit`` unreported final reports among the deliveries ``where`` selects (oldest
+    change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
+    changed_since = utcnow() - WINDOW
     with services().db.transaction() as session:
-        rows = session.execute(statement).all()
-        if rows:
-            # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
-            # claim what this one claimed: only the rows this UPDATE changed are returned.
-            claimed = set(session.scalars(
-                update(Delivery)
-                .where(Delivery.id.in_([d.id for d, _ in rows]), Delivery.reported_sequence < Delivery.status_sequence)
-                .values(reported_sequence=Delivery.status_sequence)
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)))
-            rows = [row for row in rows if row[0].id in claimed]
+        rows = repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
+                                                changed_since=changed_since, limit=limit)
         return [(delivery, message, outcome, price)
                 for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
 
 
-def sent_between(statement, since: datetime | None, until: datetime | None):
+def sent_between(since: datetime | None, until: datetime | None) -> tuple[Span, ...]:
     """Sent within the 48-hour window, from ``since`` and until ``until`` (both inclusive) as
     shown: to the millisecond (tracker.http.moments)."""
-    floor = utcnow() - WINDOW
-    statement = statement.where(Delivery.submitted_at >= floor)
+    spans = [Span(start=utcnow() - WINDOW)]
     if since is not None:
-        statement = statement.where(moments.shown_from(Delivery.submitted_at, since, moments.MILLISECOND))
+        spans.append(moments.shown_from(since, moments.MILLISECOND))
     if until is not None:
-        statement = statement.where(moments.shown_until(Delivery.submitted_at, until, moments.MILLISECOND))
-    return statement
-
-
-_sent_between = sent_between
-
-
-def _reportable() -> list:
-    """Final, changed since last reported, and showing something the last report did not."""
-    return [
-        Delivery.status.in_(FINAL),
-        Delivery.status_sequence > Delivery.reported_sequence,
-        # An open after a reported delivery renders the same DELIVERED report (the only final
-        # status below OPENED is DELIVERED).
-        not_(and_(Delivery.status == Status.OPENED.value, Delivery.reported_sequence > 0)),
-        # An acknowledgement renders as the failure it acknowledged: the same report if the
-        # status just before it was reported.
-        not_(and_(Delivery.status == Status.ACKNOWLEDGED.value,
-                  Delivery.reported_sequence == Delivery.status_sequence - 1)),
-    ]
+        spans.append(moments.shown_until(until, moments.MILLISECOND))
+    return tuple(spans)
 
 
 # --- parameters -------------------------------------------------------------------------------
 
 
-def _joined():
-    return (select(Delivery, Message)
-            .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
-                                     Message.message_id == Delivery.message_id))
-            .where(Delivery.account_id == g.account_id))
-
-
-def _common_filters(statement, args, attributes: tuple[str, ...]):
-    if _text(args, "messageId"):
-        statement = statement.where(Delivery.message_id == args["messageId"].strip())
-    for name in attributes:
-        if _text(args, name):
-            statement = statement.where(Message.attributes[name].as_string() == args[name].strip())
-    return statement
+def _common_filters(args, attributes: tuple[str, ...]) -> dict:
+    """messageId and the message attributes named, each one value, as InfobipFilter fields."""
+    return {"message_ids": (args["messageId"].strip(),) if _text(args, "messageId") else (),
+            "attributes": tuple((name, (args[name].strip(),)) for name in attributes if _text(args, name))}
 
 
 def _text(args, name: str) -> str | None:
@@ -267,15 +222,7 @@ def _moment(args, name: str) -> datetime | None:
         raise _bad(name, f"{raw!r} is not yyyy-MM-ddTHH:mm:ss.SSSZ") from None
 
 
-def _from_is(raw: str):
-    """The sender, bare or as the address in a display form ("Name <a@b>"), any case."""
-    address = raw.strip().lower()
-    escaped = address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    sender = func.lower(Message.from_address)
-    return or_(sender == address, sender.like(f"%<{escaped}>", escape="\\"))
-
-
-def _general_status_is(raw: str):
+def _general_status_is(raw: str) -> ShownStatuses:
     wanted = raw.strip().upper()
     if wanted not in GENERAL_STATUSES:
         raise _bad("generalStatus", f"must be one of {', '.join(GENERAL_STATUSES)}")
@@ -284,13 +231,8 @@ def _general_status_is(raw: str):
         plain.append(Status.BOUNCED.value)
     # An acknowledged delivery is in the group of the failure it acknowledged (stored on its row).
     failures = [status for status in plain if Status(status) in ACKNOWLEDGEABLE]
-    conditions = [Delivery.status.in_(plain)] if plain else []
-    if failures:
-        acknowledged_as = Delivery.failure_status.in_(failures)
-        if wanted == "REJECTED":  # an acknowledgement with no failure known renders as a rejection
-            acknowledged_as = or_(acknowledged_as, Delivery.failure_status.is_(None))
-        conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, acknowledged_as))
-    return or_(*conditions) if conditions else Delivery.id.is_(None)  # EXPIRED, ACCEPTED: never
+    # An acknowledgement with no failure known renders as a rejection. EXPIRED, ACCEPTED: never.
+    return ShownStatuses(tuple(plain), tuple(failures), acknowledged_unknown=wanted == "REJECTED")
 
 
 # --- rendering --------------------------------------------------------------------------------

@@ -29,9 +29,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
-from sqlalchemy import or_, tuple_
 
 from tracker.http.compat.infobip import views as v1
 from tracker.http import credentials
@@ -39,7 +38,9 @@ from tracker.http.auth import guarded, refuse_writes
 from tracker.http.api.schemas import Cursor
 from tracker.domain import normalize_address
 from tracker.http.errors import ApiError
+from tracker.db import repository
 from tracker.db.models import Delivery, Message
+from tracker.db.repository import InfobipFilter, ShownStatuses
 from tracker.services import services
 
 blueprint = Blueprint("compat_infobip_v4", __name__)
@@ -71,7 +72,7 @@ def render_error(error: ApiError) -> Response:
     body = {"errorCode": code, "description": description, "action": action, "violations": violations,
             "resources": RESOURCES}
     response = Response(json.dumps(body), status=error.status, mimetype="application/json")
-    response.headers.update(error.headers)
+    response.headers |= error.headers
     return response
 
 
@@ -103,24 +104,20 @@ def email_logs():
     args = request.args
     limit = _limit(args)
     since, until = _moment(args, "sentSince"), _moment(args, "sentUntil")
-    statement = v1.sent_between(v1._joined(), since, until)  # since after until: nothing between
-    if _values(args, "sender"):
-        statement = statement.where(or_(*[v1._from_is(value) for value in _values(args, "sender")]))
     destinations = _values(args, "destination")
-    if destinations:  # one that is no address finds nothing, as a search for it would
-        statement = statement.where(Delivery.recipient.in_([address for address in map(_address, destinations)
-                                                            if address]))
-    if _values(args, "generalStatus"):
-        statement = statement.where(_general_status(args["generalStatus"]))
-    statement = _attribute_filters(statement, args, ("bulkId", "campaignReferenceId", "applicationId", "entityId"))
+    # A destination that is no address finds nothing, as a search for it would; since after
+    # until: nothing between.
+    where = InfobipFilter(sent=v1.sent_between(since, until),
+                          recipients=tuple(a for a in map(_address, destinations) if a) if destinations else None,
+                          senders=tuple(_values(args, "sender")),
+                          shown=_general_status(args["generalStatus"]) if _values(args, "generalStatus") else None,
+                          **_attribute_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
     use_cursor = _boolean(args, "useCursor")
     raw_cursor = (args.get("cursor") or "").strip()
-    if raw_cursor:
-        statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(*_cursor(raw_cursor)))
-    # Newest first off the (account_id, submitted_at, id) index; one more row says whether there is more.
-    statement = statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit + 1)
+    before = _cursor(raw_cursor) if raw_cursor else None
     with services().db.session() as session:
-        rows = session.execute(statement).all()
+        # Newest first; one more row says whether there is more.
+        rows = repository.infobip_logs(session, g.account_id, where, before=before, limit=limit + 1)
         page = rows[:limit]
         results = [_log(delivery, message, outcome, price)
                    for (delivery, message), (outcome, price) in zip(page, v1._outcomes(session, page))]
@@ -139,10 +136,9 @@ def email_reports():
     """Each final report once per account: the same queue as /email/1/reports."""
     args = request.args
     limit = _limit(args)
-    statement = _attribute_filters(v1._joined(), args, ("bulkId", "campaignReferenceId", "applicationId",
-                                                        "entityId"))
+    where = InfobipFilter(**_attribute_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
     results = [_report(delivery, message, outcome, price)
-               for delivery, message, outcome, price in v1.pull_reports(statement, limit)]
+               for delivery, message, outcome, price in v1.pull_reports(where, limit)]
     return _json({"results": results})
 
 
@@ -154,15 +150,10 @@ def _values(args, name: str) -> list[str]:
     return [part.strip() for value in args.getlist(name) for part in value.split(",") if part.strip()]
 
 
-def _attribute_filters(statement, args, attributes: tuple[str, ...]):
-    message_ids = _values(args, "messageId")
-    if message_ids:
-        statement = statement.where(Delivery.message_id.in_(message_ids))
-    for name in attributes:
-        wanted = _values(args, name)
-        if wanted:
-            statement = statement.where(Message.attributes[name].as_string().in_(wanted))
-    return statement
+def _attribute_filters(args, attributes: tuple[str, ...]) -> dict:
+    """messageId and the message attributes named, each any of its values, as InfobipFilter fields."""
+    return {"message_ids": tuple(_values(args, "messageId")),
+            "attributes": tuple((name, tuple(_values(args, name))) for name in attributes if _values(args, name))}
 
 
 def _limit(args) -> int:
@@ -179,7 +170,7 @@ def _moment(args, name: str) -> datetime | None:
         raise _bad(name, "not yyyy-MM-dd'T'HH:mm:ss.SSSZ") from None
 
 
-def _general_status(raw: str):
+def _general_status(raw: str) -> ShownStatuses:
     try:
         return v1._general_status_is(raw)
     except v1.Refusal:

@@ -22,14 +22,13 @@ import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import and_, false, or_, select
-
 from tracker.http import credentials, moments, page_marks
 from tracker.http.auth import guarded
 from tracker.db import repository
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Outcome, Status
 from tracker.http.errors import ApiError
 from tracker.db.models import Delivery, Message
+from tracker.db.repository import PostmanFilter, ShownStatuses
 from tracker.services import services
 
 blueprint = Blueprint("compat_postman", __name__)
@@ -58,7 +57,7 @@ ERROR_CODE = {"rejected": "Rejected", "rendering_failed": "Rendering failure"}
 ERROR_SUB_TYPE = {"rejected": "Reject", "rendering_failed": "Rendering Failure"}
 HARD_BOUNCE, SOFT_BOUNCE = "Hard bounce", "Soft bounce"  # Postman's own words (formats doc 5.1)
 
-SORTABLE = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
+SORTABLE = ("created_at", "updated_at")
 OPERATORS = ("gt", "gte", "lt", "lte")
 DEFAULT_LIMIT, MAX_LIMIT = 10, 1000
 # Paging is by OFFSET, whose cost grows with the offset: past this many rows a client should
@@ -82,7 +81,7 @@ class PostmanError(Exception):
 def _postman_error(error: PostmanError):
     response = jsonify(error.body)
     response.status_code = error.status
-    response.headers.update(error.headers)
+    response.headers |= error.headers
     return response
 
 
@@ -99,7 +98,7 @@ def render_error(error: ApiError):
         refusal = PostmanError(429, {"status": 429, "message": TOO_MANY})
     else:
         refusal = PostmanError(error.status, {"message": error.detail or error.error})
-    refusal.headers.update(error.headers)
+    refusal.headers |= error.headers
     return _postman_error(refusal)
 
 
@@ -136,9 +135,9 @@ def list_emails():
     if pager.mark is None and pager.offset > MAX_OFFSET:
         raise _invalid("offset", f'"offset" must be less than or equal to {MAX_OFFSET} unless the pages before it '
                        "were read in order; narrow with created_at[lt]=<the last created_at seen> instead")
-    statement = list_statement(g.account_id, query, pager)
     with services().db.session() as session:
-        rows = session.execute(statement).all()
+        # One row more than asked says whether there is more, without a count.
+        rows = repository.postman_emails(session, g.account_id, query["where"], pager.slice(query["limit"] + 1))
         pager.remember(rows, query["limit"])
         page = rows[:query["limit"]]
         details = repository.shown_event_details(session, g.account_id, [delivery for delivery, _ in page])
@@ -157,7 +156,7 @@ def get_email(email_id: str):
     if int(email_id) >= 2 ** 63:
         raise not_found
     with services().db.session() as session:
-        row = session.execute(_emails(g.account_id).where(Delivery.id == int(email_id))).first()
+        row = repository.postman_email(session, g.account_id, int(email_id))
         if row is None:
             raise not_found
         delivery, message = row
@@ -165,18 +164,9 @@ def get_email(email_id: str):
         return jsonify(_item(delivery, message, details, exclude_params=False))
 
 
-def _emails(account_id: int):
-    """One account's deliveries with their message, if any (served by uq_messages_account_message)."""
-    return (select(Delivery, Message)
-            .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
-                                     Message.message_id == Delivery.message_id))
-            .where(Delivery.account_id == account_id))
-
-
 def list_statement(account_id: int, query: dict, pager: page_marks.OffsetPager):
-    """The page's query, served by (account_id, created_at|updated_at, id)."""
-    # One row more than asked says whether there is more, without a count.
-    return pager.page(_emails(account_id).where(*query["where"]), query["limit"] + 1)
+    """The page's query (to explain it): one row more than asked."""
+    return repository.postman_emails_statement(account_id, query["where"], pager.slice(query["limit"] + 1))
 
 
 def parse_query(args) -> dict:
@@ -202,10 +192,9 @@ def parse_query(args) -> dict:
             raise _invalid(key, '"created_at" must be of type object: created_at[gt|gte|lt|lte]=<ISO 8601>')
         elif key not in _SCALARS:
             raise _invalid(key, f'"{key}" is not allowed')
-    where = [_status_condition(statuses)] if statuses else []
-    where += [_created_condition(operator, raw) for operator, raw in created.items()]
-    if "tag" in args:
-        where.append(_tag_condition(args["tag"]))
+    where = PostmanFilter(shown=_status_condition(statuses) if statuses else None,
+                          created=tuple(_created_condition(operator, raw) for operator, raw in created.items()),
+                          tag=args["tag"] if "tag" in args else None)
     return {
         "limit": _integer(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         "offset": _integer(args, "offset", 0, 0, 2 ** 31 - 1),  # past MAX_OFFSET only from a page mark
@@ -236,7 +225,7 @@ def _boolean(args, key: str) -> bool:
     return raw == "true"
 
 
-def _status_condition(values: list[str]):
+def _status_condition(values: list[str]) -> ShownStatuses:
     """Emails whose Postman status is any of ``values`` (comma-separated or repeated, any case)."""
     wanted = {value.strip().upper() for value in values}
     unknown = sorted(wanted - set(POSTMAN_STATUSES))
@@ -246,22 +235,16 @@ def _status_condition(values: list[str]):
     # An acknowledged delivery has the word of the failure it acknowledged (stored on its row;
     # with none known it reads as ERROR does, postman_status()).
     failures = sorted(status.value for status in ACKNOWLEDGEABLE if STATUS[status] in wanted)
-    conditions = [Delivery.status.in_(canonical)] if canonical else []
-    if failures:
-        acknowledged_as = Delivery.failure_status.in_(failures)
-        if Status.ERROR.value in failures:
-            acknowledged_as = or_(acknowledged_as, Delivery.failure_status.is_(None))
-        conditions.append(and_(Delivery.status == Status.ACKNOWLEDGED.value, acknowledged_as))
-    return or_(*conditions) if conditions else false()
+    return ShownStatuses(tuple(canonical), tuple(failures), acknowledged_unknown=Status.ERROR.value in failures)
 
 
 def _created_condition(operator: str, raw: str):
     """created_at compared as shown, to the millisecond (tracker.http.moments): [gt]=<a created_at
     seen> is exactly the emails shown later, [lte]=<it> includes that email."""
     moment = _moment(f"created_at.{operator}", raw)
-    compare = {"gt": moments.shown_after, "gte": moments.shown_from, "lt": moments.shown_before,
-               "lte": moments.shown_until}[operator]
-    return compare(Delivery.created_at, moment, moments.MILLISECOND)
+    shown = {"gt": moments.shown_after, "gte": moments.shown_from, "lt": moments.shown_before,
+             "lte": moments.shown_until}[operator]
+    return shown(moment, moments.MILLISECOND)
 
 
 def _moment(key: str, raw: str) -> datetime:
@@ -272,18 +255,12 @@ def _moment(key: str, raw: str) -> datetime:
         raise _invalid(key, f'"{key}" must be in ISO 8601 date format') from None
 
 
-def _tag_condition(tag: str):
-    """Postman's tag: the message's "tag" tag (registered as a string, or SES's list of values)."""
-    return or_(Message.attributes[("tags", "tag")].as_string() == tag,
-               Message.attributes[("tags", "tag", 0)].as_string() == tag)
-
-
 def _order(raw: list[str]) -> list:
     """sort_by: created_at / updated_at, "+" ascending, "-" or no prefix descending.
 
     An unencoded "+" arrives as a space, so a leading space means ascending too.
     """
-    order, seen, first_ascending = [], set(), None
+    order, seen = [], set()
     for part in raw or ["created_at"]:
         ascending = part[:1] in ("+", " ")
         name = part[1:].strip() if part[:1] in ("+", "-", " ") else part.strip()
@@ -291,10 +268,8 @@ def _order(raw: list[str]) -> list:
             raise _invalid("sort_by", f'"sort_by" with value "{part}" must be one of [created_at, +created_at, '
                            '-created_at, updated_at, +updated_at, -updated_at], each at most once')
         seen.add(name)
-        first_ascending = ascending if first_ascending is None else first_ascending
-        order.append((SORTABLE[name], not ascending))
-    # The id breaks ties in the first key's direction, so (account_id, <key>, id) serves the order.
-    return order + [(Delivery.id, not first_ascending)]
+        order.append((name, not ascending))
+    return repository.postman_ordering(order)  # the id last, in the first key's direction
 
 
 def _item(delivery: Delivery, message: Message | None, details: dict, exclude_params: bool) -> dict:

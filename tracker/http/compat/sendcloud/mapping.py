@@ -1,7 +1,8 @@
 """SendCloud's status vocabulary: the canonical status and subStatus mapping tables (DESIGN section 3).
 
-Pure; the view (tracker.http.compat.sendcloud.views) renders items and builds its SQL filters
-from these same tables, so what is shown and what is filtered always agree.
+Pure; the view (tracker.http.compat.sendcloud.views) renders items from these tables and the
+repository (tracker.db.repository.compat_sendcloud) builds its SQL filters from these same
+tables, so what is shown and what is filtered always agree.
 """
 from __future__ import annotations
 

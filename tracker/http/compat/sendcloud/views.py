@@ -35,12 +35,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections import namedtuple
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, request
-from sqlalchemy import and_, case, false, func, literal, null, or_, select
-
 from tracker.http import credentials, page_marks, ratelimit
 from tracker.http.compat.sendcloud.mapping import (
     DIAGNOSTICS,
@@ -52,10 +49,11 @@ from tracker.http.compat.sendcloud.mapping import (
     status_code,
     sub_status,
 )
-from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status, normalize_address
+from tracker.domain import Status, normalize_address
 from tracker.http.errors import ApiError
 from tracker.db import repository
-from tracker.db.models import Delivery, Message
+from tracker.db.models import Delivery
+from tracker.db.repository import SendCloudCodes, SendCloudFilter, Span
 from tracker.services import services
 
 blueprint = Blueprint("compat_sendcloud", __name__)
@@ -68,8 +66,8 @@ MAX_DAYS = 30
 # start is an OFFSET; past this many rows a client should narrow the window (startDate/
 # endDate, status, email) instead, as large offsets cost linear time.
 MAX_START = 10_000
-# requestTime order; a page whose previous page was read starts where that one ended (page_marks).
-ORDER = ((Delivery.submitted_at, False), (Delivery.id, False))
+# The tables behind status and subStatus, from which the repository builds the same mapping in SQL.
+CODES = SendCloudCodes(status=STATUS, reasons=REASONS, subtypes=SUBTYPES, diagnostics=DIAGNOSTICS)
 # total is counted up to one row past the last row start/limit can reach: exact below that,
 # and a total of COUNT_CAP tells a client paging on that it must narrow the query.
 COUNT_CAP = MAX_START + MAX_LIMIT + 1
@@ -105,7 +103,7 @@ def render_error(error: ApiError) -> Response:
     code = {400: BAD_REQUEST, 401: AUTH_FAILED, 503: UNAVAILABLE}.get(error.status, error.status)
     response = _json({"result": False, "statusCode": code, "message": error.detail or error.error, "info": {}})
     response.status_code = 200 if error.status in (400, 401) else error.status
-    response.headers.update(error.headers)
+    response.headers |= error.headers
     return response
 
 
@@ -118,15 +116,15 @@ def email_status():
             return _json(RATE_LIMITED)
         start = _integer(params, "start", 0, BAD_START, maximum=MAX_START)
         limit = _integer(params, "limit", DEFAULT_LIMIT, BAD_LIMIT, maximum=MAX_LIMIT)
-        statement = _filtered(account_id, params)
+        where = _filtered(params)
     except SendCloudError as error:
         return _json({"result": False, "statusCode": error.code, "message": error.message, "info": {}})
     with services().db.session() as session:
-        counted = statement.with_only_columns(Delivery.id).order_by(None).limit(COUNT_CAP)
-        total = session.scalar(select(func.count()).select_from(counted.subquery()))
         pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
-                                       page_marks.query_identity(params, ("start", "limit")), ORDER, start)
-        rows = session.execute(pager.page(statement, limit)).all()
+                                       page_marks.query_identity(params, ("start", "limit")),
+                                       repository.SENDCLOUD_ORDERING, start)
+        total, rows = repository.sendcloud_statuses(session, account_id, where, CODES, pager.slice(limit),
+                                                    count_cap=COUNT_CAP)
         pager.remember(rows, limit)
     items = [_item(delivery, api_user) for delivery, _ in rows]
     return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
@@ -141,34 +139,25 @@ def _authenticate(params) -> tuple[int, str]:
     return caller.account_id, api_user
 
 
-def _filtered(account_id: int, params):
-    """The deliveries the parameters select (unordered), with their messages."""
+def _filtered(params) -> SendCloudFilter:
+    """What the parameters select."""
     low, high = _window(params)
-    statement = (select(Delivery, Message)
-                 .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
-                                          Message.message_id == Delivery.message_id))
-                 .where(Delivery.account_id == account_id, Delivery.submitted_at >= low, Delivery.submitted_at < high))
+    recipients = None
     if params.get("email"):
         try:
-            statement = statement.where(Delivery.recipient == normalize_address(params["email"]))
+            recipients = (normalize_address(params["email"]),)
         except ValueError:
-            statement = statement.where(false())
-    if params.get("emailIds"):
-        statement = statement.where(_email_ids(params["emailIds"]))
-    if params.get("labelId"):  # preferred when both are given (seed TIPS 7)
-        statement = statement.where(Message.attributes["labelId"].as_string() == params["labelId"].strip())
-    elif params.get("labelName"):
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["labelName"].strip()) + "%"
-        statement = statement.where(Message.attributes["labelName"].as_string().ilike(pattern, escape="\\"))
+            recipients = ()  # no address: nothing found
+    email_ids = _email_ids(params["emailIds"]) if params.get("emailIds") else None
+    label_id = params["labelId"].strip() if params.get("labelId") else None  # preferred (seed TIPS 7)
+    label_name = params["labelName"].strip() if params.get("labelName") and label_id is None else None
     # status=1,status=4 (seed): a list, given as one ;- or ,-separated value or repeated.
     wanted = _codes(";".join(params.getlist("status")), STATUS_CODES, BAD_STATUS, "status")
-    if wanted:
-        statement = statement.where(_status_condition(wanted))
     sub_wanted = _codes(";".join(params.getlist("subStatus") + params.getlist("substatus")), SUB_STATUS_CODES,
                         BAD_SUB_STATUS, "subStatus")
-    if sub_wanted:
-        statement = statement.where(_sub_status_condition(sub_wanted))
-    return statement
+    return SendCloudFilter(sent=Span(low, high), recipients=recipients, email_ids=email_ids, label_id=label_id,
+                           label_name=label_name, status_codes=frozenset(wanted),
+                           sub_status_codes=frozenset(sub_wanted))
 
 
 def _window(params) -> tuple[datetime, datetime]:
@@ -222,81 +211,23 @@ def _codes(raw: str | None, allowed: tuple[str, ...], error: int, name: str) -> 
     return codes
 
 
-def _email_ids(raw: str):
-    """emailIds: a SendCloud delivery's message_id, or another provider's message_id$recipient."""
+def _email_ids(raw: str) -> tuple[tuple[str, str | None], ...]:
+    """emailIds: a SendCloud delivery's message_id, or another provider's message_id$recipient:
+    the (message id, recipient or None) pairs any of which a delivery may be."""
     ids = [i.strip() for i in raw.split(";") if i.strip()]
     if len(ids) > MAX_EMAIL_IDS:
         raise SendCloudError(BAD_EMAIL_IDS, f"emailIds: at most {MAX_EMAIL_IDS}")
-    conditions = []
+    pairs: list[tuple[str, str | None]] = []
     for email_id in ids:
-        conditions.append(Delivery.message_id == email_id)
+        pairs.append((email_id, None))
         message_id, dollar, recipient = email_id.partition("$")
         if dollar and message_id and recipient:
             try:
                 address = normalize_address(recipient)
             except ValueError:
                 continue
-            conditions.append(and_(Delivery.message_id == message_id, Delivery.recipient == address))
-    return or_(*conditions) if conditions else false()
-
-
-# --- the mapping in SQL (filters), built from the same tables -----------------------------
-
-_Columns = namedtuple("_Columns", "status bounce_type subtype diagnostic provider")
-
-
-def _status_sql(c: _Columns):
-    whens = []
-    for (status, kind), code in STATUS.items():
-        if kind is None:
-            whens.append((c.status == status.value, code))
-        elif kind is not BounceType.UNDETERMINED:
-            whens.append((and_(c.status == status.value, c.bounce_type == kind.value), code))
-    # a bounce of no or an unknown type counts as UNDETERMINED, as in status_code()
-    whens.append((c.status == Status.BOUNCED.value, STATUS[(Status.BOUNCED, BounceType.UNDETERMINED)]))
-    return case(*whens)
-
-
-def _reason_sql(c: _Columns):
-    whens = [(and_(c.provider == provider, c.subtype == subtype), found)
-             for (provider, subtype), found in SUBTYPES.items()]
-    whens += [(or_(c.subtype.regexp_match(pattern), c.diagnostic.regexp_match(pattern)), found)
-              for pattern, found in DIAGNOSTICS]
-    return case(*whens, else_="other")
-
-
-def _effective(expression):
-    """expression over the delivery, or over the failure it acknowledged when ACKNOWLEDGED (both on
-    the row: tracker.domain DeliveryState.shown).
-
-    An acknowledgement with no failure known (which can_acknowledge never allows) counts as
-    an undetermined bounce with nothing known, as _item renders it.
-    """
-    acknowledged = expression(_Columns(Delivery.failure_status, Delivery.failure_bounce_type,
-                                       Delivery.failure_bounce_subtype, Delivery.failure_diagnostic, Delivery.provider))
-    own = expression(_Columns(Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype,
-                              Delivery.diagnostic, Delivery.provider))
-    nothing_known = expression(_Columns(literal(Status.BOUNCED.value), null(), null(), null(), Delivery.provider))
-    return case((and_(Delivery.status == Status.ACKNOWLEDGED.value, Delivery.failure_status.is_(None)), nothing_known),
-                (Delivery.status == Status.ACKNOWLEDGED.value, acknowledged), else_=own)
-
-
-def _candidates(codes: set[str]) -> list[str]:
-    """The canonical statuses that can render as any of ``codes``: narrows by an index first."""
-    found = {status.value for (status, _), code in STATUS.items() if code in codes}
-    return sorted(found | {Status.ACKNOWLEDGED.value} if found & {s.value for s in ACKNOWLEDGEABLE} else found)
-
-
-def _status_condition(codes: set[str]):
-    return and_(Delivery.status.in_(_candidates(codes)), _effective(_status_sql).in_(sorted(codes)))
-
-
-def _sub_status_condition(codes: set[str]):
-    """The derived subStatus is one of ``codes``: its (status, reason) pair is one that renders so."""
-    pairs = sorted(f"{family}:{found}" for family, position in (("4", 0), ("5", 1))
-                   for found, pair in REASONS.items() if pair[position] in codes)
-    derived = _effective(lambda c: _status_sql(c).concat(":").concat(_reason_sql(c)))
-    return and_(Delivery.status.in_(_candidates({"4", "5"})), derived.in_(pairs))
+            pairs.append((message_id, address))
+    return tuple(pairs)
 
 
 # --- items --------------------------------------------------------------------------------

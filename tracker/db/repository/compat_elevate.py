@@ -1,0 +1,60 @@
+"""Reads of the Elevate style (tracker.http.compat.elevate): a page of email statuses."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import case
+from sqlalchemy.orm import Session
+
+from tracker.db.models import Delivery, Message
+from tracker.db.repository.compat_filters import Span, with_messages, within
+from tracker.db.repository.paging import Ordering, PageSlice, sliced
+
+__all__ = ["ElevateFilter", "elevate_ordering", "elevate_statuses"]
+
+# The columns a sort key names; "status" sorts by the word shown (the API's, given as ``words``).
+_COLUMNS = {"id": Delivery.id, "recipient": Delivery.recipient, "created_at": Delivery.created_at,
+            "updated_at": Delivery.updated_at}
+_TIMES = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
+
+
+@dataclasses.dataclass(frozen=True)
+class ElevateFilter:
+    """What an Elevate request selects; an empty field selects on nothing."""
+    statuses: tuple[str, ...] | None = None  # canonical statuses
+    bounce_type: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()  # (message attribute, value)
+    spans: tuple[tuple[str, Span], ...] = ()  # (created_at | updated_at, a span it is within)
+
+
+@functools.cache
+def _shown_status(words: tuple[tuple[str, str], ...]):
+    """The status in the API's words (canonical status -> word), as a labelled column."""
+    return case(*[(Delivery.status == status, word) for status, word in words],
+                else_=Delivery.status).label("elevate_status")
+
+
+def elevate_ordering(keys: Sequence[tuple[str, bool]], words: Mapping[str, str]) -> Ordering:
+    """(id | recipient | created_at | updated_at | status, descending) pairs as a paging ordering.
+
+    Sorting by status sorts by the word shown (``words``: canonical status -> word), not the rank.
+    """
+    shown = _shown_status(tuple(words.items()))
+    return [(shown if name == "status" else _COLUMNS[name], descending) for name, descending in keys]
+
+
+def elevate_statuses(session: Session, account_id: int, where: ElevateFilter, page: PageSlice,
+                     words: Mapping[str, str]) -> list:
+    """(delivery, message or None, the status word) rows of one page of the account's deliveries."""
+    statement = with_messages(account_id).add_columns(_shown_status(tuple(words.items())))
+    if where.statuses is not None:
+        statement = statement.where(Delivery.status.in_(where.statuses))
+    if where.bounce_type is not None:
+        statement = statement.where(Delivery.bounce_type == where.bounce_type)
+    for name, value in where.attributes:
+        statement = statement.where(Message.attributes[name].as_string() == value)
+    for name, span in where.spans:
+        statement = statement.where(*within(_TIMES[name], span))
+    return session.execute(sliced(statement, page)).all()

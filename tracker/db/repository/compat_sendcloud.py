@@ -1,0 +1,144 @@
+"""Reads of the SendCloud style (tracker.http.compat.sendcloud): a page of email statuses and its total.
+
+SendCloud's status and subStatus are derived from a delivery's shown outcome by the style's
+tables (tracker.http.compat.sendcloud.mapping); filtering on them builds the same derivation
+in SQL from those same tables, handed in as SendCloudCodes, so what is shown and what is
+filtered always agree.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import namedtuple
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import and_, case, false, func, literal, null, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.db.models import Delivery, Message
+from tracker.db.repository.compat_filters import Span, with_messages, within
+from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status
+
+__all__ = ["SENDCLOUD_ORDERING", "SendCloudCodes", "SendCloudFilter", "sendcloud_statuses"]
+
+# requestTime order, off (account_id, submitted_at, id); a page whose previous page was read
+# starts where that one ended (tracker.http.page_marks).
+SENDCLOUD_ORDERING: Ordering = ((Delivery.submitted_at, False), (Delivery.id, False))
+
+
+@dataclasses.dataclass(frozen=True)
+class SendCloudCodes:
+    """The style's tables: status codes, and the reasons behind subStatus codes."""
+    status: Mapping[tuple[Status, BounceType | None], str]  # (status, bounce type) -> status code
+    reasons: Mapping[str, tuple[str, str]]  # reason -> (its code under status 4, under status 5)
+    subtypes: Mapping[tuple[str, str], str]  # (provider, bounce subtype) -> reason
+    diagnostics: Sequence[tuple[str, str]]  # (pattern in subtype or diagnostic, reason)
+
+
+@dataclasses.dataclass(frozen=True)
+class SendCloudFilter:
+    """What a SendCloud request selects; an empty field selects on nothing."""
+    sent: Span  # submitted_at (requestTime) within it
+    recipients: tuple[str, ...] | None = None  # the email: () when it is no address (nothing found)
+    email_ids: tuple[tuple[str, str | None], ...] | None = None  # (message id, recipient or None): any of them
+    label_id: str | None = None
+    label_name: str | None = None  # a substring of the message's labelName
+    status_codes: frozenset[str] = frozenset()
+    sub_status_codes: frozenset[str] = frozenset()
+
+
+def sendcloud_statuses(session: Session, account_id: int, where: SendCloudFilter, codes: SendCloudCodes,
+                       page: PageSlice, *, count_cap: int) -> tuple[int, list]:
+    """(how many deliveries ``where`` selects, up to ``count_cap``; the page's (delivery, message) rows)."""
+    statement = _filtered(account_id, where, codes)
+    counted = statement.with_only_columns(Delivery.id).order_by(None).limit(count_cap)
+    total = session.scalar(select(func.count()).select_from(counted.subquery()))
+    return total, session.execute(sliced(statement, page)).all()
+
+
+def _filtered(account_id: int, where: SendCloudFilter, codes: SendCloudCodes):
+    """The deliveries the parameters select (unordered), with their messages."""
+    statement = with_messages(account_id).where(*within(Delivery.submitted_at, where.sent))
+    if where.recipients is not None:
+        statement = statement.where(Delivery.recipient == where.recipients[0] if where.recipients else false())
+    if where.email_ids is not None:
+        statement = statement.where(_email_ids(where.email_ids))
+    if where.label_id is not None:
+        statement = statement.where(Message.attributes["labelId"].as_string() == where.label_id)
+    elif where.label_name is not None:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", where.label_name) + "%"
+        statement = statement.where(Message.attributes["labelName"].as_string().ilike(pattern, escape="\\"))
+    if where.status_codes:
+        statement = statement.where(_status_condition(where.status_codes, codes))
+    if where.sub_status_codes:
+        statement = statement.where(_sub_status_condition(where.sub_status_codes, codes))
+    return statement
+
+
+def _email_ids(ids: Sequence[tuple[str, str | None]]):
+    conditions = []
+    for message_id, recipient in ids:
+        conditions.append(Delivery.message_id == message_id if recipient is None
+                          else and_(Delivery.message_id == message_id, Delivery.recipient == recipient))
+    return or_(*conditions) if conditions else false()
+
+
+# --- the mapping in SQL, built from the style's tables --------------------------------------
+
+_Columns = namedtuple("_Columns", "status bounce_type subtype diagnostic provider")
+
+
+def _status_sql(c: _Columns, codes: SendCloudCodes):
+    whens = []
+    for (status, kind), code in codes.status.items():
+        if kind is None:
+            whens.append((c.status == status.value, code))
+        elif kind is not BounceType.UNDETERMINED:
+            whens.append((and_(c.status == status.value, c.bounce_type == kind.value), code))
+    # a bounce of no or an unknown type counts as UNDETERMINED, as in status_code()
+    whens.append((c.status == Status.BOUNCED.value, codes.status[(Status.BOUNCED, BounceType.UNDETERMINED)]))
+    return case(*whens)
+
+
+def _reason_sql(c: _Columns, codes: SendCloudCodes):
+    whens = [(and_(c.provider == provider, c.subtype == subtype), found)
+             for (provider, subtype), found in codes.subtypes.items()]
+    whens += [(or_(c.subtype.regexp_match(pattern), c.diagnostic.regexp_match(pattern)), found)
+              for pattern, found in codes.diagnostics]
+    return case(*whens, else_="other")
+
+
+def _effective(expression):
+    """expression over the delivery, or over the failure it acknowledged when ACKNOWLEDGED (both on
+    the row: tracker.domain DeliveryState.shown).
+
+    An acknowledgement with no failure known (which can_acknowledge never allows) counts as
+    an undetermined bounce with nothing known, as the view renders it.
+    """
+    acknowledged = expression(_Columns(Delivery.failure_status, Delivery.failure_bounce_type,
+                                       Delivery.failure_bounce_subtype, Delivery.failure_diagnostic, Delivery.provider))
+    own = expression(_Columns(Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype,
+                              Delivery.diagnostic, Delivery.provider))
+    nothing_known = expression(_Columns(literal(Status.BOUNCED.value), null(), null(), null(), Delivery.provider))
+    return case((and_(Delivery.status == Status.ACKNOWLEDGED.value, Delivery.failure_status.is_(None)), nothing_known),
+                (Delivery.status == Status.ACKNOWLEDGED.value, acknowledged), else_=own)
+
+
+def _candidates(wanted: frozenset[str] | set[str], codes: SendCloudCodes) -> list[str]:
+    """The canonical statuses that can render as any of ``wanted``: narrows by an index first."""
+    found = {status.value for (status, _), code in codes.status.items() if code in wanted}
+    return sorted(found | {Status.ACKNOWLEDGED.value} if found & {s.value for s in ACKNOWLEDGEABLE} else found)
+
+
+def _status_condition(wanted: frozenset[str], codes: SendCloudCodes):
+    return and_(Delivery.status.in_(_candidates(wanted, codes)),
+                _effective(lambda c: _status_sql(c, codes)).in_(sorted(wanted)))
+
+
+def _sub_status_condition(wanted: frozenset[str], codes: SendCloudCodes):
+    """The derived subStatus is one of ``wanted``: its (status, reason) pair is one that renders so."""
+    pairs = sorted(f"{family}:{found}" for family, position in (("4", 0), ("5", 1))
+                   for found, pair in codes.reasons.items() if pair[position] in wanted)
+    derived = _effective(lambda c: _status_sql(c, codes).concat(":").concat(_reason_sql(c, codes)))
+    return and_(Delivery.status.in_(_candidates({"4", "5"}, codes)), derived.in_(pairs))

@@ -1,0 +1,64 @@
+"""Offset pages served by keyset: a statement ordered and cut after a remembered row, or at an offset."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from sqlalchemy import and_, literal, or_, tuple_
+
+__all__ = ["Ordering", "PageSlice"]
+
+# One sort key: (column attribute, descending). The last one must be unique (the id).
+Ordering = Sequence[tuple[object, bool]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PageSlice:
+    """Which rows of an ordered query a page holds: after ``mark`` (a sort key) if known, else from ``offset``."""
+    ordering: Ordering
+    mark: tuple | None
+    offset: int
+    limit: int
+
+
+def order_by(ordering: Ordering) -> list:
+    """ORDER BY clauses for ``ordering``."""
+    return [column.desc() if descending else column.asc() for column, descending in ordering]
+
+
+def after(ordering: Ordering, values: Sequence) -> object:
+    """The rows that come after ``values`` in ``ordering``.
+
+    One direction throughout is a row comparison, which PostgreSQL answers from a matching
+    index; mixed directions expand to (a after) OR (a equal AND b after) ...
+    """
+    values = [literal(value, column.type) for (column, _), value in zip(ordering, values)]
+    directions = {descending for _, descending in ordering}
+    if len(directions) == 1:
+        columns, marked = tuple_(*(column for column, _ in ordering)), tuple_(*values)
+        return columns < marked if directions.pop() else columns > marked
+    alternatives = []
+    for position, (column, descending) in enumerate(ordering):
+        equal = [earlier == value for (earlier, _), value in zip(ordering[:position], values)]
+        beyond = column < values[position] if descending else column > values[position]
+        alternatives.append(and_(*equal, beyond))
+    return or_(*alternatives)
+
+
+def sliced(statement, page: PageSlice):
+    """``statement`` (filtered, unordered) ordered, from the mark or the offset, ``page.limit`` rows."""
+    statement = statement.order_by(*order_by(page.ordering))
+    if page.mark is not None:
+        return statement.where(after(page.ordering, page.mark)).limit(page.limit)
+    return statement.offset(page.offset).limit(page.limit)
+
+
+def row_values(row, ordering: Ordering) -> tuple:
+    """The sort key of a result row whose first element is the ordered entity.
+
+    A sort key that is no attribute of the entity (a labelled expression, such as a status
+    in an API's own words) is read from the row, which must select it under its label.
+    """
+    entity = row[0]
+    return tuple(getattr(entity, column.key) if hasattr(entity, column.key) else row._mapping[column.key]
+                 for column, _ in ordering)

@@ -163,11 +163,23 @@ def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedE
     rows = [row for row, _ in group]
     events = [(row, event) for row, row_events in group for event in row_events]
     added, merged = _apply(session, events, now, settings)
-    repository.record_messages(session, _messages(rows, events), now)
+    _record_messages(session, _messages(rows, events), now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
     return BatchResult(processed=len(rows), events_applied=added, transitions=transitions, webhooks_queued=queued)
+
+
+def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFacts]], now) -> None:
+    """Record what the rows say of their messages; deliveries whose message learns its sender
+    only now move to that sending domain in the statistics."""
+    learning = repository.messages_learning_sender(session, messages)
+    before = {account_id: repository.message_stats_snapshot(session, account_id, ids)
+              for account_id, ids in learning.items()}
+    repository.record_messages(session, messages, now)
+    for account_id, ids in learning.items():
+        repository.record_status_change(session, before[account_id],
+                                        repository.message_stats_snapshot(session, account_id, ids, lock=False))
 
 
 def _record_failure(session: Session, row: InboxEvent, error: Exception, now, settings: Settings,
@@ -417,8 +429,10 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
 def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]], providers: dict[tuple, str],
            now) -> list[repository.MergedDelivery]:
     """Lock the deliveries, count the status changes the new events make on each (tracker.domain
-    transitions), and merge; each change gets its own status sequence, as one by one."""
+    transitions), and merge; each change gets its own status sequence, as one by one. The
+    statistics move by the difference between the deliveries' keys before and after."""
     locked = repository.lock_states(session, sorted(new_per_delivery))
+    before = repository.stats_snapshot(session, sorted(locked))
     changes = []
     for key, new_events in sorted(new_per_delivery.items()):
         account_id, message_id, recipient = key
@@ -430,7 +444,10 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
             milestones=milestones(new_events), changes=steps,
             status_sequence=(current.status_sequence if current else 0) + len(steps), before=current,
         ))
-    return repository.merge_deliveries(session, changes, now)
+    merged = repository.merge_deliveries(session, changes, now)
+    # In this transaction, under the rows' locks: the statistics move with the statuses.
+    repository.record_status_change(session, before, repository.stats_snapshot(session, sorted(new_per_delivery)))
+    return merged
 
 
 def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],

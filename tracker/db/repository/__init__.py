@@ -12,3 +12,4 @@ from tracker.db.repository.suppressions import *  # noqa: F401,F403
 from tracker.db.repository.webhooks import *  # noqa: F401,F403
 from tracker.db.repository.ses_setup import *  # noqa: F401,F403
 from tracker.db.repository.compat_infobip import *  # noqa: F401,F403
+from tracker.db.repository.stats import *  # noqa: F401,F403

@@ -1,0 +1,203 @@
+"""Delivery statistics: counts moved in the transaction that changes deliveries, time series, reputation counts.
+
+A delivery is counted once, under its key: account, send hour (the cohort it was sent
+in), sending domain (its message's From), provider, status and reputation outcome
+(tracker.domain.reputation.outcome_of). Whoever changes deliveries takes a snapshot of
+their keys before (with the rows locked) and after, and record_status_change moves the
+difference: a delivery going DELIVERED -> BOUNCED is -1 in one row and +1 in another.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from tracker.db.models import Delivery, DeliveryStat, Message
+from tracker.db.repository.dialect import insert_for
+from tracker.domain.reputation import outcome_of, sending_domain
+
+__all__ = [
+    "GROUPS",
+    "INTERVALS",
+    "ReputationCounts",
+    "SeriesPoint",
+    "StatKey",
+    "rebuild_stats",
+    "record_status_change",
+    "reputation_counts",
+    "stat_key",
+    "stats_snapshot",
+    "message_stats_snapshot",
+    "messages_learning_sender",
+    "time_series",
+]
+
+# (account_id, hour, domain, provider, status, outcome): the primary key of delivery_stats.
+StatKey = tuple[int, datetime, str, str, str, str]
+DeliveryKey = tuple[int, str, str]  # (account_id, message_id, recipient)
+
+GROUPS = ("status", "provider", "domain", "outcome")
+INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+_KEY_COLUMNS = (Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.status,
+                Delivery.bounce_type, Delivery.bounce_subtype, Delivery.failure_status, Delivery.failure_bounce_type,
+                Delivery.failure_bounce_subtype, Delivery.submitted_at, Delivery.created_at, Message.from_address)
+_SAME_MESSAGE = and_(Message.account_id == Delivery.account_id, Message.message_id == Delivery.message_id)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def stat_key(row) -> StatKey:
+    """The statistics row a delivery (a row of _KEY_COLUMNS) is counted in."""
+    outcome = outcome_of(row.status, row.bounce_type, row.bounce_subtype, row.failure_status,
+                         row.failure_bounce_type, row.failure_bounce_subtype)
+    # The send hour: rates are per sent cohort, so a bounce days later still counts against
+    # the hour its message went out in (created_at when no send time is known at all).
+    return (row.account_id, hour_of(row.submitted_at or row.created_at), sending_domain(row.from_address),
+            row.provider, row.status, outcome.value)
+
+
+def _keyed(session: Session, statement) -> dict[DeliveryKey, StatKey]:
+    return {(r.account_id, r.message_id, r.recipient): stat_key(r) for r in session.execute(statement)}
+
+
+def stats_snapshot(session: Session, keys: Sequence[DeliveryKey]) -> dict[DeliveryKey, StatKey]:
+    """The statistics keys of these deliveries as they are now (missing ones: absent).
+
+    The caller holds their row locks (tracker.db.repository.lock_states), so nobody else
+    moves them between its snapshot before and after.
+    """
+    if not keys:
+        return {}
+    return _keyed(session, select(*_KEY_COLUMNS).outerjoin(Message, _SAME_MESSAGE)
+                  .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys))))
+
+
+def message_stats_snapshot(session: Session, account_id: int, message_ids: Iterable[str],
+                           lock: bool = True) -> dict[DeliveryKey, StatKey]:
+    """The statistics keys of every delivery of these messages, row-locked (a registration changes them all)."""
+    statement = (select(*_KEY_COLUMNS).outerjoin(Message, _SAME_MESSAGE)
+                 .where(Delivery.account_id == account_id, Delivery.message_id.in_(sorted(set(message_ids))))
+                 .order_by(Delivery.id))
+    if lock:
+        statement = statement.with_for_update(of=Delivery)
+    return _keyed(session, statement)
+
+
+def messages_learning_sender(session: Session, messages: Sequence[tuple[int, object]]) -> dict[int, list[str]]:
+    """Account id -> ids of the given messages (account id, facts with a from_address) whose
+    sender is not stored yet: recording them moves their deliveries to a sending domain."""
+    wanted = {(account_id, facts.message_id) for account_id, facts in messages if facts.from_address}
+    if not wanted:
+        return {}
+    known = set(session.execute(select(Message.account_id, Message.message_id).where(
+        tuple_(Message.account_id, Message.message_id).in_(sorted(wanted)), Message.from_address.is_not(None))))
+    learning: dict[int, list[str]] = defaultdict(list)
+    for account_id, message_id in sorted(wanted - {tuple(k) for k in known}):
+        learning[account_id].append(message_id)
+    return dict(learning)
+
+
+def record_status_change(session: Session, before: Mapping[DeliveryKey, StatKey],
+                         after: Mapping[DeliveryKey, StatKey]) -> int:
+    """Move the counts of deliveries whose key changed (status, outcome, send hour, domain,
+    provider), add new ones, remove gone ones; in the caller's transaction. Rows touched."""
+    delta: Counter = Counter()
+    for delivery in set(before) | set(after):
+        old, new = before.get(delivery), after.get(delivery)
+        if old == new:
+            continue
+        if old is not None:
+            delta[old] -= 1
+        if new is not None:
+            delta[new] += 1
+    return _add(session, delta)
+
+
+def _add(session: Session, delta: Mapping[StatKey, int]) -> int:
+    rows = [{"account_id": k[0], "hour": k[1], "domain": k[2], "provider": k[3], "status": k[4], "outcome": k[5],
+             "count": n} for k, n in sorted(delta.items()) if n]
+    if not rows:
+        return 0
+    table = DeliveryStat.__table__
+    statement = insert_for(session, table)
+    # Sorted, so that concurrent workers lock rows in one order; one multi-row statement.
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "hour", "domain", "provider", "status", "outcome"],
+        set_={"count": table.c.count + statement.excluded.count},
+    ).returning(table.c.count), rows)
+    return len(rows)
+
+
+def rebuild_stats(session: Session, account_id: int | None = None) -> int:
+    """Count the deliveries again from scratch (one account or all); the rows written.
+
+    What an operator's rebuild and a retention purge end with, and what the migration that
+    made the table did: afterwards the statistics are a count over the deliveries.
+    """
+    scope = [] if account_id is None else [DeliveryStat.account_id == account_id]
+    session.execute(delete(DeliveryStat).where(*scope))
+    counts: Counter = Counter()
+    statement = select(*_KEY_COLUMNS).outerjoin(Message, _SAME_MESSAGE)
+    if account_id is not None:
+        statement = statement.where(Delivery.account_id == account_id)
+    for row in session.execute(statement.execution_options(yield_per=5000)):
+        counts[stat_key(row)] += 1
+    return _add(session, counts)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime  # the bucket's start (UTC)
+    group: str  # the status, provider, domain or outcome
+    count: int
+
+
+def time_series(session: Session, account_id: int, start: datetime, end: datetime, interval: str,
+                group_by: str) -> list[SeriesPoint]:
+    """Deliveries sent from ``start`` (rounded down to its hour) to before ``end``, per ``interval``
+    bucket (hour or day, UTC) and group, oldest first.
+
+    Only buckets with deliveries appear; read from the statistics table alone.
+    """
+    if interval not in INTERVALS or group_by not in GROUPS:
+        raise ValueError(f"interval {interval!r} or group_by {group_by!r} unknown")
+    column = getattr(DeliveryStat, group_by)
+    rows = session.execute(
+        select(DeliveryStat.hour, column, func.sum(DeliveryStat.count))
+        .where(DeliveryStat.account_id == account_id, DeliveryStat.hour >= hour_of(start), DeliveryStat.hour < end)
+        .group_by(DeliveryStat.hour, column))
+    buckets: Counter = Counter()
+    for hour, group, count in rows:
+        bucket = hour if interval == "hour" else hour.replace(hour=0)
+        buckets[(bucket, group)] += int(count)
+    return [SeriesPoint(bucket, group, count) for (bucket, group), count in sorted(buckets.items()) if count]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReputationCounts:
+    """Deliveries per reputation outcome value, for the whole account and per sending domain ("" unknown)."""
+
+    account: dict[str, int]
+    domains: dict[str, dict[str, int]]
+
+
+def reputation_counts(session: Session, account_id: int, since: datetime) -> ReputationCounts:
+    """Outcome counts of the deliveries sent since ``since`` (by send hour), per domain and overall."""
+    rows = session.execute(
+        select(DeliveryStat.domain, DeliveryStat.outcome, func.sum(DeliveryStat.count))
+        .where(DeliveryStat.account_id == account_id, DeliveryStat.hour >= hour_of(since))
+        .group_by(DeliveryStat.domain, DeliveryStat.outcome))
+    account: Counter = Counter()
+    domains: dict[str, Counter] = defaultdict(Counter)
+    for domain, outcome, count in rows:
+        account[outcome] += int(count)
+        domains[domain][outcome] += int(count)
+    return ReputationCounts(dict(account), {domain: dict(counts) for domain, counts in sorted(domains.items())
+                                            if any(counts.values())})

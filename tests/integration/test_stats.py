@@ -180,3 +180,45 @@ def test_the_embedded_sqlite_default_keeps_the_same_statistics(tmp_path, pki, op
     assert stats(app) == counted_from_deliveries(app)
     operations.rebuild(app.extensions["tracker"])
     assert stats(app) == counted_from_deliveries(app)
+
+
+def test_the_stats_api_answers_the_series_and_the_reputation_of_the_keys_account(app, tenant, pki):
+    for event in mixed_history():
+        post(app, tenant, pki, event)
+    drain(app)
+    client = app.test_client()
+    hour = SENT_AT.replace(minute=0, second=0)
+
+    response = client.get("/api/v1/stats", query_string={"group_by": "domain"}, headers=tenant.auth)
+    assert response.status_code == 200, response.json
+    assert response.json["interval"] == "hour"
+    assert response.json["data"] == [{"start": hour.isoformat(), "counts": {"news.example": 24, "shop.example": 24}}]
+
+    daily = client.get("/api/v1/stats", query_string={"interval": "day", "group_by": "status",
+                                                      "from": (SENT_AT - timedelta(days=2)).isoformat()},
+                       headers=tenant.auth).json["data"]
+    assert sum(sum(bucket["counts"].values()) for bucket in daily) == 48
+    assert sum(bucket["counts"].get("COMPLAINT", 0) for bucket in daily) == 3
+
+    reputation = client.get("/api/v1/reputation", query_string={"window": "7d"}, headers=tenant.auth).json
+    assert reputation["thresholds"] == {"bounce_warning": 0.05, "bounce_at_risk": 0.1, "complaint_warning": 0.001,
+                                        "complaint_at_risk": 0.005, "min_sent": 0}
+    news = next(d for d in reputation["domains"] if d["domain"] == "news.example")
+    # 24 sent; 4 hard bounces (the 2 soft ones do not count), 3 complaints.
+    assert (news["sent"], news["hard_bounces"], news["soft_bounces"], news["complaints"]) == (24, 4, 2, 3)
+    assert news["bounce_rate"] == 4 / 24 and news["complaint_rate"] == 3 / 24
+    assert news["delivered"] == 18  # 15 delivered, 3 of which later complained
+    assert news["state"] == news["bounce_state"] == "at_risk"
+    assert reputation["account"]["sent"] == 48
+
+
+def test_the_stats_api_refuses_bad_arguments_in_its_shape(app, tenant):
+    client = app.test_client()
+    for query in ({"interval": "week"}, {"group_by": "recipient"}, {"from": "yesterday"},
+                  {"from": "2026-12-02T00:00:00Z", "to": "2026-12-01T00:00:00Z"},
+                  {"from": "2026-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, {"limit": "3"}):
+        response = client.get("/api/v1/stats", query_string=query, headers=tenant.auth)
+        assert response.status_code == 400, query
+        assert response.json["error"] == "invalid_request" and response.json["detail"]
+    assert client.get("/api/v1/reputation", query_string={"window": "30d"}, headers=tenant.auth).status_code == 400
+    assert client.get("/api/v1/reputation").status_code == 401

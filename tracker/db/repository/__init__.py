@@ -13,3 +13,4 @@ from tracker.db.repository.webhooks import *  # noqa: F401,F403
 from tracker.db.repository.ses_setup import *  # noqa: F401,F403
 from tracker.db.repository.compat_infobip import *  # noqa: F401,F403
 from tracker.db.repository.stats import *  # noqa: F401,F403
+from tracker.db.repository.reputation import *  # noqa: F401,F403

@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from tracker.pipeline import inbox
+from tracker.pipeline import reputation as reputation_alerts
 from tracker.adapters import metrics
 from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
@@ -134,8 +135,22 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
     groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
     for group in groups:
         _apply_group(session, group, now, settings, result)
+    if result.processed:
+        _evaluate_reputation(session, {row.account_id for row, _ in read}, now, result)
     _count(result)
     return result
+
+
+def _evaluate_reputation(session: Session, account_ids: set[int], now, result: BatchResult) -> None:
+    """Threshold alerts for the accounts this batch touched, in its transaction (from the
+    statistics table: cheap); should it fail, the batch stands and the beat's sweep evaluates."""
+    try:
+        with session.begin_nested():
+            result.webhooks_queued += len(reputation_alerts.evaluate(session, account_ids, now))
+    except Exception as error:  # noqa: BLE001 - an alert is not worth a batch
+        if _concerns_batch(error):
+            raise
+        log.warning("evaluating reputation failed (%s); the scheduled evaluation will catch up", _reason(error))
 
 
 def _apply_group(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,

@@ -4,15 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
-from tracker.db.models import ReputationState, ReputationThresholds, utcnow
+from tracker.db.models import Account, DeliveryStat, ReputationState, ReputationThresholds, utcnow
 from tracker.db.repository.dialect import insert_for
 from tracker.domain.reputation import SES_DEFAULTS, Thresholds
 
 __all__ = [
     "ACCOUNT_SCOPE",
+    "accounts_with_reputation",
+    "account_reputations",
     "lock_reputation_states",
     "reputation_states",
     "save_reputation_state",
@@ -76,3 +78,17 @@ def reputation_states(session: Session, account_ids: Sequence[int] | None = None
     if account_ids is not None:
         statement = statement.where(ReputationState.account_id.in_(list(account_ids)))
     return list(session.scalars(statement))
+
+
+def accounts_with_reputation(session: Session, since: datetime) -> list[int]:
+    """Accounts with deliveries sent since ``since`` or with an evaluated state."""
+    sent = select(DeliveryStat.account_id).where(DeliveryStat.hour >= since.replace(minute=0, second=0,
+                                                                                    microsecond=0))
+    return sorted(session.scalars(union(sent, select(ReputationState.account_id))))
+
+
+def account_reputations(session: Session) -> list[tuple[str, ReputationState]]:
+    """(account name, its whole-account state) of every evaluated account: the Prometheus gauges."""
+    return [(name, state) for name, state in session.execute(
+        select(Account.name, ReputationState).join(Account, Account.id == ReputationState.account_id)
+        .where(ReputationState.scope == ACCOUNT_SCOPE).order_by(Account.name))]

@@ -128,8 +128,8 @@ def _native_paths() -> dict:
             "patch": native("Attach the provider message id", [path_id("message_row_id")],
                             ok("the message", "Message"), codes=("404", "409"), body="Attachment")},
         "/api/v1/stats": {"get": native(
-            "Deliveries per send hour or day and status, provider, sending domain or outcome (400: from not before "
-            "to, or a span past 31 days hourly, 400 days daily)", args(StatsQuery), ok("the series", "Stats"))},
+            "Deliveries per send hour or day and status, provider, sending domain or outcome (only buckets "
+            "with deliveries)", args(StatsQuery), ok("the series", "Stats"))},
         "/api/v1/reputation": {"get": native(
             "Bounce and complaint rates, thresholds and states, for the account and per sending domain",
             args(ReputationQuery), ok("the reputation", "Reputation"))},

@@ -63,28 +63,30 @@ def upgrade() -> None:
 
 
 def _fill() -> None:
-    """Count the existing deliveries (streamed, counted in memory: the keys are few)."""
+    """Count the existing deliveries: grouped by the database on the columns a key is made of."""
     from collections import Counter
     from datetime import datetime
 
     from tracker.domain.reputation import outcome_of, sending_domain
 
-    deliveries = sa.table('deliveries', *(sa.column(name) for name in (
-        'account_id', 'message_id', 'provider', 'status', 'bounce_type', 'bounce_subtype', 'failure_status',
-        'failure_bounce_type', 'failure_bounce_subtype', 'submitted_at', 'created_at')))
-    messages = sa.table('messages', sa.column('account_id'), sa.column('message_id'), sa.column('from_address'))
-    joined = deliveries.outerjoin(messages, sa.and_(messages.c.account_id == deliveries.c.account_id,
-                                                    messages.c.message_id == deliveries.c.message_id))
-    counts = Counter()
     bind = op.get_bind()
-    for r in bind.execute(sa.select(deliveries, messages.c.from_address).select_from(joined)):
-        sent = r.submitted_at or r.created_at
-        if isinstance(sent, str):  # SQLite without declared types hands back text
-            sent = datetime.fromisoformat(sent)
-        hour = sent.replace(tzinfo=None, minute=0, second=0, microsecond=0)
-        outcome = outcome_of(r.status, r.bounce_type, r.bounce_subtype, r.failure_status, r.failure_bounce_type,
-                             r.failure_bounce_subtype)
-        counts[(r.account_id, hour, sending_domain(r.from_address), r.provider, r.status, outcome.value)] += 1
+    if bind.dialect.name == 'postgresql':
+        hour = "date_trunc('hour', coalesce(d.submitted_at, d.created_at))"
+    else:
+        hour = "strftime('%Y-%m-%d %H:00:00', coalesce(d.submitted_at, d.created_at))"
+    facts = ("d.account_id, {hour}, m.from_address, d.provider, d.status, d.bounce_type, d.bounce_subtype, "
+             "d.failure_status, d.failure_bounce_type, d.failure_bounce_subtype").format(hour=hour)
+    counts = Counter()
+    for r in bind.execute(sa.text(
+            f"SELECT {facts}, count(*) FROM deliveries d LEFT JOIN messages m "
+            f"ON m.account_id = d.account_id AND m.message_id = d.message_id GROUP BY {facts}")):
+        (account_id, sent, sender, provider, status, bounce_type, bounce_subtype, failure_status,
+         failure_bounce_type, failure_bounce_subtype, count) = r
+        moment = datetime.fromisoformat(sent) if isinstance(sent, str) else sent
+        outcome = outcome_of(status, bounce_type, bounce_subtype, failure_status, failure_bounce_type,
+                             failure_bounce_subtype)
+        counts[(account_id, moment.replace(tzinfo=None), sending_domain(sender), provider, status,
+                outcome.value)] += count
     stats = sa.table('delivery_stats', *(sa.column(name) for name in (
         'account_id', 'hour', 'domain', 'provider', 'status', 'outcome', 'count')))
     rows = [dict(zip(('account_id', 'hour', 'domain', 'provider', 'status', 'outcome'), key), count=count)

@@ -26,6 +26,12 @@ def hooks_app(make_app):
     return make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8:*")
 
 
+def judge_every_volume(app, tenant) -> None:
+    """SES's thresholds, judged from the first message on (not after 100 sent)."""
+    with app.extensions["tracker"].db.transaction() as session:
+        repository.set_thresholds(session, tenant.account_id, Thresholds(min_sent=0))
+
+
 def subscribe(app, tenant, url) -> dict:
     response = app.test_client().post("/api/v1/webhooks", json={"url": url, "statuses": ["DELIVERED"]},
                                       headers=tenant.auth)
@@ -47,7 +53,8 @@ def test_each_crossing_is_sent_once_signed_up_and_back_down(hooks_app, pki):
     app, tenant = hooks_app, make_tenant(hooks_app, "acme", ["*"])
     services = app.extensions["tracker"]
     with services.db.transaction() as session:  # what `tracker accounts set-thresholds` stores
-        repository.set_thresholds(session, tenant.account_id, Thresholds(bounce_warning=0.1, bounce_at_risk=0.2))
+        repository.set_thresholds(session, tenant.account_id, Thresholds(bounce_warning=0.1, bounce_at_risk=0.2,
+                                                                              min_sent=0))
     with receiving() as receiver:
         subscription = subscribe(app, tenant, receiver.url)
         for n in range(9):
@@ -84,6 +91,8 @@ def test_each_crossing_is_sent_once_signed_up_and_back_down(hooks_app, pki):
 def test_a_domain_crosses_alone_and_other_accounts_hear_nothing(hooks_app, pki):
     app = hooks_app
     tenant, other = make_tenant(app, "acme", ["*"]), make_tenant(app, "other", ["*"])
+    judge_every_volume(app, tenant)
+    judge_every_volume(app, other)
     services = app.extensions["tracker"]
     with receiving() as ours, receiving() as theirs:
         subscribe(app, tenant, ours.url)
@@ -103,6 +112,7 @@ def test_the_scheduled_evaluation_sees_the_window_pass_and_the_gauges_tell_the_s
     from datetime import timedelta
 
     app, tenant = hooks_app, make_tenant(hooks_app, "acme", ["*"])
+    judge_every_volume(app, tenant)
     send(app, tenant, pki, "bounce", 1)
     drain(app)
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
@@ -136,7 +146,7 @@ def test_set_thresholds_from_the_command_line(pg_db, tmp_path):
     with pg_db.session() as session:
         account = repository.account_by_name(session, "acme")
         assert repository.thresholds_of(session, account.id) == Thresholds(bounce_warning=0.03,
-                                                                           complaint_at_risk=0.004)
+                                                                           complaint_at_risk=0.004, min_sent=100)
 
 
 def _pythonpath() -> dict:
@@ -147,6 +157,7 @@ def _pythonpath() -> dict:
 
 def test_the_payload_is_json_with_its_type(hooks_app, pki):
     app, tenant = hooks_app, make_tenant(hooks_app, "acme", ["*"])
+    judge_every_volume(app, tenant)
     subscribe(app, tenant, "http://127.0.0.1:9/hook")
     send(app, tenant, pki, "bounce", 1)
     drain(app)
@@ -155,3 +166,12 @@ def test_the_payload_is_json_with_its_type(hooks_app, pki):
     assert len(events) == 2  # the account's bounce rate and its domain's
     body = json.loads(events[0].payload)
     assert body["type"] == "reputation.threshold_crossed" and body["id"] and body["occurred_at"]
+
+
+def test_by_default_a_hundred_must_be_sent_before_a_state_is_judged(hooks_app, pki):
+    app, tenant = hooks_app, make_tenant(hooks_app, "acme", ["*"])
+    subscribe(app, tenant, "http://127.0.0.1:9/hook")
+    send(app, tenant, pki, "complaint", 1)  # 1 complaint of 1 sent: 100%, but one message
+    drain(app)
+    with app.extensions["tracker"].db.session() as session:
+        assert session.scalars(select(WebhookEvent).where(WebhookEvent.type == "reputation.threshold_crossed")).all() == []

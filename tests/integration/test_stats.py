@@ -12,6 +12,7 @@ from tests.support.harness import FIXTURES, drain, make_tenant
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tracker.db import repository
 from tracker.db.models import Delivery, DeliveryStat, Message
+from tracker.domain.reputation import Thresholds
 from tracker.pipeline import operations
 
 SENT_AT = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
@@ -202,7 +203,11 @@ def test_the_stats_api_answers_the_series_and_the_reputation_of_the_keys_account
 
     reputation = client.get("/api/v1/reputation", query_string={"window": "7d"}, headers=tenant.auth).json
     assert reputation["thresholds"] == {"bounce_warning": 0.05, "bounce_at_risk": 0.1, "complaint_warning": 0.001,
-                                        "complaint_at_risk": 0.005, "min_sent": 0}
+                                        "complaint_at_risk": 0.005, "min_sent": 100}
+    assert {d["state"] for d in reputation["domains"]} == {"healthy"}  # too few sent to judge, by default
+    with app.extensions["tracker"].db.transaction() as session:
+        repository.set_thresholds(session, tenant.account_id, Thresholds(min_sent=0))
+    reputation = client.get("/api/v1/reputation", query_string={"window": "7d"}, headers=tenant.auth).json
     news = next(d for d in reputation["domains"] if d["domain"] == "news.example")
     # 24 sent; 4 hard bounces (the 2 soft ones do not count), 3 complaints.
     assert (news["sent"], news["hard_bounces"], news["soft_bounces"], news["complaints"]) == (24, 4, 2, 3)

@@ -53,6 +53,8 @@ def test_reaching_a_threshold_is_past_it(hard, state):
 def test_nothing_sent_or_fewer_than_min_sent_is_healthy():
     assert rates({}).state is State.HEALTHY
     assert rates({"not_sent": 3}).bounce_rate == 0.0
+    assert rates({"hard_bounce": 99}).state is State.HEALTHY  # by default, 100 sent before a state is judged
+    assert rates({"hard_bounce": 1}, Thresholds(min_sent=0)).state is State.AT_RISK
     assert rates({"hard_bounce": 1}, Thresholds(min_sent=2)).state is State.HEALTHY
     assert rates({"hard_bounce": 2}, Thresholds(min_sent=2)).state is State.AT_RISK
 

@@ -235,7 +235,7 @@ class _Rate(click.ParamType):
 @click.option("--bounce-at-risk", type=_Rate(), help="bounce rate that means at risk (SES pauses at 10%)")
 @click.option("--complaint-warning", type=_Rate(), help="complaint rate that means warning (SES: 0.1%)")
 @click.option("--complaint-at-risk", type=_Rate(), help="complaint rate that means at risk (SES pauses at 0.5%)")
-@click.option("--min-sent", type=click.IntRange(min=0), help="fewer deliveries sent in the window: healthy (0)")
+@click.option("--min-sent", type=click.IntRange(min=0), help="fewer sent in the window: healthy (default 100)")
 @click.option("--ses-defaults", is_flag=True, help="start from SES's thresholds instead of the current ones")
 def accounts_set_thresholds(name: str, ses_defaults: bool, **given) -> None:
     """Set an account's reputation thresholds (options not given keep their current value)."""

@@ -72,13 +72,18 @@ class State(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """Rates (fractions, 0.05 is 5%) at which a state begins; ``min_sent``: fewer sent, always healthy."""
+    """Rates (fractions, 0.05 is 5%) at which a state begins; ``min_sent``: fewer sent, always healthy.
+
+    SES judges a "representative volume", not a fixed count; with none at all, one complaint
+    on an account's first message would put it at risk. 100 sent before a state is judged
+    is this tracker's choice (not SES's figure): an account can set its own, 0 included.
+    """
 
     bounce_warning: float = 0.05
     bounce_at_risk: float = 0.10
     complaint_warning: float = 0.001
     complaint_at_risk: float = 0.005
-    min_sent: int = 0
+    min_sent: int = 100
 
     def problems(self) -> list[str]:
         """What makes these thresholds unusable (empty: fine)."""

@@ -189,12 +189,12 @@ def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFact
     """Record what the rows say of their messages; deliveries whose message learns its sender
     only now move to that sending domain in the statistics."""
     learning = repository.messages_learning_sender(session, messages)
-    before = {account_id: repository.message_stats_snapshot(session, account_id, ids)
-              for account_id, ids in learning.items()}
+    before = {account_id: repository.message_stats_snapshot(session, account_id, senders)
+              for account_id, senders in learning.items()}
     repository.record_messages(session, messages, now)
-    for account_id, ids in learning.items():
-        repository.record_status_change(session, before[account_id],
-                                        repository.message_stats_snapshot(session, account_id, ids, lock=False))
+    for account_id, senders in learning.items():
+        # A From unknown until now is the one just recorded (record_messages only fills gaps).
+        repository.record_senders_learnt(session, before[account_id], senders)
 
 
 def _record_failure(session: Session, row: InboxEvent, error: Exception, now, settings: Settings,

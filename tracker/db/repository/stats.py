@@ -34,6 +34,7 @@ __all__ = [
     "stats_snapshot",
     "message_stats_snapshot",
     "messages_learning_sender",
+    "record_senders_learnt",
     "time_series",
 ]
 
@@ -46,7 +47,7 @@ INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 _KEY_COLUMNS = (Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.status,
                 Delivery.bounce_type, Delivery.bounce_subtype, Delivery.failure_status, Delivery.failure_bounce_type,
-                Delivery.failure_bounce_subtype, Delivery.submitted_at, Delivery.created_at, Message.from_address)
+                Delivery.failure_bounce_subtype, Delivery.submitted_at, Delivery.created_at)
 _SAME_MESSAGE = and_(Message.account_id == Delivery.account_id, Message.message_id == Delivery.message_id)
 
 
@@ -54,18 +55,32 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
-def stat_key(row) -> StatKey:
-    """The statistics row a delivery (a row of _KEY_COLUMNS) is counted in."""
+def stat_key(row, from_address: str | None) -> StatKey:
+    """The statistics row a delivery (a row of _KEY_COLUMNS) whose message has this From is counted in."""
     outcome = outcome_of(row.status, row.bounce_type, row.bounce_subtype, row.failure_status,
                          row.failure_bounce_type, row.failure_bounce_subtype)
     # The send hour: rates are per sent cohort, so a bounce days later still counts against
     # the hour its message went out in (created_at when no send time is known at all).
-    return (row.account_id, hour_of(row.submitted_at or row.created_at), sending_domain(row.from_address),
+    return (row.account_id, hour_of(row.submitted_at or row.created_at), sending_domain(from_address),
             row.provider, row.status, outcome.value)
 
 
-def _keyed(session: Session, statement) -> dict[DeliveryKey, StatKey]:
-    return {(r.account_id, r.message_id, r.recipient): stat_key(r) for r in session.execute(statement)}
+def _of_messages(session: Session, account_id: int, message_ids: Sequence[str], lock: bool):
+    """The key columns of every delivery of these messages, and the messages' senders.
+
+    Two plain index reads (account_id, message_id IN ...): the planner joins them badly for
+    a long list, and row-value IN lists cost several times more.
+    """
+    ids = sorted(set(message_ids))
+    statement = (select(*_KEY_COLUMNS).where(Delivery.account_id == account_id, Delivery.message_id.in_(ids))
+                 .order_by(Delivery.id))
+    if lock:
+        statement = statement.with_for_update()
+    rows = session.execute(statement).all()
+    senders = dict(session.execute(select(Message.message_id, Message.from_address).where(
+        Message.account_id == account_id, Message.message_id.in_(sorted({r.message_id for r in rows})))).all()) \
+        if rows else {}
+    return rows, senders
 
 
 def stats_snapshot(session: Session, keys: Sequence[DeliveryKey]) -> dict[DeliveryKey, StatKey]:
@@ -74,35 +89,50 @@ def stats_snapshot(session: Session, keys: Sequence[DeliveryKey]) -> dict[Delive
     The caller holds their row locks (tracker.db.repository.lock_states), so nobody else
     moves them between its snapshot before and after.
     """
-    if not keys:
-        return {}
-    return _keyed(session, select(*_KEY_COLUMNS).outerjoin(Message, _SAME_MESSAGE)
-                  .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys))))
+    by_account: dict[int, set[str]] = defaultdict(set)
+    for account_id, message_id, _ in keys:
+        by_account[account_id].add(message_id)
+    wanted = set(keys)
+    found = {}
+    for account_id, message_ids in sorted(by_account.items()):
+        rows, senders = _of_messages(session, account_id, sorted(message_ids), lock=False)
+        for r in rows:
+            key = (r.account_id, r.message_id, r.recipient)
+            if key in wanted:
+                found[key] = stat_key(r, senders.get(r.message_id))
+    return found
 
 
 def message_stats_snapshot(session: Session, account_id: int, message_ids: Iterable[str],
                            lock: bool = True) -> dict[DeliveryKey, StatKey]:
     """The statistics keys of every delivery of these messages, row-locked (a registration changes them all)."""
-    statement = (select(*_KEY_COLUMNS).outerjoin(Message, _SAME_MESSAGE)
-                 .where(Delivery.account_id == account_id, Delivery.message_id.in_(sorted(set(message_ids))))
-                 .order_by(Delivery.id))
-    if lock:
-        statement = statement.with_for_update(of=Delivery)
-    return _keyed(session, statement)
+    rows, senders = _of_messages(session, account_id, list(message_ids), lock)
+    return {(r.account_id, r.message_id, r.recipient): stat_key(r, senders.get(r.message_id)) for r in rows}
 
 
-def messages_learning_sender(session: Session, messages: Sequence[tuple[int, object]]) -> dict[int, list[str]]:
-    """Account id -> ids of the given messages (account id, facts with a from_address) whose
-    sender is not stored yet: recording them moves their deliveries to a sending domain."""
-    wanted = {(account_id, facts.message_id) for account_id, facts in messages if facts.from_address}
-    if not wanted:
-        return {}
-    known = set(session.execute(select(Message.account_id, Message.message_id).where(
-        tuple_(Message.account_id, Message.message_id).in_(sorted(wanted)), Message.from_address.is_not(None))))
-    learning: dict[int, list[str]] = defaultdict(list)
-    for account_id, message_id in sorted(wanted - {tuple(k) for k in known}):
-        learning[account_id].append(message_id)
-    return dict(learning)
+def messages_learning_sender(session: Session, messages: Sequence[tuple[int, object]]) -> dict[int, dict[str, str]]:
+    """Account id -> {message id: From} of the given messages (account id, facts) whose sender
+    is not stored yet: recording them moves their deliveries to a sending domain."""
+    wanted: dict[int, dict[str, str]] = defaultdict(dict)
+    for account_id, facts in messages:
+        if facts.from_address:
+            wanted[account_id].setdefault(facts.message_id, facts.from_address)
+    learning = {}
+    for account_id, senders in sorted(wanted.items()):
+        known = set(session.scalars(select(Message.message_id).where(
+            Message.account_id == account_id, Message.message_id.in_(sorted(senders)),
+            Message.from_address.is_not(None))))
+        if len(known) < len(senders):
+            learning[account_id] = {m: sender for m, sender in senders.items() if m not in known}
+    return learning
+
+
+def record_senders_learnt(session: Session, before: Mapping[DeliveryKey, StatKey], senders: Mapping[str, str]) -> int:
+    """Move deliveries counted under no sending domain (``before``, taken locked before their
+    messages' From was recorded) to the domain of their message's new From."""
+    after = {key: (old[0], old[1], sending_domain(senders[key[1]]), *old[3:]) if not old[2] and key[1] in senders
+             else old for key, old in before.items()}
+    return record_status_change(session, before, after)
 
 
 def record_status_change(session: Session, before: Mapping[DeliveryKey, StatKey],
@@ -160,7 +190,7 @@ def rebuild_stats(session: Session, account_id: int | None = None) -> int:
     for row in session.execute(statement):
         moment = datetime.fromisoformat(row.hour) if isinstance(row.hour, str) else row.hour
         found = SimpleNamespace(**row._asdict(), submitted_at=moment.replace(tzinfo=timezone.utc), created_at=None)
-        counts[stat_key(found)] += row[-1]
+        counts[stat_key(found, row.from_address)] += row[-1]
     return _add(session, counts)
 
 

@@ -229,3 +229,23 @@ def test_the_stats_api_refuses_bad_arguments_in_its_shape(app, tenant):
     assert (backwards.status_code, backwards.json["data"]) == (200, [])
     assert client.get("/api/v1/reputation", query_string={"window": "30d"}, headers=tenant.auth).status_code == 400
     assert client.get("/api/v1/reputation").status_code == 401
+
+
+def test_the_retention_purge_takes_the_purged_deliveries_out_of_the_statistics(app, tenant, pki):
+    from tracker.db.models import utcnow
+
+    services = app.extensions["tracker"]
+    for event in mixed_history()[:8]:
+        post(app, tenant, pki, event)
+    drain(app)
+    with services.db.transaction() as session:
+        account = repository.account_by_name(session, "acme")
+        repository.set_retention(session, account, raw_days=None, delivery_days=1)
+    summary = operations.purge(services, dry_run=False, now=utcnow() + timedelta(days=2))
+    assert summary.deliveries == {"acme": 12}  # three messages of four recipients
+    assert stats(app) == counted_from_deliveries(app) == Counter()
+
+    for event in mixed_history()[8:12]:  # later mail is counted again
+        post(app, tenant, pki, event)
+    drain(app)
+    assert stats(app) == counted_from_deliveries(app) and sum(stats(app).values()) == 8

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryStat, Message

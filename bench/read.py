@@ -28,7 +28,8 @@ for the first page (no cursor), page 1000, and a first page of 1000 rows (the ba
 Infobip's logs); an OFFSET 100,000 page is timed 3 times for contrast. Each API's SQL is
 captured from one request and its plan summarised: the indexes used, and for SELECTs
 (EXPLAIN ANALYZE) the time in the database and the rows read and filtered out.
-An API whose route is not there yet (404) is skipped with a note.
+An API whose route is not there yet (404) is skipped with a note. The statistics calls
+(/api/v1/stats, /api/v1/reputation) are timed afterwards by bench/read_stats.py.
 
     .venv/bin/python bench/read.py [-n 1000000] [-r 50] [--json out.json]
 
@@ -123,6 +124,8 @@ def main() -> None:
         started = time.perf_counter()
         results, facts = run(url, seeded, options) if options.dashboard != "only" else ([], {})
         print(f"measured in {time.perf_counter() - started:.1f} s", flush=True)
+        if options.dashboard != "only":
+            facts["stats"] = run_stats(url, seeded, options)
         dashboard = dashboard_pages(url, seeded, options, SECRET_KEY, NO_RATE_LIMITS) \
             if options.dashboard != "no" else None
     if options.dashboard != "only":
@@ -130,6 +133,13 @@ def main() -> None:
     if dashboard is not None and options.json:
         figures = json.loads(options.json.read_text()) if options.json.exists() and results else {}
         options.json.write_text(json.dumps({**figures, "dashboard": dashboard}, indent=2))
+
+
+def run_stats(url: str, seeded, options) -> dict:
+    """GET /api/v1/stats and /api/v1/reputation (bench/read_stats.py), against their own same-run baseline."""
+    from bench.read_stats import stats_bench
+
+    return stats_bench(url, seeded, options.r, options.warmup, SECRET_KEY, NO_RATE_LIMITS)
 
 
 def run(url: str, seeded, options) -> tuple[list[Result], dict]:

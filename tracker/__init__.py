@@ -22,6 +22,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http.api.health import blueprint as health
     from tracker.http.api.native import blueprint as native_api
     from tracker.http.api.suppressions import blueprint as suppressions_api
+    from tracker.http.api.stats import blueprint as stats_api
     from tracker.http.api.webhooks import blueprint as webhooks_api
     from tracker.adapters.sns_certificates import certificate_store_from_config
     from tracker.db.engine import Database, celery_init_app
@@ -77,6 +78,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     app.register_blueprint(webhook_receivers)
     app.register_blueprint(native_api)
     app.register_blueprint(suppressions_api)
+    app.register_blueprint(stats_api)
     app.register_blueprint(admin_api)
     app.register_blueprint(webhooks_api)
     app.register_blueprint(elevate_api)

@@ -18,6 +18,13 @@ def beat_schedule(config: Config) -> dict:
             "schedule": 10.0,
             "options": {"expires": 10.0},
         },
+        "evaluate-reputation": {
+            # Batches evaluate the accounts they touch; this catches rates that move as
+            # deliveries leave the window with nothing new arriving.
+            "task": "workers.tasks.evaluate_reputation",
+            "schedule": 300.0,
+            "options": {"expires": 300.0},
+        },
         "purge-expired": {
             "task": "workers.tasks.purge_expired",
             "schedule": 3600.0,

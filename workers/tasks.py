@@ -124,6 +124,21 @@ def purge_expired() -> dict:
     return {"raw_events": summary.raw_events, "deliveries": summary.deliveries}
 
 
+@shared_task(name="workers.tasks.evaluate_reputation")
+def evaluate_reputation() -> int:
+    """Evaluate every sending account's reputation; crossings go to its webhook subscribers."""
+    from tracker.pipeline import reputation
+
+    with services().db.transaction() as session:
+        crossings = reputation.evaluate_all(session)
+    if crossings:
+        try:
+            send_webhooks.delay()  # sent, signed and retried like status changes
+        except Exception as error:  # the broker is away: beat's send-webhooks picks them up
+            log.warning("could not queue the webhook sender (%s); the next scheduled run sends them", error)
+    return len(crossings)
+
+
 @shared_task(name="workers.tasks.send_webhooks")
 def send_webhooks() -> int:
     """Be this process's webhook sender for SEND_BUDGET seconds, then queue the next (see

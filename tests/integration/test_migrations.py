@@ -5,7 +5,7 @@ from alembic.runtime.migration import MigrationContext
 from tracker.db import migrate
 from tracker.db.models import Base
 
-EXPECTED_HEAD = "0011_dashboard"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0012_stats"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():
@@ -111,3 +111,49 @@ def test_0009_fills_the_failure_and_the_winners_type_from_the_history_on_sqlite(
     _fill_0008(db.engine, histories)
     migrate.upgrade(db.engine)
     _check_0009_backfill(db.engine, histories)
+
+
+# --- 0011: the delivery statistics, counted from the existing deliveries ----------------------
+
+def _stats_rows(engine) -> list[tuple]:
+    from sqlalchemy import select
+
+    from tracker.db.models import DeliveryStat
+
+    with engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(select(DeliveryStat.__table__)))
+
+
+def _check_0011(db) -> None:
+    """The migration's count equals a recount (rebuild_stats) and has every delivery in it."""
+    from tracker.db import repository
+
+    migrated = _stats_rows(db.engine)
+    assert [(row[4], row[5], row[6]) for row in migrated] == [("ACKNOWLEDGED", "hard_bounce", 1),
+                                                             ("COMPLAINT", "complaint", 1)]
+    with db.transaction() as session:
+        repository.rebuild_stats(session)
+    assert _stats_rows(db.engine) == migrated
+
+
+def test_0011_counts_the_existing_deliveries_on_postgresql():
+    from tests.support.database import throwaway_database
+    from tracker.db.engine import Database
+
+    histories = _history_before_0009()
+    with throwaway_database("tracker_migration", revision="0008") as url:
+        db = Database(url)
+        _fill_0008(db.engine, histories)
+        migrate.upgrade(db.engine)
+        _check_0011(db)
+        db.dispose()
+
+
+def test_0011_counts_the_existing_deliveries_on_sqlite(tmp_path):
+    from tracker.db.engine import Database
+
+    db = Database(f"sqlite:///{tmp_path}/t.db")
+    migrate.upgrade(db.engine, "0008")
+    _fill_0008(db.engine, _history_before_0009())
+    migrate.upgrade(db.engine)
+    _check_0011(db)

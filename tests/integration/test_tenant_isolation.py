@@ -1,4 +1,4 @@
-"""Account B's keys never see account A's data, through any of the six read APIs."""
+"""Account B's keys never see account A's data, through any of the read APIs (and the statistics)."""
 from __future__ import annotations
 
 import base64
@@ -34,12 +34,15 @@ def test_no_api_shows_one_account_another_accounts_deliveries(app, pki):
                 "apiUser": "u", "apiKey": tenant.key, "days": 1}).json["info"].get("voList", []),
             "postman": client.get("/v1/transactional/email", headers=tenant.auth).json["data"],
             "postman one": client.get(f"/v1/transactional/email/{delivery['id']}", headers=tenant.auth).status_code,
+            "stats": client.get("/api/v1/stats", query_string={"interval": "day"}, headers=tenant.auth).json["data"],
+            "reputation": client.get("/api/v1/reputation", headers=tenant.auth).json["domains"],
         }
 
     seen_by_b = as_(b)
     assert seen_by_b == {"native": [], "native history": 404, "elevate": [], "infobip logs": [],
-                         "infobip reports": [], "sendcloud": [], "postman": [], "postman one": 404}
+                         "infobip reports": [], "sendcloud": [], "postman": [], "postman one": 404,
+                         "stats": [], "reputation": []}
     seen_by_a = as_(a)
     assert all(seen_by_a[name] for name in ("native", "elevate", "infobip logs", "infobip reports", "sendcloud",
-                                            "postman"))
+                                            "postman", "stats", "reputation"))
     assert (seen_by_a["native history"], seen_by_a["postman one"]) == (200, 200)

@@ -72,7 +72,33 @@ class OutboxCollector:
         yield events
 
 
-def exposition(read_inbox, read_outbox=None) -> bytes:
+class ReputationCollector:
+    """Each account's bounce and complaint rates and states, as last evaluated, read at scrape time.
+
+    Read from the database, not kept in a process: every gunicorn worker answers the same,
+    so the multiprocess mode needs no gauge aggregation rule for them.
+    """
+
+    LEVELS = {"healthy": 0, "warning": 1, "at_risk": 2}
+
+    def __init__(self, read):
+        self._read = read  # () -> [(account name, bounce_state, complaint_state, bounce_rate, complaint_rate)]
+
+    def collect(self):
+        rates = GaugeMetricFamily("tracker_reputation_rate", "Rate over deliveries sent in the last 24 h, per "
+                                  "account (fraction)", labels=["account", "metric"])
+        states = GaugeMetricFamily("tracker_reputation_state", "Reputation state per account: 0 healthy, "
+                                   "1 warning, 2 at risk", labels=["account", "metric"])
+        for account, bounce_state, complaint_state, bounce_rate, complaint_rate in self._read():
+            rates.add_metric([account, "bounce"], bounce_rate)
+            rates.add_metric([account, "complaint"], complaint_rate)
+            states.add_metric([account, "bounce"], self.LEVELS.get(bounce_state, 0))
+            states.add_metric([account, "complaint"], self.LEVELS.get(complaint_state, 0))
+        yield rates
+        yield states
+
+
+def exposition(read_inbox, read_outbox=None, read_reputation=None) -> bytes:
     """The text a scrape gets: this process's (or every process's) counters plus the database gauges."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -85,4 +111,6 @@ def exposition(read_inbox, read_outbox=None) -> bytes:
     registry.register(InboxCollector(read_inbox))
     if read_outbox is not None:
         registry.register(OutboxCollector(read_outbox))
+    if read_reputation is not None:
+        registry.register(ReputationCollector(read_reputation))
     return generate_latest(registry)

@@ -221,6 +221,47 @@ def accounts_retention(name: str, raw_days: int | None, delivery_days: int | Non
     click.echo(f"{name}: raw events {raw_days or 'forever'} days, deliveries {delivery_days or 'forever'} days")
 
 
+class _Rate(click.ParamType):
+    """A rate as a fraction (0.05) or a percentage (5%)."""
+
+    name = "rate"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        try:
+            return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a rate (0.05 or 5%)", param, ctx)
+
+
+@accounts.command("set-thresholds")
+@click.argument("name")
+@click.option("--bounce-warning", type=_Rate(), help="bounce rate that means warning (SES: 5%)")
+@click.option("--bounce-at-risk", type=_Rate(), help="bounce rate that means at risk (SES pauses at 10%)")
+@click.option("--complaint-warning", type=_Rate(), help="complaint rate that means warning (SES: 0.1%)")
+@click.option("--complaint-at-risk", type=_Rate(), help="complaint rate that means at risk (SES pauses at 0.5%)")
+@click.option("--min-sent", type=click.IntRange(min=0), help="fewer sent in the window: healthy (default 100)")
+@click.option("--ses-defaults", is_flag=True, help="start from SES's thresholds instead of the current ones")
+def accounts_set_thresholds(name: str, ses_defaults: bool, **given) -> None:
+    """Set an account's reputation thresholds (options not given keep their current value)."""
+    from tracker.db import repository
+    from tracker.domain.reputation import SES_DEFAULTS
+
+    with _app().extensions["tracker"].db.transaction() as session:
+        account = repository.account_by_name(session, name)
+        if account is None:
+            raise click.ClickException(f"no account {name!r}")
+        current = SES_DEFAULTS if ses_defaults else repository.thresholds_of(session, account.id)
+        thresholds = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
+        problems = thresholds.problems()
+        if problems:
+            raise click.ClickException("; ".join(problems))
+        repository.set_thresholds(session, account.id, thresholds)
+    click.echo(f"{name}: bounce warning {thresholds.bounce_warning:.2%}, at risk {thresholds.bounce_at_risk:.2%}; "
+               f"complaint warning {thresholds.complaint_warning:.2%}, at risk {thresholds.complaint_at_risk:.2%}; "
+               f"min sent {thresholds.min_sent}")
+
+
 @main.group()
 def keys() -> None:
     """API keys."""

@@ -438,3 +438,52 @@ class Message(Base):
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryStat(Base):
+    """How many deliveries are in each status, per account, sending domain, provider and send hour.
+
+    Kept up to date in the transaction that changes a delivery (tracker.db.repository.stats),
+    so the statistics agree with the deliveries exactly; ``outcome`` is what the delivery
+    counts as for reputation (tracker.domain.reputation.Outcome).
+    """
+
+    __tablename__ = "delivery_stats"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)  # the delivery's send hour
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)  # "" when the From is unknown
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReputationThresholds(Base):
+    """An account's own reputation thresholds (fractions); none: SES's defaults."""
+
+    __tablename__ = "reputation_thresholds"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    bounce_warning: Mapped[float] = mapped_column(Float)
+    bounce_at_risk: Mapped[float] = mapped_column(Float)
+    complaint_warning: Mapped[float] = mapped_column(Float)
+    complaint_at_risk: Mapped[float] = mapped_column(Float)
+    min_sent: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReputationState(Base):
+    """The last evaluated reputation of an account ("*") or one of its sending domains: a change is a crossing."""
+
+    __tablename__ = "reputation_states"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(253), primary_key=True)
+    bounce_state: Mapped[str] = mapped_column(String(16))
+    complaint_state: Mapped[str] = mapped_column(String(16))
+    bounce_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    complaint_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

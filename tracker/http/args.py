@@ -38,7 +38,7 @@ def _explain(error: ValidationError) -> str:
 
 def load_args(schema, args):
     """The query ``args`` loaded through ``schema``: unknown or repeated parameters are a 400."""
-    unknown = sorted(set(args) - set(schema.fields))
+    unknown = sorted(set(args) - {field.data_key or name for name, field in schema.fields.items()})
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
     repeated = sorted(name for name in args if len(args.getlist(name)) > 1)

@@ -21,6 +21,7 @@ from tracker.domain import DeliveryState
 
 STATUS_CHANGED = "delivery.status_changed"
 TEST = "webhook.test"
+REPUTATION = "reputation.threshold_crossed"
 
 _delivery = DeliverySchema()
 
@@ -94,6 +95,23 @@ def enqueue_test(session: Session, subscription, now: datetime) -> int:
     # so every test is sent.
     return repository.insert_webhook_events(session, [_row(subscription, None, 0, TEST, payload(TEST, None, 0, now),
                                                            now)])
+
+
+def enqueue_reputation_crossings(session: Session, crossings: Sequence[tuple[int, dict]], now: datetime) -> int:
+    """One "reputation.threshold_crossed" event per (crossing, active subscription of its account).
+
+    Every active subscription gets them (a subscription's statuses filter is about delivery
+    statuses); no delivery, so like a test event each is sent, signed and retried on its own.
+    """
+    subscriptions = defaultdict(list)
+    for subscription in repository.active_subscriptions(session, sorted({account for account, _ in crossings})):
+        subscriptions[subscription.account_id].append(subscription)
+    rows = []
+    for account_id, found in crossings:
+        body = json.dumps({"id": str(uuid.uuid4()), "type": REPUTATION, "occurred_at": now.isoformat(),
+                           "reputation": found}, separators=(",", ":"))
+        rows.extend(_row(subscription, None, 0, REPUTATION, body, now) for subscription in subscriptions[account_id])
+    return repository.insert_webhook_events(session, rows) if rows else 0
 
 
 def _row(subscription, delivery_id, sequence, event_type, body, now) -> dict:

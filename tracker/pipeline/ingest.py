@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from tracker.domain import inbox
+from tracker.pipeline import reputation as reputation_alerts
 from tracker.adapters import logs, metrics
 from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
@@ -136,8 +137,22 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
     groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
     for group in groups:
         _apply_group(session, group, now, settings, result)
+    if result.processed:
+        _evaluate_reputation(session, {row.account_id for row, _ in read}, now, result)
     _count(result)
     return result
+
+
+def _evaluate_reputation(session: Session, account_ids: set[int], now, result: BatchResult) -> None:
+    """Threshold alerts for the accounts this batch touched, in its transaction (from the
+    statistics table: cheap); should it fail, the batch stands and the beat's sweep evaluates."""
+    try:
+        with session.begin_nested():
+            result.webhooks_queued += len(reputation_alerts.evaluate(session, account_ids, now))
+    except Exception as error:  # noqa: BLE001 - an alert is not worth a batch
+        if _concerns_batch(error):
+            raise
+        log.warning("evaluating reputation failed (%s); the scheduled evaluation will catch up", _reason(error))
 
 
 def _apply_group(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
@@ -175,11 +190,23 @@ def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedE
     rows = [row for row, _ in group]
     events = [(row, event) for row, row_events in group for event in row_events]
     added, merged = _apply(session, events, now, settings)
-    repository.record_messages(session, _messages(rows, events), now)
+    _record_messages(session, _messages(rows, events), now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
     return BatchResult(processed=len(rows), events_applied=added, transitions=transitions, webhooks_queued=queued)
+
+
+def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFacts]], now) -> None:
+    """Record what the rows say of their messages; deliveries whose message learns its sender
+    only now move to that sending domain in the statistics."""
+    learning = repository.messages_learning_sender(session, messages)
+    before = {account_id: repository.message_stats_snapshot(session, account_id, senders)
+              for account_id, senders in learning.items()}
+    repository.record_messages(session, messages, now)
+    for account_id, senders in learning.items():
+        # A From unknown until now is the one just recorded (record_messages only fills gaps).
+        repository.record_senders_learnt(session, before[account_id], senders)
 
 
 def _record_failure(session: Session, row: InboxEvent, error: Exception, now, settings: Settings,
@@ -432,8 +459,10 @@ def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]
 def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]], providers: dict[tuple, str],
            now) -> list[repository.MergedDelivery]:
     """Lock the deliveries, count the status changes the new events make on each (tracker.domain
-    transitions), and merge; each change gets its own status sequence, as one by one."""
+    transitions), and merge; each change gets its own status sequence, as one by one. The
+    statistics move by the difference between the deliveries' keys before and after."""
     locked = repository.lock_states(session, sorted(new_per_delivery))
+    before = repository.stats_snapshot(session, sorted(locked))
     changes = []
     for key, new_events in sorted(new_per_delivery.items()):
         account_id, message_id, recipient = key
@@ -445,7 +474,10 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
             milestones=milestones(new_events), changes=steps,
             status_sequence=(current.status_sequence if current else 0) + len(steps), before=current,
         ))
-    return repository.merge_deliveries(session, changes, now)
+    merged = repository.merge_deliveries(session, changes, now)
+    # In this transaction, under the rows' locks: the statistics move with the statuses.
+    repository.record_status_change(session, before, repository.stats_snapshot(session, sorted(new_per_delivery)))
+    return merged
 
 
 def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],

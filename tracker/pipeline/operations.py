@@ -142,6 +142,7 @@ def rebuild(services: Services, *, account_id: int | None = None, since: datetim
     status really changes), so API clients, webhook subscribers and pull-style reports see
     nothing move that did not; webhook subscribers are sent the statuses that did change.
     Suppressions are left as they are: operators may have removed entries on purpose.
+    The delivery statistics are counted again at the end.
     """
     params = {"account_id": account_id, "since": since.isoformat() if since else None}
     with services.db.transaction() as session:
@@ -164,6 +165,8 @@ def rebuild(services: Services, *, account_id: int | None = None, since: datetim
                   repository.count_rebuild_deliveries(session, account_id=account_id, since=since))
         _recompute(services, summary, cursor, progress, account_id=account_id, since=since, started_at=started_at)
     with services.db.transaction() as session:
+        # The recomputation overwrote deliveries wholesale: count them again (the account's, or all).
+        repository.rebuild_stats(session, account_id)
         repository.finish_job(session, job_id, summary.counts())
     return summary
 
@@ -255,6 +258,10 @@ def purge(services: Services, *, dry_run: bool, now: datetime | None = None, bat
             summary.deliveries[account.name] = _in_batches(
                 services, lambda s: repository.purge_deliveries(s, account, cutoff, limit=batch, dry_run=dry_run),
                 dry_run, batch)
+            if summary.deliveries[account.name] and not dry_run:
+                with services.db.transaction() as session:
+                    # The statistics count the deliveries kept: purged ones leave them too.
+                    repository.rebuild_stats(session, account.id)
             # The delivery log of outbound webhooks is kept as long as the deliveries it reports on.
             summary.webhook_events[account.name] = _in_batches(
                 services, lambda s: repository.purge_webhook_events(s, account, cutoff, limit=batch, dry_run=dry_run),

@@ -25,6 +25,8 @@ def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message
     now = utcnow()
     message_id = normalize_message_id(spec.get("message_id") or "") or f"{PLACEHOLDER}{uuid.uuid4()}"
     attributes = {name: str(spec[name]) for name in ATTRIBUTE_TAGS if spec.get(name) is not None}
+    # Its deliveries, locked, as the statistics count them: the registration may give them a sender.
+    before = repository.message_stats_snapshot(session, account_id, [message_id])
     if spec.get("tags"):
         attributes["tags"] = spec["tags"]
     message = repository.merge_message(
@@ -40,6 +42,8 @@ def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message
                                   registered_at=now)
         for recipient in sorted(set(recipients))
     ], now)
+    repository.record_status_change(session, before,
+                                    repository.message_stats_snapshot(session, account_id, [message_id], lock=False))
     return message
 
 
@@ -51,6 +55,14 @@ def attach_provider_id(session: Session, message: Message, provider_message_id: 
     if not message.message_id.startswith(PLACEHOLDER):
         raise ValueError(f"message {message.id} already has the provider message id {message.message_id}")
     old = message.message_id
+    before = repository.message_stats_snapshot(session, message.account_id, [old, provider_message_id])
+    renamed = _attach(session, message, old, provider_message_id)
+    repository.record_status_change(session, before, repository.message_stats_snapshot(
+        session, message.account_id, [provider_message_id], lock=False))
+    return renamed
+
+
+def _attach(session: Session, message: Message, old: str, provider_message_id: str) -> Message:
     account_id = message.account_id
     surviving = {d.recipient: d for d in repository.message_deliveries(session, account_id, provider_message_id,
                                                                         for_update=True)}

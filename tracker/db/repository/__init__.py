@@ -20,3 +20,5 @@ from tracker.db.repository.compat_infobip import *  # noqa: F401,F403
 from tracker.db.repository.compat_postman import *  # noqa: F401,F403
 from tracker.db.repository.compat_sendcloud import *  # noqa: F401,F403
 from tracker.db.repository.dashboard import *  # noqa: F401,F403
+from tracker.db.repository.stats import *  # noqa: F401,F403
+from tracker.db.repository.reputation import *  # noqa: F401,F403

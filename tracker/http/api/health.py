@@ -29,7 +29,7 @@ def readyz():
 
 @blueprint.get("/metrics")
 def prometheus():
-    return Response(metrics.exposition(_inbox_figures, _outbox_figures),
+    return Response(metrics.exposition(_inbox_figures, _outbox_figures, _reputation_figures),
                     mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -40,6 +40,12 @@ def _inbox_figures():
 def _outbox_figures() -> dict[str, int]:
     with services().db.session() as session:
         return repository.webhook_event_counts(session)
+
+
+def _reputation_figures() -> list[tuple]:
+    with services().db.session() as session:
+        return [(name, state.bounce_state, state.complaint_state, state.bounce_rate, state.complaint_rate)
+                for name, state in repository.account_reputations(session)]
 
 
 def _ping_database(engine) -> None:

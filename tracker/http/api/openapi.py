@@ -43,6 +43,7 @@ def _native_paths() -> dict:
     """/api/v1/...: deliveries, messages, suppressions, webhooks and the operators' admin API."""
     from tracker.http.api.admin import EventQuery
     from tracker.http.api.schemas import DeliveryQuery, SuppressionQuery
+    from tracker.http.api.stats import ReputationQuery, StatsQuery
     from tracker.http.api.webhooks import EventLogQuery
 
     def args(schema) -> list:  # the query schema the view loads, expanded by apispec
@@ -73,6 +74,12 @@ def _native_paths() -> dict:
                           ok("the message", "Message"), codes=("404",)),
             "patch": native("Attach the provider message id", [path_id("message_row_id")],
                             ok("the message", "Message"), codes=("404", "409"), body="Attachment")},
+        "/api/v1/stats": {"get": native(
+            "Deliveries per send hour or day and status, provider, sending domain or outcome (only buckets "
+            "with deliveries)", args(StatsQuery), ok("the series", "Stats"))},
+        "/api/v1/reputation": {"get": native(
+            "Bounce and complaint rates, thresholds and states, for the account and per sending domain",
+            args(ReputationQuery), ok("the reputation", "Reputation"))},
         "/api/v1/suppressions": {"get": native("The suppression list", args(SuppressionQuery),
                                                ok("a page", page("Suppression")))},
         "/api/v1/suppressions/{address}": {
@@ -130,6 +137,7 @@ def _native_components(spec: APISpec) -> None:
     )
     from tracker.http.api.messages import MessageSchema, RegistrationSchema
     from tracker.http.api.schemas import DeliverySchema, EventSchema, SuppressionSchema
+    from tracker.http.api.stats import ReputationSchema, StatsSchema
     from tracker.http.api.webhooks import (
         EventLogSchema,
         NewSubscriptionSchema,
@@ -145,7 +153,7 @@ def _native_components(spec: APISpec) -> None:
                          "Subscription": SubscriptionSchema, "NewSubscription": NewSubscriptionSchema,
                          "SubscriptionChange": SubscriptionSchema(partial=True), "WebhookEvent": EventLogSchema,
                          "ReplayFilter": FilterBody, "Discard": DiscardBody, "DiscardReason": DiscardOneBody,
-                         "WebhookReplay": ReplayBody}.items():
+                         "WebhookReplay": ReplayBody, "Stats": StatsSchema, "Reputation": ReputationSchema}.items():
         spec.components.schema(name, schema=schema)
     ids = {"type": "array", "items": {"type": "integer"}}
     some_ids = {**ids, "minItems": 1, "maxItems": 1000}

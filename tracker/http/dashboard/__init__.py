@@ -7,7 +7,7 @@ from tracker.http.dashboard import access, received
 from tracker.http.dashboard.base import blueprint
 
 # One module per page; importing one adds its routes to the blueprint (and its link to the menu).
-from tracker.http.dashboard import deliveries, failed, overview, suppressions, webhooks  # noqa: E402,F401
+from tracker.http.dashboard import deliveries, failed, overview, reputation, suppressions, webhooks  # noqa: E402,F401
 
 
 def register(app: Flask) -> None:

@@ -76,3 +76,47 @@ def stacked(starts: list[datetime], counts: dict[tuple[str, datetime], int], lab
                         round(LEFT + n * slot + slot * 0.1, 2), round(slot * 0.8, 2), tuple(segments)))
     legend = tuple((name, colours[name], sum(counts.get((name, s), 0) for s in starts)) for name in series)
     return Chart(tuple(bars), legend, peak)
+
+
+STATE_COLOURS = {"healthy": "#1a7f37", "warning": "#9a6700", "at_risk": "#c62828"}
+
+
+@dataclasses.dataclass(frozen=True)
+class RateRow:
+    label: str
+    rate: float
+    state: str
+    y: float
+    width: float  # the bar's length
+    colour: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RateChart:
+    """Horizontal bars of rates (one per scope), with the warning and at-risk thresholds as vertical lines."""
+
+    rows: tuple[RateRow, ...]
+    warning_x: float
+    at_risk_x: float
+    warning: float
+    at_risk: float
+    scale: float  # the rate at the right edge
+    width: int
+    height: int
+    left: int = 190
+    row_height: int = 26
+
+
+def rate_rows(rows: list[tuple[str, float, str]], warning: float, at_risk: float) -> RateChart:
+    """Bars for (label, rate, state) rows on a scale that shows both thresholds and the worst rate."""
+    left, row_height, width = 190, 26, WIDTH
+    scale = max([at_risk * 1.5, *(rate * 1.1 for _, rate, _ in rows)])
+    plot = width - left - 10
+
+    def x(rate: float) -> float:
+        return round(left + rate / scale * plot, 2)
+
+    drawn = tuple(RateRow(label, rate, state, 20 + n * row_height, round(rate / scale * plot, 2),
+                          STATE_COLOURS.get(state, PALETTE[0])) for n, (label, rate, state) in enumerate(rows))
+    return RateChart(drawn, x(warning), x(at_risk), warning, at_risk, scale, width,
+                     20 + max(len(rows), 1) * row_height + 10, left, row_height)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.browser.conftest import screenshot
 from tests.browser.test_dashboard_browser import sign_in
-from tests.support.dashboard_seed import make_account, messages
+from tests.support.dashboard_seed import judged_from_the_first_message, make_account, messages
 from tests.support.processes import find_deliveries, http, poll
 from tests.support.sns_signing import notification
 from tracker.db.models import utcnow
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 def test_crossing_the_bounce_thresholds_changes_the_state_on_the_page(page, app, pki, dashboard_stack):
     base = dashboard_stack
     account_id, operator, application, token = make_account(app, "acme")
+    judged_from_the_first_message(app, account_id)
     sent_at = utcnow() - timedelta(minutes=10)
 
     def post(events, expected):

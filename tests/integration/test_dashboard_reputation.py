@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.integration.test_dashboard import signed_in
-from tests.support.dashboard_seed import envelope, make_account, messages, store
+from tests.support.dashboard_seed import envelope, judged_from_the_first_message, make_account, messages, store
 from tests.support.harness import drain
 from tracker.db.models import utcnow
 
@@ -18,6 +18,7 @@ def test_the_rates_and_states_are_the_apis_and_the_accounts_own(app):
     seeded = {}
     for name, delivered, bounced in (("acme", 3, 2), ("other", 30, 0)):
         account_id, operator, application, token = make_account(app, name)
+        judged_from_the_first_message(app, account_id)
         events, _, _ = messages(name, delivered, bounced, sent_at=utcnow() - timedelta(minutes=10))
         store(app, account_id, token, [envelope(e) for e in events])
         seeded[name] = (operator, application)

@@ -94,3 +94,13 @@ def parked_subscription(app, account_id: int, url: str) -> int:
                                  attempts=8, last_error="connection refused", created_at=now,
                                  retry_window_start=now, parked_at=now))
         return subscription.id
+
+
+def judged_from_the_first_message(app, account_id: int) -> None:
+    """SES's thresholds with no minimum volume: a handful of seeded messages already has a state
+    (by default an account is judged only from 100 sent, see tracker/domain/reputation.py)."""
+    from tracker.db import repository
+    from tracker.domain.reputation import Thresholds
+
+    with app.extensions["tracker"].db.transaction() as session:
+        repository.set_thresholds(session, account_id, Thresholds(min_sent=0))

@@ -5,10 +5,8 @@ import functools
 
 from flask import g, request
 
-from tracker.db import repository
-from tracker.http import ratelimit
+from tracker.http import credentials, ratelimit
 from tracker.http.errors import ApiError
-from tracker.services import services
 
 READ_ONLY = "read-only"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tracker"'}
@@ -20,8 +18,7 @@ def require_key(view):
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>", _CHALLENGE)
-        with services().db.session() as session:
-            caller = repository.caller_for_key(session, presented.strip())
+        caller = credentials.caller_from_api_key(presented)
         if caller is None:
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
         g.account_id, g.key_id, g.caller = caller.account_id, caller.key_id, caller

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timezone
 
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
@@ -9,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from tracker.pipeline import inbox, ingest
 from tracker.db import repository
 from tracker.http.auth import require_key
-from tracker.http.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema
+from tracker.http.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema, delivery_item
 from tracker.domain import Status, can_acknowledge, normalize_message_id
 from tracker.http.errors import ApiError
 from tracker.db.models import utcnow
@@ -37,11 +38,14 @@ def list_deliveries():
         updated_before=args.get("updated_before"),
     )
     limit = args["limit"]
-    with services().db.session() as session:
+    # One connection, autocommit: no session, no BEGIN, no ROLLBACK when it goes back to the pool.
+    with services().db.reading() as connection:
         # One row more than asked tells whether another page exists without a count.
-        rows = repository.list_deliveries(session, g.account_id, where, after=args.get("cursor"), limit=limit + 1)
+        rows = repository.list_deliveries(connection, g.account_id, where, after=args.get("cursor"),
+                                          limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    return jsonify(page_of(page, more, _delivery, lambda row: (row.updated_at, row.id)))
+    return jsonify(items_page(page, more, delivery_item,
+                              lambda row: (row.updated_at.replace(tzinfo=timezone.utc), row.id)))
 
 
 @blueprint.get("/deliveries/<int:delivery_id>/events")
@@ -59,6 +63,12 @@ def page_of(page, more: bool, schema, position) -> dict:
     """The list envelope: the items and the cursor of the next page (null on the last)."""
     next_cursor = _cursor._serialize(position(page[-1]), None, None) if more else None
     return {"data": schema.dump(page, many=True), "next_cursor": next_cursor}
+
+
+def items_page(page, more: bool, item, position) -> dict:
+    """page_of's envelope, each row rendered by a plain function (``item``) instead of a schema's dump."""
+    next_cursor = _cursor._serialize(position(page[-1]), None, None) if more else None
+    return {"data": [item(row) for row in page], "next_cursor": next_cursor}
 
 
 def load_body(schema, optional: bool = False):

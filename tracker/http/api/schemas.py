@@ -147,6 +147,34 @@ class DeliverySchema(Schema):
         }
 
 
+def _iso(moment: datetime | None) -> str | None:
+    """A naive UTC time as DeliverySchema writes the same time, aware."""
+    return None if moment is None else moment.isoformat() + "+00:00"
+
+
+def delivery_item(row) -> dict:
+    """What DeliverySchema dumps for a delivery, from a row of repository.LISTED_COLUMNS (times naive UTC).
+
+    A list page renders its rows with this rather than a marshmallow dump (about 20 us a row
+    less); DeliverySchema stays the document's description, and tests/unit/test_list_items.py
+    holds the two equal.
+    """
+    (id_, message_id, recipient, provider, status, status_at, bounce_type, bounce_subtype, diagnostic, events_count,
+     opens, first_opened_at, last_opened_at, clicks, first_clicked_at, last_clicked_at, last_clicked_link,
+     created_at, updated_at) = row
+    return {
+        "id": id_, "message_id": message_id, "recipient": recipient, "provider": provider, "status": status,
+        "status_at": _iso(status_at), "bounce_type": bounce_type, "bounce_subtype": bounce_subtype,
+        "diagnostic": diagnostic, "events_count": events_count,
+        "engagement": {
+            "opens": opens, "first_opened_at": _iso(first_opened_at), "last_opened_at": _iso(last_opened_at),
+            "clicks": clicks, "first_clicked_at": _iso(first_clicked_at), "last_clicked_at": _iso(last_clicked_at),
+            "last_clicked_link": last_clicked_link,
+        },
+        "created_at": _iso(created_at), "updated_at": _iso(updated_at),
+    }
+
+
 class EventSchema(Schema):
     id = fields.Integer()
     type = fields.String()

@@ -40,16 +40,10 @@ class Database:
                         self._engine.dispose(close=False)
                     self._engine = _make_engine(self.url)
                     self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-                    event.listen(self._sessions, "after_commit", self._after_commit)
-                    event.listen(self._sessions, "after_rollback", lambda session: session.info.pop(
-                        "api_keys_revoked", None))
+                    event.listen(self._sessions, "after_commit", _after_commit(self.key_revocation_hooks))
+                    event.listen(self._sessions, "after_rollback", _after_rollback)
                     self._pid = os.getpid()
         return self._engine
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop("api_keys_revoked", False):
-            for hook in self.key_revocation_hooks:
-                hook()
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -91,6 +85,24 @@ class Database:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _after_commit(hooks: list[Callable[[], None]]) -> Callable[[Session], None]:
+    """The listener that runs ``hooks`` after a commit that revoked an API key.
+
+    It holds the hook list, not the Database: no reference cycle, so a dropped Database (and
+    its pooled connections) goes at once rather than at the next garbage collection.
+    """
+    def listener(session: Session) -> None:
+        if session.info.pop("api_keys_revoked", False):
+            for hook in hooks:
+                hook()
+
+    return listener
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("api_keys_revoked", None)
 
 
 def _make_engine(url: str) -> Engine:

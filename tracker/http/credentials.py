@@ -33,7 +33,7 @@ def caller_from_api_key(presented: str) -> Caller | None:
     if parts is None:
         return None
     key_id, secret = parts
-    found = _cache().record(key_id)
+    found = _cache().record(services().db, key_id)
     # Compare against a dummy hash when the id is unknown so both paths cost the same.
     if not keys.matches(secret, found.secret_hash if found else "0" * 64) or found is None:
         return None
@@ -49,7 +49,7 @@ def caller_from_jwt(token: str) -> Caller | None:
         return None
     if not keys.is_key_id(key_id):  # unsigned yet: only a well-formed id reaches the database
         return None
-    found = _cache().record(key_id)
+    found = _cache().record(services().db, key_id)
     if found is None or not found.sealed_key or not app.config.secret_key:
         return None
     secret = _cache().unsealed(found, app.config.secret_key)

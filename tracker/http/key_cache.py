@@ -36,15 +36,16 @@ _MAX_ENTRIES = 10_000
 class KeyCache:
     """key id -> the live key's record, each entry valid under the revocation counter it was read under."""
 
-    def __init__(self, db, broker_url: str | None) -> None:
-        self._db = db
+    def __init__(self, broker_url: str | None) -> None:
+        # No Database here: the database's revocation hooks hold this cache, and a cycle would
+        # keep a dropped app's connection pool open until the next garbage collection.
         self._url = broker_url
         self._entries: dict[str, tuple[float, int, KeyRecord]] = {}
         self._unsealed: dict[tuple[str, str], str | None] = {}  # (sealed key, secret key) -> the key
         self._lock = threading.Lock()
 
-    def record(self, key_id: str) -> KeyRecord | None:
-        """The live key with this id, or None (unknown or revoked)."""
+    def record(self, db, key_id: str) -> KeyRecord | None:
+        """The live key with this id (looked up in ``db`` unless cached), or None (unknown or revoked)."""
         counter = self._counter()
         now = time.monotonic()
         if counter is not None:
@@ -53,7 +54,7 @@ class KeyCache:
                 return entry[2]
         # Read after the counter: a revocation that commits after this lookup bumps the counter
         # after it too, so the entry stored below is never used again once the revoker returned.
-        with self._db.reading() as connection:
+        with db.reading() as connection:
             found = repository.live_key(connection, key_id)
         if found is not None and counter is not None:
             with self._lock:
@@ -102,7 +103,7 @@ class KeyCache:
 def install(app) -> KeyCache:
     """Give ``app`` its key cache and tell it of every revocation committed through the app's database."""
     services = app.extensions["tracker"]
-    cache = KeyCache(services.db, services.config.broker_url)
+    cache = KeyCache(services.config.broker_url)
     services.db.key_revocation_hooks.append(cache.revoked)
     app.extensions["tracker.keys"] = cache
     return cache

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.db.repository.deliveries import LISTED_COLUMNS
-from tracker.http.api.schemas import DeliverySchema, delivery_item
+from tracker.db.repository.deliveries import HISTORY_COLUMNS, LISTED_COLUMNS
+from tracker.http.api.schemas import DeliverySchema, EventSchema, delivery_item, event_item
 
 moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31),
                        timezones=st.just(timezone.utc))
@@ -41,3 +41,26 @@ def test_a_delivery_item_is_what_the_schema_dumps(delivery):
 
 def test_the_item_renders_every_field_the_schema_describes():
     assert set(delivery_item((None,) * len(LISTED_COLUMNS))) == set(DeliverySchema().fields)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | text,
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+                           max_leaves=8)
+events = st.fixed_dictionaries({
+    "id": st.integers(min_value=1, max_value=2**62), "type": st.sampled_from(["delivered", "bounced", "opened"]),
+    "status": st.none() | st.sampled_from(["DELIVERED", "BOUNCED"]), "occurred_at": moments,
+    "bounce_type": st.none() | text, "bounce_subtype": st.none() | text, "diagnostic": st.none() | text,
+    "details": st.none() | st.dictionaries(text, json_values, max_size=4),
+    "inbox_event_id": st.none() | st.integers(min_value=1, max_value=2**62), "recorded_at": moments,
+})
+
+
+@settings(max_examples=300)
+@given(events)
+def test_an_event_item_is_what_the_schema_dumps(event):
+    row = tuple(stored(event[name]) for name in HISTORY_COLUMNS)
+    assert event_item(row) == EventSchema().dump(SimpleNamespace(**event))
+
+
+def test_the_event_item_renders_every_field_the_schema_describes():
+    assert set(event_item((None,) * len(HISTORY_COLUMNS))) == set(EventSchema().fields)

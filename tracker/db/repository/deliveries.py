@@ -29,6 +29,9 @@ __all__ = [
     "DeliveryFilter",
     "DeliveryRaced",
     "LISTED_COLUMNS",
+    "HISTORY_COLUMNS",
+    "deliveries_of_message",
+    "history_rows",
     "outcome_values",
     "shown_event_details",
     "state_of",
@@ -305,9 +308,18 @@ LISTED_COLUMNS = ("id", "message_id", "recipient", "provider", "status", "status
                   "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at",
                   "last_opened_at", "clicks_count", "first_clicked_at", "last_clicked_at", "last_clicked_link",
                   "created_at", "updated_at")
-# Times as stored (naive UTC): the renderer adds the zone, cheaper than a TypeDecorator call per value.
-_LISTED = select(*(type_coerce(column, DateTime()).label(name) if isinstance(column.type, UTCDateTime) else column
-                   for name in LISTED_COLUMNS for column in [Delivery.__table__.c[name]]))
+HISTORY_COLUMNS = ("id", "type", "status", "occurred_at", "bounce_type", "bounce_subtype", "diagnostic", "details",
+                   "inbox_event_id", "recorded_at")
+
+
+def _as_stored(table, names):
+    """The columns, times as stored (naive UTC): the renderer adds the zone, cheaper than a TypeDecorator
+    call per value."""
+    return [type_coerce(column, DateTime()).label(name) if isinstance(column.type, UTCDateTime) else column
+            for name in names for column in [table.c[name]]]
+
+
+_LISTED = select(*_as_stored(Delivery.__table__, LISTED_COLUMNS))
 
 
 def list_deliveries(connection: Connection | Session, account_id: int, where: DeliveryFilter, *,
@@ -334,6 +346,32 @@ def list_deliveries(connection: Connection | Session, account_id: int, where: De
         statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(updated_at, last_id))
     statement = statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
     return connection.execute(statement).all()
+
+
+def deliveries_of_message(connection: Connection | Session, account_id: int, message_id: str) -> list[Row]:
+    """A message's deliveries (one per recipient) by id, as list_deliveries gives rows."""
+    return connection.execute(_LISTED.where(Delivery.account_id == account_id, Delivery.message_id == message_id)
+                              .order_by(Delivery.id)).all()
+
+
+_HISTORY = _as_stored(DeliveryEvent.__table__, HISTORY_COLUMNS)
+
+
+def history_rows(connection: Connection, account_id: int, delivery_id: int) -> list[Row] | None:
+    """The history of the account's delivery ``delivery_id`` in one query, oldest first as delivery_history
+    orders it: Core rows of HISTORY_COLUMNS (times naive UTC), or None if the account has no such delivery."""
+    event = DeliveryEvent.__table__.c
+    rows = connection.execute(
+        select(*_HISTORY)
+        .select_from(Delivery.__table__.outerjoin(DeliveryEvent.__table__, (event.account_id == Delivery.account_id)
+                                                  & (event.message_id == Delivery.message_id)
+                                                  & (event.recipient == Delivery.recipient)))
+        .where(Delivery.id == delivery_id, Delivery.account_id == account_id)
+        .order_by(event.occurred_at, event.event_key)
+    ).all()
+    if not rows:
+        return None
+    return [row for row in rows if row.id is not None]  # a delivery without events: one row of NULLs
 
 
 def delivery_of_account(session: Session, account_id: int, delivery_id: int) -> Delivery | None:

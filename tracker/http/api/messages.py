@@ -8,9 +8,10 @@ from sqlalchemy import select
 from tracker.pipeline import registration
 from tracker.http.auth import require_key
 from tracker.http.api.native import load_body
-from tracker.http.api.schemas import DeliverySchema
+from tracker.db import repository
+from tracker.http.api.schemas import DeliverySchema, delivery_item
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, Message
+from tracker.db.models import Message
 from tracker.providers.ses.parse import ATTRIBUTE_TAGS
 from tracker.services import services
 
@@ -108,7 +109,5 @@ def _own(session, message_row_id: int) -> Message:
 
 
 def _shown(session, message: Message) -> dict:
-    deliveries = session.scalars(select(Delivery).where(Delivery.account_id == message.account_id,
-                                                        Delivery.message_id == message.message_id)
-                                 .order_by(Delivery.id))
-    return {**_message.dump(message), "deliveries": _delivery.dump(deliveries, many=True)}
+    rows = repository.deliveries_of_message(session, message.account_id, message.message_id)
+    return {**_message.dump(message), "deliveries": [delivery_item(row) for row in rows]}

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from tracker.pipeline import inbox, ingest
 from tracker.db import repository
 from tracker.http.auth import require_key
-from tracker.http.api.schemas import Cursor, DeliveryQuery, DeliverySchema, EventSchema, delivery_item
+from tracker.http.api.schemas import Cursor, DeliveryQuery, DeliverySchema, delivery_item, event_item
 from tracker.domain import Status, can_acknowledge, normalize_message_id
 from tracker.http.errors import ApiError
 from tracker.db.models import utcnow
@@ -21,7 +21,6 @@ blueprint = Blueprint("native_api", __name__, url_prefix="/api/v1")
 
 _query = DeliveryQuery()
 _delivery = DeliverySchema()
-_event = EventSchema()
 _cursor = Cursor()
 _acknowledgement = Schema.from_dict({"note": fields.String(validate=validate.Length(max=2000))})()
 
@@ -51,12 +50,11 @@ def list_deliveries():
 @blueprint.get("/deliveries/<int:delivery_id>/events")
 @require_key
 def delivery_events(delivery_id: int):
-    with services().db.session() as session:
-        delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
-        if delivery is None:
-            raise ApiError(404, "not_found", f"no delivery {delivery_id}")
-        events = repository.delivery_history(session, delivery)
-    return jsonify({"data": _event.dump(events, many=True)})
+    with services().db.reading() as connection:
+        rows = repository.history_rows(connection, g.account_id, delivery_id)
+    if rows is None:
+        raise ApiError(404, "not_found", f"no delivery {delivery_id}")
+    return jsonify({"data": [event_item(row) for row in rows]})
 
 
 def page_of(page, more: bool, schema, position) -> dict:

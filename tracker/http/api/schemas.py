@@ -175,6 +175,16 @@ def delivery_item(row) -> dict:
     }
 
 
+def event_item(row) -> dict:
+    """What EventSchema dumps for a history event, from a row of repository.HISTORY_COLUMNS (times naive UTC)."""
+    (id_, type_, status, occurred_at, bounce_type, bounce_subtype, diagnostic, details, inbox_event_id,
+     recorded_at) = row
+    return {"id": id_, "type": type_, "status": status, "occurred_at": _iso(occurred_at), "bounce_type": bounce_type,
+            "bounce_subtype": bounce_subtype, "diagnostic": diagnostic,
+            "details": None if details is None else dict(details), "inbox_event_id": inbox_event_id,
+            "recorded_at": _iso(recorded_at)}
+
+
 class EventSchema(Schema):
     id = fields.Integer()
     type = fields.String()

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import JSON, DateTime, case, cast, func, select, tuple_, type_coerce
+from sqlalchemy import JSON, DateTime, bindparam, case, cast, func, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
@@ -329,23 +330,36 @@ def list_deliveries(connection: Connection | Session, account_id: int, where: De
     Core rows of LISTED_COLUMNS, in that order, not ORM objects (read with tracker.db.engine's
     Database.reading()); their times are naive UTC.
     """
-    statement = _LISTED.where(Delivery.account_id == account_id)
-    if where.message_id is not None:
-        statement = statement.where(Delivery.message_id == where.message_id)
-    if where.recipient is not None:
-        statement = statement.where(Delivery.recipient == where.recipient)
-    if where.status is not None:
-        statement = statement.where(Delivery.status == where.status)
-    if where.updated_after is not None:
-        statement = statement.where(Delivery.updated_at > where.updated_after)
-    if where.updated_before is not None:
-        statement = statement.where(Delivery.updated_at < where.updated_before)
+    values = {"account_id": account_id, "limit": limit,
+              **{name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None}}
     if after is not None:
-        updated_at, last_id = after
+        values["after_at"], values["after_id"] = after
+    return connection.execute(_page_statement(tuple(name for name in _FILTERS if name in values), after is not None),
+                              values).all()
+
+
+# Filter -> its condition on a bound value of the same name.
+_FILTERS = {
+    "message_id": lambda value: Delivery.message_id == value,
+    "recipient": lambda value: Delivery.recipient == value,
+    "status": lambda value: Delivery.status == value,
+    "updated_after": lambda value: Delivery.updated_at > value,
+    "updated_before": lambda value: Delivery.updated_at < value,
+}
+
+
+@functools.lru_cache(maxsize=128)
+def _page_statement(filters: tuple[str, ...], keyset: bool):
+    """The page query for a combination of filters, built once: a request only binds its values
+    (building and keying a statement per request cost more than running it)."""
+    statement = _LISTED.where(Delivery.account_id == bindparam("account_id"))
+    for name in filters:
+        statement = statement.where(_FILTERS[name](bindparam(name)))
+    if keyset:
         # A row-value comparison, which both databases answer from the (updated_at, id) index.
-        statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(updated_at, last_id))
-    statement = statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
-    return connection.execute(statement).all()
+        statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(
+            bindparam("after_at", type_=Delivery.__table__.c.updated_at.type), bindparam("after_id")))
+    return statement.order_by(Delivery.updated_at, Delivery.id).limit(bindparam("limit"))
 
 
 def deliveries_of_message(connection: Connection | Session, account_id: int, message_id: str) -> list[Row]:

@@ -147,9 +147,12 @@ class DeliverySchema(Schema):
         }
 
 
+_UTC = "+00:00"
+
+
 def _iso(moment: datetime | None) -> str | None:
     """A naive UTC time as DeliverySchema writes the same time, aware."""
-    return None if moment is None else moment.isoformat() + "+00:00"
+    return None if moment is None else moment.isoformat() + _UTC
 
 
 def delivery_item(row) -> dict:
@@ -162,16 +165,23 @@ def delivery_item(row) -> dict:
     (id_, message_id, recipient, provider, status, status_at, bounce_type, bounce_subtype, diagnostic, events_count,
      opens, first_opened_at, last_opened_at, clicks, first_clicked_at, last_clicked_at, last_clicked_link,
      created_at, updated_at) = row
+    # "x and ...": None stays None (a datetime is never false), without a call per value.
     return {
         "id": id_, "message_id": message_id, "recipient": recipient, "provider": provider, "status": status,
-        "status_at": _iso(status_at), "bounce_type": bounce_type, "bounce_subtype": bounce_subtype,
-        "diagnostic": diagnostic, "events_count": events_count,
+        "status_at": status_at and status_at.isoformat() + _UTC,
+        "bounce_type": bounce_type, "bounce_subtype": bounce_subtype, "diagnostic": diagnostic,
+        "events_count": events_count,
         "engagement": {
-            "opens": opens, "first_opened_at": _iso(first_opened_at), "last_opened_at": _iso(last_opened_at),
-            "clicks": clicks, "first_clicked_at": _iso(first_clicked_at), "last_clicked_at": _iso(last_clicked_at),
+            "opens": opens,
+            "first_opened_at": first_opened_at and first_opened_at.isoformat() + _UTC,
+            "last_opened_at": last_opened_at and last_opened_at.isoformat() + _UTC,
+            "clicks": clicks,
+            "first_clicked_at": first_clicked_at and first_clicked_at.isoformat() + _UTC,
+            "last_clicked_at": last_clicked_at and last_clicked_at.isoformat() + _UTC,
             "last_clicked_link": last_clicked_link,
         },
-        "created_at": _iso(created_at), "updated_at": _iso(updated_at),
+        "created_at": created_at and created_at.isoformat() + _UTC,
+        "updated_at": updated_at and updated_at.isoformat() + _UTC,
     }
 
 

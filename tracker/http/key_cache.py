@@ -95,9 +95,9 @@ class KeyCache:
             return
         try:
             redis_clients.client(self._url).incr(COUNTER)
-        except Exception:  # noqa: BLE001 - the revocation stands; caches elsewhere drop it within MAX_AGE
-            log.error("an API key was revoked but Redis could not be told: other processes may accept it for up "
-                      "to %.0f s more", MAX_AGE, exc_info=True)
+        except Exception:  # the revocation stands; caches elsewhere drop the key within MAX_AGE
+            log.exception("an API key was revoked but Redis could not be told: other processes may accept it for "
+                          "up to %.0f s more", MAX_AGE)
 
 
 def install(app) -> KeyCache:

@@ -174,7 +174,9 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
                   f"{options.warmup} warm-up requests each, then {options.r} rounds ...", flush=True)
             client = app.test_client()
             plans = None if options.no_explain else (lambda case: explain(client, engine, connection, case))
+            load_before = os.getloadavg()[0]
             measured = measure(server, app, cases, options, connection, plans)
+            facts["load"] = (load_before, os.getloadavg()[0])
             for case, result in zip(cases, measured):
                 results.append(result)
                 state = result.skipped or (f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "

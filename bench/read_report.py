@@ -11,7 +11,9 @@ def report(results: list, facts: dict, seeded, options, page: int) -> None:
     print(f"""
 read benchmark: one account of {seeded.deliveries:,} deliveries (+ {seeded.other_deliveries:,} of a neighbour), \
 {page} rows a page, {options.r} timed requests after {options.warmup} warm-up; the APIs over loopback HTTP from one \
-sequential client, gunicorn {facts.get('web_workers', '?')} sync workers; {os.cpu_count()} cores
+sequential client, gunicorn {facts.get('web_workers', '?')} sync workers; {os.cpu_count()} cores, load average \
+{facts['load'][0]:.1f} before the APIs' timing and {facts['load'][1]:.1f} after (other work on the machine inflates wall
+times, the client's and the server's alike: compare the 204 route's; CPU per request is the steadier figure)
 x SQL: the page's p50 (p99) over the raw keyset SQL's p50 (p99) through psycopg2, same kind of page (first, deep,
 or first of 1000 rows); p99 is the nearest rank. CPU: every gunicorn process's CPU per request, the mean.
 targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunicorn CPU per list request
@@ -28,7 +30,7 @@ targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunico
         print(f"  {result.api:<11}{result.page:<36}{result.p50:8.2f}{result.p99:8.2f}{ratio:>7}{ratio99:>7}{cpu:>8}  "
               f"{result.items if result.items is not None else '':>5}  {result.note}")
     print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
-                                   if name.endswith("_cap")) + ". A jump past them is refused; pages walked to in order "
+                                   if name.endswith("_cap") and isinstance(text, str)) + ". A jump past them is refused; pages walked to in order "
           "pass them (page marks), but for SendCloud's start.")
     pages = {(r.api, r.page): r for r in results if r.samples}
     depth = [f"{r.api} {r.page.split(',')[0] + ' ' if r.api == 'infobip' else ''}"

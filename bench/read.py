@@ -1,9 +1,12 @@
-"""Read benchmark: speed at depth of every list API over one account of N deliveries.
+"""Read benchmark: every list API over HTTP at depth, against the raw keyset SQL, over one account of N deliveries.
 
 Seeds a fresh PostgreSQL database (bench/read_seed.py: N deliveries of one account by COPY,
 a neighbour account of N/10 interleaved with them, messages with attributes, the failure
-events of failed deliveries; VACUUM ANALYZE), then, in process through Flask's test
-client, times each API's first page and a deep page, R times after a warm-up:
+events of failed deliveries; VACUUM ANALYZE), starts the tracker under gunicorn as
+`tracker serve` runs it (sync workers, Redis as broker: its rate limiter counts every
+request, with limits too high to refuse any), then, from one sequential HTTP client over
+loopback, times each API's first page and a deep page, R times after a warm-up, and reads
+the CPU every gunicorn process spent on each request (bench/read_http.py):
 
   native    GET /api/v1/deliveries         first page, and page 1000 by its cursor (also: limit=1,
                                            the per-request cost without rows)
@@ -15,6 +18,8 @@ client, times each API's first page and a deep page, R times after a warm-up:
             GET /email/1/reports           limit 100; every pull consumes what it returns, so:
                                            successive pulls of a fresh backlog, then successive
                                            pulls after 99,900 reports were pulled (marked by SQL)
+
+  http      POST /bench/noop               a 204 route in the same gunicorn: the floor of HTTP, gunicorn, Flask
 
 Pages are 100 rows unless said otherwise. The pages are timed round-robin (each round one
 request of each page), so load from elsewhere on the machine hits them alike; the consuming
@@ -31,9 +36,12 @@ captured from one request and its plan summarised: the indexes used, and for SEL
 An API whose route is not there yet (404) is skipped with a note. The statistics calls
 (/api/v1/stats, /api/v1/reputation) are timed afterwards by bench/read_stats.py.
 
-    .venv/bin/python bench/read.py [-n 1000000] [-r 50] [--json out.json]
+Each page's p50 and p99 are also given as ratios to the raw SQL's p50 and p99 of the same kind of
+page (x SQL), and its gunicorn CPU per request (the mean over its timed requests).
 
-Needs PostgreSQL as the test suite does (TRACKER_TEST_ADMIN_URL).
+    .venv/bin/python bench/read.py [-n 1000000] [-r 50] [--web-workers 4] [--json out.json]
+
+Needs PostgreSQL and Redis as the test suite does (TRACKER_TEST_ADMIN_URL, TRACKER_TEST_REDIS_URL).
 """
 from __future__ import annotations
 
@@ -41,7 +49,9 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import re
+import tempfile
 import statistics
 import sys
 import time
@@ -52,6 +62,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.read_http import Server, serve  # noqa: E402
 from bench.read_plans import explain, plan_summary  # noqa: E402
 from bench.read_report import report  # noqa: E402
 from bench.read_dashboard import dashboard_pages  # noqa: E402
@@ -62,6 +73,9 @@ PAGE = 100
 DEEP_PAGE = 1000  # the native API's deep page, by cursor
 OFFSET_CONTRAST = 100_000
 NO_RATE_LIMITS = "native=0,elevate=0,postman=0,sendcloud=0,infobip=0"
+# Counted (in Redis, as in production) but never reached.
+HIGH_RATE_LIMITS = "native=100000000,elevate=100000000,postman=100000000,sendcloud=100000000,infobip=100000000"
+REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 @dataclasses.dataclass
@@ -78,6 +92,8 @@ class Case:
     pair: str = ""  # a deep page: the label of the same API's first page (deep p50 / first p50)
     prepare: Callable | None = None  # (psycopg2 connection) -> a note; run just before a consuming page is timed
     walk: Callable[[int], tuple[dict, int]] | None = None  # page n -> (params, offset): the pages read before it
+    method: str = "GET"
+    expect: int = 200  # the status of a good answer
 
 
 @dataclasses.dataclass
@@ -91,6 +107,7 @@ class Result:
     plans: list[str] = dataclasses.field(default_factory=list)
     baseline: str = ""  # the baseline row whose p50 this one is compared with
     pair: str = ""  # a deep page: its first page's label
+    cpu: list[float] = dataclasses.field(default_factory=list)  # gunicorn CPU seconds of each timed request
 
     @property
     def p50(self) -> float:
@@ -101,12 +118,17 @@ class Result:
         ordered = sorted(self.samples)  # nearest rank
         return 1000 * ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
+    @property
+    def cpu_ms(self) -> float | None:
+        return 1000 * statistics.fmean(self.cpu) if self.cpu else None
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="deliveries of the measured account")
     parser.add_argument("-r", type=int, default=50, help="timed repetitions of each page")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests before each page's timing")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN of the APIs' queries")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--dashboard", choices=("also", "only", "no"), default="also",
@@ -144,33 +166,44 @@ def run_stats(url: str, seeded, options) -> dict:
 
 def run(url: str, seeded, options) -> tuple[list[Result], dict]:
     import psycopg2
+    import redis
 
     from tracker import create_app
     from tracker.config import Config
 
+    redis.Redis.from_url(REDIS_URL).flushdb()  # no page marks of an earlier run
     dsn = re.sub(r"^postgresql\+psycopg2://", "postgresql://", url)
     connection = psycopg2.connect(dsn)
     connection.autocommit = True
+    env = {"TRACKER_DATABASE_URL": url, "TRACKER_SECRET_KEY": SECRET_KEY, "TRACKER_BROKER_URL": REDIS_URL,
+           "TRACKER_RATE_LIMITS": HIGH_RATE_LIMITS}
+    # In process, only to find routes and capture each request's SQL for its plan (same marks in Redis).
+    app = create_app(Config(database_url=url, secret_key=SECRET_KEY, broker_url=REDIS_URL,
+                            rate_limits=NO_RATE_LIMITS))
     try:
-        deep_page = min(DEEP_PAGE, seeded.deliveries // PAGE)
-        position = deep_position(connection, seeded.account_id, (deep_page - 1) * PAGE)
-        results = baseline(connection, seeded.account_id, position, deep_page, options)
-        app = create_app(Config(database_url=url, secret_key=SECRET_KEY, rate_limits=NO_RATE_LIMITS))
-        client = app.test_client()
-        engine = app.extensions["tracker"].db.engine
-        cases, facts = build_cases(connection, seeded, position, deep_page, options.r)
-        facts["deep_page"] = deep_page
-        print(f"APIs: {len(cases)} pages, {options.warmup} warm-up requests each, then {options.r} rounds ...",
-              flush=True)
-        plans = None if options.no_explain else (lambda case: explain(client, engine, connection, case))
-        measured = measure(client, cases, options, connection, plans)
-        for case, result in zip(cases, measured):
-            results.append(result)
-            state = result.skipped or f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms"
-            print(f"  {case.api:<10} {case.page:<34} {state}", flush=True)
-        check_native_deep(client, cases, results, connection, seeded.account_id, position)
-        app.extensions["tracker"].db.dispose()
+        with tempfile.TemporaryDirectory() as tmp, serve(env, options.web_workers, Path(tmp) / "web.log") as server:
+            deep_page = min(DEEP_PAGE, seeded.deliveries // PAGE)
+            position = deep_position(connection, seeded.account_id, (deep_page - 1) * PAGE)
+            results = baseline(connection, seeded.account_id, position, deep_page, options)
+            engine = app.extensions["tracker"].db.engine
+            cases, facts = build_cases(connection, seeded, position, deep_page, options.r)
+            facts["deep_page"] = deep_page
+            facts["web_workers"] = options.web_workers
+            print(f"APIs over HTTP (gunicorn, {options.web_workers} sync workers): {len(cases)} pages, "
+                  f"{options.warmup} warm-up requests each, then {options.r} rounds ...", flush=True)
+            client = app.test_client()
+            plans = None if options.no_explain else (lambda case: explain(client, engine, connection, case))
+            load_before = os.getloadavg()[0]
+            measured = measure(server, app, cases, options, connection, plans)
+            facts["load"] = (load_before, os.getloadavg()[0])
+            for case, result in zip(cases, measured):
+                results.append(result)
+                state = result.skipped or (f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
+                                           f"gunicorn CPU {result.cpu_ms:.2f} ms")
+                print(f"  {case.api:<10} {case.page:<34} {state}", flush=True)
+            check_native_deep(server, cases, results, connection, seeded.account_id, position)
     finally:
+        app.extensions["tracker"].db.dispose()
         connection.close()
     return results, facts
 
@@ -262,6 +295,8 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
 
     facts = {}
     cases = [
+        Case("http", "204 route (POST /bench/noop)", "/bench/noop", {}, {}, lambda body: 0, method="POST",
+             expect=204, note="the floor: gunicorn, Flask, loopback HTTP; no auth, no query"),
         Case("native", "first", "/api/v1/deliveries", {"limit": PAGE}, bearer, listed("data")),
         Case("native", "first, limit 1", "/api/v1/deliveries", {"limit": 1}, bearer, listed("data"),
              note="1 row: the per-request cost (auth, Flask, session) without the page's rows"),
@@ -373,100 +408,100 @@ def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
     return f"after {pulled + more:,} reports pulled (the rest set by SQL, then VACUUM)"
 
 
-def walk_to(client, case: Case) -> None:
+def walk_to(server: Server, case: Case) -> None:
     """Read every page before ``case``'s in order, as a client paging through would (leaving page marks)."""
     started, page = time.perf_counter(), 0
     while True:
         params, offset = case.walk(page)
         if offset >= case.walk(-1)[1]:
             break
-        response = client.get(case.path, query_string=params, headers=case.headers)
-        if response.status_code != 200:
-            case.note = f"walk stopped at offset {offset:,}: HTTP {response.status_code}"
+        answer = server.get(case.path, params, case.headers)
+        if answer.status != 200:
+            case.note = f"walk stopped at offset {offset:,}: HTTP {answer.status}"
             return
         page += 1
     case.note = f"reached by reading the {page:,} pages before it in order ({time.perf_counter() - started:.1f} s)"
 
 
-def probe(client, case: Case) -> Result:
-    """The page's first request: skipped if the route is not there yet, FAILED unless it answers a list."""
-    from werkzeug.exceptions import MethodNotAllowed, NotFound
+def _has_route(app, case: Case) -> bool:
+    """The route is in the app (bench/noop_wsgi.py's own routes are always there)."""
+    return case.path.startswith("/bench/") or app.url_map.bind("localhost").test(case.path, case.method)
 
+
+def probe(server: Server, app, case: Case) -> Result:
+    """The page's first request: skipped if the route is not there yet, FAILED unless it answers a list."""
     result = Result(case.api, case.page, note=case.note, baseline=case.depth, pair=case.pair)
-    try:
-        client.application.url_map.bind("localhost").match(case.path, method="GET")
-    except (NotFound, MethodNotAllowed):
+    if not _has_route(app, case):
         result.skipped = f"skipped: no route {case.path} yet (404)"
         return result
-    response = client.get(case.path, query_string=case.params, headers=case.headers)
-    body = _json(response)
-    items = case.items(body) if response.status_code == 200 and body is not None else None
+    answer = server.get(case.path, case.params, case.headers, case.method)
+    body = _json(answer.body)
+    items = case.items(body) if answer.status == case.expect else None
     if items is None:
-        result.skipped = f"FAILED: HTTP {response.status_code} {response.get_data(as_text=True).strip()[:300]}"
+        result.skipped = f"FAILED: HTTP {answer.status} {answer.body.decode(errors='replace').strip()[:300]}"
         return result
     result.items = items
-    if items == 0:
+    if items == 0 and case.expect == 200:
         result.note = (result.note + "; " if result.note else "") + "EMPTY page"
     return result
 
 
-def timed_request(client, case: Case, result: Result) -> None:
-    started = time.perf_counter()
-    response = client.get(case.path, query_string=case.params, headers=case.headers)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        result.skipped = f"FAILED during timing: HTTP {response.status_code}"
+def timed_request(server: Server, case: Case, result: Result) -> None:
+    answer = server.get(case.path, case.params, case.headers, case.method)
+    if answer.status != case.expect:
+        result.skipped = f"FAILED during timing: HTTP {answer.status}"
     else:
-        result.samples.append(elapsed)
+        result.samples.append(answer.seconds)
+        result.cpu.append(answer.cpu)
 
 
-def measure(client, cases: list[Case], options, connection, plans: Callable | None) -> list[Result]:
+def measure(server: Server, app, cases: list[Case], options, connection, plans: Callable | None) -> list[Result]:
     """Warm up, then time the pages round-robin (R rounds), so that load from elsewhere hits all alike.
 
     A page that consumes what it returns (Infobip reports) is timed on its own, in order, after
     its ``prepare``. ``plans(case)``, if given, is each page's query plans, taken after its timing.
     """
     for case in cases:
-        if case.walk is not None:
-            walk_to(client, case)
-    results = {id(case): probe(client, case) for case in cases if not case.consumes}
+        if case.walk is not None and _has_route(app, case):
+            walk_to(server, case)
+    results = {id(case): probe(server, app, case) for case in cases if not case.consumes}
     live = [case for case in cases if not case.consumes and not results[id(case)].skipped]
     for case in live:
         for _ in range(options.warmup):
-            client.get(case.path, query_string=case.params, headers=case.headers)
+            server.get(case.path, case.params, case.headers, case.method)
     for _ in range(options.r):
         for case in live:
             if not results[id(case)].skipped:
-                timed_request(client, case, results[id(case)])
+                timed_request(server, case, results[id(case)])
     for case in live:
-        if plans is not None and not results[id(case)].skipped:
+        if plans is not None and not results[id(case)].skipped and case.method == "GET":
             results[id(case)].plans = plans(case)
     for case in (case for case in cases if case.consumes):
-        if case.prepare is not None and client.application.url_map.bind("localhost").test(case.path, "GET"):
+        if case.prepare is not None and _has_route(app, case):
             started = time.perf_counter()
             case.note = case.prepare(connection)
             print(f"  ({case.api}: {case.note}, in {time.perf_counter() - started:.1f} s)", flush=True)
-        result = results[id(case)] = probe(client, case)
+        result = results[id(case)] = probe(server, app, case)
         for n in range(options.warmup + options.r):
             if result.skipped:
                 break
             if n < options.warmup:
-                client.get(case.path, query_string=case.params, headers=case.headers)
+                server.get(case.path, case.params, case.headers)
             else:
-                timed_request(client, case, result)
+                timed_request(server, case, result)
         if plans is not None and not result.skipped:
             result.plans = plans(case)
     return [results[id(case)] for case in cases]
 
 
-def _json(response):
+def _json(body: bytes):
     try:
-        return json.loads(response.get_data(as_text=True))
+        return json.loads(body)
     except ValueError:
         return None
 
 
-def check_native_deep(client, cases: list[Case], results: list[Result], connection, account_id: int,
+def check_native_deep(server: Server, cases: list[Case], results: list[Result], connection, account_id: int,
                       position: tuple) -> None:
     """The native deep page holds exactly the raw keyset SQL page's rows (a cheap correctness check)."""
     with connection.cursor() as cursor:
@@ -474,7 +509,7 @@ def check_native_deep(client, cases: list[Case], results: list[Result], connecti
         expected = [row[0] for row in cursor.fetchall()]
     for case, result in zip(cases, results[-len(cases):]):
         if case.api == "native" and case.depth == "deep" and not result.skipped:
-            body = client.get(case.path, query_string=case.params, headers=case.headers).get_json()
+            body = json.loads(server.get(case.path, case.params, case.headers).body)
             same = [item["id"] for item in body["data"]] == expected
             result.note = ("same rows as the SQL page" if same else "DIFFERENT rows from the SQL page!")
 

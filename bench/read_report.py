@@ -10,22 +10,27 @@ def report(results: list, facts: dict, seeded, options, page: int) -> None:
     bases = {r.baseline: r for r in results if r.api == "keyset SQL"}
     print(f"""
 read benchmark: one account of {seeded.deliveries:,} deliveries (+ {seeded.other_deliveries:,} of a neighbour), \
-{page} rows a page, {options.r} timed requests after {options.warmup} warm-up, in process (Flask test client), \
-{os.cpu_count()} cores
-x SQL: p50 over the raw keyset SQL's p50 for the same kind of page (first, deep, or first of 1000 rows);
-p99 is the nearest rank (of {options.r} samples: the slowest)
+{page} rows a page, {options.r} timed requests after {options.warmup} warm-up; the APIs over loopback HTTP from one \
+sequential client, gunicorn {facts.get('web_workers', '?')} sync workers; {os.cpu_count()} cores, load average \
+{facts['load'][0]:.1f} before the APIs' timing and {facts['load'][1]:.1f} after (other work on the machine inflates wall
+times, the client's and the server's alike: compare the 204 route's; CPU per request is the steadier figure)
+x SQL: the page's p50 (p99) over the raw keyset SQL's p50 (p99) through psycopg2, same kind of page (first, deep,
+or first of 1000 rows); p99 is the nearest rank. CPU: every gunicorn process's CPU per request, the mean.
+targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunicorn CPU per list request
 """)
-    print(f"  {'API':<11}{'page':<36}{'p50 ms':>9}{'p99 ms':>9}{'x SQL':>8}  {'rows':>5}  note")
+    print(f"  {'API':<11}{'page':<36}{'p50 ms':>8}{'p99 ms':>8}{'x SQL':>7}{'p99 x':>7}{'CPU ms':>8}  {'rows':>5}  note")
     for result in results:
         if result.skipped:
-            print(f"  {result.api:<11}{result.page:<36}{'':>9}{'':>9}{'':>8}  {'':>5}  {result.skipped}")
+            print(f"  {result.api:<11}{result.page:<36}{'':>8}{'':>8}{'':>7}{'':>7}{'':>8}  {'':>5}  {result.skipped}")
             continue
         base = bases.get(result.baseline)
         ratio = f"{result.p50 / base.p50:.1f}" if base else ""
-        print(f"  {result.api:<11}{result.page:<36}{result.p50:9.2f}{result.p99:9.2f}{ratio:>8}  "
+        ratio99 = f"{result.p99 / base.p99:.1f}" if base else ""
+        cpu = f"{result.cpu_ms:.2f}" if result.cpu_ms is not None else ""
+        print(f"  {result.api:<11}{result.page:<36}{result.p50:8.2f}{result.p99:8.2f}{ratio:>7}{ratio99:>7}{cpu:>8}  "
               f"{result.items if result.items is not None else '':>5}  {result.note}")
     print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
-                                   if name.endswith("_cap")) + ". A jump past them is refused; pages walked to in order "
+                                   if name.endswith("_cap") and isinstance(text, str)) + ". A jump past them is refused; pages walked to in order "
           "pass them (page marks), but for SendCloud's start.")
     pages = {(r.api, r.page): r for r in results if r.samples}
     depth = [f"{r.api} {r.page.split(',')[0] + ' ' if r.api == 'infobip' else ''}"
@@ -42,6 +47,7 @@ p99 is the nearest rank (of {options.r} samples: the slowest)
             "n": seeded.deliveries, "neighbour": seeded.other_deliveries, "seed_seconds": seeded.seconds,
             "repeat": options.r, "facts": facts,
             "results": [{"api": r.api, "page": r.page, "p50_ms": r.p50 if r.samples else None,
-                         "p99_ms": r.p99 if r.samples else None, "items": r.items, "note": r.note,
+                         "p99_ms": r.p99 if r.samples else None,
+                         "cpu_ms": r.cpu_ms, "baseline": r.baseline, "items": r.items, "note": r.note,
                          "skipped": r.skipped, "plans": r.plans} for r in results],
         }, indent=2))

@@ -14,7 +14,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http.compat.infobip import views as compat_infobip, views_v4 as compat_infobip_v4
     from tracker.http.compat.postman import views as compat_postman
     from tracker.http.compat.sendcloud import views as compat_sendcloud
-    from tracker.http import input_guard, page_marks, ratelimit, request_ids
+    from tracker.http import input_guard, key_cache, page_marks, ratelimit, request_ids
     from tracker.adapters import logs
     from tracker.http.compat.elevate.views import blueprint as elevate_api
     from tracker.http.api.messages import blueprint as messages_api
@@ -69,6 +69,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
             services.waker = InProcessWorker(drain_inbox, interval=min(config.sweep_interval, 5.0))
             services.webhook_waker = webhooks
     app.extensions["tracker"] = services
+    key_cache.install(app)  # API keys cached per process; revocations reach every process at once
 
     errors.register(app, styles=[(style.PATHS, style.render_error)
                                  for style in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman)])

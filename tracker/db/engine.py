@@ -5,10 +5,10 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -25,6 +25,9 @@ class Database:
         self._sessions: sessionmaker[Session] | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        # Called after a transaction that revoked an API key commits (tracker.http.credentials
+        # tells every process's key cache); see repository.revoke_key.
+        self.key_revocation_hooks: list[Callable[[], None]] = []
 
     @property
     def engine(self) -> Engine:
@@ -37,8 +40,31 @@ class Database:
                         self._engine.dispose(close=False)
                     self._engine = _make_engine(self.url)
                     self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+                    event.listen(self._sessions, "after_commit", _after_commit(self.key_revocation_hooks))
+                    event.listen(self._sessions, "after_rollback", _after_rollback)
                     self._pid = os.getpid()
         return self._engine
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads only: each statement its own transaction (autocommit).
+
+        No BEGIN before the first query and no ROLLBACK when the connection goes back to the
+        pool (psycopg2 sends nothing for a rollback outside a transaction): a read page costs its
+        query's round trip and nothing more. Never write through it: each statement commits alone.
+        """
+        with self.engine.connect() as connection:
+            if self.is_sqlite:  # its rollback is no round trip anyway
+                yield connection
+                return
+            driver = connection.connection.driver_connection
+            # Only psycopg2's autocommit flag, set and unset client-side: asking SQLAlchemy for an
+            # AUTOCOMMIT isolation level instead makes psycopg2 send a SET when it is reset.
+            driver.autocommit = True
+            try:
+                yield connection
+            finally:
+                driver.autocommit = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +85,24 @@ class Database:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _after_commit(hooks: list[Callable[[], None]]) -> Callable[[Session], None]:
+    """The listener that runs ``hooks`` after a commit that revoked an API key.
+
+    It holds the hook list, not the Database: no reference cycle, so a dropped Database (and
+    its pooled connections) goes at once rather than at the next garbage collection.
+    """
+    def listener(session: Session) -> None:
+        if session.info.pop("api_keys_revoked", False):
+            for hook in hooks:
+                hook()
+
+    return listener
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("api_keys_revoked", None)
 
 
 def _make_engine(url: str) -> Engine:

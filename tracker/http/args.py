@@ -16,6 +16,12 @@ def page_of(page, more: bool, schema, position) -> dict:
     return {"data": schema.dump(page, many=True), "next_cursor": next_cursor}
 
 
+def items_page(page, more: bool, item, position) -> dict:
+    """page_of's envelope, each row rendered by a plain function (``item``) instead of a schema's dump."""
+    next_cursor = _cursor._serialize(position(page[-1]), None, None) if more else None
+    return {"data": [item(row) for row in page], "next_cursor": next_cursor}
+
+
 def load_body(schema, optional: bool = False):
     """The request's JSON object loaded through ``schema``, or a 400 naming what is wrong.
 

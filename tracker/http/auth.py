@@ -12,12 +12,10 @@ from collections.abc import Callable
 
 from flask import g, request
 
-from tracker.db import repository
 from tracker.db.repository import Caller
-from tracker.http import ratelimit
+from tracker.http import credentials, ratelimit
 from tracker.http.errors import ApiError, Renderer
 from tracker.http.errors import render as render_by_path
-from tracker.services import services
 
 READ_ONLY = "read-only"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tracker"'}
@@ -60,8 +58,7 @@ def _bearer_key() -> Caller:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>", _CHALLENGE)
-    with services().db.session() as session:
-        caller = repository.caller_for_key(session, presented.strip())
+    caller = credentials.caller_from_api_key(presented)
     if caller is None:
         raise ApiError(401, "unauthorized", "the API key is unknown or revoked", _CHALLENGE)
     return caller

@@ -1,9 +1,10 @@
-"""Every API style's credentials resolve to the same key store (tracker.db.repository.caller_for_key).
+"""Every API style's credentials resolve to the same key store, through the process's key cache.
 
 Styles: ``Bearer <API key>`` (native), ``Bearer <JWT>`` (HS256 signed with an API key, its
 ``kid`` header the key id: Elevate), ``App <API key>`` and ``Basic base64(user:API key)``
 (Infobip), and an ``apiKey`` parameter (SendCloud). However presented, a key is the same
-key: revoking it shuts every style, and every query is scoped to its account.
+key: revoking it shuts every style at once (tracker.http.key_cache says how), and every
+query is scoped to its account. Keys resolve without an ORM session: cached, else one Core query.
 """
 from __future__ import annotations
 
@@ -12,16 +13,31 @@ import binascii
 
 import jwt
 
+from flask import current_app
+
 from tracker.db import keys, repository
 from tracker.db.repository import Caller
+from tracker.http.key_cache import KeyCache
 from tracker.services import services
 
 __all__ = ["Caller", "caller_from_api_key", "caller_from_authorization", "caller_from_jwt", "jwt_refusal"]
 
 
+def _cache() -> KeyCache:
+    return current_app.extensions["tracker.keys"]
+
+
 def caller_from_api_key(presented: str) -> Caller | None:
-    with services().db.session() as session:
-        return repository.caller_for_key(session, presented.strip())
+    """The caller an API key belongs to, or None (malformed, unknown, revoked)."""
+    parts = keys.split(presented.strip())
+    if parts is None:
+        return None
+    key_id, secret = parts
+    found = _cache().record(services().db, key_id)
+    # Compare against a dummy hash when the id is unknown so both paths cost the same.
+    if not keys.matches(secret, found.secret_hash if found else "0" * 64) or found is None:
+        return None
+    return Caller(found.account_id, key_id, found.role)
 
 
 def caller_from_jwt(token: str) -> Caller | None:
@@ -33,19 +49,17 @@ def caller_from_jwt(token: str) -> Caller | None:
         return None
     if not keys.is_key_id(key_id):  # unsigned yet: only a well-formed id reaches the database
         return None
-    with app.db.session() as session:
-        found = repository.sealed_key(session, key_id)
-    if found is None or not found[2] or not app.config.secret_key:
+    found = _cache().record(services().db, key_id)
+    if found is None or not found.sealed_key or not app.config.secret_key:
         return None
-    account_id, role, sealed = found
-    secret = keys.unseal(sealed, app.config.secret_key)
+    secret = _cache().unsealed(found, app.config.secret_key)
     if secret is None:
         return None
     try:
         jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
     except jwt.InvalidTokenError:
         return None
-    return Caller(account_id, key_id, role)
+    return Caller(found.account_id, key_id, found.role)
 
 
 def caller_from_authorization(header: str, *, schemes: tuple[str, ...] = ("bearer",)) -> Caller | None:

@@ -6,6 +6,7 @@ import secrets
 from typing import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.db import keys
@@ -27,6 +28,8 @@ __all__ = [
     "create_api_key",
     "create_source",
     "keys_of",
+    "KeyRecord",
+    "live_key",
     "revoke_key",
     "sealed_key",
     "source_by_token",
@@ -78,6 +81,26 @@ def caller_for_key(session: Session, presented: str) -> Caller | None:
     # Compare against a dummy hash when the id is unknown so both paths cost the same.
     stored = row.secret_hash if row else "0" * 64
     return Caller(row.account_id, key_id, row.role) if keys.matches(secret, stored) and row else None
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRecord:
+    """A live API key as stored: what resolving a presented key or a JWT needs."""
+
+    key_id: str
+    account_id: int
+    role: str
+    secret_hash: str
+    sealed_key: str | None
+
+
+_LIVE_KEY = select(ApiKey.account_id, ApiKey.role, ApiKey.secret_hash, ApiKey.sealed_key)
+
+
+def live_key(connection: Connection, key_id: str) -> KeyRecord | None:
+    """The live (unrevoked) key with this id, read with Core on ``connection`` (no ORM session)."""
+    row = connection.execute(_LIVE_KEY.where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))).first()
+    return KeyRecord(key_id, row.account_id, row.role, row.secret_hash, row.sealed_key) if row else None
 
 
 def create_source(session: Session, account: Account, provider: str, topic_arns: Sequence[str] = (),
@@ -158,6 +181,8 @@ def revoke_key(session: Session, key_id: str) -> bool:
     key.revoked_at = utcnow()
     key.sealed_key = None  # nothing left to verify JWTs with
     session.flush()
+    # Once this commits, the Database tells every process's key cache (tracker.db.engine).
+    session.info["api_keys_revoked"] = True
     return True
 
 

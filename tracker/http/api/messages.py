@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from tracker.pipeline import registration
 from tracker.http.auth import require_key
 from tracker.http.args import load_body
-from tracker.http.api.schemas import DeliverySchema
+from tracker.http.api.schemas import DeliverySchema, delivery_item
 from tracker.http.errors import ApiError
 from tracker.db import repository
 from tracker.db.models import Message
@@ -108,5 +108,5 @@ def _own(session, message_row_id: int) -> Message:
 
 
 def _shown(session, message: Message) -> dict:
-    deliveries = repository.message_deliveries(session, message.account_id, message.message_id)
-    return {**_message.dump(message), "deliveries": _delivery.dump(deliveries, many=True)}
+    rows = repository.deliveries_of_message(session, message.account_id, message.message_id)
+    return {**_message.dump(message), "deliveries": [delivery_item(row) for row in rows]}

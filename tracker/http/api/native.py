@@ -1,14 +1,16 @@
 """The native read API: /api/v1/deliveries (keyset-paginated) and each delivery's history."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from tracker.pipeline import acknowledgement
 from tracker.db import repository
 from tracker.http.auth import require_key
-from tracker.http.api.schemas import DeliveryQuery, DeliverySchema, EventSchema
-from tracker.http.args import load_args, load_body, page_of
+from tracker.http.api.schemas import DeliveryQuery, DeliverySchema, delivery_item, event_item
+from tracker.http.args import items_page, load_args, load_body
 from tracker.domain import Status, can_acknowledge, normalize_message_id
 from tracker.http.errors import ApiError
 from tracker.services import services
@@ -17,7 +19,6 @@ blueprint = Blueprint("native_api", __name__, url_prefix="/api/v1")
 
 _query = DeliveryQuery()
 _delivery = DeliverySchema()
-_event = EventSchema()
 _acknowledgement = Schema.from_dict({"note": fields.String(validate=validate.Length(max=2000))})()
 
 
@@ -33,22 +34,24 @@ def list_deliveries():
         updated_before=args.get("updated_before"),
     )
     limit = args["limit"]
-    with services().db.session() as session:
+    # One connection, autocommit: no session, no BEGIN, no ROLLBACK when it goes back to the pool.
+    with services().db.reading() as connection:
         # One row more than asked tells whether another page exists without a count.
-        rows = repository.list_deliveries(session, g.account_id, where, after=args.get("cursor"), limit=limit + 1)
+        rows = repository.list_deliveries(connection, g.account_id, where, after=args.get("cursor"),
+                                          limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    return jsonify(page_of(page, more, _delivery, lambda row: (row.updated_at, row.id)))
+    return jsonify(items_page(page, more, delivery_item,
+                              lambda row: (row.updated_at.replace(tzinfo=timezone.utc), row.id)))
 
 
 @blueprint.get("/deliveries/<int:delivery_id>/events")
 @require_key
 def delivery_events(delivery_id: int):
-    with services().db.session() as session:
-        delivery = repository.delivery_of_account(session, g.account_id, delivery_id)
-        if delivery is None:
-            raise ApiError(404, "not_found", f"no delivery {delivery_id}")
-        events = repository.delivery_history(session, delivery)
-    return jsonify({"data": _event.dump(events, many=True)})
+    with services().db.reading() as connection:
+        rows = repository.history_rows(connection, g.account_id, delivery_id)
+    if rows is None:
+        raise ApiError(404, "not_found", f"no delivery {delivery_id}")
+    return jsonify({"data": [event_item(row) for row in rows]})
 
 
 @blueprint.post("/deliveries/<int:delivery_id>/acknowledge")

@@ -41,6 +41,11 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 def on_starting(server) -> None:
     util.write_error = write_json_error
     logging.captureWarnings(True)  # as logs.setup does: warnings in the same format (the workers inherit it)
+    accesslog = server.cfg.accesslog
+    if accesslog and accesslog != "-":
+        # logconfig_dict replaced the handler gunicorn gave --access-logfile: put it back, so a file
+        # asked for on the command line still gets its lines (in --access-logformat's format).
+        server.log._set_handler(server.log.access_log, accesslog, logging.Formatter("%(message)s"))
 
 
 def child_exit(server, worker) -> None:

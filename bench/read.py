@@ -55,9 +55,9 @@ import tempfile
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -274,7 +274,7 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
     token = jwt.encode({"iat": int(time.time()), "exp": int(time.time()) + 24 * 3600}, key, algorithm="HS256",
                        headers={"kid": key_id})
     updated_at, last_id = position
-    cursor = Cursor()._serialize((updated_at.replace(tzinfo=timezone.utc), last_id), None, None)
+    cursor = Cursor()._serialize((updated_at.replace(tzinfo=UTC), last_id), None, None)
 
     def listed(*names: str) -> Callable:
         """Items of a list answer: the answer itself, or the list under the first of ``names`` present."""
@@ -367,7 +367,7 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
                        "OFFSET %s LIMIT 1", (seeded.account_id, (logs_deep - 1) * wide - 1))
         (until,) = cursor.fetchone()
     cases.append(Case("infobip", f"logs, page {logs_deep} (sentUntil)", "/email/1/logs",
-                      {"limit": wide, "sentUntil": until.replace(tzinfo=timezone.utc).isoformat()}, infobip,
+                      {"limit": wide, "sentUntil": until.replace(tzinfo=UTC).isoformat()}, infobip,
                       listed("results"), "first-1000", pair=f"logs, limit {wide}",
                       note=f"rows {(logs_deep - 1) * wide:,}+ newest first; vs the 1000-row first page"))
     cases.append(Case("infobip", f"reports, limit {PAGE}, fresh", "/email/1/reports", {"limit": PAGE}, infobip,
@@ -393,7 +393,7 @@ def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
 
     final = getattr(compat_infobip, "FINAL", ["DELIVERED", "OPENED", "ERROR", "BOUNCED", "COMPLAINT", "ACKNOWLEDGED"])
     window = getattr(compat_infobip, "WINDOW", timedelta(hours=48))
-    floor = datetime.now(timezone.utc).replace(tzinfo=None) - window
+    floor = datetime.now(UTC).replace(tzinfo=None) - window
     reportable = ("FROM deliveries WHERE account_id = %s AND status = ANY(%s) AND updated_at >= %s"
                   " AND reported_sequence < status_sequence")
     with connection.cursor() as cursor:

@@ -13,7 +13,7 @@ import dataclasses
 import http.client
 import time
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from tests.support.processes import free_port, python, running, wait_for_port

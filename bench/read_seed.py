@@ -19,7 +19,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> 
     raw = db.engine.raw_connection()
     connection = raw.driver_connection
     rng = random.Random(seed_value)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     start = now - SPAN
     total = n + other
     counts = {"deliveries": 0, "other": 0, "messages": 0, "events": 0}

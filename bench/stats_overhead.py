@@ -18,7 +18,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from unittest import mock
 
@@ -31,7 +31,7 @@ from tests.support.database import throwaway_database  # noqa: E402
 def events(n: int, seed: int = 5) -> list[str]:
     """N raw SES event records (as SQS raw delivery hands them over) over n/4 recipients."""
     rng = random.Random(seed)
-    sent = datetime.now(timezone.utc) - timedelta(hours=2)
+    sent = datetime.now(UTC) - timedelta(hours=2)
     found = []
     for i in range(n // 2):
         recipient = f"r{i}@example.org"

@@ -268,7 +268,7 @@ def run(options, db, url: str, token: str, tmp: Path, subscriber: Subscriber) ->
         results["healthy"]["cpu_ms_per_event"] = {name: 1000 * s / options.n for name, s in cpu.items()}
 
         if not options.no_kill:
-            print(f"killed: the same, the webhook worker SIGKILLed and restarted midway ...", flush=True)
+            print("killed: the same, the webhook worker SIGKILLed and restarted midway ...", flush=True)
             first = last_outbox_id(db)
             killed: dict = {}
 

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 log = logging.getLogger("tracker.supervisor")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 

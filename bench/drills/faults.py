@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from bench.drills import poison, proc
 from bench.drills.services import PrivatePostgres

@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from tests.support.processes import free_port
 from tests.support.redis_server import PrivateRedis

@@ -12,11 +12,10 @@ import dataclasses
 import http.client
 import queue
 import random
-import socket
 import threading
 import time
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +125,7 @@ class Sender:
             response = connection.getresponse()
             response.read()
             return response.status
-        except socket.timeout:
+        except TimeoutError:
             return "timeout"
         except (OSError, http.client.HTTPException) as error:
             return type(error).__name__

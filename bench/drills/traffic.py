@@ -19,8 +19,8 @@ import dataclasses
 import random
 import uuid
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from datetime import datetime, timedelta, UTC
+from collections.abc import Iterable
 
 from tests.support.ses_events import for_message
 from tests.support.sns_signing import SnsTestPki, format_timestamp, notification
@@ -160,7 +160,7 @@ class _Builder:
         self.prefix = prefix
         self.events: dict[int, Event] = {}
         self.published: list[tuple[str, Event, str]] = []  # (SNS MessageId, event, family)
-        self.base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+        self.base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
         self.count = 0
 
     def message(self) -> None:

@@ -74,8 +74,8 @@ def _fill() -> None:
         hour = "date_trunc('hour', coalesce(d.submitted_at, d.created_at))"
     else:
         hour = "strftime('%Y-%m-%d %H:00:00', coalesce(d.submitted_at, d.created_at))"
-    facts = ("d.account_id, {hour}, m.from_address, d.provider, d.status, d.bounce_type, d.bounce_subtype, "
-             "d.failure_status, d.failure_bounce_type, d.failure_bounce_subtype").format(hour=hour)
+    facts = (f"d.account_id, {hour}, m.from_address, d.provider, d.status, d.bounce_type, d.bounce_subtype, "
+             "d.failure_status, d.failure_bounce_type, d.failure_bounce_subtype")
     counts = Counter()
     for r in bind.execute(sa.text(
             f"SELECT {facts}, count(*) FROM deliveries d LEFT JOIN messages m "

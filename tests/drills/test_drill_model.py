@@ -1,12 +1,12 @@
 """The drills' own reckoning: the expected status of a delivery, and the longest stall."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from bench.drills.monitor import Sample, longest_stall
 from bench.drills.traffic import Event, Notification, Plan
 
-T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def plan_of(*events: Event, twice: tuple[int, ...] = ()) -> Plan:

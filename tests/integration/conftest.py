@@ -5,7 +5,7 @@ import contextlib
 import dataclasses
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

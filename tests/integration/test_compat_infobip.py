@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from xml.etree import ElementTree
 
 import pytest
@@ -39,7 +39,7 @@ def reports(app, tenant, headers=None, accept="application/json", **params):
 
 # Logs cover messages sent in the last 48 hours, by the provider's send time (SES
 # mail.timestamp): the recorded events are re-timed to have been sent an hour ago.
-SENT_AT = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=250000)
+SENT_AT = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=250000)
 
 
 def post_all(app, tenant, pki, *messages, sent_at: datetime = SENT_AT):
@@ -73,7 +73,7 @@ def acknowledge(app, tenant, message_id, recipient):
 
 
 def now_iso(delta=timedelta()):
-    moment = datetime.now(timezone.utc) + delta
+    moment = datetime.now(UTC) + delta
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -330,7 +330,7 @@ def test_logs_are_newest_first_with_a_limit_and_time_filters(app, tenant, pki):
 def test_logs_older_than_48_hours_are_not_returned(app, tenant, pki, monkeypatch):
     post_all(app, tenant, pki, delivered("m1", "r@example.com"))
     assert len(logs(app, tenant).json["results"]) == 1
-    later = datetime.now(timezone.utc) + timedelta(hours=48, minutes=1)
+    later = datetime.now(UTC) + timedelta(hours=48, minutes=1)
     monkeypatch.setattr(compat_infobip, "utcnow", lambda: later)
     assert logs(app, tenant).json["results"] == []
     assert logs(app, tenant, messageId="m1").json["results"] == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import jwt
 import pytest
@@ -323,7 +323,7 @@ def test_sort_by_both_fields_and_both_directions(app, tenant, pki):
 def test_created_at_operators_and_zones(app, tenant, pki):
     post_all(app, tenant, pki, *sends(2))
     created = get(app, tenant).json["data"][0]["created_at"]
-    moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
     def count(**filters):
         query = {f"created_at[{op}]": value for op, value in filters.items()}

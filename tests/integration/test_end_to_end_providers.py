@@ -1,7 +1,7 @@
 """Each webhook provider through the production processes: gunicorn, Redis, a Celery worker."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -25,7 +25,7 @@ def test_a_signed_bounce_reaches_the_api_through_the_worker(stack, app, provider
 
     assert status == 200, answer
     [bounce] = [e for e in registry.parse_webhook(provider.name, body, provider.content_type,
-                                                  datetime.now(timezone.utc)) if e.type.value == "bounced"]
+                                                  datetime.now(UTC)) if e.type.value == "bounced"]
     found = poll(lambda: [d for d in find_deliveries(stack, key, message_id=bounce.message_id)
                           if d["status"] == "BOUNCED"])
     assert found, f"{provider.name}: the bounce never reached the API"

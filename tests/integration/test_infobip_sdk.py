@@ -12,7 +12,7 @@ import base64
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import jwt
 import pytest
@@ -27,7 +27,7 @@ from infobip_api_client import ApiClient, Configuration, EmailApi  # noqa: E402
 from infobip_api_client.exceptions import ForbiddenException, UnauthorizedException  # noqa: E402
 from infobip_api_client.models.email_message_general_status import EmailMessageGeneralStatus  # noqa: E402
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 SENT = (NOW - timedelta(minutes=30)).replace(microsecond=123456)  # the provider's send time
 BOUNCED_AT = SENT + timedelta(seconds=9, microseconds=300)
 DELIVERED_AT = SENT + timedelta(seconds=4)

@@ -6,7 +6,7 @@ Marks live in the process by default and in Redis when a broker is configured.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -30,7 +30,7 @@ def paged_app(request, make_app, monkeypatch):
 @pytest.fixture
 def tenant_with_rows(paged_app):
     tenant = make_tenant(paged_app, "acme", ["*"])
-    start = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 28, tzinfo=UTC)
     with paged_app.extensions["tracker"].db.transaction() as session:
         for n in range(ROWS):
             moment = start + timedelta(minutes=n // 3)  # ties: three rows a minute

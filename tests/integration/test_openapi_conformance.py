@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 import schemathesis
@@ -53,7 +53,7 @@ schema = schemathesis.openapi.from_dict(document(), config=schemathesis.Config.f
 # Cursors are opaque positions the API hands out; any position is a valid one.
 schemathesis.openapi.format("cursor", st.builds(
     lambda moment, last_id: Cursor()._serialize((moment, last_id), None, None),
-    st.datetimes(timezones=st.just(timezone.utc)), st.integers(0, 2 ** 63 - 1)))
+    st.datetimes(timezones=st.just(UTC)), st.integers(0, 2 ** 63 - 1)))
 schemathesis.openapi.format("id-cursor", st.builds(lambda last_id: IdCursor()._serialize(last_id, None, None),
                                                    st.integers(0, 2 ** 63 - 1)))
 

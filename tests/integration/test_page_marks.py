@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from sqlalchemy import select
@@ -24,7 +24,7 @@ ORDERINGS = {
 def account_with_ties(pg_db):
     """57 deliveries whose sort columns repeat a lot, so ties decide page boundaries; a neighbour's too."""
     rng = random.Random(5)
-    base = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 20, tzinfo=UTC)
     with pg_db.transaction() as session:
         account, other = repository.create_account(session, "a"), repository.create_account(session, "b")
         for n in range(57 + 9):
@@ -74,8 +74,8 @@ def test_marks_expire(monkeypatch):
     marks = LocalMarks(ttl=60)
     clock = [1000.0]
     monkeypatch.setattr("tracker.http.page_marks.time.monotonic", lambda: clock[0])
-    marks.put("k", (1, datetime(2026, 1, 1, tzinfo=timezone.utc)))
-    assert marks.get("k") == (1, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    marks.put("k", (1, datetime(2026, 1, 1, tzinfo=UTC)))
+    assert marks.get("k") == (1, datetime(2026, 1, 1, tzinfo=UTC))
     clock[0] += 61
     assert marks.get("k") is None
 

@@ -8,7 +8,7 @@ real paths; the tracker hears them now, long after they happened.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 from tests.support.harness import drain
 from tests.support.ses_events import for_message, ses_time
@@ -18,7 +18,7 @@ from tracker.db import repository
 from tracker.db.models import Account
 
 UTC8 = timezone(timedelta(hours=8))
-RECENT = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=345000)
+RECENT = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=345000)
 
 
 def post(app, tenant, pki, *messages):
@@ -52,7 +52,7 @@ def test_an_ses_bounce_heard_today_was_sent_when_ses_says(app, tenant, pki):
     assert item["modifiedTime"] == "2024-01-01 20:00:04"
     [email] = app.test_client().get("/v1/transactional/email", headers=tenant.auth).json["data"]
     assert email["sent_at"] == "2024-01-01T12:00:00.000Z"  # SES said when it sent, in the bounce itself
-    assert email["created_at"][:4] == str(datetime.now(timezone.utc).year)  # when the tracker heard
+    assert email["created_at"][:4] == str(datetime.now(UTC).year)  # when the tracker heard
 
 
 def test_the_send_time_never_comes_after_the_outcome(app, tenant, pki):
@@ -90,7 +90,7 @@ def test_a_registered_message_was_sent_when_the_provider_says_and_registration_o
     sent = {log["messageId"]: log["sentAt"] for log in logs}
     assert sent["m-told"] == ses_time(RECENT)  # SES's word, though it was registered later
     registered = datetime.fromisoformat(sent["m-quiet"].replace("Z", "+00:00"))
-    assert abs(registered - datetime.now(timezone.utc)) < timedelta(minutes=5)  # nothing said yet: registration
+    assert abs(registered - datetime.now(UTC)) < timedelta(minutes=5)  # nothing said yet: registration
 
 
 def test_a_rebuild_gives_the_send_times_the_worker_gave(app, tenant, pki):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from tracker.db.models import Delivery, DeliveryStat, Message
 from tracker.domain.reputation import Thresholds
 from tracker.pipeline import operations
 
-SENT_AT = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+SENT_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 
 
 def ses_event(kind: str, message_id: str, source: str, destination: list[str], sent_at: datetime = SENT_AT,

@@ -10,8 +10,7 @@ shown second or millisecond.
 """
 from __future__ import annotations
 
-import base64
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +21,7 @@ from tracker.db.models import Delivery
 
 UTC8 = timezone(timedelta(hours=8))
 _TODAY_UTC8 = datetime.now(UTC8).replace(hour=0, minute=0, second=0, microsecond=0)
-BASE = _TODAY_UTC8.astimezone(timezone.utc) - timedelta(milliseconds=1500)  # 1.5 s before a UTC+8 midnight
+BASE = _TODAY_UTC8.astimezone(UTC) - timedelta(milliseconds=1500)  # 1.5 s before a UTC+8 midnight
 
 # Offsets from BASE: a few seconds, a few milliseconds within each, a few microseconds within those.
 OFFSETS = st.builds(lambda s, ms, us: timedelta(seconds=s, milliseconds=ms, microseconds=us),
@@ -30,11 +29,11 @@ OFFSETS = st.builds(lambda s, ms, us: timedelta(seconds=s, milliseconds=ms, micr
 
 
 def parse(shown: str) -> datetime:
-    return datetime.fromisoformat(shown.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(shown.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def parse_utc8(shown: str) -> datetime:
-    return datetime.strptime(shown, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC8).astimezone(timezone.utc)
+    return datetime.strptime(shown, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC8).astimezone(UTC)
 
 
 def seed(app, tenant, offsets: list[timedelta]) -> None:

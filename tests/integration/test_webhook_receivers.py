@@ -1,7 +1,7 @@
 """POST /hooks/<provider>/<token> on real PostgreSQL: authentic events in, forgeries out, nothing lost."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from sqlalchemy import select
@@ -45,7 +45,7 @@ def test_a_signed_bounce_becomes_bounced(app, source, provider):
     drain(app)
 
     assert response.status_code == 200, response.json
-    [expected] = [e for e in registry.parse_webhook(provider.name, body, provider.content_type, datetime.now(timezone.utc))
+    [expected] = [e for e in registry.parse_webhook(provider.name, body, provider.content_type, datetime.now(UTC))
                   if e.type.value == "bounced"]
     items = app.test_client().get("/api/v1/deliveries", query_string={"message_id": expected.message_id},
                                   headers=auth).json["data"]

@@ -7,11 +7,10 @@ import json
 import os
 import signal
 import threading
-import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from tests.support.harness import make_tenant
 from tests.support.process_tree import celery_main

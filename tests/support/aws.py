@@ -17,7 +17,7 @@ import collections
 import copy
 import secrets
 import threading
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import requests

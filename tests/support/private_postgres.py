@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 

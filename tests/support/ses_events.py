@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 from tests.support.harness import FIXTURES
 
@@ -56,7 +56,7 @@ def recent(message: dict, sent_at: datetime) -> dict:
 def a_moment_ago() -> datetime:
     """A send time a few minutes ago that is also today in UTC+8 (SendCloud's days=1) and
     within Infobip's 48 hours: for events whose send time an API's window must include."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     utc8 = timezone(timedelta(hours=8))
-    midnight = datetime.combine(now.astimezone(utc8).date(), datetime.min.time(), utc8).astimezone(timezone.utc)
+    midnight = datetime.combine(now.astimezone(utc8).date(), datetime.min.time(), utc8).astimezone(UTC)
     return max(now - timedelta(minutes=5), midnight)

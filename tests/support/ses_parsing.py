@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from tests.support import harness
 from tracker.domain import NormalizedEvent
 from tracker.providers.ses.parse import parse_message
 
 FIXTURES = harness.FIXTURES / "ses"
-FALLBACK = datetime(2030, 1, 1, tzinfo=timezone.utc)
+FALLBACK = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def fixture(name: str) -> str:
@@ -26,7 +26,7 @@ def parse(payload: str | dict, fallback_time: datetime = FALLBACK) -> list[Norma
 
 
 def utc(*parts: int, ms: int = 0) -> datetime:
-    return datetime(*parts, ms * 1000, tzinfo=timezone.utc)
+    return datetime(*parts, ms * 1000, tzinfo=UTC)
 
 
 def ses(**fields) -> NormalizedEvent:

@@ -13,7 +13,7 @@ import json
 import pathlib
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from cryptography import x509
@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ses-events"
-DEFAULT_NOT_BEFORE = datetime(2010, 1, 1, tzinfo=timezone.utc)
-DEFAULT_NOT_AFTER = datetime(2040, 1, 1, tzinfo=timezone.utc)
+DEFAULT_NOT_BEFORE = datetime(2010, 1, 1, tzinfo=UTC)
+DEFAULT_NOT_AFTER = datetime(2040, 1, 1, tzinfo=UTC)
 
 # Every key SNS ever signs, byte-sorted; an envelope contributes those it has.
 _SIGNABLE_KEYS = ("Message", "MessageId", "Subject", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
@@ -150,7 +150,7 @@ def unsubscribe_confirmation(
 
 def format_timestamp(moment: datetime) -> str:
     """Format like SNS: UTC, milliseconds, trailing Z (2012-04-26T20:45:04.751Z)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _confirmation(
@@ -185,7 +185,7 @@ def _string_to_sign(envelope: dict[str, Any]) -> bytes:
 def _timestamp(value: str | datetime | None) -> str:
     if isinstance(value, str):
         return value
-    return format_timestamp(value or datetime.now(timezone.utc))
+    return format_timestamp(value or datetime.now(UTC))
 
 
 def _region(topic_arn: str) -> str:

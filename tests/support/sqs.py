@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from tests.support.processes import free_port
 

@@ -30,7 +30,7 @@ class Traffic:
     def acknowledged(self) -> int:
         return self.answers[200]
 
-    def __enter__(self) -> "Traffic":
+    def __enter__(self) -> Traffic:
         for number in range(self._senders):
             thread = threading.Thread(target=self._send, args=(number,), daemon=True)
             thread.start()

@@ -1,18 +1,18 @@
 """The dashboard's SVG bars: one per hour or day, stacked per provider, heights proportional to counts."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from tracker.http.dashboard import charts
 from tracker.http.dashboard.received import by_day
 
-NOW = datetime(2026, 12, 4, 10, 37, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 4, 10, 37, 12, tzinfo=UTC)
 
 
 def test_buckets_end_with_the_hour_or_day_holding_now():
     hours = charts.buckets(NOW, timedelta(hours=1), 24)
     assert (len(hours), hours[-1], hours[0]) == (24, NOW.replace(minute=0, second=0), datetime(
-        2026, 12, 3, 11, tzinfo=timezone.utc))
+        2026, 12, 3, 11, tzinfo=UTC))
     days = charts.buckets(NOW, timedelta(days=1), 30)
-    assert (days[-1], days[0]) == (datetime(2026, 12, 4, tzinfo=timezone.utc), datetime(2026, 11, 5, tzinfo=timezone.utc))
+    assert (days[-1], days[0]) == (datetime(2026, 12, 4, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC))
 
 
 def test_bars_stack_providers_and_scale_to_the_busiest_bucket():
@@ -30,6 +30,6 @@ def test_bars_stack_providers_and_scale_to_the_busiest_bucket():
 
 
 def test_days_are_the_sums_of_their_hours():
-    day = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    day = datetime(2026, 12, 4, tzinfo=UTC)
     hourly = {("ses", day.replace(hour=1)): 2, ("ses", day.replace(hour=23)): 3, ("ses", day - timedelta(hours=1)): 1}
     assert by_day(hourly) == {("ses", day): 5, ("ses", day - timedelta(days=1)): 1}

@@ -1,7 +1,7 @@
 """The native lists render rows with plain functions: each gives exactly what its marshmallow schema dumps."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from types import SimpleNamespace
 
 from hypothesis import given, settings
@@ -11,7 +11,7 @@ from tracker.db.repository.deliveries import HISTORY_COLUMNS, LISTED_COLUMNS
 from tracker.http.api.schemas import DeliverySchema, EventSchema, delivery_item, event_item
 
 moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31),
-                       timezones=st.just(timezone.utc))
+                       timezones=st.just(UTC))
 text = st.text(max_size=40)
 counts = st.integers(min_value=0, max_value=2**31)
 

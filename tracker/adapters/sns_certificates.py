@@ -15,7 +15,7 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from cryptography import x509

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import click
 
@@ -41,7 +41,7 @@ class _Time(click.ParamType):
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 TIME = _Time()
@@ -107,7 +107,7 @@ def _list_pending(services, where, limit: int, after_id: int) -> None:
 
     from tracker.db import repository
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with services.db.session() as session:
         rows = repository.pending_events(session, where, after_id=after_id, limit=limit)
         waiting = repository.inbox_counts(session).get(inbox.PENDING, 0)

@@ -5,8 +5,8 @@ import contextlib
 import functools
 import json
 import sys
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import datetime, UTC
+from collections.abc import Iterator
 
 import click
 
@@ -72,7 +72,7 @@ def connect(account, region, public_url, configuration_set, identity, topic_name
             click.echo("Dry run: nothing was changed.")
             return
         applier = Applier(clients, db, request.account)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         for change in plan.changes:
             click.echo(f"  done: {applier.apply(change)}")
         if applier.subscription_arn:

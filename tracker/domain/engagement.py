@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Iterable
+from collections.abc import Iterable
 
 from tracker.domain.events import EventType, NormalizedEvent
 

@@ -5,7 +5,8 @@ import dataclasses
 import enum
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from tracker.domain.status import BounceType, Status
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Mapping
+from collections.abc import Mapping
 
 from tracker.domain.status import BounceType, Status
 

@@ -11,8 +11,8 @@ each of which subscribers are sent.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import datetime, UTC
+from collections.abc import Iterable
 
 from tracker.domain.events import EventType, NormalizedEvent
 from tracker.domain.status import BounceType, Status
@@ -27,7 +27,7 @@ def precedence(event: NormalizedEvent) -> str:
     status = event.status
     if status is None:
         raise ValueError(f"{event.type.value} events assert no status")
-    stamp = event.occurred_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    stamp = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return f"{status.rank:02d}|{stamp}|{event.event_key}"
 
 
@@ -51,7 +51,7 @@ class Outcome:
     smtp_status: str | None = None
 
     @classmethod
-    def from_event(cls, event: NormalizedEvent) -> "Outcome":
+    def from_event(cls, event: NormalizedEvent) -> Outcome:
         return cls(
             status=event.status,  # type: ignore[arg-type]  # checked by precedence()
             precedence=precedence(event),

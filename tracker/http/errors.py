@@ -15,7 +15,7 @@ answers HTML.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError, DataError

@@ -9,12 +9,12 @@ bound to the edge selects exactly what the moment would. ``add`` stops at the en
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from tracker.db.repository.compat_filters import Span
 
-EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
-LATEST = datetime.max.replace(tzinfo=timezone.utc)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 # An unencoded "+" of a zone offset arrives as a space: 2019-08-24T14:15:22 01:00.
 _SPACE_FOR_PLUS = re.compile(r"(T[\d:.]+) (\d\d(:?\d\d)?)$")
 
@@ -28,9 +28,9 @@ def parse(raw: str) -> datetime:
 def in_utc(moment: datetime) -> datetime:
     """``moment`` in UTC (UTC assumed when naive), held within years 1-9999."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:  # the zone took it past an end of the calendar: which one, its offset says
         return LATEST if moment.utcoffset() < timedelta(0) else EARLIEST
 

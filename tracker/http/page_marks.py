@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from tracker.adapters import redis_clients
 from tracker.db.repository.paging import Ordering, PageSlice, row_values, sliced

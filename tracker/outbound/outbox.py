@@ -10,7 +10,7 @@ import json
 import uuid
 from collections import defaultdict
 from datetime import datetime
-from typing import Sequence
+from collections.abc import Sequence
 
 from marshmallow import Schema, fields
 from sqlalchemy.orm import Session

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timedelta
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 

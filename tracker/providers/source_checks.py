@@ -10,7 +10,7 @@ can never equal an SNS message's are found here, by the same code. Pure.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 from tracker.providers import registry
@@ -23,7 +23,7 @@ _TOPIC_ARN = re.compile(r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:sns:[a-z]{2}(-[a-z]+
 # An unsigned request: it proves nothing, so a usable secret makes the check refuse it
 # (AuthenticationFailed); only an unusable one makes the check itself fail (ValueError).
 _PROBE = WebhookRequest(body=b"{}", headers={}, content_type="application/json",
-                        now=datetime(2000, 1, 1, tzinfo=timezone.utc))
+                        now=datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def secret_problem(provider: str, secret: str | None) -> str | None:

@@ -13,7 +13,7 @@ import hmac
 import json
 import pathlib
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 __all__ = ["EXAMPLE_SECRET", "FIXTURES", "fixture", "sign", "signed_request"]
 
@@ -33,7 +33,7 @@ def fixture(name: str) -> bytes:
 
 def sign(key: str, timestamp: str, token: str) -> str:
     """Mailgun's signature of ``timestamp`` and ``token`` under ``key``."""
-    return hmac.new(key.encode("utf-8"), f"{timestamp}{token}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key.encode("utf-8"), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
 
 
 def signed_request(
@@ -51,7 +51,7 @@ def signed_request(
     document = json.loads(body.decode("utf-8"))
     if not isinstance(document, dict):
         raise ValueError("Mailgun signs inside a JSON object body; this body is not one")
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     timestamp = str(int(moment.timestamp()))
     token = secrets.token_hex(25)  # 50 characters, like Mailgun's
     document["signature"] = {"timestamp": timestamp, "token": token, "signature": sign(secret, timestamp, token)}

@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 import string
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -58,7 +58,7 @@ def signed_request(
     when it had none). ``token`` defaults to a fresh 50-character random string, as
     SendCloud sends; pass one to build a replay.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     token = token or "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(50))
     is_json = body.lstrip().startswith(b"{")
     if is_json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import pathlib
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -76,7 +76,7 @@ def signed_request(
     now: datetime | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The body to POST (unchanged: SendGrid's signature lives in headers) and its headers."""
-    when = now if now is not None else datetime.now(timezone.utc)
+    when = now if now is not None else datetime.now(UTC)
     timestamp = str(int(when.timestamp()))
     return body, {
         "Content-Type": content_type,

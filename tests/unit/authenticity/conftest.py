@@ -1,7 +1,7 @@
 """Fixtures for the SNS authenticity tests (the session-wide ``pki`` comes from tests/conftest.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from cryptography import x509
@@ -25,8 +25,8 @@ class RecordingStore:
 def expired_pki(pki: SnsTestPki) -> SnsTestPki:
     """A rotated-out certificate from the same CA, valid only during 2015."""
     return pki.issue(
-        not_before=datetime(2015, 1, 1, tzinfo=timezone.utc),
-        not_after=datetime(2015, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+        not_before=datetime(2015, 1, 1, tzinfo=UTC),
+        not_after=datetime(2015, 12, 31, 23, 59, 59, tzinfo=UTC),
     )
 
 

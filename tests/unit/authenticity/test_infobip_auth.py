@@ -1,6 +1,6 @@
 """tracker.providers.infobip.auth: the path token plus optional HTTP Basic credentials."""
 import base64
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -8,7 +8,7 @@ from tests.support.webhooks.infobip import EXAMPLE_SECRET, fixture, signed_reque
 from tracker.providers.infobip.auth import authenticate
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
-NOW = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def request(body: bytes, headers: dict[str, str], now: datetime = NOW) -> WebhookRequest:
@@ -68,7 +68,7 @@ def test_credentials_are_not_tied_to_time_or_body():
     """Infobip sends no timestamp and signs no body: an old or rewritten POST is a duplicate
     or a different event, both handled by dedupe; only the credentials are checked."""
     body, headers = signed_request(fixture("dlr/delivered.json"), EXAMPLE_SECRET,
-                                   now=datetime(2020, 1, 1, tzinfo=timezone.utc))
+                                   now=datetime(2020, 1, 1, tzinfo=UTC))
 
     assert authenticate(request(b'{"results": []}', headers, now=NOW), EXAMPLE_SECRET) is None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -20,7 +20,7 @@ from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookR
 
 RECORDED = sorted(path.name for path in FIXTURES.glob("*.json"))
 DELIVERED_TOKEN = "8a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889"
-DELIVERED_SIGNED_AT = datetime(2026, 2, 3, 19, 26, 41, tzinfo=timezone.utc)  # 1770146801
+DELIVERED_SIGNED_AT = datetime(2026, 2, 3, 19, 26, 41, tzinfo=UTC)  # 1770146801
 
 
 def request(body: bytes, now: datetime, content_type: str = "application/json") -> WebhookRequest:
@@ -29,7 +29,7 @@ def request(body: bytes, now: datetime, content_type: str = "application/json") 
 
 
 def signed_at(body: bytes) -> datetime:
-    return datetime.fromtimestamp(int(json.loads(body)["signature"]["timestamp"]), tz=timezone.utc)
+    return datetime.fromtimestamp(int(json.loads(body)["signature"]["timestamp"]), tz=UTC)
 
 
 def delivered(**signature_changes) -> bytes:
@@ -78,7 +78,7 @@ def test_a_subaccount_event_verifies_with_the_subaccount_key_or_the_parent_key()
 
 
 def test_the_test_signer_produces_requests_that_pass():
-    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     body, headers = signed_request(fixture("opened.json"), EXAMPLE_SECRET, now=now)
     assert headers == {"Content-Type": "application/json"}
     block = json.loads(body)["signature"]
@@ -103,8 +103,8 @@ def test_upper_case_hex_and_a_padded_secret_are_accepted():
 
 # --- legacy (form) webhooks: checked the same way, so the receiver can answer 406 ------------
 
-LEGACY_SIGNED_AT = datetime(2026, 2, 3, 19, 26, 41, tzinfo=timezone.utc)  # legacy-delivered.form
-MULTIPART_SIGNED_AT = datetime(2026, 2, 3, 19, 38, 20, tzinfo=timezone.utc)  # legacy-bounced.multipart
+LEGACY_SIGNED_AT = datetime(2026, 2, 3, 19, 26, 41, tzinfo=UTC)  # legacy-delivered.form
+MULTIPART_SIGNED_AT = datetime(2026, 2, 3, 19, 38, 20, tzinfo=UTC)  # legacy-bounced.multipart
 MULTIPART = "multipart/form-data; boundary=legacy-example-boundary-7f3a"
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -10,7 +10,7 @@ from tests.support.webhooks.postmark import EXAMPLE_SECRET, fixture, signed_requ
 from tracker.providers.postmark.auth import authenticate
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
-NOW = datetime(2024, 3, 5, 18, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 5, 18, 30, tzinfo=UTC)
 
 
 def request(body: bytes, headers: dict[str, str], now: datetime = NOW) -> WebhookRequest:
@@ -70,7 +70,7 @@ def test_the_scheme_name_is_case_insensitive():
 
 def test_the_request_time_does_not_matter_since_nothing_is_timestamped():
     late = request(*signed_request(fixture("delivery.json"), EXAMPLE_SECRET),
-                   now=datetime(2031, 1, 1, tzinfo=timezone.utc))
+                   now=datetime(2031, 1, 1, tzinfo=UTC))
 
     assert authenticate(late, EXAMPLE_SECRET) is None
 

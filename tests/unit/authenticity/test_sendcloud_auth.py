@@ -1,6 +1,6 @@
 """tracker.providers.sendcloud.auth: HMAC-SHA256(APP KEY, timestamp + token), fresh, one-time."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from urllib.parse import urlencode
 
 import pytest
@@ -11,7 +11,7 @@ from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookR
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
-NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 NOW_MS = "1717243200000"  # NOW in epoch milliseconds
 TOKEN = "Mn5Qw8Ec2Rt6Yu1Io4Pa9Sd3Fg7Hj0Kl5Zx8Cv2Bn6Mq1We4Ra"
 
@@ -205,7 +205,7 @@ def test_a_correctly_signed_token_too_long_to_remember_is_refused():
 
 
 def at(moment: datetime, unit: str = "ms") -> str:
-    seconds = int((moment - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds())
+    seconds = int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
     return str(seconds * 1000) if unit == "ms" else str(seconds)
 
 

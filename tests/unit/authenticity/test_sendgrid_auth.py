@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -22,7 +22,7 @@ from tests.support.webhooks.sendgrid import (
 from tracker.providers.sendgrid.auth import authenticate, load_verification_key
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 
-SIGNED_AT = datetime(2024, 5, 1, 10, 0, 30, tzinfo=timezone.utc)
+SIGNED_AT = datetime(2024, 5, 1, 10, 0, 30, tzinfo=UTC)
 BODY = fixture("batch.json")
 
 
@@ -101,7 +101,7 @@ SENDGRID_VECTOR_SIGNATURE = (
 )
 SENDGRID_VECTOR_TIMESTAMP = "1588788367"
 SENDGRID_VECTOR_BODY = b'{"category":"example_payload","event":"test_event","message_id":"message_id"}'
-SENDGRID_VECTOR_RECEIVED = datetime.fromtimestamp(1588788367 + 30, tz=timezone.utc)
+SENDGRID_VECTOR_RECEIVED = datetime.fromtimestamp(1588788367 + 30, tz=UTC)
 
 
 def vector_request(body: bytes = SENDGRID_VECTOR_BODY, timestamp: str = SENDGRID_VECTOR_TIMESTAMP,

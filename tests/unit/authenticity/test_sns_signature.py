@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ SIGNED_FIELDS = (
 
 
 def at(year: int, month: int, day: int) -> datetime:
-    return datetime(year, month, day, 12, tzinfo=timezone.utc)
+    return datetime(year, month, day, 12, tzinfo=UTC)
 
 
 # -- genuine messages ------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """tracker.domain.submitted_at and milestones: a delivery's send time, from the provider, never after its outcome."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tracker.domain import EventType, NormalizedEvent, milestones, submitted_at
 
-T0 = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:

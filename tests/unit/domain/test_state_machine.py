@@ -1,7 +1,7 @@
 """The state machine: status is a pure function of the history, whatever the order or repetition."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +20,7 @@ from tracker.domain import (
     transitions,
 )
 
-T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def event(kind: EventType, seconds: float = 0, key: str | None = None, **extra) -> NormalizedEvent:

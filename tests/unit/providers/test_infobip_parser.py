@@ -1,7 +1,7 @@
 """tracker.providers.infobip.parse: recorded Infobip payloads -> normalized events."""
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from tracker.providers.common.errors import PayloadError
 from tracker.providers.infobip.parse import PROVIDER, STATUS_GROUPS, TYPE_MAP, parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "infobip"
-RECEIVED = datetime(2030, 1, 1, 8, 0, tzinfo=timezone.utc)
+RECEIVED = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
 
 
 def fixture(name: str) -> bytes:
@@ -32,7 +32,7 @@ def events_of(payload: bytes | str | dict, content_type: str = "application/json
 
 
 def utc(*parts: int, ms: int = 0) -> datetime:
-    return datetime(*parts, ms * 1000, tzinfo=timezone.utc)
+    return datetime(*parts, ms * 1000, tzinfo=UTC)
 
 
 def infobip(**fields) -> NormalizedEvent:

@@ -1,7 +1,7 @@
 """tracker.providers.mailgun.parse: recorded Mailgun webhook bodies -> normalized events."""
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from tracker.providers.mailgun.parse import BOUNCE_TYPES, PROVIDER, TYPE_MAP, pa
 from tracker.providers.common.errors import PayloadError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mailgun"
-RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)
+RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def fixture(name: str) -> bytes:
@@ -28,7 +28,7 @@ def parse_doc(doc: dict, received_at: datetime = RECEIVED) -> list[NormalizedEve
 
 
 def utc(*parts: int, us: int = 0) -> datetime:
-    return datetime(*parts, us, tzinfo=timezone.utc)
+    return datetime(*parts, us, tzinfo=UTC)
 
 
 def mailgun(**fields) -> NormalizedEvent:
@@ -408,7 +408,7 @@ def test_a_redelivery_has_the_same_key_whatever_its_signature_and_arrival():
     again = copy.deepcopy(first)
     again["signature"] = {"timestamp": "1770150000", "token": "u" * 50, "signature": "1" * 64}
     [a] = parse_doc(first, received_at=RECEIVED)
-    [b] = parse_doc(again, received_at=datetime(2031, 5, 5, tzinfo=timezone.utc))
+    [b] = parse_doc(again, received_at=datetime(2031, 5, 5, tzinfo=UTC))
     assert a == b
 
 

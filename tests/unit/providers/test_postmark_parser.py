@@ -1,6 +1,6 @@
 """tracker.providers.postmark.parse: recorded Postmark webhook bodies -> normalized events."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from tracker.domain.suppression import Reason, immediate_reason
 from tracker.providers.postmark.facts import BOUNCE_TYPES, SUPPRESSION_REASONS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postmark"
-RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)
+RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def fixture(name: str) -> bytes:
@@ -36,7 +36,7 @@ def only(payload, **kwargs) -> NormalizedEvent:
 
 
 def utc(*parts: int, us: int = 0) -> datetime:
-    return datetime(*parts, us, tzinfo=timezone.utc)
+    return datetime(*parts, us, tzinfo=UTC)
 
 
 def pm(**fields) -> NormalizedEvent:

@@ -1,6 +1,6 @@
 """tracker.providers.sendcloud.parse: recorded SendCloud pushes -> normalized events."""
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from urllib.parse import urlencode
 
 import pytest
@@ -11,7 +11,7 @@ from tracker.providers.sendcloud.parse import IGNORED_EVENTS, PROVIDER, TYPE_MAP
 from tracker.providers.sendcloud.facts import FORM, SUB_STAT_MEANINGS
 
 JSON = "application/json"
-RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)
+RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def parse_fixture(name: str, content_type: str | None = None) -> list[NormalizedEvent]:
@@ -29,7 +29,7 @@ def parse_form(received_at: datetime = RECEIVED, **fields) -> list[NormalizedEve
 
 
 def utc(*parts: int, ms: int = 0) -> datetime:
-    return datetime(*parts, ms * 1000, tzinfo=timezone.utc)
+    return datetime(*parts, ms * 1000, tzinfo=UTC)
 
 
 def sendcloud(**fields) -> NormalizedEvent:
@@ -309,7 +309,7 @@ def test_a_redelivery_with_a_new_token_is_the_same_event():
 
 
 def test_a_re_signed_fixture_is_still_the_same_event_at_the_new_time():
-    now = datetime(2031, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    now = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
     body, headers = signed_request(fixture("json/delivered.json"), EXAMPLE_SECRET, now=now)
 
     [event] = parse(body, headers["Content-Type"], received_at=RECEIVED)
@@ -373,7 +373,7 @@ def test_mapping_row(code, event_type, status, bounce_type, key_code):
 
 def test_mapping_covers_exactly_the_documented_codes():
     assert set(TYPE_MAP) == {row[0] for row in MAPPING}
-    assert IGNORED_EVENTS == {"route"}
+    assert {"route"} == IGNORED_EVENTS
 
 
 @pytest.mark.parametrize("encoding", ["form", "json"])
@@ -571,7 +571,7 @@ def test_opens_at_different_times_are_different_events():
     [
         ("1717236000", utc(2024, 6, 1, 10, 0, 0)),  # seconds
         ("1717236000123", utc(2024, 6, 1, 10, 0, 0, ms=123)),  # milliseconds
-        ("1717236000.5", datetime(2024, 6, 1, 10, 0, 0, 500000, tzinfo=timezone.utc)),
+        ("1717236000.5", datetime(2024, 6, 1, 10, 0, 0, 500000, tzinfo=UTC)),
         ("2024-06-01T10:00:00Z", utc(2024, 6, 1, 10, 0, 0)),
     ],
 )

@@ -1,6 +1,6 @@
 """tracker.providers.sendgrid.parse: recorded Event Webhook batches -> normalized events."""
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ from tracker.providers.common.errors import PayloadError
 from tracker.providers.sendgrid.parse import PROVIDER, TYPE_MAP, parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sendgrid"
-RECEIVED = datetime(2030, 1, 1, tzinfo=timezone.utc)
+RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def fixture(name: str) -> bytes:
@@ -23,7 +23,7 @@ def run(payload: bytes | list, received_at: datetime = RECEIVED, content_type: s
 
 
 def at(hour: int, minute: int, second: int) -> datetime:
-    return datetime(2024, 5, 1, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(2024, 5, 1, hour, minute, second, tzinfo=UTC)
 
 
 def sendgrid(**fields) -> NormalizedEvent:

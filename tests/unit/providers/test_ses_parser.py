@@ -4,7 +4,7 @@ What each recorded payload gives, exactly, is in test_ses_recorded_payloads.py."
 import copy
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -321,9 +321,9 @@ def test_an_event_without_any_time_takes_the_fallback():
     del payload["open"]["timestamp"]
     del payload["mail"]["timestamp"]
 
-    [event] = parse(payload, fallback_time=datetime(2031, 2, 3, tzinfo=timezone.utc))
+    [event] = parse(payload, fallback_time=datetime(2031, 2, 3, tzinfo=UTC))
 
-    assert event.occurred_at == datetime(2031, 2, 3, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2031, 2, 3, tzinfo=UTC)
 
 
 def test_the_fallback_time_must_be_aware():

@@ -1,12 +1,12 @@
 """tracker.providers.common.timestamps: lenient parsing to aware UTC datetimes."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
 from tracker.providers.common.timestamps import parse_timestamp
 
-MILLIS = datetime(2016, 1, 27, 14, 59, 38, 237000, tzinfo=timezone.utc)
-SECONDS = datetime(2016, 1, 27, 14, 59, 38, tzinfo=timezone.utc)
+MILLIS = datetime(2016, 1, 27, 14, 59, 38, 237000, tzinfo=UTC)
+SECONDS = datetime(2016, 1, 27, 14, 59, 38, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -14,7 +14,7 @@ SECONDS = datetime(2016, 1, 27, 14, 59, 38, tzinfo=timezone.utc)
     [
         ("2016-01-27T14:59:38.237Z", MILLIS),
         ("2016-01-27T14:59:38Z", SECONDS),
-        ("2018-10-08T14:05:45 +0000", datetime(2018, 10, 8, 14, 5, 45, tzinfo=timezone.utc)),
+        ("2018-10-08T14:05:45 +0000", datetime(2018, 10, 8, 14, 5, 45, tzinfo=UTC)),
         ("2016-01-27T14:59:38.237+00:00", MILLIS),
         ("2016-01-27T14:59:38.237+0000", MILLIS),
         ("2016-01-27 14:59:38.237z", MILLIS),
@@ -28,14 +28,14 @@ SECONDS = datetime(2016, 1, 27, 14, 59, 38, tzinfo=timezone.utc)
         (1453906778.237, MILLIS),
         ("1453906778", SECONDS),
         ("1453906778.237", MILLIS),
-        (0, datetime(1970, 1, 1, tzinfo=timezone.utc)),
+        (0, datetime(1970, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_accepts_iso_variants_and_epoch_seconds(value, expected):
     parsed = parse_timestamp(value)
 
     assert parsed == expected
-    assert parsed.tzinfo is timezone.utc
+    assert parsed.tzinfo is UTC
     assert parsed.microsecond == expected.microsecond
 
 

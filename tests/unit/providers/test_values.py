@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 
@@ -39,7 +39,7 @@ def test_digest_hashes_non_ascii_as_escapes_unless_told_otherwise():
 
 
 def test_digest_writes_what_json_cannot_hold_as_text():
-    moment = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    moment = datetime(2024, 1, 2, tzinfo=UTC)
     assert values.digest({"at": moment}) == values.digest({"at": str(moment)})
 
 
@@ -54,7 +54,7 @@ def test_digest_writes_what_json_cannot_hold_as_text():
         "2018-10-08T16:05:45+02:00",
         1539007545,
         "1539007545",
-        datetime(2018, 10, 8, 14, 5, 45, tzinfo=timezone.utc),
+        datetime(2018, 10, 8, 14, 5, 45, tzinfo=UTC),
         datetime(2018, 10, 8, 9, 5, 45, tzinfo=timezone(timedelta(hours=-5))),
     ],
 )
@@ -147,7 +147,7 @@ def test_first_text_skips_blank_strings_and_non_strings_and_returns_as_given():
 
 
 def test_parse_time_names_where_the_bad_value_was():
-    moment = datetime(2018, 10, 8, 14, 5, 45, tzinfo=timezone.utc)
+    moment = datetime(2018, 10, 8, 14, 5, 45, tzinfo=UTC)
     assert values.parse_time("2018-10-08T14:05:45Z", "x") == moment
     with pytest.raises(PayloadError, match=r"^bounce\.timestamp: not a timestamp: 'soon'"):
         values.parse_time("soon", "bounce.timestamp")
@@ -156,7 +156,7 @@ def test_parse_time_names_where_the_bad_value_was():
 def test_optional_time_is_none_only_when_missing():
     assert values.optional_time(None, "t") is None
     assert values.optional_time("", "t") is None
-    assert values.optional_time(0, "t") == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert values.optional_time(0, "t") == datetime(1970, 1, 1, tzinfo=UTC)
     with pytest.raises(PayloadError, match="^t: "):
         values.optional_time("  ", "t")
 
@@ -190,7 +190,7 @@ def test_checked_address_refuses_what_is_no_address_naming_where():
 _IDENTITY = dict(
     message_id="m-1",
     recipient="jane@example.com",
-    occurred_at=datetime(2024, 5, 1, tzinfo=timezone.utc),
+    occurred_at=datetime(2024, 5, 1, tzinfo=UTC),
     event_key="p:k",
 )
 

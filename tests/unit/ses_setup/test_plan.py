@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -139,7 +139,7 @@ def test_a_missing_subscription_is_made_to_the_sources_hook():
 
 
 def test_a_pending_subscription_is_subscribed_again_and_says_what_the_tracker_saw():
-    handshake = Handshake(received_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), inbox_state="pending")
+    handshake = Handshake(received_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), inbox_state="pending")
     plan = make_plan(request(), connected(subscriptions=(Subscription(HOOK, None, pending=True),),
                                           handshake=handshake))
     finding = next(f for f in plan.findings if f.link == "subscription")

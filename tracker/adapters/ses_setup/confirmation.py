@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime
-from typing import Callable
+from collections.abc import Callable
 
 from tracker.db import repository
 from tracker.db.engine import Database

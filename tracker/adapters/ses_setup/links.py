@@ -5,7 +5,8 @@ import dataclasses
 import re
 import shlex
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tracker.db.sources import SourceInfo

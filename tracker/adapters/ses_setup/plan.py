@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from tracker.domain import inbox
 from tracker.adapters.ses_setup import changes as c
@@ -214,4 +214,4 @@ def handshake_summary(handshake: Handshake, hook: str | None) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "never" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 SID = "TrackerSesPublish"  # the statement connect owns; IAM allows only letters and digits in a Sid
 SES_PRINCIPAL = "ses.amazonaws.com"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from botocore.exceptions import ClientError
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ HANDSHAKE_LOOKBACK = timedelta(days=3)  # SNS drops a subscription left pending 
 
 def read_state(request: Request, clients: AwsClients, db: Database, *, now: datetime | None = None) -> State:
     """Every link of ``request``; raises SetupError when the tracker account does not exist."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         account = repository.account_by_name(session, request.account)
         if account is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection

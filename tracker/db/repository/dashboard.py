@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlalchemy import func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
@@ -57,7 +57,7 @@ def _bucket(session: Session, unit: str):
 def _as_utc(value) -> datetime:
     if isinstance(value, str):  # SQLite answers text
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=UTC)
 
 
 def provider_buckets(session: Session, account_id: int, since: datetime, unit: str,

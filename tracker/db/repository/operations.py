@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session

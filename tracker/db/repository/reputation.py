@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session

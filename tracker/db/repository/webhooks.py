@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import Float, Integer, Text, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session

@@ -1,7 +1,7 @@
 """Marshmallow schemas of the native API: query arguments in, deliveries and events out."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
@@ -19,7 +19,7 @@ class UtcDateTime(fields.AwareDateTime):
     """ISO 8601, UTC when no zone is named, loaded as UTC within years 1-9999 (tracker.http.moments)."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(default_timezone=timezone.utc, **kwargs)
+        super().__init__(default_timezone=UTC, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return moments.in_utc(super()._deserialize(value, attr, data, **kwargs))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 # ISO 8601 as providers actually write it: "T" or a space between date and time, optional
 # fraction, and "Z", "+00:00", "+0000" or "+00" with or without a space before it (SES
@@ -51,7 +51,7 @@ def _from_epoch(seconds: int | float, original: object) -> datetime:
     if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError(f"not a timestamp: {original!r}; {_EXPECTED}")
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise ValueError(f"timestamp out of range: {original!r} ({exc})") from None
 
@@ -62,7 +62,7 @@ def _from_iso(match: re.Match[str], original: str) -> datetime:
     # so a timestamp never moves into the next second.
     microsecond = int((fields["fraction"] or "0")[:6].ljust(6, "0"))
     try:
-        zone = timezone.utc
+        zone = UTC
         if fields["sign"]:
             off_minute = int(fields["off_minute"] or 0)
             if off_minute >= 60:
@@ -79,6 +79,6 @@ def _from_iso(match: re.Match[str], original: str) -> datetime:
             microsecond,
             tzinfo=zone,
         )
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         raise ValueError(f"not a valid timestamp: {original!r} ({exc})") from None

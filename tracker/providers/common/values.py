@@ -4,8 +4,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Mapping
 
 from tracker.domain import BounceType, EventType, NormalizedEvent, normalize_address
 from tracker.providers.common.errors import PayloadError
@@ -48,7 +49,7 @@ def key_time(value: Any) -> str | None:
         except ValueError:
             return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime(KEY_TIME_FORMAT)
 
 

@@ -18,7 +18,7 @@ import binascii
 import dataclasses
 import hmac
 from datetime import datetime
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class AuthenticationFailed(Exception):

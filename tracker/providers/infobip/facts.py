@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import datetime, timedelta, UTC
+from typing import Any
+from collections.abc import Mapping
 
 from tracker.domain import BounceType
 from tracker.providers.common import values
@@ -20,7 +21,7 @@ JSONObject = Mapping[str, Any]
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- delivery reports (provider-formats §3.1) ---------------------------------------------

@@ -33,7 +33,8 @@ import dataclasses
 import json
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as DefusedElementTree

@@ -41,7 +41,7 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
@@ -175,7 +175,7 @@ def _credential(block: dict[str, Any], name: str) -> str:
 def _check_freshness(timestamp: float, now: datetime) -> None:
     if now.tzinfo is None:
         raise ValueError("request.now must be timezone-aware")
-    signed_at = datetime.fromtimestamp(timestamp, tz=timezone.utc)  # 11 digits: before year 5200
+    signed_at = datetime.fromtimestamp(timestamp, tz=UTC)  # 11 digits: before year 5200
     if signed_at > now + MAX_FUTURE_SKEW:
         raise AuthenticationFailed(
             403, f"the Mailgun signature timestamp {signed_at:%Y-%m-%dT%H:%M:%SZ} is in the future"

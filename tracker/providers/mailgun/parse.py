@@ -29,7 +29,8 @@ import json
 from datetime import datetime
 from email.utils import getaddresses
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from tracker.providers.common import bounded_json
 from tracker.domain import BounceType, EventType, NormalizedEvent

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from tracker.domain import BounceType, EventType
 from tracker.providers.common.values import compact, text

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from urllib.parse import parse_qs
 
 from tracker.providers.common import bounded_json
@@ -39,7 +39,7 @@ MAX_TOKEN_LENGTH = 200
 
 _SIGNED = ("timestamp", "token", "signature")
 _MILLISECONDS_ABOVE = 10**11
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def authenticate(request: WebhookRequest, secret: str | None) -> str | None:

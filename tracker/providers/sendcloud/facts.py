@@ -8,7 +8,8 @@ provider-formats.md §4.1-4.2.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from tracker.providers.common import bounded_json

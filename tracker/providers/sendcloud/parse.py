@@ -9,10 +9,11 @@ See provider-formats.md §4.1 (push, encodings) and §4.2 (events and fields).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.common.errors import PayloadError
@@ -241,7 +242,7 @@ def _unmapped(event: str, fields: Fields, occurred_at: datetime, stamp: str) -> 
 
 # --- time ----------------------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The unit of timestamp is undocumented [§4.1, U]. 10**11 seconds is the year 5138 and
 # 10**11 milliseconds is March 1973, so a larger value can only be milliseconds.
 _MILLISECONDS_ABOVE = 10**11

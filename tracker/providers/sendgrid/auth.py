@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -89,7 +89,7 @@ def authenticate(request: WebhookRequest, secret: str | None) -> str | None:
 
     # Checked after the signature, so "stale" is only ever said of a genuine request.
     try:
-        signed_at = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
+        signed_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise AuthenticationFailed(403, f"{TIMESTAMP_HEADER} is out of range: {timestamp[:40]!r}") from None
     if request.now - signed_at > MAX_AGE:

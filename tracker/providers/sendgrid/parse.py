@@ -24,7 +24,8 @@ import json
 import re
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from tracker.providers.common import bounded_json
 from tracker.domain import BounceType, EventType, NormalizedEvent

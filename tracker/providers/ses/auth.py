@@ -18,8 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping, Protocol
+from datetime import datetime, UTC
+from typing import Any, Protocol
+from collections.abc import Mapping
 from urllib.parse import SplitResult, urlsplit
 
 from cryptography import x509
@@ -202,4 +203,4 @@ def _parse_timestamp(value: Any) -> datetime:
         raise SignatureError(f"Timestamp {value!r} is not an ISO-8601 date and time.") from None
     if parsed.tzinfo is None:
         raise SignatureError(f"Timestamp {value!r} has no time zone.")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)

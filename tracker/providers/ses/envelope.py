@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from tracker.providers.common import bounded_json
 from tracker.domain import inbox

@@ -5,7 +5,8 @@ table in tracker.providers.ses.parse names which one each SES type uses. Pure.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from tracker.domain import BounceType
 from tracker.providers.common.values import Facts, compact, text

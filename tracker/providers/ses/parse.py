@@ -10,7 +10,8 @@ import dataclasses
 import json
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from tracker.providers.common import bounded_json
 from tracker.domain import EventType, NormalizedEvent

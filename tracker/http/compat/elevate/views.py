@@ -15,7 +15,7 @@ So "|" separates like ",", and names the resource does not have are skipped in `
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import Blueprint, g, jsonify, request
 from tracker.db import keys, repository
@@ -208,7 +208,7 @@ def _message(delivery: Delivery) -> str | None:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _number(value):

@@ -32,7 +32,7 @@ Where the seeds are silent (each choice is tested):
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Any
 from xml.etree import ElementTree
 
@@ -315,13 +315,13 @@ def _compact(item: dict) -> dict:
 
 def _log_time(moment: datetime) -> str:
     """2021-01-02T01:00:00.123Z, as the logs seed shows."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _report_time(moment: datetime) -> str:
     """2016-08-31T13:25:18.477+0000, as the reports seed shows."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 

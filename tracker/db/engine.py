@@ -40,10 +40,6 @@ class Database:
                     self._pid = os.getpid()
         return self._engine
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.url.startswith("sqlite")
-
     def session(self) -> Session:
         self.engine  # noqa: B018  (creates the factory in this process)
         assert self._sessions is not None

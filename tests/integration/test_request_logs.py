@@ -172,7 +172,6 @@ def test_a_webhook_row_keeps_its_request_id_and_every_answer_carries_one(app):
 def test_an_acknowledgement_keeps_the_request_id_on_its_inbox_row(app, pki):
     """The native acknowledge writes an inbox row like a receiver does: it keeps the request's id too."""
     from tests.support.ses_events import bounce
-
     from tracker.db import repository
     from tracker.providers.acknowledgements import parse as acknowledgements
 

@@ -98,8 +98,9 @@ def render_error(error: ApiError) -> Response:
     """Any refusal under /apiv2/ in SendCloud's envelope (``result`` false).
 
     What is wrong with the parameters (400, 401) is HTTP 200, as every SendCloud answer, and
-    so is the rate limit (SendCloud's own body, ``statuscode`` 50000); what concerns the HTTP request itself keeps its status (404, 405 with Allow, 413), and
-    a database outage is 503 with Retry-After, so that a client retries.
+    so is the rate limit (SendCloud's own body, ``statuscode`` 50000); what concerns the HTTP
+    request itself keeps its status (404, 405 with Allow, 413), and a database outage is 503
+    with Retry-After, so that a client retries.
     """
     if error.status == 429:  # the rate limit: exactly the seed's TIPS 5 body, HTTP 200, no Retry-After
         return _json(RATE_LIMITED)

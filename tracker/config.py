@@ -84,7 +84,3 @@ class Config:
             log_level=_choice(env, "TRACKER_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
                               cls.log_level, upper=True),
         )
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")

@@ -241,6 +241,26 @@ def test_a_revoked_key_fails_authentication(app, tenant):
     assert get(app, tenant)["result"] is True  # the other key lives
 
 
+def test_a_read_only_key_queries_by_get_and_post_alike(app, tenant):
+    # The query reads whichever method carries it: a POST here is not a write to refuse.
+    with app.extensions["tracker"].db.transaction() as session:
+        reader = repository.create_api_key(session, session.get(Account, tenant.account_id), role="read-only")
+    form = {"apiUser": "u", "apiKey": reader, "days": "1"}
+    for response in (app.test_client().get(PATH, query_string=form), app.test_client().post(PATH, data=form)):
+        assert response.status_code == 200 and response.json["result"] is True, response.json
+
+
+def test_a_refused_caller_is_not_counted_and_bad_parameters_are_after_the_limit(make_app, redis_url):
+    app = make_app(rate_limits="sendcloud=1", broker_url=redis_url)
+    tenant = make_tenant(app, "acme", ["*"])
+    for _ in range(3):  # failed authentication spends nothing of the account's limit
+        assert get(app, tenant, apiKey="trk_0000000000000000_nope")["statusCode"] == 40005
+    assert get(app, tenant, days="0")["statusCode"] == 40202  # counted, then refused for its parameters
+    limited = app.test_client().get(PATH, query_string={"apiUser": "u", "apiKey": tenant.key, "days": "0"})
+    assert (limited.status_code, limited.json["statuscode"]) == (200, 50000)  # the limit is checked first
+    assert "Retry-After" not in limited.headers  # SendCloud's answer, as TIPS 5 gives it
+
+
 @pytest.mark.parametrize("params, code", [
     ({"days": None}, 40201),  # no time span at all
     ({"days": None, "startDate": "2024-06-01"}, 40201),  # half a span

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import stack_env
-from tests.support.harness import FIXTURES, make_tenant
+from tests.support.harness import FIXTURES, drain, make_tenant
 from tests.support.processes import free_port, poll, python, running, wait_for_log, wait_for_port
 from tests.support.sns_signing import notification
 
@@ -167,3 +167,26 @@ def test_a_webhook_row_keeps_its_request_id_and_every_answer_carries_one(app):
         [echoed] = answer.headers.getlist("X-Request-Id")
         assert len(echoed) == 32 and echoed not in made
         made.add(echoed)
+
+
+def test_an_acknowledgement_keeps_the_request_id_on_its_inbox_row(app, pki):
+    """The native acknowledge writes an inbox row like a receiver does: it keeps the request's id too."""
+    from tests.support.ses_events import bounce
+    from tracker.db import repository
+    from tracker.providers.acknowledgements import parse as acknowledgements
+
+    tenant = make_tenant(app, "acme", ["*"])
+    client = app.test_client()
+    envelope = json.dumps(pki.sign(notification(bounce("m1", "r@example.com", "Permanent", "fb1",
+                                                       "2026-11-20T10:00:00.000Z"))))
+    assert client.post(tenant.hook, data=envelope).status_code == 200
+    drain(app)
+    [delivery] = client.get("/api/v1/deliveries", headers=tenant.auth).json["data"]
+
+    answer = client.post(f"/api/v1/deliveries/{delivery['id']}/acknowledge",
+                         headers={**tenant.auth, "X-Request-Id": "ack-77"})
+    assert (answer.status_code, answer.headers["X-Request-Id"]) == (200, "ack-77")
+    with app.extensions["tracker"].db.session() as session:
+        [row] = repository.list_inbox_events(session, repository.EventFilter(
+            provider=acknowledgements.PROVIDER, account_id=tenant.account_id), after_id=0, limit=10)
+        assert row.request_id == "ack-77"

@@ -42,11 +42,12 @@ def test_every_long_running_service_has_a_healthcheck_and_web_checks_readiness()
     assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
 
 
-def test_the_shared_environment_carries_the_secret_key_and_the_metrics_directory():
+def test_the_shared_environment_carries_the_secret_key_the_metrics_directory_and_json_logs():
     for name, service in SERVICES.items():
         if service.get("image") == "delivery-status-tracker":
             environment = service["environment"]
             assert "TRACKER_SECRET_KEY" in environment, name
+            assert environment.get("TRACKER_LOG_FORMAT") == "json", name
             assert "PROMETHEUS_MULTIPROC_DIR" in environment, name
             mounts = [volume for volume in service.get("volumes", []) if isinstance(volume, dict)]
             assert any(m["type"] == "tmpfs" and m["target"] == environment["PROMETHEUS_MULTIPROC_DIR"]

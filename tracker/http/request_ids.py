@@ -2,7 +2,8 @@
 
 Set around the whole request (a WSGI middleware, so error pages and Flask's own 500 log
 carry it too), in every log line written meanwhile, and echoed in the X-Request-Id
-response header. The receivers store it on the inbox row they write.
+response header. The receivers and the native acknowledgement store it on the inbox row
+they write.
 """
 from __future__ import annotations
 

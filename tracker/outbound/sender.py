@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from tracker.adapters import metrics
 from tracker.db import repository
 from tracker.db.engine import Database
-from tracker.db.models import WebhookSubscription, utcnow
+from tracker.db.models import utcnow
 from tracker.outbound import destinations, http, retry, signing
 from tracker.outbound.leases import Leases
 
@@ -180,7 +180,7 @@ def _record_failure(session, event_id, lease, response, outcome, settings: Sende
                               error=response.error, at=now)
     if event.state != "sending" or event.leased_until != lease:
         return False  # the lease ran out mid-POST and another sender has the event now: its outcome decides
-    subscription = session.get(WebhookSubscription, event.subscription_id)
+    subscription = repository.subscription_of(session, None, event.subscription_id)
     event.leased_until = None
     window_ends = event.retry_window_start + settings.max_age
     if outcome is retry.Outcome.RETRY and not retry.should_park(event.retry_window_start, now, settings.max_age):

@@ -15,16 +15,18 @@ if TYPE_CHECKING:  # only named: callers hand the services in (tracker.services 
 
 
 def acknowledge(app: Services, account_id: int, message_id: str, recipient: str, *, by: str,
-                note: str | None) -> None:
+                note: str | None, request_id: str | None = None) -> None:
     """Record ``by``'s acknowledgement of the delivery in the inbox and apply it through the worker path.
 
     Recorded like a provider event, so a replay or a rebuild from the inbox keeps it; applied
     at once, so the caller reads the new status straight after. Whether the delivery may be
-    acknowledged is the caller's check (tracker.domain.can_acknowledge).
+    acknowledged is the caller's check (tracker.domain.can_acknowledge). ``request_id``: the
+    asking request's id, kept on the inbox row as a receiver keeps its own.
     """
     record = acknowledgements.body(message_id=message_id, recipient=recipient, by=by, at=utcnow(), note=note)
     with app.db.engine.begin() as connection:
         inbox_id = repository.store_inbox_event(
             connection, source_id=None, account_id=account_id, provider=acknowledgements.PROVIDER,
-            kind=inbox.ACKNOWLEDGEMENT, dedupe_key=f"ack:{uuid.uuid4()}", body=record)
+            kind=inbox.ACKNOWLEDGEMENT, dedupe_key=f"ack:{uuid.uuid4()}", body=record,
+            request_id=request_id)
     ingest.process_rows(app.db, [inbox_id], app.confirmer, app.settings)

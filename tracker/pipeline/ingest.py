@@ -57,7 +57,6 @@ class BatchResult:
     processed: int = 0
     failed: int = 0
     retrying: int = 0
-    events_applied: int = 0
     transitions: list = dataclasses.field(default_factory=list)  # MergedDelivery rows whose status changed
     webhooks_queued: int = 0
 
@@ -189,12 +188,12 @@ def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedE
     """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
     rows = [row for row, _ in group]
     events = [(row, event) for row, row_events in group for event in row_events]
-    added, merged = _apply(session, events, now, settings)
+    _, merged = _apply(session, events, now, settings)
     _record_messages(session, _messages(rows, events), now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
-    return BatchResult(processed=len(rows), events_applied=added, transitions=transitions, webhooks_queued=queued)
+    return BatchResult(processed=len(rows), transitions=transitions, webhooks_queued=queued)
 
 
 def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFacts]], now) -> None:

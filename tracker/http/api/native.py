@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from tracker.pipeline import acknowledgement
 from tracker.db import repository
+from tracker.http import request_ids
 from tracker.http.auth import require_key
 from tracker.http.api.schemas import DeliveryQuery, DeliverySchema, delivery_item, event_item
 from tracker.http.args import items_page, load_args, load_body
@@ -72,6 +73,6 @@ def acknowledge(delivery_id: int):
     if refusal is not None:
         raise ApiError(409, "conflict", refusal)
     acknowledgement.acknowledge(app, g.account_id, delivery.message_id, delivery.recipient,
-                                by=f"key:{g.key_id}", note=note)
+                                by=f"key:{g.key_id}", note=note, request_id=request_ids.current())
     with app.db.session() as session:
         return jsonify(_delivery.dump(repository.delivery_of_account(session, g.account_id, delivery_id)))

@@ -5,8 +5,9 @@ against it): apispec renders the marshmallow schemas the views really use, for t
 parameters as for their bodies, and every status an operation can answer is listed, with the
 error shape of its API style. Every operation may also answer 414 and 431 (a request line or
 headers past the server's limits, answered by gunicorn before the app; see
-tracker.http.gunicorn_config) and 503 (the database is away). tracker.http.api.openapi_compat holds the
-compatible APIs' paths.
+tracker.http.gunicorn_config) and 503 (the database is away). Every answer of the app carries
+X-Request-Id (declared once, on every response but gunicorn's). tracker.http.api.openapi_compat
+holds the compatible APIs' paths.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 
+from tracker.adapters.logs import REQUEST_ID_LENGTH
 from tracker.http.api.openapi_parts import errors, ok, operation, path_id, ref
 
 blueprint = Blueprint("openapi", __name__)
+GUNICORN_ANSWERS = ("414", "431")  # answered before the app: no request id
 
 
 def native(summary: str, parameters: list, responses: dict, *, codes: tuple[str, ...] = (), **kwargs) -> dict:
@@ -197,6 +200,18 @@ def _no_unreadable_characters(document: dict) -> dict:
     return document
 
 
+def _request_id_on_every_answer(document: dict) -> dict:
+    """Declare X-Request-Id (tracker.http.request_ids) once, on every answer the app gives: every
+    response of every operation but 414 and 431, which gunicorn answers before the app."""
+    header = {"$ref": "#/components/headers/RequestId"}
+    for operations in document["paths"].values():
+        for found in operations.values():
+            for status, response in found["responses"].items():
+                if status not in GUNICORN_ANSWERS:
+                    response.setdefault("headers", {})["X-Request-Id"] = header
+    return document
+
+
 @functools.cache
 def document() -> dict:
     from tracker.http.api import openapi_compat
@@ -217,11 +232,15 @@ def document() -> dict:
         "sendcloud": {"type": "apiKey", "in": "query", "name": "apiKey"},
     }.items():
         spec.components.security_scheme(name, scheme)
+    spec.components.header("RequestId", {
+        "description": "this request's id: the caller's X-Request-Id when it is a short token of safe characters, "
+                       "else a new one; the log lines and the inbox row the request wrote carry it",
+        "required": True, "schema": {"type": "string", "pattern": f"^[A-Za-z0-9._:-]{{1,{REQUEST_ID_LENGTH}}}$"}})
     _native_components(spec)
     openapi_compat.components(spec)
     for path, operations in {**_native_paths(), **openapi_compat.paths()}.items():
         spec.path(path=path, operations=operations)
-    return _no_unreadable_characters(spec.to_dict())
+    return _request_id_on_every_answer(_no_unreadable_characters(spec.to_dict()))
 
 
 @blueprint.get("/api/v1/openapi.json")

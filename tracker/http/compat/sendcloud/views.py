@@ -37,8 +37,9 @@ import json
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
-from flask import Blueprint, Response, request
-from tracker.http import credentials, page_marks, ratelimit
+from flask import Blueprint, Response, g, request
+from tracker.http import credentials, page_marks
+from tracker.http.auth import guarded
 from tracker.http.compat.sendcloud.mapping import (
     DIAGNOSTICS,
     REASONS,
@@ -53,7 +54,7 @@ from tracker.domain import Status, normalize_address
 from tracker.http.errors import ApiError
 from tracker.db import repository
 from tracker.db.models import Delivery
-from tracker.db.repository import SendCloudCodes, SendCloudFilter, Span
+from tracker.db.repository import Caller, SendCloudCodes, SendCloudFilter, Span
 from tracker.services import services
 
 blueprint = Blueprint("compat_sendcloud", __name__)
@@ -96,10 +97,13 @@ class SendCloudError(Exception):
 def render_error(error: ApiError) -> Response:
     """Any refusal under /apiv2/ in SendCloud's envelope (``result`` false).
 
-    What is wrong with the parameters (400, 401) is HTTP 200, as every SendCloud answer;
-    what concerns the HTTP request itself keeps its status (404, 405 with Allow, 413), and
-    a database outage is 503 with Retry-After, so that a client retries.
+    What is wrong with the parameters (400, 401) is HTTP 200, as every SendCloud answer, and
+    so is the rate limit (SendCloud's own body, ``statuscode`` 50000); what concerns the HTTP
+    request itself keeps its status (404, 405 with Allow, 413), and a database outage is 503
+    with Retry-After, so that a client retries.
     """
+    if error.status == 429:  # the rate limit: exactly the seed's TIPS 5 body, HTTP 200, no Retry-After
+        return _json(RATE_LIMITED)
     code = {400: BAD_REQUEST, 401: AUTH_FAILED, 503: UNAVAILABLE}.get(error.status, error.status)
     response = _json({"result": False, "statusCode": code, "message": error.detail or error.error, "info": {}})
     response.status_code = 200 if error.status in (400, 401) else error.status
@@ -107,13 +111,26 @@ def render_error(error: ApiError) -> Response:
     return response
 
 
+def _caller() -> Caller:
+    """SendCloud's caller: an ``apiKey`` parameter, with an ``apiUser`` of any value beside it."""
+    params = request.values
+    api_user, api_key = (params.get("apiUser") or "").strip(), (params.get("apiKey") or "").strip()
+    caller = credentials.caller_from_api_key(api_key) if api_user and api_key else None
+    if caller is None:
+        raise ApiError(401, "unauthorized", "认证失败")
+    return caller
+
+
+# A read-only key may query by POST too: the query reads whichever method carries it.
+require_sendcloud_auth = guarded("sendcloud", _caller, render=render_error, read_only=lambda: None)
+
+
 @blueprint.route("/apiv2/data/emailStatus", methods=["GET", "POST"])
+@require_sendcloud_auth
 def email_status():
     params = request.values
+    account_id, api_user = g.account_id, params["apiUser"].strip()
     try:
-        account_id, api_user = _authenticate(params)
-        if ratelimit.hit(account_id, "sendcloud") is not None:
-            return _json(RATE_LIMITED)
         start = _integer(params, "start", 0, BAD_START, maximum=MAX_START)
         limit = _integer(params, "limit", DEFAULT_LIMIT, BAD_LIMIT, maximum=MAX_LIMIT)
         where = _filtered(params)
@@ -129,14 +146,6 @@ def email_status():
     items = [_item(delivery, api_user) for delivery, _ in rows]
     return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
                   "info": {"total": str(total), "voListSize": len(items), "voList": items}})
-
-
-def _authenticate(params) -> tuple[int, str]:
-    api_user, api_key = (params.get("apiUser") or "").strip(), (params.get("apiKey") or "").strip()
-    caller = credentials.caller_from_api_key(api_key) if api_user and api_key else None
-    if caller is None:
-        raise SendCloudError(AUTH_FAILED, "认证失败")
-    return caller.account_id, api_user
 
 
 def _filtered(params) -> SendCloudFilter:

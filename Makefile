@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet -c constraints.txt
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test bench clean
 
@@ -20,7 +21,7 @@ run: $(RUN_STAMP)  # make run PORT=8081 HOST=0.0.0.0
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 3
 
-bench: $(TEST_STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py
 
 $(BIN)/python:
@@ -34,6 +35,10 @@ $(RUN_STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 $(TEST_STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[test]'
 	touch $@ $(RUN_STAMP)
+
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(PIP) -e '.[test,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) var *.egg-info

@@ -8,17 +8,42 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from typing import Callable, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
 from tracker.pipeline import inbox
-from tracker.db import repository
+from tracker.db import raw, repository
 from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
 from tracker.http.errors import ApiError
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
 from tracker.services import Services, SourceInfo
 
 SES = "ses"
+
+T = TypeVar("T")
+
+
+class SourceChanged(Exception):
+    """The source's token or secret changed after the request was checked against a cached copy."""
+
+
+def with_current_source(sources, token: str, handle: Callable[[], T]) -> T:
+    """Run a receiver's ``handle`` (which looks the source up by ``token``), once more on the
+    source read afresh when its cached copy may be stale: the insert found it changed, or it
+    refused the request (a secret rotated or a topic allowed a moment ago, in another process)."""
+    try:
+        return handle()
+    except SourceChanged:
+        sources.forget(token)
+    except ApiError as refused:
+        if refused.status not in (401, 403) or not sources.forget(token):
+            raise
+    try:
+        return handle()
+    except SourceChanged:  # changed again, this very moment: the sender retries
+        raise ApiError(503, "source_changed", "this source changed while the request was handled; retry",
+                       {"Retry-After": "1"}) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +56,8 @@ class Stored:
         return self.inbox_id is None
 
 
-def accept_sns(services: Services, source: SourceInfo, text: str) -> Stored:
-    """Verify an SNS envelope (HTTP body or SQS message body) and store it."""
+def accept_sns(services: Services, source: SourceInfo, text: str, *, check_source: bool = False) -> Stored:
+    """Verify an SNS envelope (HTTP body or SQS message body) and store it (``check_source``: see store)."""
     try:
         envelope = decode_envelope(text)
     except EnvelopeError as error:
@@ -45,7 +70,8 @@ def accept_sns(services: Services, source: SourceInfo, text: str) -> Stored:
         raise ApiError(503, "certificate_unavailable", str(error), {"Retry-After": "5"}) from None
     if not source.allows_topic(envelope.topic_arn):
         raise ApiError(403, "topic_not_allowed", f"{envelope.topic_arn} is not allowed for this source")
-    return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text)
+    return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text,
+                 check_source=check_source)
 
 
 def accept_raw_ses(services: Services, source: SourceInfo, text: str) -> Stored:
@@ -60,15 +86,21 @@ def accept_raw_ses(services: Services, source: SourceInfo, text: str) -> Stored:
 
 
 def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str, body: str,
-          content_type: str | None = None, replay_token: str | None = None) -> Stored:
-    """Insert and commit one raw event (idempotently), refusing a replay token seen before."""
+          content_type: str | None = None, replay_token: str | None = None,
+          check_source: bool = False) -> Stored:
+    """Insert and commit one raw event (idempotently), refusing a replay token seen before.
+
+    ``check_source``: store only while the source still has the token and secret of
+    ``source`` (a cached copy); SourceChanged if it no longer has.
+    """
+    guard = {"source_token": source.token, "source_secret": source.secret} if check_source else {}
     try:
-        with services.db.engine.begin() as connection:
+        with _transaction(services) as connection:
             if replay_token is not None:
                 repository.remember_replay_token(connection, source.id, replay_token)
             inbox_id = repository.store_inbox_event(
                 connection, source_id=source.id, account_id=source.account_id, provider=source.provider,
-                kind=kind, dedupe_key=dedupe_key, body=body, content_type=content_type,
+                kind=kind, dedupe_key=dedupe_key, body=body, content_type=content_type, **guard,
             )
     except IntegrityError:
         # Only the replay-token insert can conflict (the inbox insert ignores duplicates).
@@ -79,4 +111,15 @@ def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str,
             if repository.inbox_has(connection, source.id, dedupe_key):
                 return Stored(None, dedupe_key)
         raise ApiError(403, "replayed", "this request's one-time token was already used") from None
+    if inbox_id is None and check_source:
+        # Nothing inserted: a duplicate, or the source is not what the request was checked against.
+        with services.db.engine.connect() as connection:
+            if not repository.source_still_is(connection, source.id, source.token, source.secret):
+                raise SourceChanged(source.id)
     return Stored(inbox_id, dedupe_key)
+
+
+def _transaction(services: Services):
+    """A pooled DBAPI connection on PostgreSQL (the lean path), a Core transaction elsewhere."""
+    engine = services.db.engine
+    return raw.transaction(engine) if engine.dialect.name == "postgresql" else engine.begin()

@@ -21,7 +21,7 @@ blueprint = Blueprint("sns_receiver", __name__)
 @blueprint.post("/hooks/sns/<token>")
 def receive(token: str):
     try:
-        return _receive(token)
+        return intake.with_current_source(services().sources, token, lambda: _receive(token))
     except ApiError as refused:
         metrics.EVENTS_REFUSED.labels(intake.SES, refused.error).inc()
         raise
@@ -33,7 +33,8 @@ def _receive(token: str):
     if source is None or source.provider != intake.SES:
         raise ApiError(404, "unknown_source", "no SES source has this hook token")
 
-    body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
+    # Bounded by MAX_CONTENT_LENGTH (413 past it); cached: a stale source re-runs this once.
+    body = request.get_data()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -45,7 +46,7 @@ def _receive(token: str):
     if request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true" and not is_envelope(text):
         raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
                                         "on the subscription so SNS sends the signed envelope")
-    stored = intake.accept_sns(app, source, text)
+    stored = intake.accept_sns(app, source, text, check_source=True)
     if stored.duplicate:
         return jsonify({"status": "duplicate", "message_id": stored.dedupe_key}), 200
     app.waker.wake()

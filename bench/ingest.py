@@ -25,6 +25,7 @@ and the bench extra (pip install -e '.[bench]') for the peer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,7 +51,7 @@ PEER_PATH = "/ses/event-webhook/"
 PEER_TABLE = """CREATE TABLE peer_bounces (
     id bigserial PRIMARY KEY, message_id text NOT NULL, bounce_type text, raw_message text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now())"""
-PHASES = ("noop", "receiver+worker", "end_to_end", "peer")
+PHASES = ("noop", "receiver+worker", "end_to_end", "peer", "old_receiver")
 
 
 def bounce(message_id: str, recipient: str) -> dict:
@@ -195,6 +197,12 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--seed", type=int, default=12, help="shuffles the phase order of each round")
+    parser.add_argument("--commit-delay", type=int, default=0, metavar="US",
+                        help="PostgreSQL commit_delay (commit_siblings=1) on the tracker's and the peer's "
+                             "connections (needs a superuser, as the suite's PostgreSQL is)")
+    parser.add_argument("--old-tree", type=Path, metavar="DIR",
+                        help="also serve the receiver from another checkout (e.g. git worktree add DIR main) "
+                             "on the same database, measured in the same rounds: old vs new")
     parser.add_argument("--json", type=Path, help="also write every round's figures here")
     options = parser.parse_args()
 
@@ -219,14 +227,18 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     (tmp / "certs").mkdir()
     pki = SnsTestPki(tmp / "certs")
-    per_round = 2 * options.n  # the receiver's and the end to end phase's own events
+    # the receiver's, the end to end phase's and the old receiver's own events
+    per_round = (3 if options.old_tree else 2) * options.n
     warm = 200
     print(f"signing {warm + per_round * options.rounds} notifications ...", flush=True)
     bodies = sign_all(pki, 0, warm + per_round * options.rounds)
 
-    env = {"TRACKER_DATABASE_URL": url, "TRACKER_BROKER_URL": REDIS_URL, "TRACKER_SNS_CERT_DIR": str(pki.directory)}
+    pg_options = (f"-c commit_delay={options.commit_delay} -c commit_siblings=1" if options.commit_delay else "")
+    env = {"TRACKER_DATABASE_URL": url + (f"?options={quote(pg_options)}" if pg_options else ""),
+           "TRACKER_BROKER_URL": REDIS_URL, "TRACKER_SNS_CERT_DIR": str(pki.directory)}
     peer_env = {"BENCH_PEER_DATABASE_URL": peer_url, "BENCH_PEER_TOPIC_ARN": DEFAULT_TOPIC_ARN,
-                "BENCH_PEER_CERT_URL": pki.cert_url, "BENCH_PEER_CERT_PEM": str(pki.cert_path)}
+                "BENCH_PEER_CERT_URL": pki.cert_url, "BENCH_PEER_CERT_PEM": str(pki.cert_path),
+                "BENCH_PEER_PG_OPTIONS": pg_options}
     tracker_db = psycopg2.connect(_dsn(url))
     tracker_db.autocommit = True
     peer_db = psycopg2.connect(_dsn(peer_url))
@@ -241,9 +253,17 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
                   *common)
     worker = python("-m", "celery", "-A", "workers.celery_app", "worker", "--concurrency",
                     str(options.worker_concurrency), "--loglevel", "INFO", "-P", "prefork")
+    old_port = free_port()
+    old = python("-m", "gunicorn", "bench.noop_wsgi:app", "--bind", f"127.0.0.1:{old_port}", *common)
     load_before = os.getloadavg()
-    with running(gunicorn, env, tmp / "web.log") as web, running(peer, peer_env, tmp / "peer.log") as django, \
-            running(worker, env, tmp / "worker.log") as celery:
+    with contextlib.ExitStack() as stack:
+        web = stack.enter_context(running(gunicorn, env, tmp / "web.log"))
+        django = stack.enter_context(running(peer, peer_env, tmp / "peer.log"))
+        celery = stack.enter_context(running(worker, env, tmp / "worker.log"))
+        if options.old_tree:
+            old_web = stack.enter_context(running(old, {**env, "PYTHONPATH": str(options.old_tree.resolve())},
+                                                  tmp / "old.log", cwd=options.old_tree.resolve()))
+            wait_for_port(old_port, old_web, tmp / "old.log")
         wait_for_port(port, web, tmp / "web.log")
         wait_for_port(peer_port, django, tmp / "peer.log")
         wait_for_log(tmp / "worker.log", "ready", celery, timeout=60)
@@ -253,6 +273,8 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
         post_concurrently(port, "/bench/noop", bodies[:warm], options.clients)
         post_concurrently(port, f"/hooks/sns/{token}", bodies[:warm], options.clients)
         post_concurrently(peer_port, PEER_PATH, bodies[:warm], options.clients)
+        if options.old_tree:
+            post_concurrently(old_port, f"/hooks/sns/{token}", bodies[:warm], options.clients)  # duplicates
         applied = warm
         wait_applied(tracker_db, applied)
 
@@ -260,9 +282,10 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
         order = random.Random(options.seed)
         for number in range(options.rounds):
             first = warm + number * per_round
-            mine, e2e_bodies = bodies[first:first + options.n], bodies[first + options.n:first + per_round]
+            mine, e2e_bodies = bodies[first:first + options.n], bodies[first + options.n:first + 2 * options.n]
+            old_bodies = bodies[first + 2 * options.n:first + per_round]
             figures: dict = {}
-            phases = list(PHASES)
+            phases = [phase for phase in PHASES if options.old_tree or phase != "old_receiver"]
             order.shuffle(phases)
             for phase in phases:
                 if phase == "noop":
@@ -285,6 +308,16 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
                     with Meter(groups, Backends(tracker_db, _name(url))) as meter:
                         wait_applied(tracker_db, applied)
                     figures["worker"] = _figures(meter, options.n)
+                elif phase == "old_receiver":
+                    os.killpg(celery.pid, signal.SIGSTOP)
+                    try:
+                        with Meter({"gunicorn": old_web.pid}, Backends(tracker_db, _name(url))) as meter:
+                            post_concurrently(old_port, f"/hooks/sns/{token}", old_bodies, options.clients)
+                        figures["old_receiver"] = _figures(meter, options.n)
+                    finally:
+                        os.killpg(celery.pid, signal.SIGCONT)
+                    applied += options.n
+                    wait_applied(tracker_db, applied)
                 else:
                     with Meter(groups, Backends(tracker_db, _name(url))) as meter:
                         accepted, _ = post_concurrently(port, f"/hooks/sns/{token}", e2e_bodies, options.clients)
@@ -335,7 +368,7 @@ def report(rounds: list[dict], options) -> None:
     print(f"""
 ingest benchmark: {options.rounds} interleaved rounds of {options.n} distinct signed SES bounces per phase,
 {options.clients} client processes, gunicorn {options.web_workers} sync workers (tracker and peer alike),
-Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores. Median (min-max) over rounds.
+Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores, commit_delay {options.commit_delay} us. Median (min-max) over rounds.
 
   rates, per second                    median (min-max)
     204 route                          {_spread(column('noop', 'rate'), 0)}
@@ -358,6 +391,15 @@ Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores. Median (mi
     end to end                         {_spread(column('end_to_end', 'gunicorn_ms'))}   {_spread(column('end_to_end', 'worker_ms'))}   {_spread(column('end_to_end', 'postgres_ms'))}
     django-ses peer                    {_spread(column('peer', 'gunicorn_ms'))}                         {_spread(column('peer', 'postgres_ms'))}
   targets: gunicorn per accepted event <= 0.6 ms; PostgreSQL per event end to end <= 0.4 ms""")
+    if options.old_tree:
+        print(f"""
+  old vs new (--old-tree {options.old_tree}, same rounds, same database)
+    old receiver alone                 {_spread(column('old_receiver', 'rate'), 0)} /s
+    receiver vs the old receiver       {_spread(ratio('receiver', 'old_receiver'))}
+    old receiver vs the 204 route      {_spread(ratio('old_receiver', 'noop'))}
+    old receiver vs the peer           {_spread(ratio('old_receiver', 'peer'))}
+    old receiver CPU per event, ms     gunicorn {_spread(column('old_receiver', 'gunicorn_ms'))}, \
+PostgreSQL {_spread(column('old_receiver', 'postgres_ms'))}""")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ DATABASES = {
         "HOST": _url.hostname or "127.0.0.1",
         "PORT": str(_url.port or 5432),
         "CONN_MAX_AGE": None,
+        "OPTIONS": {"options": os.environ["BENCH_PEER_PG_OPTIONS"]} if os.environ.get("BENCH_PEER_PG_OPTIONS") else {},
     }
 }
 # The same topic check the tracker's source makes; signatures verified (django-ses's default).

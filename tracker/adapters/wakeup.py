@@ -58,11 +58,13 @@ class CeleryWaker:
         self._forked()
 
     def _forked(self) -> None:
-        """Fresh coalescing state for this process (a lock or timer never crosses a fork)."""
+        """Fresh coalescing state for this process (a lock or thread never crosses a fork)."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._last = float("-inf")  # when this process last asked Redis
         self._deferred = False  # a wake-up is due at the end of the current interval
+        self._due = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def redis(self):
@@ -78,23 +80,32 @@ class CeleryWaker:
             if self._deferred:
                 return False
             now = time.monotonic()
-            wait = self._last + self._every - now
-            if wait > 0:
-                # A daemon timer: a process that exits before it fires leaves the event to
-                # the sweep (seconds), like a wake-up lost with the broker.
+            if now < self._last + self._every:
                 self._deferred = True
-                timer = threading.Timer(wait, self._wake_deferred)
-                timer.daemon = True
-                timer.start()
+                if self._thread is None:
+                    # One daemon thread per process sends the deferred wake-ups (starting a
+                    # thread per interval cost more than the round trip it saves). A process
+                    # that exits before it fires leaves the event to the sweep (seconds),
+                    # like a wake-up lost with the broker.
+                    self._thread = threading.Thread(target=self._send_deferred, name="tracker-wake", daemon=True)
+                    self._thread.start()
+                self._due.set()
                 return False
             self._last = now
         return self.wake_now()
 
-    def _wake_deferred(self) -> None:
-        with self._lock:
-            self._deferred = False
-            self._last = time.monotonic()
-        self.wake_now()
+    def _send_deferred(self) -> None:
+        while True:
+            self._due.wait()
+            self._due.clear()
+            with self._lock:
+                wait = self._last + self._every - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self._lock:
+                self._deferred = False
+                self._last = time.monotonic()
+            self.wake_now()
 
     def wake_now(self) -> bool:
         """Publish a drain unless the flag says one is queued or running; True if one was published."""

@@ -42,6 +42,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu_meter import Backends, Meter  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 from tests.support.processes import free_port, python, running, wait_for_log, wait_for_port  # noqa: E402
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, SnsTestPki, notification  # noqa: E402
@@ -115,66 +116,6 @@ def post_concurrently(port: int, path: str, bodies: list[bytes], clients: int) -
     return elapsed, client_cpu
 
 
-def _ticks(pid: int) -> tuple[int, int, int] | None:
-    """(process group, user+system ticks) of a pid, None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return int(fields[2]), int(fields[11]) + int(fields[12]), pid
-
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user+system) of every live process in a process group."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*"):
-        found = _ticks(int(stat.name))
-        if found and found[0] == pgid:
-            total += found[1]
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-class Backends:
-    """CPU of the PostgreSQL backends serving one database, the benchmark's own poller excluded."""
-
-    def __init__(self, connection, database: str) -> None:
-        self._connection = connection
-        self._database = database
-
-    def snapshot(self) -> dict[int, int]:
-        with self._connection.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                           (self._database,))
-            pids = [pid for (pid,) in cursor.fetchall()]
-        return {pid: found[1] for pid in pids if (found := _ticks(pid))}
-
-    @staticmethod
-    def seconds(before: dict[int, int], after: dict[int, int]) -> float:
-        """CPU between two snapshots; a backend born in between counts from its start."""
-        return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / os.sysconf("SC_CLK_TCK")
-
-
-class Meter:
-    """Wall time and CPU of the gunicorn, worker and PostgreSQL backends around one phase."""
-
-    def __init__(self, groups: dict[str, int], backends: Backends) -> None:
-        self._groups = groups
-        self._backends = backends
-
-    def __enter__(self):
-        self.cpu = {name: -group_cpu(pgid) for name, pgid in self._groups.items()}
-        self._pg = self._backends.snapshot()
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *_exc):
-        self.wall = time.perf_counter() - self.started
-        for name, pgid in self._groups.items():
-            self.cpu[name] += group_cpu(pgid)
-        self.cpu["postgres"] = Backends.seconds(self._pg, self._backends.snapshot())
-
-
 def applied_count(connection) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM deliveries WHERE status = 'BOUNCED'")
@@ -207,6 +148,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--warm", type=int, default=200, help="warm-up requests per route (not measured)")
     parser.add_argument("--seed", type=int, default=12, help="shuffles the phase order of each round")
     parser.add_argument("--commit-delay", type=int, default=0, metavar="US",
                         help="PostgreSQL commit_delay (commit_siblings=1) on the tracker's and the peer's "
@@ -240,7 +182,7 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
     pki = SnsTestPki(tmp / "certs")
     # the receiver's, the end to end phase's and the old receiver's own events
     per_round = (3 if options.old_tree else 2) * options.n
-    warm = 200
+    warm = options.warm
     print(f"signing {warm + per_round * options.rounds} notifications ...", flush=True)
     bodies = sign_all(pki, 0, warm + per_round * options.rounds)
 
@@ -274,11 +216,13 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
         web = stack.enter_context(running(gunicorn, env, tmp / "web.log"))
         django = stack.enter_context(running(peer, peer_env, tmp / "peer.log"))
         celery = stack.enter_context(running(worker, env, tmp / "worker.log"))
-        stack.enter_context(running(beat, env, tmp / "beat.log"))
+        beat_process = stack.enter_context(running(beat, env, tmp / "beat.log"))
+        stack_processes = [web, django, celery, beat_process]
         if options.old_tree:
             old_web = stack.enter_context(running(old, {**env, "PYTHONPATH": str(options.old_tree.resolve())},
                                                   tmp / "old.log", cwd=options.old_tree.resolve()))
             wait_for_port(old_port, old_web, tmp / "old.log")
+            stack_processes.append(old_web)
         wait_for_port(port, web, tmp / "web.log")
         wait_for_port(peer_port, django, tmp / "peer.log")
         wait_for_log(tmp / "worker.log", "ready", celery, timeout=60)
@@ -347,6 +291,9 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
             rounds.append(figures)
             print(f"round {number + 1}/{options.rounds}: " + ", ".join(
                 f"{name} {phase['rate']:.0f}/s" for name, phase in figures.items()), flush=True)
+        for process in stack_processes:  # stop them all at once; the stack then waits for each
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
     for name, load in (("before", load_before), ("after", os.getloadavg())):
         print(f"load average {name}: " + " ".join(f"{value:.2f}" for value in load))
     tracker_db.close()

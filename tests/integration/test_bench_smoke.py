@@ -17,7 +17,7 @@ def test_ingest_bench_measures_every_phase_of_a_round(tmp_path, redis_url):
     figures = tmp_path / "rounds.json"
     finished = subprocess.run(
         [sys.executable, "bench/ingest.py", "-n", "20", "--rounds", "1", "--clients", "2", "--web-workers", "1",
-         "--worker-concurrency", "1", "--json", str(figures)],
+         "--worker-concurrency", "1", "--warm", "10", "--json", str(figures)],
         cwd=ROOT, env={**os.environ, "TRACKER_TEST_REDIS_URL": redis_url}, capture_output=True, text=True,
         timeout=120,
     )

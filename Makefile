@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet -c constraints.txt
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test bench clean chromium
 
@@ -30,7 +31,7 @@ chromium:
 		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
 	fi
 
-bench: $(TEST_STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py
 
 $(BIN)/python:
@@ -44,6 +45,10 @@ $(RUN_STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 $(TEST_STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[test]'
 	touch $@ $(RUN_STAMP)
+
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(PIP) -e '.[test,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) var *.egg-info

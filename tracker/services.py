@@ -32,7 +32,11 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class SourceCache:
     """Token -> SourceInfo for a few seconds, so a receiver spends no query on lookups under load.
 
-    Only hits are cached: a source created a moment ago works at once.
+    Only hits are cached: a source created a moment ago works at once. A source changed
+    meanwhile (its secret or token rotated, a topic allowed, through the CLI or the API, in
+    any process) is never acted on stale: the receivers' inbox insert stores only while the
+    source still has the token and secret the request was checked with, and a refusal
+    (401/403) is re-decided once on the source read afresh (tracker.http.receivers.refusals.with_current_source).
     """
 
     def __init__(self, db: Database, ttl: float) -> None:
@@ -53,12 +57,17 @@ class SourceCache:
             if source is None:
                 return None
             info = SourceInfo(source.id, source.account_id, source.provider, tuple(source.topic_arns or ()),
-                              source.secret)
+                              source.secret, token)
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[token] = (now + self._ttl, info)
         return info
+
+    def forget(self, token: str) -> bool:
+        """Drop what is cached for ``token`` (the next get reads the database); whether anything was."""
+        with self._lock:
+            return self._entries.pop(token, None) is not None
 
 
 @dataclasses.dataclass

@@ -13,6 +13,7 @@ class SourceInfo:
     provider: str
     topic_arns: tuple[str, ...]
     secret: str | None = None
+    token: str | None = None  # the hook token it was found by (the inbox insert checks it still holds)
 
     def allows_topic(self, topic_arn: str) -> bool:
         """Whether SNS messages of ``topic_arn`` may come through this source ("*": any topic)."""

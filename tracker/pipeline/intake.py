@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 
 from tracker.domain import inbox
-from tracker.db import repository
+from tracker.db import raw, repository
 from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
 from tracker.db.sources import SourceInfo
@@ -38,6 +38,9 @@ class Refused(Exception):
         super().__init__(detail)
         self.reason, self.detail, self.passing = reason, detail, passing
 
+class SourceChanged(Exception):
+    """The source's token or secret changed after the request was checked against a cached copy."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Stored:
@@ -49,8 +52,10 @@ class Stored:
         return self.inbox_id is None
 
 
-def accept_sns(services: Services, source: SourceInfo, text: str, *, request_id: str | None = None) -> Stored:
-    """Verify an SNS envelope (HTTP body or SQS message body) and store it (with ``request_id``)."""
+def accept_sns(services: Services, source: SourceInfo, text: str, *, request_id: str | None = None,
+               check_source: bool = False) -> Stored:
+    """Verify an SNS envelope (HTTP body or SQS message body) and store it (with ``request_id``;
+    ``check_source``: see store)."""
     try:
         envelope = decode_envelope(text)
     except EnvelopeError as error:
@@ -64,7 +69,7 @@ def accept_sns(services: Services, source: SourceInfo, text: str, *, request_id:
     if not source.allows_topic(envelope.topic_arn):
         raise Refused(TOPIC_NOT_ALLOWED, f"{envelope.topic_arn} is not allowed for this source")
     return store(services, source, kind=envelope.kind, dedupe_key=envelope.message_id, body=text,
-                 request_id=request_id)
+                 request_id=request_id, check_source=check_source)
 
 
 def accept_raw_ses(services: Services, source: SourceInfo, text: str, *, request_id: str | None = None) -> Stored:
@@ -79,18 +84,23 @@ def accept_raw_ses(services: Services, source: SourceInfo, text: str, *, request
 
 
 def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str, body: str,
-          content_type: str | None = None, replay_token: str | None = None, request_id: str | None = None) -> Stored:
+          content_type: str | None = None, replay_token: str | None = None, request_id: str | None = None,
+          check_source: bool = False) -> Stored:
     """Insert and commit one raw event (idempotently), refusing a replay token seen before.
 
     ``request_id``: the receiving request's id (or the SQS MessageId), kept on the row.
+    ``check_source``: store only while the source still has the token and secret of
+    ``source`` (a cached copy); SourceChanged if it no longer has.
     """
+    guard = {"source_token": source.token, "source_secret": source.secret} if check_source else {}
     try:
-        with services.db.engine.begin() as connection:
+        with _transaction(services) as connection:
             if replay_token is not None:
                 repository.remember_replay_token(connection, source.id, replay_token)
             inbox_id = repository.store_inbox_event(
                 connection, source_id=source.id, account_id=source.account_id, provider=source.provider,
                 kind=kind, dedupe_key=dedupe_key, body=body, content_type=content_type, request_id=request_id,
+                **guard,
             )
     except IntegrityError:
         # Only the replay-token insert can conflict (the inbox insert ignores duplicates).
@@ -101,4 +111,15 @@ def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str,
             if repository.inbox_has(connection, source.id, dedupe_key):
                 return Stored(None, dedupe_key)
         raise Refused(REPLAYED, "this request's one-time token was already used") from None
+    if inbox_id is None and check_source:
+        # Nothing inserted: a duplicate, or the source is not what the request was checked against.
+        with services.db.engine.connect() as connection:
+            if not repository.source_still_is(connection, source.id, source.token, source.secret):
+                raise SourceChanged(source.id)
     return Stored(inbox_id, dedupe_key)
+
+
+def _transaction(services: Services):
+    """A pooled DBAPI connection on PostgreSQL (the lean path), a Core transaction elsewhere."""
+    engine = services.db.engine
+    return raw.transaction(engine) if engine.dialect.name == "postgresql" else engine.begin()

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.domain import inbox
-from tracker.db.models import InboxEvent, ReplayToken, SnsSubscription, utcnow
+from tracker.db.models import InboxEvent, ReplayToken, SnsSubscription, Source, utcnow
 from tracker.db.repository.dialect import insert_for
 
 __all__ = [
@@ -24,24 +24,86 @@ __all__ = [
     "record_sns_subscription",
     "remember_replay_token",
     "sns_subscriptions",
+    "source_still_is",
     "store_inbox_event",
 ]
 
 
-def store_inbox_event(connection: Connection, *, source_id: int, account_id: int, provider: str,
-                      kind: str, dedupe_key: str, body: str, content_type: str | None = None,
-                      request_id: str | None = None) -> int | None:
+# The inbox insert's columns, in the order of its parameters (a new column: one line here).
+_STORED = (
+    ("source_id", "bigint"), ("account_id", "bigint"), ("provider", "text"), ("kind", "text"),
+    ("dedupe_key", "text"), ("body", "text"), ("content_type", "text"), ("request_id", "text"),
+    ("received_at", "timestamp"),
+)
+_GUARD = (("source_token", "text"), ("source_secret", "text"))
+_COLUMNS = ", ".join(name for name, _type in _STORED)
+_PLACES = ", ".join(f"${n}" for n in range(1, len(_STORED) + 1))
+# PostgreSQL plans these once per connection (PREPARE), not once per request. The guarded
+# form inserts only while the source still has the token and secret the request was
+# authenticated with: a receiver's cached source can never store an event for a source
+# rotated meanwhile (tracker.services.SourceCache), at no extra round trip.
+_PREPARED = {
+    False: ("tracker_store_inbox_2", f"""
+        INSERT INTO inbox_events ({_COLUMNS}, state, attempts) VALUES ({_PLACES}, 'pending', 0)
+        ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id"""),
+    True: ("tracker_store_inbox_guarded_2", f"""
+        INSERT INTO inbox_events ({_COLUMNS}, state, attempts)
+        SELECT {_PLACES}, 'pending', 0 FROM sources
+        WHERE sources.id = $1 AND sources.token = ${len(_STORED) + 1}
+          AND sources.secret IS NOT DISTINCT FROM ${len(_STORED) + 2}
+        ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id"""),
+}
+
+
+def store_inbox_event(connection, *, source_id: int | None, account_id: int, provider: str, kind: str,
+                      dedupe_key: str, body: str, content_type: str | None = None, request_id: str | None = None,
+                      source_token: str | None = None, source_secret: str | None = None) -> int | None:
     """Insert a raw event; the new row's id, or None when this source already has that key.
 
-    Takes a Core connection, not a Session, and a statement built once per dialect: this
-    runs once per received request, where building and cache-keying a fresh statement
-    cost more CPU than the rest of the request.
+    ``connection``: a Core Connection, or a pooled DBAPI connection (tracker.db.raw) on
+    PostgreSQL, where it runs a statement prepared once per connection on a plain cursor
+    (this runs once per received request: SQLAlchemy's execution path around it cost more
+    CPU than the statement). With ``source_token``, None also when the source no longer
+    has that token and ``source_secret`` (the caller tells that apart from a duplicate).
     """
-    return connection.execute(_store_statement(connection.dialect.name), {
-        "source_id": source_id, "account_id": account_id, "provider": provider, "kind": kind,
-        "dedupe_key": dedupe_key, "body": body, "content_type": content_type, "received_at": utcnow(),
-        "request_id": request_id,
-    }).scalar()
+    values = {"source_id": source_id, "account_id": account_id, "provider": provider, "kind": kind,
+              "dedupe_key": dedupe_key, "body": body, "content_type": content_type, "request_id": request_id,
+              "received_at": utcnow()}
+    guarded = source_token is not None
+    dbapi = _postgresql_dbapi(connection)
+    if dbapi is None:
+        if guarded and not source_still_is(connection, source_id, source_token, source_secret):
+            return None
+        return connection.execute(_store_statement(connection.dialect.name), values).scalar()
+    name, statement = _PREPARED[guarded]
+    prepared = dbapi.info.setdefault("tracker_prepared", set())
+    values["received_at"] = values["received_at"].replace(tzinfo=None)  # the column holds naive UTC (UTCDateTime)
+    arguments = [values[column] for column, _type in _STORED]
+    if guarded:
+        arguments += [source_token, source_secret]
+    with dbapi.cursor() as cursor:
+        if name not in prepared:
+            types = [kind for _column, kind in _STORED] + ([kind for _name, kind in _GUARD] if guarded else [])
+            cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {statement}")
+            prepared.add(name)
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(arguments))})", arguments)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def source_still_is(connection: Connection, source_id: int | None, token: str, secret: str | None) -> bool:
+    """Whether the source still has this token and secret (the guard, where nothing is prepared)."""
+    return bool(connection.execute(select(exists().where(
+        Source.id == source_id, Source.token == token,
+        Source.secret.is_(None) if secret is None else Source.secret == secret,
+    ))).scalar())
+
+
+def _postgresql_dbapi(connection):
+    """The pooled DBAPI connection behind ``connection`` on PostgreSQL; None for a Core connection elsewhere."""
+    if isinstance(connection, Connection):
+        return connection.connection if connection.dialect.name == "postgresql" else None
+    return connection
 
 
 @functools.cache
@@ -61,15 +123,25 @@ def _store_statement(dialect: str):
 
 
 def inbox_has(connection: Connection, source_id: int, dedupe_key: str) -> bool:
+    """Whether the source already stored an event under ``dedupe_key``."""
     return bool(connection.execute(
         select(exists().where(InboxEvent.source_id == source_id, InboxEvent.dedupe_key == dedupe_key))
     ).scalar())
 
 
-def remember_replay_token(connection: Connection, source_id: int, token: str) -> None:
-    """Record a one-time token; raises IntegrityError when the source has seen it before."""
-    connection.execute(ReplayToken.__table__.insert().values(source_id=source_id, token=token[:200],
-                                                             seen_at=utcnow()))
+def remember_replay_token(connection, source_id: int, token: str) -> None:
+    """Record a one-time token; raises IntegrityError when the source has seen it before.
+
+    ``connection``: as for store_inbox_event (a DBAPI connection raises the driver's error;
+    tracker.db.raw turns it into SQLAlchemy's)."""
+    dbapi = _postgresql_dbapi(connection)
+    if dbapi is None:
+        connection.execute(ReplayToken.__table__.insert().values(source_id=source_id, token=token[:200],
+                                                                 seen_at=utcnow()))
+        return
+    with dbapi.cursor() as cursor:
+        cursor.execute("INSERT INTO replay_tokens (source_id, token, seen_at) VALUES (%s, %s, %s)",
+                       (source_id, token[:200], utcnow().replace(tzinfo=None)))
 
 
 def claim_pending(session: Session, limit: int, now: datetime | None = None) -> list[InboxEvent]:

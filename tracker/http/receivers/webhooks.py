@@ -22,6 +22,7 @@ from tracker.adapters import metrics
 from tracker.providers.common.webhook_auth import AuthenticationFailed, WebhookRequest
 from tracker.http import request_ids
 from tracker.http.errors import ApiError
+from tracker.http.receivers import refusals
 from tracker.http.receivers.refusals import as_api_error
 from tracker.db.models import utcnow
 from tracker.providers import registry
@@ -36,7 +37,9 @@ blueprint = Blueprint("webhook_receivers", __name__)
 @blueprint.post("/hooks/<provider>/<token>")
 def receive(provider: str, token: str):
     try:
-        return _receive(provider, token)
+        if provider not in registry.WEBHOOK_PROVIDERS:
+            return _receive(provider, token)
+        return refusals.with_current_source(services().sources, token, lambda: _receive(provider, token))
     except ApiError as refused:
         if provider in registry.WEBHOOK_PROVIDERS:
             metrics.EVENTS_REFUSED.labels(provider, refused.error).inc()
@@ -51,7 +54,8 @@ def _receive(provider: str, token: str):
     if source is None or source.provider != provider:
         raise ApiError(404, "unknown_source", f"no {provider} source has this hook token")
 
-    body = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
+    # Bounded by MAX_CONTENT_LENGTH (413 past it); cached: a stale source re-runs this once.
+    body = request.get_data()
     now = utcnow()
     webhook = WebhookRequest(
         body=body,
@@ -84,6 +88,7 @@ def _receive(provider: str, token: str):
         stored = intake.store(
             app, source, kind=kind, dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(), body=text,
             content_type=webhook.content_type, replay_token=replay_token, request_id=request_ids.current(),
+            check_source=True,
         )
     except intake.Refused as refusal:
         raise as_api_error(refusal) from None

@@ -1,0 +1,47 @@
+"""A pooled DBAPI connection for the receivers' one-statement transactions, with SQLAlchemy's errors.
+
+The receivers commit one INSERT per request; SQLAlchemy's Connection around it (begin,
+execution context, result) cost more CPU than the statement itself. This checks a
+connection out of the engine's own pool (so the pool's size, recycling and fork safety
+still apply), runs the caller's statements on a plain cursor, commits, and turns driver
+errors into SQLAlchemy's (so the HTTP layer answers 503 for an outage as before),
+invalidating a connection that died.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Any]:
+    """A pooled DBAPI connection whose work commits on success and rolls back on any error."""
+    dbapi = engine.dialect.loaded_dbapi
+    connection = engine.raw_connection()  # the pool raises SQLAlchemy's errors itself
+    try:
+        try:
+            yield connection
+            connection.commit()
+        except dbapi.Error as error:
+            lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+            if lost:
+                connection.invalidate(error)
+            else:
+                _rollback_quietly(connection)
+            raise DBAPIError.instance(None, None, error, dbapi.Error, connection_invalidated=lost,
+                                      dialect=engine.dialect) from error
+        except BaseException:
+            _rollback_quietly(connection)
+            raise
+    finally:
+        connection.close()  # back to the pool (its reset is a no-op once committed)
+
+
+def _rollback_quietly(connection) -> None:
+    try:
+        connection.rollback()
+    except Exception:  # noqa: BLE001 - the original error is the one worth raising
+        connection.invalidate()

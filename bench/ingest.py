@@ -333,6 +333,20 @@ def _spread(values: list[float], digits: int = 2) -> str:
     return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
+def cpu_rows(column) -> str:
+    """The CPU table's rows: each phase's gunicorn, worker and PostgreSQL columns (blank where it has none)."""
+    rows = (("204 route", "noop", ("gunicorn_ms",)),
+            ("receiver alone", "receiver", ("gunicorn_ms", None, "postgres_ms")),
+            ("worker alone", "worker", (None, "worker_ms", "postgres_ms")),
+            ("end to end", "end_to_end", ("gunicorn_ms", "worker_ms", "postgres_ms")),
+            ("django-ses peer", "peer", ("gunicorn_ms", None, "postgres_ms")))
+    lines = []
+    for label, phase, keys in rows:
+        cells = [_spread(column(phase, key)) if key else "" for key in keys]
+        lines.append(f"    {label:<35}" + "".join(f"{cell:<20}" for cell in cells).rstrip())
+    return "\n".join(lines)
+
+
 def report(rounds: list[dict], options) -> None:
     def ratio(top: str, bottom: str, key: str = "rate") -> list[float]:
         return [r[top][key] / r[bottom]["rate"] for r in rounds]
@@ -343,7 +357,8 @@ def report(rounds: list[dict], options) -> None:
     print(f"""
 ingest benchmark: {options.rounds} interleaved rounds of {options.n} distinct signed SES bounces per phase,
 {options.clients} client processes, gunicorn {options.web_workers} sync workers (tracker and peer alike),
-Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores, commit_delay {options.commit_delay} us. Median (min-max) over rounds.
+Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores, commit_delay {options.commit_delay} us.
+Median (min-max) over rounds.
 
   rates, per second                    median (min-max)
     204 route                          {_spread(column('noop', 'rate'), 0)}
@@ -360,11 +375,7 @@ Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores, commit_del
     peer vs the 204 route              {_spread(ratio('peer', 'noop'))}
 
   CPU per event, ms                    gunicorn            worker              PostgreSQL (own backends)
-    204 route                          {_spread(column('noop', 'gunicorn_ms'))}
-    receiver alone                     {_spread(column('receiver', 'gunicorn_ms'))}                         {_spread(column('receiver', 'postgres_ms'))}
-    worker alone                                           {_spread(column('worker', 'worker_ms'))}   {_spread(column('worker', 'postgres_ms'))}
-    end to end                         {_spread(column('end_to_end', 'gunicorn_ms'))}   {_spread(column('end_to_end', 'worker_ms'))}   {_spread(column('end_to_end', 'postgres_ms'))}
-    django-ses peer                    {_spread(column('peer', 'gunicorn_ms'))}                         {_spread(column('peer', 'postgres_ms'))}
+{cpu_rows(column)}
   targets: gunicorn per accepted event <= 0.6 ms; PostgreSQL per event end to end <= 0.4 ms""")
     if options.old_tree:
         print(f"""

@@ -13,7 +13,7 @@ ONE_SHOT = {name for name, service in SERVICES.items() if service.get("restart")
 
 
 def test_every_long_running_service_is_restarted_when_it_dies():
-    assert ONE_SHOT == {"migrate"}
+    assert {"migrate"} == ONE_SHOT
     for name, service in SERVICES.items():
         if name not in ONE_SHOT:
             assert service.get("restart") in ("always", "unless-stopped"), name

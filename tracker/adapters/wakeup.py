@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tracker.adapters import redis_clients
 

@@ -5,7 +5,7 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -148,7 +148,8 @@ def celery_init_app(app, broker_url: str):
         broker_url=broker_url,
         # kombu's Redis transport with a teardown that survives Redis going away under a busy
         # worker (see tracker.adapters.broker); other brokers keep their own transport.
-        broker_transport="tracker.adapters.broker:Transport" if broker_url.split("://", 1)[0] in ("redis", "rediss") else None,
+        broker_transport=("tracker.adapters.broker:Transport" if broker_url.split("://", 1)[0] in ("redis", "rediss")
+                          else None),
         # A worker waits for its broker as long as it takes (Celery's default gives up after 100
         # attempts, about 45 minutes) ...
         broker_connection_max_retries=None,

@@ -10,7 +10,8 @@ invalidating a connection that died.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError

@@ -58,7 +58,7 @@ class SenderSettings:
     threads: int = 16  # POSTs in flight per sender (across subscriptions)
 
     @classmethod
-    def from_config(cls, config) -> "SenderSettings":
+    def from_config(cls, config) -> SenderSettings:
         return cls(
             policy=destinations.Policy.from_settings(config.webhook_allow_http, config.webhook_allowed_networks),
             timeout=config.webhook_timeout,

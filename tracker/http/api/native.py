@@ -1,7 +1,7 @@
 """The native read API: /api/v1/deliveries (keyset-paginated) and each delivery's history."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
@@ -42,7 +42,7 @@ def list_deliveries():
                                           limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
     return jsonify(items_page(page, more, delivery_item,
-                              lambda row: (row.updated_at.replace(tzinfo=timezone.utc), row.id)))
+                              lambda row: (row.updated_at.replace(tzinfo=UTC), row.id)))
 
 
 @blueprint.get("/deliveries/<int:delivery_id>/events")

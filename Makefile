@@ -16,9 +16,11 @@ BENCH_STAMP := $(VENV)/.installed-bench
 run: $(RUN_STAMP)  # make run PORT=8081 HOST=0.0.0.0
 	$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
-# Three pytest workers (each with its own database and Redis database): the suite mostly waits
+# The lint first (ruff, configured in pyproject.toml), then the suite in three pytest workers (each with
+# its own database and Redis database): the suite mostly waits
 # on the processes it starts, so this halves its wall time on 2 cores. `-n 0` runs it serially.
 test: $(TEST_STAMP) chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 3
 
 # The browser tests (tests/browser) drive Debian's chromium. As root, a missing one is installed

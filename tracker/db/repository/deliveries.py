@@ -142,8 +142,8 @@ def lock_deliveries(session: Session, keys: Sequence[tuple[int, str, str]]) -> d
 
     By (account_id, message_id IN ...), the unique key's prefix: a row-value IN list of
     (account, message, recipient) cost the worker more than the rest of its reads together.
-    It also locks the messages' other deliveries, which nobody else changes meanwhile
-    but a worker applying their events. Locked in id order, so two workers never wait on
+    It also locks the messages' other deliveries (a worker applying their events waits for
+    this transaction, as a registration of the message would). Locked in id order, so two workers never wait on
     each other in a cycle; SQLite serializes writers anyway and ignores the clause.
     """
     by_account: dict[int, set[str]] = defaultdict(set)

@@ -461,11 +461,9 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
     """Lock the deliveries, count the status changes the new events make on each (tracker.domain
     transitions), and merge; each change gets its own status sequence, as one by one. The
     statistics move by the difference between the deliveries' keys before and after."""
-    # One locked read and one read of the senders per account: the state to count on and the
-    # statistics keys before; the merge's RETURNING gives the keys after (the senders stay).
+    # One locked read per account gives the state to count on and, with the senders read
+    # after the merge, the statistics keys before; the merge's RETURNING gives those after.
     rows = repository.lock_deliveries(session, sorted(new_per_delivery))
-    senders = repository.message_senders(session, sorted(new_per_delivery))
-    before = repository.stat_keys(rows.values(), senders)
     changes = []
     for key, new_events in sorted(new_per_delivery.items()):
         account_id, message_id, recipient = key
@@ -478,8 +476,13 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
             status_sequence=(current.status_sequence if current else 0) + len(steps), before=current,
         ))
     merged = repository.merge_deliveries(session, changes, now)
+    # Read now, as late as the old "after" snapshot read them: a message with deliveries
+    # locked above cannot learn its From meanwhile (that locks them too), one without any
+    # can, from a worker committing it while this merge ran.
+    senders = repository.message_senders(session, sorted(new_per_delivery))
     # In this transaction, under the rows' locks: the statistics move with the statuses.
-    repository.record_status_change(session, before, repository.stat_keys((m.row for m in merged), senders))
+    repository.record_status_change(session, repository.stat_keys(rows.values(), senders),
+                                    repository.stat_keys((m.row for m in merged), senders))
     return merged
 
 

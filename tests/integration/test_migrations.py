@@ -5,7 +5,7 @@ from alembic.runtime.migration import MigrationContext
 from tracker.db import migrate
 from tracker.db.models import Base
 
-EXPECTED_HEAD = "0012_stats"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0013_apply_indexes"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():

@@ -460,12 +460,13 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
     """Lock the deliveries, count the status changes the new events make on each (tracker.domain
     transitions), and merge; each change gets its own status sequence, as one by one. The
     statistics move by the difference between the deliveries' keys before and after."""
-    locked = repository.lock_states(session, sorted(new_per_delivery))
-    before = repository.stats_snapshot(session, sorted(locked))
+    # One locked read per account gives the state to count on and, with the senders read
+    # after the merge, the statistics keys before; the merge's RETURNING gives those after.
+    rows = repository.lock_deliveries(session, sorted(new_per_delivery))
     changes = []
     for key, new_events in sorted(new_per_delivery.items()):
         account_id, message_id, recipient = key
-        current = locked.get(key)
+        current = repository.locked_delivery(rows[key]) if key in rows else None
         steps = tuple(transitions(current.state if current else None, new_events))
         changes.append(repository.DeliveryChange(
             account_id=account_id, provider=providers[key], message_id=message_id, recipient=recipient,
@@ -474,8 +475,13 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
             status_sequence=(current.status_sequence if current else 0) + len(steps), before=current,
         ))
     merged = repository.merge_deliveries(session, changes, now)
+    # Read now, as late as the old "after" snapshot read them: a message with deliveries
+    # locked above cannot learn its From meanwhile (that locks them too), one without any
+    # can, from a worker committing it while this merge ran.
+    senders = repository.message_senders(session, sorted(new_per_delivery))
     # In this transaction, under the rows' locks: the statistics move with the statuses.
-    repository.record_status_change(session, before, repository.stats_snapshot(session, sorted(new_per_delivery)))
+    repository.record_status_change(session, repository.stat_keys(rows.values(), senders),
+                                    repository.stat_keys((m.row for m in merged), senders))
     return merged
 
 

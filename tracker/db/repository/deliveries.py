@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections import defaultdict
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -43,7 +44,9 @@ __all__ = [
     "delivery_of_account",
     "insert_delivery_events",
     "list_deliveries",
+    "lock_deliveries",
     "lock_states",
+    "locked_delivery",
     "merge_deliveries",
     "merge_message",
     "record_messages",
@@ -116,6 +119,8 @@ class MergedDelivery:
     previous_status: str | None  # None: the delivery did not exist
     status_sequence: int
     changes: tuple[DeliveryState, ...] = ()
+    # The row the merge returned (lock_deliveries' columns): its statistics key, without a read.
+    row: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def status_changed(self) -> bool:
@@ -128,21 +133,40 @@ class DeliveryRaced(Exception):
 
 
 def lock_states(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], LockedDelivery]:
-    """The state of the existing deliveries among ``keys``, row-locked until commit.
+    """The state of the existing deliveries among ``keys``, row-locked until commit."""
+    return {key: locked_delivery(row) for key, row in lock_deliveries(session, keys).items()}
 
-    Locked in id order, so two workers never wait on each other in a cycle; SQLite
-    serializes writers anyway and ignores the clause.
+
+def locked_delivery(row) -> LockedDelivery:
+    """The LockedDelivery a row of lock_deliveries holds."""
+    return LockedDelivery(state_of(row), row.status_sequence)
+
+
+def lock_deliveries(session: Session, keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], object]:
+    """The existing deliveries among ``keys`` (rows of their state, sequence and statistics key
+    columns), row-locked until commit: one statement per account in the batch.
+
+    By (account_id, message_id IN ...), the unique key's prefix: a row-value IN list of
+    (account, message, recipient) cost the worker more than the rest of its reads together.
+    It also locks the messages' other deliveries (a worker applying their events waits for
+    this transaction, as a registration of the message would). Locked in id order, so two workers never wait on
+    each other in a cycle; SQLite serializes writers anyway and ignores the clause.
     """
-    if not keys:
-        return {}
-    columns = [Delivery.__table__.c[name] for pair in _OUTCOME_COLUMNS.values() for name in pair]
-    rows = session.execute(
-        select(Delivery.account_id, Delivery.message_id, Delivery.recipient, Delivery.status_sequence, *columns)
-        .where(tuple_(Delivery.account_id, Delivery.message_id, Delivery.recipient).in_(list(keys)))
-        .order_by(Delivery.id)
-        .with_for_update()
-    )
-    return {(r.account_id, r.message_id, r.recipient): LockedDelivery(state_of(r), r.status_sequence) for r in rows}
+    by_account: dict[int, set[str]] = defaultdict(set)
+    for account_id, message_id, _ in keys:
+        by_account[account_id].add(message_id)
+    wanted, found = set(keys), {}
+    for account_id, message_ids in sorted(by_account.items()):
+        rows = session.execute(
+            select(*_LOCKED_COLUMNS)
+            .where(Delivery.account_id == account_id, Delivery.message_id.in_(sorted(message_ids)))
+            .order_by(Delivery.id)
+            .with_for_update()
+        )
+        for r in rows:
+            if (r.account_id, r.message_id, r.recipient) in wanted:
+                found[(r.account_id, r.message_id, r.recipient)] = r
+    return found
 
 
 # Each field of a tracker.domain Outcome -> its delivery column for the status and for the failure.
@@ -158,6 +182,13 @@ _OUTCOME_COLUMNS = {
     "smtp_status": ("smtp_status", "failure_smtp_status"),
 }
 _ENUMS = {"status": Status, "type": EventType, "bounce_type": BounceType}
+
+
+# What lock_deliveries reads and merge_deliveries returns: a delivery's state and sequence
+# (lock_states) and the columns of its statistics key (tracker.db.repository.stats.stat_key).
+_LOCKED_COLUMNS = [Delivery.__table__.c[name] for name in (
+    "id", "account_id", "message_id", "recipient", "provider", "status_sequence", "submitted_at", "created_at",
+    *(name for pair in _OUTCOME_COLUMNS.values() for name in pair))]
 
 
 def state_of(row) -> DeliveryState:
@@ -267,8 +298,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
               "updated_at": new.updated_at},
     # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES (without
     # it psycopg2 would send one statement per row); it also says what each became.
-    ).returning(table.c.id, table.c.account_id, table.c.message_id, table.c.recipient, table.c.status,
-                table.c.status_sequence, table.c.created_at), rows).all()
+    ).returning(*_LOCKED_COLUMNS), rows).all()
     if counted:
         # A row the caller found missing, yet not made by this statement (created_at is this
         # batch's): another transaction inserted it first and this upsert waited for it.
@@ -279,7 +309,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     return [
         MergedDelivery(r.id, r.account_id, r.message_id, r.recipient, r.status,
                        _status_of(locked.get((r.account_id, r.message_id, r.recipient))), r.status_sequence,
-                       changed[(r.account_id, r.message_id, r.recipient)])
+                       changed[(r.account_id, r.message_id, r.recipient)], row=r)
         for r in merged
     ]
 

@@ -32,7 +32,9 @@ __all__ = [
     "reputation_counts",
     "stat_key",
     "stats_snapshot",
+    "message_senders",
     "message_stats_snapshot",
+    "stat_keys",
     "messages_learning_sender",
     "record_senders_learnt",
     "time_series",
@@ -101,6 +103,26 @@ def stats_snapshot(session: Session, keys: Sequence[DeliveryKey]) -> dict[Delive
             if key in wanted:
                 found[key] = stat_key(r, senders.get(r.message_id))
     return found
+
+
+def message_senders(session: Session, keys: Sequence[DeliveryKey]) -> dict[tuple[int, str], str | None]:
+    """(account id, message id) -> From of these deliveries' messages that have a row: one read per account."""
+    by_account: dict[int, set[str]] = defaultdict(set)
+    for account_id, message_id, _ in keys:
+        by_account[account_id].add(message_id)
+    found = {}
+    for account_id, message_ids in sorted(by_account.items()):
+        for message_id, from_address in session.execute(select(Message.message_id, Message.from_address).where(
+                Message.account_id == account_id, Message.message_id.in_(sorted(message_ids)))):
+            found[(account_id, message_id)] = from_address
+    return found
+
+
+def stat_keys(rows: Iterable, senders: Mapping[tuple[int, str], str | None]) -> dict[DeliveryKey, StatKey]:
+    """The statistics keys of delivery rows already read (with the _KEY_COLUMNS, e.g. locked or
+    returned by a merge), given their messages' senders (message_senders): no query."""
+    return {(r.account_id, r.message_id, r.recipient): stat_key(r, senders.get((r.account_id, r.message_id)))
+            for r in rows}
 
 
 def message_stats_snapshot(session: Session, account_id: int, message_ids: Iterable[str],

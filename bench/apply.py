@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def bodies(n: int, seed: int = 12) -> list[str]:
     """N signed SNS notifications (SES events) over n/4 messages of two recipients each."""
     rng = random.Random(seed)
     pki = SnsTestPki(Path(tempfile.mkdtemp(prefix="bench-apply-")))
-    sent = datetime.now(timezone.utc) - timedelta(hours=2)
+    sent = datetime.now(UTC) - timedelta(hours=2)
     found = []
     for i in range(n // 4):
         recipients = [f"a{i}@example.org", f"b{i}@example.org"]

@@ -4,6 +4,7 @@ from alembic.runtime.migration import MigrationContext
 
 from tracker.db import migrate
 from tracker.db.models import Base
+from datetime import UTC
 
 EXPECTED_HEAD = "0013_apply_indexes"  # bump with every new migration: two heads or a forgotten one fail here
 
@@ -33,11 +34,11 @@ def test_migrations_run_on_the_sqlite_default(tmp_path):
 
 def _history_before_0009():
     """An acknowledged delivery whose history holds a reject and a later bounce, and a complaint."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tracker.domain import BounceType, EventType, NormalizedEvent
 
-    at = datetime(2026, 12, 4, 17, 6, 48, 123456, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 4, 17, 6, 48, 123456, tzinfo=UTC)
 
     def event(kind, seconds, key, recipient="a@example.com", **facts):
         from datetime import timedelta

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections import defaultdict
 from datetime import datetime
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.exc import (
     DataError,
@@ -60,7 +60,7 @@ class BatchResult:
     transitions: list = dataclasses.field(default_factory=list)  # MergedDelivery rows whose status changed
     webhooks_queued: int = 0
 
-    def __iadd__(self, other: "BatchResult") -> "BatchResult":
+    def __iadd__(self, other: BatchResult) -> BatchResult:
         for field in dataclasses.fields(self):
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
         return self

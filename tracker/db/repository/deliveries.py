@@ -5,7 +5,7 @@ import dataclasses
 import functools
 from collections import defaultdict
 from datetime import datetime
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import JSON, DateTime, bindparam, case, cast, func, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
@@ -197,7 +197,8 @@ def state_of(row) -> DeliveryState:
     fields["precedence"] = fields["precedence"] or ""
     failure = None
     if getattr(row, "failure_status", None) is not None:
-        failure = Outcome(**{field: _enum(field, getattr(row, columns[1])) for field, columns in _OUTCOME_COLUMNS.items()})
+        failure = Outcome(**{field: _enum(field, getattr(row, columns[1]))
+                             for field, columns in _OUTCOME_COLUMNS.items()})
     return DeliveryState(**fields, failure=failure)
 
 

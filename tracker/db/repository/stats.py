@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from types import SimpleNamespace
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -54,7 +54,7 @@ _SAME_MESSAGE = and_(Message.account_id == Delivery.account_id, Message.message_
 
 
 def hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def stat_key(row, from_address: str | None) -> StatKey:
@@ -211,7 +211,7 @@ def rebuild_stats(session: Session, account_id: int | None = None) -> int:
     counts: Counter = Counter()
     for row in session.execute(statement):
         moment = datetime.fromisoformat(row.hour) if isinstance(row.hour, str) else row.hour
-        found = SimpleNamespace(**row._asdict(), submitted_at=moment.replace(tzinfo=timezone.utc), created_at=None)
+        found = SimpleNamespace(**row._asdict(), submitted_at=moment.replace(tzinfo=UTC), created_at=None)
         counts[stat_key(found, row.from_address)] += row[-1]
     return _add(session, counts)
 

@@ -1,8 +1,8 @@
 """The suppression list and its audit records."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Sequence
+from datetime import datetime, UTC
+from collections.abc import Sequence
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
@@ -59,7 +59,7 @@ def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive UTC times; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def list_suppressions(session: Session, account_id: int, *, reason: str | None,

@@ -90,8 +90,8 @@ def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> 
     total = n + other
     counts = {"deliveries": 0, "other": 0, "messages": 0, "events": 0}
     recipients = max(1000, n // 3)
-    status_values, status_weights = zip(*[((status, rank), weight) for status, weight, rank in STATUSES])
-    provider_values, provider_weights = zip(*PROVIDERS)
+    status_values, status_weights = zip(*[((status, rank), weight) for status, weight, rank in STATUSES], strict=True)
+    provider_values, provider_weights = zip(*PROVIDERS, strict=True)
     message_number = 0
     try:
         with connection.cursor() as cursor:

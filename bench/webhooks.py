@@ -290,7 +290,7 @@ def run(options, db, url: str, token: str, tmp: Path, subscriber: Subscriber) ->
             around = [killed["at"]] + [t for t in phase["arrivals"] if t > killed["at"]]
             phase["restart_ready_s"] = killed["ready_after"]
             # The longest silence at the subscriber from the kill on: how long sending stopped.
-            phase["pause_after_kill_s"] = max((b - a for a, b in zip(around, around[1:])), default=None)
+            phase["pause_after_kill_s"] = max((b - a for a, b in zip(around, around[1:], strict=False)), default=None)
             phase["duplicates"] = subscriber.requests - requests_before - phase["events"]
             results["killed"] = phase
     results["load_average"] = os.getloadavg()

@@ -286,7 +286,7 @@ def test_the_charts_count_events_by_the_hour_and_day_they_arrived_closed_hours_r
     now = utcnow()
     ids = store(app, account_id, token, [envelope(POISON + str(n)) for n in range(4)])
     with app.extensions["tracker"].db.transaction() as session:
-        for row_id, age in zip(ids, (timedelta(0), timedelta(hours=3), timedelta(hours=26), timedelta(days=10))):
+        for row_id, age in zip(ids, (timedelta(0), timedelta(hours=3), timedelta(hours=26), timedelta(days=10)), strict=True):
             session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(received_at=now - age))
     client = signed_in(app, operator)
 

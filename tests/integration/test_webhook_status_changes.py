@@ -162,7 +162,7 @@ def test_any_split_of_a_deliverys_events_into_batches_sends_the_same_events(hook
     _store_and_apply(app, tenant, [[_event(kind, one, n)] for kind, n in kinds])
     events = [_event(kind, split, n) for kind, n in kinds]
     bounds = [0, *cuts, len(events)]
-    _store_and_apply(app, tenant, [events[low:high] for low, high in zip(bounds, bounds[1:])])
+    _store_and_apply(app, tenant, [events[low:high] for low, high in zip(bounds, bounds[1:], strict=False)])
 
     one_by_one, batched = _sent(app, one), _sent(app, split)
     assert batched == one_by_one

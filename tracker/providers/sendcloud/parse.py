@@ -183,7 +183,7 @@ def _request_pairs(fields: Fields) -> list[tuple[str, str]]:
     if len(recipients) == len(email_ids):
         return [
             (email_id, checked_address(raw, f"recipientArray[{index}]"))
-            for index, (email_id, raw) in enumerate(zip(email_ids, recipients))
+            for index, (email_id, raw) in enumerate(zip(email_ids, recipients, strict=True))
         ]
     # The arrays disagree (or recipientArray is missing): each emailId names its recipient.
     pairs = []

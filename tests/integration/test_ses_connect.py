@@ -311,7 +311,7 @@ def test_doctor_names_a_broken_link_and_connect_repairs_it(breakage, aws, tracke
     aws.answer(*GET_DESTINATIONS, destinations)
     code, output = doctor(tracker)
     assert code == 1, output
-    assert {l.split(":")[0].split(None, 1)[1] for l in output.splitlines() if l.startswith("BROKEN")} == broken_links
+    assert {line.split(":")[0].split(None, 1)[1] for line in output.splitlines() if line.startswith("BROKEN")} == broken_links
     assert "fix: tracker ses connect --account acme --region eu-west-1" in output
 
     aws.answer(*GET_DESTINATIONS, destinations)
@@ -323,7 +323,7 @@ def test_doctor_names_a_broken_link_and_connect_repairs_it(breakage, aws, tracke
     planned = output.split("Plan (", 1)[1].split("done:", 1)[0]
     for change in plan:
         assert change in planned
-    assert len([l for l in planned.splitlines() if l.startswith("  - ")]) == len(plan)
+    assert len([line for line in planned.splitlines() if line.startswith("  - ")]) == len(plan)
     assert "Every link is in place." in output
 
     aws.answer(*GET_DESTINATIONS, "sesv2/event-destinations-complete.json")

@@ -6,7 +6,6 @@ deleting the delivery's history must change nothing any API answers.
 """
 from __future__ import annotations
 
-import base64
 import json
 
 from sqlalchemy import delete
@@ -40,7 +39,6 @@ def _acknowledged_failures(app, tenant, pki) -> None:
 
 def _every_api(app, tenant) -> dict:
     client = app.test_client()
-    basic = base64.b64encode(f"user:{tenant.key}".encode()).decode()
     return {
         "native": client.get("/api/v1/deliveries", headers=tenant.auth).json["data"],
         "elevate": client.get("/v1/email-status", headers=tenant.auth).json,

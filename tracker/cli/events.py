@@ -1,6 +1,7 @@
 """Operator commands: `tracker events list|show|replay|discard`, `tracker rebuild`, `tracker purge`."""
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 from datetime import datetime, UTC
@@ -170,10 +171,8 @@ def _pretty(body: str) -> str:
     try:
         document = bounded_json.loads(body)
         if isinstance(document, dict) and isinstance(document.get("Message"), str):
-            try:  # SNS: show the SES message inside, decoded
+            with contextlib.suppress(ValueError):  # SNS: show the SES message inside, decoded
                 document = {**document, "Message": bounded_json.loads(document["Message"])}
-            except ValueError:
-                pass
         return json.dumps(document, indent=2, ensure_ascii=False)
     except ValueError:
         return body

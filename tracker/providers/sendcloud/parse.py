@@ -222,10 +222,8 @@ def _unmapped(event: str, fields: Fields, occurred_at: datetime, stamp: str) -> 
     """An event code the table does not know: recorded as it came, never dropped."""
     message_id = fields.text("emailId") or fields.text("messageId") or ""
     raw_recipient = fields.text("recipient")
-    if raw_recipient is not None:
-        recipient = maybe_address(raw_recipient)  # if None, the raw text is kept in details
-    else:
-        recipient = _recipient_in(message_id)
+    # maybe_address gives None for an unreadable recipient: the raw text is then kept in details.
+    recipient = maybe_address(raw_recipient) if raw_recipient is not None else _recipient_in(message_id)
     return unmapped_event(
         PROVIDER,
         event,

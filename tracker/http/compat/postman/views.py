@@ -194,7 +194,7 @@ def parse_query(args) -> dict:
             raise _invalid(key, f'"{key}" is not allowed')
     where = PostmanFilter(shown=_status_condition(statuses) if statuses else None,
                           created=tuple(_created_condition(operator, raw) for operator, raw in created.items()),
-                          tag=args["tag"] if "tag" in args else None)
+                          tag=args.get("tag"))
     return {
         "limit": _integer(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         "offset": _integer(args, "offset", 0, 0, 2 ** 31 - 1),  # past MAX_OFFSET only from a page mark

@@ -250,7 +250,8 @@ def rebuild(account_name, since, restart) -> None:
         except KeyboardInterrupt:
             bar.stop()
             raise click.ClickException("interrupted: run the same command again to resume; until the rebuild "
-                                       "finishes, the statuses of the deliveries in its scope stay as they were") from None
+                                       "finishes, the statuses of the deliveries in its scope stay as they "
+                                       "were") from None
     click.echo(("resumed " if summary.resumed else "") + f"rebuild job {summary.job_id}: {summary.rows} raw "
                f"events re-applied ({summary.applied} history events, {summary.unreadable} unreadable now); "
                f"{summary.deliveries} deliveries recomputed, {summary.changed} changed, {summary.removed} removed")

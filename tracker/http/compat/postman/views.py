@@ -230,7 +230,8 @@ def _status_condition(values: list[str]) -> ShownStatuses:
     wanted = {value.strip().upper() for value in values}
     unknown = sorted(wanted - set(POSTMAN_STATUSES))
     if unknown:
-        raise _invalid("status", f'"status" must be one of [{", ".join(POSTMAN_STATUSES)}]; got {", ".join(map(repr, unknown))}')
+        raise _invalid("status", f'"status" must be one of [{", ".join(POSTMAN_STATUSES)}]; '
+                                 f'got {", ".join(map(repr, unknown))}')
     canonical = sorted(s.value for s, word in STATUS.items() if word in wanted)
     # An acknowledged delivery has the word of the failure it acknowledged (stored on its row;
     # with none known it reads as ERROR does, postman_status()).

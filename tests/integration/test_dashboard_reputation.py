@@ -1,4 +1,7 @@
-"""The dashboard's reputation page: the rates per sending domain and for the account, their states, the account's own only."""
+"""The dashboard's reputation page.
+
+The rates per sending domain and for the account, their states, the account's own only.
+"""
 from __future__ import annotations
 
 import re

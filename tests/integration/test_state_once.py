@@ -70,7 +70,8 @@ def test_each_compatible_api_renders_an_acknowledged_delivery_as_its_failure_fro
     assert by_recipient["rejected@example.com"]["status"]["groupName"] == "REJECTED"
     assert [item["to"] for item in before["infobip rejected"]] == ["rejected@example.com"]
     assert {item["recipients"]: item["status"] for item in before["sendcloud"]}["bounced@example.com"] == "无效邮件"
-    assert [item["recipients"] for item in before["sendcloud invalid"]] == ["bounced@example.com", "rejected@example.com"]
+    assert [item["recipients"] for item in before["sendcloud invalid"]] == [
+        "bounced@example.com", "rejected@example.com"]
     assert {item["recipient"]: item["status"] for item in before["postman"]} == {
         "bounced@example.com": "BOUNCED", "rejected@example.com": "UNSENT"}
     assert [item["recipient"] for item in before["postman bounced"]] == ["bounced@example.com"]

@@ -73,7 +73,8 @@ def test_a_delivery_and_a_complaint_applied_together_are_both_sent(hooks_app, pk
     with receiving() as receiver:
         every = subscribe(app, tenant, receiver.url)
         only_delivered = subscribe(app, tenant, receiver.url, statuses=["DELIVERED"])
-        post(app, tenant, pki, delivered("m1", "2026-11-20T10:00:00.000Z"), complained("m1", "2026-11-20T10:05:00.000Z"))
+        post(app, tenant, pki, delivered("m1", "2026-11-20T10:00:00.000Z"),
+             complained("m1", "2026-11-20T10:05:00.000Z"))
         assert drain(app).processed == 2  # one batch
 
         delivery = delivery_of(app, "m1")

@@ -83,7 +83,8 @@ def test_an_acknowledged_delivery_carries_the_failure_it_acknowledged_whatever_t
         assert state.status is Status.ACKNOWLEDGED
         # BOUNCED outranks ERROR: the acknowledged failure is the bounce, with its facts.
         shown = state.shown
-        assert (shown.status, shown.type, shown.bounce_type, shown.bounce_subtype, shown.diagnostic, shown.status_at) == (
+        assert (shown.status, shown.type, shown.bounce_type, shown.bounce_subtype, shown.diagnostic,
+                shown.status_at) == (
             Status.BOUNCED, EventType.BOUNCED, BounceType.PERMANENT, "General", "smtp; 550 no such user",
             bounce.occurred_at)
 

@@ -196,7 +196,7 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
             load_before = os.getloadavg()[0]
             measured = measure(server, app, cases, options, connection, plans)
             facts["load"] = (load_before, os.getloadavg()[0])
-            for case, result in zip(cases, measured):
+            for case, result in zip(cases, measured, strict=True):
                 results.append(result)
                 state = result.skipped or (f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
                                            f"gunicorn CPU {result.cpu_ms:.2f} ms")
@@ -507,7 +507,7 @@ def check_native_deep(server: Server, cases: list[Case], results: list[Result], 
     with connection.cursor() as cursor:
         cursor.execute(KEYSET_AFTER.replace("SELECT *", "SELECT id"), (account_id, *position))
         expected = [row[0] for row in cursor.fetchall()]
-    for case, result in zip(cases, results[-len(cases):]):
+    for case, result in zip(cases, results[-len(cases):], strict=True):
         if case.api == "native" and case.depth == "deep" and not result.skipped:
             body = json.loads(server.get(case.path, case.params, case.headers).body)
             same = [item["id"] for item in body["data"]] == expected

@@ -18,7 +18,8 @@ x SQL: the page's p50 (p99) over the raw keyset SQL's p50 (p99) through psycopg2
 or first of 1000 rows); p99 is the nearest rank. CPU: every gunicorn process's CPU per request, the mean.
 targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunicorn CPU per list request
 """)
-    print(f"  {'API':<11}{'page':<36}{'p50 ms':>8}{'p99 ms':>8}{'x SQL':>7}{'p99 x':>7}{'CPU ms':>8}  {'rows':>5}  note")
+    print(f"  {'API':<11}{'page':<36}{'p50 ms':>8}{'p99 ms':>8}{'x SQL':>7}{'p99 x':>7}{'CPU ms':>8}  "
+          f"{'rows':>5}  note")
     for result in results:
         if result.skipped:
             print(f"  {result.api:<11}{result.page:<36}{'':>8}{'':>8}{'':>7}{'':>7}{'':>8}  {'':>5}  {result.skipped}")
@@ -30,7 +31,8 @@ targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunico
         print(f"  {result.api:<11}{result.page:<36}{result.p50:8.2f}{result.p99:8.2f}{ratio:>7}{ratio99:>7}{cpu:>8}  "
               f"{result.items if result.items is not None else '':>5}  {result.note}")
     print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
-                                   if name.endswith("_cap") and isinstance(text, str)) + ". A jump past them is refused; pages walked to in order "
+                                   if name.endswith("_cap") and isinstance(text, str))
+          + ". A jump past them is refused; pages walked to in order "
           "pass them (page marks), but for SendCloud's start.")
     pages = {(r.api, r.page): r for r in results if r.samples}
     depth = [f"{r.api} {r.page.split(',')[0] + ' ' if r.api == 'infobip' else ''}"

@@ -90,8 +90,8 @@ def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> 
     total = n + other
     counts = {"deliveries": 0, "other": 0, "messages": 0, "events": 0}
     recipients = max(1000, n // 3)
-    status_values, status_weights = zip(*[((status, rank), weight) for status, weight, rank in STATUSES])
-    provider_values, provider_weights = zip(*PROVIDERS)
+    status_values, status_weights = zip(*[((status, rank), weight) for status, weight, rank in STATUSES], strict=True)
+    provider_values, provider_weights = zip(*PROVIDERS, strict=True)
     message_number = 0
     try:
         with connection.cursor() as cursor:
@@ -133,7 +133,8 @@ def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> 
                         if status != "PENDING":
                             sent_at = created + timedelta(milliseconds=rng.randrange(200, 2000))
                             updated = sent_at
-                        if status in ("DELIVERED", "OPENED", "COMPLAINT") or (status == "BOUNCED" and rng.random() < .2):
+                        if (status in ("DELIVERED", "OPENED", "COMPLAINT")
+                                or (status == "BOUNCED" and rng.random() < .2)):
                             delivered_at = sent_at + timedelta(milliseconds=rng.randrange(300, 8000))
                             updated = delivered_at
                             events_count += 1
@@ -197,7 +198,8 @@ def seed(url: str, n: int, other: int | None = None, *, seed_value: int = 7) -> 
                     buffer.seek(0)
                     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
                 connection.commit()
-                print(f"  seeded {counts['deliveries'] + counts['other']:,}/{total:,} deliveries ({time.perf_counter() - started:.0f} s)", flush=True)
+                print(f"  seeded {counts['deliveries'] + counts['other']:,}/{total:,} deliveries "
+                      f"({time.perf_counter() - started:.0f} s)", flush=True)
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE deliveries")

@@ -3,7 +3,8 @@
 The seed writes deliveries by COPY, past the worker, so the statistics are counted first
 with tracker.db.repository.rebuild_stats (what `tracker rebuild` ends with: its time is
 reported too). Each call is timed R times after a warm-up, round-robin, and reported as p50
-and p99 and as a ratio to the baseline measured in the same run on its own connection: the native list's raw first-page query
+and p99 and as a ratio to the baseline measured in the same run on its own connection: the
+native list's raw first-page query
 
   SELECT * FROM deliveries WHERE account_id = %s ORDER BY updated_at, id LIMIT 100
 """

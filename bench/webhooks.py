@@ -234,8 +234,8 @@ def run(options, db, url: str, token: str, tmp: Path, subscriber: Subscriber) ->
            "TRACKER_WEBHOOKS_ALLOW_HTTP": "1", "TRACKER_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8:*",
            "TRACKER_LOG_LEVEL": "WARNING"}
     port = free_port()
-    serve = python("-m", "tracker.cli.main", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(options.web_workers),
-                   "--log-level", "warning")
+    serve = python("-m", "tracker.cli.main", "serve", "--bind", f"127.0.0.1:{port}",
+                   "--workers", str(options.web_workers), "--log-level", "warning")
     worker = python("-m", "tracker.cli.main", "worker", "--concurrency", str(options.worker_concurrency),
                     "--schedule", str(tmp / "beat-schedule"))
     webhook_worker = python("-m", "tracker.cli.main", "worker", "--webhooks")
@@ -258,7 +258,8 @@ def run(options, db, url: str, token: str, tmp: Path, subscriber: Subscriber) ->
         groups = {"web": web.pid, "worker": celery_main(inbox_worker.pid), "webhook worker": celery_main(sender.pid)}
 
         def cpu_now() -> dict[str, float]:
-            return {**{name: cpu_seconds(pgid) for name, pgid in groups.items()}, "postgres": cpu_seconds(comm="postgres")}
+            return {**{name: cpu_seconds(pgid) for name, pgid in groups.items()},
+                    "postgres": cpu_seconds(comm="postgres")}
 
         cpu_before = cpu_now()
         start = post_at_rate(port, f"/hooks/sns/{token}", bodies[0], options.rate, options.clients)
@@ -290,7 +291,7 @@ def run(options, db, url: str, token: str, tmp: Path, subscriber: Subscriber) ->
             around = [killed["at"]] + [t for t in phase["arrivals"] if t > killed["at"]]
             phase["restart_ready_s"] = killed["ready_after"]
             # The longest silence at the subscriber from the kill on: how long sending stopped.
-            phase["pause_after_kill_s"] = max((b - a for a, b in zip(around, around[1:])), default=None)
+            phase["pause_after_kill_s"] = max((b - a for a, b in zip(around, around[1:], strict=False)), default=None)
             phase["duplicates"] = subscriber.requests - requests_before - phase["events"]
             results["killed"] = phase
     results["load_average"] = os.getloadavg()
@@ -304,8 +305,10 @@ def report(results: dict, options) -> None:
     base = results["baseline_eps"]
     lines = [f"""
 webhook benchmark: {results['n']} status changes per phase at {results['rate'] or 'max'}/s, one subscriber,
-gunicorn x{options.web_workers}, Celery inbox worker x{options.worker_concurrency}, `tracker worker --webhooks`, {os.cpu_count()} cores
-(load average at the end: {' '.join(f'{x:.1f}' for x in results['load_average'])}; other work on the machine shows there)
+gunicorn x{options.web_workers}, Celery inbox worker x{options.worker_concurrency}, `tracker worker --webhooks`, \
+{os.cpu_count()} cores
+(load average at the end: {' '.join(f'{x:.1f}' for x in results['load_average'])}; \
+other work on the machine shows there)
 
   baseline (straight to the subscriber, 2 threads)  {base:7.0f} ev/s   1.00
 """]
@@ -321,7 +324,8 @@ gunicorn x{options.web_workers}, Celery inbox worker x{options.worker_concurrenc
             lines.append("      CPU per event: " + ", ".join(
                 f"{k} {v:.2f} ms" for k, v in phase["cpu_ms_per_event"].items()) + "\n")
         else:
-            lines.append(f"      restarted worker ready after {phase['restart_ready_s']:.1f} s; the subscriber heard nothing "
+            lines.append(f"      restarted worker ready after {phase['restart_ready_s']:.1f} s; "
+                         "the subscriber heard nothing "
                          f"for {phase['pause_after_kill_s']:.1f} s; {phase['duplicates']} duplicate POST(s)\n")
     if results["forged"]:
         lines.append(f"  !! {results['forged']} request(s) failed the README's signature check\n")

@@ -43,7 +43,8 @@ from bench.drills.services import private_services  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=Options.n, help="unique SNS notifications per drill")
-    parser.add_argument("--drill", action="append", choices=sorted(DRILLS), help="repeat to pick several (default: all)")
+    parser.add_argument("--drill", action="append", choices=sorted(DRILLS),
+                        help="repeat to pick several (default: all)")
     parser.add_argument("--seed", type=int, default=Options.seed)
     parser.add_argument("--outage", type=float, default=Options.outage, help="seconds Redis/PostgreSQL stay stopped")
     parser.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.drill or list(DRILLS)
 
     reports = []
-    with tempfile.TemporaryDirectory(prefix="drills-") as scratch, private_services(persist_redis=args.redis_persist) as (postgres, redis):
+    with (tempfile.TemporaryDirectory(prefix="drills-") as scratch,
+          private_services(persist_redis=args.redis_persist) as (postgres, redis)):
         workdir = args.keep_logs or Path(scratch)
         for name in names:
             print(f"--- {name}: {DRILLS[name].description}", flush=True)

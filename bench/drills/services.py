@@ -59,9 +59,9 @@ class PrivatePostgres:
         listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout
         for line in listed.splitlines():
             fields = line.split()
-            if len(fields) > 1 and fields[0] == PG_VERSION and re.fullmatch(r"drill_(\d+)_[0-9a-f]{6}", fields[1]):
-                if not Path(f"/proc/{fields[1].split('_')[1]}").exists():
-                    subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, fields[1]], capture_output=True)
+            if (len(fields) > 1 and fields[0] == PG_VERSION and re.fullmatch(r"drill_(\d+)_[0-9a-f]{6}", fields[1])
+                    and not Path(f"/proc/{fields[1].split('_')[1]}").exists()):
+                subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, fields[1]], capture_output=True)
 
 
 @contextlib.contextmanager

@@ -71,7 +71,7 @@ class Sender:
         work: queue.SimpleQueue = queue.SimpleQueue()
         fates = [Fate(send.key) for send in sends]
         begin = time.monotonic()
-        for index, pair in enumerate(zip(sends, fates)):
+        for index, pair in enumerate(zip(sends, fates, strict=True)):
             work.put((*pair, begin + index / self.rate if self.rate else None))
         threads = [threading.Thread(target=self._drain, args=(work,), daemon=True)
                    for _ in range(min(self.concurrency, len(sends)))]

@@ -56,7 +56,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('account_id', 'message_id', 'recipient', name='uq_deliveries_account_message_recipient')
     )
     op.create_index('ix_deliveries_account_recipient', 'deliveries', ['account_id', 'recipient'], unique=False)
-    op.create_index('ix_deliveries_account_status_updated', 'deliveries', ['account_id', 'status', 'updated_at', 'id'], unique=False)
+    op.create_index('ix_deliveries_account_status_updated', 'deliveries', ['account_id', 'status', 'updated_at', 'id'],
+                    unique=False)
     op.create_index('ix_deliveries_account_updated', 'deliveries', ['account_id', 'updated_at', 'id'], unique=False)
     op.create_table('sources',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -91,7 +92,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_events')),
     sa.UniqueConstraint('source_id', 'dedupe_key', name='uq_inbox_events_source_dedupe')
     )
-    op.create_index('ix_inbox_events_pending', 'inbox_events', ['id'], unique=False, postgresql_where=sa.text("state = 'pending'"), sqlite_where=sa.text("state = 'pending'"))
+    op.create_index('ix_inbox_events_pending', 'inbox_events', ['id'], unique=False,
+                    postgresql_where=sa.text("state = 'pending'"), sqlite_where=sa.text("state = 'pending'"))
     op.create_index('ix_inbox_events_state_id', 'inbox_events', ['state', 'id'], unique=False)
     op.create_table('delivery_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -109,7 +111,8 @@ def upgrade() -> None:
     sa.Column('inbox_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('recorded_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_delivery_events_account_id_accounts')),
-    sa.ForeignKeyConstraint(['inbox_event_id'], ['inbox_events.id'], name=op.f('fk_delivery_events_inbox_event_id_inbox_events')),
+    sa.ForeignKeyConstraint(['inbox_event_id'], ['inbox_events.id'],
+                            name=op.f('fk_delivery_events_inbox_event_id_inbox_events')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_events')),
     sa.UniqueConstraint('account_id', 'message_id', 'recipient', 'event_key', name='uq_delivery_events_identity')
     )
@@ -122,7 +125,8 @@ def upgrade() -> None:
     sa.Column('subscription_arn', sa.String(length=400), nullable=True),
     sa.Column('inbox_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['inbox_event_id'], ['inbox_events.id'], name=op.f('fk_sns_subscriptions_inbox_event_id_inbox_events')),
+    sa.ForeignKeyConstraint(['inbox_event_id'], ['inbox_events.id'],
+                            name=op.f('fk_sns_subscriptions_inbox_event_id_inbox_events')),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_sns_subscriptions_source_id_sources')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sns_subscriptions')),
     sa.UniqueConstraint('source_id', 'topic_arn', name='uq_sns_subscriptions_source_topic')
@@ -134,7 +138,8 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_delivery_events_inbox_event_id'), table_name='delivery_events')
     op.drop_table('delivery_events')
     op.drop_index('ix_inbox_events_state_id', table_name='inbox_events')
-    op.drop_index('ix_inbox_events_pending', table_name='inbox_events', postgresql_where=sa.text("state = 'pending'"), sqlite_where=sa.text("state = 'pending'"))
+    op.drop_index('ix_inbox_events_pending', table_name='inbox_events',
+                  postgresql_where=sa.text("state = 'pending'"), sqlite_where=sa.text("state = 'pending'"))
     op.drop_table('inbox_events')
     op.drop_index(op.f('ix_sources_account_id'), table_name='sources')
     op.drop_table('sources')

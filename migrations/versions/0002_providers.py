@@ -27,7 +27,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_suppression_removals_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppression_removals'))
     )
-    op.create_index('ix_suppression_removals_account_address', 'suppression_removals', ['account_id', 'address'], unique=False)
+    op.create_index('ix_suppression_removals_account_address', 'suppression_removals', ['account_id', 'address'],
+                    unique=False)
     op.create_table('suppressions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

@@ -32,7 +32,8 @@ def upgrade() -> None:
     op.create_table('operator_job_items',
     sa.Column('job_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('inbox_event_id', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['job_id'], ['operator_jobs.id'], name=op.f('fk_operator_job_items_job_id_operator_jobs'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['job_id'], ['operator_jobs.id'], name=op.f('fk_operator_job_items_job_id_operator_jobs'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('job_id', 'inbox_event_id', name=op.f('pk_operator_job_items'))
     )
     op.add_column('accounts', sa.Column('raw_retention_days', sa.Integer(), nullable=True))

@@ -51,12 +51,14 @@ def upgrade() -> None:
     sa.Column('delivered_at', sa.DateTime(), nullable=True),
     sa.Column('parked_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_webhook_events_account_id_accounts')),
-    sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'], name=op.f('fk_webhook_events_subscription_id_webhook_subscriptions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'],
+                            name=op.f('fk_webhook_events_subscription_id_webhook_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
     sa.UniqueConstraint('subscription_id', 'delivery_id', 'sequence', name='uq_webhook_events_change')
     )
     op.create_index('ix_webhook_events_due', 'webhook_events', ['state', 'next_attempt_at'], unique=False)
-    op.create_index('ix_webhook_events_subscription_state', 'webhook_events', ['subscription_id', 'state', 'id'], unique=False)
+    op.create_index('ix_webhook_events_subscription_state', 'webhook_events', ['subscription_id', 'state', 'id'],
+                    unique=False)
     op.create_table('webhook_attempts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('webhook_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -64,10 +66,12 @@ def upgrade() -> None:
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('latency_ms', sa.Float(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['webhook_event_id'], ['webhook_events.id'], name=op.f('fk_webhook_attempts_webhook_event_id_webhook_events'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['webhook_event_id'], ['webhook_events.id'],
+                            name=op.f('fk_webhook_attempts_webhook_event_id_webhook_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_attempts'))
     )
-    op.create_index(op.f('ix_webhook_attempts_webhook_event_id'), 'webhook_attempts', ['webhook_event_id'], unique=False)
+    op.create_index(op.f('ix_webhook_attempts_webhook_event_id'), 'webhook_attempts', ['webhook_event_id'],
+                    unique=False)
 
 
 def downgrade() -> None:

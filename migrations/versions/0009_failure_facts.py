@@ -44,7 +44,8 @@ def upgrade() -> None:
     # The winner's event: its key ends the precedence string, "RR|<26-character time>|<key>".
     op.execute(f"""
         UPDATE deliveries SET status_type = (
-            SELECT e.type FROM delivery_events e WHERE {SAME_DELIVERY} AND e.event_key = substr(deliveries.precedence, 31))
+            SELECT e.type FROM delivery_events e
+            WHERE {SAME_DELIVERY} AND e.event_key = substr(deliveries.precedence, 31))
         WHERE precedence <> ''
     """)
     best = (f"FROM delivery_events e WHERE {SAME_DELIVERY} AND e.status IN ('ERROR', 'BOUNCED', 'COMPLAINT') "

@@ -89,7 +89,7 @@ def _fill() -> None:
                 outcome.value)] += count
     stats = sa.table('delivery_stats', *(sa.column(name) for name in (
         'account_id', 'hour', 'domain', 'provider', 'status', 'outcome', 'count')))
-    rows = [dict(zip(('account_id', 'hour', 'domain', 'provider', 'status', 'outcome'), key), count=count)
+    rows = [dict(zip(('account_id', 'hour', 'domain', 'provider', 'status', 'outcome'), key, strict=True), count=count)
             for key, count in counts.items()]
     if rows:
         op.bulk_insert(stats, rows)

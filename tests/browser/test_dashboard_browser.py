@@ -34,8 +34,9 @@ def seeded(app, pki, dashboard_stack):
         accounts[name] = dict(id=account_id, operator=operator, application=application, ok=ok, failed=failed)
     for name, seeded_account in accounts.items():
         expected = len(seeded_account["ok"]) + len(seeded_account["failed"])
-        assert poll(lambda: len(find_deliveries(dashboard_stack, seeded_account["application"], limit=100))
-                    == expected or None), f"the worker never applied {name}'s events"
+        assert poll(lambda seeded_account=seeded_account, expected=expected: len(
+            find_deliveries(dashboard_stack, seeded_account["application"], limit=100)) == expected or None), (
+            f"the worker never applied {name}'s events")
     assert poll(lambda: _failed_rows(app) == 2 or None), "the worker never failed the unreadable events"
     return accounts
 

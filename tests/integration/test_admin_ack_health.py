@@ -55,7 +55,8 @@ def test_admin_api_lists_shows_and_replays_failed_events(app, tenant, failed_bou
     client, operator = app.test_client(), operator_key(app, tenant)
 
     listing = client.get("/api/v1/admin/events", headers=operator).json
-    assert [(e["id"], e["error"], e["failure_kind"]) for e in listing["data"]] == [(failed_bounce, "bug #7", "unmapped_shape")]
+    assert [(e["id"], e["error"], e["failure_kind"]) for e in listing["data"]] == [
+        (failed_bounce, "bug #7", "unmapped_shape")]
     shown = client.get(f"/api/v1/admin/events/{failed_bounce}", headers=operator).json
     assert shown["payload"]["Type"] == "Notification" and shown["deliveries"] == []
 
@@ -143,7 +144,8 @@ def test_admin_api_pages_by_keyset_replays_by_filter_and_answers_json_errors(app
 @pytest.mark.parametrize("outcome, acknowledgeable", [("bounce", True), ("delivery", False)])
 def test_acknowledge_a_failed_delivery_or_409(app, tenant, pki, outcome, acknowledgeable):
     message = (bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z") if outcome == "bounce"
-               else for_message("event/delivery.json", "m1", ["r@example.com"], delivery={"recipients": ["r@example.com"]}))
+               else for_message("event/delivery.json", "m1", ["r@example.com"],
+                                delivery={"recipients": ["r@example.com"]}))
     post_all(app, tenant, pki, message)
     client = app.test_client()
     [item] = client.get("/api/v1/deliveries", headers=tenant.auth).json["data"]

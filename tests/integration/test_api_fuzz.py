@@ -4,8 +4,9 @@ Valid requests of each API, then damaged, each parameter in turn: replaced by a 
 a NUL or another control character, a huge or odd number, a deep or odd value; truncated,
 repeated, dropped, bracketed, or joined by one that does not exist; path ids likewise; with
 credentials missing, truncated, holding a NUL, of the wrong scheme, forged JWTs, or another
-account's. The native writes get damaged JSON bodies (tests/support/mutations, as the hooks). Whatever arrives: no 5xx, every refusal in
-the API style's own shape, and an answer never carries another account's data.
+account's. The native writes get damaged JSON bodies (tests/support/mutations, as the hooks).
+Whatever arrives: no 5xx, every refusal in the API style's own shape, and an answer never
+carries another account's data.
 TRACKER_FUZZ_EXAMPLES raises the number of examples per test (bench-sized runs).
 """
 from __future__ import annotations

@@ -64,7 +64,8 @@ STYLE_PATHS = [("native", "/api/v1/deliveries"), ("elevate", "/v1/email-status")
 
 @pytest.mark.parametrize("style, path", STYLE_PATHS)
 def test_a_jwt_whose_kid_holds_a_nul_is_refused_without_credentials(app, tenant, style, path):
-    response = app.test_client().get(path, headers=api_styles.elevate_jwt("not-a-key-of-anyone-long-enough-for-hs256", kid="a\x00b"))
+    response = app.test_client().get(
+        path, headers=api_styles.elevate_jwt("not-a-key-of-anyone-long-enough-for-hs256", kid="a\x00b"))
     assert response.status_code == 401
     assert api_styles.is_error(style, response)
 

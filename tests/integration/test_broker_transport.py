@@ -6,6 +6,7 @@ on a BRPOP, next to a broadcast channel like Celery's remote control, when Redis
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -58,9 +59,7 @@ def test_tearing_down_after_redis_died_under_a_consumer_raises_nothing_and_loses
         with again.Consumer([queue], callbacks=[lambda body, message: (received.append(body), message.ack())]):
             deadline = time.monotonic() + 20
             while not received and time.monotonic() < deadline:
-                try:
+                with contextlib.suppress(TimeoutError):
                     again.drain_events(timeout=0.2)
-                except TimeoutError:
-                    pass
         again.close()
         assert received == [{"task": "wake"}]

@@ -52,7 +52,8 @@ def one_of_each(address):
 def test_a_jwt_signed_with_the_api_key_or_the_key_itself_authenticates(app, tenant):
     assert get(app, tenant).status_code == 200
     assert get(app, tenant, token=tenant.key).status_code == 200
-    for bad in (jwt.encode({}, "another-secret-that-is-long-enough-for-hs256", algorithm="HS256", headers={"kid": tenant.key.split("_")[1]}),
+    for bad in (jwt.encode({}, "another-secret-that-is-long-enough-for-hs256", algorithm="HS256",
+                           headers={"kid": tenant.key.split("_")[1]}),
                 jwt.encode({}, tenant.key, algorithm="HS256", headers={"kid": "0000000000000000"}),
                 token_for(tenant, exp=int(time.time()) - 60),
                 "not-a-token"):
@@ -114,12 +115,14 @@ def test_items_carry_the_documented_fields_and_ses_tag_attributes(app, tenant, p
     [item] = get(app, tenant, billRunType="NORMAL", billRunId="7").json
     assert set(item) == {"id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message",
                          "bounceType", "billRunType", "billRunId", "customerId", "siteId", "contactId"}
-    assert (item["status"], item["bounceType"], item["billRunId"], item["customerId"]) == ("BOUNCED", "PERMANENT", 7, 42)
+    assert (item["status"], item["bounceType"], item["billRunId"], item["customerId"]) == (
+        "BOUNCED", "PERMANENT", 7, 42)
     # The document's form, "failed, 5.3.0, smtp; 550 ...": SES's action, status and diagnosticCode.
     assert item["message"] == "failed, 5.1.1, smtp; 550 5.1.1 no such user"
     assert item["createdDateTime"].endswith("Z")
     assert get(app, tenant, billRunId="8").json == []
-    assert get(app, tenant, bounceType="PERMANENT", fields="id,status").json == [{"id": item["id"], "status": "BOUNCED"}]
+    assert get(app, tenant, bounceType="PERMANENT", fields="id,status").json == [
+        {"id": item["id"], "status": "BOUNCED"}]
     assert get(app, tenant, fields="colour").status_code == 400  # names nothing an email status has
     # A name the resource does not have is skipped when a known one remains (the seed's "id,name").
     assert get(app, tenant, fields="id,colour").json == [{"id": item["id"]}]

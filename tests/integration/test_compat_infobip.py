@@ -112,7 +112,8 @@ ROWS = [  # outcome -> (status groupName, status id, error id, error permanent)
     (_outcome(Status.OPENED), ("DELIVERED", 5, 0, False)),
     (_outcome(Status.ERROR, event_type=EventType.REJECTED), ("REJECTED", 21, 6005, False)),
     (_outcome(Status.ERROR, event_type=EventType.RENDERING_FAILED), ("REJECTED", 21, 6021, False)),
-    (_outcome(Status.BOUNCED, "PERMANENT", "General", "smtp; 550 5.1.1 no such user"), ("UNDELIVERABLE", 9, 6006, True)),
+    (_outcome(Status.BOUNCED, "PERMANENT", "General", "smtp; 550 5.1.1 no such user"),
+     ("UNDELIVERABLE", 9, 6006, True)),
     (_outcome(Status.BOUNCED, "PERMANENT", "General"), ("UNDELIVERABLE", 9, 6012, True)),
     (_outcome(Status.BOUNCED, "PERMANENT", "NoEmail"), ("UNDELIVERABLE", 9, 6006, True)),
     (_outcome(Status.BOUNCED, "PERMANENT", "Suppressed"), ("UNDELIVERABLE", 9, 6034, True)),
@@ -131,8 +132,8 @@ ROWS = [  # outcome -> (status groupName, status id, error id, error permanent)
 
 
 @pytest.mark.parametrize("outcome, expected", ROWS,
-                         ids=[f"{o.status.value}-{o.bounce_type and o.bounce_type.value}-{o.bounce_subtype}-{o.type and o.type.value}"
-                              for o, _ in ROWS])
+                         ids=[f"{o.status.value}-{o.bounce_type and o.bounce_type.value}-{o.bounce_subtype}-"
+                              f"{o.type and o.type.value}" for o, _ in ROWS])
 def test_mapping_row(outcome, expected):
     status, error = infobip_codes(outcome)
     assert (status.group_name, status.id, error.id, error.permanent) == expected

@@ -402,7 +402,8 @@ def test_an_account_sees_only_its_own_emails(app, tenant, pki):
     assert get(app, other, query_string="status=SENT").json["data"] == []
     for item in mine:
         response = get(app, other, f"{PATH}/{item['id']}")
-        assert response.status_code == 404 and response.json == {"message": f"Email message with ID {item['id']} not found."}
+        assert response.status_code == 404 and response.json == {
+            "message": f"Email message with ID {item['id']} not found."}
 
 
 def test_rate_limit_answers_postmans_429(make_app):

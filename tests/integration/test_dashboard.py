@@ -1,4 +1,7 @@
-"""The dashboard through Flask's client on PostgreSQL: access, CSRF, what each page shows, and only the account's own data."""
+"""The dashboard through Flask's client on PostgreSQL.
+
+Access, CSRF, what each page shows, and only the account's own data.
+"""
 from __future__ import annotations
 
 import re
@@ -17,7 +20,10 @@ POISON = "{this is not JSON"
 
 @pytest.fixture
 def accounts(app):
-    """acme (3 delivered, 2 bounced) and other (1 delivered, 1 bounced), each with one poisoned row and a parked webhook."""
+    """acme (3 delivered, 2 bounced) and other (1 delivered, 1 bounced).
+
+    Each with one poisoned row and a parked webhook.
+    """
     seeded = {}
     for name, delivered, bounced in (("acme", 3, 2), ("other", 1, 1)):
         account_id, operator, application, token = make_account(app, name)
@@ -286,7 +292,8 @@ def test_the_charts_count_events_by_the_hour_and_day_they_arrived_closed_hours_r
     now = utcnow()
     ids = store(app, account_id, token, [envelope(POISON + str(n)) for n in range(4)])
     with app.extensions["tracker"].db.transaction() as session:
-        for row_id, age in zip(ids, (timedelta(0), timedelta(hours=3), timedelta(hours=26), timedelta(days=10))):
+        ages = (timedelta(0), timedelta(hours=3), timedelta(hours=26), timedelta(days=10))
+        for row_id, age in zip(ids, ages, strict=True):
             session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(received_at=now - age))
     client = signed_in(app, operator)
 

@@ -52,8 +52,8 @@ def test_rows_left_pending_by_a_broker_outage_are_swept_by_beat(stack, app, pki)
     services = app.extensions["tracker"]
     with services.db.transaction() as session:  # exactly what the receiver stores, minus the wake-up
         source = repository.source_by_token(session, tenant.token)
-        repository.store_inbox_event(session.connection(), source_id=source.id, account_id=tenant.account_id, provider="ses",
-                                     kind="notification", dedupe_key="lost-wakeup", body=envelope)
+        repository.store_inbox_event(session.connection(), source_id=source.id, account_id=tenant.account_id,
+                                     provider="ses", kind="notification", dedupe_key="lost-wakeup", body=envelope)
 
     assert poll(lambda: find(stack, tenant.key, status="BOUNCED"), timeout=30), "the sweep never ran"
 

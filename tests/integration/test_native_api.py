@@ -148,6 +148,7 @@ def test_database_unavailable_answers_a_reader_503_saying_so():
     from tracker.config import Config
 
     down = create_app(Config(database_url="postgresql+psycopg2://postgres@127.0.0.1:1/none"), waker=RecordingWaker())
-    response = down.test_client().get("/api/v1/deliveries", headers={"Authorization": f"Bearer {keys.generate().plaintext}"})
+    response = down.test_client().get("/api/v1/deliveries",
+                                      headers={"Authorization": f"Bearer {keys.generate().plaintext}"})
     assert (response.status_code, response.json["error"]) == (503, "database_unavailable")
     assert "database is unavailable" in response.json["detail"] and response.headers["Retry-After"]

@@ -77,7 +77,8 @@ def served(make_app, pki):
         key = repository.create_api_key(session, session.get(Account, tenant.account_id), role="operator",
                                         secret_key=services.config.secret_key)
     auth = {"Authorization": f"Bearer {key}"}
-    assert client.post("/api/v1/messages", headers=auth, json={"recipients": ["pending@example.com"]}).status_code == 201
+    assert client.post("/api/v1/messages", headers=auth,
+                       json={"recipients": ["pending@example.com"]}).status_code == 201
     assert client.post("/api/v1/webhooks", headers=auth, json={"url": WEBHOOK_URL}).status_code == 201
     return app, key
 

@@ -344,7 +344,7 @@ def test_a_database_outage_is_retried_with_backoff_before_the_event_counts_as_fa
     second = attempt()
     assert [(r.state, r.attempts) for r in second] == [("pending", 2)] * 2
     assert all(r.next_attempt_at - r.last_failed_at == timedelta(seconds=10) for r in second)
-    assert all(r.first_failed_at == f.first_failed_at < r.last_failed_at for r, f in zip(second, first))
+    assert all(r.first_failed_at == f.first_failed_at < r.last_failed_at for r, f in zip(second, first, strict=True))
 
     clock_passes_the_backoff()
     third = attempt()  # the budget is spent: failed, kept for an operator

@@ -105,7 +105,8 @@ def _rows(app) -> list[InboxEvent]:
 
 def _statuses(app, account_id: int) -> dict[str, str]:
     with app.extensions["tracker"].db.session() as session:
-        return {d.message_id: d.status for d in session.scalars(select(Delivery).where(Delivery.account_id == account_id))}
+        rows = session.scalars(select(Delivery).where(Delivery.account_id == account_id))
+        return {d.message_id: d.status for d in rows}
 
 
 @pytest.mark.parametrize("poison", POISON, ids=str)

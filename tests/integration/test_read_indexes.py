@@ -70,11 +70,7 @@ def test_no_list_query_scans_a_big_table(app, seeded, pg_db):
     scans = {}
     for name, (path, params, headers) in requests(seeded, first["data"][0]["id"], first["next_cursor"]).items():
         captured = []
-
-        def capture(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-                captured.append((statement, parameters))
-
+        capture = _reads_into(captured)
         event.listen(engine, "before_cursor_execute", capture)
         try:
             response = client.get(path, query_string=params, headers=headers)
@@ -85,6 +81,16 @@ def test_no_list_query_scans_a_big_table(app, seeded, pg_db):
         scans[name] = sorted({table for statement, parameters in captured
                               for table in sequential_scans(pg_db, statement, parameters)})
     assert {name: tables for name, tables in scans.items() if tables} == {}
+
+
+def _reads_into(captured: list):
+    """A before_cursor_execute listener appending each read's (statement, parameters) to ``captured``."""
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            captured.append((statement, parameters))
+
+    return capture
 
 
 def sequential_scans(pg_db, statement: str, parameters) -> list[str]:

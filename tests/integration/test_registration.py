@@ -50,10 +50,12 @@ def test_registration_makes_pending_deliveries_with_attributes(app, tenant):
 def test_registering_before_or_after_the_events_gives_the_same_result(app, pki):
     before, after = make_tenant(app, "before", ["*"]), make_tenant(app, "after", ["*"])
     client = app.test_client()
-    assert client.post("/api/v1/messages", json={**REGISTRATION, "message_id": "m1"}, headers=before.auth).status_code == 201
+    assert client.post("/api/v1/messages", json={**REGISTRATION, "message_id": "m1"},
+                       headers=before.auth).status_code == 201
     post_events(app, before, pki, events("m1"))
     post_events(app, after, pki, events("m1"))
-    assert client.post("/api/v1/messages", json={**REGISTRATION, "message_id": "m1"}, headers=after.auth).status_code == 201
+    assert client.post("/api/v1/messages", json={**REGISTRATION, "message_id": "m1"},
+                       headers=after.auth).status_code == 201
 
     assert state(app, before.account_id) == state(app, after.account_id)
     deliveries, messages = state(app, before.account_id)

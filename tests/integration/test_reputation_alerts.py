@@ -174,4 +174,5 @@ def test_by_default_a_hundred_must_be_sent_before_a_state_is_judged(hooks_app, p
     send(app, tenant, pki, "complaint", 1)  # 1 complaint of 1 sent: 100%, but one message
     drain(app)
     with app.extensions["tracker"].db.session() as session:
-        assert session.scalars(select(WebhookEvent).where(WebhookEvent.type == "reputation.threshold_crossed")).all() == []
+        crossed = select(WebhookEvent).where(WebhookEvent.type == "reputation.threshold_crossed")
+        assert session.scalars(crossed).all() == []

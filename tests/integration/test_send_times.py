@@ -84,7 +84,8 @@ def test_a_registered_message_was_sent_when_the_provider_says_and_registration_o
     for message_id in ("m-told", "m-quiet"):
         assert app.test_client().post("/api/v1/messages", headers=tenant.auth, json={
             "message_id": message_id, "recipients": [f"{message_id}@example.com"]}).status_code == 201
-    post(app, tenant, pki, bounce("m-told", "m-told@example.com", ses_time(RECENT), ses_time(RECENT + timedelta(seconds=3))))
+    post(app, tenant, pki,
+         bounce("m-told", "m-told@example.com", ses_time(RECENT), ses_time(RECENT + timedelta(seconds=3))))
 
     logs = app.test_client().get("/email/1/logs", headers={"Authorization": f"App {tenant.key}"}).json["results"]
     sent = {log["messageId"]: log["sentAt"] for log in logs}

@@ -1,4 +1,6 @@
-"""`tracker ses connect` and `tracker ses doctor` against moto's server, the real database and the tracker's own handshake.
+"""`tracker ses connect` and `tracker ses doctor` against moto's server.
+
+With the real database and the tracker's own handshake.
 
 What a user relies on: one command wires every link; running it again changes nothing and
 says so; whatever link someone breaks, doctor names it (exit 1) and connect repairs it; and
@@ -311,7 +313,8 @@ def test_doctor_names_a_broken_link_and_connect_repairs_it(breakage, aws, tracke
     aws.answer(*GET_DESTINATIONS, destinations)
     code, output = doctor(tracker)
     assert code == 1, output
-    assert {l.split(":")[0].split(None, 1)[1] for l in output.splitlines() if l.startswith("BROKEN")} == broken_links
+    assert {line.split(":")[0].split(None, 1)[1]
+            for line in output.splitlines() if line.startswith("BROKEN")} == broken_links
     assert "fix: tracker ses connect --account acme --region eu-west-1" in output
 
     aws.answer(*GET_DESTINATIONS, destinations)
@@ -323,7 +326,7 @@ def test_doctor_names_a_broken_link_and_connect_repairs_it(breakage, aws, tracke
     planned = output.split("Plan (", 1)[1].split("done:", 1)[0]
     for change in plan:
         assert change in planned
-    assert len([l for l in planned.splitlines() if l.startswith("  - ")]) == len(plan)
+    assert len([line for line in planned.splitlines() if line.startswith("  - ")]) == len(plan)
     assert "Every link is in place." in output
 
     aws.answer(*GET_DESTINATIONS, "sesv2/event-destinations-complete.json")
@@ -387,7 +390,8 @@ def test_connect_an_identity_from_nothing_then_again(aws, tracker, app, account,
     assert ses_backends[AWS_ACCOUNT][REGION].sns_topics["example.com"] == {
         "Bounce": TOPIC, "Complaint": TOPIC, "Delivery": TOPIC}
     assert aws.made("ses", "SetIdentityHeadersInNotificationsEnabled") == [
-        {"Identity": "example.com", "NotificationType": t, "Enabled": True} for t in ("Bounce", "Complaint", "Delivery")]
+        {"Identity": "example.com", "NotificationType": t, "Enabled": True}
+        for t in ("Bounce", "Complaint", "Delivery")]
 
     aws.calls.clear()
     aws.answer(*GET_NOTIFICATIONS, "ses/identity-notifications-complete.xml")

@@ -288,7 +288,8 @@ def test_a_genuine_aws_message_with_one_character_changed_is_refused(aws_app, na
 
     envelope = json.loads((AWS_SNS / name).read_text())
     tenant = make_tenant(aws_app, "aws", ["*"])
-    envelope["Message"] = envelope["Message"].replace(".", "!", 1) if "." in envelope["Message"] else envelope["Message"] + "!"
+    message = envelope["Message"]
+    envelope["Message"] = message.replace(".", "!", 1) if "." in message else message + "!"
 
     response = post(aws_app.test_client(), tenant.hook, envelope)
 
@@ -325,7 +326,8 @@ def test_a_genuine_unsubscribe_confirmation_is_recorded_and_nothing_is_fetched(a
         assert session.scalar(select(SnsSubscription.state)) == "unsubscribed"
 
 
-@pytest.mark.parametrize("name", ["notification.json", "subscription-confirmation.json", "unsubscribe-confirmation.json"])
+@pytest.mark.parametrize("name", ["notification.json", "subscription-confirmation.json",
+                                  "unsubscribe-confirmation.json"])
 def test_the_sns_guide_examples_decode_but_their_placeholder_signatures_are_refused(app, opener, name):
     # The SNS Developer Guide's examples carry "EXAMPLE…" signatures: well-formed
     # envelopes (so 403, not 400), never stored, and no SubscribeURL is ever fetched.

@@ -70,7 +70,8 @@ def test_sqs_intake_drill(cluster, pki, sqs, sqs_endpoint, tmp_path):
     tenant = make_tenant(app, "acme", [DEFAULT_TOPIC_ARN])
     queue = local_sqs.create_queue(sqs, visibility_timeout=2)
     env = {**local_sqs.AWS_ENV, "TRACKER_DATABASE_URL": app.extensions["tracker"].db.url,
-           "TRACKER_SNS_CERT_DIR": str(pki.directory), "TRACKER_BROKER_URL": "", "TRACKER_AWS_ENDPOINT_URL": sqs_endpoint,
+           "TRACKER_SNS_CERT_DIR": str(pki.directory), "TRACKER_BROKER_URL": "",
+           "TRACKER_AWS_ENDPOINT_URL": sqs_endpoint,
            "TRACKER_MAX_BODY_BYTES": str(64 * 1024), "TRACKER_SWEEP_INTERVAL": "1"}
     options = ["--source", tenant.token, "--queue-url", queue, "--wait-seconds", "1"]
     rng = random.Random(16)

@@ -6,7 +6,6 @@ deleting the delivery's history must change nothing any API answers.
 """
 from __future__ import annotations
 
-import base64
 import json
 
 from sqlalchemy import delete
@@ -40,7 +39,6 @@ def _acknowledged_failures(app, tenant, pki) -> None:
 
 def _every_api(app, tenant) -> dict:
     client = app.test_client()
-    basic = base64.b64encode(f"user:{tenant.key}".encode()).decode()
     return {
         "native": client.get("/api/v1/deliveries", headers=tenant.auth).json["data"],
         "elevate": client.get("/v1/email-status", headers=tenant.auth).json,
@@ -72,7 +70,8 @@ def test_each_compatible_api_renders_an_acknowledged_delivery_as_its_failure_fro
     assert by_recipient["rejected@example.com"]["status"]["groupName"] == "REJECTED"
     assert [item["to"] for item in before["infobip rejected"]] == ["rejected@example.com"]
     assert {item["recipients"]: item["status"] for item in before["sendcloud"]}["bounced@example.com"] == "无效邮件"
-    assert [item["recipients"] for item in before["sendcloud invalid"]] == ["bounced@example.com", "rejected@example.com"]
+    assert [item["recipients"] for item in before["sendcloud invalid"]] == [
+        "bounced@example.com", "rejected@example.com"]
     assert {item["recipient"]: item["status"] for item in before["postman"]} == {
         "bounced@example.com": "BOUNCED", "rejected@example.com": "UNSENT"}
     assert [item["recipient"] for item in before["postman bounced"]] == ["bounced@example.com"]

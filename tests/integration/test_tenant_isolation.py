@@ -25,7 +25,8 @@ def test_no_api_shows_one_account_another_accounts_deliveries(app, pki):
         basic = base64.b64encode(f"user:{tenant.key}".encode()).decode()
         return {
             "native": client.get("/api/v1/deliveries", headers=tenant.auth).json["data"],
-            "native history": client.get(f"/api/v1/deliveries/{delivery['id']}/events", headers=tenant.auth).status_code,
+            "native history": client.get(f"/api/v1/deliveries/{delivery['id']}/events",
+                                         headers=tenant.auth).status_code,
             "elevate": client.get("/v1/email-status", headers=tenant.auth).json,
             "infobip logs": client.get("/email/1/logs", headers={"Authorization": f"App {tenant.key}"}).json["results"],
             "infobip reports": client.get("/email/1/reports", query_string={"bulkId": "bulk-a"},

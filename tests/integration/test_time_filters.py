@@ -40,7 +40,7 @@ def seed(app, tenant, offsets: list[timedelta]) -> None:
     client = app.test_client()
     with app.extensions["tracker"].db.engine.begin() as connection:
         connection.execute(Delivery.__table__.delete().where(Delivery.account_id == tenant.account_id))
-    for n, offset in enumerate(offsets):
+    for n, _offset in enumerate(offsets):
         assert client.post("/api/v1/messages", headers=tenant.auth, json={
             "message_id": f"m-{n}", "recipients": [f"r{n}@example.com"]}).status_code == 201
     with app.extensions["tracker"].db.engine.begin() as connection:

@@ -73,7 +73,8 @@ def test_a_delivery_and_a_complaint_applied_together_are_both_sent(hooks_app, pk
     with receiving() as receiver:
         every = subscribe(app, tenant, receiver.url)
         only_delivered = subscribe(app, tenant, receiver.url, statuses=["DELIVERED"])
-        post(app, tenant, pki, delivered("m1", "2026-11-20T10:00:00.000Z"), complained("m1", "2026-11-20T10:05:00.000Z"))
+        post(app, tenant, pki, delivered("m1", "2026-11-20T10:00:00.000Z"),
+             complained("m1", "2026-11-20T10:05:00.000Z"))
         assert drain(app).processed == 2  # one batch
 
         delivery = delivery_of(app, "m1")
@@ -162,7 +163,7 @@ def test_any_split_of_a_deliverys_events_into_batches_sends_the_same_events(hook
     _store_and_apply(app, tenant, [[_event(kind, one, n)] for kind, n in kinds])
     events = [_event(kind, split, n) for kind, n in kinds]
     bounds = [0, *cuts, len(events)]
-    _store_and_apply(app, tenant, [events[low:high] for low, high in zip(bounds, bounds[1:])])
+    _store_and_apply(app, tenant, [events[low:high] for low, high in zip(bounds, bounds[1:], strict=False)])
 
     one_by_one, batched = _sent(app, one), _sent(app, split)
     assert batched == one_by_one

@@ -35,7 +35,10 @@ def paths(document: Any, prefix: tuple = (), limit: int = 8) -> list[tuple]:
     found = []
     if len(prefix) >= limit:
         return found
-    items = document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else ()
+    if isinstance(document, dict):
+        items = document.items()
+    else:
+        items = enumerate(document) if isinstance(document, list) else ()
     for key, value in items:
         found.append((*prefix, key))
         found.extend(paths(value, (*prefix, key), limit))

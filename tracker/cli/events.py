@@ -1,6 +1,7 @@
 """Operator commands: `tracker events list|show|replay|discard`, `tracker rebuild`, `tracker purge`."""
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 from datetime import datetime, UTC
@@ -170,10 +171,8 @@ def _pretty(body: str) -> str:
     try:
         document = bounded_json.loads(body)
         if isinstance(document, dict) and isinstance(document.get("Message"), str):
-            try:  # SNS: show the SES message inside, decoded
+            with contextlib.suppress(ValueError):  # SNS: show the SES message inside, decoded
                 document = {**document, "Message": bounded_json.loads(document["Message"])}
-            except ValueError:
-                pass
         return json.dumps(document, indent=2, ensure_ascii=False)
     except ValueError:
         return body
@@ -251,7 +250,8 @@ def rebuild(account_name, since, restart) -> None:
         except KeyboardInterrupt:
             bar.stop()
             raise click.ClickException("interrupted: run the same command again to resume; until the rebuild "
-                                       "finishes, the statuses of the deliveries in its scope stay as they were") from None
+                                       "finishes, the statuses of the deliveries in its scope stay as they "
+                                       "were") from None
     click.echo(("resumed " if summary.resumed else "") + f"rebuild job {summary.job_id}: {summary.rows} raw "
                f"events re-applied ({summary.applied} history events, {summary.unreadable} unreadable now); "
                f"{summary.deliveries} deliveries recomputed, {summary.changed} changed, {summary.removed} removed")

@@ -1,6 +1,7 @@
 """The `tracker` command: run the embedded tracker, serve, work, migrate, manage accounts and sources."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -97,10 +98,8 @@ Try it:
 """)
     services.waker.wake()  # process anything left pending by an earlier run
     services.webhook_waker.wake()  # and send webhooks still owed
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -125,7 +125,8 @@ def events(subscription_id, state, with_attempts, limit, after_id) -> None:
         for row in rows:
             last = f"HTTP {row.last_status}" if row.last_status else "no answer" if row.attempts else "not sent yet"
             click.echo(f"{row.id}\t{row.type}\tdelivery {row.delivery_id}\tsequence {row.sequence}\t{row.state}"
-                       f"\t{row.attempts} attempt(s), last: {last}" + (f" ({row.last_error})" if row.last_error else ""))
+                       f"\t{row.attempts} attempt(s), last: {last}"
+                       + (f" ({row.last_error})" if row.last_error else ""))
             if with_attempts:
                 for attempt in attempts.get(row.id, []):
                     click.echo(f"\t{attempt.attempted_at:%Y-%m-%d %H:%M:%S} status {attempt.status_code} "

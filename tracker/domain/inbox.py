@@ -8,7 +8,8 @@ SUBSCRIPTION_CONFIRMATION = "subscription_confirmation"
 UNSUBSCRIBE_CONFIRMATION = "unsubscribe_confirmation"
 RAW = "raw"  # an SES message delivered without its SNS envelope (SQS raw delivery)
 WEBHOOK = "webhook"  # a provider webhook body, as sent
-WEBHOOK_BASE64 = "webhook_base64"  # a webhook body that is not storable text (not UTF-8, or holding NUL), kept base64-encoded
+# A webhook body that is not storable text (not UTF-8, or holding NUL), kept base64-encoded.
+WEBHOOK_BASE64 = "webhook_base64"
 ACKNOWLEDGEMENT = "acknowledgement"  # recorded by the tracker itself (provider "tracker")
 
 # state: pending -> processed | failed; failed -> pending (replay) | discarded.

@@ -1,1 +1,4 @@
-"""HTTP shells: the receivers, the native API, the compatible API styles, and their shared auth, limits, errors and arguments."""
+"""HTTP shells: the receivers, the native API, the compatible API styles.
+
+And their shared auth, limits, errors and arguments.
+"""

@@ -17,6 +17,7 @@ by OFFSET (within the API's cap).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -40,7 +41,7 @@ def key(account_id: int, api: str, query: Mapping[str, Iterable[str] | str], off
 def query_identity(args, paging: Iterable[str]) -> dict[str, list[str]]:
     """A request's parameters (a MultiDict) without the paging ones: what one scan has in common."""
     skip = set(paging)
-    return {name: args.getlist(name) for name in args.keys() if name not in skip}
+    return {name: args.getlist(name) for name in args if name not in skip}
 
 
 def _encode(values: Sequence) -> str:
@@ -88,10 +89,8 @@ class RedisMarks:
         return None if raw is None else _decode(raw)
 
     def put(self, name: str, values: Sequence) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a lost mark only costs speed
             redis_clients.client(self._url).set(name, _encode(values), ex=self._ttl)
-        except Exception:  # noqa: BLE001
-            pass
 
 
 class OffsetPager:

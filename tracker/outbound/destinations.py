@@ -278,7 +278,8 @@ def _lookup(host: str, port: int, resolver: Resolver) -> tuple[str, ...]:
         try:
             address = str(ipaddress.ip_address(sockaddr[0]))
         except ValueError:
-            raise DestinationRefused(f"{host} resolves to something that is not an IP address: {sockaddr[0]!r}") from None
+            raise DestinationRefused(
+                f"{host} resolves to something that is not an IP address: {sockaddr[0]!r}") from None
         if address not in addresses:
             addresses.append(address)
     if not addresses:

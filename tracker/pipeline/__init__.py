@@ -1,1 +1,5 @@
-"""The event pipeline: intake (verify, store, wake), the inbox vocabulary, ingest (claim, apply, a row fails alone), registration, operations. No HTTP vocabulary."""
+"""The event pipeline. No HTTP vocabulary.
+
+Intake (verify, store, wake), the inbox vocabulary, ingest (claim, apply, a row fails alone),
+registration, operations.
+"""

@@ -252,12 +252,14 @@ def purge(services: Services, *, dry_run: bool, now: datetime | None = None, bat
         if account.raw_retention_days is not None:
             cutoff = now - timedelta(days=account.raw_retention_days)
             summary.raw_events[account.name] = _in_batches(
-                services, lambda s: repository.purge_raw_events(s, account, cutoff, limit=batch, dry_run=dry_run),
+                services, lambda s, account=account, cutoff=cutoff: repository.purge_raw_events(
+                    s, account, cutoff, limit=batch, dry_run=dry_run),
                 dry_run, batch)
         if account.delivery_retention_days is not None:
             cutoff = now - timedelta(days=account.delivery_retention_days)
             summary.deliveries[account.name] = _in_batches(
-                services, lambda s: repository.purge_deliveries(s, account, cutoff, limit=batch, dry_run=dry_run),
+                services, lambda s, account=account, cutoff=cutoff: repository.purge_deliveries(
+                    s, account, cutoff, limit=batch, dry_run=dry_run),
                 dry_run, batch)
             if summary.deliveries[account.name] and not dry_run:
                 with services.db.transaction() as session:
@@ -265,7 +267,8 @@ def purge(services: Services, *, dry_run: bool, now: datetime | None = None, bat
                     repository.rebuild_stats(session, account.id)
             # The delivery log of outbound webhooks is kept as long as the deliveries it reports on.
             summary.webhook_events[account.name] = _in_batches(
-                services, lambda s: repository.purge_webhook_events(s, account, cutoff, limit=batch, dry_run=dry_run),
+                services, lambda s, account=account, cutoff=cutoff: repository.purge_webhook_events(
+                    s, account, cutoff, limit=batch, dry_run=dry_run),
                 dry_run, batch)
     with services.db.transaction() as session:
         summary.replay_tokens = repository.purge_replay_tokens(session, now - REPLAY_TOKEN_LIFETIME, dry_run=dry_run)

@@ -1,6 +1,7 @@
 """Certificate stores: where certificates come from, and what they refuse to fetch."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import threading
@@ -209,10 +210,8 @@ def local_server(pki, monkeypatch) -> Iterator[str]:
             self.send_response(200)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            try:
+            with contextlib.suppress(OSError):  # the client stopped reading at its limit
                 self.wfile.write(payload)
-            except OSError:  # the client stopped reading at its limit
-                pass
 
         def log_message(self, *args):
             pass

@@ -218,7 +218,8 @@ MALFORMED = {
     "token not text": ({"token": ["x"]}, "malformed Mailgun signature.token: not a string"),
     "signature not hex": ({"signature": "z" * 64}, "malformed Mailgun signature.signature"),
     "signature truncated": ({"signature": "4ef226c9cda43ca5"}, "malformed Mailgun signature.signature"),
-    "signature base64": ({"signature": "TvImyc2kPKVfICnVIoesl xmwtjK4ZrjjmXF+L0E="}, "malformed Mailgun signature.signature"),
+    "signature base64": ({"signature": "TvImyc2kPKVfICnVIoesl xmwtjK4ZrjjmXF+L0E="},
+                         "malformed Mailgun signature.signature"),
 }
 
 

@@ -83,7 +83,8 @@ def test_an_acknowledged_delivery_carries_the_failure_it_acknowledged_whatever_t
         assert state.status is Status.ACKNOWLEDGED
         # BOUNCED outranks ERROR: the acknowledged failure is the bounce, with its facts.
         shown = state.shown
-        assert (shown.status, shown.type, shown.bounce_type, shown.bounce_subtype, shown.diagnostic, shown.status_at) == (
+        assert (shown.status, shown.type, shown.bounce_type, shown.bounce_subtype, shown.diagnostic,
+                shown.status_at) == (
             Status.BOUNCED, EventType.BOUNCED, BounceType.PERMANENT, "General", "smtp; 550 no such user",
             bounce.occurred_at)
 
@@ -191,14 +192,14 @@ def test_any_split_into_batches_gives_the_same_transitions_as_one_by_one(events,
 
     batched, running = [], state
     bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
-    for low, high in zip(bounds, bounds[1:]):
+    for low, high in zip(bounds, bounds[1:], strict=False):
         batch = events[low:high]
         batched += transitions(running, batch)
         running = fold(batch, running or INITIAL)
 
     assert batched == one_by_one == transitions(state, events)
     assert running == fold(events, state or INITIAL)
-    assert all(a.status.rank < b.status.rank for a, b in zip(batched, batched[1:]))  # statuses only climb
+    assert all(a.status.rank < b.status.rank for a, b in zip(batched, batched[1:], strict=False))  # statuses only climb
 
 
 @pytest.mark.parametrize("raw", ["not an email address", "<>", "@example.com", "jane@", "", "jane doe@example.com"])

@@ -116,7 +116,8 @@ class _Planner:
             detail = f"no HTTPS subscription to this tracker's hook {hook or '(no source yet)'}"
             if handshake.recorded == "unsubscribed":
                 detail += f"; the tracker recorded an UnsubscribeConfirmation at {when(handshake.recorded_at)}"
-            self.broken("subscription", detail, c.Subscribe(self.topic_arn, public_url, source.token if source else None))
+            self.broken("subscription", detail,
+                        c.Subscribe(self.topic_arn, public_url, source.token if source else None))
             return
         subscription = ours[0]
         if subscription.pending:

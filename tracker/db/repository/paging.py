@@ -32,14 +32,16 @@ def after(ordering: Ordering, values: Sequence) -> object:
     One direction throughout is a row comparison, which PostgreSQL answers from a matching
     index; mixed directions expand to (a after) OR (a equal AND b after) ...
     """
-    values = [literal(value, column.type) for (column, _), value in zip(ordering, values)]
+    # strict=False, as before: the mark is read on the ordering's columns only, and below a prefix
+    # of the ordering is paired with the whole mark on purpose.
+    values = [literal(value, column.type) for (column, _), value in zip(ordering, values, strict=False)]
     directions = {descending for _, descending in ordering}
     if len(directions) == 1:
         columns, marked = tuple_(*(column for column, _ in ordering)), tuple_(*values)
         return columns < marked if directions.pop() else columns > marked
     alternatives = []
     for position, (column, descending) in enumerate(ordering):
-        equal = [earlier == value for (earlier, _), value in zip(ordering[:position], values)]
+        equal = [earlier == value for (earlier, _), value in zip(ordering[:position], values, strict=False)]
         beyond = column < values[position] if descending else column > values[position]
         alternatives.append(and_(*equal, beyond))
     return or_(*alternatives)

@@ -181,7 +181,8 @@ _SETTLE_DELIVERED = (update(_events)
                      .values(state=DELIVERED, delivered_at=bindparam("b_at", type_=UTCDateTime()), next_attempt_at=None,
                              leased_until=None, **_ATTEMPT)
                      .returning(_events.c.id))
-_COUNT_ATTEMPT = update(_events).where(_events.c.id == bindparam("b_event_id")).values(**_ATTEMPT).returning(_events.c.id)
+_COUNT_ATTEMPT = (update(_events).where(_events.c.id == bindparam("b_event_id")).values(**_ATTEMPT)
+                  .returning(_events.c.id))
 _LOG_ATTEMPT = insert(WebhookAttempt.__table__).values(
     webhook_event_id=bindparam("b_event_id"), attempted_at=bindparam("b_at", type_=UTCDateTime()),
     status_code=bindparam("b_status", type_=Integer()), latency_ms=bindparam("b_latency_ms", type_=Float()),
@@ -248,7 +249,10 @@ def renew_webhook_leases(session: Session, held: dict[int, datetime], until: dat
 
 
 def webhook_event(session: Session, event_id: int, *, lock: bool = False) -> WebhookEvent | None:
-    """One outbox event; ``lock`` row-locks it until commit (before its subscription, as leasing does not wait on it)."""
+    """One outbox event; ``lock`` row-locks it until commit.
+
+    Locked before its subscription, as leasing does not wait on it.
+    """
     return session.get(WebhookEvent, event_id, with_for_update=lock or None)
 
 
@@ -264,7 +268,8 @@ def webhook_attempts(session: Session, event_ids: Sequence[int]) -> dict[int, li
     """Every POST of these events, oldest first, by event id: the delivery log."""
     attempts: dict[int, list[WebhookAttempt]] = {}
     if event_ids:
-        for attempt in session.scalars(select(WebhookAttempt).where(WebhookAttempt.webhook_event_id.in_(list(event_ids)))
+        for attempt in session.scalars(select(WebhookAttempt)
+                                       .where(WebhookAttempt.webhook_event_id.in_(list(event_ids)))
                                        .order_by(WebhookAttempt.id)):
             attempts.setdefault(attempt.webhook_event_id, []).append(attempt)
     return attempts

@@ -93,8 +93,10 @@ def paths() -> dict:
             query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000}))],
             {**ok("{results: [...]}", "InfobipReports", xml=True),
              **errors("infobip", "400", "401", "403", "429", xml=True)}, **infobip)},
-        "/email/4/logs": {"get": operation("Infobip email logs as its official SDK reads them (EmailApi.get_email_logs)", [
-            *({**query(name, "repeated or comma-separated: any of them", {"type": "array", "items": {"type": "string"}}),
+        "/email/4/logs": {"get": operation(
+            "Infobip email logs as its official SDK reads them (EmailApi.get_email_logs)", [
+            *({**query(name, "repeated or comma-separated: any of them",
+                       {"type": "array", "items": {"type": "string"}}),
                "style": "form", "explode": True} for name in ("bulkId", "messageId", "campaignReferenceId")),
             *(query(name, name) for name in ("sender", "destination", "applicationId", "entityId")),
             query("cursor", "the nextCursor of the page before", {"type": "string", "format": "cursor"}),
@@ -106,7 +108,8 @@ def paths() -> dict:
             query("useCursor", "true: answer a cursor with nextCursor", {"type": "boolean"})],
             {**ok("{results: [...], cursor}", "InfobipLogsV4"), **errors("infobip4", "400", "401", "429")}, **infobip)},
         "/email/4/reports": {"get": operation("Infobip delivery reports as its SDK reads them, each returned once", [
-            *(query(name, name) for name in ("bulkId", "messageId", "applicationId", "entityId", "campaignReferenceId")),
+            *(query(name, name)
+              for name in ("bulkId", "messageId", "applicationId", "entityId", "campaignReferenceId")),
             query("limit", "1-1000, default 50", or_blank({"type": "integer", "minimum": 1, "maximum": 1000}))],
             {**ok("{results: [...]}", "InfobipReportsV4"), **errors("infobip4", "400", "401", "403", "429")},
             **infobip)},

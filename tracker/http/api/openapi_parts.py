@@ -8,8 +8,8 @@ from __future__ import annotations
 JSON = "application/json"
 
 # Each API style's error schema (components below and in openapi_compat).
-ERROR_SCHEMAS = {"native": "Error", "elevate": "Error", "infobip": "InfobipError", "infobip4": "InfobipApiError", "sendcloud": "SendCloudResponse",
-                 "postman": "PostmanError"}
+ERROR_SCHEMAS = {"native": "Error", "elevate": "Error", "infobip": "InfobipError", "infobip4": "InfobipApiError",
+                 "sendcloud": "SendCloudResponse", "postman": "PostmanError"}
 REASONS = {"400": "invalid request", "401": "no valid credentials", "403": "the key may not do this",
            "404": "not found in the caller's account", "409": "conflicts with the current state",
            "413": "body past the size bound", "414": "request line too long (answered by the server)",

@@ -1,4 +1,6 @@
-"""Failed events: why each failed, its raw payload; replay or discard one, or all matching a filter, after a confirmation.
+"""Failed events: why each failed, its raw payload; replay or discard one, or all matching a filter.
+
+Replaying or discarding all matching a filter asks for a confirmation first.
 
 The work is the admin API's: tracker.pipeline.operations replays in this request and records
 who discarded what (``key:<key id>``, as the API does). A replay or discard of everything

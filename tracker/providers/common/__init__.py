@@ -1,1 +1,5 @@
-"""What every provider parser shares: lenient value readers, timestamps, bounded JSON, storable text, errors, the webhook authenticity request."""
+"""What every provider parser shares.
+
+Lenient value readers, timestamps, bounded JSON, storable text, errors, the webhook
+authenticity request.
+"""

@@ -31,10 +31,7 @@ def loads(document: str | bytes | bytearray) -> Any:
 
 def _check_depth(document: str | bytes | bytearray) -> None:
     text = document if isinstance(document, str) else None
-    if text is None:
-        opened = document.count(b"[") + document.count(b"{")
-    else:
-        opened = text.count("[") + text.count("{")
+    opened = document.count(b"[") + document.count(b"{") if text is None else text.count("[") + text.count("{")
     if opened <= MAX_DEPTH:
         return  # cannot nest deeper than the brackets it opens: the common case, at C speed
     if text is None:

@@ -192,10 +192,8 @@ def _report_event(report: _JSONObject, where: str, received_at: datetime) -> Nor
     )
     # A repeated report of the same status is the same event, whatever its doneAt or price.
     status_id = as_int(status.get("id"))
-    if status_id is not None:
-        tail = str(status_id)
-    else:
-        tail = f"group-{group_id if group_id is not None else group_name}"
+    group = group_id if group_id is not None else group_name
+    tail = str(status_id) if status_id is not None else f"group-{group}"
     return _event(
         rule,
         report,

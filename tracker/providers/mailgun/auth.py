@@ -143,7 +143,8 @@ def _legacy_form(request: WebhookRequest) -> dict[str, Any] | None:
 def _multipart_fields(request: WebhookRequest) -> dict[str, list[str]]:
     """The text fields of a multipart/form-data body that name one of _SIGNED_FIELDS."""
     header = request.header("content-type") or ""
-    envelope = BytesParser().parsebytes(b"Content-Type: " + header.encode("latin-1", "replace") + b"\r\n\r\n" + request.body)
+    envelope = BytesParser().parsebytes(
+        b"Content-Type: " + header.encode("latin-1", "replace") + b"\r\n\r\n" + request.body)
     if not envelope.is_multipart():
         return {}
     fields: dict[str, list[str]] = {}

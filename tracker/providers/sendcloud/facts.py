@@ -7,6 +7,7 @@ provider-formats.md §4.1-4.2.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 from collections.abc import Iterable, Mapping
@@ -210,10 +211,8 @@ def _client(fields: Fields) -> dict[str, Any]:
 
 def _user_headers(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):  # else kept as the text it is
             value = bounded_json.loads(value)
-        except json.JSONDecodeError:
-            pass  # kept as the text it is
     if value is None or value == "" or value == {}:
         return None
     if len(json.dumps(value, default=str)) > _USER_HEADERS_LIMIT:

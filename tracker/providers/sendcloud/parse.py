@@ -183,7 +183,7 @@ def _request_pairs(fields: Fields) -> list[tuple[str, str]]:
     if len(recipients) == len(email_ids):
         return [
             (email_id, checked_address(raw, f"recipientArray[{index}]"))
-            for index, (email_id, raw) in enumerate(zip(email_ids, recipients))
+            for index, (email_id, raw) in enumerate(zip(email_ids, recipients, strict=True))
         ]
     # The arrays disagree (or recipientArray is missing): each emailId names its recipient.
     pairs = []
@@ -222,10 +222,8 @@ def _unmapped(event: str, fields: Fields, occurred_at: datetime, stamp: str) -> 
     """An event code the table does not know: recorded as it came, never dropped."""
     message_id = fields.text("emailId") or fields.text("messageId") or ""
     raw_recipient = fields.text("recipient")
-    if raw_recipient is not None:
-        recipient = maybe_address(raw_recipient)  # if None, the raw text is kept in details
-    else:
-        recipient = _recipient_in(message_id)
+    # maybe_address gives None for an unreadable recipient: the raw text is then kept in details.
+    recipient = maybe_address(raw_recipient) if raw_recipient is not None else _recipient_in(message_id)
     return unmapped_event(
         PROVIDER,
         event,

@@ -146,7 +146,7 @@ def email_logs():
     with services().db.session() as session:
         rows = repository.infobip_logs(session, g.account_id, where, limit=limit)  # newest first
         results = [_log(delivery, message, outcome, price)
-                   for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
+                   for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows), strict=True)]
     return _respond({"results": results}, root="LogsResponse", xml_allowed=False)
 
 
@@ -170,7 +170,7 @@ def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
         rows = repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
                                                 changed_since=changed_since, limit=limit)
         return [(delivery, message, outcome, price)
-                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
+                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows), strict=True)]
 
 
 def sent_between(since: datetime | None, until: datetime | None) -> tuple[Span, ...]:

@@ -120,7 +120,7 @@ def email_logs():
         rows = repository.infobip_logs(session, g.account_id, where, before=before, limit=limit + 1)
         page = rows[:limit]
         results = [_log(delivery, message, outcome, price)
-                   for (delivery, message), (outcome, price) in zip(page, v1._outcomes(session, page))]
+                   for (delivery, message), (outcome, price) in zip(page, v1._outcomes(session, page), strict=True)]
     body: dict = {"results": results}
     if use_cursor or raw_cursor:
         body["cursor"] = {"limit": limit}

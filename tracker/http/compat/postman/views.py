@@ -194,7 +194,7 @@ def parse_query(args) -> dict:
             raise _invalid(key, f'"{key}" is not allowed')
     where = PostmanFilter(shown=_status_condition(statuses) if statuses else None,
                           created=tuple(_created_condition(operator, raw) for operator, raw in created.items()),
-                          tag=args["tag"] if "tag" in args else None)
+                          tag=args.get("tag"))
     return {
         "limit": _integer(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         "offset": _integer(args, "offset", 0, 0, 2 ** 31 - 1),  # past MAX_OFFSET only from a page mark
@@ -230,7 +230,8 @@ def _status_condition(values: list[str]) -> ShownStatuses:
     wanted = {value.strip().upper() for value in values}
     unknown = sorted(wanted - set(POSTMAN_STATUSES))
     if unknown:
-        raise _invalid("status", f'"status" must be one of [{", ".join(POSTMAN_STATUSES)}]; got {", ".join(map(repr, unknown))}')
+        raise _invalid("status", f'"status" must be one of [{", ".join(POSTMAN_STATUSES)}]; '
+                                 f'got {", ".join(map(repr, unknown))}')
     canonical = sorted(s.value for s, word in STATUS.items() if word in wanted)
     # An acknowledged delivery has the word of the failure it acknowledged (stored on its row;
     # with none known it reads as ERROR does, postman_status()).

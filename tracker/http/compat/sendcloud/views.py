@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, UTC
 
 from flask import Blueprint, Response, g, request
 from tracker.http import credentials, page_marks
@@ -199,7 +199,7 @@ def _date(name: str, raw: str) -> date:
 
 
 def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC8).astimezone(timezone.utc)
+    return datetime.combine(day, time(), UTC8).astimezone(UTC)
 
 
 def _integer(params, name: str, default: int, error: int, *, minimum: int = 0, maximum: int) -> int:

@@ -211,8 +211,8 @@ def test_an_allowed_network_opens_the_web_ports_not_every_port(make_app, port):
     refused = client.post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/"}, headers=tenant.auth)
     assert refused.status_code == 400
     assert f"not {port}" in refused.json["detail"] and "127.0.0.0/8" in refused.json["detail"]
-    assert client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1/hook"}, headers=tenant.auth).status_code == 201
-    assert client.post("/api/v1/webhooks", json={"url": "https://127.0.0.1/hook"}, headers=tenant.auth).status_code == 201
+    for url in ("http://127.0.0.1/hook", "https://127.0.0.1/hook"):
+        assert client.post("/api/v1/webhooks", json={"url": url}, headers=tenant.auth).status_code == 201
 
     named = make_app(webhook_allow_http=True, webhook_allowed_networks=f"127.0.0.0/8:{port}")
     assert named.test_client().post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/"},
@@ -337,6 +337,9 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
         assert result.exit_code == expect, result.output
         return result.output
 
+    def listed():
+        return [(s["url"], s["statuses"], s["state"]) for s in json.loads(cli("list", "--account", "acme", "--json"))]
+
     with receiving(statuses=(410,)) as receiver:
         refused = cli("create", "--account", "acme", "--url", receiver.url, expect=1,
                       TRACKER_WEBHOOKS_ALLOW_HTTP="", TRACKER_WEBHOOKS_ALLOWED_NETWORKS="")
@@ -344,9 +347,9 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
         created = cli("create", "--account", "acme", "--url", receiver.url, "--status", "SENT")
         subscription_id = int(re.search(r"subscription (\d+)", created).group(1))
         secret = re.search(r"secret: (\S+)", created).group(1)
-        assert f"{receiver.url}\tSENT\tactive" in cli("list", "--account", "acme")
+        assert listed() == [(receiver.url, ["SENT"], "active")]
         cli("update", str(subscription_id), "--all-statuses")
-        assert f"{receiver.url}\tall statuses\tactive" in cli("list", "--account", "acme")
+        assert listed() == [(receiver.url, [], "active")]
 
         receiver.statuses = [200]
         assert "test event queued" in cli("test", str(subscription_id))
@@ -374,7 +377,7 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
         cli("update", str(subscription_id), "--enable")
         assert "active" in cli("list", "--account", "acme")
         cli("delete", str(subscription_id))
-        assert cli("list", "--account", "acme") == ""
+        assert listed() == []
 
 
 def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):

@@ -99,6 +99,30 @@ def test_accounts_and_keys_are_listed_as_tables_or_json(cli):
     assert all(k["state"] == "live" and k["verifies_jwts"] for k in keys)
 
 
+def test_webhook_subscriptions_are_listed_as_a_table_or_json(cli, monkeypatch):
+    monkeypatch.setenv("TRACKER_WEBHOOKS_ALLOW_HTTP", "1")
+    monkeypatch.setenv("TRACKER_WEBHOOKS_ALLOWED_NETWORKS", "127.0.0.0/8:*")
+    assert json.loads(cli("webhooks", "list", "--account", "acme", "--json").output) == []
+    failures = cli("webhooks", "create", "--account", "acme", "--url", "http://127.0.0.1:8001/failures",
+                   "--status", "BOUNCED", "--status", "COMPLAINT").output
+    cli("webhooks", "create", "--account", "acme", "--url", "http://127.0.0.1:8001/everything")
+    secret = failures.split("secret: ")[1].split()[0]
+    everything_id = json.loads(cli("webhooks", "list", "--account", "acme", "--json").output)[1]["id"]
+    cli("webhooks", "update", str(everything_id), "--disable")
+
+    listed = cli("webhooks", "list", "--account", "acme", "--json").output
+    [first, second] = json.loads(listed)
+    assert (first["url"], first["statuses"], first["active"], first["state"]) == (
+        "http://127.0.0.1:8001/failures", ["BOUNCED", "COMPLAINT"], True, "active")
+    assert (second["url"], second["statuses"], second["active"]) == ("http://127.0.0.1:8001/everything", [], False)
+    assert second["id"] == everything_id and second["state"].startswith("disabled")
+    assert {"created_at", "updated_at", "disabled_at", "failing_since"} <= set(first)
+    assert secret not in listed and "secret" not in first  # shown once, at creation
+    table = cli("webhooks", "list", "--account", "acme").output
+    assert "│" in table and "/failures" in table and "all statuses" in table and "disabled" in table  # for people
+    assert cli("webhooks", "list", "--account", "nobody", "--json", ok=False).exit_code == 1
+
+
 def test_events_list_shows_every_state_when_asked(cli, app, pki):
     from tests.support.harness import drain, make_tenant
     from tests.support.sns_signing import notification

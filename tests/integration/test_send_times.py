@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone, UTC
 
-from tests.support.harness import drain
-from tests.support.ses_events import for_message, ses_time
-from tests.support.sns_signing import notification
+from sqlalchemy import select
+
+from tests.support.harness import drain, make_tenant
+from tests.support.ses_events import for_message, recorded, ses_time
+from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tests.support.webhooks import infobip as infobip_hooks
 from tracker.db import repository
-from tracker.db.models import Account
+from tracker.db.models import Account, WebhookEvent
 
 UTC8 = timezone(timedelta(hours=8))
 RECENT = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=345000)
@@ -107,3 +109,44 @@ def test_a_rebuild_gives_the_send_times_the_worker_gave(app, tenant, pki):
     before = send_times()
     operations.rebuild(app.extensions["tracker"], account_id=tenant.account_id)
     assert send_times() == before == [("m-a", ses_time(RECENT)), ("m-b", ses_time(RECENT))]
+
+
+def test_the_native_api_and_webhooks_show_when_ses_sent_not_when_the_tracker_heard(make_app, pki):
+    # A recorded SES bounce notification, unchanged: sent 2016-01-27, bounced the next day,
+    # registered and heard by the tracker today.
+    app = make_app(webhook_allow_http=True, webhook_allowed_networks="127.0.0.0/8:*")
+    tenant = make_tenant(app, "acme", [DEFAULT_TOPIC_ARN])
+    recorded_bounce = recorded("notification/bounce-transient.json")
+    mail = recorded_bounce["mail"]
+    sent, bounced = _parse(mail["timestamp"]), _parse(recorded_bounce["bounce"]["timestamp"])
+    client = app.test_client()
+    hook = {"url": "http://127.0.0.1:9/hook"}
+    assert client.post("/api/v1/webhooks", headers=tenant.auth, json=hook).status_code == 201
+    registered = client.post("/api/v1/messages", headers=tenant.auth, json={
+        "message_id": mail["messageId"], "recipients": mail["destination"]})
+    assert registered.status_code == 201
+    [pending] = registered.json["deliveries"]
+    assert abs(_parse(pending["sent_at"]) - datetime.now(UTC)) < timedelta(minutes=5)  # nothing said yet: registration
+    post(app, tenant, pki, recorded_bounce)
+
+    [listed] = client.get("/api/v1/deliveries", headers=tenant.auth).json["data"]
+    [of_message] = client.get(f"/api/v1/messages/{registered.json['id']}", headers=tenant.auth).json["deliveries"]
+    [subscribed] = _status_changes(app)
+    acknowledged = client.post(f"/api/v1/deliveries/{listed['id']}/acknowledge", headers=tenant.auth, json={})
+    assert acknowledged.status_code == 200, acknowledged.json
+    for item in (listed, of_message, subscribed, acknowledged.json):
+        assert _parse(item["sent_at"]) == sent  # SES mail.timestamp, though registered and heard today
+        assert _parse(item["created_at"]) > sent + timedelta(days=365)  # when the tracker first heard
+    for item in (listed, of_message, subscribed):
+        assert (item["status"], _parse(item["status_at"])) == ("BOUNCED", bounced)
+
+
+def _parse(shown: str) -> datetime:
+    return datetime.fromisoformat(shown.replace("Z", "+00:00"))
+
+
+def _status_changes(app) -> list[dict]:
+    """The delivery items queued for subscribers."""
+    with app.extensions["tracker"].db.session() as session:
+        return [json.loads(event.payload)["delivery"] for event in session.scalars(
+            select(WebhookEvent).where(WebhookEvent.type == "delivery.status_changed"))]

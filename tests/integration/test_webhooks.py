@@ -337,6 +337,9 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
         assert result.exit_code == expect, result.output
         return result.output
 
+    def listed():
+        return [(s["url"], s["statuses"], s["state"]) for s in json.loads(cli("list", "--account", "acme", "--json"))]
+
     with receiving(statuses=(410,)) as receiver:
         refused = cli("create", "--account", "acme", "--url", receiver.url, expect=1,
                       TRACKER_WEBHOOKS_ALLOW_HTTP="", TRACKER_WEBHOOKS_ALLOWED_NETWORKS="")
@@ -344,9 +347,9 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
         created = cli("create", "--account", "acme", "--url", receiver.url, "--status", "SENT")
         subscription_id = int(re.search(r"subscription (\d+)", created).group(1))
         secret = re.search(r"secret: (\S+)", created).group(1)
-        assert f"{receiver.url}\tSENT\tactive" in cli("list", "--account", "acme")
+        assert listed() == [(receiver.url, ["SENT"], "active")]
         cli("update", str(subscription_id), "--all-statuses")
-        assert f"{receiver.url}\tall statuses\tactive" in cli("list", "--account", "acme")
+        assert listed() == [(receiver.url, [], "active")]
 
         receiver.statuses = [200]
         assert "test event queued" in cli("test", str(subscription_id))
@@ -374,7 +377,7 @@ def test_the_cli_manages_subscriptions_shows_the_log_and_replays_parked_events(h
         cli("update", str(subscription_id), "--enable")
         assert "active" in cli("list", "--account", "acme")
         cli("delete", str(subscription_id))
-        assert cli("list", "--account", "acme") == ""
+        assert listed() == []
 
 
 def test_the_delivery_log_shows_every_attempt_of_an_event(hooks_app, pki):

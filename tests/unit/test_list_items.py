@@ -17,7 +17,7 @@ counts = st.integers(min_value=0, max_value=2**31)
 
 deliveries = st.fixed_dictionaries({
     "id": st.integers(min_value=1, max_value=2**62), "message_id": text, "recipient": text,
-    "provider": st.sampled_from(["ses", "sendgrid", "unknown"]),
+    "provider": st.sampled_from(["ses", "sendgrid", "unknown"]), "submitted_at": st.none() | moments,
     "status": st.sampled_from(["PENDING", "SENT", "DELIVERED", "BOUNCED", "ACKNOWLEDGED"]),
     "status_at": st.none() | moments, "bounce_type": st.none() | text, "bounce_subtype": st.none() | text,
     "diagnostic": st.none() | text, "events_count": counts, "opens_count": counts,

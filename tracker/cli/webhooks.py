@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tracker.cli.output import emit, json_option
 from tracker.domain import Status
 
 
@@ -68,14 +69,29 @@ def create(account_name, url, statuses) -> None:
 
 @webhooks.command("list")
 @click.option("--account", "account_name", required=True)
-def list_all(account_name) -> None:
+@json_option
+def list_all(account_name, as_json) -> None:
+    """An account's subscriptions: a table, or with --json the fields /api/v1/webhooks shows (never the secret)."""
     from tracker.db import repository
 
     services = _services()
     with services.db.session() as session:
-        for s in repository.list_subscriptions(session, _account(session, account_name).id):
-            state = "active" if s.active else f"disabled ({s.disabled_reason})"
-            click.echo(f"{s.id}\t{s.url}\t{','.join(s.statuses) or 'all statuses'}\t{state}")
+        rows = [_subscription_row(s, as_json) for s in repository.list_subscriptions(
+            session, _account(session, account_name).id)]
+    emit(rows, ("id", "url", "statuses", "state", "failing_since", "created_at"),
+         title=f"webhook subscriptions of {account_name}", as_json=as_json)
+
+
+def _subscription_row(subscription, as_json: bool) -> dict:
+    """A subscription as /api/v1/webhooks names its fields, plus its state in words."""
+    reason = subscription.disabled_reason
+    state = "active" if subscription.active else f"disabled ({reason})" if reason else "disabled"
+    # No statuses means every status: JSON keeps the API's empty list, a table says so.
+    statuses = list(subscription.statuses) if as_json else list(subscription.statuses) or "all statuses"
+    return {"id": subscription.id, "url": subscription.url, "statuses": statuses, "active": subscription.active,
+            "state": state, "disabled_reason": subscription.disabled_reason, "disabled_at": subscription.disabled_at,
+            "failing_since": subscription.failing_since, "created_at": subscription.created_at,
+            "updated_at": subscription.updated_at}
 
 
 @webhooks.command("update")
@@ -124,9 +140,9 @@ def events(subscription_id, state, with_attempts, limit, after_id) -> None:
         attempts = repository.webhook_attempts(session, [row.id for row in rows]) if with_attempts else {}
         for row in rows:
             last = f"HTTP {row.last_status}" if row.last_status else "no answer" if row.attempts else "not sent yet"
+            error = f" ({row.last_error})" if row.last_error else ""
             click.echo(f"{row.id}\t{row.type}\tdelivery {row.delivery_id}\tsequence {row.sequence}\t{row.state}"
-                       f"\t{row.attempts} attempt(s), last: {last}"
-                       + (f" ({row.last_error})" if row.last_error else ""))
+                       f"\t{row.attempts} attempt(s), last: {last}{error}")
             if with_attempts:
                 for attempt in attempts.get(row.id, []):
                     click.echo(f"\t{attempt.attempted_at:%Y-%m-%d %H:%M:%S} status {attempt.status_code} "

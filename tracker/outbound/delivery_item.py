@@ -11,6 +11,10 @@ class DeliverySchema(Schema):
     message_id = fields.String()
     recipient = fields.String()
     provider = fields.String()
+    # When the message was sent (tracker.domain.submitted_at): the provider's own send time
+    # (SES mail.timestamp, Infobip sentAt), else registration, else the first event; never
+    # when the tracker heard (created_at). Null only while nothing says when it was sent.
+    sent_at = fields.DateTime(attribute="submitted_at", allow_none=True)
     status = fields.String()
     status_at = fields.DateTime(allow_none=True)  # null while PENDING: registered, no provider event yet
     bounce_type = fields.String(allow_none=True)

@@ -336,8 +336,8 @@ class DeliveryFilter:
 
 # What the native API shows of a delivery (tracker.http.api.schemas.delivery_item): Core rows
 # of these columns cost a fraction of ORM objects of every column.
-LISTED_COLUMNS = ("id", "message_id", "recipient", "provider", "status", "status_at", "bounce_type",
-                  "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at",
+LISTED_COLUMNS = ("id", "message_id", "recipient", "provider", "submitted_at", "status", "status_at",
+                  "bounce_type", "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at",
                   "last_opened_at", "clicks_count", "first_clicked_at", "last_clicked_at", "last_clicked_link",
                   "created_at", "updated_at")
 HISTORY_COLUMNS = ("id", "type", "status", "occurred_at", "bounce_type", "bounce_subtype", "diagnostic", "details",

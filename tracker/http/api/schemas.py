@@ -88,12 +88,13 @@ def delivery_item(row) -> dict:
     less); DeliverySchema stays the document's description, and tests/unit/test_list_items.py
     holds the two equal.
     """
-    (id_, message_id, recipient, provider, status, status_at, bounce_type, bounce_subtype, diagnostic, events_count,
-     opens, first_opened_at, last_opened_at, clicks, first_clicked_at, last_clicked_at, last_clicked_link,
+    (id_, message_id, recipient, provider, submitted_at, status, status_at, bounce_type, bounce_subtype, diagnostic,
+     events_count, opens, first_opened_at, last_opened_at, clicks, first_clicked_at, last_clicked_at, last_clicked_link,
      created_at, updated_at) = row
     # "x and ...": None stays None (a datetime is never false), without a call per value.
     return {
-        "id": id_, "message_id": message_id, "recipient": recipient, "provider": provider, "status": status,
+        "id": id_, "message_id": message_id, "recipient": recipient, "provider": provider,
+        "sent_at": submitted_at and submitted_at.isoformat() + _UTC, "status": status,
         "status_at": status_at and status_at.isoformat() + _UTC,
         "bounce_type": bounce_type, "bounce_subtype": bounce_subtype, "diagnostic": diagnostic,
         "events_count": events_count,

@@ -70,7 +70,7 @@ def test_an_operator_signs_in_and_sees_what_the_events_imply_on_every_page(page,
     assert [b.inner_text() for b in page.query_selector_all('[data-provider="ses"]')] == ["11", "11"]
     assert page.inner_text('[data-status="DELIVERED"]') == "3"
     assert page.inner_text('[data-status="BOUNCED"]') == "2"
-    assert page.inner_text('[data-status-30d="BOUNCED"]') == "2"
+    assert page.inner_text('[data-status-week="BOUNCED"]') == "2"
     assert page.inner_text("#failed-count .value") == "1"
     assert page.inner_text("#parked-count .value") == "1"
     assert page.query_selector_all(".chart svg rect[fill]")  # the bars are drawn

@@ -1,4 +1,4 @@
-"""The dashboard's reputation page: the rates per sending domain and for the account, their states, the account's own only."""
+"""The dashboard's reputation page: rates per sending domain and for the account, states, the account's own only."""
 from __future__ import annotations
 
 import re
@@ -24,7 +24,7 @@ def test_the_rates_and_states_are_the_apis_and_the_accounts_own(app):
         seeded[name] = (operator, application)
     drain(app)
 
-    for name, (operator, application) in seeded.items():
+    for operator, application in seeded.values():
         client = signed_in(app, operator)
         html = client.get("/dashboard/reputation").get_data(as_text=True)
         api = client.get("/api/v1/reputation", headers={"Authorization": f"Bearer {application}"}).json

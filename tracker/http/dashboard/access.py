@@ -68,7 +68,8 @@ def _guard():
                 g.account_name = repository.account_name(s, account_id)
                 return None
     session.pop("account_id", None)
-    return redirect(url_for("dashboard.signin", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    back = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("dashboard.signin", next=back))
 
 
 def _csrf_ok() -> bool:

@@ -1,4 +1,4 @@
-"""Failed events: why each failed, its raw payload; replay or discard one, or all matching a filter, after a confirmation.
+"""Failed events: why each failed, its raw payload; replay or discard one or all matching a filter, once confirmed.
 
 The work is the admin API's: tracker.pipeline.operations replays in this request and records
 who discarded what (``key:<key id>``, as the API does). A replay or discard of everything

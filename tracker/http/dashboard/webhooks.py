@@ -1,6 +1,8 @@
 """Webhooks: each subscription's state and backlog, its recent attempts, and replay of its parked events."""
 from __future__ import annotations
 
+import contextlib
+
 from flask import current_app, flash, g, redirect, url_for
 
 from tracker.db import repository
@@ -49,7 +51,5 @@ def _wake_senders() -> None:
     if app.webhook_waker is not None:
         app.webhook_waker.wake()
     elif app.config.broker_url and "celery" in current_app.extensions:
-        try:
+        with contextlib.suppress(Exception):  # a broker hiccup: the schedule still sends them
             current_app.extensions["celery"].send_task("workers.tasks.send_webhooks", queue="webhooks")
-        except Exception:  # a broker hiccup: the schedule still sends them
-            pass

@@ -247,8 +247,9 @@ def _fix(app, row_id: int, message_id: str) -> None:
 
 
 def test_tracker_run_prints_the_dashboard_and_its_operator_key_which_shows_the_demo_bounce(tmp_path):
-    """The embedded default (SQLite): the README's curl, then the dashboard as `tracker run` says to open it."""
+    """The embedded default (SQLite): the banner's curls, then the dashboard as `tracker run` says to open it."""
     from http.cookiejar import CookieJar
+    from pathlib import Path
     import urllib.parse
     import urllib.request
 
@@ -266,9 +267,17 @@ def test_tracker_run_prints_the_dashboard_and_its_operator_key_which_shows_the_d
         key = re.search(r"API key \(account \"demo\"\): (\S+)", text).group(1)
         assert dashboard == f"{base}/dashboard"
         hook = re.search(r"SES hook \(any topic\):\s+(\S+)", text).group(1)
+        # The banner's curls post the examples as sent now (var/demo/, signed by this folder's key) ...
+        posted = re.findall(r"--data-binary @(\S+) ", text)
+        assert [Path(p).name for p in posted] == ["ses-bounce.json", "ses-delivery.json"]
+        for path in posted:
+            assert http("POST", hook, (tmp_path / path).read_bytes(),
+                        {"Content-Type": "text/plain; charset=UTF-8"})[0] == 200
+        # ... and the repository's example (signed once, sent 2026-11-22) is accepted as well.
         assert http("POST", hook, (ROOT / "examples/ses-bounce.json").read_bytes(),
                     {"Content-Type": "text/plain; charset=UTF-8"})[0] == 200
-        assert poll(lambda: find_deliveries(base, key, status="BOUNCED"))
+        assert poll(lambda: len(find_deliveries(base, key, status="BOUNCED")) == 2 or None)
+        assert poll(lambda: find_deliveries(base, key, status="DELIVERED"))
 
         browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         form = browser.open(f"{dashboard}/signin").read().decode()
@@ -276,9 +285,11 @@ def test_tracker_run_prints_the_dashboard_and_its_operator_key_which_shows_the_d
             {"key": operator, "csrf_token": csrf(form)}).encode())
         overview = signed_in.read().decode()
         assert signed_in.url == dashboard
-        assert overview.count('data-provider="ses">1<') == 2  # received now: in both charts
-        # The example's send time is fixed (2026-11-22): the statuses (sent in the last 24 h / 7 days)
-        # stop counting it a week later; the deliveries page finds it whatever its age.
+        assert overview.count('data-provider="ses">3<') == 2  # three received now: in both charts
+        # Sent now: the banner's two in the statuses; the repository's example was sent weeks ago.
+        assert 'data-status="BOUNCED">1<' in overview and 'data-status="DELIVERED">1<' in overview
+        reputation = browser.open(f"{dashboard}/reputation").read().decode()
+        assert "example.com" in reputation and 'id="bounce-rate">50.00%<' in reputation
         found = browser.open(f"{dashboard}/deliveries?recipient=bounce%40simulator.amazonses.com").read().decode()
         timeline = re.search(r'href="(/dashboard/deliveries/\d+)"', found).group(1)
         assert 'id="delivery-status">BOUNCED<' in browser.open(f"{base}{timeline}").read().decode()

@@ -26,15 +26,22 @@ def example(name: str) -> Path:
 
 
 class WithDemoCertificate:
-    """A certificate store that also knows the demo certificate."""
+    """A certificate store that also knows the demo certificate and this folder's (tracker.cli.demo_events)."""
 
-    def __init__(self, fallback: CertificateStore, directory: Path = EXAMPLES / "sns-demo-cert") -> None:
+    def __init__(self, fallback: CertificateStore, directory: Path = EXAMPLES / "sns-demo-cert",
+                 local: Path = Path("var/demo")) -> None:
         self._demo = DirectoryCertificateStore(directory)
+        self._local = DirectoryCertificateStore(local)
         self._fallback = fallback
 
     def get(self, url: str):
-        if url.rsplit("/", 1)[-1] == DEMO_CERT_NAME:
+        from tracker.cli.demo_events import LOCAL_CERT_NAME
+
+        name = url.rsplit("/", 1)[-1]
+        if name == DEMO_CERT_NAME:
             return self._demo.get(url)
+        if name == LOCAL_CERT_NAME:
+            return self._local.get(url)
         return self._fallback.get(url)
 
 

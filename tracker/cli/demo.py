@@ -16,6 +16,9 @@ from tracker.providers.ses.auth import CertificateStore
 # The repository's examples/, shipped inside the package (see setup.cfg).
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_CERT_NAME = "SimpleNotificationService-0000000000000000000000000000demo.pem"
+# The certificate of the key `tracker run` makes in var/demo/ to sign the examples as sent now
+# (tracker.cli.demo_events).
+LOCAL_CERT_NAME = "SimpleNotificationService-00000000000000000000000000000local.pem"
 DEMO_ACCOUNT = "demo"
 
 
@@ -35,8 +38,6 @@ class WithDemoCertificate:
         self._fallback = fallback
 
     def get(self, url: str):
-        from tracker.cli.demo_events import LOCAL_CERT_NAME
-
         name = url.rsplit("/", 1)[-1]
         if name == DEMO_CERT_NAME:
             return self._demo.get(url)

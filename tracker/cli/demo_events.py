@@ -15,7 +15,8 @@ import uuid
 from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
-LOCAL_CERT_NAME = "SimpleNotificationService-00000000000000000000000000000local.pem"
+from tracker.cli.demo import LOCAL_CERT_NAME, example
+
 LOCAL_CERT_URL = f"https://sns.us-east-1.amazonaws.com/{LOCAL_CERT_NAME}"
 DIRECTORY = Path("var/demo")
 EXAMPLES = ("ses-bounce.json", "ses-delivery.json")
@@ -24,8 +25,6 @@ _KEY_FILE = "sns-signing-key.pem"
 
 def write_fresh_examples(directory: Path = DIRECTORY, now: datetime | None = None) -> dict[str, Path]:
     """Each example as if sent a few seconds before ``now`` (new message and feedback ids), signed; name -> path."""
-    from tracker.cli.demo import example
-
     key = _signing_key(directory)
     now = now or datetime.now(UTC)
     written = {}

@@ -136,6 +136,8 @@ def dashboard_pages(url: str, seeded, options, secret_key: str, rate_limits: str
             "suppressions": (f"{base}/dashboard/suppressions", {}),
             "suppressions: search": (f"{base}/dashboard/suppressions?address={suppressed}", {}),
             "webhooks": (f"{base}/dashboard/webhooks", {}),
+            "reputation, 24 h": (f"{base}/dashboard/reputation?window=24h", {}),
+            "reputation, 7 days": (f"{base}/dashboard/reputation?window=7d", {}),
         }
         # The first overview of a process counts the month's closed hours (then remembers them).
         started = time.perf_counter()

@@ -29,16 +29,12 @@ def _p(samples: list[float], q: float) -> float:
     return 1000 * ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def stats_bench(url: str, seeded, repeat: int, warmup: int, secret_key: str, rate_limits: str) -> dict:
-    """Count the statistics, time the calls and the baseline; print and return the figures."""
+def count_statistics(services, seeded) -> tuple[int, float]:
+    """Count the seeded deliveries into the statistics table (rows written, seconds), then ANALYZE it."""
     from sqlalchemy import text
 
-    from tracker import create_app
-    from tracker.config import Config
     from tracker.db import repository
 
-    app = create_app(Config(database_url=url, secret_key=secret_key, rate_limits=rate_limits))
-    services = app.extensions["tracker"]
     started = time.perf_counter()
     with services.db.transaction() as session:
         rows = repository.rebuild_stats(session)
@@ -47,6 +43,18 @@ def stats_bench(url: str, seeded, repeat: int, warmup: int, secret_key: str, rat
         session.execute(text("ANALYZE delivery_stats"))
     print(f"statistics: {rows:,} rows counted from {seeded.deliveries + seeded.other_deliveries:,} deliveries "
           f"in {counted:.1f} s (rebuild_stats)", flush=True)
+    return rows, counted
+
+
+def stats_bench(url: str, seeded, repeat: int, warmup: int, secret_key: str, rate_limits: str) -> dict:
+    """Count the statistics, time the calls and the baseline; print and return the figures."""
+
+    from tracker import create_app
+    from tracker.config import Config
+
+    app = create_app(Config(database_url=url, secret_key=secret_key, rate_limits=rate_limits))
+    services = app.extensions["tracker"]
+    rows, counted = count_statistics(services, seeded)
 
     raw = services.db.engine.raw_connection()  # the baseline's own connection, outside the app's sessions
     connection = raw.driver_connection

@@ -3,6 +3,7 @@ PostgreSQL and Redis, fed signed SNS messages through the real receiver."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -12,7 +13,7 @@ from tests.support.dashboard_seed import make_account, messages, parked_subscrip
 from tests.support.processes import find_deliveries, http, poll
 from tests.support.ses_events import for_message
 from tests.support.sns_signing import notification
-from tracker.db.models import InboxEvent
+from tracker.db.models import InboxEvent, utcnow
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +22,13 @@ POISON = "{this is not JSON"
 
 @pytest.fixture
 def seeded(app, pki, dashboard_stack):
-    """acme: 3 delivered, 2 bounced, one unreadable event, a parked webhook; other: 1 delivered, 1 bounced."""
+    """acme: 3 delivered, 2 bounced, one unreadable event, a parked webhook; other: 1 delivered, 1 bounced;
+    all sent minutes ago."""
+    sent_at = utcnow() - timedelta(minutes=10)
     accounts = {}
     for name, delivered, bounced in (("acme", 3, 2), ("other", 1, 1)):
         account_id, operator, application, token = make_account(app, name)
-        events, ok, failed = messages(name, delivered, bounced)
+        events, ok, failed = messages(name, delivered, bounced, sent_at=sent_at)
         for event in [*events, POISON]:
             status, body = http("POST", f"{dashboard_stack}/hooks/sns/{token}",
                                 json.dumps(pki.sign(notification(event))).encode(), {"Content-Type": "text/plain"})
@@ -34,9 +37,9 @@ def seeded(app, pki, dashboard_stack):
         accounts[name] = dict(id=account_id, operator=operator, application=application, ok=ok, failed=failed)
     for name, seeded_account in accounts.items():
         expected = len(seeded_account["ok"]) + len(seeded_account["failed"])
-        assert poll(lambda seeded_account=seeded_account, expected=expected: len(
-            find_deliveries(dashboard_stack, seeded_account["application"], limit=100)) == expected or None), (
-            f"the worker never applied {name}'s events")
+        key = seeded_account["application"]
+        assert poll(lambda key=key, expected=expected: len(find_deliveries(dashboard_stack, key, limit=100))
+                    == expected or None), f"the worker never applied {name}'s events"
     assert poll(lambda: _failed_rows(app) == 2 or None), "the worker never failed the unreadable events"
     return accounts
 
@@ -67,6 +70,7 @@ def test_an_operator_signs_in_and_sees_what_the_events_imply_on_every_page(page,
     assert [b.inner_text() for b in page.query_selector_all('[data-provider="ses"]')] == ["11", "11"]
     assert page.inner_text('[data-status="DELIVERED"]') == "3"
     assert page.inner_text('[data-status="BOUNCED"]') == "2"
+    assert page.inner_text('[data-status-week="BOUNCED"]') == "2"
     assert page.inner_text("#failed-count .value") == "1"
     assert page.inner_text("#parked-count .value") == "1"
     assert page.query_selector_all(".chart svg rect[fill]")  # the bars are drawn

@@ -27,7 +27,7 @@ def test_the_rates_and_states_are_the_apis_and_the_accounts_own(app):
         seeded[name] = (operator, application)
     drain(app)
 
-    for _name, (operator, application) in seeded.items():
+    for operator, application in seeded.values():
         client = signed_in(app, operator)
         html = client.get("/dashboard/reputation").get_data(as_text=True)
         api = client.get("/api/v1/reputation", headers={"Authorization": f"Bearer {application}"}).json

@@ -16,6 +16,9 @@ from tracker.providers.ses.auth import CertificateStore
 # The repository's examples/, shipped inside the package (see setup.cfg).
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_CERT_NAME = "SimpleNotificationService-0000000000000000000000000000demo.pem"
+# The certificate of the key `tracker run` makes in var/demo/ to sign the examples as sent now
+# (tracker.cli.demo_events).
+LOCAL_CERT_NAME = "SimpleNotificationService-00000000000000000000000000000local.pem"
 DEMO_ACCOUNT = "demo"
 
 
@@ -26,15 +29,20 @@ def example(name: str) -> Path:
 
 
 class WithDemoCertificate:
-    """A certificate store that also knows the demo certificate."""
+    """A certificate store that also knows the demo certificate and this folder's (tracker.cli.demo_events)."""
 
-    def __init__(self, fallback: CertificateStore, directory: Path = EXAMPLES / "sns-demo-cert") -> None:
+    def __init__(self, fallback: CertificateStore, directory: Path = EXAMPLES / "sns-demo-cert",
+                 local: Path = Path("var/demo")) -> None:
         self._demo = DirectoryCertificateStore(directory)
+        self._local = DirectoryCertificateStore(local)
         self._fallback = fallback
 
     def get(self, url: str):
-        if url.rsplit("/", 1)[-1] == DEMO_CERT_NAME:
+        name = url.rsplit("/", 1)[-1]
+        if name == DEMO_CERT_NAME:
             return self._demo.get(url)
+        if name == LOCAL_CERT_NAME:
+            return self._local.get(url)
         return self._fallback.get(url)
 
 

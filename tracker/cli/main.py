@@ -64,7 +64,7 @@ def run(host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     from tracker import create_app
-    from tracker.cli import demo
+    from tracker.cli import demo, demo_events
     from tracker.adapters.sns_certificates import certificate_store_from_config
 
     # `run` is the one-process form: it processes in-process even when a broker is configured,
@@ -85,6 +85,7 @@ def run(host: str, port: int) -> None:
     with services.db.transaction() as session:
         key, source = demo.ensure_demo(session, secret_key=config.secret_key)
         operator_key = demo.ensure_demo_operator(session, secret_key=config.secret_key)
+    fresh = demo_events.write_fresh_examples()
     base = f"http://{host}:{port}"
     click.echo(f"""
 Tracker running at {base}  (database: {config.database_url}; processing in this process)
@@ -93,7 +94,8 @@ Tracker running at {base}  (database: {config.database_url}; processing in this 
   Dashboard:                 {base}/dashboard  (operator key: {operator_key})
 
 Try it:
-  curl -s -H 'Content-Type: text/plain' --data-binary @{demo.example('ses-bounce.json')} {base}/hooks/sns/{source.token}
+  curl -s -H 'Content-Type: text/plain' --data-binary @{fresh['ses-bounce.json']} {base}/hooks/sns/{source.token}
+  curl -s -H 'Content-Type: text/plain' --data-binary @{fresh['ses-delivery.json']} {base}/hooks/sns/{source.token}
   curl -s -H 'Authorization: Bearer {key}' '{base}/api/v1/deliveries?status=BOUNCED'
 """)
     services.waker.wake()  # process anything left pending by an earlier run

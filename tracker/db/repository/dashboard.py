@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, UTC
 
-from sqlalchemy import func, literal, select, tuple_, union_all
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
@@ -18,7 +18,6 @@ from tracker.db.models import (
     WebhookSubscription,
 )
 from tracker.db.repository.webhooks import PARKED, PENDING, SENDING
-from tracker.domain.status import Status
 
 __all__ = [
     "ProviderBucket",
@@ -31,7 +30,6 @@ __all__ = [
     "provider_buckets",
     "recent_attempts",
     "recent_suppressions",
-    "status_counts_since",
     "webhook_state_counts",
 ]
 
@@ -74,24 +72,6 @@ def provider_buckets(session: Session, account_id: int, since: datetime, unit: s
         statement = statement.where(InboxEvent.received_at < until)
     rows = session.execute(statement.group_by(InboxEvent.provider, bucket))
     return [ProviderBucket(provider, _as_utc(start), count) for provider, start, count in rows]
-
-
-def status_counts_since(session: Session, account_id: int, since: datetime, *, cap: int = 10_000) -> dict[str, int]:
-    """Deliveries of the account last changed since ``since``, per status (every status named), each counted
-    up to ``cap`` + 1 (more than ``cap`` reads as "more than cap").
-
-    One statement of one bounded count per status, each a range of ix_deliveries_account_status_updated
-    that stops after cap + 1 entries: the cost of a view is bounded whatever the day's volume, where a
-    full count (or a GROUP BY) would read every delivery of the day.
-    """
-    counts = []
-    for status in Status:
-        bounded = (select(literal(1)).select_from(Delivery)
-                   .where(Delivery.account_id == account_id, Delivery.status == status.value,
-                          Delivery.updated_at >= since)
-                   .limit(cap + 1).subquery())
-        counts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(bounded))
-    return {status: n for status, n in session.execute(union_all(*counts))}
 
 
 def oldest_pending_of_account(session: Session, account_id: int) -> datetime | None:

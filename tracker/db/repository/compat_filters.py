@@ -35,6 +35,16 @@ def with_messages(account_id: int):
             .where(Delivery.account_id == account_id))
 
 
+def columns_with_messages(account_id: int, *columns):
+    """``columns`` of one account's deliveries and of their message, if any (a Core select; the
+    same join as with_messages)."""
+    return (select(*columns)
+            .select_from(Delivery)
+            .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
+                                     Message.message_id == Delivery.message_id))
+            .where(Delivery.account_id == account_id))
+
+
 def within(column, span: Span) -> list:
     """Conditions: ``column`` in ``span``."""
     conditions = []

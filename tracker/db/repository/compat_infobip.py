@@ -6,10 +6,13 @@ from datetime import datetime
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import and_, func, not_, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryEvent, Message
-from tracker.db.repository.compat_filters import ShownStatuses, Span, shown_in, with_messages, within
+from tracker.db.repository.compat_filters import (ShownStatuses, Span, columns_with_messages, shown_in,
+                                                  with_messages, within)
+from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
 from tracker.domain import Status
 
 __all__ = ["InfobipFilter", "claim_infobip_reports", "infobip_logs", "infobip_logs_statement", "infobip_prices"]
@@ -26,8 +29,17 @@ class InfobipFilter:
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (message attribute, any of these values)
 
 
-def _filtered(account_id: int, where: InfobipFilter):
-    statement = with_messages(account_id)
+# What a log shows, as a Core row: the delivery's columns under their own keys (read like a
+# Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one).
+_LOGGED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.created_at,
+           Delivery.submitted_at, Delivery.delivered_at,
+           *(Delivery.__table__.c[name] for name in OUTCOME_COLUMN_NAMES),
+           Message.id.label("message_row"), Message.attributes.label("message_attributes"),
+           Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
+
+
+def _filtered(account_id: int, where: InfobipFilter, columns: Sequence = ()):
+    statement = columns_with_messages(account_id, *columns) if columns else with_messages(account_id)
     for span in where.sent:
         statement = statement.where(*within(Delivery.submitted_at, span))
     if where.recipients is not None:
@@ -55,16 +67,18 @@ def infobip_logs_statement(account_id: int, where: InfobipFilter, *, before: tup
                            limit: int):
     """The logs query: newest first, straight off the (account_id, submitted_at, id) index, before
     the (submitted_at, id) ``before`` when given."""
-    statement = _filtered(account_id, where)
+    statement = _filtered(account_id, where, _LOGGED)
     if before is not None:
         statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(*before))
     return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
 
 
-def infobip_logs(session: Session, account_id: int, where: InfobipFilter, *, before: tuple[datetime, int] | None = None,
-                 limit: int) -> list:
-    """(delivery, message or None) rows of the account's logs, newest first (infobip_logs_statement)."""
-    return session.execute(infobip_logs_statement(account_id, where, before=before, limit=limit)).all()
+def infobip_logs(connection: Connection, account_id: int, where: InfobipFilter, *,
+                 before: tuple[datetime, int] | None = None, limit: int) -> list:
+    """Core rows of the account's logs, newest first (infobip_logs_statement): a delivery's columns
+    under their own keys, its message's as message_row (its id), message_attributes,
+    message_from_address, message_subject (all None without a message)."""
+    return connection.execute(infobip_logs_statement(account_id, where, before=before, limit=limit)).all()
 
 
 def _reportable(final: Collection[str]) -> list:
@@ -107,7 +121,8 @@ def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilte
     return [row for row in rows if row[0].id in claimed]
 
 
-def infobip_prices(session: Session, account_id: int, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+def infobip_prices(session: Session | Connection, account_id: int,
+                   keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """(message id, recipient) -> the price Infobip last stated in an event's details, for those that have one.
 
     Infobip reports a price per message; the latest report (by occurred_at, then event key)

@@ -29,6 +29,7 @@ __all__ = [
     "DeliveryFilter",
     "DeliveryRaced",
     "LISTED_COLUMNS",
+    "OUTCOME_COLUMN_NAMES",
     "HISTORY_COLUMNS",
     "deliveries_of_message",
     "history_rows",
@@ -155,6 +156,8 @@ _OUTCOME_COLUMNS = {
     "smtp_action": ("smtp_action", "failure_smtp_action"),
     "smtp_status": ("smtp_status", "failure_smtp_status"),
 }
+# Every delivery column state_of reads.
+OUTCOME_COLUMN_NAMES = tuple(name for pair in _OUTCOME_COLUMNS.values() for name in pair)
 _ENUMS = {"status": Status, "type": EventType, "bounce_type": BounceType}
 
 

@@ -10,8 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryEvent, Message
-from tracker.db.repository.compat_filters import (ShownStatuses, Span, columns_with_messages, shown_in,
-                                                  with_messages, within)
+from tracker.db.repository.compat_filters import ShownStatuses, Span, columns_with_messages, shown_in, within
 from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
 from tracker.domain import Status
 
@@ -29,7 +28,7 @@ class InfobipFilter:
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (message attribute, any of these values)
 
 
-# What a log shows, as a Core row: the delivery's columns under their own keys (read like a
+# What a log or a report shows, as a Core row: the delivery's columns under their own keys (read like a
 # Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one).
 _LOGGED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.created_at,
            Delivery.submitted_at, Delivery.delivered_at,
@@ -38,8 +37,8 @@ _LOGGED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provid
            Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
 
 
-def _filtered(account_id: int, where: InfobipFilter, columns: Sequence = ()):
-    statement = columns_with_messages(account_id, *columns) if columns else with_messages(account_id)
+def _filtered(account_id: int, where: InfobipFilter):
+    statement = columns_with_messages(account_id, *_LOGGED)
     for span in where.sent:
         statement = statement.where(*within(Delivery.submitted_at, span))
     if where.recipients is not None:
@@ -67,7 +66,7 @@ def infobip_logs_statement(account_id: int, where: InfobipFilter, *, before: tup
                            limit: int):
     """The logs query: newest first, straight off the (account_id, submitted_at, id) index, before
     the (submitted_at, id) ``before`` when given."""
-    statement = _filtered(account_id, where, _LOGGED)
+    statement = _filtered(account_id, where)
     if before is not None:
         statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(*before))
     return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
@@ -99,7 +98,7 @@ def _reportable(final: Collection[str]) -> list:
 def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilter, *, final: Collection[str],
                           changed_since: datetime, limit: int) -> list:
     """Claim up to ``limit`` unreported reports of deliveries in a ``final`` status changed since
-    ``changed_since`` (oldest change first), marking them reported: their (delivery, message) rows.
+    ``changed_since`` (oldest change first), marking them reported: their Core rows, as infobip_logs's.
 
     Rows are read FOR UPDATE SKIP LOCKED; the caller's transaction makes read and mark one.
     """
@@ -114,11 +113,11 @@ def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilte
     # claim what this one claimed: only the rows this UPDATE changed are returned.
     claimed = set(session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_([d.id for d, _ in rows]), Delivery.reported_sequence < Delivery.status_sequence)
+        .where(Delivery.id.in_([row.id for row in rows]), Delivery.reported_sequence < Delivery.status_sequence)
         .values(reported_sequence=Delivery.status_sequence)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)))
-    return [row for row in rows if row[0].id in claimed]
+    return [row for row in rows if row.id in claimed]
 
 
 def infobip_prices(session: Session | Connection, account_id: int,

@@ -168,10 +168,10 @@ def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
     change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
     changed_since = utcnow() - WINDOW
     with services().db.transaction() as session:
-        rows = repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
-                                                changed_since=changed_since, limit=limit)
+        rows = logged(repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
+                                                       changed_since=changed_since, limit=limit))
         return [(delivery, message, outcome, price)
-                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows))]
+                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows), strict=True)]
 
 
 def sent_between(since: datetime | None, until: datetime | None) -> tuple[Span, ...]:

@@ -6,17 +6,23 @@ import functools
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import case
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, Message
-from tracker.db.repository.compat_filters import Span, with_messages, within
+from tracker.db.repository.compat_filters import Span, columns_with_messages, within
 from tracker.db.repository.paging import Ordering, PageSlice, sliced
 
-__all__ = ["ElevateFilter", "elevate_ordering", "elevate_statuses"]
+__all__ = ["ELEVATE_COLUMNS", "ElevateFilter", "elevate_ordering", "elevate_statuses"]
 
 # The columns a sort key names; "status" sorts by the word shown (the API's, given as ``words``).
 _COLUMNS = {"id": Delivery.id, "recipient": Delivery.recipient, "created_at": Delivery.created_at,
             "updated_at": Delivery.updated_at}
+# What an Elevate item shows, in this order (a row is read by position: tracker.http.compat.elevate);
+# the sort keys are among them under their own keys, for the page marks (paging.row_values).
+_SELECTED = (Delivery.id, Delivery.recipient, Delivery.created_at, Delivery.updated_at, Delivery.status,
+             Delivery.smtp_action, Delivery.smtp_status, Delivery.diagnostic, Delivery.bounce_type,
+             Message.attributes)
+ELEVATE_COLUMNS = tuple(column.key for column in _SELECTED)
 _TIMES = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
 
 
@@ -45,10 +51,10 @@ def elevate_ordering(keys: Sequence[tuple[str, bool]], words: Mapping[str, str])
     return [(shown if name == "status" else _COLUMNS[name], descending) for name, descending in keys]
 
 
-def elevate_statuses(session: Session, account_id: int, where: ElevateFilter, page: PageSlice,
+def elevate_statuses(connection: Connection, account_id: int, where: ElevateFilter, page: PageSlice,
                      words: Mapping[str, str]) -> list:
-    """(delivery, message or None, the status word) rows of one page of the account's deliveries."""
-    statement = with_messages(account_id).add_columns(_shown_status(tuple(words.items())))
+    """Rows of ELEVATE_COLUMNS, then the status word, of one page of the account's deliveries."""
+    statement = columns_with_messages(account_id, *_SELECTED, _shown_status(tuple(words.items())))
     if where.statuses is not None:
         statement = statement.where(Delivery.status.in_(where.statuses))
     if where.bounce_type is not None:
@@ -57,4 +63,4 @@ def elevate_statuses(session: Session, account_id: int, where: ElevateFilter, pa
         statement = statement.where(Message.attributes[name].as_string() == value)
     for name, span in where.spans:
         statement = statement.where(*within(_TIMES[name], span))
-    return session.execute(sliced(statement, page)).all()
+    return connection.execute(sliced(statement, page)).all()

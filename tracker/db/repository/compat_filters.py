@@ -27,9 +27,11 @@ class ShownStatuses:
     acknowledged_unknown: bool = False  # with ``acknowledged``: also an acknowledgement of no known failure
 
 
-def with_messages(account_id: int):
-    """One account's deliveries with their message, if any (served by uq_messages_account_message)."""
-    return (select(Delivery, Message)
+def columns_with_messages(account_id: int, *columns):
+    """``columns`` of one account's deliveries and of their message, if any: a Core select, the
+    message joined by uq_messages_account_message."""
+    return (select(*columns)
+            .select_from(Delivery)
             .outerjoin(Message, and_(Message.account_id == Delivery.account_id,
                                      Message.message_id == Delivery.message_id))
             .where(Delivery.account_id == account_id))

@@ -6,10 +6,12 @@ from datetime import datetime
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import and_, func, not_, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryEvent, Message
-from tracker.db.repository.compat_filters import ShownStatuses, Span, shown_in, with_messages, within
+from tracker.db.repository.compat_filters import ShownStatuses, Span, columns_with_messages, shown_in, within
+from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
 from tracker.domain import Status
 
 __all__ = ["InfobipFilter", "claim_infobip_reports", "infobip_logs", "infobip_logs_statement", "infobip_prices"]
@@ -26,8 +28,17 @@ class InfobipFilter:
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (message attribute, any of these values)
 
 
+# What a log or a report shows, as a Core row: the delivery's columns under their own keys (read like a
+# Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one).
+_LOGGED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.created_at,
+           Delivery.submitted_at, Delivery.delivered_at,
+           *(Delivery.__table__.c[name] for name in OUTCOME_COLUMN_NAMES),
+           Message.id.label("message_row"), Message.attributes.label("message_attributes"),
+           Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
+
+
 def _filtered(account_id: int, where: InfobipFilter):
-    statement = with_messages(account_id)
+    statement = columns_with_messages(account_id, *_LOGGED)
     for span in where.sent:
         statement = statement.where(*within(Delivery.submitted_at, span))
     if where.recipients is not None:
@@ -61,10 +72,12 @@ def infobip_logs_statement(account_id: int, where: InfobipFilter, *, before: tup
     return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
 
 
-def infobip_logs(session: Session, account_id: int, where: InfobipFilter, *, before: tuple[datetime, int] | None = None,
-                 limit: int) -> list:
-    """(delivery, message or None) rows of the account's logs, newest first (infobip_logs_statement)."""
-    return session.execute(infobip_logs_statement(account_id, where, before=before, limit=limit)).all()
+def infobip_logs(connection: Connection, account_id: int, where: InfobipFilter, *,
+                 before: tuple[datetime, int] | None = None, limit: int) -> list:
+    """Core rows of the account's logs, newest first (infobip_logs_statement): a delivery's columns
+    under their own keys, its message's as message_row (its id), message_attributes,
+    message_from_address, message_subject (all None without a message)."""
+    return connection.execute(infobip_logs_statement(account_id, where, before=before, limit=limit)).all()
 
 
 def _reportable(final: Collection[str]) -> list:
@@ -85,7 +98,7 @@ def _reportable(final: Collection[str]) -> list:
 def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilter, *, final: Collection[str],
                           changed_since: datetime, limit: int) -> list:
     """Claim up to ``limit`` unreported reports of deliveries in a ``final`` status changed since
-    ``changed_since`` (oldest change first), marking them reported: their (delivery, message) rows.
+    ``changed_since`` (oldest change first), marking them reported: their Core rows, as infobip_logs's.
 
     Rows are read FOR UPDATE SKIP LOCKED; the caller's transaction makes read and mark one.
     """
@@ -100,14 +113,15 @@ def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilte
     # claim what this one claimed: only the rows this UPDATE changed are returned.
     claimed = set(session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_([d.id for d, _ in rows]), Delivery.reported_sequence < Delivery.status_sequence)
+        .where(Delivery.id.in_([row.id for row in rows]), Delivery.reported_sequence < Delivery.status_sequence)
         .values(reported_sequence=Delivery.status_sequence)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)))
-    return [row for row in rows if row[0].id in claimed]
+    return [row for row in rows if row.id in claimed]
 
 
-def infobip_prices(session: Session, account_id: int, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+def infobip_prices(session: Session | Connection, account_id: int,
+                   keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """(message id, recipient) -> the price Infobip last stated in an event's details, for those that have one.
 
     Infobip reports a price per message; the latest report (by occurred_at, then event key)

@@ -4,14 +4,31 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from sqlalchemy import or_
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, or_, select, tuple_
+from sqlalchemy.engine import Connection
 
-from tracker.db.models import Delivery, Message
-from tracker.db.repository.compat_filters import ShownStatuses, Span, shown_in, with_messages, within
+from tracker.db.models import Delivery, DeliveryEvent, Message
+from tracker.db.repository.compat_filters import ShownStatuses, Span, columns_with_messages, shown_in, within
 from tracker.db.repository.paging import Ordering, PageSlice, sliced
 
-__all__ = ["PostmanFilter", "postman_email", "postman_emails", "postman_emails_statement", "postman_ordering"]
+__all__ = ["POSTMAN_COLUMNS", "PostmanFilter", "event_details", "postman_email", "postman_emails",
+           "postman_emails_statement", "postman_ordering"]
+
+# What a Postman email shows, in this order (a row is read by position: tracker.http.compat.postman):
+# the delivery's times, its status and failure (its shown outcome), its message's fields (all None
+# without a message; message_row is its id, None then). The sort keys are among them under their
+# own keys, for the page marks (paging.row_values).
+_SELECTED = (
+    Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.created_at, Delivery.updated_at,
+    Delivery.submitted_at, Delivery.sent_at, Delivery.delivered_at, Delivery.first_opened_at,
+    Delivery.status, Delivery.precedence, Delivery.status_type, Delivery.bounce_type, Delivery.bounce_subtype,
+    Delivery.diagnostic,
+    Delivery.failure_status, Delivery.failure_precedence, Delivery.failure_type, Delivery.failure_bounce_type,
+    Delivery.failure_bounce_subtype, Delivery.failure_diagnostic,
+    Message.id.label("message_row"), Message.from_address, Message.subject, Message.params,
+    Message.attachments_metadata, Message.cc, Message.bcc, Message.attributes,
+)
+POSTMAN_COLUMNS = tuple(column.key for column in _SELECTED)
 
 # The keys Postman sorts by, each served by an (account_id, <key>, id) index.
 _SORTABLE = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
@@ -33,7 +50,7 @@ def postman_ordering(keys: Sequence[tuple[str, bool]]) -> Ordering:
 
 def postman_emails_statement(account_id: int, where: PostmanFilter, page: PageSlice):
     """The page's query, served by (account_id, created_at|updated_at, id)."""
-    statement = with_messages(account_id)
+    statement = columns_with_messages(account_id, *_SELECTED)
     if where.shown is not None:
         statement = statement.where(shown_in(where.shown))
     for span in where.created:
@@ -44,11 +61,29 @@ def postman_emails_statement(account_id: int, where: PostmanFilter, page: PageSl
     return sliced(statement, page)
 
 
-def postman_emails(session: Session, account_id: int, where: PostmanFilter, page: PageSlice) -> list:
-    """(delivery, message or None) rows of one page of the account's emails."""
-    return session.execute(postman_emails_statement(account_id, where, page)).all()
+def postman_emails(connection: Connection, account_id: int, where: PostmanFilter, page: PageSlice) -> list:
+    """Rows of POSTMAN_COLUMNS of one page of the account's emails."""
+    return connection.execute(postman_emails_statement(account_id, where, page)).all()
 
 
-def postman_email(session: Session, account_id: int, delivery_id: int):
-    """The (delivery, message or None) row of the account's email ``delivery_id``, or None."""
-    return session.execute(with_messages(account_id).where(Delivery.id == delivery_id)).first()
+# One email by id: the same shape every time, its values bound.
+_ONE = columns_with_messages(bindparam("account_id"), *_SELECTED).where(Delivery.id == bindparam("delivery_id"))
+
+
+def postman_email(connection: Connection, account_id: int, delivery_id: int):
+    """The row of POSTMAN_COLUMNS of the account's email ``delivery_id``, or None."""
+    return connection.execute(_ONE, {"account_id": account_id, "delivery_id": delivery_id}).first()
+
+
+def event_details(connection: Connection, account_id: int,
+                  identities: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict]:
+    """(message id, recipient, event key) -> what that history event of the account said beyond
+    the delivery row (its details), in one query; identities without an event are left out."""
+    if not identities:
+        return {}
+    rows = connection.execute(
+        select(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.event_key, DeliveryEvent.details)
+        .where(DeliveryEvent.account_id == account_id,
+               tuple_(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.event_key)
+               .in_(list(identities))))
+    return {(message_id, recipient, key): details or {} for message_id, recipient, key, details in rows}

@@ -13,18 +13,28 @@ from collections import namedtuple
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import and_, case, false, func, literal, null, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, Message
-from tracker.db.repository.compat_filters import Span, with_messages, within
+from tracker.db.repository.compat_filters import Span, columns_with_messages, within
 from tracker.db.repository.paging import Ordering, PageSlice, sliced
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status
 
-__all__ = ["SENDCLOUD_ORDERING", "SendCloudCodes", "SendCloudFilter", "sendcloud_statuses"]
+__all__ = ["SENDCLOUD_COLUMNS", "SENDCLOUD_ORDERING", "SendCloudCodes", "SendCloudFilter",
+           "sendcloud_statuses"]
 
 # requestTime order, off (account_id, submitted_at, id); a page whose previous page was read
 # starts where that one ended (tracker.http.page_marks).
 SENDCLOUD_ORDERING: Ordering = ((Delivery.submitted_at, False), (Delivery.id, False))
+# What a SendCloud item shows, in this order (a row is read by position: tracker.http.compat.sendcloud):
+# the delivery's identity and times, its status and failure (its shown outcome). The sort keys are
+# among them under their own keys, for the page marks (paging.row_values).
+_SELECTED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.created_at,
+             Delivery.submitted_at, Delivery.status_at,
+             Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype, Delivery.diagnostic,
+             Delivery.failure_status, Delivery.failure_bounce_type, Delivery.failure_bounce_subtype,
+             Delivery.failure_diagnostic)
+SENDCLOUD_COLUMNS = tuple(column.key for column in _SELECTED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,18 +58,18 @@ class SendCloudFilter:
     sub_status_codes: frozenset[str] = frozenset()
 
 
-def sendcloud_statuses(session: Session, account_id: int, where: SendCloudFilter, codes: SendCloudCodes,
+def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloudFilter, codes: SendCloudCodes,
                        page: PageSlice, *, count_cap: int) -> tuple[int, list]:
-    """(how many deliveries ``where`` selects, up to ``count_cap``; the page's (delivery, message) rows)."""
+    """(how many deliveries ``where`` selects, up to ``count_cap``; the page's rows of SENDCLOUD_COLUMNS)."""
     statement = _filtered(account_id, where, codes)
     counted = statement.with_only_columns(Delivery.id).order_by(None).limit(count_cap)
-    total = session.scalar(select(func.count()).select_from(counted.subquery()))
-    return total, session.execute(sliced(statement, page)).all()
+    total = connection.scalar(select(func.count()).select_from(counted.subquery()))
+    return total, connection.execute(sliced(statement, page)).all()
 
 
 def _filtered(account_id: int, where: SendCloudFilter, codes: SendCloudCodes):
     """The deliveries the parameters select (unordered), with their messages."""
-    statement = with_messages(account_id).where(*within(Delivery.submitted_at, where.sent))
+    statement = columns_with_messages(account_id, *_SELECTED).where(*within(Delivery.submitted_at, where.sent))
     if where.recipients is not None:
         statement = statement.where(Delivery.recipient == where.recipients[0] if where.recipients else false())
     if where.email_ids is not None:

@@ -20,7 +20,6 @@ from tracker.domain import (
     Milestones,
     Outcome,
     Status,
-    event_key_of,
     submitted_at,
 )
 from tracker.db.models import Message, Delivery, DeliveryEvent, UTCDateTime
@@ -31,11 +30,11 @@ __all__ = [
     "DeliveryFilter",
     "DeliveryRaced",
     "LISTED_COLUMNS",
+    "OUTCOME_COLUMN_NAMES",
     "HISTORY_COLUMNS",
     "deliveries_of_message",
     "history_rows",
     "outcome_values",
-    "shown_event_details",
     "state_of",
     "LockedDelivery",
     "MergedDelivery",
@@ -181,6 +180,8 @@ _OUTCOME_COLUMNS = {
     "smtp_action": ("smtp_action", "failure_smtp_action"),
     "smtp_status": ("smtp_status", "failure_smtp_status"),
 }
+# Every delivery column state_of reads.
+OUTCOME_COLUMN_NAMES = tuple(name for pair in _OUTCOME_COLUMNS.values() for name in pair)
 _ENUMS = {"status": Status, "type": EventType, "bounce_type": BounceType}
 
 
@@ -495,24 +496,3 @@ def merge_message(session: Session, account_id: int, message_id: str, now: datet
     message.updated_at = now
     session.flush()
     return message
-
-
-def shown_event_details(session: Session, account_id: int, deliveries: Sequence[Delivery]) -> dict[int, dict]:
-    """Delivery id -> the details of the history event its shown outcome came from (the status's
-    event, or for an acknowledged delivery the failure's): one lookup by each event's identity.
-
-    The row says which event that is (tracker.domain.event_key_of its precedence); this
-    only loads what that event said beyond the row's columns (a complaint's feedback type).
-    """
-    wanted = {}
-    for delivery in deliveries:
-        shown = state_of(delivery).shown
-        if shown.precedence:
-            wanted[(delivery.message_id, delivery.recipient, event_key_of(shown.precedence))] = delivery.id
-    if not wanted:
-        return {}
-    rows = session.execute(select(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.event_key,
-                                  DeliveryEvent.details).where(
-        DeliveryEvent.account_id == account_id,
-        tuple_(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.event_key).in_(list(wanted))))
-    return {wanted[(r.message_id, r.recipient, r.event_key)]: r.details or {} for r in rows}

@@ -56,11 +56,13 @@ def sliced(statement, page: PageSlice):
 
 
 def row_values(row, ordering: Ordering) -> tuple:
-    """The sort key of a result row whose first element is the ordered entity.
+    """The sort key of a result row: a Core row selecting each sort key under its column's key,
+    or a row whose first element is the ordered entity.
 
     A sort key that is no attribute of the entity (a labelled expression, such as a status
     in an API's own words) is read from the row, which must select it under its label.
     """
+    mapping = row._mapping
     entity = row[0]
-    return tuple(getattr(entity, column.key) if hasattr(entity, column.key) else row._mapping[column.key]
+    return tuple(mapping[column.key] if column.key in mapping else getattr(entity, column.key)
                  for column, _ in ordering)

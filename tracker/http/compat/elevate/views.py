@@ -23,7 +23,6 @@ from tracker.http import credentials, moments, page_marks
 from tracker.http.auth import guarded
 from tracker.domain import Status
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, Message
 from tracker.db.repository import ElevateFilter, Span
 from tracker.services import services
 
@@ -44,7 +43,8 @@ STATUS = {
 # Elevate status -> the canonical statuses it stands for (the status filter)
 CANONICAL = {elevate: sorted(s.value for s, e in STATUS.items() if e == elevate) for elevate in set(STATUS.values())}
 
-# Sorting by status sorts by the word shown (ACKNOWLEDGED, BOUNCED, ... SENT), not the rank.
+# canonical status value -> Elevate status: what an item shows. Sorting by status sorts by the
+# word shown (ACKNOWLEDGED, BOUNCED, ... SENT), not the rank.
 WORDS = {status.value: word for status, word in STATUS.items()}
 
 FIELDS = ("id", "recipientEmail", "createdDateTime", "updatedDateTime", "status", "message", "bounceType",
@@ -90,10 +90,11 @@ def email_status():
         raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows unless the pages "
                        "before it were read in order; narrow with updatedDateTime=gt:<last updatedDateTime seen>")
     where = _filter(args)
-    with services().db.session() as session:
-        rows = repository.elevate_statuses(session, g.account_id, where, pager.slice(page_size), WORDS)
+    # One autocommit connection (no session, no BEGIN/ROLLBACK), rows of the shown columns only.
+    with services().db.reading() as connection:
+        rows = repository.elevate_statuses(connection, g.account_id, where, pager.slice(page_size), WORDS)
     pager.remember(rows, page_size)
-    return jsonify([_item(delivery, message, fields) for delivery, message, _ in rows])
+    return jsonify([_item(row, fields) for row in rows])
 
 
 def _filter(args) -> ElevateFilter:
@@ -180,31 +181,29 @@ def _integer(args, name: str, default: int, *, minimum: int, maximum: int | None
     return value
 
 
-def _item(delivery: Delivery, message: Message | None, fields: tuple[str, ...]) -> dict:
-    attributes = message.attributes if message is not None else {}
-    status = STATUS[Status(delivery.status)]
+def _item(row, fields: tuple[str, ...]) -> dict:
+    """An item from a row of repository.ELEVATE_COLUMNS (the status word after them is for sorting)."""
+    (id_, recipient, created_at, updated_at, status, smtp_action, smtp_status, diagnostic, bounce_type,
+     attributes) = row[:10]
+    attributes = attributes if attributes is not None else {}
+    parts = [part for part in (smtp_action, smtp_status, diagnostic) if part]
     item = {
-        "id": delivery.id,
-        "recipientEmail": delivery.recipient,
-        "createdDateTime": _iso(delivery.created_at),
-        "updatedDateTime": _iso(delivery.updated_at),
-        "status": status,
-        "message": _message(delivery),
-        "bounceType": delivery.bounce_type if delivery.bounce_type else None,
+        "id": id_,
+        "recipientEmail": recipient,
+        "createdDateTime": _iso(created_at),
+        "updatedDateTime": _iso(updated_at),
+        "status": WORDS[status],
+        # The document's form, "failed, 5.3.0, smtp; 550 RCPT TO:<...> User unknown": the DSN's
+        # action and status code, then the diagnostic, each when the provider said it.
+        "message": ", ".join(parts) if parts else None,
+        "bounceType": bounce_type if bounce_type else None,
         "billRunType": attributes.get("billRunType"),
         "billRunId": _number(attributes.get("billRunId")),
         "customerId": _number(attributes.get("customerId")),
         "siteId": _number(attributes.get("siteId")),
         "contactId": _number(attributes.get("contactId")),
     }
-    return {name: item[name] for name in fields}
-
-
-def _message(delivery: Delivery) -> str | None:
-    """The document's form, "failed, 5.3.0, smtp; 550 RCPT TO:<...> User unknown": the DSN's
-    action and status code, then the diagnostic, each when the provider said it."""
-    parts = [part for part in (delivery.smtp_action, delivery.smtp_status, delivery.diagnostic) if part]
-    return ", ".join(parts) if parts else None
+    return item if fields is FIELDS else {name: item[name] for name in fields}
 
 
 def _iso(moment: datetime) -> str:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, UTC
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, g, request
@@ -143,10 +143,11 @@ def email_logs():
                           senders=(args["from"],) if _text(args, "from") else (),
                           shown=_general_status_is(args["generalStatus"]) if _text(args, "generalStatus") else None,
                           **_common_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
-    with services().db.session() as session:
-        rows = repository.infobip_logs(session, g.account_id, where, limit=limit)  # newest first
+    # One autocommit connection (no session, no BEGIN/ROLLBACK), Core rows of the shown columns only.
+    with services().db.reading() as connection:
+        rows = logged(repository.infobip_logs(connection, g.account_id, where, limit=limit))  # newest first
         results = [_log(delivery, message, outcome, price)
-                   for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows), strict=True)]
+                   for (delivery, message), (outcome, price) in zip(rows, _outcomes(connection, rows), strict=True)]
     return _respond({"results": results}, root="LogsResponse", xml_allowed=False)
 
 
@@ -167,8 +168,8 @@ def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
     change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
     changed_since = utcnow() - WINDOW
     with services().db.transaction() as session:
-        rows = repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
-                                                changed_since=changed_since, limit=limit)
+        rows = logged(repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
+                                                       changed_since=changed_since, limit=limit))
         return [(delivery, message, outcome, price)
                 for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows), strict=True)]
 
@@ -238,10 +239,24 @@ def _general_status_is(raw: str) -> ShownStatuses:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def _outcomes(session, rows) -> list[tuple[Outcome, dict]]:
+class LoggedMessage(NamedTuple):
+    """The message fields a log shows (repository.infobip_logs's message_* columns)."""
+    attributes: dict | None
+    from_address: str | None
+    subject: str | None
+
+
+def logged(rows) -> list[tuple]:
+    """(delivery row, LoggedMessage or None) pairs of repository.infobip_logs rows: read as the
+    (delivery, message) pairs the renderers take."""
+    return [(row, LoggedMessage(row.message_attributes, row.message_from_address, row.message_subject)
+             if row.message_row is not None else None) for row in rows]
+
+
+def _outcomes(connection, rows) -> list[tuple[Outcome, dict]]:
     """Each row's shown outcome (the delivery row's state: an acknowledgement shows the failure it
     acknowledged) and Infobip's price, which deliveries Infobip reported carry in their events."""
-    priced = repository.infobip_prices(session, g.account_id,
+    priced = repository.infobip_prices(connection, g.account_id,
                                        [(d.message_id, d.recipient) for d, _ in rows if d.provider == "infobip"])
     return [(repository.state_of(d).shown, _price(priced.get((d.message_id, d.recipient)) or {})) for d, _ in rows]
 

@@ -115,12 +115,13 @@ def email_logs():
     use_cursor = _boolean(args, "useCursor")
     raw_cursor = (args.get("cursor") or "").strip()
     before = _cursor(raw_cursor) if raw_cursor else None
-    with services().db.session() as session:
+    # One autocommit connection (no session, no BEGIN/ROLLBACK), Core rows of the shown columns only.
+    with services().db.reading() as connection:
         # Newest first; one more row says whether there is more.
-        rows = repository.infobip_logs(session, g.account_id, where, before=before, limit=limit + 1)
-        page = rows[:limit]
+        rows = repository.infobip_logs(connection, g.account_id, where, before=before, limit=limit + 1)
+        page = v1.logged(rows[:limit])
         results = [_log(delivery, message, outcome, price)
-                   for (delivery, message), (outcome, price) in zip(page, v1._outcomes(session, page), strict=True)]
+                   for (delivery, message), (outcome, price) in zip(page, v1._outcomes(connection, page), strict=True)]
     body: dict = {"results": results}
     if use_cursor or raw_cursor:
         body["cursor"] = {"limit": limit}

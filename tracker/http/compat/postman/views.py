@@ -25,9 +25,8 @@ from flask import Blueprint, g, jsonify, request
 from tracker.http import credentials, moments, page_marks
 from tracker.http.auth import guarded
 from tracker.db import repository
-from tracker.domain import ACKNOWLEDGEABLE, BounceType, Outcome, Status
+from tracker.domain import ACKNOWLEDGEABLE, Status, event_key_of
 from tracker.http.errors import ApiError
-from tracker.db.models import Delivery, Message
 from tracker.db.repository import PostmanFilter, ShownStatuses
 from tracker.services import services
 
@@ -135,13 +134,13 @@ def list_emails():
     if pager.mark is None and pager.offset > MAX_OFFSET:
         raise _invalid("offset", f'"offset" must be less than or equal to {MAX_OFFSET} unless the pages before it '
                        "were read in order; narrow with created_at[lt]=<the last created_at seen> instead")
-    with services().db.session() as session:
+    # One autocommit connection (no session, no BEGIN/ROLLBACK), rows of the shown columns only.
+    with services().db.reading() as connection:
         # One row more than asked says whether there is more, without a count.
-        rows = repository.postman_emails(session, g.account_id, query["where"], pager.slice(query["limit"] + 1))
-        pager.remember(rows, query["limit"])
+        rows = repository.postman_emails(connection, g.account_id, query["where"], pager.slice(query["limit"] + 1))
         page = rows[:query["limit"]]
-        details = repository.shown_event_details(session, g.account_id, [delivery for delivery, _ in page])
-        data = [_item(d, m, details.get(d.id, {}), query["exclude_params"]) for d, m in page]
+        data = _items(connection, page, query["exclude_params"])
+    pager.remember(rows, query["limit"])
     return jsonify({"has_more": len(rows) > query["limit"], "data": data})
 
 
@@ -155,13 +154,11 @@ def get_email(email_id: str):
     not_found = PostmanError(404, {"message": f"Email message with ID {email_id} not found."})
     if int(email_id) >= 2 ** 63:
         raise not_found
-    with services().db.session() as session:
-        row = repository.postman_email(session, g.account_id, int(email_id))
+    with services().db.reading() as connection:
+        row = repository.postman_email(connection, g.account_id, int(email_id))
         if row is None:
             raise not_found
-        delivery, message = row
-        details = repository.shown_event_details(session, g.account_id, [delivery]).get(delivery.id, {})
-        return jsonify(_item(delivery, message, details, exclude_params=False))
+        return jsonify(_items(connection, [row], exclude_params=False)[0])
 
 
 def list_statement(account_id: int, query: dict, pager: page_marks.OffsetPager):
@@ -273,56 +270,77 @@ def _order(raw: list[str]) -> list:
     return repository.postman_ordering(order)  # the id last, in the first key's direction
 
 
-def _item(delivery: Delivery, message: Message | None, details: dict, exclude_params: bool) -> dict:
-    """One email; ``details`` are what the event behind its shown outcome said beyond the row."""
-    shown = repository.state_of(delivery).shown  # an acknowledgement shows the failure it acknowledged
-    error_code, error_sub_type = _errors(shown, details)
-    tags = (message.attributes or {}).get("tags") if message is not None else None
+# Status value -> the Postman word for it as a shown status (postman_status).
+_WORDS = {status.value: postman_status(status) for status in Status}
+_ACKNOWLEDGED, _COMPLAINT = Status.ACKNOWLEDGED.value, Status.COMPLAINT.value
+
+
+def _shown(row) -> tuple:
+    """(status, precedence, type, bounce type, bounce subtype, diagnostic) of the row's shown outcome:
+    an acknowledgement shows the failure it acknowledged (tracker.domain DeliveryState.shown)."""
+    if row[9] == _ACKNOWLEDGED and row[15] is not None:
+        return row[15:21]
+    return row[9:15]
+
+
+def _items(connection, rows, exclude_params: bool) -> list[dict]:
+    """The emails of rows of repository.POSTMAN_COLUMNS. A complaint's words are what the event
+    behind it said beyond the row: those events are read in one query, for the complaints only."""
+    shown = [_shown(row) for row in rows]
+    wanted = [(row[1], row[2], event_key_of(outcome[1])) for row, outcome in zip(rows, shown, strict=True)
+              if outcome[0] == _COMPLAINT and outcome[1]]
+    details = repository.event_details(connection, g.account_id, wanted)
+    return [_item(row, outcome, details, exclude_params) for row, outcome in zip(rows, shown, strict=True)]
+
+
+def _item(row, shown: tuple, details: dict, exclude_params: bool) -> dict:
+    """One email from its row and its shown outcome; ``details``: see _items."""
+    (id_, message_id, recipient, created_at, updated_at, submitted_at, sent_at, delivered_at, first_opened_at,
+     *_, message_row, from_address, subject, params, attachments_metadata, cc, bcc, attributes) = row
+    status, precedence, type_, bounce_type, bounce_subtype, diagnostic = shown
+    if status == "BOUNCED":
+        error_code, error_sub_type = (HARD_BOUNCE if bounce_type == "PERMANENT" else SOFT_BOUNCE), bounce_subtype
+    elif status == _COMPLAINT:
+        said = details.get((message_id, recipient, event_key_of(precedence)), {}) if precedence else {}
+        error_code, error_sub_type = _text(said.get("complaintFeedbackType")), _text(said.get("complaintSubType"))
+    elif status in ("ERROR", _ACKNOWLEDGED):  # ACKNOWLEDGED: no failure known, read as ERROR
+        kind = type_ if status == "ERROR" else None
+        error_code, error_sub_type = diagnostic or ERROR_CODE.get(kind, "Error"), ERROR_SUB_TYPE.get(kind)
+    else:
+        error_code = error_sub_type = None
+    present = message_row is not None
+    tags = (attributes or {}).get("tags") if present else None
+    sent = _iso(submitted_at if sent_at else None)  # the provider's send time, once a provider said it sent
     item = {
-        "id": delivery.id,
-        "from": message.from_address if message is not None else None,
-        "recipient": delivery.recipient,
-        "params": _params(message),
-        "attachments_metadata": message.attachments_metadata if message is not None else None,
-        "status": postman_status(shown.status),
+        "id": id_,
+        "from": from_address,
+        "recipient": recipient,
+        "params": _params(params, from_address, subject) if present else None,
+        "attachments_metadata": attachments_metadata,
+        "status": _WORDS[status],
         "error_code": error_code,
         "error_sub_type": error_sub_type,
-        "created_at": _iso(delivery.created_at),
-        "updated_at": _iso(delivery.updated_at),
-        # The provider's send time (tracker.domain.submitted_at), once a provider said it sent.
-        "accepted_at": _iso(delivery.submitted_at if delivery.sent_at else None),
-        "sent_at": _iso(delivery.submitted_at if delivery.sent_at else None),
-        "delivered_at": _iso(delivery.delivered_at),
-        "opened_at": _iso(delivery.first_opened_at),
+        "created_at": _iso(created_at),
+        "updated_at": _iso(updated_at),
+        "accepted_at": sent,
+        "sent_at": sent,
+        "delivered_at": _iso(delivered_at),
+        "opened_at": _iso(first_opened_at),
         "classification": _tag_value(tags, "classification"),
         "tag": _tag_value(tags, "tag"),
-        "cc": message.cc if message is not None else None,
-        "bcc": message.bcc if message is not None else None,
+        "cc": cc,
+        "bcc": bcc,
     }
     if exclude_params:
         del item["params"]
     return item
 
 
-def _errors(shown: Outcome, details: dict) -> tuple[str | None, str | None]:
-    """(error_code, error_sub_type) of a failure, worded as Postman words them (see the table above)."""
-    if shown.status is Status.BOUNCED:
-        return (HARD_BOUNCE if shown.bounce_type is BounceType.PERMANENT else SOFT_BOUNCE), shown.bounce_subtype
-    if shown.status is Status.COMPLAINT:
-        return _text(details.get("complaintFeedbackType")), _text(details.get("complaintSubType"))
-    if shown.status in (Status.ERROR, Status.ACKNOWLEDGED):  # ACKNOWLEDGED: no failure known, read as ERROR
-        kind = shown.type.value if shown.status is Status.ERROR and shown.type is not None else None
-        return shown.diagnostic or ERROR_CODE.get(kind, "Error"), ERROR_SUB_TYPE.get(kind)
-    return None, None
-
-
-def _params(message: Message | None) -> dict | None:
+def _params(params, from_address, subject) -> dict | None:
     """The registered params; for a message only events told of, what they said (from, subject)."""
-    if message is None:
-        return None
-    if message.params is not None:
-        return message.params
-    known = {"from": message.from_address, "subject": message.subject}
+    if params is not None:
+        return params
+    known = {"from": from_address, "subject": subject}
     return {name: value for name, value in known.items() if value is not None} or None
 
 

@@ -53,7 +53,6 @@ from tracker.http.compat.sendcloud.mapping import (
 from tracker.domain import Status, normalize_address
 from tracker.http.errors import ApiError
 from tracker.db import repository
-from tracker.db.models import Delivery
 from tracker.db.repository import Caller, SendCloudCodes, SendCloudFilter, Span
 from tracker.services import services
 
@@ -136,14 +135,15 @@ def email_status():
         where = _filtered(params)
     except SendCloudError as error:
         return _json({"result": False, "statusCode": error.code, "message": error.message, "info": {}})
-    with services().db.session() as session:
-        pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
-                                       page_marks.query_identity(params, ("start", "limit")),
-                                       repository.SENDCLOUD_ORDERING, start)
-        total, rows = repository.sendcloud_statuses(session, account_id, where, CODES, pager.slice(limit),
+    pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
+                                   page_marks.query_identity(params, ("start", "limit")),
+                                   repository.SENDCLOUD_ORDERING, start)
+    # One autocommit connection (no session, no BEGIN/ROLLBACK), rows of the shown columns only.
+    with services().db.reading() as connection:
+        total, rows = repository.sendcloud_statuses(connection, account_id, where, CODES, pager.slice(limit),
                                                     count_cap=COUNT_CAP)
-        pager.remember(rows, limit)
-    items = [_item(delivery, api_user) for delivery, _ in rows]
+    pager.remember(rows, limit)
+    items = [_item(row, api_user) for row in rows]
     return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
                   "info": {"total": str(total), "voListSize": len(items), "voList": items}})
 
@@ -241,33 +241,38 @@ def _email_ids(raw: str) -> tuple[tuple[str, str | None], ...]:
 
 # --- items --------------------------------------------------------------------------------
 
-def _item(delivery: Delivery, api_user: str) -> dict:
-    shown = repository.state_of(delivery).shown  # an acknowledgement shows the failure it acknowledged
+_ACKNOWLEDGED = Status.ACKNOWLEDGED.value
+
+
+def _item(row, api_user: str) -> dict:
+    """An item from a row of repository.SENDCLOUD_COLUMNS."""
+    (_, message_id, recipient, provider, created_at, submitted_at, status_at, status, bounce_type, bounce_subtype,
+     diagnostic, failure_status, failure_bounce_type, failure_bounce_subtype, failure_diagnostic) = row
+    if status == _ACKNOWLEDGED and failure_status is not None:  # an acknowledgement shows the failure it acknowledged
+        status, bounce_type, bounce_subtype, diagnostic = (failure_status, failure_bounce_type,
+                                                            failure_bounce_subtype, failure_diagnostic)
     # An acknowledgement with no failure known cannot be (can_acknowledge); should one
     # appear, it renders as an undetermined bounce with its own fields.
-    status = Status.BOUNCED if shown.status is Status.ACKNOWLEDGED else shown.status
-    code = status_code(status, shown.bounce_type.value if shown.bounce_type else None)
-    sub = sub_status(code, delivery.provider, shown.bounce_subtype, shown.diagnostic)
-    email_id = delivery.message_id
-    if delivery.provider != "sendcloud":
-        email_id = f"{delivery.message_id}${delivery.recipient}"
+    status = Status.BOUNCED if status == _ACKNOWLEDGED else Status(status)
+    code = status_code(status, bounce_type)
+    sub = sub_status(code, provider, bounce_subtype, diagnostic)
+    email_id = message_id if provider == "sendcloud" else f"{message_id}${recipient}"
     # The seed's field table names the description "subStatDesc"; its example spells it
     # "subStatusDesc" on the delivered item and "subStatDesc" on the invalid one. Every item
     # carries both, equal, so a client reading either spelling finds it on every item.
     description = SUB_STATUS_DESC[sub] if sub else None
-    item = {
+    return {
         "emailId": email_id,
         "status": LABELS[code],
         "subStatus": sub,
         "subStatDesc": description,
         "subStatusDesc": description,
         "apiUser": api_user,
-        "recipients": delivery.recipient,
-        "requestTime": _local(delivery.submitted_at or delivery.created_at),
-        "modifiedTime": _local(delivery.status_at or delivery.submitted_at or delivery.created_at),
-        "sendLog": shown.diagnostic or _send_log(status, sub),
+        "recipients": recipient,
+        "requestTime": _local(submitted_at or created_at),
+        "modifiedTime": _local(status_at or submitted_at or created_at),
+        "sendLog": diagnostic or _send_log(status, sub),
     }
-    return item
 
 
 def _send_log(status: Status, sub: str | None) -> str:

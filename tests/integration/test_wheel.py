@@ -54,13 +54,15 @@ def test_an_installed_wheel_migrates_and_runs_the_demo_from_an_empty_folder(whee
     [site] = environment.glob("lib/python*/site-packages")
     site.joinpath("suite-dependencies.pth").write_text(
         "\n".join(path for path in sys.path if path.endswith("site-packages")) + "\n")
+    # PYTHONPATH (a checkout's, say) would put another copy before the installed one; Python ignores it empty.
+    unset = {**os.environ, "PYTHONPATH": ""}
     subprocess.run([environment / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    str(wheel)], check=True)
+                    str(wheel)], env=unset, check=True)
     empty = tmp_path / "elsewhere"
     empty.mkdir()
-    env = {"TRACKER_DATABASE_URL": f"sqlite:///{empty}/tracker.db", "TRACKER_BROKER_URL": ""}
+    env = {"TRACKER_DATABASE_URL": f"sqlite:///{empty}/tracker.db", "TRACKER_BROKER_URL": "", "PYTHONPATH": ""}
     where = subprocess.run([environment / "bin" / "python", "-c", "import tracker; print(tracker.__file__)"],
-                           cwd=empty, capture_output=True, text=True, check=True).stdout
+                           cwd=empty, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(site)), where  # the installed copy, not this checkout
 
     upgraded = subprocess.run([environment / "bin" / "tracker", "db", "upgrade"], cwd=empty,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import (
@@ -288,7 +288,8 @@ def test_a_genuine_aws_message_with_one_character_changed_is_refused(aws_app, na
 
     envelope = json.loads((AWS_SNS / name).read_text())
     tenant = make_tenant(aws_app, "aws", ["*"])
-    envelope["Message"] = envelope["Message"].replace(".", "!", 1) if "." in envelope["Message"] else envelope["Message"] + "!"
+    message = envelope["Message"]
+    envelope["Message"] = message.replace(".", "!", 1) if "." in message else message + "!"
 
     response = post(aws_app.test_client(), tenant.hook, envelope)
 
@@ -325,7 +326,8 @@ def test_a_genuine_unsubscribe_confirmation_is_recorded_and_nothing_is_fetched(a
         assert session.scalar(select(SnsSubscription.state)) == "unsubscribed"
 
 
-@pytest.mark.parametrize("name", ["notification.json", "subscription-confirmation.json", "unsubscribe-confirmation.json"])
+@pytest.mark.parametrize("name", ["notification.json", "subscription-confirmation.json",
+                                  "unsubscribe-confirmation.json"])
 def test_the_sns_guide_examples_decode_but_their_placeholder_signatures_are_refused(app, opener, name):
     # The SNS Developer Guide's examples carry "EXAMPLE…" signatures: well-formed
     # envelopes (so 403, not 400), never stored, and no SubscribeURL is ever fetched.
@@ -356,3 +358,22 @@ def test_the_guide_bounce_without_dsn_bounces_exactly_the_two_addresses_it_names
         ("jane@example.com", "BOUNCED", "PERMANENT"),
         ("richard@example.com", "BOUNCED", "PERMANENT"),
     ]
+
+
+def test_a_connection_the_receiver_used_goes_back_to_the_pool_transactional(app, tenant, pki):
+    # The receiver's INSERT runs in autocommit (one round trip); the pool's other users must still
+    # get connections whose work a rollback undoes.
+    client = app.test_client()
+    for _ in range(3):
+        response = post(client, tenant.hook, pki.sign(notification(BOUNCE)))
+        assert response.status_code == 200, response.json
+    engine = app.extensions["tracker"].db.engine
+    pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
+    assert pooled
+    for number, connection in enumerate(pooled):
+        connection.execute(text("INSERT INTO accounts (name, created_at) VALUES (:name, now())"),
+                           {"name": f"undone-{number}"})
+        connection.rollback()
+        connection.close()
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM accounts WHERE name LIKE 'undone-%'")) == 0

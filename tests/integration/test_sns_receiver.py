@@ -377,3 +377,30 @@ def test_a_connection_the_receiver_used_goes_back_to_the_pool_transactional(app,
         connection.close()
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM accounts WHERE name LIKE 'undone-%'")) == 0
+
+
+def test_a_pooled_connection_that_died_answers_503_then_the_retry_is_stored(app, tenant, pki, pg_url):
+    import sqlalchemy as sa
+
+    client = app.test_client()
+    assert post(client, tenant.hook, pki.sign(notification(BOUNCE))).status_code == 200
+    engine = app.extensions["tracker"].db.engine
+    pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
+    pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in pooled]
+    for connection in pooled:
+        connection.close()
+    other = sa.create_engine(pg_url)
+    with other.begin() as connection:  # as a database restart would: every pooled connection dies
+        for pid in pids:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.dispose()
+    envelope = pki.sign(notification(BOUNCE))
+
+    lost = post(client, tenant.hook, envelope)
+    retried = post(client, tenant.hook, envelope)
+
+    assert lost.status_code == 503, lost.json
+    assert lost.json["error"] == "database_unavailable"
+    assert retried.status_code == 200, retried.json
+    assert retried.json["status"] == "stored"
+    assert inbox_count(app) == 2

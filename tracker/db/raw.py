@@ -44,7 +44,8 @@ def statement(engine: Engine) -> Iterator[Any]:
         try:
             yield connection
         finally:
-            driver.autocommit = False
+            if not driver.closed:  # a dead one is invalidated, never reused: keep its own error
+                driver.autocommit = False
 
 
 @contextmanager

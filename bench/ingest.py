@@ -17,7 +17,7 @@ event per process: gunicorn (its process group), the Celery worker, and PostgreS
 counting only the benchmark's own backends (pg_stat_activity pids of that database ->
 /proc/<pid>/stat).
 
-    .venv/bin/python bench/ingest.py [-n 2000] [--rounds 7] [--clients 8] [--web-workers 4]
+    .venv/bin/python bench/ingest.py [-n 2000] [--rounds 7] [--clients 8] [--web-workers 4] [--threads N]
 
 Needs PostgreSQL and Redis as the test suite does (TRACKER_TEST_ADMIN_URL, TRACKER_TEST_REDIS_URL),
 and the bench extra (pip install -e '.[bench]') for the peer.
@@ -147,6 +147,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="gthread workers with N threads each instead of sync workers (tracker and peer alike)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--warm", type=int, default=200, help="warm-up requests per route (not measured)")
     parser.add_argument("--seed", type=int, default=12, help="shuffles the phase order of each round")
@@ -200,7 +202,9 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
         cursor.execute(PEER_TABLE)
 
     port, peer_port = free_port(), free_port()
-    common = ("--workers", str(options.web_workers), "--worker-class", "sync", "--log-level", "warning")
+    workers = ("--worker-class", "gthread", "--threads", str(options.threads)) if options.threads else \
+        ("--worker-class", "sync")
+    common = ("--workers", str(options.web_workers), *workers, "--log-level", "warning")
     gunicorn = python("-m", "gunicorn", "bench.noop_wsgi:app", "--bind", f"127.0.0.1:{port}", *common)
     peer = python("-m", "gunicorn", "bench.peer_django.wsgi:application", "--bind", f"127.0.0.1:{peer_port}",
                   *common)
@@ -356,7 +360,8 @@ def report(rounds: list[dict], options) -> None:
 
     print(f"""
 ingest benchmark: {options.rounds} interleaved rounds of {options.n} distinct signed SES bounces per phase,
-{options.clients} client processes, gunicorn {options.web_workers} sync workers (tracker and peer alike),
+{options.clients} client processes, gunicorn {options.web_workers} \
+{f"gthread workers of {options.threads} threads" if options.threads else "sync workers"} (tracker and peer alike),
 Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores, commit_delay {options.commit_delay} us.
 Median (min-max) over rounds.
 

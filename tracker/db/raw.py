@@ -6,6 +6,11 @@ connection out of the engine's own pool (so the pool's size, recycling and fork 
 still apply), runs the caller's statements on a plain cursor, commits, and turns driver
 errors into SQLAlchemy's (so the HTTP layer answers 503 for an outage as before),
 invalidating a connection that died.
+
+``statement`` is the one-round-trip form: psycopg2 outside autocommit sends BEGIN and
+COMMIT as round trips of their own, so one INSERT in a transaction costs three. In
+autocommit the INSERT is its own transaction, committed (WAL flushed, with
+synchronous_commit on) before the server answers it: the same durability in one.
 """
 from __future__ import annotations
 
@@ -20,12 +25,37 @@ from sqlalchemy.exc import DBAPIError
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Any]:
     """A pooled DBAPI connection whose work commits on success and rolls back on any error."""
+    with _checked_out(engine) as connection:
+        yield connection
+        connection.commit()
+
+
+@contextmanager
+def statement(engine: Engine) -> Iterator[Any]:
+    """A pooled DBAPI connection in autocommit, for ONE statement: it is committed when it returns.
+
+    Only for a single statement: two would be two transactions. psycopg2's autocommit flag
+    is set and unset client-side (no round trip); the connection goes back to the pool
+    transactional, as every other user of the pool expects.
+    """
+    with _checked_out(engine) as connection:
+        driver = connection.driver_connection
+        driver.autocommit = True
+        try:
+            yield connection
+        finally:
+            if not driver.closed:  # a dead one is invalidated, never reused: keep its own error
+                driver.autocommit = False
+
+
+@contextmanager
+def _checked_out(engine: Engine) -> Iterator[Any]:
+    """A pooled DBAPI connection: driver errors raised as SQLAlchemy's, rolled back, a dead one invalidated."""
     dbapi = engine.dialect.loaded_dbapi
     connection = engine.raw_connection()  # the pool raises SQLAlchemy's errors itself
     try:
         try:
             yield connection
-            connection.commit()
         except dbapi.Error as error:
             lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
             if lost:

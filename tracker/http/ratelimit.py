@@ -6,8 +6,10 @@ the embedded default counts in-process. Limits come from TRACKER_RATE_LIMITS
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from types import MappingProxyType
 
 from tracker.adapters import redis_clients
 from tracker.services import services
@@ -44,10 +46,16 @@ def parse_limits(raw: str) -> dict[str, int]:
     return limits
 
 
+@functools.lru_cache(maxsize=16)
+def _limits(raw: str):
+    """parse_limits once per configured value (it was re-parsed on every request), read-only."""
+    return MappingProxyType(parse_limits(raw))
+
+
 def hit(account_id: int, style: str) -> float | None:
     """Count one request; None if allowed, else the seconds until the window resets."""
     app = services()
-    limit = parse_limits(app.config.rate_limits).get(style, 0)
+    limit = _limits(app.config.rate_limits).get(style, 0)
     if limit <= 0:
         return None
     now = time.time()

@@ -52,3 +52,13 @@ def test_native_rate_limit_answers_429_with_retry_after(make_app):
     limited = app.test_client().get("/api/v1/deliveries", headers=tenant.auth)
     assert limited.json["error"] == "too_many_requests" and int(limited.headers["Retry-After"]) >= 1
     assert app.test_client().get("/api/v1/deliveries", headers=other.auth).status_code == 200  # per account
+
+
+def test_the_rate_limit_is_shared_through_redis_by_every_process(make_app, redis_url):
+    # Two apps stand for two web processes: the window's count lives in Redis, not in either.
+    first = make_app(rate_limits="native=3", broker_url=redis_url)
+    second = make_app(rate_limits="native=3", broker_url=redis_url)
+    tenant = make_tenant(first, "acme", ["*"])
+    statuses = [app.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code
+                for app in (first, second, first, second)]
+    assert statuses == [200, 200, 200, 429]

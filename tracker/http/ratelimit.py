@@ -69,7 +69,9 @@ def hit(account_id: int, style: str) -> float | None:
 
 def _redis_count(url: str, key: str) -> int:
     try:
-        pipe = redis_clients.client(url).pipeline()
+        # One round trip without MULTI/EXEC: every hit re-sets the expiry, so an EXPIRE lost
+        # between the two would be made good by the window's next request.
+        pipe = redis_clients.client(url).pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, 120)
         return int(pipe.execute()[0])

@@ -140,7 +140,9 @@ def test_a_stopped_worker_leaves_events_pending_in_sight_and_its_successor_appli
     with production_stack(env, tmp_path) as stack:
         celery = celery_main(stack.worker.pid)
         stack.worker.send_signal(signal.SIGTERM)
-        assert stack.worker.wait(30) == 0, stack.worker_log.read_text()[-3000:]
+        # A warm shutdown first finishes the tasks in flight (a sweep, a beat job just started): on a
+        # loaded machine that once took just over 30 s, ending cleanly (0). What is checked is a clean stop.
+        assert stack.worker.wait(90) == 0, stack.worker_log.read_text()[-3000:]
         assert not alive(celery)
 
         hook = _infobip_hook(app)

@@ -26,6 +26,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http.api.webhooks import blueprint as webhooks_api
     from tracker.adapters.sns_certificates import certificate_store_from_config
     from tracker.db.engine import Database, celery_init_app
+    from tracker.http.receivers import sns_fast
     from tracker.http.receivers.sns import blueprint as sns_receiver
     from tracker.http.receivers.webhooks import blueprint as webhook_receivers
     from tracker.services import Services, SourceCache
@@ -74,6 +75,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     errors.register(app, styles=[(style.PATHS, style.render_error)
                                  for style in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman)])
     input_guard.register(app)
+    sns_fast.install(app)  # inside the request ids: the fast path's requests have theirs too
     request_ids.register(app)
     app.register_blueprint(sns_receiver)
     app.register_blueprint(webhook_receivers)

@@ -64,6 +64,11 @@ class SourceCache:
             self._entries[token] = (now + self._ttl, info)
         return info
 
+    def cached(self, token: str) -> SourceInfo | None:
+        """The source for ``token`` if this process holds it fresh; None otherwise (nothing is looked up)."""
+        entry = self._entries.get(token)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
     def forget(self, token: str) -> bool:
         """Drop what is cached for ``token`` (the next get reads the database); whether anything was."""
         with self._lock:

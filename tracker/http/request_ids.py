@@ -38,4 +38,9 @@ def register(app: Flask) -> None:
 
 def current() -> str | None:
     """The id of the request being handled (None outside one)."""
-    return request.environ.get(_ENVIRON_KEY)
+    return of(request.environ)
+
+
+def of(environ) -> str | None:
+    """The id of the request whose WSGI environ this is (for code in front of Flask)."""
+    return environ.get(_ENVIRON_KEY)

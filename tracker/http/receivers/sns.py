@@ -56,13 +56,16 @@ def _receive(token: str):
         stored = intake.accept_sns(app, source, text, request_id=request_ids.current(), check_source=True)
     except intake.Refused as refusal:
         raise as_api_error(refusal) from None
+    if not stored.duplicate:
+        app.waker.wake()
+        metrics.EVENTS_RECEIVED.labels(SES).inc()
+    return Response(answer_body(stored), 200, mimetype="application/json")
+
+
+def answer_body(stored: intake.Stored) -> bytes:
+    """The 200's JSON for a stored event (or a redelivery), as jsonify writes it, without its per-call lookups."""
     if stored.duplicate:
-        return _ok({"status": "duplicate", "message_id": stored.dedupe_key})
-    app.waker.wake()
-    metrics.EVENTS_RECEIVED.labels(SES).inc()
-    return _ok({"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id})
-
-
-def _ok(answer: dict) -> Response:
-    """A 200 with ``answer`` as jsonify writes it, without its per-call provider lookups (once per event)."""
-    return Response(json.dumps(answer, separators=(",", ":")) + "\n", 200, mimetype="application/json")
+        answer = {"status": "duplicate", "message_id": stored.dedupe_key}
+    else:
+        answer = {"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id}
+    return (json.dumps(answer, separators=(",", ":")) + "\n").encode()

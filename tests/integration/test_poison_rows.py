@@ -176,14 +176,14 @@ def test_a_raw_nul_byte_in_an_authenticated_body_is_stored_byte_for_byte(app, we
 def test_an_unexpected_error_in_one_row_fails_that_row_and_the_rest_of_the_batch_commits(
         app, pki, tenant, monkeypatch):
     poisoned_id = "poisoned-message"
-    original = ingest.events_of
+    original = ingest.read_row
 
     def buggy(row):
-        events = original(row)
-        if any(event.message_id == poisoned_id for event in events):
+        reading = original(row)
+        if any(event.message_id == poisoned_id for event in reading.events):
             raise KeyError("a bug in a parser")
-        return events
-    monkeypatch.setattr(ingest, "events_of", buggy)
+        return reading
+    monkeypatch.setattr(ingest, "read_row", buggy)
     bounce = json.loads((FIXTURES / "ses" / "notification" / "bounce-permanent.json").read_text())
     poison = json.loads(json.dumps(bounce))
     poison["mail"]["messageId"] = poisoned_id

@@ -125,7 +125,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
     """
     now = utcnow()
     result = BatchResult(claimed=len(rows))
-    read: list[tuple[InboxEvent, list[NormalizedEvent]]] = []
+    read: list[tuple[InboxEvent, Reading]] = []
     for row in rows:
         with _logged_as(row):
             try:
@@ -154,7 +154,7 @@ def _evaluate_reputation(session: Session, account_ids: set[int], now, result: B
         log.warning("evaluating reputation failed (%s); the scheduled evaluation will catch up", _reason(error))
 
 
-def _apply_group(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
+def _apply_group(session: Session, group: list[tuple[InboxEvent, Reading]], now,
                  settings: Settings, result: BatchResult) -> None:
     try:
         with session.begin_nested():
@@ -173,9 +173,10 @@ def _apply_group(session: Session, group: list[tuple[InboxEvent, list[Normalized
         return
     result += applied
     if log.isEnabledFor(logging.DEBUG):
-        for row, events in group:
+        for row, reading in group:
             with _logged_as(row):
-                log.debug("applied inbox row %s (%s %s): %d event(s)", row.id, row.provider, row.kind, len(events))
+                log.debug("applied inbox row %s (%s %s): %d event(s)", row.id, row.provider, row.kind,
+                          len(reading.events))
 
 
 def _logged_as(row: InboxEvent):
@@ -183,13 +184,13 @@ def _logged_as(row: InboxEvent):
     return logs.context(request_id=row.request_id, inbox_id=row.id)
 
 
-def _apply_rows(session: Session, group: list[tuple[InboxEvent, list[NormalizedEvent]]], now,
+def _apply_rows(session: Session, group: list[tuple[InboxEvent, Reading]], now,
                 settings: Settings) -> BatchResult:
     """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
     rows = [row for row, _ in group]
-    events = [(row, event) for row, row_events in group for event in row_events]
+    events = [(row, event) for row, reading in group for event in reading.events]
     _, merged = _apply(session, events, now, settings)
-    _record_messages(session, _messages(rows, events), now)
+    _record_messages(session, _messages(group), now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
@@ -263,10 +264,10 @@ def _count(result: BatchResult) -> None:
             metrics.STATUS_TRANSITIONS.labels(change.status.value if change else delivery.status).inc()
 
 
-def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> list[NormalizedEvent]:
-    """The events a row says, after acting on the SNS handshake it may be."""
+def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> Reading:
+    """What a row says, after acting on the SNS handshake it may be."""
     if row.kind not in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
-        return events_of(row)
+        return read_row(row)
     try:
         envelope = decode_envelope(row.body)
     except EnvelopeError as error:
@@ -284,7 +285,15 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
     with session.begin_nested():  # a write while reading: if refused, only this row fails
         repository.record_sns_subscription(session, source_id=row.source_id, topic_arn=envelope.topic_arn,
                                            state=state, subscription_arn=arn, inbox_event_id=row.id)
-    return []
+    return Reading([], None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What one inbox row says: its events, and what an SES event says of its message as a whole."""
+
+    events: list[NormalizedEvent]
+    facts: ses.MessageFacts | None
 
 
 def events_of(row: InboxEvent) -> list[NormalizedEvent]:
@@ -292,7 +301,13 @@ def events_of(row: InboxEvent) -> list[NormalizedEvent]:
 
     _Permanent if the row can never be read or stored.
     """
-    return [_storable(event) for event in _parsed(row)]
+    return read_row(row).events
+
+
+def read_row(row: InboxEvent) -> Reading:
+    """events_of, with the message's facts: each row's body is parsed once (no side effects)."""
+    events, facts = _parsed(row)
+    return Reading([_storable(event) for event in events], facts)
 
 
 # What identifies an event must fit its column whole: cut, two ids could become one.
@@ -323,19 +338,19 @@ def _storable(event: NormalizedEvent) -> NormalizedEvent:
     )
 
 
-def _parsed(row: InboxEvent) -> list[NormalizedEvent]:
+def _parsed(row: InboxEvent) -> tuple[list[NormalizedEvent], ses.MessageFacts | None]:
     try:
         if row.provider in registry.WEBHOOK_PROVIDERS:
             return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
-                                          row.received_at)
+                                          row.received_at), None
         if row.kind == inbox.ACKNOWLEDGEMENT:
-            return acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider)
+            return acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider), None
         if row.kind == inbox.RAW:
-            return ses.parse_message(row.body, fallback_time=row.received_at)
+            return ses.read_message(row.body, fallback_time=row.received_at)
         if row.kind in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
-            return []
+            return [], None
         envelope = decode_envelope(row.body)
-        return ses.parse_message(envelope.message, fallback_time=envelope.timestamp)
+        return ses.read_message(envelope.message, fallback_time=envelope.timestamp)
     except (EnvelopeError, UnreadablePayload) as error:
         raise _Permanent(str(error), inbox.PARSE_ERROR) from None
     except PayloadError as error:
@@ -354,8 +369,7 @@ def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) ->
     return added, unreadable
 
 
-def _messages(rows: Sequence[InboxEvent],
-              events: Sequence[tuple[InboxEvent, NormalizedEvent]]) -> list[tuple[int, ses.MessageFacts]]:
+def _messages(group: Sequence[tuple[InboxEvent, Reading]]) -> list[tuple[int, ses.MessageFacts]]:
     """(account id, facts) of the messages in these rows: sender, subject, attributes.
 
     SES says them in ``mail`` (tags); webhook providers echo the attributes the compatible
@@ -363,17 +377,10 @@ def _messages(rows: Sequence[InboxEvent],
     entityId; SendCloud's labelId, labelName), which their parsers keep in the details.
     """
     found = {}
-    for row in rows:
-        if row.provider != ses.PROVIDER or row.kind not in (inbox.NOTIFICATION, inbox.RAW):
-            continue
-        try:
-            text = row.body if row.kind == inbox.RAW else decode_envelope(row.body).message
-        except EnvelopeError:
-            continue
-        facts = ses.message_facts(text)
-        if facts is not None:
-            found.setdefault((row.account_id, facts.message_id), facts)
-    for row, event in events:
+    for row, reading in group:
+        if reading.facts is not None:
+            found.setdefault((row.account_id, reading.facts.message_id), reading.facts)
+    for row, event in ((row, event) for row, reading in group for event in reading.events):
         if row.provider not in registry.WEBHOOK_PROVIDERS or (row.account_id, event.message_id) in found:
             continue
         attributes = {name: event.details[name] for name in ATTRIBUTE_TAGS

@@ -8,6 +8,7 @@ from datetime import datetime, UTC
 
 import pytest
 
+from tests.support.harness import FIXTURES
 from tests.support.ses_parsing import FALLBACK, document, fixture, parse, utc
 from tracker.domain import BounceType, EventType, Status, fold, history
 from tracker.providers.ses.parse import TYPE_MAP, PayloadError, parse_message
@@ -522,3 +523,22 @@ def test_a_long_non_json_payload_is_quoted_briefly():
 
     assert "'<html>xxx" in str(caught.value)
     assert len(str(caught.value)) < 200
+
+
+# --- one read for the worker -----------------------------------------------------------------
+
+SES_FIXTURES = sorted(path for path in (FIXTURES / "ses").rglob("*") if path.suffix in (".json", ".txt"))
+
+
+@pytest.mark.parametrize("path", SES_FIXTURES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_read_message_says_what_parse_message_and_message_facts_say(path):
+    from tracker.providers.ses.parse import message_facts, read_message
+
+    message = path.read_text()
+    try:
+        expected = (parse_message(message, fallback_time=FALLBACK), message_facts(message))
+    except PayloadError as error:
+        with pytest.raises(type(error)):
+            read_message(message, fallback_time=FALLBACK)
+        return
+    assert read_message(message, fallback_time=FALLBACK) == expected

@@ -172,9 +172,18 @@ def parse_message(message: str, *, fallback_time: datetime) -> list[NormalizedEv
     succeeded, a Subscription that only opts in). ``fallback_time`` (aware) is the event
     time when the payload has none. Raises PayloadError for anything that can never parse.
     """
+    return _events(_load(message), fallback_time)
+
+
+def read_message(message: str, *, fallback_time: datetime) -> tuple[list[NormalizedEvent], MessageFacts | None]:
+    """parse_message and message_facts of one message, its JSON read once (the worker wants both)."""
+    document = _load(message)
+    return _events(document, fallback_time), _facts(document)
+
+
+def _events(document: _JSONObject | None, fallback_time: datetime) -> list[NormalizedEvent]:
     if fallback_time.tzinfo is None:
         raise ValueError("fallback_time must be timezone-aware")
-    document = _load(message)
     if document is None:
         return []
     field = "eventType" if document.get("eventType") else "notificationType"
@@ -340,6 +349,10 @@ def message_facts(message: str) -> MessageFacts | None:
         document = _load(message)
     except PayloadError:
         return None
+    return _facts(document)
+
+
+def _facts(document: _JSONObject | None) -> MessageFacts | None:
     mail = document.get("mail") if isinstance(document, dict) else None
     if not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str):
         return None

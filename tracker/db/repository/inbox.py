@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from datetime import datetime
 from collections.abc import Sequence
 
@@ -53,6 +54,12 @@ _PREPARED = {
           AND sources.secret IS NOT DISTINCT FROM ${len(_STORED) + 2}
         ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id"""),
 }
+# What runs once prepared: built here, not per request.
+_EXECUTE = {guarded: f"EXECUTE {name} ({', '.join(['%s'] * (len(_STORED) + len(_GUARD) * guarded))})"
+            for guarded, (name, _statement) in _PREPARED.items()}
+_TYPES = {guarded: ", ".join(kind for _name, kind in (*_STORED, *(_GUARD if guarded else ())))
+          for guarded in _PREPARED}
+_ARGUMENTS = operator.itemgetter(*(column for column, _type in _STORED))
 
 
 def store_inbox_event(connection, *, source_id: int | None, account_id: int, provider: str, kind: str,
@@ -78,15 +85,12 @@ def store_inbox_event(connection, *, source_id: int | None, account_id: int, pro
     name, statement = _PREPARED[guarded]
     prepared = dbapi.info.setdefault("tracker_prepared", set())
     values["received_at"] = values["received_at"].replace(tzinfo=None)  # the column holds naive UTC (UTCDateTime)
-    arguments = [values[column] for column, _type in _STORED]
-    if guarded:
-        arguments += [source_token, source_secret]
+    arguments = _ARGUMENTS(values) + ((source_token, source_secret) if guarded else ())
     with dbapi.cursor() as cursor:
         if name not in prepared:
-            types = [kind for _column, kind in _STORED] + ([kind for _name, kind in _GUARD] if guarded else [])
-            cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {statement}")
+            cursor.execute(f"PREPARE {name} ({_TYPES[guarded]}) AS {statement}")
             prepared.add(name)
-        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(arguments))})", arguments)
+        cursor.execute(_EXECUTE[guarded], arguments)
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -43,10 +43,10 @@ def operator_key(app, tenant) -> dict:
 @pytest.fixture
 def failed_bounce(app, tenant, pki, monkeypatch):
     """One bounce that failed on a (since fixed) parser bug."""
-    real = ses.parse_message
-    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #7")))
+    real = ses.read_message
+    monkeypatch.setattr(ses, "read_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #7")))
     post_all(app, tenant, pki, bounce("m1", "r@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
-    monkeypatch.setattr(ses, "parse_message", real)
+    monkeypatch.setattr(ses, "read_message", real)
     with app.extensions["tracker"].db.session() as session:
         return session.scalar(select(InboxEvent.id))
 
@@ -96,8 +96,8 @@ def test_admin_api_discards_with_reason_and_needs_an_operator_key_of_the_account
 def test_admin_api_pages_by_keyset_replays_by_filter_and_answers_json_errors(app, tenant, pki, monkeypatch):
     from tracker.http.api import admin
 
-    real = ses.parse_message
-    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #8")))
+    real = ses.read_message
+    monkeypatch.setattr(ses, "read_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #8")))
     post_all(app, tenant, pki, *[bounce(f"m{n}", f"r{n}@example.com", "Permanent", f"fb{n}",
                                         "2026-11-20T10:00:00.000Z") for n in range(5)])
     client, operator = app.test_client(), operator_key(app, tenant)
@@ -113,7 +113,7 @@ def test_admin_api_pages_by_keyset_replays_by_filter_and_answers_json_errors(app
             break
     assert pages == 3 and seen == sorted(seen) and len(set(seen)) == 5
 
-    monkeypatch.setattr(ses, "parse_message", real)
+    monkeypatch.setattr(ses, "read_message", real)
     monkeypatch.setattr(admin, "MAX_IDS", 2)
     results, cursor = [], None
     while True:

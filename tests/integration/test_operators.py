@@ -72,14 +72,14 @@ def sends_and_outcomes():
 
 
 def test_a_parser_bug_is_listed_fixed_replayed_once_and_rebuilt_identically(app, tenant, cli, monkeypatch):
-    real_parse = ses.parse_message
+    real_parse = ses.read_message
 
     def buggy(message, **kwargs):
         if '"Bounce"' in message:
             raise PayloadError("bouncedRecipients: parser bug #42")
         return real_parse(message, **kwargs)
 
-    monkeypatch.setattr(ses, "parse_message", buggy)
+    monkeypatch.setattr(ses, "read_message", buggy)
     store(app, tenant, *sends_and_outcomes())
     drain(app)
 
@@ -93,7 +93,7 @@ def test_a_parser_bug_is_listed_fixed_replayed_once_and_rebuilt_identically(app,
     assert "parser bug #42" in cli("events", "show", str(failed[0].id))
     assert {d[4] for d in snapshot(app).values()} == {"SENT", "DELIVERED"}
 
-    monkeypatch.setattr(ses, "parse_message", real_parse)  # the fix is deployed
+    monkeypatch.setattr(ses, "read_message", real_parse)  # the fix is deployed
     summary = cli("events", "replay", "--all-failed")
     assert "replayed 3, now processed 3, still failing 0" in summary
 
@@ -165,7 +165,7 @@ def test_an_interrupted_replay_resumes_where_it_stopped(app, tenant, monkeypatch
     services = app.extensions["tracker"]
     store(app, tenant, *[bounce(f"m{n}", f"r{n}@example.com", "Permanent", f"fb{n}", "2026-11-20T10:00:00.000Z")
                          for n in range(10)])
-    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug")))
+    monkeypatch.setattr(ses, "read_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug")))
     drain(app)
     monkeypatch.undo()
     monkeypatch.setattr(operations, "CHUNK", 3)
@@ -262,19 +262,19 @@ def test_an_interrupted_rebuild_resumes_and_ends_equal(app, tenant, monkeypatch,
 
 
 def test_a_rebuild_after_a_parser_fix_corrects_statuses_and_drops_what_the_bug_made(app, tenant, cli, monkeypatch):
-    real_parse = ses.parse_message
+    real_parse = ses.read_message
 
     def buggy(message, **kwargs):  # reads bounces as nothing, and m2's recipient wrong
         if '"Bounce"' in message:
-            return []
+            return [], None
         return real_parse(message.replace("r2@example.com", "typo@example.com"), **kwargs)
 
-    monkeypatch.setattr(ses, "parse_message", buggy)
+    monkeypatch.setattr(ses, "read_message", buggy)
     store(app, tenant, *sends_and_outcomes())
     drain(app)
     before = identities(app)
     assert (tenant.account_id, "m2", "typo@example.com") in before
-    monkeypatch.setattr(ses, "parse_message", real_parse)
+    monkeypatch.setattr(ses, "read_message", real_parse)
 
     subscribe(app, tenant)
     output = cli("rebuild")
@@ -388,8 +388,8 @@ def test_events_list_filters_and_show_tells_the_whole_story(app, tenant, cli, mo
 
     services = app.extensions["tracker"]
     other = make_tenant(app, "other", [DEFAULT_TOPIC_ARN])
-    real_parse = ses.parse_message
-    monkeypatch.setattr(ses, "parse_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #9 here")))
+    real_parse = ses.read_message
+    monkeypatch.setattr(ses, "read_message", lambda *a, **k: (_ for _ in ()).throw(PayloadError("bug #9 here")))
     store(app, tenant, bounce("m1", "r1@example.com", "Permanent", "fb1", "2026-11-20T10:00:00.000Z"))
     store(app, other, bounce("m2", "r2@example.com", "Permanent", "fb2", "2026-11-20T10:00:00.000Z"))
     with services.db.transaction() as session:
@@ -412,7 +412,7 @@ def test_events_list_filters_and_show_tells_the_whole_story(app, tenant, cli, mo
     assert listed("--since", (utcnow() + timedelta(hours=1)).isoformat()) == set()
     assert listed("--state", "processed") == set()
 
-    monkeypatch.setattr(ses, "parse_message", real_parse)  # fixed; replay the matching ones only
+    monkeypatch.setattr(ses, "read_message", real_parse)  # fixed; replay the matching ones only
     summary = cli("events", "replay", "--filter", "--account", "acme", "--provider", "ses")
     assert "replayed 1, now processed 1, still failing 0" in summary
     assert listed() == {ses_other, sendgrid}

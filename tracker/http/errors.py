@@ -86,12 +86,12 @@ def register(app: Flask, styles: Iterable[tuple[tuple[str, ...], Renderer]] = ()
             log.warning("database refused a value of %s %s: %s", request.method, request.path, error.orig)
             return render(ApiError(400, "invalid_request", "a value in the request is outside what the tracker "
                                    "stores (too large a number, or an unreadable character)"))
-        log.error("database unavailable: %s", error)
-        return render(database_unavailable(hook))
+        return render(database_unavailable(error, hook))
 
 
-def database_unavailable(hook: bool) -> ApiError:
-    """The 503 for a database error that is not the request's fault."""
+def database_unavailable(error: DBAPIError, hook: bool) -> ApiError:
+    """The 503 for a database error that is not the request's fault (logged here, once)."""
+    log.error("database unavailable: %s", error)
     # A provider pushing to /hooks learns its event was not stored (and retries); a reader
     # of the APIs that the database is away for now.
     detail = "the event could not be stored; retry later" if hook else "the database is unavailable; retry later"

@@ -55,10 +55,10 @@ _PREPARED = {
         ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id"""),
 }
 # What runs once prepared: built here, not per request.
-_EXECUTE = {guarded: f"EXECUTE {name} ({', '.join(['%s'] * (len(_STORED) + len(_GUARD) * guarded))})"
-            for guarded, (name, _statement) in _PREPARED.items()}
-_TYPES = {guarded: ", ".join(kind for _name, kind in (*_STORED, *(_GUARD if guarded else ())))
-          for guarded in _PREPARED}
+_PARAMETERS = {False: _STORED, True: _STORED + _GUARD}
+_EXECUTE = {guarded: f"EXECUTE {_PREPARED[guarded][0]} ({', '.join(['%s'] * len(parameters))})"
+            for guarded, parameters in _PARAMETERS.items()}
+_TYPES = {guarded: ", ".join(kind for _name, kind in parameters) for guarded, parameters in _PARAMETERS.items()}
 _ARGUMENTS = operator.itemgetter(*(column for column, _type in _STORED))
 
 

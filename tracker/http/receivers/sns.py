@@ -65,7 +65,10 @@ def _receive(token: str):
 def answer_body(stored: intake.Stored) -> bytes:
     """The 200's JSON for a stored event (or a redelivery), as jsonify writes it, without its per-call lookups."""
     if stored.duplicate:
-        answer = {"status": "duplicate", "message_id": stored.dedupe_key}
-    else:
-        answer = {"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id}
-    return (json.dumps(answer, separators=(",", ":")) + "\n").encode()
+        return json_body({"status": "duplicate", "message_id": stored.dedupe_key})
+    return json_body({"status": "stored", "message_id": stored.dedupe_key, "inbox_id": stored.inbox_id})
+
+
+def json_body(document: dict) -> bytes:
+    """``document`` as Flask's jsonify writes it (compact, one line)."""
+    return (json.dumps(document, separators=(",", ":")) + "\n").encode()

@@ -16,14 +16,13 @@ stored nothing, and the route decides afresh.
 from __future__ import annotations
 
 import io
-import json
 import re
 
 from sqlalchemy.exc import DBAPIError
 
 from tracker.adapters import metrics
 from tracker.http import errors, request_ids
-from tracker.http.receivers.sns import answer_body
+from tracker.http.receivers.sns import answer_body, json_body
 from tracker.pipeline import intake
 from tracker.providers.registry import SES
 
@@ -50,10 +49,9 @@ def install(app) -> None:
             stored = intake.accept_sns(services, source, body.decode("utf-8"), request_id=request_ids.of(environ),
                                        check_source=True)
         except DBAPIError as error:
-            errors.log.error("database unavailable: %s", error)
-            refusal = errors.database_unavailable(hook=True)
-            return _answer(start_response, refusal.status, _json({"error": refusal.error, "detail": refusal.detail}),
-                           refusal.headers)
+            refusal = errors.database_unavailable(error, hook=True)
+            return _answer(start_response, refusal.status,
+                           json_body({"error": refusal.error, "detail": refusal.detail}), refusal.headers)
         except Exception:  # noqa: BLE001 - refused, not UTF-8 or the source changed: the Flask route decides
             return flask_app(environ, start_response)
         if not stored.duplicate:
@@ -79,11 +77,6 @@ def _body(environ, limit: int | None) -> bytes | None:
 
 def _raw_delivery(environ) -> bool:
     return environ.get("HTTP_X_AMZ_SNS_RAWDELIVERY", "").strip().lower() == "true"
-
-
-def _json(document: dict) -> bytes:
-    """``document`` as Flask's jsonify writes it (compact, one line)."""
-    return (json.dumps(document, separators=(",", ":")) + "\n").encode()
 
 
 def _answer(start_response, status: int, body: bytes, headers: dict | None = None):

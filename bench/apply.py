@@ -79,8 +79,9 @@ def bodies(n: int, seed: int = 12) -> list[str]:
     return [json.dumps(pki.sign(notification(event))) for event in found]
 
 
-def seeded(url: str, texts: list[str]):
-    """The database at ``url`` with an account, a source and ``texts`` as pending notifications."""
+def seeded(url: str, texts: list[str], kind: str | None = None, *, analyze: bool = True):
+    """The database at ``url`` with an account, a source and ``texts`` as pending inbox rows of
+    ``kind`` (SNS notifications; "raw" for bare SES events), its statistics fresh if ``analyze``."""
     from tracker.db import repository
     from tracker.db.engine import Database
     from tracker.domain import inbox
@@ -93,9 +94,10 @@ def seeded(url: str, texts: list[str]):
     with db.engine.begin() as connection:
         for n, body in enumerate(texts):
             repository.store_inbox_event(connection, source_id=source_id, account_id=account_id, provider="ses",
-                                         kind=inbox.NOTIFICATION, dedupe_key=f"k{n}", body=body)
-    with db.engine.connect() as connection:  # fresh statistics: both paths plan on the same facts
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+                                         kind=kind or inbox.NOTIFICATION, dedupe_key=f"k{n}", body=body)
+    if analyze:
+        with db.engine.connect() as connection:  # fresh statistics: both paths plan on the same facts
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     return db
 
 

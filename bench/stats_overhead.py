@@ -25,6 +25,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.apply import seeded as seeded_inbox  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 
 
@@ -56,20 +57,9 @@ def events(n: int, seed: int = 5) -> list[str]:
 
 def seeded(url: str, bodies: list[str]):
     """A migrated database at ``url`` with an account, a source and the bodies as pending raw rows."""
-    from tracker.db import repository
-    from tracker.db.engine import Database
     from tracker.domain import inbox
 
-    db = Database(url)
-    with db.transaction() as session:
-        account = repository.create_account(session, "bench")
-        source = repository.create_source(session, account, "ses", ["*"])
-        account_id, source_id = account.id, source.id
-    with db.engine.begin() as connection:
-        for n, body in enumerate(bodies):
-            repository.store_inbox_event(connection, source_id=source_id, account_id=account_id, provider="ses",
-                                         kind=inbox.RAW, dedupe_key=f"k{n}", body=body)
-    return db
+    return seeded_inbox(url, bodies, inbox.RAW, analyze=False)
 
 
 @contextlib.contextmanager

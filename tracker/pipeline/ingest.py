@@ -1,14 +1,13 @@
 """Inbox rows -> provider parsers -> state machine -> persistence.
 
 Called by Celery tasks and by the embedded in-process worker, never by views. A batch is
-one transaction: claim pending rows, turn each into normalized events (pure), insert the
-new ones into the history, merge each touched delivery's winner, mark the rows. A row
-whose payload can never be processed is marked failed with the reason and kept for
-replay; the rest of the batch goes on.
+one transaction: claim pending rows, read each (tracker.pipeline.rows: its normalized
+events and message facts, pure), insert the new ones into the history, merge each
+touched delivery's winner, mark the rows. A row whose payload can never be processed is
+marked failed with the reason and kept for replay; the rest of the batch goes on.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 from collections import defaultdict
@@ -31,16 +30,12 @@ from tracker.pipeline import reputation as reputation_alerts
 from tracker.adapters import logs, metrics
 from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
-from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.db.engine import Database
-from tracker.db.models import Delivery, DeliveryEvent, InboxEvent, utcnow
+from tracker.db.models import InboxEvent, utcnow
 from tracker.outbound import outbox
-from tracker.providers.acknowledgements import parse as acknowledgements
-from tracker.providers import registry
+from tracker.pipeline.rows import Permanent, Reading, events_of, messages_of, read_row
 from tracker.providers.ses import parse as ses
-from tracker.providers.common import storable
-from tracker.providers.common.errors import PayloadError, UnreadablePayload
 from tracker.providers.ses.envelope import SUBSCRIPTION_CONFIRMATION, EnvelopeError, decode_envelope
 from tracker.adapters.sns_subscriptions import ConfirmationFailed, SubscriptionConfirmer
 
@@ -72,14 +67,6 @@ class Settings:
     max_attempts: int = 5
     soft_bounces: SoftBouncePolicy = SoftBouncePolicy()
     suppress: bool = True  # a rebuild re-derives statuses but leaves the suppression list as operators left it
-
-
-class _Permanent(Exception):
-    """Retrying this row cannot help: its payload is what it is. ``kind``: inbox's failure kind."""
-
-    def __init__(self, message: str, kind: str = inbox.UNMAPPED_SHAPE) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def process_pending(db: Database, confirmer: SubscriptionConfirmer, settings: Settings) -> BatchResult:
@@ -190,7 +177,7 @@ def _apply_rows(session: Session, group: list[tuple[InboxEvent, Reading]], now,
     rows = [row for row, _ in group]
     events = [(row, event) for row, reading in group for event in reading.events]
     _, merged = _apply(session, events, now, settings)
-    _record_messages(session, _messages(group), now)
+    _record_messages(session, messages_of(group), now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
@@ -229,7 +216,7 @@ def _record_failure(session: Session, row: InboxEvent, error: Exception, now, se
 
 
 def _failure_kind(error: Exception) -> str:
-    if isinstance(error, _Permanent):
+    if isinstance(error, Permanent):
         return error.kind
     if isinstance(error, ConfirmationFailed):
         return inbox.TRANSIENT
@@ -241,7 +228,7 @@ def _failure_kind(error: Exception) -> str:
 
 
 def _reason(error: Exception) -> str:
-    if isinstance(error, (_Permanent, ConfirmationFailed)):
+    if isinstance(error, (Permanent, ConfirmationFailed)):
         return str(error)
     if isinstance(error, DBAPIError):
         return f"database error: {error.orig}".strip()
@@ -271,12 +258,12 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
     try:
         envelope = decode_envelope(row.body)
     except EnvelopeError as error:
-        raise _Permanent(str(error), inbox.PARSE_ERROR) from None
+        raise Permanent(str(error), inbox.PARSE_ERROR) from None
     if envelope.type == SUBSCRIPTION_CONFIRMATION:
         try:
             arn = confirmer.confirm(envelope)
         except ValueError as error:
-            raise _Permanent(str(error)) from None
+            raise Permanent(str(error)) from None
         state = "confirmed"
     else:
         # An UnsubscribeConfirmation is recorded and nothing else: re-subscribing is the
@@ -286,75 +273,6 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
         repository.record_sns_subscription(session, source_id=row.source_id, topic_arn=envelope.topic_arn,
                                            state=state, subscription_arn=arn, inbox_event_id=row.id)
     return Reading([], None)
-
-
-@dataclasses.dataclass(frozen=True)
-class Reading:
-    """What one inbox row says: its events, and what an SES event says of its message as a whole."""
-
-    events: list[NormalizedEvent]
-    facts: ses.MessageFacts | None
-
-
-def events_of(row: InboxEvent) -> list[NormalizedEvent]:
-    """The normalized events in an inbox row, made storable (no side effects).
-
-    _Permanent if the row can never be read or stored.
-    """
-    return read_row(row).events
-
-
-def read_row(row: InboxEvent) -> Reading:
-    """events_of, with the message's facts: each row's body is parsed once (no side effects)."""
-    events, facts = _parsed(row)
-    return Reading([_storable(event) for event in events], facts)
-
-
-# What identifies an event must fit its column whole: cut, two ids could become one.
-_IDENTITY_WIDTHS = (("message_id", Delivery.message_id.type.length), ("recipient", Delivery.recipient.type.length),
-                    ("event_key", DeliveryEvent.event_key.type.length))
-
-
-def _storable(event: NormalizedEvent) -> NormalizedEvent:
-    """``event`` as the database can hold it (tracker.providers.common.storable: ids refused, text cleaned)."""
-    for name, width in _IDENTITY_WIDTHS:
-        value = getattr(event, name)
-        if value is None:
-            continue
-        if len(value) > width:
-            raise _Permanent(f"{event.provider} {event.type.value} event: {name} is {len(value)} characters long, "
-                             f"past the {width} a {name} may have: {value[:60]!r}...", inbox.UNSTORABLE)
-        trouble = storable.problem(value)
-        if trouble:
-            raise _Permanent(f"{event.provider} {event.type.value} event: {name} {trouble}: {value[:60]!r}",
-                             inbox.UNSTORABLE)
-    return dataclasses.replace(
-        event,
-        bounce_subtype=storable.text(event.bounce_subtype) if event.bounce_subtype else event.bounce_subtype,
-        diagnostic=storable.text(event.diagnostic) if event.diagnostic else event.diagnostic,
-        smtp_action=storable.text(event.smtp_action) if event.smtp_action else event.smtp_action,
-        smtp_status=storable.text(event.smtp_status) if event.smtp_status else event.smtp_status,
-        details=storable.value(event.details),
-    )
-
-
-def _parsed(row: InboxEvent) -> tuple[list[NormalizedEvent], ses.MessageFacts | None]:
-    try:
-        if row.provider in registry.WEBHOOK_PROVIDERS:
-            return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
-                                          row.received_at), None
-        if row.kind == inbox.ACKNOWLEDGEMENT:
-            return acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider), None
-        if row.kind == inbox.RAW:
-            return ses.read_message(row.body, fallback_time=row.received_at)
-        if row.kind in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
-            return [], None
-        envelope = decode_envelope(row.body)
-        return ses.read_message(envelope.message, fallback_time=envelope.timestamp)
-    except (EnvelopeError, UnreadablePayload) as error:
-        raise _Permanent(str(error), inbox.PARSE_ERROR) from None
-    except PayloadError as error:
-        raise _Permanent(str(error), inbox.UNMAPPED_SHAPE) from None
 
 
 def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) -> tuple[int, int]:
@@ -367,44 +285,6 @@ def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) ->
             unreadable += 1
     added, _ = _apply(session, events, utcnow(), settings)
     return added, unreadable
-
-
-def _messages(group: Sequence[tuple[InboxEvent, Reading]]) -> list[tuple[int, ses.MessageFacts]]:
-    """(account id, facts) of the messages in these rows: sender, subject, attributes.
-
-    SES says them in ``mail`` (tags); webhook providers echo the attributes the compatible
-    APIs filter on in each event (Infobip's bulkId, campaignReferenceId, applicationId,
-    entityId; SendCloud's labelId, labelName), which their parsers keep in the details.
-    """
-    found = {}
-    for row, reading in group:
-        if reading.facts is not None:
-            found.setdefault((row.account_id, reading.facts.message_id), reading.facts)
-    for row, event in ((row, event) for row, reading in group for event in reading.events):
-        if row.provider not in registry.WEBHOOK_PROVIDERS or (row.account_id, event.message_id) in found:
-            continue
-        attributes = {name: event.details[name] for name in ATTRIBUTE_TAGS
-                      if isinstance(event.details.get(name), str) and event.details[name]}
-        if attributes:
-            found[(row.account_id, event.message_id)] = ses.MessageFacts(event.message_id, None, None, attributes)
-    return [(account_id, _storable_facts(facts)) for (account_id, message_id), facts in sorted(found.items())
-            if not storable.problem(message_id)]
-
-
-def _storable_facts(facts: ses.MessageFacts) -> ses.MessageFacts:
-    return dataclasses.replace(
-        facts,
-        from_address=storable.text(facts.from_address) if facts.from_address else facts.from_address,
-        subject=storable.text(facts.subject) if facts.subject else facts.subject,
-        attributes=storable.value(facts.attributes),
-    )
-
-
-def webhook_body(row: InboxEvent) -> bytes:
-    """The bytes a webhook provider sent (bodies that were not UTF-8 are kept base64-encoded)."""
-    if row.kind == inbox.WEBHOOK_BASE64:
-        return base64.b64decode(row.body)
-    return row.body.encode("utf-8")
 
 
 def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now,

@@ -1,0 +1,24 @@
+"""What the CLI's commands share: the settings and the app they work through."""
+from __future__ import annotations
+
+import dataclasses
+
+from tracker.config import Config
+
+
+def cli_config() -> Config:
+    """The environment's settings; without TRACKER_SECRET_KEY, the local one `tracker run` keeps
+    (var/secret.key), so that keys made here can verify Elevate JWTs in the default setup."""
+    from tracker.cli import demo
+
+    config = Config.from_env()
+    if config.secret_key is None:
+        config = dataclasses.replace(config, secret_key=demo.local_secret_key())
+    return config
+
+
+def cli_app(**kwargs):
+    """The app a command works through, built from cli_config() (``kwargs`` go to create_app)."""
+    from tracker import create_app
+
+    return create_app(cli_config(), **kwargs)

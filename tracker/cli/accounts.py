@@ -5,7 +5,7 @@ import dataclasses
 
 import click
 
-from tracker.cli.context import cli_app
+from tracker.cli.context import account_named, cli_app
 from tracker.cli.keys import jwt_note
 from tracker.cli.output import emit, json_option
 
@@ -51,9 +51,7 @@ def accounts_retention(name: str, raw_days: int | None, delivery_days: int | Non
     from tracker.db import repository
 
     with cli_app().extensions["tracker"].db.transaction() as session:
-        account = repository.account_by_name(session, name)
-        if account is None:
-            raise click.ClickException(f"no account {name!r}")
+        account = account_named(session, name)
         repository.set_retention(session, account, raw_days=raw_days, delivery_days=delivery_days)
     click.echo(f"{name}: raw events {raw_days or 'forever'} days, deliveries {delivery_days or 'forever'} days")
 
@@ -85,9 +83,7 @@ def accounts_set_thresholds(name: str, ses_defaults: bool, **given) -> None:
     from tracker.domain.reputation import SES_DEFAULTS
 
     with cli_app().extensions["tracker"].db.transaction() as session:
-        account = repository.account_by_name(session, name)
-        if account is None:
-            raise click.ClickException(f"no account {name!r}")
+        account = account_named(session, name)
         current = SES_DEFAULTS if ses_defaults else repository.thresholds_of(session, account.id)
         thresholds = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
         problems = thresholds.problems()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import click
+
 from tracker.config import Config
 
 
@@ -22,3 +24,13 @@ def cli_app(**kwargs):
     from tracker import create_app
 
     return create_app(cli_config(), **kwargs)
+
+
+def account_named(session, name: str):
+    """The account called ``name``; a ClickException (exit 1, "no account ...") if there is none."""
+    from tracker.db import repository
+
+    account = repository.account_by_name(session, name)
+    if account is None:
+        raise click.ClickException(f"no account {name!r}")
+    return account

@@ -9,6 +9,7 @@ from datetime import datetime, UTC
 import click
 
 from tracker.domain import inbox
+from tracker.cli.context import account_named
 from tracker.cli.output import emit, json_option
 from tracker.providers.common import bounded_json
 from tracker.db.repository.operations import LISTABLE_STATES
@@ -23,13 +24,8 @@ def _services():
 def _account_id(services, name: str | None) -> int | None:
     if name is None:
         return None
-    from tracker.db import repository
-
     with services.db.session() as session:
-        account = repository.account_by_name(session, name)
-    if account is None:
-        raise click.ClickException(f"no account {name!r}")
-    return account.id
+        return account_named(session, name).id
 
 
 class _Time(click.ParamType):

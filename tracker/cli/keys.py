@@ -5,7 +5,7 @@ import os
 
 import click
 
-from tracker.cli.context import cli_app
+from tracker.cli.context import account_named, cli_app
 from tracker.cli.output import emit, json_option
 
 
@@ -24,9 +24,7 @@ def keys_create(account_name: str, operator: bool, read_only: bool) -> None:
 
     services = cli_app().extensions["tracker"]
     with services.db.transaction() as session:
-        account = repository.account_by_name(session, account_name)
-        if account is None:
-            raise click.ClickException(f"no account {account_name!r}")
+        account = account_named(session, account_name)
         if operator and read_only:
             raise click.UsageError("a key is either --operator or --read-only")
         role = "operator" if operator else "read-only" if read_only else "application"
@@ -50,9 +48,7 @@ def keys_list(account_name: str, as_json: bool) -> None:
     from tracker.db import repository
 
     with cli_app().extensions["tracker"].db.session() as session:
-        account = repository.account_by_name(session, account_name)
-        if account is None:
-            raise click.ClickException(f"no account {account_name!r}")
+        account = account_named(session, account_name)
         rows = [{"key_id": key.key_id, "role": key.role, "created_at": key.created_at, "revoked_at": key.revoked_at,
                  "state": "revoked" if key.revoked_at else "live", "verifies_jwts": key.sealed_key is not None}
                 for key in repository.keys_of(session, account)]

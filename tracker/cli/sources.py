@@ -5,7 +5,7 @@ import json
 
 import click
 
-from tracker.cli.context import cli_app
+from tracker.cli.context import account_named, cli_app
 from tracker.cli.output import emit, json_option
 from tracker.providers.registry import NAMES as PROVIDERS
 from tracker.providers.registry import SECRETS, SES
@@ -40,9 +40,7 @@ def sources_create(account_name: str, provider: str, topic_arns: tuple[str, ...]
         raise click.UsageError("; ".join(p for p in problems if p))
     app = cli_app()
     with app.extensions["tracker"].db.transaction() as session:
-        account = repository.account_by_name(session, account_name)
-        if account is None:
-            raise click.ClickException(f"no account {account_name!r}")
+        account = account_named(session, account_name)
         source = repository.create_source(session, account, provider, topic_arns, secret)
     click.echo(_hook(source))
 
@@ -67,9 +65,7 @@ def sources_list(account_name: str | None, as_json: bool) -> None:
     with cli_app().extensions["tracker"].db.session() as session:
         account_id = None
         if account_name is not None:
-            account = repository.account_by_name(session, account_name)
-            if account is None:
-                raise click.ClickException(f"no account {account_name!r}")
+            account = account_named(session, account_name)
             account_id = account.id
         rows = [_source_row(source, name) for source, name in repository.all_sources(session, account_id)]
     emit(rows, ("id", "account", "provider", "hook", "topic_arns", "secret", "created_at"), title="sources",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tracker.cli.context import account_named
 from tracker.cli.output import emit, json_option
 from tracker.domain import Status
 
@@ -12,15 +13,6 @@ def _services():
     from tracker import create_app
 
     return create_app().extensions["tracker"]
-
-
-def _account(session, name: str):
-    from tracker.db import repository
-
-    account = repository.account_by_name(session, name)
-    if account is None:
-        raise click.ClickException(f"no account {name!r}")
-    return account
 
 
 def _subscription(session, subscription_id: int):
@@ -62,7 +54,7 @@ def create(account_name, url, statuses) -> None:
     _check(services, url)
     secret = signing.new_secret()
     with services.db.transaction() as session:
-        subscription = repository.create_subscription(session, account_id=_account(session, account_name).id,
+        subscription = repository.create_subscription(session, account_id=account_named(session, account_name).id,
                                                       url=url, secret=secret, statuses=statuses)
         click.echo(f"subscription {subscription.id}\nsecret: {secret}\n(store it now: it signs every request)")
 
@@ -77,7 +69,7 @@ def list_all(account_name, as_json) -> None:
     services = _services()
     with services.db.session() as session:
         rows = [_subscription_row(s, as_json) for s in repository.list_subscriptions(
-            session, _account(session, account_name).id)]
+            session, account_named(session, account_name).id)]
     emit(rows, ("id", "url", "statuses", "state", "failing_since", "created_at"),
          title=f"webhook subscriptions of {account_name}", as_json=as_json)
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.db.repository.deliveries import HISTORY_COLUMNS, LISTED_COLUMNS
+from tracker.db.repository.delivery_reads import HISTORY_COLUMNS, LISTED_COLUMNS
 from tracker.http.api.schemas import DeliverySchema, EventSchema, delivery_item, event_item
 
 moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31),

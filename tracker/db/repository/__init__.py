@@ -6,6 +6,7 @@ One module per concept; everything is re-exported here, so callers write
 from tracker.db.repository.accounts import *  # noqa: F401,F403
 from tracker.db.repository.backlog import *  # noqa: F401,F403
 from tracker.db.repository.deliveries import *  # noqa: F401,F403
+from tracker.db.repository.delivery_reads import *  # noqa: F401,F403
 from tracker.db.repository.health import *  # noqa: F401,F403
 from tracker.db.repository.inbox import *  # noqa: F401,F403
 from tracker.db.repository.messages import *  # noqa: F401,F403

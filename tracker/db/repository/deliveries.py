@@ -1,15 +1,14 @@
-"""Deliveries and their history: the batch writes of the worker and the reads of the APIs."""
+"""Deliveries and their history as the worker writes them: the batch's new events, locked states, merged winners.
+
+The APIs' reads are in delivery_reads; what a batch records of messages is in messages."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections import defaultdict
 from datetime import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import JSON, DateTime, bindparam, case, cast, func, select, tuple_, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain import (
@@ -22,33 +21,22 @@ from tracker.domain import (
     Status,
     submitted_at,
 )
-from tracker.db.models import Message, Delivery, DeliveryEvent, UTCDateTime
+from tracker.db.models import Delivery, DeliveryEvent
 from tracker.db.repository.dialect import insert_for
 
 __all__ = [
     "DeliveryChange",
-    "DeliveryFilter",
     "DeliveryRaced",
-    "LISTED_COLUMNS",
     "OUTCOME_COLUMN_NAMES",
-    "HISTORY_COLUMNS",
-    "deliveries_of_message",
-    "history_rows",
     "outcome_values",
     "state_of",
     "LockedDelivery",
     "MergedDelivery",
-    "all_deliveries",
-    "delivery_history",
-    "delivery_of_account",
     "insert_delivery_events",
-    "list_deliveries",
     "lock_deliveries",
     "lock_states",
     "locked_delivery",
     "merge_deliveries",
-    "merge_message",
-    "record_messages",
 ]
 
 
@@ -324,175 +312,3 @@ def _earlier_or_later(candidate, current, *, later: bool):
     """SQL: the candidate time replaces the current one (min or max, NULL meaning none yet)."""
     beats = candidate > current if later else candidate < current
     return candidate.is_not(None) & (current.is_(None) | beats)
-
-
-@dataclasses.dataclass(frozen=True)
-class DeliveryFilter:
-    message_id: str | None = None
-    recipient: str | None = None
-    status: str | None = None
-    updated_after: datetime | None = None
-    updated_before: datetime | None = None
-
-
-# What the native API shows of a delivery (tracker.http.api.schemas.delivery_item): Core rows
-# of these columns cost a fraction of ORM objects of every column.
-LISTED_COLUMNS = ("id", "message_id", "recipient", "provider", "submitted_at", "status", "status_at",
-                  "bounce_type", "bounce_subtype", "diagnostic", "events_count", "opens_count", "first_opened_at",
-                  "last_opened_at", "clicks_count", "first_clicked_at", "last_clicked_at", "last_clicked_link",
-                  "created_at", "updated_at")
-HISTORY_COLUMNS = ("id", "type", "status", "occurred_at", "bounce_type", "bounce_subtype", "diagnostic", "details",
-                   "inbox_event_id", "recorded_at")
-
-
-def _as_stored(table, names):
-    """The columns, times as stored (naive UTC): the renderer adds the zone, cheaper than a TypeDecorator
-    call per value."""
-    return [type_coerce(column, DateTime()).label(name) if isinstance(column.type, UTCDateTime) else column
-            for name in names for column in [table.c[name]]]
-
-
-_LISTED = select(*_as_stored(Delivery.__table__, LISTED_COLUMNS))
-
-
-def list_deliveries(connection: Connection | Session, account_id: int, where: DeliveryFilter, *,
-                    after: tuple[datetime, int] | None, limit: int) -> list[Row]:
-    """One keyset page, ordered by (updated_at, id): a changes feed a client can follow.
-
-    Core rows of LISTED_COLUMNS, in that order, not ORM objects (read with tracker.db.engine's
-    Database.reading()); their times are naive UTC.
-    """
-    values = {"account_id": account_id, "limit": limit,
-              **{name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None}}
-    if after is not None:
-        values["after_at"], values["after_id"] = after
-    return connection.execute(_page_statement(tuple(name for name in _FILTERS if name in values), after is not None),
-                              values).all()
-
-
-# Filter -> its condition on a bound value of the same name.
-_FILTERS = {
-    "message_id": lambda value: Delivery.message_id == value,
-    "recipient": lambda value: Delivery.recipient == value,
-    "status": lambda value: Delivery.status == value,
-    "updated_after": lambda value: Delivery.updated_at > value,
-    "updated_before": lambda value: Delivery.updated_at < value,
-}
-
-
-@functools.lru_cache(maxsize=128)
-def _page_statement(filters: tuple[str, ...], keyset: bool):
-    """The page query for a combination of filters, built once: a request only binds its values
-    (building and keying a statement per request cost more than running it)."""
-    statement = _LISTED.where(Delivery.account_id == bindparam("account_id"))
-    for name in filters:
-        statement = statement.where(_FILTERS[name](bindparam(name)))
-    if keyset:
-        # A row-value comparison, which both databases answer from the (updated_at, id) index.
-        statement = statement.where(tuple_(Delivery.updated_at, Delivery.id) > tuple_(
-            bindparam("after_at", type_=Delivery.__table__.c.updated_at.type), bindparam("after_id")))
-    return statement.order_by(Delivery.updated_at, Delivery.id).limit(bindparam("limit"))
-
-
-def deliveries_of_message(connection: Connection | Session, account_id: int, message_id: str) -> list[Row]:
-    """A message's deliveries (one per recipient) by id, as list_deliveries gives rows."""
-    return connection.execute(_LISTED.where(Delivery.account_id == account_id, Delivery.message_id == message_id)
-                              .order_by(Delivery.id)).all()
-
-
-_HISTORY = _as_stored(DeliveryEvent.__table__, HISTORY_COLUMNS)
-
-
-def history_rows(connection: Connection, account_id: int, delivery_id: int) -> list[Row] | None:
-    """The history of the account's delivery ``delivery_id`` in one query, oldest first as delivery_history
-    orders it: Core rows of HISTORY_COLUMNS (times naive UTC), or None if the account has no such delivery."""
-    event = DeliveryEvent.__table__.c
-    rows = connection.execute(
-        select(*_HISTORY)
-        .select_from(Delivery.__table__.outerjoin(DeliveryEvent.__table__, (event.account_id == Delivery.account_id)
-                                                  & (event.message_id == Delivery.message_id)
-                                                  & (event.recipient == Delivery.recipient)))
-        .where(Delivery.id == delivery_id, Delivery.account_id == account_id)
-        .order_by(event.occurred_at, event.event_key)
-    ).all()
-    if not rows:
-        return None
-    return [row for row in rows if row.id is not None]  # a delivery without events: one row of NULLs
-
-
-def delivery_of_account(session: Session, account_id: int, delivery_id: int) -> Delivery | None:
-    return session.scalar(select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id))
-
-
-def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent]:
-    """The delivery's events, oldest first, in the same order tracker.domain.history gives."""
-    return list(session.scalars(
-        select(DeliveryEvent)
-        .where(DeliveryEvent.account_id == delivery.account_id,
-               DeliveryEvent.message_id == delivery.message_id,
-               DeliveryEvent.recipient == delivery.recipient)
-        .order_by(DeliveryEvent.occurred_at, DeliveryEvent.event_key)
-    ))
-
-
-def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:
-    return session.scalars(select(Delivery).where(Delivery.account_id == account_id).order_by(Delivery.id))
-
-
-def record_messages(session: Session, messages: Sequence[tuple[int, object]], now: datetime) -> None:
-    """Keep each message's sender, subject and tag attributes, filling only what is still unknown.
-
-    Registration (tracker.pipeline.registration) and events may come in either order; whatever an
-    application registered wins over what tags say, and the result is the same either way.
-    """
-    if not messages:
-        return
-    table = Message.__table__
-    statement = insert_for(session, table)
-    new, old = statement.excluded, table.c
-    attributes, changed = _fill_attributes(session, new.attributes, old.attributes)
-    rows = [{"account_id": account_id, "message_id": facts.message_id, "from_address": facts.from_address,
-             "subject": facts.subject, "attributes": facts.attributes, "created_at": now, "updated_at": now}
-            for account_id, facts in messages]
-    # One statement for the batch (a message row per SES event used to cost a locked read and
-    # a write: two thirds of the worker's time). A message that learns nothing is not rewritten.
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["account_id", "message_id"],
-        set_={"from_address": func.coalesce(old.from_address, new.from_address),
-              "subject": func.coalesce(old.subject, new.subject),
-              "attributes": attributes, "updated_at": new.updated_at},
-        where=changed
-              | (old.from_address.is_(None) & new.from_address.is_not(None))
-              | (old.subject.is_(None) & new.subject.is_not(None)),
-    ).returning(table.c.id), rows)  # RETURNING: one multi-row VALUES, not a statement per row
-
-
-def _fill_attributes(session: Session, new, old) -> tuple:
-    """SQL for old attributes completed by new ones (old keys win), and for "that adds a key"."""
-    if session.get_bind().dialect.name == "postgresql":
-        merged = cast(new, JSONB).op("||")(cast(old, JSONB))  # the right operand's keys win
-        return cast(merged, JSON), merged != cast(old, JSONB)
-    merged = func.json_patch(new, old)  # SQLite: the patch's (old's) keys win
-    return merged, func.json(merged) != func.json(old)
-
-
-def merge_message(session: Session, account_id: int, message_id: str, now: datetime, *, override: bool,
-                  attributes: dict | None = None, **fields) -> Message:
-    """Create or complete a message row. ``override``: the given values win (a registration);
-    otherwise they only fill gaps (what an event's tags said)."""
-    message = session.scalar(select(Message).where(Message.account_id == account_id,
-                                                   Message.message_id == message_id).with_for_update())
-    if message is None:
-        message = Message(account_id=account_id, message_id=message_id, attributes={}, created_at=now)
-        session.add(message)
-    merged = dict(message.attributes or {})
-    for name, value in (attributes or {}).items():
-        if override or name not in merged:
-            merged[name] = value
-    message.attributes = merged
-    for name, value in fields.items():
-        if value is not None and (override or getattr(message, name) is None):
-            setattr(message, name, value)
-    message.updated_at = now
-    session.flush()
-    return message

@@ -56,13 +56,22 @@ def _receive(token: str):
         stored = intake.accept_sns(app, source, text, request_id=request_ids.current(), check_source=True)
     except intake.Refused as refusal:
         raise as_api_error(refusal) from None
+    return Response(answered(app, stored), 200, mimetype="application/json")
+
+
+_RECEIVED = metrics.EVENTS_RECEIVED.labels(SES)  # bound once (the value checks its process id itself)
+
+
+def answered(app, stored: intake.Stored) -> bytes:
+    """The 200's JSON for ``stored``; an event stored just now also wakes a worker and is counted
+    (the route and tracker.http.receivers.sns_fast both answer through this)."""
     if not stored.duplicate:
         app.waker.wake()
-        metrics.EVENTS_RECEIVED.labels(SES).inc()
-    return Response(answer_body(stored), 200, mimetype="application/json")
+        _RECEIVED.inc()
+    return _answer_body(stored)
 
 
-def answer_body(stored: intake.Stored) -> bytes:
+def _answer_body(stored: intake.Stored) -> bytes:
     """The 200's JSON for a stored event (or a redelivery), as jsonify writes it, without its per-call lookups."""
     if stored.duplicate:
         return json_body({"status": "duplicate", "message_id": stored.dedupe_key})

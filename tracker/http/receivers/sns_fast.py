@@ -20,9 +20,8 @@ import re
 
 from sqlalchemy.exc import DBAPIError
 
-from tracker.adapters import metrics
 from tracker.http import errors, request_ids
-from tracker.http.receivers.sns import answer_body, json_body
+from tracker.http.receivers.sns import answered, json_body
 from tracker.pipeline import intake
 from tracker.providers.registry import SES
 
@@ -35,7 +34,6 @@ def install(app) -> None:
     flask_app = app.wsgi_app
     services = app.extensions["tracker"]
     limit = app.config["MAX_CONTENT_LENGTH"]
-    received = metrics.EVENTS_RECEIVED.labels(SES)
 
     def fast_sns(environ, start_response):
         match = _PATH.fullmatch(environ.get("PATH_INFO", "")) if environ["REQUEST_METHOD"] == "POST" else None
@@ -54,10 +52,7 @@ def install(app) -> None:
                            json_body({"error": refusal.error, "detail": refusal.detail}), refusal.headers)
         except Exception:  # noqa: BLE001 - refused, not UTF-8 or the source changed: the Flask route decides
             return flask_app(environ, start_response)
-        if not stored.duplicate:
-            services.waker.wake()
-            received.inc()
-        return _answer(start_response, 200, answer_body(stored))
+        return _answer(start_response, 200, answered(services, stored))
 
     app.wsgi_app = fast_sns
 

@@ -49,7 +49,7 @@ def _receive(token: str):
     # body came from AWS, so a bare message is refused (keep RawMessageDelivery off for
     # HTTPS). The header itself is unsigned, so it never decides alone: a body that is an
     # envelope after all is verified like any other, and stands or falls by its signature.
-    if request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true" and not is_envelope(text):
+    if raw_delivery(request.headers.get("x-amz-sns-rawdelivery")) and not is_envelope(text):
         raise ApiError(403, "unsigned", "raw message delivery carries no signature; disable RawMessageDelivery "
                                         "on the subscription so SNS sends the signed envelope")
     try:
@@ -57,6 +57,11 @@ def _receive(token: str):
     except intake.Refused as refusal:
         raise as_api_error(refusal) from None
     return Response(answered(app, stored), 200, mimetype="application/json")
+
+
+def raw_delivery(header: str | None) -> bool:
+    """Whether x-amz-sns-rawdelivery says the body comes without its envelope."""
+    return (header or "").strip().lower() == "true"
 
 
 _RECEIVED = metrics.EVENTS_RECEIVED.labels(SES)  # bound once (the value checks its process id itself)

@@ -21,7 +21,7 @@ import re
 from sqlalchemy.exc import DBAPIError
 
 from tracker.http import errors, request_ids
-from tracker.http.receivers.sns import answered, json_body
+from tracker.http.receivers.sns import answered, json_body, raw_delivery
 from tracker.pipeline import intake
 from tracker.providers.registry import SES
 
@@ -38,7 +38,7 @@ def install(app) -> None:
     def fast_sns(environ, start_response):
         match = _PATH.fullmatch(environ.get("PATH_INFO", "")) if environ["REQUEST_METHOD"] == "POST" else None
         source = services.sources.cached(match.group(1)) if match else None
-        if source is None or source.provider != SES or _raw_delivery(environ):
+        if source is None or source.provider != SES or raw_delivery(environ.get("HTTP_X_AMZ_SNS_RAWDELIVERY")):
             return flask_app(environ, start_response)
         body = _body(environ, limit)
         if body is None:
@@ -68,10 +68,6 @@ def _body(environ, limit: int | None) -> bytes | None:
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)  # a short body stays short: Flask answers it as a disconnect
     return body if len(body) == length else None
-
-
-def _raw_delivery(environ) -> bool:
-    return environ.get("HTTP_X_AMZ_SNS_RAWDELIVERY", "").strip().lower() == "true"
 
 
 def _answer(start_response, status: int, body: bytes, headers: dict | None = None):

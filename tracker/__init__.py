@@ -14,7 +14,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http.compat.infobip import views as compat_infobip, views_v4 as compat_infobip_v4
     from tracker.http.compat.postman import views as compat_postman
     from tracker.http.compat.sendcloud import views as compat_sendcloud
-    from tracker.http import input_guard, key_cache, page_marks, ratelimit, request_ids
+    from tracker.http import input_guard, json_out, key_cache, page_marks, ratelimit, request_ids
     from tracker.adapters import logs
     from tracker.http.compat.elevate.views import blueprint as elevate_api
     from tracker.http.api.messages import blueprint as messages_api
@@ -37,7 +37,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     logs.setup(config.log_format, config.log_level)  # a no-op where the process set logging up already
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False
+    json_out.install(app)  # jsonify writes with orjson, keys in the views' order
     # "//" in a path (a token holding "%2F") is a 404 in JSON, not an HTML redirect to another URL.
     app.url_map.merge_slashes = False
 

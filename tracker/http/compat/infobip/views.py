@@ -31,13 +31,12 @@ Where the seeds are silent (each choice is tested):
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, UTC
 from typing import Any, NamedTuple
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, g, request
-from tracker.http import credentials, moments
+from tracker.http import credentials, json_out, moments
 from tracker.http.auth import guarded, refuse_writes
 from tracker.db import repository
 from tracker.db.repository import InfobipFilter, ShownStatuses, Span
@@ -350,7 +349,7 @@ def _respond(body: dict, *, root: str, xml_allowed: bool, status: int = 200) -> 
     if xml_allowed and wanted != "application/json":
         return Response(_xml(root, body[root] if set(body) == {root} else body), status=status,
                         mimetype="application/xml")
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    return Response(json_out.dumps(body), status=status, mimetype="application/json")
 
 
 def _xml(root: str, body: dict) -> bytes:

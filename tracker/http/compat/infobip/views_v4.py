@@ -26,14 +26,13 @@ unknown cursor is a 400 naming the parameter; logs are JSON only.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
 
 from tracker.http.compat.infobip import views as v1
-from tracker.http import credentials
+from tracker.http import credentials, json_out
 from tracker.http.auth import guarded, refuse_writes
 from tracker.http.api.schemas import Cursor
 from tracker.domain import normalize_address
@@ -71,7 +70,7 @@ def render_error(error: ApiError) -> Response:
         violations = [{"property": "request", "violation": error.detail}]
     body = {"errorCode": code, "description": description, "action": action, "violations": violations,
             "resources": RESOURCES}
-    response = Response(json.dumps(body), status=error.status, mimetype="application/json")
+    response = Response(json_out.dumps(body), status=error.status, mimetype="application/json")
     response.headers |= error.headers
     return response
 
@@ -261,4 +260,4 @@ def _report(delivery: Delivery, message: Message | None, outcome, price: dict) -
 
 
 def _json(body: dict) -> Response:
-    return Response(json.dumps(body), status=200, mimetype="application/json")
+    return Response(json_out.dumps(body), status=200, mimetype="application/json")

@@ -33,12 +33,11 @@ Choices where the seed is silent or ambiguous:
 """
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime, time, timedelta, timezone, UTC
 
 from flask import Blueprint, Response, g, request
-from tracker.http import credentials, page_marks
+from tracker.http import credentials, json_out, page_marks
 from tracker.http.auth import guarded
 from tracker.http.compat.sendcloud.mapping import (
     DIAGNOSTICS,
@@ -290,4 +289,4 @@ def _local(moment: datetime) -> str:
 
 def _json(body: dict) -> Response:
     """Always HTTP 200, as SendCloud answers; JSON in the seed's field order, UTF-8 unescaped."""
-    return Response(json.dumps(body, ensure_ascii=False), status=200, mimetype="application/json")
+    return Response(json_out.dumps(body), status=200, mimetype="application/json")

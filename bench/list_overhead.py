@@ -63,7 +63,8 @@ def measure(url: str, options) -> None:
     listed, floor = statistics.median(lists), statistics.median(floors)
     print(f"list limit=1 {listed:.3f} ms  trivial {floor:.3f} ms  above the floor {listed - floor:.3f} ms"
           f"  (rounds: {' '.join(f'{x:.3f}' for x in lists)})")
-    # The two Redis round trips of every guarded request, alone: what merging them could save at most.
+    # The Redis commands of every guarded request, each alone as its own round trip (a request with a
+    # cached key sends both in one pipeline: tracker.http.key_cache).
     from tracker.adapters import redis_clients
     from tracker.http import key_cache, ratelimit
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import g, request
+from flask import current_app, g, request
 
 from tracker.db.repository import Caller
-from tracker.http import credentials, ratelimit
+from tracker.http import credentials, key_cache, ratelimit
 from tracker.http.errors import ApiError, Renderer
 from tracker.http.errors import render as render_by_path
 
@@ -35,13 +35,22 @@ def guarded(style: str, identify: Callable[[], Caller], *, render: Renderer = re
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            keys = current_app.extensions["tracker.keys"]
             try:
-                caller = identify()
+                # A cached key is trusted once the revocation counter, read with the rate limit
+                # in one Redis round trip, says it still may be (tracker.http.key_cache).
+                with keys.deferring() as used:
+                    caller = identify()
                 g.account_id, g.key_id, g.caller = caller.account_id, caller.key_id, caller
                 reason = read_only() if caller.role == READ_ONLY else None
                 if reason is not None:
+                    if used:
+                        identify()  # not counted, so no round trip shared: a key revoked meanwhile is a 401
                     raise ApiError(403, "forbidden", reason)
-                retry_after = ratelimit.hit(caller.account_id, style)
+                retry_after, counter = ratelimit.hit(caller.account_id, style,
+                                                     also_get=key_cache.COUNTER if used else None)
+                if not keys.holds(used, counter):
+                    identify()  # a revocation since the entry was read: looked up again (401 if it was this key)
                 if retry_after is not None:
                     raise ApiError(429, "too_many_requests", too_many, {"Retry-After": str(int(retry_after) + 1)})
             except ApiError as refusal:

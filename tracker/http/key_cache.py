@@ -14,13 +14,24 @@ the increment itself fails (Redis down just as a key is revoked) the failure is 
 entries still expire after MAX_AGE: the only case in which a revoked key lives on, and
 for at most that long. Without a broker (the embedded single-process default) nothing is
 cached: each request looks its key up with one Core query.
+
+One round trip, not two: an API request also counts itself against its rate limit in Redis.
+Within ``deferring()`` (tracker.http.auth does it) a cached key is used at once and the
+counter is read in the rate limiter's pipeline, after the lookup, which is just as
+synchronous: if that counter is not the one the entry was read under, the request is
+identified again the strict way (counter first, then PostgreSQL) before its view runs. The
+one difference: a request made with a key revoked a moment before counts against its
+account's rate limit before it is refused.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
 import time
+
+from flask import g, has_app_context
 
 from tracker.adapters import redis_clients
 from tracker.db import keys, repository
@@ -29,6 +40,7 @@ from tracker.db.repository import KeyRecord
 log = logging.getLogger(__name__)
 
 COUNTER = "tracker:api-keys:revocations"
+_DEFERRED = "tracker_key_counters"  # in flask.g within deferring(): the counters of the entries used
 MAX_AGE = 60.0  # seconds; a backstop only (see the module's docstring)
 _MAX_ENTRIES = 10_000
 
@@ -46,8 +58,14 @@ class KeyCache:
 
     def record(self, db, key_id: str) -> KeyRecord | None:
         """The live key with this id (looked up in ``db`` unless cached), or None (unknown or revoked)."""
-        counter = self._counter()
         now = time.monotonic()
+        deferred = g.get(_DEFERRED) if has_app_context() else None
+        if deferred is not None:
+            entry = self._entries.get(key_id)
+            if entry is not None and entry[0] > now:
+                deferred.append(entry[1])  # the caller checks it against the counter it reads next (holds())
+                return entry[2]
+        counter = self._counter()
         if counter is not None:
             entry = self._entries.get(key_id)
             if entry is not None and entry[1] == counter and entry[0] > now:
@@ -72,6 +90,26 @@ class KeyCache:
                     self._unsealed.clear()
             self._unsealed[memo] = keys.unseal(record.sealed_key, secret_key)
         return self._unsealed[memo]
+
+    @contextlib.contextmanager
+    def deferring(self):
+        """Within it, record() uses a cached key without reading the counter first. It yields the
+        counters of the entries so used: the caller must read COUNTER afterwards and identify the
+        request again unless holds() says they stand."""
+        deferred: list[int] = []
+        setattr(g, _DEFERRED, deferred)
+        try:
+            yield deferred
+        finally:
+            g.pop(_DEFERRED, None)
+
+    @staticmethod
+    def holds(deferred: list[int], counter: bytes | str | int | None) -> bool:
+        """Whether the entries used within deferring() are still trusted, ``counter`` being COUNTER's
+        value read after they were used (None: Redis could not say, so they are not)."""
+        if not deferred:
+            return True
+        return counter is not None and all(used == int(counter) for used in deferred)
 
     def _counter(self) -> int | None:
         """The revocation counter now, or None: nothing cached may be trusted (no broker, Redis away)."""

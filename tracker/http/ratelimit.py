@@ -52,28 +52,40 @@ def _limits(raw: str):
     return MappingProxyType(parse_limits(raw))
 
 
-def hit(account_id: int, style: str) -> float | None:
-    """Count one request; None if allowed, else the seconds until the window resets."""
+def hit(account_id: int, style: str, *, also_get: str | None = None) -> tuple[float | None, bytes | None]:
+    """Count one request: (None if allowed, else the seconds until the window resets; the value of
+    the Redis key ``also_get``, read in the same round trip, or None without a broker or Redis)."""
     app = services()
+    url = app.config.broker_url
     limit = _limits(app.config.rate_limits).get(style, 0)
     if limit <= 0:
-        return None
+        return None, (_redis_read(url, also_get) if url and also_get else None)
     now = time.time()
     window = int(now // 60)
-    if app.config.broker_url:
-        count = _redis_count(app.config.broker_url, f"tracker:ratelimit:{style}:{account_id}:{window}")
+    if url:
+        count, value = _redis_count(url, f"tracker:ratelimit:{style}:{account_id}:{window}", also_get)
     else:
-        count = app.rate_counters.incr((account_id, style, window))
-    return None if count <= limit else (window + 1) * 60 - now
+        count, value = app.rate_counters.incr((account_id, style, window)), None
+    return (None if count <= limit else (window + 1) * 60 - now), value
 
 
-def _redis_count(url: str, key: str) -> int:
+def _redis_count(url: str, key: str, also_get: str | None = None) -> tuple[int, bytes | None]:
     try:
         # One round trip without MULTI/EXEC: every hit re-sets the expiry, so an EXPIRE lost
         # between the two would be made good by the window's next request.
         pipe = redis_clients.client(url).pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, 120)
-        return int(pipe.execute()[0])
+        if also_get:
+            pipe.get(also_get)
+        answers = pipe.execute()
+        return int(answers[0]), (answers[2] if also_get else None)
     except Exception:  # Redis away: do not turn a limiter outage into an API outage
-        return 0
+        return 0, None
+
+
+def _redis_read(url: str, key: str) -> bytes | None:
+    try:
+        return redis_clients.client(url).get(key)
+    except Exception:  # noqa: BLE001 - Redis away: the caller treats it as unknown
+        return None

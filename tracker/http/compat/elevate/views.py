@@ -15,7 +15,7 @@ So "|" separates like ",", and names the resource does not have are skipped in `
 from __future__ import annotations
 
 import re
-from datetime import datetime, UTC
+from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 from tracker.db import keys, repository
@@ -207,7 +207,7 @@ def _item(row, fields: tuple[str, ...]) -> dict:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moments.written(moment, "seconds")
 
 
 def _number(value):

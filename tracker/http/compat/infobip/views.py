@@ -31,7 +31,8 @@ Where the seeds are silent (each choice is tested):
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, UTC
+import functools
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from xml.etree import ElementTree
 
@@ -46,6 +47,8 @@ from tracker.http.compat.infobip.mapping import (
     GENERAL_STATUSES,
     STATUS,
     UNDELIVERABLE_NOT_DELIVERED,
+    ErrorCode,
+    StatusCode,
     infobip_codes,
 )
 from tracker.domain import ACKNOWLEDGEABLE, Outcome, Status, normalize_address
@@ -265,9 +268,15 @@ def _price(price: dict) -> dict:
 
 
 def _codes(outcome: Outcome) -> tuple[dict, dict]:
-    status, error = infobip_codes(outcome)
-    return ({"groupId": status.group_id, "groupName": status.group_name, "id": status.id, "name": status.name,
-             "description": status.description, "action": status.action},
+    """The status object (its null fields left out) and the error object shown for ``outcome``."""
+    return _code_objects(*infobip_codes(outcome))
+
+
+@functools.lru_cache(maxsize=512)
+def _code_objects(status: StatusCode, error: ErrorCode) -> tuple[dict, dict]:
+    # Built once per pair: every row of a page shares them, and nothing writes to them.
+    return (_compact({"groupId": status.group_id, "groupName": status.group_name, "id": status.id,
+                      "name": status.name, "description": status.description, "action": status.action}),
             {"groupId": error.group_id, "groupName": error.group_name, "id": error.id, "name": error.name,
              "description": error.description, "permanent": error.permanent})
 
@@ -301,7 +310,7 @@ def _log(delivery: Delivery, message: Message | None, outcome: Outcome, price: d
         "doneAt": _log_time(_done_at(delivery, outcome)),
         "messageCount": 1,
         "price": price,
-        "status": _compact(status),
+        "status": status,
         "error": error,
     })
 
@@ -317,7 +326,7 @@ def _report(delivery: Delivery, message: Message | None, outcome: Outcome, price
         "doneAt": _report_time(_done_at(delivery, outcome)),
         "messageCount": 1,
         "price": price,
-        "status": _compact(status),
+        "status": status,
         "error": error,
         "channel": "EMAIL",
     })
@@ -329,14 +338,12 @@ def _compact(item: dict) -> dict:
 
 def _log_time(moment: datetime) -> str:
     """2021-01-02T01:00:00.123Z, as the logs seed shows."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moments.written(moment, "milliseconds")
 
 
 def _report_time(moment: datetime) -> str:
     """2016-08-31T13:25:18.477+0000, as the reports seed shows."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    return moments.written(moment, "milliseconds", "+0000")
 
 
 # --- JSON or XML ------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def _log(delivery: Delivery, message: Message | None, outcome, price: dict) -> d
         "doneAt": _time(v1.done_at(delivery, outcome)),
         "messageCount": 1,
         "price": price,
-        "status": v1._compact(status),
+        "status": status,
         "error": error,
         "platform": _platform(attributes),
         "campaignReferenceId": attributes.get("campaignReferenceId"),
@@ -246,7 +246,7 @@ def _report(delivery: Delivery, message: Message | None, outcome, price: dict) -
     return v1._compact({
         "bulkId": attributes.get("bulkId"),
         "price": price,
-        "status": v1._compact(status),
+        "status": status,
         "error": error,
         "messageId": delivery.message_id,
         "to": delivery.recipient,

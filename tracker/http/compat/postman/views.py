@@ -19,7 +19,7 @@ database is away) ``{message}`` with Retry-After.
 from __future__ import annotations
 
 import re
-from datetime import datetime, UTC
+from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 from tracker.http import credentials, moments, page_marks
@@ -359,4 +359,4 @@ def _iso(moment: datetime | None) -> str | None:
     """JavaScript's toISOString(), as Postman renders times: 2024-09-02T01:34:37.342Z."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moments.written(moment, "milliseconds")

@@ -441,6 +441,10 @@ def test_label_id_is_exact_label_name_fuzzy_and_label_id_wins(app, tenant):
     assert items(app, tenant, labelName="y_n%") == []  # % and _ are literal characters
     assert who(items(app, tenant, labelName="y_n")) == ["two"]
     assert who(items(app, tenant, labelId="678", labelName="账单")) == ["two"]  # labelId preferred
+    # The total counts what the label selects too (its count joins the messages; others need not).
+    totals = [get(app, tenant, **label)["info"]["total"]
+              for label in ({"labelId": "12345"}, {"labelName": "y_n"}, {"labelName": "nothing"}, {})]
+    assert totals == ["1", "1", "0", "3"]
 
 
 def test_start_limit_and_total(app, tenant, pki):

@@ -61,15 +61,20 @@ class SendCloudFilter:
 def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloudFilter, codes: SendCloudCodes,
                        page: PageSlice, *, count_cap: int) -> tuple[int, list]:
     """(how many deliveries ``where`` selects, up to ``count_cap``; the page's rows of SENDCLOUD_COLUMNS)."""
-    statement = _filtered(account_id, where, codes)
-    counted = statement.with_only_columns(Delivery.id).order_by(None).limit(count_cap)
+    # The count reads the messages only when a filter does: with the join (even one PostgreSQL
+    # removes) the planner counts by a sequential scan, about twice the time of the index-only
+    # scan of (account_id, submitted_at, id) it takes without.
+    base = (columns_with_messages(account_id, Delivery.id) if where.label_id is not None or where.label_name is not None
+            else select(Delivery.id).where(Delivery.account_id == account_id))
+    counted = _filtered(base, where, codes).limit(count_cap)
     total = connection.scalar(select(func.count()).select_from(counted.subquery()))
+    statement = _filtered(columns_with_messages(account_id, *_SELECTED), where, codes)
     return total, connection.execute(sliced(statement, page)).all()
 
 
-def _filtered(account_id: int, where: SendCloudFilter, codes: SendCloudCodes):
-    """The deliveries the parameters select (unordered), with their messages."""
-    statement = columns_with_messages(account_id, *_SELECTED).where(*within(Delivery.submitted_at, where.sent))
+def _filtered(statement, where: SendCloudFilter, codes: SendCloudCodes):
+    """``statement`` (a select of one account's deliveries) narrowed to those the parameters select."""
+    statement = statement.where(*within(Delivery.submitted_at, where.sent))
     if where.recipients is not None:
         statement = statement.where(Delivery.recipient == where.recipients[0] if where.recipients else false())
     if where.email_ids is not None:

@@ -81,6 +81,13 @@ class Database:
         with self.session() as session, session.begin():
             yield session
 
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection in one transaction, without an ORM session: commits on success, rolls back
+        on any error. For a request's few Core statements (an ORM session would wrap each result)."""
+        with self.engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

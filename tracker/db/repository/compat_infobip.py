@@ -5,7 +5,7 @@ import dataclasses
 from datetime import datetime
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import and_, func, not_, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, not_, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -95,8 +95,8 @@ def _reportable(final: Collection[str]) -> list:
     ]
 
 
-def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilter, *, final: Collection[str],
-                          changed_since: datetime, limit: int) -> list:
+def claim_infobip_reports(connection: Connection | Session, account_id: int, where: InfobipFilter, *,
+                          final: Collection[str], changed_since: datetime, limit: int) -> list:
     """Claim up to ``limit`` unreported reports of deliveries in a ``final`` status changed since
     ``changed_since`` (oldest change first), marking them reported: their Core rows, as infobip_logs's.
 
@@ -106,18 +106,30 @@ def claim_infobip_reports(session: Session, account_id: int, where: InfobipFilte
     # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
     statement = (statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
                  .with_for_update(skip_locked=True, of=Delivery))
-    rows = session.execute(statement).all()
+    rows = connection.execute(statement).all()
     if not rows:
         return rows
     # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
     # claim what this one claimed: only the rows this UPDATE changed are returned.
-    claimed = set(session.scalars(
-        update(Delivery)
-        .where(Delivery.id.in_([row.id for row in rows]), Delivery.reported_sequence < Delivery.status_sequence)
-        .values(reported_sequence=Delivery.status_sequence)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)))
+    claimed = set(connection.scalars(_MARK_REPORTED, {"ids": [row.id for row in rows]}))
     return [row for row in rows if row.id in claimed]
+
+
+# Built once, the ids bound as one expanding parameter: building an IN of a page's ids as an
+# expression cost more than running it.
+_MARK_REPORTED = (update(Delivery)
+                  .where(Delivery.id.in_(bindparam("ids", expanding=True)),
+                         Delivery.reported_sequence < Delivery.status_sequence)
+                  .values(reported_sequence=Delivery.status_sequence)
+                  .returning(Delivery.id)
+                  .execution_options(synchronize_session=False))
+_PRICES = select(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.occurred_at,
+                 DeliveryEvent.event_key, DeliveryEvent.details).where(
+    DeliveryEvent.account_id == bindparam("account_id"),
+    # Two IN lists rather than a row IN: an index range on the event identity index; the few
+    # extra rows (another recipient of a message asked for) are never looked up.
+    DeliveryEvent.message_id.in_(bindparam("message_ids", expanding=True)),
+    DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)))
 
 
 def infobip_prices(session: Session | Connection, account_id: int,
@@ -130,13 +142,8 @@ def infobip_prices(session: Session | Connection, account_id: int,
     if not keys:
         return {}
     latest: dict[tuple[str, str], tuple] = {}
-    rows = session.execute(select(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEvent.occurred_at,
-                                  DeliveryEvent.event_key, DeliveryEvent.details).where(
-        DeliveryEvent.account_id == account_id,
-        # Two IN lists rather than a row IN: an index range on the event identity index; the few
-        # extra rows (another recipient of a message asked for) are never looked up.
-        DeliveryEvent.message_id.in_(sorted({m for m, _ in keys})),
-        DeliveryEvent.recipient.in_(sorted({r for _, r in keys}))))
+    rows = session.execute(_PRICES, {"account_id": account_id, "message_ids": sorted({m for m, _ in keys}),
+                                     "recipients": sorted({r for _, r in keys})})
     for row in rows:
         price = (row.details or {}).get("price")
         key = (row.message_id, row.recipient)

@@ -169,11 +169,12 @@ def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
     """Claim up to ``limit`` unreported final reports among the deliveries ``where`` selects (oldest
     change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
     changed_since = utcnow() - WINDOW
-    with services().db.transaction() as session:
-        rows = logged(repository.claim_infobip_reports(session, g.account_id, where, final=FINAL,
+    # One Core transaction (no ORM session): the claim, its UPDATE and the prices.
+    with services().db.writing() as connection:
+        rows = logged(repository.claim_infobip_reports(connection, g.account_id, where, final=FINAL,
                                                        changed_since=changed_since, limit=limit))
         return [(delivery, message, outcome, price)
-                for (delivery, message), (outcome, price) in zip(rows, _outcomes(session, rows), strict=True)]
+                for (delivery, message), (outcome, price) in zip(rows, _outcomes(connection, rows), strict=True)]
 
 
 def sent_between(since: datetime | None, until: datetime | None) -> tuple[Span, ...]:
@@ -298,7 +299,7 @@ _done_at = done_at
 def _log(delivery: Delivery, message: Message | None, outcome: Outcome, price: dict) -> dict:
     attributes = (message.attributes or {}) if message is not None else {}
     status, error = _codes(outcome)
-    return _compact({
+    return _without_nulls(_LOG_OPTIONAL, {
         "applicationId": attributes.get("applicationId"),
         "entityId": attributes.get("entityId"),
         "bulkId": attributes.get("bulkId"),
@@ -318,7 +319,7 @@ def _log(delivery: Delivery, message: Message | None, outcome: Outcome, price: d
 def _report(delivery: Delivery, message: Message | None, outcome: Outcome, price: dict) -> dict:
     attributes = (message.attributes or {}) if message is not None else {}
     status, error = _codes(outcome)
-    return _compact({
+    return _without_nulls(("bulkId",), {
         "bulkId": attributes.get("bulkId"),
         "messageId": delivery.message_id,
         "to": delivery.recipient,
@@ -334,6 +335,19 @@ def _report(delivery: Delivery, message: Message | None, outcome: Outcome, price
 
 def _compact(item: dict) -> dict:
     return {key: value for key, value in item.items() if value is not None}
+
+
+# The fields of a log that may be absent (an item's other fields always have a value).
+_LOG_OPTIONAL = ("applicationId", "entityId", "bulkId", "from", "text")
+
+
+def _without_nulls(optional: tuple[str, ...], item: dict) -> dict:
+    """``item`` without the ``optional`` fields that are None: _compact's result for an item whose
+    other fields are never None, at a few lookups a row rather than a copy of the item."""
+    for key in optional:
+        if item[key] is None:
+            del item[key]
+    return item
 
 
 def _log_time(moment: datetime) -> str:

@@ -37,3 +37,25 @@ def test_refused_with_the_reason(text, reason):
 def test_invalid_utf8_is_refused_and_64_levels_are_read():
     assert "not JSON" in unreadable(b'"\xff"')
     assert unreadable(("[" * 64 + "]" * 64).encode()) is None
+
+
+@pytest.mark.parametrize("headers, refused", [
+    ({"X-Trace-Note": "a\x01b"}, "X-Trace-Note"),
+    ({"User-Agent": "client\x00"}, "User-Agent"),
+    ({"Content-Type": "application/json\x0b"}, "Content-Type"),
+    ({"X-Trace-Note": "a\tb", "User-Agent": "client/1.0"}, None),  # a tab belongs in a field value
+])
+def test_a_header_holding_a_control_character_is_refused_by_name(headers, refused):
+    from flask import Flask
+
+    from tracker.http.errors import ApiError
+    from tracker.http.input_guard import screen
+
+    app = Flask(__name__)
+    with app.test_request_context("/api/v1/deliveries?limit=1", headers=headers):
+        if refused is None:
+            screen()
+            return
+        with pytest.raises(ApiError) as refusal:
+            screen()
+    assert refusal.value.status == 400 and refusal.value.parameter == refused and refusal.value.source == "headers"

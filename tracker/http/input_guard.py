@@ -28,6 +28,7 @@ from tracker.providers.common import bounded_json, storable
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+_CONTENT_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 UNSCREENED = ("/hooks/",)
 
 
@@ -47,15 +48,25 @@ def screen() -> None:
     if _CONTROL.search(request.path):
         raise _refused(None, "path", "the path")
     _parameters(request.args, "query", "query parameters")
-    if request.mimetype in _FORMS:
+    environ = request.environ
+    has_type = bool(environ.get("CONTENT_TYPE"))  # a GET has none: its type is not parsed at all
+    if has_type and request.mimetype in _FORMS:
         _parameters(request.form, "body", "form fields")
-    for name, value in request.headers.items():
-        if _HEADER_CONTROL.search(name) or _HEADER_CONTROL.search(value):
-            raise _refused(name, "headers", "headers")
-    body = request.get_data(cache=True) if request.is_json else b""  # bounded by MAX_CONTENT_LENGTH: 413
+    # The headers as WSGI holds them (HTTP_*, CONTENT_TYPE, CONTENT_LENGTH): the same names and
+    # values request.headers gives, without building its view of each.
+    for key, value in environ.items():
+        if (key.startswith("HTTP_") or key in _CONTENT_HEADERS) and isinstance(value, str) \
+                and (_HEADER_CONTROL.search(key) or _HEADER_CONTROL.search(value)):
+            raise _refused(_header_name(key), "headers", "headers")
+    body = request.get_data(cache=True) if has_type and request.is_json else b""  # bounded: 413
     problem = unreadable(body) if body else None
     if problem:
         raise ApiError(400, "invalid_request", f"the JSON body: {problem}", source="body")
+
+
+def _header_name(key: str) -> str:
+    """HTTP_X_REQUEST_ID -> X-Request-Id (as request.headers names it)."""
+    return (key[5:] if key.startswith("HTTP_") else key).replace("_", "-").title()
 
 
 def unreadable(body: bytes) -> str | None:

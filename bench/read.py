@@ -39,13 +39,18 @@ An API whose route is not there yet (404) is skipped with a note. The statistics
 Each page's p50 and p99 are also given as ratios to the raw SQL's p50 and p99 of the same kind of
 page (x SQL), and its gunicorn CPU per request (the mean over its timed requests).
 
-    .venv/bin/python bench/read.py [-n 1000000] [-r 50] [--web-workers 4] [--json out.json]
+    .venv/bin/python bench/read.py [-n 1000000] [-r 50] [--web-workers 4] [--json out.json] [--old-tree DIR]
+
+--old-tree DIR also serves another checkout (a git worktree of an older commit) from a second
+gunicorn on the same database and times every list page on it right after this tree's, in the
+same rounds; a last table gives new / old for p50 and CPU.
 
 Needs PostgreSQL and Redis as the test suite does (TRACKER_TEST_ADMIN_URL, TRACKER_TEST_REDIS_URL).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -131,6 +136,9 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN of the APIs' queries")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--old-tree", type=Path,
+                        help="also serve another checkout (e.g. a git worktree of an older commit) and time each "
+                             "list page on it in the same rounds: old vs this tree, same database")
     parser.add_argument("--dashboard", choices=("also", "only", "no"), default="also",
                         help="time the dashboard's pages over HTTP too (bench/read_dashboard.py), only them, or not")
     options = parser.parse_args()
@@ -153,7 +161,10 @@ def main() -> None:
         dashboard = dashboard_pages(url, seeded, options, SECRET_KEY, NO_RATE_LIMITS) \
             if options.dashboard != "no" else None
     if options.dashboard != "only":
+        old = facts.pop("old", None)  # Result objects: not in the --json file
         report(results, facts, seeded, options, PAGE)
+        if old:
+            report_old(results, old, options.old_tree)
     if dashboard is not None and options.json:
         figures = json.loads(options.json.read_text()) if options.json.exists() and results else {}
         options.json.write_text(json.dumps({**figures, "dashboard": dashboard}, indent=2))
@@ -193,7 +204,10 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
     app = create_app(Config(database_url=url, secret_key=SECRET_KEY, broker_url=REDIS_URL,
                             rate_limits=NO_RATE_LIMITS))
     try:
-        with tempfile.TemporaryDirectory() as tmp, serve(env, options.web_workers, Path(tmp) / "web.log") as server:
+        with tempfile.TemporaryDirectory() as tmp, serve(env, options.web_workers, Path(tmp) / "web.log") as server, \
+                contextlib.ExitStack() as stack:
+            old = (stack.enter_context(serve(env, options.web_workers, Path(tmp) / "old.log", options.old_tree))
+                   if options.old_tree else None)
             deep_page = min(DEEP_PAGE, seeded.deliveries // PAGE)
             position = deep_position(connection, seeded.account_id, (deep_page - 1) * PAGE)
             results = baseline(connection, seeded.account_id, position, deep_page, options)
@@ -206,7 +220,7 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
             client = app.test_client()
             plans = None if options.no_explain else (lambda case: explain(client, engine, connection, case))
             load_before = os.getloadavg()[0]
-            measured = measure(server, app, cases, options, connection, plans)
+            measured, facts["old"] = measure(server, app, cases, options, connection, plans, old)
             facts["load"] = (load_before, os.getloadavg()[0])
             for case, result in zip(cases, measured, strict=False):
                 results.append(result)
@@ -467,24 +481,35 @@ def timed_request(server: Server, case: Case, result: Result) -> None:
         result.cpu.append(answer.cpu)
 
 
-def measure(server: Server, app, cases: list[Case], options, connection, plans: Callable | None) -> list[Result]:
+def measure(server: Server, app, cases: list[Case], options, connection, plans: Callable | None,
+            old: Server | None = None) -> tuple[list[Result], dict[tuple[str, str], Result]]:
     """Warm up, then time the pages round-robin (R rounds), so that load from elsewhere hits all alike.
 
     A page that consumes what it returns (Infobip reports) is timed on its own, in order, after
     its ``prepare``. ``plans(case)``, if given, is each page's query plans, taken after its timing.
+    ``old``: another tree's gunicorn; each page that is no consuming one is also timed on it, next
+    to this tree's request in every round (first in one round, second in the next). Returns this
+    tree's results, and the old tree's by (api, page).
     """
     for case in cases:
         if case.walk is not None and _has_route(app, case):
-            walk_to(server, case)
+            walk_to(server, case)  # the page marks are in Redis: the old tree's server finds them too
     results = {id(case): probe(server, app, case) for case in cases if not case.consumes}
     live = [case for case in cases if not case.consumes and not results[id(case)].skipped]
+    olds = {id(case): probe(old, app, case) for case in live} if old is not None else {}
     for case in live:
         for _ in range(options.warmup):
             server.get(case.path, case.params, case.headers, case.method)
-    for _ in range(options.r):
+            if old is not None:
+                old.get(case.path, case.params, case.headers, case.method)
+    for round_ in range(options.r):
         for case in live:
-            if not results[id(case)].skipped:
-                timed_request(server, case, results[id(case)])
+            # Which tree goes first alternates by round: whichever follows the other is not favoured.
+            pairs = [(server, results), (old, olds)] if old is not None else [(server, results)]
+            for at, by_case in (pairs if round_ % 2 == 0 else pairs[::-1]):
+                if not by_case[id(case)].skipped:
+                    timed_request(at, case, by_case[id(case)])
+
     for case in live:
         if plans is not None and not results[id(case)].skipped and case.method == "GET":
             results[id(case)].plans = plans(case)
@@ -503,7 +528,19 @@ def measure(server: Server, app, cases: list[Case], options, connection, plans: 
                 timed_request(server, case, result)
         if plans is not None and not result.skipped:
             result.plans = plans(case)
-    return [results[id(case)] for case in cases]
+    return [results[id(case)] for case in cases], {(case.api, case.page): olds[id(case)] for case in live if olds}
+
+
+def report_old(results: list[Result], old: dict, tree: Path) -> None:
+    """This tree's pages against the old tree's, timed in the same rounds on the same database."""
+    print(f"\nold tree ({tree}) vs this tree, the same pages in the same rounds (new / old: below 1 is faster)")
+    print(f"  {'API':<11}{'page':<36}{'p50 old':>8}{'p50 new':>8}{'ratio':>7}{'CPU old':>8}{'CPU new':>8}{'ratio':>7}")
+    for result in results:
+        before = old.get((result.api, result.page))
+        if before is None or result.skipped or before.skipped or not before.samples or result.cpu_ms is None:
+            continue
+        print(f"  {result.api:<11}{result.page:<36}{before.p50:8.2f}{result.p50:8.2f}{result.p50 / before.p50:7.2f}"
+              f"{before.cpu_ms:8.2f}{result.cpu_ms:8.2f}{result.cpu_ms / before.cpu_ms:7.2f}")
 
 
 def _json(body: bytes):

@@ -76,12 +76,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], workers: int, log: Path) -> Iterator[Server]:
-    """gunicorn (sync workers, `tracker serve`'s config) on a free loopback port, stopped afterwards."""
+def serve(env: dict[str, str], workers: int, log: Path, tree: Path | None = None) -> Iterator[Server]:
+    """gunicorn (sync workers, `tracker serve`'s config) on a free loopback port, stopped afterwards;
+    serving ``tree`` (another checkout: its tracker is imported from its folder) if given."""
     port = free_port()
     argv = python("-m", "gunicorn", "bench.noop_wsgi:app", "--config", "python:tracker.http.gunicorn_config",
                   "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning")
-    with running(argv, env, log) as process:
+    with running(argv, env, log, **({"cwd": tree} if tree is not None else {})) as process:
         wait_for_port(port, process, log)
         server = Server(port, process.pid)
         deadline = time.monotonic() + 30

@@ -122,3 +122,16 @@ def test_a_wrong_secret_for_a_cached_key_is_refused_and_not_counted(make_app, re
     assert [client.get("/api/v1/deliveries", headers=forged).status_code for _ in range(3)] == [401] * 3
     # The account's one remaining request of the window is still there for the real key.
     assert client.get("/api/v1/deliveries", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_a_key_revoked_elsewhere_cannot_use_up_its_account_s_rate_limit(make_app, redis_url):
+    # The process that had the key cached drops it once it finds it revoked: at most the first
+    # request after the revocation counts, so the account's live keys keep their quota.
+    first, second = _two_processes(make_app, redis_url, "native=5")
+    tenant = make_tenant(first, "acme", ["*"])
+    key = new_key(first, tenant)
+    revoked = {"Authorization": f"Bearer {key}"}
+    assert first.test_client().get("/api/v1/deliveries", headers=revoked).status_code == 200
+    _revoke_in(second, key)
+    assert [first.test_client().get("/api/v1/deliveries", headers=revoked).status_code for _ in range(6)] == [401] * 6
+    assert first.test_client().get("/api/v1/deliveries", headers=tenant.auth).status_code == 200

@@ -79,6 +79,11 @@ class KeyCache:
                 if len(self._entries) >= _MAX_ENTRIES:
                     self._entries.clear()
                 self._entries[key_id] = (now + MAX_AGE, counter, found)
+        elif found is None:
+            # Gone (revoked elsewhere): drop what this process held, or every later request with the
+            # key would use the stale entry under deferring() and count against its account first.
+            with self._lock:
+                self._entries.pop(key_id, None)
         return found
 
     def unsealed(self, record: KeyRecord, secret_key: str) -> str | None:

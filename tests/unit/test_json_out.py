@@ -34,8 +34,11 @@ def test_any_json_value_reads_back_as_it_went_in(value):
 
 def test_jsonify_keeps_the_views_key_order_and_writes_one_compact_line(app):
     with app.app_context():
-        body = jsonify({"z": 1, "a": [1, 2], "é": "ü", "big": 2 ** 70}).get_data()
-    assert body == '{"z":1,"a":[1,2],"é":"ü","big":1180591620717411303424}\n'.encode()
+        body = jsonify({"z": 1, "a": [1, 2], "é": "ü"}).get_data()
+        # An integer past 64 bits goes to json: the same value and order, non-ASCII escaped.
+        big = jsonify({"z": 1, "é": "ü", "big": 2 ** 70}).get_data()
+    assert body == '{"z":1,"a":[1,2],"é":"ü"}\n'.encode()
+    assert big == b'{"z":1,"\\u00e9":"\\u00fc","big":1180591620717411303424}\n'
 
 
 def test_a_datetime_is_written_as_flask_writes_it(app):
@@ -48,3 +51,7 @@ def test_debug_bodies_stay_indented(app):
     app.debug = True
     with app.app_context():
         assert jsonify({"a": 1}).get_data() == b'{\n  "a": 1\n}\n'
+
+
+def test_a_lone_surrogate_is_written_as_its_escape_not_an_error():
+    assert json.loads(json_out.dumps({"a": "x\ud800y"})) == {"a": "x\ud800y"}

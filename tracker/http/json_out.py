@@ -26,7 +26,8 @@ def dumps(document: Any, default=None) -> bytes:
     try:
         return orjson.dumps(document, default=default, option=_OPTIONS)
     except orjson.JSONEncodeError:  # beyond what orjson writes (see the module's docstring)
-        return json.dumps(document, default=default, ensure_ascii=False, separators=(",", ":")).encode()
+        # ASCII: a lone surrogate (which orjson refuses too) is written as its escape, not a 500.
+        return json.dumps(document, default=default, separators=(",", ":")).encode()
 
 
 class JsonProvider(DefaultJSONProvider):

@@ -19,9 +19,9 @@ One round trip, not two: an API request also counts itself against its rate limi
 Within ``deferring()`` (tracker.http.auth does it) a cached key is used at once and the
 counter is read in the rate limiter's pipeline, after the lookup, which is just as
 synchronous: if that counter is not the one the entry was read under, the request is
-identified again the strict way (counter first, then PostgreSQL) before its view runs. The
-one difference: a request made with a key revoked a moment before counts against its
-account's rate limit before it is refused.
+identified again the strict way (counter first, then PostgreSQL) before its view runs, and a
+key found revoked leaves the cache. The one difference: the first request a process sees
+with a key revoked elsewhere counts against its account's rate limit before it is refused.
 """
 from __future__ import annotations
 

@@ -67,8 +67,7 @@ def without_statistics():
     """The worker as it was before: no statistics kept, no reputation evaluated."""
     from tracker.db import repository
 
-    with mock.patch.object(repository, "stats_snapshot", lambda session, keys: {}), \
-            mock.patch.object(repository, "message_senders", lambda session, keys: {}), \
+    with mock.patch.object(repository, "message_senders", lambda session, keys: {}), \
             mock.patch.object(repository, "stat_keys", lambda rows, senders: {}), \
             mock.patch.object(repository, "record_status_change", lambda session, before, after: 0), \
             mock.patch.object(repository, "messages_learning_sender", lambda session, messages: {}), \

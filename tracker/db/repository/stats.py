@@ -31,7 +31,6 @@ __all__ = [
     "record_status_change",
     "reputation_counts",
     "stat_key",
-    "stats_snapshot",
     "message_senders",
     "message_stats_snapshot",
     "stat_keys",
@@ -83,26 +82,6 @@ def _of_messages(session: Session, account_id: int, message_ids: Sequence[str], 
         Message.account_id == account_id, Message.message_id.in_(sorted({r.message_id for r in rows})))).all()) \
         if rows else {}
     return rows, senders
-
-
-def stats_snapshot(session: Session, keys: Sequence[DeliveryKey]) -> dict[DeliveryKey, StatKey]:
-    """The statistics keys of these deliveries as they are now (missing ones: absent).
-
-    The caller holds their row locks (tracker.db.repository.lock_states), so nobody else
-    moves them between its snapshot before and after.
-    """
-    by_account: dict[int, set[str]] = defaultdict(set)
-    for account_id, message_id, _ in keys:
-        by_account[account_id].add(message_id)
-    wanted = set(keys)
-    found = {}
-    for account_id, message_ids in sorted(by_account.items()):
-        rows, senders = _of_messages(session, account_id, sorted(message_ids), lock=False)
-        for r in rows:
-            key = (r.account_id, r.message_id, r.recipient)
-            if key in wanted:
-                found[key] = stat_key(r, senders.get(r.message_id))
-    return found
 
 
 def message_senders(session: Session, keys: Sequence[DeliveryKey]) -> dict[tuple[int, str], str | None]:

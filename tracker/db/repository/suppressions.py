@@ -1,7 +1,7 @@
 """The suppression list and its audit records."""
 from __future__ import annotations
 
-from datetime import datetime, UTC
+from datetime import datetime
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, tuple_
@@ -52,14 +52,9 @@ def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict
         )
     )
     for recipient, occurred_at in rows:
-        if _aware(occurred_at) >= _aware(since_by_address[recipient]):
+        if occurred_at >= since_by_address[recipient]:
             counts[recipient] += 1
     return counts
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC times; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def list_suppressions(session: Session, account_id: int, *, reason: str | None,

@@ -50,7 +50,9 @@ def guarded(style: str, identify: Callable[[], Caller], *, render: Renderer = re
                 retry_after, counter = ratelimit.hit(caller.account_id, style,
                                                      also_get=key_cache.COUNTER if used else None)
                 if not keys.holds(used, counter):
-                    identify()  # a revocation since the entry was read: looked up again (401 if it was this key)
+                    # The counter moved (a revocation), or was not read (no limit to count, Redis
+                    # away): identified again the strict way, its 401 if this key was revoked.
+                    identify()
                 if retry_after is not None:
                     raise ApiError(429, "too_many_requests", too_many, {"Retry-After": str(int(retry_after) + 1)})
             except ApiError as refusal:

@@ -54,12 +54,13 @@ def _limits(raw: str):
 
 def hit(account_id: int, style: str, *, also_get: str | None = None) -> tuple[float | None, bytes | None]:
     """Count one request: (None if allowed, else the seconds until the window resets; the value of
-    the Redis key ``also_get``, read in the same round trip, or None without a broker or Redis)."""
+    the Redis key ``also_get``, read in the same round trip, or None when nothing was sent to Redis:
+    no broker, Redis away, or no limit for ``style``)."""
     app = services()
     url = app.config.broker_url
     limit = _limits(app.config.rate_limits).get(style, 0)
     if limit <= 0:
-        return None, (_redis_read(url, also_get) if url and also_get else None)
+        return None, None
     now = time.time()
     window = int(now // 60)
     if url:
@@ -82,10 +83,3 @@ def _redis_count(url: str, key: str, also_get: str | None = None) -> tuple[int, 
         return int(answers[0]), (answers[2] if also_get else None)
     except Exception:  # Redis away: do not turn a limiter outage into an API outage
         return 0, None
-
-
-def _redis_read(url: str, key: str) -> bytes | None:
-    try:
-        return redis_clients.client(url).get(key)
-    except Exception:  # noqa: BLE001 - Redis away: the caller treats it as unknown
-        return None

@@ -7,13 +7,12 @@ treats every 4xx as delivered, so 4xx is kept for what no retry can fix).
 """
 from __future__ import annotations
 
-import json
 
 from flask import Blueprint, Response, request
 
 from tracker.pipeline import intake
 from tracker.adapters import metrics
-from tracker.http import request_ids
+from tracker.http import json_out, request_ids
 from tracker.http.errors import ApiError
 from tracker.http.receivers import refusals
 from tracker.http.receivers.refusals import as_api_error
@@ -85,4 +84,4 @@ def _answer_body(stored: intake.Stored) -> bytes:
 
 def json_body(document: dict) -> bytes:
     """``document`` as Flask's jsonify writes it (compact, one line)."""
-    return (json.dumps(document, separators=(",", ":")) + "\n").encode()
+    return json_out.dumps(document) + b"\n"

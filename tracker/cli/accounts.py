@@ -5,7 +5,7 @@ import dataclasses
 
 import click
 
-from tracker.cli.context import account_named, cli_app
+from tracker.cli.context import account_named, cli_services
 from tracker.cli.keys import jwt_note
 from tracker.cli.output import emit, json_option
 
@@ -21,7 +21,7 @@ def accounts_create(name: str) -> None:
     """Create an account and print its first API key (shown only this once)."""
     from tracker.db import repository
 
-    services = cli_app().extensions["tracker"]
+    services = cli_services()
     with services.db.transaction() as session:
         if repository.account_by_name(session, name) is not None:
             raise click.ClickException(f"account {name!r} already exists")
@@ -37,7 +37,7 @@ def accounts_list(as_json: bool) -> None:
     """Every account: its id, when it was made, its live keys and sources."""
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.session() as session:
+    with cli_services().db.session() as session:
         rows = [dataclasses.asdict(summary) for summary in repository.account_summaries(session)]
     emit(rows, ("id", "name", "created_at", "live_keys", "sources"), title="accounts", as_json=as_json)
 
@@ -50,7 +50,7 @@ def accounts_retention(name: str, raw_days: int | None, delivery_days: int | Non
     """Set how long an account's raw events and deliveries are kept (omit an option: forever)."""
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.transaction() as session:
+    with cli_services().db.transaction() as session:
         account = account_named(session, name)
         repository.set_retention(session, account, raw_days=raw_days, delivery_days=delivery_days)
     click.echo(f"{name}: raw events {raw_days or 'forever'} days, deliveries {delivery_days or 'forever'} days")
@@ -82,7 +82,7 @@ def accounts_set_thresholds(name: str, ses_defaults: bool, **given) -> None:
     from tracker.db import repository
     from tracker.domain.reputation import SES_DEFAULTS
 
-    with cli_app().extensions["tracker"].db.transaction() as session:
+    with cli_services().db.transaction() as session:
         account = account_named(session, name)
         current = SES_DEFAULTS if ses_defaults else repository.thresholds_of(session, account.id)
         thresholds = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})

@@ -26,6 +26,11 @@ def cli_app(**kwargs):
     return create_app(cli_config(), **kwargs)
 
 
+def cli_services():
+    """The services (database, settings...) of cli_app(): what most commands work through."""
+    return cli_app().extensions["tracker"]
+
+
 def account_named(session, name: str):
     """The account called ``name``; a ClickException (exit 1, "no account ...") if there is none."""
     from tracker.db import repository

@@ -9,16 +9,11 @@ from datetime import datetime, UTC
 import click
 
 from tracker.domain import inbox
-from tracker.cli.context import account_named
+from tracker.cli.context import account_named, cli_services
 from tracker.cli.output import emit, json_option
 from tracker.providers.common import bounded_json
 from tracker.db.repository.operations import LISTABLE_STATES
 
-
-def _services():
-    from tracker import create_app
-
-    return create_app().extensions["tracker"]
 
 
 def _account_id(services, name: str | None) -> int | None:
@@ -81,7 +76,7 @@ def list_events(state, provider, account_name, since, error_contains, limit, aft
     """List inbox events as a table, or JSON (failed ones by default; pending ones with their age)."""
     from tracker.db import repository
 
-    services = _services()
+    services = cli_services()
     where = _where(services, state=None if state == ALL else state, provider=provider, account_name=account_name,
                    since=since, error_contains=error_contains)
     if state == inbox.PENDING and not as_json:
@@ -140,7 +135,7 @@ def show(event_id: int) -> None:
 
     from tracker.db import repository
 
-    services = _services()
+    services = cli_services()
     with services.db.session() as session:
         row = repository.inbox_event(session, event_id)
         if row is None:
@@ -188,7 +183,7 @@ def replay(event_ids, all_failed, use_filter, provider, account_name, since, err
 
     if bool(event_ids) + all_failed + use_filter != 1:
         raise click.UsageError("give event ids, or --all-failed, or --filter with filter options")
-    services = _services()
+    services = cli_services()
     with Progress() as bar:
         if event_ids:
             task = bar.add_task("replaying", total=len(event_ids))
@@ -212,7 +207,7 @@ def discard(event_ids, reason) -> None:
     """Discard failed (or pending) events, recording why and who."""
     from tracker.pipeline import operations
 
-    done = operations.discard(_services(), list(event_ids), reason=reason, by=f"cli:{getpass.getuser()}")
+    done = operations.discard(cli_services(), list(event_ids), reason=reason, by=f"cli:{getpass.getuser()}")
     skipped = sorted(set(event_ids) - set(done))
     click.echo(f"discarded {len(done)}" + (f"; not failed or pending, left alone: {skipped}" if skipped else ""))
 
@@ -232,7 +227,7 @@ def rebuild(account_name, since, restart) -> None:
 
     from tracker.pipeline import operations
 
-    services = _services()
+    services = cli_services()
     with Progress() as bar:
         task = None
 
@@ -259,7 +254,7 @@ def purge(dry_run) -> None:
     """Apply each account's retention (unresolved failed events are never purged)."""
     from tracker.pipeline import operations
 
-    summary = operations.purge(_services(), dry_run=dry_run)
+    summary = operations.purge(cli_services(), dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     for name, count in summary.raw_events.items():
         click.echo(f"{name}: {verb} {count} raw events")

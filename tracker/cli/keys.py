@@ -5,7 +5,7 @@ import os
 
 import click
 
-from tracker.cli.context import account_named, cli_app
+from tracker.cli.context import account_named, cli_services
 from tracker.cli.output import emit, json_option
 
 
@@ -22,7 +22,7 @@ def keys_create(account_name: str, operator: bool, read_only: bool) -> None:
     """Create another API key for an account and print it (shown only this once)."""
     from tracker.db import repository
 
-    services = cli_app().extensions["tracker"]
+    services = cli_services()
     with services.db.transaction() as session:
         account = account_named(session, account_name)
         if operator and read_only:
@@ -47,7 +47,7 @@ def keys_list(account_name: str, as_json: bool) -> None:
     """An account's keys: id, role, created, revoked, whether it can verify JWTs (the secrets are not kept)."""
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.session() as session:
+    with cli_services().db.session() as session:
         account = account_named(session, account_name)
         rows = [{"key_id": key.key_id, "role": key.role, "created_at": key.created_at, "revoked_at": key.revoked_at,
                  "state": "revoked" if key.revoked_at else "live", "verifies_jwts": key.sealed_key is not None}
@@ -62,7 +62,7 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id (the 16 hex characters after trk_): every API style refuses it at once."""
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.transaction() as session:
+    with cli_services().db.transaction() as session:
         if not repository.revoke_key(session, key_id):
             raise click.ClickException(f"no live key {key_id}")
     click.echo(f"revoked {key_id}")

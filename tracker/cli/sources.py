@@ -5,7 +5,7 @@ import json
 
 import click
 
-from tracker.cli.context import account_named, cli_app
+from tracker.cli.context import account_named, cli_app, cli_services
 from tracker.cli.output import emit, json_option
 from tracker.providers.registry import NAMES as PROVIDERS
 from tracker.providers.registry import SECRETS, SES
@@ -62,7 +62,7 @@ def sources_list(account_name: str | None, as_json: bool) -> None:
     """Every source with its hook path (append it to the tracker's public URL), topics and whether a secret is set."""
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.session() as session:
+    with cli_services().db.session() as session:
         account_id = None
         if account_name is not None:
             account = account_named(session, account_name)
@@ -80,7 +80,7 @@ def sources_show(source_id: int, public_url: str | None, as_json: bool) -> None:
     """One source: its hook URL (to configure at the provider again), topics, whether a secret is set."""
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.session() as session:
+    with cli_services().db.session() as session:
         source = repository.source_by_id(session, source_id)
         if source is None:
             raise click.ClickException(f"no source {source_id}")
@@ -110,7 +110,7 @@ def sources_rotate_secret(source_id: int, secret: str) -> None:
     """
     from tracker.db import repository
 
-    with cli_app().extensions["tracker"].db.transaction() as session:
+    with cli_services().db.transaction() as session:
         source = repository.source_by_id(session, source_id)
         if source is None:
             raise click.ClickException(f"no source {source_id}")

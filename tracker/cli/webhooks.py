@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli.context import account_named
+from tracker.cli.context import account_named, cli_services
 from tracker.cli.output import emit, json_option
 from tracker.domain import Status
 
-
-def _services():
-    from tracker import create_app
-
-    return create_app().extensions["tracker"]
 
 
 def _subscription(session, subscription_id: int):
@@ -50,7 +45,7 @@ def create(account_name, url, statuses) -> None:
     from tracker.db import repository
     from tracker.outbound import signing
 
-    services = _services()
+    services = cli_services()
     _check(services, url)
     secret = signing.new_secret()
     with services.db.transaction() as session:
@@ -66,7 +61,7 @@ def list_all(account_name, as_json) -> None:
     """An account's subscriptions: a table, or with --json the fields /api/v1/webhooks shows (never the secret)."""
     from tracker.db import repository
 
-    services = _services()
+    services = cli_services()
     with services.db.session() as session:
         rows = [_subscription_row(s, as_json) for s in repository.list_subscriptions(
             session, account_named(session, account_name).id)]
@@ -98,7 +93,7 @@ def update(subscription_id, url, statuses, all_statuses, enable) -> None:
 
     if statuses and all_statuses:
         raise click.UsageError("give --status or --all-statuses, not both")
-    services = _services()
+    services = cli_services()
     if url:
         _check(services, url)
     with services.db.transaction() as session:
@@ -125,7 +120,7 @@ def events(subscription_id, state, with_attempts, limit, after_id) -> None:
     """The subscription's delivery log, oldest first (parked ones are what `replay` sends again)."""
     from tracker.db import repository
 
-    services = _services()
+    services = cli_services()
     with services.db.session() as session:
         _subscription(session, subscription_id)
         rows = repository.webhook_events_of(session, subscription_id, state=state, after_id=after_id, limit=limit)
@@ -148,7 +143,7 @@ def events(subscription_id, state, with_attempts, limit, after_id) -> None:
 def delete(subscription_id) -> None:
     from tracker.db import repository
 
-    services = _services()
+    services = cli_services()
     with services.db.transaction() as session:
         repository.delete_subscription(session, _subscription(session, subscription_id))
     click.echo(f"subscription {subscription_id} deleted")
@@ -161,7 +156,7 @@ def test(subscription_id) -> None:
     from tracker.db.models import utcnow
     from tracker.outbound import outbox
 
-    services = _services()
+    services = cli_services()
     with services.db.transaction() as session:
         outbox.enqueue_test(session, _subscription(session, subscription_id), utcnow())
     click.echo("test event queued")
@@ -174,7 +169,7 @@ def replay(subscription_id, event_ids) -> None:
     """Send parked events again with a fresh retry window (all parked events when no id is given)."""
     from tracker.db import repository
 
-    services = _services()
+    services = cli_services()
     with services.db.transaction() as session:
         replayed = repository.replay_parked(session, subscription_id=subscription_id, ids=list(event_ids) or None)
     click.echo(f"replayed {len(replayed)} parked webhook events")

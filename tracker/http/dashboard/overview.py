@@ -7,7 +7,6 @@ from flask import current_app, g
 
 from tracker.db import repository
 from tracker.db.models import utcnow
-from tracker.db.repository.stats import time_series
 from tracker.domain.status import Status
 from tracker.http.dashboard import charts, received
 from tracker.http.dashboard.base import blueprint, db, page
@@ -29,7 +28,7 @@ def overview():
         # Exact counts from the statistics table (kept as events are applied): the deliveries sent in
         # the window, by the status each has now. A few rows per hour, whatever the volume.
         week = hours[-1] - timedelta(days=STATUS_DAYS) + timedelta(hours=1)
-        sent = time_series(session, g.account_id, week, hours[-1] + timedelta(hours=1), "hour", "status")
+        sent = repository.time_series(session, g.account_id, week, hours[-1] + timedelta(hours=1), "hour", "status")
         oldest_pending = repository.oldest_pending_of_account(session, g.account_id)
         failed = repository.failed_count(session, g.account_id)
         parked = repository.parked_webhook_count(session, g.account_id)

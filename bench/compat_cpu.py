@@ -1,7 +1,7 @@
 """In-process CPU per list request of every read API (Flask test client, no HTTP), as ratios to the native page.
 
 Seeds a throwaway database as bench/read.py does (bench/read_seed.py), builds the same pages
-(bench/read.build_cases; walked and consuming pages left out), and for each page times R requests
+(bench/read_cases.build_cases; walked and consuming pages left out), and for each page times R requests
 three times with time.process_time (this process only: the database's time is not in it), keeping
 the best. Each page's figure is also a ratio to the native API's first page of the same run. The
 SHA-1 of each page's body is printed, so two trees can be compared byte for byte on the same data
@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.read import NO_RATE_LIMITS, REDIS_URL, build_cases, deep_position  # noqa: E402
+from bench.read import NO_RATE_LIMITS, REDIS_URL, deep_position  # noqa: E402
+from bench.read_cases import build_cases  # noqa: E402
 from bench.read_seed import SECRET_KEY, seed  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 

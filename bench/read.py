@@ -6,7 +6,8 @@ events of failed deliveries; VACUUM ANALYZE), starts the tracker under gunicorn 
 `tracker serve` runs it (sync workers, Redis as broker: its rate limiter counts every
 request, with limits too high to refuse any), then, from one sequential HTTP client over
 loopback, times each API's first page and a deep page, R times after a warm-up, and reads
-the CPU every gunicorn process spent on each request (bench/read_http.py):
+the CPU every gunicorn process spent on each request (bench/read_http.py). The pages
+(bench/read_cases.py):
 
   native    GET /api/v1/deliveries         first page, and page 1000 by its cursor (also: limit=1,
                                            the per-request cost without rows)
@@ -60,7 +61,6 @@ import tempfile
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone, UTC
 from pathlib import Path
 from collections.abc import Callable
 
@@ -69,36 +69,17 @@ sys.path.insert(0, str(ROOT))
 
 from bench.read_http import Server, serve  # noqa: E402
 from bench.read_plans import explain, plan_summary  # noqa: E402
-from bench.read_report import report  # noqa: E402
+from bench.read_cases import DEEP_PAGE, PAGE, Case, build_cases  # noqa: E402
+from bench.read_report import report, report_old  # noqa: E402
 from bench.read_dashboard import dashboard_pages  # noqa: E402
 from bench.read_seed import SECRET_KEY, seed  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 
-PAGE = 100
-DEEP_PAGE = 1000  # the native API's deep page, by cursor
 OFFSET_CONTRAST = 100_000
 NO_RATE_LIMITS = "native=0,elevate=0,postman=0,sendcloud=0,infobip=0"
 # Counted (in Redis, as in production) but never reached.
 HIGH_RATE_LIMITS = "native=100000000,elevate=100000000,postman=100000000,sendcloud=100000000,infobip=100000000"
 REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-
-
-@dataclasses.dataclass
-class Case:
-    api: str
-    page: str
-    path: str
-    params: dict
-    headers: dict
-    items: Callable[[dict | list], int | None]  # how many items a (good) answer holds; None: an error answer
-    depth: str = "first"  # which baseline page it is compared with: first, deep, or first-1000
-    note: str = ""
-    consumes: bool = False  # each request consumes what it returns: timed on its own, in order
-    pair: str = ""  # a deep page: the label of the same API's first page (deep p50 / first p50)
-    prepare: Callable | None = None  # (psycopg2 connection) -> a note; run just before a consuming page is timed
-    walk: Callable[[int], tuple[dict, int]] | None = None  # page n -> (params, offset): the pages read before it
-    method: str = "GET"
-    expect: int = 200  # the status of a good answer
 
 
 @dataclasses.dataclass
@@ -284,156 +265,6 @@ def baseline(connection, account_id: int, position: tuple, deep_page: int, optio
     return [first, deep, wide, contrast]
 
 
-def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int) -> tuple[list[Case], dict]:
-    import jwt
-
-    from tracker.db import keys
-    from tracker.http.compat.elevate import views as compat_elevate
-    from tracker.http.compat.infobip import views as compat_infobip
-    from tracker.http.compat.postman import views as compat_postman
-    from tracker.http.compat.sendcloud import views as compat_sendcloud
-    from tracker.http.api.schemas import Cursor
-
-    key = seeded.api_key
-    key_id = keys.split(key)[0]
-    bearer = {"Authorization": f"Bearer {key}"}
-    token = jwt.encode({"iat": int(time.time()), "exp": int(time.time()) + 24 * 3600}, key, algorithm="HS256",
-                       headers={"kid": key_id})
-    updated_at, last_id = position
-    cursor = Cursor()._serialize((updated_at.replace(tzinfo=UTC), last_id), None, None)
-
-    def listed(*names: str) -> Callable:
-        """Items of a list answer: the answer itself, or the list under the first of ``names`` present."""
-        def count(body) -> int | None:
-            if isinstance(body, list):
-                return len(body)
-            for name in names:
-                body_part = body
-                for part in name.split("."):
-                    body_part = body_part.get(part) if isinstance(body_part, dict) else None
-                if isinstance(body_part, list):
-                    return len(body_part)
-            return None
-        return count
-
-    def sendcloud_items(body) -> int | None:
-        return body["info"]["voListSize"] if isinstance(body, dict) and body.get("result") is True else None
-
-    facts = {}
-    cases = [
-        Case("http", "204 route (POST /bench/noop)", "/bench/noop", {}, {}, lambda body: 0, method="POST",
-             expect=204, note="the floor: gunicorn, Flask, loopback HTTP; no auth, no query"),
-        Case("native", "first", "/api/v1/deliveries", {"limit": PAGE}, bearer, listed("data")),
-        Case("native", "first, limit 1", "/api/v1/deliveries", {"limit": 1}, bearer, listed("data"),
-             note="1 row: the per-request cost (auth, Flask, session) without the page's rows"),
-        Case("native", f"page {deep_page:,} (cursor)", "/api/v1/deliveries", {"limit": PAGE, "cursor": cursor},
-             bearer, listed("data"), "deep", pair="first"),
-    ]
-
-    elevate_cap = getattr(compat_elevate, "MAX_OFFSET", None)
-    elevate = {"Authorization": f"Bearer {token}"}
-    cases.append(Case("elevate", "page 1 (JWT)", "/v1/email-status", {"page": 1, "pageSize": PAGE}, elevate,
-                      listed()))
-    if elevate_cap is not None:
-        last = elevate_cap // PAGE + 1  # (page - 1) * pageSize may not pass MAX_OFFSET
-        facts["elevate_cap"] = f"MAX_OFFSET {elevate_cap:,}: deepest page {last} at pageSize {PAGE}"
-        cases.append(Case("elevate", f"page {last} = cap (offset {(last - 1) * PAGE:,})", "/v1/email-status",
-                          {"page": last, "pageSize": PAGE}, elevate, listed(), "deep", pair="page 1 (JWT)",
-                          note="a jump: OFFSET"))
-    # The walks spell their query differently from the jumps (the same rows, in the same order),
-    # so that the marks a walk leaves never serve a jump.
-    walked = {"sort": "id"}
-    cases.append(Case("elevate", f"page {deep_page:,} (walked)", "/v1/email-status",
-                      {**walked, "page": deep_page, "pageSize": PAGE}, elevate, listed(), "deep", pair="page 1 (JWT)",
-                      walk=walker(lambda page: ({**walked, "page": page + 1, "pageSize": PAGE}, page * PAGE),
-                                  deep_page)))
-
-    postman_cap = getattr(compat_postman, "MAX_OFFSET", None)
-    cases.append(Case("postman", "offset 0", "/v1/transactional/email", {"limit": PAGE}, bearer,
-                      listed("data")))
-    if postman_cap is not None:
-        facts["postman_cap"] = f"MAX_OFFSET {postman_cap:,}"
-        cases.append(Case("postman", f"offset {postman_cap:,} = cap", "/v1/transactional/email",
-                          {"limit": PAGE, "offset": postman_cap}, bearer, listed("data"), "deep", pair="offset 0",
-                          note="a jump: OFFSET"))
-    newest = {"sort_by": "-created_at"}  # the default order, spelt out
-    cases.append(Case("postman", f"offset {(deep_page - 1) * PAGE:,} (walked)", "/v1/transactional/email",
-                      {**newest, "limit": PAGE, "offset": (deep_page - 1) * PAGE}, bearer, listed("data"), "deep",
-                      pair="offset 0",
-                      walk=walker(lambda page: ({**newest, "limit": PAGE, "offset": page * PAGE}, page * PAGE),
-                                  deep_page)))
-
-    sendcloud_cap = getattr(compat_sendcloud, "MAX_START", None)
-    sendcloud = {"apiUser": "bench", "apiKey": key, "days": 3, "limit": PAGE}
-    cases.append(Case("sendcloud", "start 0 (days=3)", "/apiv2/data/emailStatus", {**sendcloud, "start": 0}, {},
-                      sendcloud_items))
-    if sendcloud_cap is not None:
-        facts["sendcloud_cap"] = f"MAX_START {sendcloud_cap:,}"
-        cases.append(Case("sendcloud", f"start {sendcloud_cap:,} = cap", "/apiv2/data/emailStatus",
-                          {**sendcloud, "start": sendcloud_cap}, {}, sendcloud_items, "deep",
-                          pair="start 0 (days=3)", note="a jump: OFFSET"))
-        # days=3 as dates (UTC+8 calendar days, SendCloud's)
-        today = datetime.now(timezone(timedelta(hours=8))).date()
-        dated = {**sendcloud, "startDate": str(today - timedelta(days=2)), "endDate": str(today)}
-        del dated["days"]
-        cases.append(Case("sendcloud", f"start {sendcloud_cap:,} (walked)", "/apiv2/data/emailStatus",
-                          {**dated, "start": sendcloud_cap}, {}, sendcloud_items, "deep",
-                          pair="start 0 (days=3)",
-                          walk=walker(lambda page: ({**dated, "start": page * PAGE}, page * PAGE),
-                                      sendcloud_cap // PAGE + 1)))
-
-    infobip = {"Authorization": f"App {key}"}
-    wide = min(1000, getattr(compat_infobip, "MAX_LIMIT", 1000) or 1000)
-    cases.append(Case("infobip", f"logs, limit {wide}", "/email/1/logs", {"limit": wide}, infobip,
-                      listed("results"), "first-1000", note=f"{wide} rows a page"))
-    # Logs are newest first; a client pages on with sentUntil=<the last sentAt seen> (inclusive).
-    logs_deep = min(DEEP_PAGE * PAGE // wide, seeded.deliveries // wide)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT submitted_at FROM deliveries WHERE account_id = %s ORDER BY submitted_at DESC, id DESC "
-                       "OFFSET %s LIMIT 1", (seeded.account_id, (logs_deep - 1) * wide - 1))
-        (until,) = cursor.fetchone()
-    cases.append(Case("infobip", f"logs, page {logs_deep} (sentUntil)", "/email/1/logs",
-                      {"limit": wide, "sentUntil": until.replace(tzinfo=UTC).isoformat()}, infobip,
-                      listed("results"), "first-1000", pair=f"logs, limit {wide}",
-                      note=f"rows {(logs_deep - 1) * wide:,}+ newest first; vs the 1000-row first page"))
-    cases.append(Case("infobip", f"reports, limit {PAGE}, fresh", "/email/1/reports", {"limit": PAGE}, infobip,
-                      listed("results"), note="each pull consumes its batch: successive pulls from the start",
-                      consumes=True))
-    cases.append(Case("infobip", f"reports, limit {PAGE}, deep", "/email/1/reports", {"limit": PAGE},
-                      infobip, listed("results"), "deep", consumes=True, pair=f"reports, limit {PAGE}, fresh",
-                      prepare=lambda connection: consume_reports(connection, seeded.account_id,
-                                                                 (deep_page - 1) * PAGE, keep=(repeat + 20) * PAGE)))
-    return cases, facts
-
-
-def walker(params_of: Callable[[int], tuple[dict, int]], target_page: int) -> Callable[[int], tuple[dict, int]]:
-    """Case.walk: page n's (params, offset); page -1 gives the target page's, where the walk stops."""
-    return lambda page: params_of(target_page - 1 if page < 0 else page)
-
-
-def consume_reports(connection, account_id: int, count: int, keep: int) -> str:
-    """Mark reports as pulled, in pull order: where 999 pulls of 100 leave the queue (``keep`` left to pull)."""
-    from datetime import datetime
-
-    from tracker.http.compat.infobip import views as compat_infobip
-
-    final = getattr(compat_infobip, "FINAL", ["DELIVERED", "OPENED", "ERROR", "BOUNCED", "COMPLAINT", "ACKNOWLEDGED"])
-    window = getattr(compat_infobip, "WINDOW", timedelta(hours=48))
-    floor = datetime.now(UTC).replace(tzinfo=None) - window
-    reportable = ("FROM deliveries WHERE account_id = %s AND status = ANY(%s) AND updated_at >= %s"
-                  " AND reported_sequence < status_sequence")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) {reportable}", (account_id, list(final), floor))
-        (left,) = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM deliveries WHERE account_id = %s AND reported_sequence > 0", (account_id,))
-        (pulled,) = cursor.fetchone()
-        more = max(0, min(count - pulled, left - keep))
-        cursor.execute(f"UPDATE deliveries SET reported_sequence = status_sequence WHERE id IN (SELECT id {reportable}"
-                       " ORDER BY updated_at, id LIMIT %s)", (account_id, list(final), floor, more))
-        cursor.execute("VACUUM deliveries")  # as autovacuum would, after such an update
-    return f"after {pulled + more:,} reports pulled (the rest set by SQL, then VACUUM)"
-
-
 def walk_to(server: Server, case: Case) -> None:
     """Read every page before ``case``'s in order, as a client paging through would (leaving page marks)."""
     started, page = time.perf_counter(), 0
@@ -529,18 +360,6 @@ def measure(server: Server, app, cases: list[Case], options, connection, plans: 
         if plans is not None and not result.skipped:
             result.plans = plans(case)
     return [results[id(case)] for case in cases], {(case.api, case.page): olds[id(case)] for case in live if olds}
-
-
-def report_old(results: list[Result], old: dict, tree: Path) -> None:
-    """This tree's pages against the old tree's, timed in the same rounds on the same database."""
-    print(f"\nold tree ({tree}) vs this tree, the same pages in the same rounds (new / old: below 1 is faster)")
-    print(f"  {'API':<11}{'page':<36}{'p50 old':>8}{'p50 new':>8}{'ratio':>7}{'CPU old':>8}{'CPU new':>8}{'ratio':>7}")
-    for result in results:
-        before = old.get((result.api, result.page))
-        if before is None or result.skipped or before.skipped or not before.samples or result.cpu_ms is None:
-            continue
-        print(f"  {result.api:<11}{result.page:<36}{before.p50:8.2f}{result.p50:8.2f}{result.p50 / before.p50:7.2f}"
-              f"{before.cpu_ms:8.2f}{result.cpu_ms:8.2f}{result.cpu_ms / before.cpu_ms:7.2f}")
 
 
 def _json(body: bytes):

@@ -53,3 +53,15 @@ targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunico
                          "cpu_ms": r.cpu_ms, "baseline": r.baseline, "items": r.items, "note": r.note,
                          "skipped": r.skipped, "plans": r.plans} for r in results],
         }, indent=2))
+
+
+def report_old(results: list, old: dict, tree) -> None:
+    """This tree's pages against the old tree's, timed in the same rounds on the same database."""
+    print(f"\nold tree ({tree}) vs this tree, the same pages in the same rounds (new / old: below 1 is faster)")
+    print(f"  {'API':<11}{'page':<36}{'p50 old':>8}{'p50 new':>8}{'ratio':>7}{'CPU old':>8}{'CPU new':>8}{'ratio':>7}")
+    for result in results:
+        before = old.get((result.api, result.page))
+        if before is None or result.skipped or before.skipped or not before.samples or result.cpu_ms is None:
+            continue
+        print(f"  {result.api:<11}{result.page:<36}{before.p50:8.2f}{result.p50:8.2f}{result.p50 / before.p50:7.2f}"
+              f"{before.cpu_ms:8.2f}{result.cpu_ms:8.2f}{result.cpu_ms / before.cpu_ms:7.2f}")

@@ -1,7 +1,8 @@
 """Ingest benchmark: the tracker's receiver and worker against a 204 route and django-ses, in one run.
 
-Starts, on fresh PostgreSQL databases, two gunicorns with the same settings (sync
-workers): the tracker (its receiver plus a 204-only route, bench/noop_wsgi.py) and a
+Starts, on fresh PostgreSQL databases, two gunicorns with the same settings (the worker
+class `tracker serve` runs, gunicorn's sync worker woken one at a time, unless --worker-class
+says otherwise): the tracker (its receiver plus a 204-only route, bench/noop_wsgi.py) and a
 minimal Django project serving django-ses's SNS view with a signal receiver doing one
 INSERT per event (bench/peer_django). Then, in interleaved rounds (phase order shuffled per
 round), with the same distinct signed SES bounces for the tracker and the peer:
@@ -18,6 +19,7 @@ counting only the benchmark's own backends (pg_stat_activity pids of that databa
 /proc/<pid>/stat).
 
     .venv/bin/python bench/ingest.py [-n 2000] [--rounds 7] [--clients 8] [--web-workers 4] [--threads N]
+        [--worker-class sync]
 
 Needs PostgreSQL and Redis as the test suite does (TRACKER_TEST_ADMIN_URL, TRACKER_TEST_REDIS_URL),
 and the bench extra (pip install -e '.[bench]') for the peer.
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.cpu_meter import Backends, Meter  # noqa: E402
+from tracker.http import gunicorn_worker  # noqa: E402
 from tests.support.database import throwaway_database  # noqa: E402
 from tests.support.processes import free_port, python, running, wait_for_log, wait_for_port  # noqa: E402
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, SnsTestPki, notification  # noqa: E402
@@ -149,6 +152,9 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="gthread workers with N threads each instead of sync workers (tracker and peer alike)")
+    parser.add_argument("--worker-class", default=gunicorn_worker.DOTTED_NAME,
+                        help="gunicorn's worker class, tracker and peer alike (default: tracker serve's, "
+                             "tracker.http.gunicorn_worker; 'sync' for gunicorn's own)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--warm", type=int, default=200, help="warm-up requests per route (not measured)")
     parser.add_argument("--seed", type=int, default=12, help="shuffles the phase order of each round")
@@ -203,7 +209,7 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
 
     port, peer_port = free_port(), free_port()
     workers = ("--worker-class", "gthread", "--threads", str(options.threads)) if options.threads else \
-        ("--worker-class", "sync")
+        ("--worker-class", options.worker_class)
     common = ("--workers", str(options.web_workers), *workers, "--log-level", "warning")
     gunicorn = python("-m", "gunicorn", "bench.noop_wsgi:app", "--bind", f"127.0.0.1:{port}", *common)
     peer = python("-m", "gunicorn", "bench.peer_django.wsgi:application", "--bind", f"127.0.0.1:{peer_port}",
@@ -361,7 +367,8 @@ def report(rounds: list[dict], options) -> None:
     print(f"""
 ingest benchmark: {options.rounds} interleaved rounds of {options.n} distinct signed SES bounces per phase,
 {options.clients} client processes, gunicorn {options.web_workers} \
-{f"gthread workers of {options.threads} threads" if options.threads else "sync workers"} (tracker and peer alike),
+{f"gthread workers of {options.threads} threads" if options.threads else f"workers {options.worker_class}"} \
+(tracker and peer alike),
 Celery prefork x{options.worker_concurrency}, {os.cpu_count()} cores, commit_delay {options.commit_delay} us.
 Median (min-max) over rounds.
 

@@ -20,7 +20,13 @@ from gunicorn import util
 
 from tracker.adapters import logs
 from tracker.config import Config
+from tracker.http import gunicorn_worker
 from tracker.http.errors import error_name
+
+# A sync worker (one request at a time per process, as gunicorn's "sync"), but a connection wakes
+# one idle worker instead of every one of them (tracker.http.gunicorn_worker says why). Its name
+# ends in SyncWorker, so --threads N still makes gunicorn pick gthread, as it does for "sync".
+worker_class = gunicorn_worker.DOTTED_NAME
 
 # gunicorn's ceiling (its default is 4094). Common proxies pass request lines of up to 8 KiB
 # (nginx's large_client_header_buffers), so a URL a proxy forwards is not refused here.

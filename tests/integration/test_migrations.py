@@ -6,7 +6,7 @@ from tracker.db import migrate
 from tracker.db.models import Base
 from datetime import UTC
 
-EXPECTED_HEAD = "0013_apply_indexes"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0014_inbox_pending_index"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():

@@ -116,16 +116,10 @@ class InboxEvent(Base):
     __tablename__ = "inbox_events"
     __table_args__ = (
         UniqueConstraint("source_id", "dedupe_key", name="uq_inbox_events_source_dedupe"),
-        # The claim query's index: only pending rows, in arrival order.
-        Index(
-            "ix_inbox_events_pending",
-            "id",
-            postgresql_where=text("state = 'pending'"),
-            sqlite_where=text("state = 'pending'"),
-        ),
-        # Lists and counts of the rows not processed (failed, discarded, pending), across
-        # accounts and per account; processed rows are left out, so that the worker's
-        # pending -> processed UPDATE writes no entry in them (migration 0013 says who needs each).
+        # The rows not processed (pending, failed, discarded), across accounts and per account:
+        # the worker's claim of pending rows in arrival order, the operators' lists and counts.
+        # Processed rows are left out, so that the worker's pending -> processed UPDATE writes
+        # no entry in them (migrations 0013 and 0014 say who needs each).
         Index("ix_inbox_events_state_id", "state", "id", postgresql_where=text("state <> 'processed'"),
               sqlite_where=text("state <> 'processed'")),
         Index("ix_inbox_events_account_state_id", "account_id", "state", "id",

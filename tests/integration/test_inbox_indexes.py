@@ -1,0 +1,78 @@
+"""The worker and the sweep find pending rows through an index on state, on PostgreSQL and on SQLite.
+
+The inbox keeps every event ever received, nearly all of them processed: a claim (each
+batch), the sweep (every few seconds) or the oldest pending row that read the table, or
+its primary key with a filter, would read the whole inbox each time.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from tracker.db import migrate, repository
+from tracker.db.engine import Database
+from tracker.db.models import utcnow
+from tracker.db.repository.operations import EventFilter
+
+
+def pending_reads(session):
+    now = utcnow()
+    repository.claim_pending(session, 500, now)
+    repository.has_due_pending(session, now=now, received_before=now - timedelta(seconds=5))
+    repository.oldest_pending_received_at(session)
+    repository.pending_events(session, EventFilter())
+
+
+def captured_reads(db: Database) -> list[tuple[str, object]]:
+    captured = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.transaction() as session:
+            pending_reads(session)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    reads = [(statement, parameters) for statement, parameters in captured if "inbox_events" in statement]
+    assert len(reads) == 4, reads
+    return reads
+
+
+# Both hold only the rows not processed: either way the processed ones are never read.
+UNPROCESSED_INDEXES = ("ix_inbox_events_state_id", "ix_inbox_events_account_state_id")
+
+
+def test_on_postgresql_each_finds_pending_rows_by_a_state_index(pg_db):
+    for statement, parameters in captured_reads(pg_db):
+        connection = pg_db.engine.raw_connection()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET enable_seqscan = off")
+                cursor.execute("EXPLAIN " + statement, parameters)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            connection.rollback()
+        finally:
+            connection.close()
+        assert any(f"using {index} on inbox_events" in plan for index in UNPROCESSED_INDEXES), plan
+        assert "(state)::text = 'pending'::text" in plan.partition("Index Cond:")[2].partition("\n")[0], plan
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/inbox.db")
+    migrate.upgrade(db.engine)
+    yield db
+    db.dispose()
+
+
+def test_on_sqlite_each_finds_pending_rows_by_the_state_index(sqlite_db):
+    # SQLite uses a partial index only where the query spells its predicate out.
+    for statement, parameters in captured_reads(sqlite_db):
+        with sqlite_db.engine.connect() as connection:
+            plan = " | ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, tuple(parameters)))
+        assert "INDEX ix_inbox_events_state_id (state=?" in plan, (statement, plan)

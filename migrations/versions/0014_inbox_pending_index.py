@@ -10,8 +10,9 @@ INSERT from one connection: 204 -> 194 us of the backend's CPU per row (5%); the
 plan is an index scan of ix_inbox_events_state_id with Index Cond state = 'pending'.
 
 SQLite does not infer state <> 'processed' from state = 'pending' when it picks a partial
-index, so those queries also spell the index's predicate out
-(tracker.db.repository.inbox.PENDING_ROWS).
+index, so every query of rows by a state other than processed also spells the index's
+predicate out (tracker.db.repository.inbox.in_state): those above, the dashboard's oldest
+pending row and failed count, the operators' lists, counts and id walks by state.
 
 Indexes of inbox_events after this revision, and the query that needs each (0013 for the rest):
 - pk (id); uq_inbox_events_source_dedupe (source_id, dedupe_key): the receiver's insert.

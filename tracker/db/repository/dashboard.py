@@ -7,6 +7,7 @@ from datetime import datetime, UTC
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from tracker.domain import inbox
 from tracker.db.models import (
     Account,
     ApiKey,
@@ -17,6 +18,7 @@ from tracker.db.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from tracker.db.repository.inbox import PENDING_ROWS, in_state
 from tracker.db.repository.webhooks import PARKED, PENDING, SENDING
 
 __all__ = [
@@ -77,14 +79,14 @@ def provider_buckets(session: Session, account_id: int, since: datetime, unit: s
 def oldest_pending_of_account(session: Session, account_id: int) -> datetime | None:
     """When the account's oldest pending raw event arrived (by id: arrival order, from the account's index)."""
     return session.scalar(select(InboxEvent.received_at)
-                          .where(InboxEvent.account_id == account_id, InboxEvent.state == "pending")
+                          .where(InboxEvent.account_id == account_id, PENDING_ROWS)
                           .order_by(InboxEvent.id).limit(1))
 
 
 def failed_count(session: Session, account_id: int) -> int:
     """The account's failed raw events, from the (account, state, id) index."""
     return session.scalar(select(func.count()).select_from(InboxEvent)
-                          .where(InboxEvent.account_id == account_id, InboxEvent.state == "failed"))
+                          .where(InboxEvent.account_id == account_id, in_state(inbox.FAILED)))
 
 
 def _subscriptions_of(account_id: int):

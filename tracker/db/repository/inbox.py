@@ -19,6 +19,7 @@ __all__ = [
     "PENDING_ROWS",
     "claim_by_ids",
     "claim_pending",
+    "in_state",
     "inbox_counts",
     "inbox_has",
     "mark_processed",
@@ -31,10 +32,20 @@ __all__ = [
 ]
 
 
-# Pending rows, through the partial index of the rows not processed (ix_inbox_events_state_id).
-# The second term changes nothing on PostgreSQL; SQLite picks a partial index only for a query
-# whose WHERE spells its predicate out (it does not infer it from state = 'pending').
-PENDING_ROWS = and_(InboxEvent.state == inbox.PENDING, InboxEvent.state != inbox.PROCESSED)
+def in_state(state: str):
+    """Rows in ``state``: for any state but processed, through the partial indexes of the rows not
+    processed (ix_inbox_events_state_id, ix_inbox_events_account_state_id).
+
+    The second term changes nothing on PostgreSQL. SQLite picks a partial index only for a query
+    whose WHERE spells its predicate out: it does not infer state <> 'processed' from
+    state = 'pending', and would read the whole inbox instead.
+    """
+    if state == inbox.PROCESSED:
+        return InboxEvent.state == state
+    return and_(InboxEvent.state == state, InboxEvent.state != inbox.PROCESSED)
+
+
+PENDING_ROWS = in_state(inbox.PENDING)
 
 
 # The inbox insert's columns, in the order of its parameters (a new column: one line here).

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tracker.domain import inbox
 from tracker.domain import BounceType, EventType, NormalizedEvent, submitted_at
 from tracker.db.repository.deliveries import DeliveryChange, outcome_values
+from tracker.db.repository.inbox import in_state
 from tracker.db.models import (
     Account,
     Delivery,
@@ -74,7 +75,7 @@ class EventFilter:
         if self.state == REPLAYED:
             statement = statement.where(InboxEvent.replay_count > 0)
         elif self.state is not None:
-            statement = statement.where(InboxEvent.state == self.state)
+            statement = statement.where(in_state(self.state))
         if self.provider is not None:
             statement = statement.where(InboxEvent.provider == self.provider)
         if self.account_id is not None:

@@ -1,13 +1,16 @@
-"""`tracker serve`'s worker: a connection wakes one idle worker, not all of them; --threads still means gthread."""
+"""`tracker serve`'s worker: a connection wakes one idle worker, not all of them; a worker stopping
+right after its wake-up still serves the connection; --threads still means gthread."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from pathlib import Path
 
 from tests.support.processes import free_port, poll, python, running, wait_for_port
 
-REQUESTS = 200
+REQUESTS = 100
 
 
 def serve(port: int, env: dict, log: Path, *args: str):
@@ -60,9 +63,9 @@ def raw_get(port: int, target: str, close: bool = True) -> bytes:
     return head.partition(b"\r\n\r\n")[0]
 
 
-def test_one_request_at_a_time_wakes_one_worker_not_every_idle_one(pg_url, tmp_path):
+def test_a_connection_to_an_idle_server_wakes_one_worker_not_every_one(pg_url, tmp_path):
     # gunicorn's stock sync workers all select() on the listening socket: each connection woke
-    # all four, so every worker slept and woke about once per request (over 4 per request in all).
+    # all four, and each of them was woken about once per request.
     port, log = free_port(), tmp_path / "web.log"
     with serve(port, {"TRACKER_DATABASE_URL": pg_url}, log, "--workers", "4") as web:
         wait_for_port(port, web, log)
@@ -71,11 +74,45 @@ def test_one_request_at_a_time_wakes_one_worker_not_every_idle_one(pg_url, tmp_p
         before = {pid: wake_ups(pid) for pid in workers}
         for _ in range(REQUESTS):
             assert raw_get(port, "/no-such-page").startswith(b"HTTP/1.1 404")
+            time.sleep(0.02)  # every worker back waiting: each request meets an idle server
         woken = sorted(wake_ups(pid) - before[pid] for pid in workers)
-    # Each connection wakes one waiting worker: the first one waiting, so the same one or two take
-    # nearly every request and the others sleep on. Woken by every connection, each of the four was
-    # woken about once per request.
+    # Each connection wakes the worker that has waited longest, so one or two workers take the
+    # requests and the others sleep on (but for a look at the listener each second).
     assert woken[0] < REQUESTS // 10, f"wake-ups of each of the 4 workers over {REQUESTS} requests: {woken}"
+
+
+def test_a_worker_stopped_right_after_its_wake_up_serves_the_connection_that_woke_it(pg_url, tmp_path):
+    # No other worker was woken by that connection: had the stopped worker left it in the queue,
+    # it would wait for another worker to look (gunicorn's wait is 15 s) or for the replacement.
+    port, log, access = free_port(), tmp_path / "web.log", tmp_path / "access.log"
+    with serve(port, {"TRACKER_DATABASE_URL": pg_url}, log, "--workers", "2", "--access-logfile", str(access),
+               "--access-logformat", "%(p)s %(U)s") as web:
+        wait_for_port(port, web, log)
+        workers = poll(lambda: len(found := workers_of(web.pid)) == 2 and found)
+        poll(lambda: all_idle(workers))
+        for attempt in range(3):
+            stop_the_next_woken_worker_as_a_connection_arrives(port, web.pid, access, attempt)
+
+
+def stop_the_next_woken_worker_as_a_connection_arrives(port: int, master: int, access: Path, attempt: int) -> None:
+    assert raw_get(port, f"/first-{attempt}").startswith(b"HTTP/1.1 404")
+    first = poll(lambda: served_by(access, f"/first-{attempt}"))  # the worker the next wake-up goes to
+    poll(lambda: all_idle(workers_of(master)))
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        os.kill(first, signal.SIGTERM)  # as gunicorn's master stops a worker (TTOU, HUP, shutdown)
+        sock.sendall(f"GET /then-{attempt} HTTP/1.1\r\nHost: tracker\r\nConnection: close\r\n\r\n".encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 404")
+    assert poll(lambda: served_by(access, f"/then-{attempt}")) == first
+    poll(lambda: len(found := workers_of(master)) == 2 and first not in found)
+
+
+def served_by(access: Path, path: str) -> int | None:
+    """The pid of the worker whose access log line names ``path``."""
+    for line in access.read_text().splitlines() if access.exists() else ():
+        pid, _, logged = line.partition(" ")
+        if logged == path:
+            return int(pid.strip("<>"))
+    return None
 
 
 def test_threads_still_make_gthread_workers(pg_url, tmp_path):

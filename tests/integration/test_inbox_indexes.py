@@ -15,6 +15,7 @@ from tracker.db import migrate, repository
 from tracker.db.engine import Database
 from tracker.db.models import utcnow
 from tracker.db.repository.operations import EventFilter
+from tests.support.plans import plan_without_seqscan, reads_into
 
 
 def pending_reads(session):
@@ -39,10 +40,7 @@ READS = 18
 
 def captured_reads(db: Database) -> list[tuple[str, object]]:
     captured = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
-
+    capture = reads_into(captured)
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
         with db.transaction() as session:
@@ -60,15 +58,7 @@ UNPROCESSED_INDEXES = ("ix_inbox_events_state_id", "ix_inbox_events_account_stat
 
 def test_on_postgresql_each_finds_its_rows_by_a_state_index(pg_db):
     for statement, parameters in captured_reads(pg_db):
-        connection = pg_db.engine.raw_connection()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET enable_seqscan = off")
-                cursor.execute("EXPLAIN " + statement, parameters)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            connection.rollback()
-        finally:
-            connection.close()
+        plan = plan_without_seqscan(pg_db, statement, parameters)
         assert any(f"using {index} on inbox_events" in plan for index in UNPROCESSED_INDEXES), plan
         condition = plan.partition("Index Cond:")[2].partition("\n")[0]
         assert "(state)::text = " in condition or "(state = " in condition, plan

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.support.harness import drain, make_tenant
+from tests.support.plans import plan_without_seqscan, reads_into
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
 
@@ -70,7 +71,7 @@ def test_no_list_query_scans_a_big_table(app, seeded, pg_db):
     scans = {}
     for name, (path, params, headers) in requests(seeded, first["data"][0]["id"], first["next_cursor"]).items():
         captured = []
-        capture = _reads_into(captured)
+        capture = reads_into(captured)
         event.listen(engine, "before_cursor_execute", capture)
         try:
             response = client.get(path, query_string=params, headers=headers)
@@ -83,28 +84,9 @@ def test_no_list_query_scans_a_big_table(app, seeded, pg_db):
     assert {name: tables for name, tables in scans.items() if tables} == {}
 
 
-def _reads_into(captured: list):
-    """A before_cursor_execute listener appending each read's (statement, parameters) to ``captured``."""
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            captured.append((statement, parameters))
-
-    return capture
-
-
 def sequential_scans(pg_db, statement: str, parameters) -> list[str]:
-    connection = pg_db.engine.raw_connection()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SET enable_seqscan = off")
-            cursor.execute("EXPLAIN " + statement, parameters)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        connection.rollback()
-    finally:
-        connection.close()
+    plan = plan_without_seqscan(pg_db, statement, parameters)
     return [table for table in BIG_TABLES if f"Seq Scan on {table} " in plan]
-
 
 
 def test_the_check_sees_a_query_no_index_serves(app, seeded, pg_db):

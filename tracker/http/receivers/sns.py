@@ -7,7 +7,6 @@ treats every 4xx as delivered, so 4xx is kept for what no retry can fix).
 """
 from __future__ import annotations
 
-
 from flask import Blueprint, Response, request
 
 from tracker.pipeline import intake

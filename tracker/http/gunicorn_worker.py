@@ -43,7 +43,7 @@ class ExclusiveWakeSyncWorker(SyncWorker):
     """SyncWorker whose wait wakes one idle worker per connection, not all of them."""
 
     _poller = None
-    _woken: list = []  # the listeners the last wait said were ready
+    _woken: tuple = ()  # the listeners the last wait said were ready
 
     def run(self) -> None:
         if hasattr(select, "epoll"):
@@ -65,8 +65,8 @@ class ExclusiveWakeSyncWorker(SyncWorker):
         self.notify()
         ready = [self._ready[fd] for fd, _events in self._poller.poll(min(timeout, IDLE_POLL))
                  if fd in self._ready]
-        self._woken = [listener for listener in ready if listener != self.PIPE[0]]
-        if len(self._woken) < len(ready):
+        self._woken = tuple(listener for listener in ready if listener != self.PIPE[0])
+        if self.PIPE[0] in ready:
             with contextlib.suppress(BlockingIOError):  # non-blocking: nothing left to read is fine
                 os.read(self.PIPE[0], 1)
         return ready

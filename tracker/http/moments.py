@@ -86,7 +86,10 @@ def shown_at(moment: datetime, precision: timedelta) -> Span:
 def written(moment: datetime, timespec: str, zone: str = "Z") -> str:
     """``moment`` in UTC, ISO 8601 to ``timespec`` ("seconds", "milliseconds"), then ``zone``:
     2024-09-02T01:34:37.342Z. isoformat and a slice: a list page writes several times a row,
-    and strftime costs several times as much."""
+    and strftime costs several times as much. A naive ``moment`` is a time as stored, in UTC
+    (tracker.db.repository.stored_times)."""
+    if moment.tzinfo is None:
+        return moment.isoformat(timespec=timespec) + zone
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.isoformat(timespec=timespec)[:-6] + zone  # an aware time's isoformat ends "+00:00"

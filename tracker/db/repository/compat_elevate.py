@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.compat_filters import Span, columns_with_messages, within
 from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.db.repository.stored_times import as_stored
 
 __all__ = ["ELEVATE_COLUMNS", "ElevateFilter", "elevate_ordering", "elevate_statuses"]
 
@@ -18,10 +19,11 @@ __all__ = ["ELEVATE_COLUMNS", "ElevateFilter", "elevate_ordering", "elevate_stat
 _COLUMNS = {"id": Delivery.id, "recipient": Delivery.recipient, "created_at": Delivery.created_at,
             "updated_at": Delivery.updated_at}
 # What an Elevate item shows, in this order (a row is read by position: tracker.http.compat.elevate);
-# the sort keys are among them under their own keys, for the page marks (paging.row_values).
-_SELECTED = (Delivery.id, Delivery.recipient, Delivery.created_at, Delivery.updated_at, Delivery.status,
-             Delivery.smtp_action, Delivery.smtp_status, Delivery.diagnostic, Delivery.bounce_type,
-             Message.attributes)
+# times as stored (naive UTC); the sort keys are among them under their own keys, for the page marks
+# (paging.row_values).
+_SELECTED = tuple(as_stored(Delivery.id, Delivery.recipient, Delivery.created_at, Delivery.updated_at,
+                            Delivery.status, Delivery.smtp_action, Delivery.smtp_status, Delivery.diagnostic,
+                            Delivery.bounce_type, Message.attributes))
 ELEVATE_COLUMNS = tuple(column.key for column in _SELECTED)
 _TIMES = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
 

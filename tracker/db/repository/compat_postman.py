@@ -10,15 +10,16 @@ from sqlalchemy.engine import Connection
 from tracker.db.models import Delivery, DeliveryEvent, Message
 from tracker.db.repository.compat_filters import ShownStatuses, Span, columns_with_messages, shown_in, within
 from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.db.repository.stored_times import as_stored
 
 __all__ = ["POSTMAN_COLUMNS", "PostmanFilter", "event_details", "postman_email", "postman_emails",
            "postman_emails_statement", "postman_ordering"]
 
 # What a Postman email shows, in this order (a row is read by position: tracker.http.compat.postman):
 # the delivery's times, its status and failure (its shown outcome), its message's fields (all None
-# without a message; message_row is its id, None then). The sort keys are among them under their
+# without a message; message_row is its id, None then), times as stored (naive UTC). The sort keys are among them under their
 # own keys, for the page marks (paging.row_values).
-_SELECTED = (
+_SELECTED = tuple(as_stored(
     Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.created_at, Delivery.updated_at,
     Delivery.submitted_at, Delivery.sent_at, Delivery.delivered_at, Delivery.first_opened_at,
     Delivery.status, Delivery.precedence, Delivery.status_type, Delivery.bounce_type, Delivery.bounce_subtype,
@@ -27,7 +28,7 @@ _SELECTED = (
     Delivery.failure_bounce_subtype, Delivery.failure_diagnostic,
     Message.id.label("message_row"), Message.from_address, Message.subject, Message.params,
     Message.attachments_metadata, Message.cc, Message.bcc, Message.attributes,
-)
+))
 POSTMAN_COLUMNS = tuple(column.key for column in _SELECTED)
 
 # The keys Postman sorts by, each served by an (account_id, <key>, id) index.

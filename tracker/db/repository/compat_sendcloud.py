@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.compat_filters import Span, columns_with_messages, within
 from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.db.repository.stored_times import as_stored
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status
 
 __all__ = ["SENDCLOUD_COLUMNS", "SENDCLOUD_ORDERING", "SendCloudCodes", "SendCloudFilter",
@@ -27,13 +28,13 @@ __all__ = ["SENDCLOUD_COLUMNS", "SENDCLOUD_ORDERING", "SendCloudCodes", "SendClo
 # starts where that one ended (tracker.http.page_marks).
 SENDCLOUD_ORDERING: Ordering = ((Delivery.submitted_at, False), (Delivery.id, False))
 # What a SendCloud item shows, in this order (a row is read by position: tracker.http.compat.sendcloud):
-# the delivery's identity and times, its status and failure (its shown outcome). The sort keys are
-# among them under their own keys, for the page marks (paging.row_values).
-_SELECTED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.created_at,
-             Delivery.submitted_at, Delivery.status_at,
-             Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype, Delivery.diagnostic,
-             Delivery.failure_status, Delivery.failure_bounce_type, Delivery.failure_bounce_subtype,
-             Delivery.failure_diagnostic)
+# the delivery's identity and times (as stored: naive UTC), its status and failure (its shown outcome).
+# The sort keys are among them under their own keys, for the page marks (paging.row_values).
+_SELECTED = tuple(as_stored(Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider,
+                            Delivery.created_at, Delivery.submitted_at, Delivery.status_at,
+                            Delivery.status, Delivery.bounce_type, Delivery.bounce_subtype, Delivery.diagnostic,
+                            Delivery.failure_status, Delivery.failure_bounce_type, Delivery.failure_bounce_subtype,
+                            Delivery.failure_diagnostic))
 SENDCLOUD_COLUMNS = tuple(column.key for column in _SELECTED)
 
 

@@ -7,11 +7,12 @@ import functools
 from datetime import datetime
 from collections.abc import Iterable
 
-from sqlalchemy import DateTime, bindparam, select, tuple_, type_coerce
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
-from tracker.db.models import Delivery, DeliveryEvent, UTCDateTime
+from tracker.db.models import Delivery, DeliveryEvent
+from tracker.db.repository.stored_times import as_stored
 
 __all__ = [
     "DeliveryFilter",
@@ -46,10 +47,8 @@ HISTORY_COLUMNS = ("id", "type", "status", "occurred_at", "bounce_type", "bounce
 
 
 def _as_stored(table, names):
-    """The columns, times as stored (naive UTC): the renderer adds the zone, cheaper than a TypeDecorator
-    call per value."""
-    return [type_coerce(column, DateTime()).label(name) if isinstance(column.type, UTCDateTime) else column
-            for name in names for column in [table.c[name]]]
+    """The columns, times as stored (naive UTC): the renderer adds the zone."""
+    return as_stored(*(table.c[name] for name in names))
 
 
 _LISTED = select(*_as_stored(Delivery.__table__, LISTED_COLUMNS))

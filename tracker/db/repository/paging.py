@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime, UTC
 
 from sqlalchemy import and_, literal, or_, tuple_
 
@@ -59,10 +60,17 @@ def row_values(row, ordering: Ordering) -> tuple:
     """The sort key of a result row: a Core row selecting each sort key under its column's key,
     or a row whose first element is the ordered entity.
 
+    Times come back aware, whether the row read them so or as stored.
     A sort key that is no attribute of the entity (a labelled expression, such as a status
     in an API's own words) is read from the row, which must select it under its label.
     """
     mapping = row._mapping
     entity = row[0]
-    return tuple(mapping[column.key] if column.key in mapping else getattr(entity, column.key)
+    return tuple(_zoned(mapping[column.key] if column.key in mapping else getattr(entity, column.key))
                  for column, _ in ordering)
+
+
+def _zoned(value):
+    """A time read as stored (naive UTC: tracker.db.repository.stored_times) as the ordering's UTC
+    column binds it, aware; any other value as it is."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value

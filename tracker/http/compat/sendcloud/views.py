@@ -71,7 +71,8 @@ CODES = SendCloudCodes(status=STATUS, reasons=REASONS, subtypes=SUBTYPES, diagno
 # and a total of COUNT_CAP tells a client paging on that it must narrow the query.
 COUNT_CAP = MAX_START + MAX_LIMIT + 1
 MAX_EMAIL_IDS = 1000
-UTC8 = timezone(timedelta(hours=8))
+_UTC8_OFFSET = timedelta(hours=8)
+UTC8 = timezone(_UTC8_OFFSET)
 OK_MESSAGE = "请求成功"
 RATE_LIMITED = {"result": False, "statuscode": 50000, "message": "interface frequency is limited", "info": {}}
 
@@ -284,7 +285,12 @@ def _send_log(status: Status, sub: str | None) -> str:
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(UTC8).strftime("%Y-%m-%d %H:%M:%S")
+    """2024-09-02 09:34:37: Beijing time, to the second. ``moment``: as stored (naive UTC), or aware."""
+    try:
+        local = moment + _UTC8_OFFSET if moment.tzinfo is None else moment.astimezone(UTC8).replace(tzinfo=None)
+    except OverflowError:  # past the end of year 9999 in Beijing: the last second a datetime holds
+        return "9999-12-31 23:59:59"
+    return local.isoformat(sep=" ", timespec="seconds")
 
 
 def _json(body: dict) -> Response:

@@ -3,12 +3,14 @@
 Seeds a throwaway database as bench/read.py does (bench/read_seed.py), builds the same pages
 (bench/read_cases.build_cases; walked and consuming pages left out), and for each page times R requests
 three times with time.process_time (this process only: the database's time is not in it), keeping
-the best. Rate limits are counted in Redis as bench/read.py's gunicorn counts them (one round trip per
-request, which also reads the key cache's revocation counter), never reached. Each page's figure is also a ratio to the native API's first page of the same run. The
-SHA-1 of each page's body is printed, so two trees can be compared byte for byte on the same data
-(--database-url with a database seeded once, the seed's facts in --seeded, a pickle).
+the best. Rate limits are counted in Redis as bench/read.py's gunicorn counts them (one round trip
+per request, which also reads the key cache's revocation counter), never reached. Each page's
+figure is also a ratio to the native API's first page of the same run. The SHA-1 of each page's
+body is printed, so two trees can be compared byte for byte on the same data (--database-url with
+a database seeded once, the seed's facts in --seeded, a pickle).
 
-    .venv/bin/python bench/compat_cpu.py [-n 20000] [-r 50] [--only postman] [--profile "postman offset 0" [--sort tottime]]
+    .venv/bin/python bench/compat_cpu.py [-n 20000] [-r 50] [--only postman]
+    .venv/bin/python bench/compat_cpu.py --only postman --profile "postman offset 0" [--sort tottime]
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def measure(url: str, seeded, options) -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()  # no page marks of an earlier run
     connection = psycopg2.connect(re.sub(r"^postgresql\+psycopg2://", "postgresql://", url))
     connection.autocommit = True
-    app = create_app(Config(database_url=url, secret_key=SECRET_KEY, broker_url=REDIS_URL, rate_limits=HIGH_RATE_LIMITS))
+    app = create_app(Config(database_url=url, secret_key=SECRET_KEY, broker_url=REDIS_URL,
+                            rate_limits=HIGH_RATE_LIMITS))
     client = app.test_client()
     cases, _ = build_cases(connection, seeded, deep_position(connection, seeded.account_id, 400), 5, options.r)
     figures = {}

@@ -16,9 +16,9 @@ __all__ = ["POSTMAN_COLUMNS", "PostmanFilter", "event_details", "postman_email",
            "postman_emails_statement", "postman_ordering"]
 
 # What a Postman email shows, in this order (a row is read by position: tracker.http.compat.postman):
-# the delivery's times, its status and failure (its shown outcome), its message's fields (all None
-# without a message; message_row is its id, None then), times as stored (naive UTC). The sort keys are among them under their
-# own keys, for the page marks (paging.row_values).
+# the delivery's times (as stored: naive UTC), its status and failure (its shown outcome), its message's
+# fields (all None without a message; message_row is its id, None then). The sort keys are among them
+# under their own keys, for the page marks (paging.row_values).
 _SELECTED = tuple(as_stored(
     Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.created_at, Delivery.updated_at,
     Delivery.submitted_at, Delivery.sent_at, Delivery.delivered_at, Delivery.first_opened_at,

@@ -5,12 +5,13 @@ import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import case
+from sqlalchemy import bindparam, case
 from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, Message
-from tracker.db.repository.compat_filters import Span, columns_with_messages, within
-from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
+from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, ordering_shape, slice_values
+from tracker.db.repository.prebuilt import prebuilt
 from tracker.db.repository.stored_times import as_stored
 
 __all__ = ["ELEVATE_COLUMNS", "ElevateFilter", "elevate_ordering", "elevate_statuses"]
@@ -56,13 +57,30 @@ def elevate_ordering(keys: Sequence[tuple[str, bool]], words: Mapping[str, str])
 def elevate_statuses(connection: Connection, account_id: int, where: ElevateFilter, page: PageSlice,
                      words: Mapping[str, str]) -> list:
     """Rows of ELEVATE_COLUMNS, then the status word, of one page of the account's deliveries."""
-    statement = columns_with_messages(account_id, *_SELECTED, _shown_status(tuple(words.items())))
+    # The statuses and the bounce type come from the API's small vocabularies: part of the shape.
+    # Attribute values and times are the caller's: bound.
+    shape = ("elevate", tuple(words.items()), where.statuses, where.bounce_type,
+             tuple(name for name, _ in where.attributes),
+             tuple((name, span_shape(span)) for name, span in where.spans),
+             ordering_shape(page.ordering), page.mark is not None)
+    values = {"account_id": account_id, **slice_values(page)}
+    for n, (_, value) in enumerate(where.attributes):
+        values[f"attribute_{n}"] = value
+    for n, (_, span) in enumerate(where.spans):
+        values.update(span_values(f"span_{n}", span))
+    statement = prebuilt(shape, lambda: _page_statement(where, page, words))
+    return connection.execute(statement, values).all()
+
+
+def _page_statement(where: ElevateFilter, page: PageSlice, words: Mapping[str, str]):
+    """The page query of ``where``'s and ``page``'s shape, its values bound (see elevate_statuses)."""
+    statement = columns_with_messages(bindparam("account_id"), *_SELECTED, _shown_status(tuple(words.items())))
     if where.statuses is not None:
         statement = statement.where(Delivery.status.in_(where.statuses))
     if where.bounce_type is not None:
         statement = statement.where(Delivery.bounce_type == where.bounce_type)
-    for name, value in where.attributes:
-        statement = statement.where(Message.attributes[name].as_string() == value)
-    for name, span in where.spans:
-        statement = statement.where(*within(_TIMES[name], span))
-    return connection.execute(sliced(statement, page)).all()
+    for n, (name, _) in enumerate(where.attributes):
+        statement = statement.where(Message.attributes[name].as_string() == bindparam(f"attribute_{n}"))
+    for n, (name, span) in enumerate(where.spans):
+        statement = statement.where(*bound_within(_TIMES[name], f"span_{n}", span))
+    return bound_slice(statement, page.ordering, page.mark is not None)

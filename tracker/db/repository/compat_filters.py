@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, bindparam, false, or_, select
 
 from tracker.db.models import Delivery, Message
 from tracker.domain import Status
@@ -45,6 +45,32 @@ def within(column, span: Span) -> list:
     if span.end is not None:
         conditions.append(column < span.end)
     return conditions
+
+
+def bound_within(column, name: str, span: Span) -> list:
+    """Conditions: ``column`` in a span shaped as ``span``, its ends the bound parameters
+    ``<name>_start`` and ``<name>_end`` (span_values gives them)."""
+    conditions = []
+    if span.start is not None:
+        conditions.append(column >= bindparam(f"{name}_start"))
+    if span.end is not None:
+        conditions.append(column < bindparam(f"{name}_end"))
+    return conditions
+
+
+def span_values(name: str, span: Span) -> dict:
+    """The values of bound_within's parameters for ``span``."""
+    values = {}
+    if span.start is not None:
+        values[f"{name}_start"] = span.start
+    if span.end is not None:
+        values[f"{name}_end"] = span.end
+    return values
+
+
+def span_shape(span: Span) -> tuple[bool, bool]:
+    """Which ends ``span`` has: all its bound statement depends on."""
+    return span.start is not None, span.end is not None
 
 
 def shown_in(shown: ShownStatuses):

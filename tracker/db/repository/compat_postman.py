@@ -8,8 +8,10 @@ from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, DeliveryEvent, Message
-from tracker.db.repository.compat_filters import ShownStatuses, Span, columns_with_messages, shown_in, within
-from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.db.repository.compat_filters import (ShownStatuses, Span, bound_within, columns_with_messages, shown_in,
+                                                  span_shape, span_values)
+from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, ordering_shape, slice_values
+from tracker.db.repository.prebuilt import prebuilt
 from tracker.db.repository.stored_times import as_stored
 
 __all__ = ["POSTMAN_COLUMNS", "PostmanFilter", "event_details", "postman_email", "postman_emails",
@@ -50,21 +52,41 @@ def postman_ordering(keys: Sequence[tuple[str, bool]]) -> Ordering:
 
 
 def postman_emails_statement(account_id: int, where: PostmanFilter, page: PageSlice):
-    """The page's query, served by (account_id, created_at|updated_at, id)."""
-    statement = columns_with_messages(account_id, *_SELECTED)
-    if where.shown is not None:
-        statement = statement.where(shown_in(where.shown))
-    for span in where.created:
-        statement = statement.where(*within(Delivery.created_at, span))
-    if where.tag is not None:  # registered as a string, or SES's list of values
-        statement = statement.where(or_(Message.attributes[("tags", "tag")].as_string() == where.tag,
-                                        Message.attributes[("tags", "tag", 0)].as_string() == where.tag))
-    return sliced(statement, page)
+    """The page's query, served by (account_id, created_at|updated_at, id), with its values (to explain it)."""
+    statement, values = _page(account_id, where, page)
+    return statement.params(values)
 
 
 def postman_emails(connection: Connection, account_id: int, where: PostmanFilter, page: PageSlice) -> list:
     """Rows of POSTMAN_COLUMNS of one page of the account's emails."""
-    return connection.execute(postman_emails_statement(account_id, where, page)).all()
+    return connection.execute(*_page(account_id, where, page)).all()
+
+
+def _page(account_id: int, where: PostmanFilter, page: PageSlice) -> tuple:
+    """(the page query of this shape, built once, its values bound; the values)."""
+    # The shown statuses come from the API's vocabulary: part of the shape. Times and the tag are
+    # the caller's: bound.
+    shape = ("postman", where.shown, tuple(span_shape(span) for span in where.created), where.tag is not None,
+             ordering_shape(page.ordering), page.mark is not None)
+    values = {"account_id": account_id, **slice_values(page)}
+    if where.tag is not None:
+        values["tag"] = where.tag
+    for n, span in enumerate(where.created):
+        values.update(span_values(f"created_{n}", span))
+    return prebuilt(shape, lambda: _page_statement(where, page)), values
+
+
+def _page_statement(where: PostmanFilter, page: PageSlice):
+    statement = columns_with_messages(bindparam("account_id"), *_SELECTED)
+    if where.shown is not None:
+        statement = statement.where(shown_in(where.shown))
+    for n, span in enumerate(where.created):
+        statement = statement.where(*bound_within(Delivery.created_at, f"created_{n}", span))
+    if where.tag is not None:  # registered as a string, or SES's list of values
+        tag = bindparam("tag")
+        statement = statement.where(or_(Message.attributes[("tags", "tag")].as_string() == tag,
+                                        Message.attributes[("tags", "tag", 0)].as_string() == tag))
+    return bound_slice(statement, page.ordering, page.mark is not None)
 
 
 # One email by id: the same shape every time, its values bound.

@@ -12,12 +12,13 @@ import re
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import and_, case, false, func, literal, null, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, false, func, literal, null, or_, select
 from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, Message
-from tracker.db.repository.compat_filters import Span, columns_with_messages, within
-from tracker.db.repository.paging import Ordering, PageSlice, sliced
+from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
+from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, slice_values
+from tracker.db.repository.prebuilt import prebuilt
 from tracker.db.repository.stored_times import as_stored
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status
 
@@ -38,9 +39,10 @@ _SELECTED = tuple(as_stored(Delivery.id, Delivery.message_id, Delivery.recipient
 SENDCLOUD_COLUMNS = tuple(column.key for column in _SELECTED)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class SendCloudCodes:
-    """The style's tables: status codes, and the reasons behind subStatus codes."""
+    """The style's tables: status codes, and the reasons behind subStatus codes. Equal only to
+    itself (hashed by identity): statements built from it are kept per tables object."""
     status: Mapping[tuple[Status, BounceType | None], str]  # (status, bounce type) -> status code
     reasons: Mapping[str, tuple[str, str]]  # reason -> (its code under status 4, under status 5)
     subtypes: Mapping[tuple[str, str], str]  # (provider, bounce subtype) -> reason
@@ -62,34 +64,60 @@ class SendCloudFilter:
 def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloudFilter, codes: SendCloudCodes,
                        page: PageSlice, *, count_cap: int) -> tuple[int, list]:
     """(how many deliveries ``where`` selects, up to ``count_cap``; the page's rows of SENDCLOUD_COLUMNS)."""
+    values = {"account_id": account_id, "count_cap": count_cap, **slice_values(page), **span_values("sent", where.sent),
+              **({"recipient": where.recipients[0]} if where.recipients else {}),
+              **({"label_id": where.label_id} if where.label_id is not None else {}),
+              **({"label_pattern": _contains(where.label_name)} if where.label_name is not None else {})}
+    if where.email_ids is not None:  # up to 1,000 ids, each its own shape: built for this request alone
+        count, statement = _statements(where, codes, page)
+    else:
+        # The status codes come from the API's vocabulary (and the tables from this process):
+        # part of the shape. Times, the recipient and the label are the caller's: bound.
+        shape = ("sendcloud", codes, span_shape(where.sent),
+                 None if where.recipients is None else bool(where.recipients),
+                 where.label_id is not None, where.label_name is not None,
+                 where.status_codes, where.sub_status_codes, page.mark is not None)
+        count, statement = prebuilt(shape, lambda: _statements(where, codes, page))
+    total = connection.execute(count, values).scalar()
+    return total, connection.execute(statement, values).all()
+
+
+def _statements(where: SendCloudFilter, codes: SendCloudCodes, page: PageSlice) -> tuple:
+    """(the capped count, the page query) of ``where``'s and ``page``'s shape, their values bound."""
     # The count reads the messages only when a filter does: with the join (even one PostgreSQL
     # removes) the planner counts by a sequential scan, about twice the time of the index-only
     # scan of (account_id, submitted_at, id) it takes without.
+    account_id = bindparam("account_id")
     base = (columns_with_messages(account_id, Delivery.id) if where.label_id is not None or where.label_name is not None
             else select(Delivery.id).where(Delivery.account_id == account_id))
-    counted = _filtered(base, where, codes).limit(count_cap)
-    total = connection.scalar(select(func.count()).select_from(counted.subquery()))
+    counted = _filtered(base, where, codes).limit(bindparam("count_cap", type_=Integer()))
+    count = select(func.count()).select_from(counted.subquery())
     statement = _filtered(columns_with_messages(account_id, *_SELECTED), where, codes)
-    return total, connection.execute(sliced(statement, page)).all()
+    return count, bound_slice(statement, page.ordering, page.mark is not None)
 
 
 def _filtered(statement, where: SendCloudFilter, codes: SendCloudCodes):
     """``statement`` (a select of one account's deliveries) narrowed to those the parameters select."""
-    statement = statement.where(*within(Delivery.submitted_at, where.sent))
+    statement = statement.where(*bound_within(Delivery.submitted_at, "sent", where.sent))
     if where.recipients is not None:
-        statement = statement.where(Delivery.recipient == where.recipients[0] if where.recipients else false())
+        statement = statement.where(Delivery.recipient == bindparam("recipient") if where.recipients else false())
     if where.email_ids is not None:
         statement = statement.where(_email_ids(where.email_ids))
     if where.label_id is not None:
-        statement = statement.where(Message.attributes["labelId"].as_string() == where.label_id)
+        statement = statement.where(Message.attributes["labelId"].as_string() == bindparam("label_id"))
     elif where.label_name is not None:
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", where.label_name) + "%"
-        statement = statement.where(Message.attributes["labelName"].as_string().ilike(pattern, escape="\\"))
+        statement = statement.where(Message.attributes["labelName"].as_string().ilike(bindparam("label_pattern"),
+                                                                                     escape="\\"))
     if where.status_codes:
         statement = statement.where(_status_condition(where.status_codes, codes))
     if where.sub_status_codes:
         statement = statement.where(_sub_status_condition(where.sub_status_codes, codes))
     return statement
+
+
+def _contains(text: str) -> str:
+    """An ILIKE pattern matching ``text`` anywhere, its own wildcards and escapes escaped."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
 def _email_ids(ids: Sequence[tuple[str, str | None]]):

@@ -5,7 +5,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, UTC
 
-from sqlalchemy import and_, literal, or_, tuple_
+from sqlalchemy import Integer, and_, bindparam, literal, or_, tuple_
 
 __all__ = ["Ordering", "PageSlice"]
 
@@ -35,7 +35,12 @@ def after(ordering: Ordering, values: Sequence) -> object:
     """
     # strict=False, as before: the mark is read on the ordering's columns only, and below a prefix
     # of the ordering is paired with the whole mark on purpose.
-    values = [literal(value, column.type) for (column, _), value in zip(ordering, values, strict=False)]
+    return _after(ordering, [literal(value, column.type)
+                             for (column, _), value in zip(ordering, values, strict=False)])
+
+
+def _after(ordering: Ordering, values: Sequence) -> object:
+    """after(), ``values`` being SQL expressions already (literals, or bound parameters)."""
     directions = {descending for _, descending in ordering}
     if len(directions) == 1:
         columns, marked = tuple_(*(column for column, _ in ordering)), tuple_(*values)
@@ -50,10 +55,33 @@ def after(ordering: Ordering, values: Sequence) -> object:
 
 def sliced(statement, page: PageSlice):
     """``statement`` (filtered, unordered) ordered, from the mark or the offset, ``page.limit`` rows."""
-    statement = statement.order_by(*order_by(page.ordering))
+    return bound_slice(statement, page.ordering, page.mark is not None).params(slice_values(page))
+
+
+def bound_slice(statement, ordering: Ordering, marked: bool):
+    """``statement`` (filtered, unordered) ordered and cut as sliced() cuts it, from a mark if
+    ``marked`` else from an offset, every value a bound parameter (slice_values gives them): a
+    page's statement of one shape is built once and serves any page (tracker.db.repository.prebuilt)."""
+    statement = statement.order_by(*order_by(ordering))
+    if marked:
+        marks = [bindparam(f"mark_{position}", type_=column.type) for position, (column, _) in enumerate(ordering)]
+        return statement.where(_after(ordering, marks)).limit(_LIMIT)
+    return statement.offset(_OFFSET).limit(_LIMIT)
+
+
+_LIMIT, _OFFSET = bindparam("limit", type_=Integer()), bindparam("offset", type_=Integer())
+
+
+def slice_values(page: PageSlice) -> dict:
+    """The values of bound_slice's parameters for ``page``."""
     if page.mark is not None:
-        return statement.where(after(page.ordering, page.mark)).limit(page.limit)
-    return statement.offset(page.offset).limit(page.limit)
+        return {"limit": page.limit, **{f"mark_{position}": value for position, value in enumerate(page.mark)}}
+    return {"limit": page.limit, "offset": page.offset}
+
+
+def ordering_shape(ordering: Ordering) -> tuple:
+    """``ordering`` as part of a statement's shape: its keys and directions (plain values, no SQL)."""
+    return tuple((column.key, descending) for column, descending in ordering)
 
 
 def row_values(row, ordering: Ordering) -> tuple:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
-from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, slice_values
+from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, ordering_shape, slice_values
 from tracker.db.repository.prebuilt import prebuilt
 from tracker.db.repository.stored_times import as_stored
 from tracker.domain import ACKNOWLEDGEABLE, BounceType, Status
@@ -76,7 +76,7 @@ def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloud
         shape = ("sendcloud", codes, span_shape(where.sent),
                  None if where.recipients is None else bool(where.recipients),
                  where.label_id is not None, where.label_name is not None,
-                 where.status_codes, where.sub_status_codes, page.mark is not None)
+                 where.status_codes, where.sub_status_codes, ordering_shape(page.ordering), page.mark is not None)
         count, statement = prebuilt(shape, lambda: _statements(where, codes, page))
     total = connection.execute(count, values).scalar()
     return total, connection.execute(statement, values).all()

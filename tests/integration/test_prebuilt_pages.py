@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tracker.db import repository
 from tracker.db.models import Delivery, Message
-from tracker.db.repository import ElevateFilter, PageSlice, PostmanFilter, SendCloudFilter, Span
+from tracker.db.repository import ElevateFilter, InfobipFilter, PageSlice, PostmanFilter, SendCloudFilter, Span
 from tracker.db.repository import prebuilt as kept_statements
 from tracker.db.repository.paging import row_values
 from tracker.http.compat.elevate import views as elevate
+from tracker.http.compat.infobip import views as infobip
+from tracker.http.compat.infobip.mapping import FINAL
 from tracker.http.compat.postman import views as postman
 from tracker.http.compat.sendcloud import views as sendcloud
 
@@ -38,54 +40,76 @@ def account(pg_db) -> int:
                 account_id=account_id, provider=("ses", "sendcloud")[n % 2], message_id=f"m-{n % 25}",
                 recipient=f"r{n}@example.com", status=status, created_at=moment,
                 updated_at=moment + timedelta(minutes=n % 7), submitted_at=moment if n % 5 else None,
-                status_at=moment + timedelta(minutes=1),
+                status_at=moment + timedelta(minutes=1), status_sequence=1 + n % 3, reported_sequence=n % 2,
                 bounce_type=("PERMANENT", "TRANSIENT")[n % 2] if status == "BOUNCED" else None,
                 bounce_subtype="General" if status == "BOUNCED" else None,
                 failure_status="BOUNCED" if status == "ACKNOWLEDGED" and n % 3 else None,
                 failure_bounce_type="PERMANENT" if status == "ACKNOWLEDGED" and n % 3 else None))
         for n in range(0, 25, 2):
-            session.add(Message(account_id=account_id, message_id=f"m-{n}", from_address="news@example.com",
+            session.add(Message(account_id=account_id, message_id=f"m-{n}",
+                                from_address=("news@example.com", "News <NEWS@example.com>")[n % 4 // 2],
                                 attributes={"billRunType": ("A", "B")[n % 4 // 2], "billRunId": str(n % 3),
                                             "tags": {"tag": ("t1", ["t2"])[n % 4 // 2]},
-                                            "labelId": str(n % 3), "labelName": f"label {n % 3}"}))
+                                            "labelId": str(n % 3), "labelName": f"label {n % 3}",
+                                            "bulkId": f"b{n % 3}"}))
     return account_id
 
 
-_HOURS = st.integers(0, ROWS // 3 + 1).map(lambda h: START + timedelta(hours=h))
-_SPANS = st.builds(Span, start=st.none() | _HOURS, end=st.none() | _HOURS)
+def _at(hours: int) -> datetime:
+    return START + timedelta(hours=hours)
 
-# Per API: each field of its filter, the choices a request may make for it (the ordering too).
+
+_SPANS = (Span(_at(2), None), Span(None, _at(5)), Span(_at(1), _at(9)))
+_SPAN_LISTS = ((), _SPANS[:1], _SPANS[1:2], _SPANS[1:])  # the two of one span: one start, one end
+
+# Per API: each field of its filter (and the sort asked for), the values a request may give it,
+# the first one filtering nothing (or the API's default).
 ELEVATE = {
-    "statuses": st.none() | st.sampled_from(sorted(elevate.CANONICAL)).map(lambda word: tuple(elevate.CANONICAL[word])),
-    "bounce_type": st.none() | st.sampled_from(("PERMANENT", "TRANSIENT", "UNDETERMINED")),
-    "attributes": st.lists(st.sampled_from((("billRunType", "A"), ("billRunType", "B"), ("billRunId", "1"))),
-                           max_size=2, unique_by=lambda a: a[0]).map(tuple),
-    "spans": st.lists(st.tuples(st.sampled_from(("created_at", "updated_at")), _SPANS), max_size=2).map(tuple),
-    "sort": st.sampled_from(("id", "createdDateTime:desc", "status,updatedDateTime:desc", "recipientEmail:desc,id:asc",
-                             "updatedDateTime")),
+    "statuses": (None, *(tuple(elevate.CANONICAL[word]) for word in ("DELIVERED", "BOUNCED", "SENT"))),
+    "bounce_type": (None, "PERMANENT", "TRANSIENT", "UNDETERMINED"),
+    "attributes": ((), (("billRunType", "A"),), (("billRunType", "B"), ("billRunId", "1"))),
+    "spans": ((), (("created_at", _SPANS[0]),), (("updated_at", _SPANS[1]), ("created_at", _SPANS[2]))),
+    "sort": ("id", "createdDateTime:desc", "status,updatedDateTime:desc", "recipientEmail:desc,id:asc",
+             "updatedDateTime"),
 }
 POSTMAN = {
-    "shown": st.none() | st.lists(st.sampled_from(postman.POSTMAN_STATUSES), min_size=1, max_size=3)
-    .map(postman._status_condition),
-    "created": st.lists(_SPANS, max_size=2).map(tuple),
-    "tag": st.none() | st.sampled_from(("t1", "t2", "t3")),
-    "sort": st.sampled_from((("created_at",), ("+updated_at",), ("-updated_at", "+created_at"))),
+    "shown": (None, *(postman._status_condition(words) for words in (["DELIVERED"], ["BOUNCED", "SENT"],
+                                                                     ["COMPLAINT", "OPENED", "UNSENT"]))),
+    "created": _SPAN_LISTS,
+    "tag": (None, "t1", "t2", "t3"),
+    "sort": (("created_at",), ("+updated_at",), ("-updated_at", "+created_at")),
 }
 SENDCLOUD = {
-    "sent": _SPANS,
-    "recipients": st.none() | st.just(()) | st.sampled_from((("r3@example.com",), ("r4@example.com",))),
-    "label_id": st.none() | st.sampled_from(("0", "1", "7")),
-    "label_name": st.none() | st.sampled_from(("label", "el 2", "%")),
-    "status_codes": st.lists(st.sampled_from(sendcloud.STATUS_CODES), max_size=2).map(frozenset),
-    "sub_status_codes": st.lists(st.sampled_from(sendcloud.SUB_STATUS_CODES), max_size=2).map(frozenset),
+    "sent": (Span(_at(0), _at(20)), *_SPANS),
+    "recipients": (None, (), ("r3@example.com",), ("r4@example.com",)),
+    "label_id": (None, "0", "1", "7"),
+    "label_name": (None, "label", "el 2", "%"),
+    "status_codes": (frozenset(), *(frozenset(codes) for codes in (sendcloud.STATUS_CODES[:1],
+                                                                   sendcloud.STATUS_CODES[1:3]))),
+    "sub_status_codes": (frozenset(), *(frozenset(codes) for codes in (sendcloud.SUB_STATUS_CODES[:1],
+                                                                       sendcloud.SUB_STATUS_CODES[1:4]))),
+}
+INFOBIP = {
+    "sent": _SPAN_LISTS,
+    "recipients": (None, (), ("r3@example.com",), ("r3@example.com", "r4@example.com")),
+    "senders": ((), ("news@example.com",), ("NEWS@example.com", "x@example.com")),
+    "shown": (None, *(infobip._general_status_is(word) for word in ("PENDING", "UNDELIVERABLE", "DELIVERED"))),
+    "message_ids": ((), ("m-2",), ("m-2", "m-4", "m-5")),
+    "attributes": ((), (("bulkId", ("b1",)),), (("bulkId", ("b0", "b2")), ("entityId", ("e1",)))),
 }
 # Per API: its choices, its filter, its ordering from the sort it was asked for.
 APIS = {"elevate": (ELEVATE, ElevateFilter, elevate._sort),
         "postman": (POSTMAN, PostmanFilter, lambda sort: postman._order(list(sort))),
-        "sendcloud": (SENDCLOUD, SendCloudFilter, lambda _sort: repository.SENDCLOUD_ORDERING)}
-# How a page is cut: (from a mark?, which row's key is the mark, offset, limit).
-PAGES = {"marked": st.booleans(), "which": st.integers(0, ROWS - 1), "offset": st.integers(0, 12),
-         "limit": st.integers(1, 9)}
+        "sendcloud": (SENDCLOUD, SendCloudFilter, lambda _sort: repository.SENDCLOUD_ORDERING),
+        # Infobip's logs and its report queue: newest first, or before a row's (submitted_at, id).
+        "infobip logs": (INFOBIP, InfobipFilter, lambda _sort: None),
+        "infobip reports": (INFOBIP, InfobipFilter, lambda _sort: None)}
+# How a page is cut: from a mark (the sort key of the row ``which``) or at ``offset``; ``limit`` rows.
+PAGES = {"marked": (False, True), "which": (0, 7), "offset": (0, 5), "limit": (9, 3)}
+
+
+def _choices(api: str) -> dict:
+    return {**APIS[api][0], **PAGES}
 
 
 @st.composite
@@ -93,38 +117,69 @@ def neighbours(draw):
     """An API and two of its requests that differ in one thing only (a filter field, the order,
     or how the page is cut): the pair a shape leaving that thing out would answer alike."""
     api = draw(st.sampled_from(sorted(APIS)))
-    fields = {**APIS[api][0], **PAGES}
-    first = {name: draw(strategy) for name, strategy in fields.items()}
-    varied = draw(st.sampled_from(sorted(fields)))
-    second = {**first, varied: draw(fields[varied].filter(lambda value: value != first[varied]))}
+    choices = _choices(api)
+    first = {name: draw(st.sampled_from(values)) for name, values in choices.items()}
+    varied = draw(st.sampled_from(sorted(choices)))
+    second = {**first, varied: draw(st.sampled_from(choices[varied]).filter(lambda value: value != first[varied]))}
     return api, first, second
 
 
-def _listed(connection, account_id: int, api: str, where, page: PageSlice) -> tuple[int | None, list]:
-    """(SendCloud's capped total, else None; the page's rows)."""
+def _one_thing_at_a_time() -> list:
+    """Every API's pairs of requests that filter on nothing else and differ in one thing: each
+    value of each field after each other value."""
+    pairs = []
+    for api in APIS:
+        choices = _choices(api)
+        plain = {name: values[0] for name, values in choices.items()}
+        for name, values in choices.items():
+            pairs += [(api, {**plain, name: a}, {**plain, name: b}) for a in values for b in values if a != b]
+    return pairs
+
+
+def _listed(connection, account_id: int, api: str, where, page) -> tuple[int | None, list]:
+    """(SendCloud's capped total, else None; the page's rows). Infobip's reports are claimed in a
+    transaction rolled back after, so that a pull can be asked for again."""
     if api == "elevate":
         return None, repository.elevate_statuses(connection, account_id, where, page, elevate.WORDS)
     if api == "postman":
         return None, repository.postman_emails(connection, account_id, where, page)
-    return repository.sendcloud_statuses(connection, account_id, where, sendcloud.CODES, page, count_cap=15)
+    if api == "sendcloud":
+        return repository.sendcloud_statuses(connection, account_id, where, sendcloud.CODES, page, count_cap=15)
+    before, limit = page
+    if api == "infobip logs":
+        return None, repository.infobip_logs(connection, account_id, where, before=before, limit=limit)
+    with connection.begin_nested() as claim:
+        rows = repository.claim_infobip_reports(connection, account_id, where, final=FINAL, limit=limit,
+                                                changed_since=START + timedelta(hours=4 + limit))
+        claim.rollback()
+    return None, rows
 
 
-def _answer(connection, account_id: int, api: str, where, page: PageSlice) -> tuple:
+def _answer(connection, account_id: int, api: str, where, page) -> tuple:
     total, rows = _listed(connection, account_id, api, where, page)
     return total, [tuple(row) for row in rows]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pair=neighbours())
 def test_a_kept_statement_answers_each_request_as_one_built_for_it(pg_db, account, pair):
-    api, first, second = pair
-    with pg_db.reading() as connection:
+    _check(pg_db, account, *pair)
+
+
+def test_each_thing_a_statement_depends_on_is_in_its_shape(pg_db, account):
+    for api, first, second in _one_thing_at_a_time():
+        _check(pg_db, account, api, first, second)
+
+
+def _check(pg_db, account_id: int, api: str, first: dict, second: dict) -> None:
+    """``second``'s answer with ``first``'s statement kept is its answer from a statement built for it."""
+    with pg_db.engine.connect() as connection, connection.begin():
         kept_statements.forget()
-        _answer(connection, account, api, *_request(connection, account, api, first))
-        where, page = _request(connection, account, api, second)
-        kept = _answer(connection, account, api, where, page)  # the first request's statement kept, if its shape
+        _answer(connection, account_id, api, *_request(connection, account_id, api, first))
+        where, page = _request(connection, account_id, api, second)
+        kept = _answer(connection, account_id, api, where, page)  # first's statement, if of the same shape
         kept_statements.forget()
-        assert _answer(connection, account, api, where, page) == kept, (api, first, second)
+        assert _answer(connection, account_id, api, where, page) == kept, (api, first, second)
 
 
 def _request(connection, account_id: int, api: str, choices: dict) -> tuple:
@@ -133,6 +188,15 @@ def _request(connection, account_id: int, api: str, choices: dict) -> tuple:
     if api == "sendcloud" and choices["label_id"] is not None:
         choices = {**choices, "label_name": None}  # the view never sends both
     where = kind(**{name: choices[name] for name in fields if name != "sort"})
+    if api.startswith("infobip"):  # (before: the (submitted_at, id) of one of the logs, limit)
+        before = None
+        if choices["marked"]:
+            _, everything = _listed(connection, account_id, "infobip logs", where, (None, ROWS))
+            dated = [row for row in everything if row.submitted_at is not None]
+            if dated:
+                row = dated[choices["which"] % len(dated)]
+                before = (row.submitted_at, row.id)
+        return where, (before, choices["limit"])
     ordering, mark = order(choices.get("sort")), None
     if choices["marked"]:
         _, everything = _listed(connection, account_id, api, where, PageSlice(ordering, None, 0, ROWS))

@@ -37,16 +37,6 @@ def columns_with_messages(account_id: int, *columns):
             .where(Delivery.account_id == account_id))
 
 
-def within(column, span: Span) -> list:
-    """Conditions: ``column`` in ``span``."""
-    conditions = []
-    if span.start is not None:
-        conditions.append(column >= span.start)
-    if span.end is not None:
-        conditions.append(column < span.end)
-    return conditions
-
-
 def bound_within(column, name: str, span: Span) -> list:
     """Conditions: ``column`` in a span shaped as ``span``, its ends the bound parameters
     ``<name>_start`` and ``<name>_end`` (span_values gives them)."""

@@ -5,13 +5,15 @@ import dataclasses
 from datetime import datetime
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import and_, bindparam, func, not_, or_, select, tuple_, update
+from sqlalchemy import Integer, and_, bindparam, func, not_, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryEvent, Message
-from tracker.db.repository.compat_filters import ShownStatuses, Span, columns_with_messages, shown_in, within
+from tracker.db.repository.compat_filters import (ShownStatuses, Span, bound_within, columns_with_messages, shown_in,
+                                                  span_shape, span_values)
 from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
+from tracker.db.repository.prebuilt import prebuilt
 from tracker.domain import Status
 
 __all__ = ["InfobipFilter", "claim_infobip_reports", "infobip_logs", "infobip_logs_statement", "infobip_prices"]
@@ -37,39 +39,59 @@ _LOGGED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provid
            Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
 
 
-def _filtered(account_id: int, where: InfobipFilter):
-    statement = columns_with_messages(account_id, *_LOGGED)
-    for span in where.sent:
-        statement = statement.where(*within(Delivery.submitted_at, span))
+def _filtered(where: InfobipFilter):
+    """The rows ``where`` selects, its values bound (_filter_values gives them): built per shape."""
+    statement = columns_with_messages(bindparam("account_id"), *_LOGGED)
+    for n, span in enumerate(where.sent):
+        statement = statement.where(*bound_within(Delivery.submitted_at, f"sent_{n}", span))
     if where.recipients is not None:
-        statement = statement.where(Delivery.recipient.in_(where.recipients))
+        statement = statement.where(Delivery.recipient.in_(bindparam("recipients", expanding=True)))
     if where.senders:
-        statement = statement.where(or_(*[_from_is(sender) for sender in where.senders]))
+        sender = func.lower(Message.from_address)
+        # The sender, bare or as the address in a display form ("Name <a@b>"), any case.
+        statement = statement.where(or_(*[or_(sender == bindparam(f"sender_{n}"),
+                                              sender.like(bindparam(f"sender_{n}_shown"), escape="\\"))
+                                          for n in range(len(where.senders))]))
     if where.shown is not None:
         statement = statement.where(shown_in(where.shown))
     if where.message_ids:
-        statement = statement.where(Delivery.message_id.in_(where.message_ids))
-    for name, values in where.attributes:
-        statement = statement.where(Message.attributes[name].as_string().in_(values))
+        statement = statement.where(Delivery.message_id.in_(bindparam("message_ids", expanding=True)))
+    for n, (name, _) in enumerate(where.attributes):
+        statement = statement.where(Message.attributes[name].as_string().in_(bindparam(f"attribute_{n}",
+                                                                                       expanding=True)))
     return statement
 
 
-def _from_is(raw: str):
-    """The sender, bare or as the address in a display form ("Name <a@b>"), any case."""
-    address = raw.strip().lower()
-    escaped = address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    sender = func.lower(Message.from_address)
-    return or_(sender == address, sender.like(f"%<{escaped}>", escape="\\"))
+def _filter_shape(where: InfobipFilter) -> tuple:
+    """What of ``where`` its statement depends on: the statuses shown come from the API's vocabulary;
+    everything else the caller gives is bound, only how many of each there are shapes it."""
+    return (tuple(span_shape(span) for span in where.sent), where.recipients is not None, len(where.senders),
+            where.shown, bool(where.message_ids), tuple(name for name, _ in where.attributes))
+
+
+def _filter_values(account_id: int, where: InfobipFilter) -> dict:
+    values: dict = {"account_id": account_id}
+    for n, span in enumerate(where.sent):
+        values.update(span_values(f"sent_{n}", span))
+    if where.recipients is not None:
+        values["recipients"] = list(where.recipients)
+    for n, raw in enumerate(where.senders):
+        address = raw.strip().lower()
+        escaped = address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        values[f"sender_{n}"], values[f"sender_{n}_shown"] = address, f"%<{escaped}>"
+    if where.message_ids:
+        values["message_ids"] = list(where.message_ids)
+    for n, (_, accepted) in enumerate(where.attributes):
+        values[f"attribute_{n}"] = list(accepted)
+    return values
 
 
 def infobip_logs_statement(account_id: int, where: InfobipFilter, *, before: tuple[datetime, int] | None,
                            limit: int):
     """The logs query: newest first, straight off the (account_id, submitted_at, id) index, before
-    the (submitted_at, id) ``before`` when given."""
-    statement = _filtered(account_id, where)
-    if before is not None:
-        statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(*before))
-    return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(limit)
+    the (submitted_at, id) ``before`` when given; with its values (to explain it)."""
+    statement, values = _logs(account_id, where, before, limit)
+    return statement.params(values)
 
 
 def infobip_logs(connection: Connection, account_id: int, where: InfobipFilter, *,
@@ -77,7 +99,25 @@ def infobip_logs(connection: Connection, account_id: int, where: InfobipFilter, 
     """Core rows of the account's logs, newest first (infobip_logs_statement): a delivery's columns
     under their own keys, its message's as message_row (its id), message_attributes,
     message_from_address, message_subject (all None without a message)."""
-    return connection.execute(infobip_logs_statement(account_id, where, before=before, limit=limit)).all()
+    return connection.execute(*_logs(account_id, where, before, limit)).all()
+
+
+def _logs(account_id: int, where: InfobipFilter, before: tuple[datetime, int] | None, limit: int) -> tuple:
+    """(the logs query of this shape, built once, its values bound; the values)."""
+    values = {**_filter_values(account_id, where), "limit": limit}
+    if before is not None:
+        values["before_at"], values["before_id"] = before
+    return prebuilt(("infobip logs", _filter_shape(where), before is not None),
+                    lambda: _logs_statement(where, before is not None)), values
+
+
+def _logs_statement(where: InfobipFilter, before: bool):
+    statement = _filtered(where)
+    if before:
+        statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(
+            bindparam("before_at", type_=Delivery.__table__.c.submitted_at.type), bindparam("before_id")))
+    return (statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc())
+            .limit(bindparam("limit", type_=Integer())))
 
 
 def _reportable(final: Collection[str]) -> list:
@@ -102,17 +142,26 @@ def claim_infobip_reports(connection: Connection | Session, account_id: int, whe
 
     Rows are read FOR UPDATE SKIP LOCKED; the caller's transaction makes read and mark one.
     """
-    statement = _filtered(account_id, where).where(Delivery.updated_at >= changed_since, *_reportable(final))
-    # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
-    statement = (statement.order_by(Delivery.updated_at, Delivery.id).limit(limit)
-                 .with_for_update(skip_locked=True, of=Delivery))
-    rows = connection.execute(statement).all()
+    final = tuple(final)
+    statement = prebuilt(("infobip reports", _filter_shape(where), final),
+                         lambda: _reports_statement(where, final))
+    rows = connection.execute(statement, {**_filter_values(account_id, where), "changed_since": changed_since,
+                                          "limit": limit}).all()
     if not rows:
         return rows
     # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
     # claim what this one claimed: only the rows this UPDATE changed are returned.
     claimed = set(connection.scalars(_MARK_REPORTED, {"ids": [row.id for row in rows]}))
     return [row for row in rows if row.id in claimed]
+
+
+def _reports_statement(where: InfobipFilter, final: tuple[str, ...]):
+    statement = _filtered(where).where(
+        Delivery.updated_at >= bindparam("changed_since", type_=Delivery.__table__.c.updated_at.type),
+        *_reportable(final))
+    # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
+    return (statement.order_by(Delivery.updated_at, Delivery.id).limit(bindparam("limit", type_=Integer()))
+            .with_for_update(skip_locked=True, of=Delivery))
 
 
 # Built once, the ids bound as one expanding parameter: building an IN of a page's ids as an

@@ -85,3 +85,19 @@ def test_the_identity_of_a_query_leaves_out_its_paging_parameters():
 
     args = MultiDict([("status", "SENT"), ("status", "OPENED"), ("offset", "20"), ("limit", "10")])
     assert query_identity(args, ("offset", "limit")) == {"status": ["SENT", "OPENED"]}
+
+
+def test_a_mark_of_another_ordering_is_not_used_the_page_comes_by_offset(pg_db, account_with_ties):
+    # A mark left under this page's name by an ordering of other keys (another version of the
+    # tracker, say): not this query's. The page is served by its offset, never refused.
+    marks, ordering = LocalMarks(), ORDERINGS["created desc"]
+    statement = select(Delivery).where(Delivery.account_id == account_with_ties)
+    other = OffsetPager(marks, account_with_ties, "test", {}, ORDERINGS["id"], 0)
+    with pg_db.session() as session:
+        other.remember(session.execute(other.page(statement, 10)).all(), 10)
+        pager = OffsetPager(marks, account_with_ties, "test", {}, ordering, 10)
+        rows = [row[0].id for row in session.execute(pager.page(statement, 10)).all()]
+        by_offset = [d.id for d in session.scalars(statement.order_by(Delivery.created_at.desc(), Delivery.id.desc())
+                                                   .offset(10).limit(10))]
+    assert pager.mark is None
+    assert rows == by_offset

@@ -103,7 +103,10 @@ class OffsetPager:
         self._identity = identity
         self.ordering = ordering
         self.offset = offset
-        self.mark = marks.get(key(account_id, api, identity, offset)) if offset else None
+        mark = marks.get(key(account_id, api, identity, offset)) if offset else None
+        # A mark holds one value per sort key; any other (left by another version's ordering) is
+        # not this query's: the page is served by its offset instead.
+        self.mark = mark if mark is not None and len(mark) == len(ordering) else None
 
     def slice(self, limit: int) -> PageSlice:
         """The page of ``limit`` rows this request asks for, for a repository query to cut."""

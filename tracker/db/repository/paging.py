@@ -5,7 +5,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, UTC
 
-from sqlalchemy import Integer, and_, bindparam, literal, or_, tuple_
+from sqlalchemy import Integer, and_, bindparam, or_, tuple_
 
 __all__ = ["Ordering", "PageSlice"]
 
@@ -28,19 +28,11 @@ def order_by(ordering: Ordering) -> list:
 
 
 def after(ordering: Ordering, values: Sequence) -> object:
-    """The rows that come after ``values`` in ``ordering``.
+    """The rows that come after ``values`` (SQL expressions: bound parameters) in ``ordering``.
 
     One direction throughout is a row comparison, which PostgreSQL answers from a matching
     index; mixed directions expand to (a after) OR (a equal AND b after) ...
     """
-    # strict=False, as before: the mark is read on the ordering's columns only, and below a prefix
-    # of the ordering is paired with the whole mark on purpose.
-    return _after(ordering, [literal(value, column.type)
-                             for (column, _), value in zip(ordering, values, strict=False)])
-
-
-def _after(ordering: Ordering, values: Sequence) -> object:
-    """after(), ``values`` being SQL expressions already (literals, or bound parameters)."""
     directions = {descending for _, descending in ordering}
     if len(directions) == 1:
         columns, marked = tuple_(*(column for column, _ in ordering)), tuple_(*values)
@@ -65,7 +57,7 @@ def bound_slice(statement, ordering: Ordering, marked: bool):
     statement = statement.order_by(*order_by(ordering))
     if marked:
         marks = [bindparam(f"mark_{position}", type_=column.type) for position, (column, _) in enumerate(ordering)]
-        return statement.where(_after(ordering, marks)).limit(_LIMIT)
+        return statement.where(after(ordering, marks)).limit(_LIMIT)
     return statement.offset(_OFFSET).limit(_LIMIT)
 
 

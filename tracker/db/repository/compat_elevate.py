@@ -27,6 +27,7 @@ _SELECTED = tuple(as_stored(Delivery.id, Delivery.recipient, Delivery.created_at
                             Delivery.bounce_type, Message.attributes))
 ELEVATE_COLUMNS = tuple(column.key for column in _SELECTED)
 _TIMES = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
+_KEPT_SPANS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +69,9 @@ def elevate_statuses(connection: Connection, account_id: int, where: ElevateFilt
         values[f"attribute_{n}"] = value
     for n, (_, span) in enumerate(where.spans):
         values.update(span_values(f"span_{n}", span))
-    statement = prebuilt(shape, lambda: _page_statement(where, page, words))
+    # createdDateTime and updatedDateTime take any number of comma-separated spans: a query with
+    # more than a few is built for itself, not kept (tracker.db.repository.prebuilt).
+    statement = prebuilt(shape, lambda: _page_statement(where, page, words), keep=len(where.spans) <= _KEPT_SPANS)
     return connection.execute(statement, values).all()
 
 

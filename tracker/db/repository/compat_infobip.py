@@ -69,6 +69,15 @@ def _filter_shape(where: InfobipFilter) -> tuple:
             where.shown, bool(where.message_ids), tuple(name for name, _ in where.attributes))
 
 
+def _kept(where: InfobipFilter) -> bool:
+    """Whether ``where``'s statement is kept: a query naming more than a few senders (any number
+    fit in a query string, each its own conditions) is built for itself (tracker.db.repository.prebuilt)."""
+    return len(where.senders) <= _KEPT_SENDERS and len(where.sent) <= _KEPT_SPANS
+
+
+_KEPT_SENDERS, _KEPT_SPANS = 4, 4
+
+
 def _filter_values(account_id: int, where: InfobipFilter) -> dict:
     values: dict = {"account_id": account_id}
     for n, span in enumerate(where.sent):
@@ -108,7 +117,7 @@ def _logs(account_id: int, where: InfobipFilter, before: tuple[datetime, int] | 
     if before is not None:
         values["before_at"], values["before_id"] = before
     return prebuilt(("infobip logs", _filter_shape(where), before is not None),
-                    lambda: _logs_statement(where, before is not None)), values
+                    lambda: _logs_statement(where, before is not None), keep=_kept(where)), values
 
 
 def _logs_statement(where: InfobipFilter, before: bool):
@@ -144,7 +153,7 @@ def claim_infobip_reports(connection: Connection | Session, account_id: int, whe
     """
     final = tuple(final)
     statement = prebuilt(("infobip reports", _filter_shape(where), final),
-                         lambda: _reports_statement(where, final))
+                         lambda: _reports_statement(where, final), keep=_kept(where))
     rows = connection.execute(statement, {**_filter_values(account_id, where), "changed_since": changed_since,
                                           "limit": limit}).all()
     if not rows:

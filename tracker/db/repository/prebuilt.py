@@ -20,20 +20,29 @@ from typing import TypeVar
 __all__ = ["forget", "prebuilt"]
 
 T = TypeVar("T")
-_LIMIT = 2048  # shapes kept; past it all go (a shape rebuilt costs one request's former price)
+# Shapes kept per process. A kept statement weighs some KB (more with many conditions), and
+# SQLAlchemy keeps its compiled form beside it (its own cache: 500 by default).
+_LIMIT = 512
 _BUILT: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
 
-def prebuilt(shape: tuple, build: Callable[[], T]) -> T:
-    """The statement for ``shape``, made by ``build()`` the first time it is asked for."""
+def prebuilt(shape: tuple, build: Callable[[], T], *, keep: bool = True) -> T:
+    """The statement for ``shape``, made by ``build()`` the first time it is asked for.
+
+    ``keep=False``: built for this request alone. For a shape whose size the caller chooses (a
+    list of conditions as long as the query string allows): kept, each length would be a
+    statement of its own, and a client could fill the cache with large ones.
+    """
     found = _BUILT.get(shape)
     if found is None:
         found = build()
-        with _LOCK:
-            if len(_BUILT) >= _LIMIT:
-                _BUILT.clear()
-            _BUILT[shape] = found
+        if keep:
+            with _LOCK:
+                if len(_BUILT) >= _LIMIT:  # the older half goes: a shape in use is built again once
+                    for stale in list(_BUILT)[:_LIMIT // 2]:
+                        del _BUILT[stale]
+                _BUILT[shape] = found
     return found  # type: ignore[return-value]
 
 

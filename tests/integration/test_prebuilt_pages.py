@@ -1,10 +1,11 @@
 """A compatible list's page statement is built once per shape and reused (tracker.db.repository.prebuilt).
 
-What could go wrong: a shape that leaves out something the statement depends on, so that a
-request is answered by a statement built for another. So, for random sequences of Elevate,
-Postman and SendCloud page requests (filters, orders, marks, offsets) on real PostgreSQL,
-each request's rows with every statement kept so far must equal its rows from a statement
-built for it alone (the kept ones dropped first).
+What could go wrong: a shape that leaves out something the statement depends on, or a value
+left in a statement that should have been bound, so that a request is answered by a statement
+built for another (another filter, another account). So, for pairs of page requests of each
+list (Elevate, Postman, SendCloud, Infobip's logs and reports) that differ in one thing, the
+first one account's and the second its neighbour's, on PostgreSQL and on SQLite, the second's
+rows with the first's statement kept must equal its rows from a statement built for it alone.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from datetime import datetime, timedelta, UTC
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tracker.db import repository
+from tracker.db import migrate, repository
+from tracker.db.engine import Database
 from tracker.db.models import Delivery, Message
 from tracker.db.repository import ElevateFilter, InfobipFilter, PageSlice, PostmanFilter, SendCloudFilter, Span
 from tracker.db.repository import prebuilt as kept_statements
@@ -29,30 +31,48 @@ STATUSES = ("SENT", "DELIVERED", "BOUNCED", "COMPLAINT", "RETRY", "ERROR", "OPEN
 ROWS = 40
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request, tmp_path):
+    """PostgreSQL, and SQLite (the embedded default), each with the schema at head."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_db")
+    db = Database(f"sqlite:///{tmp_path}/shapes.db")
+    migrate.upgrade(db.engine)
+    request.addfinalizer(db.dispose)
+    return db
+
+
 @pytest.fixture
-def account(pg_db) -> int:
-    with pg_db.transaction() as session:
-        account_id = repository.create_account(session, "shapes").id
-        for n in range(ROWS):
-            status = STATUSES[n % len(STATUSES)]
-            moment = START + timedelta(hours=n // 3, seconds=n % 2)  # ties: rows sharing a time
-            session.add(Delivery(
-                account_id=account_id, provider=("ses", "sendcloud")[n % 2], message_id=f"m-{n % 25}",
-                recipient=f"r{n}@example.com", status=status, created_at=moment,
-                updated_at=moment + timedelta(minutes=n % 7), submitted_at=moment if n % 5 else None,
-                status_at=moment + timedelta(minutes=1), status_sequence=1 + n % 3, reported_sequence=n % 2,
-                bounce_type=("PERMANENT", "TRANSIENT")[n % 2] if status == "BOUNCED" else None,
-                bounce_subtype="General" if status == "BOUNCED" else None,
-                failure_status="BOUNCED" if status == "ACKNOWLEDGED" and n % 3 else None,
-                failure_bounce_type="PERMANENT" if status == "ACKNOWLEDGED" and n % 3 else None))
-        for n in range(0, 25, 2):
-            session.add(Message(account_id=account_id, message_id=f"m-{n}",
-                                from_address=("news@example.com", "News <NEWS@example.com>")[n % 4 // 2],
-                                attributes={"billRunType": ("A", "B")[n % 4 // 2], "billRunId": str(n % 3),
-                                            "tags": {"tag": ("t1", ["t2"])[n % 4 // 2]},
-                                            "labelId": str(n % 3), "labelName": f"label {n % 3}",
-                                            "bulkId": f"b{n % 3}"}))
-    return account_id
+def accounts(database) -> tuple[int, int]:
+    """Two accounts with deliveries and messages alike in kind, different in detail."""
+    with database.transaction() as session:
+        created = [repository.create_account(session, name).id for name in ("shapes", "neighbour")]
+        for shift, account_id in enumerate(created):
+            _add_rows(session, account_id, shift * 4)
+    return created[0], created[1]
+
+
+def _add_rows(session, account_id: int, shift: int) -> None:
+    for n in range(ROWS):
+        k = n + shift
+        status = STATUSES[k % len(STATUSES)]
+        moment = START + timedelta(hours=n // 3, seconds=k % 2)  # ties: rows sharing a time
+        session.add(Delivery(
+            account_id=account_id, provider=("ses", "sendcloud")[k % 2], message_id=f"m-{k % 25}",
+            recipient=f"r{k}@example.com", status=status, created_at=moment,
+            updated_at=moment + timedelta(minutes=k % 7), submitted_at=moment if k % 5 else None,
+            status_at=moment + timedelta(minutes=1), status_sequence=1 + k % 3, reported_sequence=k % 2,
+            bounce_type=("PERMANENT", "TRANSIENT")[k % 2] if status == "BOUNCED" else None,
+            bounce_subtype="General" if status == "BOUNCED" else None,
+            failure_status="BOUNCED" if status == "ACKNOWLEDGED" and k % 3 else None,
+            failure_bounce_type="PERMANENT" if status == "ACKNOWLEDGED" and k % 3 else None))
+    for n in range(shift % 2, 25, 2):
+        session.add(Message(account_id=account_id, message_id=f"m-{n}",
+                            from_address=("news@example.com", "News <NEWS@example.com>")[n % 4 // 2],
+                            attributes={"billRunType": ("A", "B")[n % 4 // 2], "billRunId": str(n % 3),
+                                        "tags": {"tag": ("t1", ["t2"])[n % 4 // 2]},
+                                        "labelId": str(n % 3), "labelName": f"label {n % 3}",
+                                        "bulkId": f"b{n % 3}"}))
 
 
 def _at(hours: int) -> datetime:
@@ -136,53 +156,58 @@ def _one_thing_at_a_time() -> list:
     return pairs
 
 
-def _listed(connection, account_id: int, api: str, where, page) -> tuple[int | None, list]:
-    """(SendCloud's capped total, else None; the page's rows). Infobip's reports are claimed in a
-    transaction rolled back after, so that a pull can be asked for again."""
-    if api == "elevate":
-        return None, repository.elevate_statuses(connection, account_id, where, page, elevate.WORDS)
-    if api == "postman":
-        return None, repository.postman_emails(connection, account_id, where, page)
-    if api == "sendcloud":
-        return repository.sendcloud_statuses(connection, account_id, where, sendcloud.CODES, page, count_cap=15)
-    before, limit = page
-    if api == "infobip logs":
-        return None, repository.infobip_logs(connection, account_id, where, before=before, limit=limit)
-    with connection.begin_nested() as claim:
-        rows = repository.claim_infobip_reports(connection, account_id, where, final=FINAL, limit=limit,
-                                                changed_since=START + timedelta(hours=4 + limit))
-        claim.rollback()
-    return None, rows
+def _listed(db, account_id: int, api: str, where, page) -> tuple[int | None, list]:
+    """(SendCloud's capped total, else None; the page's rows), in a transaction rolled back after:
+    a pull of Infobip's reports claims what it reads, and must be asked for again."""
+    with db.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            if api == "elevate":
+                return None, repository.elevate_statuses(connection, account_id, where, page, elevate.WORDS)
+            if api == "postman":
+                return None, repository.postman_emails(connection, account_id, where, page)
+            if api == "sendcloud":
+                return repository.sendcloud_statuses(connection, account_id, where, sendcloud.CODES, page,
+                                                     count_cap=15)
+            before, limit = page
+            if api == "infobip logs":
+                return None, repository.infobip_logs(connection, account_id, where, before=before, limit=limit)
+            return None, repository.claim_infobip_reports(connection, account_id, where, final=FINAL, limit=limit,
+                                                          changed_since=START + timedelta(hours=4 + limit))
+        finally:
+            transaction.rollback()
 
 
-def _answer(connection, account_id: int, api: str, where, page) -> tuple:
-    total, rows = _listed(connection, account_id, api, where, page)
+def _answer(db, account_id: int, api: str, where, page) -> tuple:
+    total, rows = _listed(db, account_id, api, where, page)
     return total, [tuple(row) for row in rows]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pair=neighbours())
-def test_a_kept_statement_answers_each_request_as_one_built_for_it(pg_db, account, pair):
-    _check(pg_db, account, *pair)
+def test_a_kept_statement_answers_each_request_as_one_built_for_it(database, accounts, pair):
+    _check(database, accounts, *pair)
 
 
-def test_each_thing_a_statement_depends_on_is_in_its_shape(pg_db, account):
+def test_each_thing_a_statement_depends_on_is_in_its_shape(database, accounts):
     for api, first, second in _one_thing_at_a_time():
-        _check(pg_db, account, api, first, second)
+        _check(database, accounts, api, first, second)
 
 
-def _check(pg_db, account_id: int, api: str, first: dict, second: dict) -> None:
-    """``second``'s answer with ``first``'s statement kept is its answer from a statement built for it."""
-    with pg_db.engine.connect() as connection, connection.begin():
-        kept_statements.forget()
-        _answer(connection, account_id, api, *_request(connection, account_id, api, first))
-        where, page = _request(connection, account_id, api, second)
-        kept = _answer(connection, account_id, api, where, page)  # first's statement, if of the same shape
-        kept_statements.forget()
-        assert _answer(connection, account_id, api, where, page) == kept, (api, first, second)
+def _check(db, accounts: tuple[int, int], api: str, first: dict, second: dict) -> None:
+    """``second``'s answer with ``first``'s statement kept is its answer from a statement built for it.
+    The first is one account's request, the second its neighbour's: nothing of one may stay in a
+    statement the other is answered with."""
+    one, other = accounts
+    kept_statements.forget()
+    _answer(db, one, api, *_request(db, one, api, first))
+    where, page = _request(db, other, api, second)
+    kept = _answer(db, other, api, where, page)  # first's statement, if of the same shape
+    kept_statements.forget()
+    assert _answer(db, other, api, where, page) == kept, (api, first, second)
 
 
-def _request(connection, account_id: int, api: str, choices: dict) -> tuple:
+def _request(db, account_id: int, api: str, choices: dict) -> tuple:
     """(the filter, the page) ``choices`` make; a mark is where a page ended: one row's sort key."""
     fields, kind, order = APIS[api]
     if api == "sendcloud" and choices["label_id"] is not None:
@@ -191,7 +216,7 @@ def _request(connection, account_id: int, api: str, choices: dict) -> tuple:
     if api.startswith("infobip"):  # (before: the (submitted_at, id) of one of the logs, limit)
         before = None
         if choices["marked"]:
-            _, everything = _listed(connection, account_id, "infobip logs", where, (None, ROWS))
+            _, everything = _listed(db, account_id, "infobip logs", where, (None, ROWS))
             dated = [row for row in everything if row.submitted_at is not None]
             if dated:
                 row = dated[choices["which"] % len(dated)]
@@ -199,7 +224,7 @@ def _request(connection, account_id: int, api: str, choices: dict) -> tuple:
         return where, (before, choices["limit"])
     ordering, mark = order(choices.get("sort")), None
     if choices["marked"]:
-        _, everything = _listed(connection, account_id, api, where, PageSlice(ordering, None, 0, ROWS))
+        _, everything = _listed(db, account_id, api, where, PageSlice(ordering, None, 0, ROWS))
         if everything:
             mark = row_values(everything[choices["which"] % len(everything)], ordering)
     return where, PageSlice(ordering, mark, choices["offset"] if mark is None else 0, choices["limit"])

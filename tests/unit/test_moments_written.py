@@ -61,3 +61,8 @@ def test_a_time_as_stored_is_utc_whatever_the_local_zone(local_zone_not_utc):
 def test_a_time_that_beijing_puts_past_year_9999_is_its_last_second():
     assert sendcloud_time(datetime(9999, 12, 31, 20, 0)) == "9999-12-31 23:59:59"
     assert sendcloud_time(datetime(9999, 12, 31, 20, 0, tzinfo=UTC)) == "9999-12-31 23:59:59"
+
+
+def test_sendcloud_writes_a_year_before_1000_with_four_digits():
+    # As ISO 8601 and SendCloud's yyyy-MM-dd pattern write it (strftime's %Y wrote "999").
+    assert sendcloud_time(datetime(999, 5, 1, 3, 0)) == "0999-05-01 11:00:00"

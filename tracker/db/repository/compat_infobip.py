@@ -13,6 +13,7 @@ from tracker.db.models import Delivery, DeliveryEvent, Message
 from tracker.db.repository.compat_filters import (ShownStatuses, Span, bound_within, columns_with_messages, shown_in,
                                                   span_shape, span_values)
 from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
+from tracker.db.repository.like_patterns import ESCAPE, escaped
 from tracker.db.repository.prebuilt import prebuilt
 from tracker.domain import Status
 
@@ -50,7 +51,7 @@ def _filtered(where: InfobipFilter):
         sender = func.lower(Message.from_address)
         # The sender, bare or as the address in a display form ("Name <a@b>"), any case.
         statement = statement.where(or_(*[or_(sender == bindparam(f"sender_{n}"),
-                                              sender.like(bindparam(f"sender_{n}_shown"), escape="\\"))
+                                              sender.like(bindparam(f"sender_{n}_shown"), escape=ESCAPE))
                                           for n in range(len(where.senders))]))
     if where.shown is not None:
         statement = statement.where(shown_in(where.shown))
@@ -86,8 +87,7 @@ def _filter_values(account_id: int, where: InfobipFilter) -> dict:
         values["recipients"] = list(where.recipients)
     for n, raw in enumerate(where.senders):
         address = raw.strip().lower()
-        escaped = address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        values[f"sender_{n}"], values[f"sender_{n}_shown"] = address, f"%<{escaped}>"
+        values[f"sender_{n}"], values[f"sender_{n}_shown"] = address, f"%<{escaped(address)}>"
     if where.message_ids:
         values["message_ids"] = list(where.message_ids)
     for n, (_, accepted) in enumerate(where.attributes):

@@ -8,7 +8,6 @@ filtered always agree.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 
@@ -16,6 +15,7 @@ from sqlalchemy import Integer, and_, bindparam, case, false, func, literal, nul
 from sqlalchemy.engine import Connection
 
 from tracker.db.models import Delivery, Message
+from tracker.db.repository.like_patterns import ESCAPE, containing
 from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
 from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, ordering_shape, slice_values
 from tracker.db.repository.prebuilt import prebuilt
@@ -67,7 +67,7 @@ def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloud
     values = {"account_id": account_id, "count_cap": count_cap, **slice_values(page), **span_values("sent", where.sent),
               **({"recipient": where.recipients[0]} if where.recipients else {}),
               **({"label_id": where.label_id} if where.label_id is not None else {}),
-              **({"label_pattern": _contains(where.label_name)} if where.label_name is not None else {})}
+              **({"label_pattern": containing(where.label_name)} if where.label_name is not None else {})}
     if where.email_ids is not None:  # up to 1,000 ids, each its own shape: built for this request alone
         count, statement = _statements(where, codes, page)
     else:
@@ -107,17 +107,12 @@ def _filtered(statement, where: SendCloudFilter, codes: SendCloudCodes):
         statement = statement.where(Message.attributes["labelId"].as_string() == bindparam("label_id"))
     elif where.label_name is not None:
         statement = statement.where(Message.attributes["labelName"].as_string().ilike(bindparam("label_pattern"),
-                                                                                     escape="\\"))
+                                                                                     escape=ESCAPE))
     if where.status_codes:
         statement = statement.where(_status_condition(where.status_codes, codes))
     if where.sub_status_codes:
         statement = statement.where(_sub_status_condition(where.sub_status_codes, codes))
     return statement
-
-
-def _contains(text: str) -> str:
-    """An ILIKE pattern matching ``text`` anywhere, its own wildcards and escapes escaped."""
-    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
 def _email_ids(ids: Sequence[tuple[str, str | None]]):

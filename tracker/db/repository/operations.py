@@ -13,6 +13,7 @@ from tracker.domain import inbox
 from tracker.domain import BounceType, EventType, NormalizedEvent, submitted_at
 from tracker.db.repository.deliveries import DeliveryChange, outcome_values
 from tracker.db.repository.inbox import in_state
+from tracker.db.repository.like_patterns import ESCAPE, containing
 from tracker.db.models import (
     Account,
     Delivery,
@@ -83,8 +84,8 @@ class EventFilter:
         if self.since is not None:
             statement = statement.where(InboxEvent.received_at >= self.since)
         if self.error_contains:
-            pattern = "%" + self.error_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            statement = statement.where(func.lower(InboxEvent.error).like(pattern.lower(), escape="\\"))
+            statement = statement.where(func.lower(InboxEvent.error).like(containing(self.error_contains).lower(),
+                                                                           escape=ESCAPE))
         return statement
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
 from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, ordering_shape, slice_values
-from tracker.db.repository.prebuilt import prebuilt
+from tracker.db.repository.prebuilt import KEPT_LENGTH, prebuilt
 from tracker.db.repository.stored_times import as_stored
 
 __all__ = ["ELEVATE_COLUMNS", "ElevateFilter", "elevate_ordering", "elevate_statuses"]
@@ -27,7 +27,6 @@ _SELECTED = tuple(as_stored(Delivery.id, Delivery.recipient, Delivery.created_at
                             Delivery.bounce_type, Message.attributes))
 ELEVATE_COLUMNS = tuple(column.key for column in _SELECTED)
 _TIMES = {"created_at": Delivery.created_at, "updated_at": Delivery.updated_at}
-_KEPT_SPANS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +70,7 @@ def elevate_statuses(connection: Connection, account_id: int, where: ElevateFilt
         values.update(span_values(f"span_{n}", span))
     # createdDateTime and updatedDateTime take any number of comma-separated spans: a query with
     # more than a few is built for itself, not kept (tracker.db.repository.prebuilt).
-    statement = prebuilt(shape, lambda: _page_statement(where, page, words), keep=len(where.spans) <= _KEPT_SPANS)
+    statement = prebuilt(shape, lambda: _page_statement(where, page, words), keep=len(where.spans) <= KEPT_LENGTH)
     return connection.execute(statement, values).all()
 
 

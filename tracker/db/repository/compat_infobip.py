@@ -5,7 +5,7 @@ import dataclasses
 from datetime import datetime
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Integer, and_, bindparam, func, not_, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, not_, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,8 @@ from tracker.db.repository.compat_filters import (ShownStatuses, Span, bound_wit
                                                   span_shape, span_values)
 from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
 from tracker.db.repository.like_patterns import ESCAPE, escaped
-from tracker.db.repository.prebuilt import prebuilt
+from tracker.db.repository.paging import LIMIT
+from tracker.db.repository.prebuilt import KEPT_LENGTH, prebuilt
 from tracker.domain import Status
 
 __all__ = ["InfobipFilter", "claim_infobip_reports", "infobip_logs", "infobip_logs_statement", "infobip_prices"]
@@ -73,10 +74,7 @@ def _filter_shape(where: InfobipFilter) -> tuple:
 def _kept(where: InfobipFilter) -> bool:
     """Whether ``where``'s statement is kept: a query naming more than a few senders (any number
     fit in a query string, each its own conditions) is built for itself (tracker.db.repository.prebuilt)."""
-    return len(where.senders) <= _KEPT_SENDERS and len(where.sent) <= _KEPT_SPANS
-
-
-_KEPT_SENDERS, _KEPT_SPANS = 4, 4
+    return max(len(where.senders), len(where.sent)) <= KEPT_LENGTH
 
 
 def _filter_values(account_id: int, where: InfobipFilter) -> dict:
@@ -125,8 +123,7 @@ def _logs_statement(where: InfobipFilter, before: bool):
     if before:
         statement = statement.where(tuple_(Delivery.submitted_at, Delivery.id) < tuple_(
             bindparam("before_at", type_=Delivery.__table__.c.submitted_at.type), bindparam("before_id")))
-    return (statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc())
-            .limit(bindparam("limit", type_=Integer())))
+    return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(LIMIT)
 
 
 def _reportable(final: Collection[str]) -> list:
@@ -169,7 +166,7 @@ def _reports_statement(where: InfobipFilter, final: tuple[str, ...]):
         Delivery.updated_at >= bindparam("changed_since", type_=Delivery.__table__.c.updated_at.type),
         *_reportable(final))
     # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
-    return (statement.order_by(Delivery.updated_at, Delivery.id).limit(bindparam("limit", type_=Integer()))
+    return (statement.order_by(Delivery.updated_at, Delivery.id).limit(LIMIT)
             .with_for_update(skip_locked=True, of=Delivery))
 
 

@@ -57,11 +57,13 @@ def bound_slice(statement, ordering: Ordering, marked: bool):
     statement = statement.order_by(*order_by(ordering))
     if marked:
         marks = [bindparam(f"mark_{position}", type_=column.type) for position, (column, _) in enumerate(ordering)]
-        return statement.where(after(ordering, marks)).limit(_LIMIT)
-    return statement.offset(_OFFSET).limit(_LIMIT)
+        return statement.where(after(ordering, marks)).limit(LIMIT)
+    return statement.offset(_OFFSET).limit(LIMIT)
 
 
-_LIMIT, _OFFSET = bindparam("limit", type_=Integer()), bindparam("offset", type_=Integer())
+# A page's LIMIT and OFFSET as bound parameters (typed, so that a statement with its values
+# applied can be written out with them, to explain it).
+LIMIT, _OFFSET = bindparam("limit", type_=Integer()), bindparam("offset", type_=Integer())
 
 
 def slice_values(page: PageSlice) -> dict:

@@ -17,12 +17,14 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["forget", "prebuilt"]
+__all__ = ["KEPT_LENGTH", "forget", "prebuilt"]
 
 T = TypeVar("T")
 # Shapes kept per process. A kept statement weighs some KB (more with many conditions), and
 # SQLAlchemy keeps its compiled form beside it (its own cache: 500 by default).
 _LIMIT = 512
+# The longest list of conditions a caller chooses (senders, time spans) whose statement is kept.
+KEPT_LENGTH = 4
 _BUILT: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
@@ -30,9 +32,9 @@ _LOCK = threading.Lock()
 def prebuilt(shape: tuple, build: Callable[[], T], *, keep: bool = True) -> T:
     """The statement for ``shape``, made by ``build()`` the first time it is asked for.
 
-    ``keep=False``: built for this request alone. For a shape whose size the caller chooses (a
-    list of conditions as long as the query string allows): kept, each length would be a
-    statement of its own, and a client could fill the cache with large ones.
+    ``keep=False``: built for this request alone, not kept. For a shape whose size the caller
+    chooses (a list of conditions as long as the query string allows, past KEPT_LENGTH): kept,
+    each length would be a statement of its own, and a client could fill the cache with large ones.
     """
     found = _BUILT.get(shape)
     if found is None:

@@ -78,6 +78,17 @@ def test_pages_need_an_operator_key_and_the_cookie_is_httponly_strict_and_secure
     assert "Secure" in over_https.headers["Set-Cookie"]
 
 
+def test_only_the_dashboard_starts_a_session_cookie(app, accounts):
+    # A request without a cookie (an API call, a provider's event) gets the empty session Flask
+    # would make, without the signing work: it must neither set nor vary on a cookie.
+    client = app.test_client()
+    listed = client.get("/api/v1/deliveries", headers={"Authorization": f"Bearer {accounts['acme']['application']}"})
+    assert listed.status_code == 200
+    assert "Set-Cookie" not in listed.headers and "Cookie" not in listed.headers.get("Vary", "")
+    signin = client.get("/dashboard/signin")
+    assert signin.headers["Set-Cookie"].startswith("tracker_dashboard=")  # the CSRF token's session
+
+
 def test_signing_out_or_revoking_the_key_ends_the_session(app, accounts, cli_revoke):
     client = signed_in(app, accounts["acme"]["operator"])
     page = client.get("/dashboard").get_data(as_text=True)

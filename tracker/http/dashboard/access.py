@@ -16,7 +16,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from tracker.db import repository
 from tracker.http import credentials
@@ -31,6 +31,14 @@ class DashboardSessions(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+        # Flask opens a session for every request. Without a Cookie header (every API call and
+        # provider event) the answer is Flask's own, an empty session, but Flask builds its
+        # signing serializer first: about 35 us, 5% of a one-row native list request.
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def configure(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """`tracker serve`'s worker: a connection wakes one idle worker, not all of them; a worker stopping
-right after its wake-up still serves the connection; --threads still means gthread."""
+right after its wake-up still serves the connection; a client that keeps its connection open after
+the answer holds no worker, unless it may still be sending; --threads still means gthread."""
 from __future__ import annotations
 
 import os
@@ -130,3 +131,42 @@ def test_the_default_worker_closes_each_connection(pg_url, tmp_path):
         wait_for_port(port, web, log)
         head = raw_get(port, "/no-such-page", close=False).lower()
     assert head.startswith(b"http/1.1 404") and b"connection: close" in head
+
+
+def read_to_the_end(sock: socket.socket) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_client_that_keeps_its_connection_open_after_the_answer_holds_no_worker(pg_url, tmp_path):
+    # gunicorn waits after each answer for the client to close its side too (up to 2 s; 60 s
+    # here, so that a wait cannot pass unnoticed): with one sync worker, everyone else waited as
+    # long. The whole request has arrived (a body the app did not read included), so nothing the
+    # client could still send can make closing lose the answer: the worker goes on at once.
+    port, log = free_port(), tmp_path / "web.log"
+    argv = python("-m", "gunicorn", "tracker.http.wsgi:app", "--config", "python:tests.support.gunicorn_long_close",
+                  "--bind", f"127.0.0.1:{port}", "--workers", "1")
+    with running(argv, {"TRACKER_DATABASE_URL": pg_url}, log) as web:
+        wait_for_port(port, web, log)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as lingering:
+            lingering.sendall(b"POST /no-such-page HTTP/1.1\r\nHost: tracker\r\nContent-Length: 5\r\n\r\nhello")
+            assert read_to_the_end(lingering).startswith(b"HTTP/1.1 404")  # the worker's side is closed
+            # ... and this client's side stays open while another one asks (raw_get gives up at 10 s).
+            assert raw_get(port, "/next").startswith(b"HTTP/1.1 404")
+
+
+def test_a_client_still_sending_its_body_is_read_on_after_the_answer(pg_url, tmp_path):
+    # The case gunicorn's wait is for: answered before the body has all arrived (a 404 reads none
+    # of it), the client sends the rest after reading the answer. Closing at once would answer that
+    # with a reset, which can make a client's TCP stack drop an answer it has not read yet.
+    port, log = free_port(), tmp_path / "web.log"
+    with serve(port, {"TRACKER_DATABASE_URL": pg_url}, log, "--workers", "1") as web:
+        wait_for_port(port, web, log)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sending:
+            sending.sendall(b"POST /no-such-page HTTP/1.1\r\nHost: tracker\r\nContent-Length: 9000\r\n\r\n" + b"x" * 10)
+            assert read_to_the_end(sending).startswith(b"HTTP/1.1 404")
+            for _ in range(3):  # a reset would fail the send after the one it answered
+                sending.sendall(b"x" * 1000)
+                time.sleep(0.05)

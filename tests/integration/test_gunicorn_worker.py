@@ -1,6 +1,7 @@
 """`tracker serve`'s worker: a connection wakes one idle worker, not all of them; a worker stopping
-right after its wake-up still serves the connection; a client that keeps its connection open after
-the answer holds no worker, unless it may still be sending; --threads still means gthread."""
+right after its wake-up still serves the connection; a silent connection is closed without taking
+its worker down; a client that keeps its connection open after the answer holds no worker, unless it
+may still be sending; --threads still means gthread."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 from tests.support.processes import free_port, poll, python, running, wait_for_port
+from tracker.http import gunicorn_worker
 
 REQUESTS = 100
 
@@ -170,3 +172,17 @@ def test_a_client_still_sending_its_body_is_read_on_after_the_answer(pg_url, tmp
             for _ in range(3):  # a reset would fail the send after the one it answered
                 sending.sendall(b"x" * 1000)
                 time.sleep(0.05)
+
+
+def test_a_connection_that_sends_nothing_is_closed_without_taking_its_worker_down(pg_url, tmp_path):
+    # gunicorn's sync worker waited on it until the master killed the worker for silence (30 s):
+    # as many idle connections as workers stopped every receiver and API.
+    port, log = free_port(), tmp_path / "web.log"
+    with serve(port, {"TRACKER_DATABASE_URL": pg_url}, log, "--workers", "1") as web:
+        wait_for_port(port, web, log)
+        [worker] = poll(lambda: len(found := workers_of(web.pid)) == 1 and found)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as silent:
+            assert raw_get(port, "/next").startswith(b"HTTP/1.1 404")  # queued behind it; gives up at 10 s
+            assert silent.recv(1) == b""  # closed by the worker
+        assert workers_of(web.pid) == [worker]  # the same worker: not killed and replaced
+    assert f"that sent nothing in {gunicorn_worker.CLIENT_TIMEOUT} s" in log.read_text()

@@ -30,6 +30,13 @@ clients whose close came 5 ms after the answer (a 5 ms round trip), 4 workers an
 requests/s instead of 2,500; a client that never closed held a worker 2 s per request. So
 this worker ends that wait at once when nothing more can come: the whole request body has
 arrived and nothing else has. Otherwise gunicorn's wait stays.
+
+gunicorn's sync worker also sets no timeout on a client's socket: a connection that sent
+nothing (a crashed client, a half-open connection, a port scan) held its worker until the
+master killed it for silence (--timeout, 30 s), so five idle connections stopped every
+receiver and API of a default `tracker serve`. Here a client has CLIENT_TIMEOUT seconds to
+start its request, and as long again for each later read or write; a connection that sends
+nothing in that time is closed with one line in the log.
 """
 from __future__ import annotations
 
@@ -51,14 +58,19 @@ IDLE_POLL = 1.0
 # A leaving worker serves at most this many waiting connections (it is meant to leave).
 _SERVED_WHEN_LEAVING = 16
 _NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
+# How long a client may leave its connection silent before it is closed: waiting for the
+# request to begin, or for any later read or write (gunicorn's own waits for a client's close
+# are left as they are). Clients send a request as soon as they connect.
+CLIENT_TIMEOUT = 5.0
 # At most this much of a request body the app left unread is read before closing (gunicorn's
 # own close reads up to 64 KiB): past it, gunicorn's close as is.
 _LEFT_UNREAD = 64 * 1024
 
 
 class ExclusiveWakeSyncWorker(SyncWorker):
-    """SyncWorker whose wait wakes one idle worker per connection, not all of them, and which does not
-    wait for the client to close a connection from which nothing more can come."""
+    """SyncWorker whose wait wakes one idle worker per connection, not all of them, which gives up on a
+    silent client, and which does not wait for the client to close a connection from which nothing
+    more can come."""
 
     _poller = None
     _woken: tuple = ()  # the listeners the last wait said were ready
@@ -75,6 +87,14 @@ class ExclusiveWakeSyncWorker(SyncWorker):
             self._ready[self.PIPE[0]] = self.PIPE[0]
         super().run()
         self._serve_before_leaving()
+
+    def handle(self, listener, client, addr) -> None:
+        client.settimeout(CLIENT_TIMEOUT)
+        if not _request_begins(client):
+            self.log.info("Closed a connection from %s that sent nothing in %s s", _peer(addr), CLIENT_TIMEOUT)
+            client.close()
+            return
+        super().handle(listener, client, addr)
 
     def handle_request(self, listener, req, client, addr) -> None:
         super().handle_request(listener, req, client, addr)  # answered (raising: gunicorn's close as is)
@@ -106,6 +126,21 @@ class ExclusiveWakeSyncWorker(SyncWorker):
                     if error.errno in _NOTHING_WAITING:
                         break
                     raise
+
+
+def _request_begins(client) -> bool:
+    """Whether the client sends something (or closes) within its timeout."""
+    try:
+        client.recv(1, socket.MSG_PEEK)
+    except TimeoutError:
+        return False
+    except OSError:
+        pass  # gunicorn's handling reads it again and answers or logs it as before
+    return True
+
+
+def _peer(addr) -> str:
+    return addr[0] if isinstance(addr, tuple) else str(addr)
 
 
 def _nothing_more_coming(req, client) -> bool:

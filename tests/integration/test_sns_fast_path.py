@@ -7,6 +7,7 @@ volume, against what the Flask route answers.
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 
@@ -135,6 +136,32 @@ def test_a_body_shorter_than_its_declared_length_is_not_stored(app, tenant, pki,
 
     response = client.post(tenant.hook, input_stream=io.BytesIO(body[:-10]), headers=HEADERS,
                            environ_overrides={"CONTENT_LENGTH": str(len(body))})
+
+    assert 400 <= response.status_code < 500
+    assert response.is_json
+    assert len(stored_rows(app)) == 1
+
+
+class StalledBody:
+    """A request body (as gunicorn hands it) whose client stops sending after ``sent`` bytes: the read that
+    wants more times out."""
+
+    def __init__(self, sent: bytes) -> None:
+        self.sent = sent
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > len(self.sent):
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")  # SO_RCVTIMEO ran out
+        found, self.sent = self.sent[:size], self.sent[size:]
+        return found
+
+
+def test_a_body_whose_client_stops_sending_is_answered_as_a_short_one(app, tenant, pki, warm):
+    client, _ = warm
+    body = json.dumps(pki.sign(notification(BOUNCE))).encode()
+
+    response = client.post(tenant.hook, headers=HEADERS,
+                           environ_overrides={"CONTENT_LENGTH": str(len(body)), "wsgi.input": StalledBody(body[:100])})
 
     assert 400 <= response.status_code < 500
     assert response.is_json

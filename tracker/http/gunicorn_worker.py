@@ -35,8 +35,9 @@ gunicorn's sync worker also sets no timeout on a client's socket: a connection t
 nothing (a crashed client, a half-open connection, a port scan) held its worker until the
 master killed it for silence (--timeout, 30 s), so five idle connections stopped every
 receiver and API of a default `tracker serve`. Here a client has CLIENT_TIMEOUT seconds to
-start its request, and as long again for each later read or write; a connection that sends
-nothing in that time is closed with one line in the log.
+start its request, and as long again for each later read of it; a connection that sends
+nothing in that time is closed with one line in the log. Writes keep gunicorn's behaviour, so
+a large answer to a slow reader is not cut short.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ import os
 import select
 import socket
 import ssl
+import struct
 
 from gunicorn.http.body import LengthReader
 from gunicorn.workers.sync import SyncWorker
@@ -59,7 +61,7 @@ IDLE_POLL = 1.0
 _SERVED_WHEN_LEAVING = 16
 _NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
 # How long a client may leave its connection silent before it is closed: waiting for the
-# request to begin, or for any later read or write (gunicorn's own waits for a client's close
+# request to begin, or for any later read of it (gunicorn's own waits for a client's close
 # are left as they are). Clients send a request as soon as they connect.
 CLIENT_TIMEOUT = 5.0
 # At most this much of a request body the app left unread is read before closing (gunicorn's
@@ -89,7 +91,7 @@ class ExclusiveWakeSyncWorker(SyncWorker):
         self._serve_before_leaving()
 
     def handle(self, listener, client, addr) -> None:
-        client.settimeout(CLIENT_TIMEOUT)
+        _time_out_reads(client)
         if not _request_begins(client):
             self.log.info("Closed a connection from %s that sent nothing in %s s", _peer(addr), CLIENT_TIMEOUT)
             client.close()
@@ -128,11 +130,20 @@ class ExclusiveWakeSyncWorker(SyncWorker):
                     raise
 
 
+def _time_out_reads(client) -> None:
+    """Reads from ``client`` time out after CLIENT_TIMEOUT (EAGAIN), writes as before: an answer a slow
+    client takes long to read is not cut short (socket.settimeout would bound writes too)."""
+    seconds = int(CLIENT_TIMEOUT)
+    with contextlib.suppress(OSError):  # where timeval is not two longs: no timeout, as gunicorn
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                          struct.pack("ll", seconds, int((CLIENT_TIMEOUT - seconds) * 1_000_000)))
+
+
 def _request_begins(client) -> bool:
-    """Whether the client sends something (or closes) within its timeout."""
+    """Whether the client sends something (or closes) before its reads time out."""
     try:
         client.recv(1, socket.MSG_PEEK)
-    except TimeoutError:
+    except (BlockingIOError, TimeoutError):
         return False
     except OSError:
         pass  # gunicorn's handling reads it again and answers or logs it as before

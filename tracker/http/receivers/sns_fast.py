@@ -65,7 +65,10 @@ def _body(environ, limit: int | None) -> bytes | None:
         return None  # no length (chunked) or a bad one: werkzeug's rules apply
     if length < 0 or (limit is not None and length > limit):
         return None
-    body = environ["wsgi.input"].read(length)
+    try:
+        body = environ["wsgi.input"].read(length)
+    except OSError:  # the client stopped sending (tracker.http.gunicorn_worker times its reads out)
+        body = b""
     environ["wsgi.input"] = io.BytesIO(body)  # a short body stays short: Flask answers it as a disconnect
     return body if len(body) == length else None
 

@@ -186,3 +186,18 @@ def test_a_connection_that_sends_nothing_is_closed_without_taking_its_worker_dow
             assert silent.recv(1) == b""  # closed by the worker
         assert workers_of(web.pid) == [worker]  # the same worker: not killed and replaced
     assert f"that sent nothing in {gunicorn_worker.CLIENT_TIMEOUT} s" in log.read_text()
+
+
+def test_a_request_that_stops_coming_part_way_is_closed_with_one_line(pg_url, tmp_path):
+    # gunicorn logs such a read error as an error with a traceback: a client trickling its headers
+    # would fill the log with them.
+    port, log = free_port(), tmp_path / "web.log"
+    with serve(port, {"TRACKER_DATABASE_URL": pg_url}, log, "--workers", "1") as web:
+        wait_for_port(port, web, log)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
+            stalled.sendall(b"GET /no-such-page HTTP/1.1\r\nHost: tra")
+            assert raw_get(port, "/next").startswith(b"HTTP/1.1 404")  # queued behind it; gives up at 10 s
+            assert stalled.recv(1) == b""
+    written = log.read_text()
+    assert f"whose request stopped coming for {gunicorn_worker.CLIENT_TIMEOUT} s" in written
+    assert "Traceback" not in written and " ERROR " not in written

@@ -35,14 +35,16 @@ gunicorn's sync worker also sets no timeout on a client's socket: a connection t
 nothing (a crashed client, a half-open connection, a port scan) held its worker until the
 master killed it for silence (--timeout, 30 s), so five idle connections stopped every
 receiver and API of a default `tracker serve`. Here a client has CLIENT_TIMEOUT seconds to
-start its request, and as long again for each later read of it; a connection that sends
-nothing in that time is closed with one line in the log. Writes keep gunicorn's behaviour, so
-a large answer to a slow reader is not cut short.
+start its request, and as long again for each later read of it (over plain TCP: with
+gunicorn's own TLS the ssl module retries a read that timed out, so there only a connection
+that sends nothing at all is closed); a connection so closed costs one INFO line in the log.
+Writes keep gunicorn's behaviour, so a large answer to a slow reader is not cut short.
 """
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import select
 import socket
@@ -78,6 +80,7 @@ class ExclusiveWakeSyncWorker(SyncWorker):
     _woken: tuple = ()  # the listeners the last wait said were ready
 
     def run(self) -> None:
+        self.log.error_log.addFilter(_ClientTimeouts())
         if hasattr(select, "epoll"):
             # Made here, in the worker process: an epoll instance is the process's own.
             self._poller = select.epoll()
@@ -148,6 +151,19 @@ def _request_begins(client) -> bool:
     except OSError:
         pass  # gunicorn's handling reads it again and answers or logs it as before
     return True
+
+
+class _ClientTimeouts(logging.Filter):
+    """gunicorn logs a socket error other than a reset as an error, with its traceback. A read that
+    timed out (CLIENT_TIMEOUT, a request that stopped coming part-way) is the client's doing, as a
+    silent connection is: one INFO line, so a client trickling its headers cannot fill the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], (BlockingIOError, TimeoutError)):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            record.msg, record.args = "Closed a connection whose request stopped coming for %s s", (CLIENT_TIMEOUT,)
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def _peer(addr) -> str:

@@ -26,8 +26,9 @@ so that closing cannot make the client's TCP stack drop an answer it has not rea
 risk exists only if the client still sends something (a body the app did not read, a
 pipelined request). But a sync worker does nothing else meanwhile: each request held it for
 one more client round trip, the time the client's close takes to come back. Measured with 16
-clients whose close came 5 ms after the answer (a 5 ms round trip), 4 workers answered 700
-requests/s instead of 2,500; a client that never closed held a worker 2 s per request. So
+clients whose close came 5 ms after the answer (a 5 ms round trip), 4 workers answered 640
+requests/s instead of 2,350 (bench/close_wait.py); a client that never closed held a worker 2 s
+per request. So
 this worker ends that wait at once when nothing more can come: the whole request body has
 arrived and nothing else has. Otherwise gunicorn's wait stays.
 

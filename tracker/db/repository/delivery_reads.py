@@ -3,7 +3,6 @@ a delivery's history."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from datetime import datetime
 from collections.abc import Iterable
 
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryEvent
+from tracker.db.repository.prebuilt import prebuilt
 from tracker.db.repository.stored_times import as_stored
 
 __all__ = [
@@ -65,7 +65,8 @@ def list_deliveries(connection: Connection | Session, account_id: int, where: De
               **{name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None}}
     if after is not None:
         values["after_at"], values["after_id"] = after
-    return connection.execute(_page_statement(tuple(name for name in _FILTERS if name in values), after is not None),
+    filters, keyset = tuple(name for name in _FILTERS if name in values), after is not None
+    return connection.execute(prebuilt(("native", filters, keyset), lambda: _page_statement(filters, keyset)),
                               values).all()
 
 
@@ -79,10 +80,9 @@ _FILTERS = {
 }
 
 
-@functools.lru_cache(maxsize=128)
 def _page_statement(filters: tuple[str, ...], keyset: bool):
-    """The page query for a combination of filters, built once: a request only binds its values
-    (building and keying a statement per request cost more than running it)."""
+    """The page query for a combination of filters, kept per combination (prebuilt): a request
+    only binds its values (building and keying a statement per request cost more than running it)."""
     statement = _LISTED.where(Delivery.account_id == bindparam("account_id"))
     for name in filters:
         statement = statement.where(_FILTERS[name](bindparam(name)))

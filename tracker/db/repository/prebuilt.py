@@ -5,8 +5,8 @@ it for its compiled cache and adapted the cached result's columns to the new sta
 about a fifth of the request's CPU, more than running the query (bench/compat_cpu.py). A
 statement of the same shape (which filters, which order, from a mark or an offset) is the same
 SQL with other values, so it is built once, its values bound parameters, and every request of
-that shape executes the same object. The native list does the same per filter combination
-(delivery_reads._page_statement).
+that shape executes the same object. The native list keeps one per filter combination
+(delivery_reads).
 
 A shape is a tuple of plain values (names, flags, frozensets): no SQL objects, whose ``==``
 builds an expression.

@@ -28,9 +28,8 @@ pipelined request). But a sync worker does nothing else meanwhile: each request 
 one more client round trip, the time the client's close takes to come back. Measured with 16
 clients whose close came 5 ms after the answer (a 5 ms round trip), 4 workers answered 640
 requests/s instead of 2,350 (bench/close_wait.py); a client that never closed held a worker 2 s
-per request. So
-this worker ends that wait at once when nothing more can come: the whole request body has
-arrived and nothing else has. Otherwise gunicorn's wait stays.
+per request. So this worker ends that wait at once when nothing more can come: the whole
+request body has arrived and nothing else has. Otherwise gunicorn's wait stays.
 
 gunicorn's sync worker also sets no timeout on a client's socket: a connection that sent
 nothing (a crashed client, a half-open connection, a port scan) held its worker until the

@@ -53,6 +53,16 @@ def test_a_time_is_written_in_iso_8601_a_naive_one_as_utc(moment):
         "at": expected, "aware": expected, "big": 2 ** 70}
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_times_to_the_second_are_written_as_elevate_writes_them(moment):
+    expected = moment.isoformat(timespec="seconds") + "Z"
+    aware = moment.replace(tzinfo=UTC)
+    for body in ({"at": moment, "aware": aware}, {"at": moment, "aware": aware, "big": 2 ** 70}):
+        written = json.loads(json_out.dumps(body, times=json_out.TO_THE_SECOND))
+        assert (written["at"], written["aware"]) == (expected, expected)
+
+
 def test_jsonify_writes_times_and_dates_in_iso_8601(app):
     with app.app_context():
         body = jsonify({"at": datetime(2026, 12, 5, 1, 2, 3), "on": date(2026, 12, 5)}).get_json()

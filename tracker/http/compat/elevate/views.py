@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, request
 from tracker.db import keys, repository
-from tracker.http import credentials, moments, page_marks
+from tracker.http import credentials, json_out, moments, page_marks
 from tracker.http.auth import guarded
 from tracker.domain import Status
 from tracker.http.errors import ApiError
@@ -94,7 +94,7 @@ def email_status():
     with services().db.reading() as connection:
         rows = repository.elevate_statuses(connection, g.account_id, where, pager.slice(page_size), WORDS)
     pager.remember(rows, page_size)
-    return jsonify([_item(row, fields) for row in rows])
+    return json_out.response([_item(row, fields) for row in rows], times=json_out.TO_THE_SECOND)
 
 
 def _filter(args) -> ElevateFilter:
@@ -190,8 +190,8 @@ def _item(row, fields: tuple[str, ...]) -> dict:
     item = {
         "id": id_,
         "recipientEmail": recipient,
-        "createdDateTime": _iso(created_at),
-        "updatedDateTime": _iso(updated_at),
+        "createdDateTime": created_at,  # as stored, naive UTC: written to the second with a Z (see email_status)
+        "updatedDateTime": updated_at,
         "status": WORDS[status],
         # The document's form, "failed, 5.3.0, smtp; 550 RCPT TO:<...> User unknown": the DSN's
         # action and status code, then the diagnostic, each when the provider said it.
@@ -204,10 +204,6 @@ def _item(row, fields: tuple[str, ...]) -> dict:
         "contactId": _number(attributes.get("contactId")),
     }
     return item if fields is FIELDS else {name: item[name] for name in fields}
-
-
-def _iso(moment: datetime) -> str:
-    return moments.written(moment, "seconds")
 
 
 def _number(value):

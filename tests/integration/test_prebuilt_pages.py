@@ -220,7 +220,7 @@ def _request(db, account_id: int, api: str, choices: dict) -> tuple:
             dated = [row for row in everything if row.submitted_at is not None]
             if dated:
                 row = dated[choices["which"] % len(dated)]
-                before = (row.submitted_at, row.id)
+                before = (row.submitted_at.replace(tzinfo=UTC), row.id)  # rows hold naive UTC; a cursor is aware
         return where, (before, choices["limit"])
     ordering, mark = order(choices.get("sort")), None
     if choices["marked"]:

@@ -16,6 +16,7 @@ from tracker.db.repository.deliveries import OUTCOME_COLUMN_NAMES
 from tracker.db.repository.like_patterns import ESCAPE, escaped
 from tracker.db.repository.paging import LIMIT
 from tracker.db.repository.prebuilt import KEPT_LENGTH, prebuilt
+from tracker.db.repository.stored_times import as_stored
 from tracker.domain import Status
 
 __all__ = ["InfobipFilter", "claim_infobip_reports", "infobip_logs", "infobip_logs_statement", "infobip_prices"]
@@ -33,10 +34,12 @@ class InfobipFilter:
 
 
 # What a log or a report shows, as a Core row: the delivery's columns under their own keys (read like a
-# Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one).
-_LOGGED = (Delivery.id, Delivery.message_id, Delivery.recipient, Delivery.provider, Delivery.created_at,
-           Delivery.submitted_at, Delivery.delivered_at,
-           *(Delivery.__table__.c[name] for name in OUTCOME_COLUMN_NAMES),
+# Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one). Times
+# as stored, naive UTC: the renderers only write them (as UTC), and making each of a 1,000-row page's
+# seven times aware on the way cost about a quarter of the page's CPU.
+_LOGGED = (*as_stored(*(Delivery.__table__.c[name] for name in (
+               "id", "message_id", "recipient", "provider", "created_at", "submitted_at", "delivered_at",
+               *OUTCOME_COLUMN_NAMES))),
            Message.id.label("message_row"), Message.attributes.label("message_attributes"),
            Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
 

@@ -3,8 +3,10 @@
 UTCDateTime gives every time it reads its zone, a Python call per value through SQLAlchemy's
 type processing: on a 100-row page of six times, 600 calls, about a tenth of the request. A
 list whose rows are only written out reads its times as stored instead, and its renderer
-writes them as UTC (tracker.http.moments.written, tracker.http.api.schemas). Rows that reach
-the domain keep UTCDateTime's aware times.
+writes them as UTC (tracker.http.moments.written, tracker.http.json_out). Rows whose times
+the domain compares keep UTCDateTime's aware times; Infobip's logs and reports reach it only to
+pick the outcome shown (state_of, DeliveryState.shown), which compares no time, and read theirs
+as stored too.
 """
 from __future__ import annotations
 

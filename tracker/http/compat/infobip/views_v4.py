@@ -32,7 +32,7 @@ from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
 
 from tracker.http.compat.infobip import views as v1
-from tracker.http import credentials, json_out
+from tracker.http import credentials, json_out, moments
 from tracker.http.auth import guarded, refuse_writes
 from tracker.http.api.schemas import Cursor
 from tracker.domain import normalize_address
@@ -126,7 +126,8 @@ def email_logs():
         body["cursor"] = {"limit": limit}
         if len(rows) > limit:
             last = page[-1][0]
-            body["cursor"]["nextCursor"] = _encode_cursor(v1.sent_at(last), last.id)
+            # The row's time is as stored, naive UTC; a cursor carries its zone.
+            body["cursor"]["nextCursor"] = _encode_cursor(moments.in_utc(v1.sent_at(last)), last.id)
     return _json(body)
 
 

@@ -23,7 +23,8 @@ the CPU every gunicorn process spent on each request (bench/read_http.py). The p
   http      POST /bench/noop               a 204 route in the same gunicorn: the floor of HTTP, gunicorn, Flask
 
 Pages are 100 rows unless said otherwise. The pages are timed round-robin (each round one
-request of each page), so load from elsewhere on the machine hits them alike; the consuming
+request of each page, in an order shuffled per round: what ran just before a request changes
+its cost), so load from elsewhere on the machine hits them alike; the consuming
 reports pulls are timed last, in order. The baseline, measured in the same run on its own
 psycopg2 connection, is the raw indexed keyset query the native API stands on:
 
@@ -56,6 +57,7 @@ import dataclasses
 import json
 import math
 import os
+import random
 import re
 import tempfile
 import statistics
@@ -314,7 +316,8 @@ def timed_request(server: Server, case: Case, result: Result) -> None:
 
 def measure(server: Server, app, cases: list[Case], options, connection, plans: Callable | None,
             old: Server | None = None) -> tuple[list[Result], dict[tuple[str, str], Result]]:
-    """Warm up, then time the pages round-robin (R rounds), so that load from elsewhere hits all alike.
+    """Warm up, then time the pages round-robin (R rounds, each in its own shuffled order), so that load
+    from elsewhere hits all alike.
 
     A page that consumes what it returns (Infobip reports) is timed on its own, in order, after
     its ``prepare``. ``plans(case)``, if given, is each page's query plans, taken after its timing.
@@ -334,7 +337,9 @@ def measure(server: Server, app, cases: list[Case], options, connection, plans: 
             if old is not None:
                 old.get(case.path, case.params, case.headers, case.method)
     for round_ in range(options.r):
-        for case in live:
+        # A page's cost depends on what ran just before it (a page after the 204 route met colder
+        # caches than one after a page of the same API): a new order each round, the same each run.
+        for case in random.Random(round_).sample(live, len(live)):
             # Which tree goes first alternates by round: whichever follows the other is not favoured.
             pairs = [(server, results), (old, olds)] if old is not None else [(server, results)]
             for at, by_case in (pairs if round_ % 2 == 0 else pairs[::-1]):

@@ -3,7 +3,7 @@
 A fresh database's inbox gets N distinct signed SES notifications (worker stopped): per
 message two recipients, each a Send, then a Delivery (most), a Bounce or a Complaint, in
 shuffled order. Then, per round and interleaved:
-  baseline  the same rows copied by one INSERT..SELECT per batch of the worker's size,
+  baseline  the same rows copied by one INSERT..SELECT per batch of the worker's size (or --batch),
             one COMMIT each (what PostgreSQL does for the least possible apply)
   apply     tracker.pipeline.ingest.drain over the backlog, in-process
 Reported (medians over rounds): events applied/s, SQL statements per batch (a
@@ -11,7 +11,11 @@ before_cursor_execute listener), PostgreSQL backend CPU per event (this process'
 backends: their pids from pg_backend_pid(), /proc/<pid>/stat), each apply figure also as
 a ratio to the baseline's. Run it on two commits to compare them (copy it over).
 
-    .venv/bin/python bench/apply.py [-n 10000] [--rounds 3] [--profile]
+    .venv/bin/python bench/apply.py [-n 10000] [--rounds 3] [--profile] [--batch 500]
+
+--batch sets the events per batch: the worker's own batches are as long as its backlog, up to
+500, so under light traffic they are short, and each batch's ~28 statements cost PostgreSQL a
+fixed amount whatever their length.
 
 Measured 2026-12-04 on the shared 2-core development machine (-n 10000 --rounds 2, run
 twice on each commit, alternately; other jobs kept its load at 10-15), against the
@@ -152,12 +156,12 @@ def baseline(db, n: int, batch: int) -> tuple[float, float, int]:
     return elapsed, meter.cpu() - cpu, meter.statements
 
 
-def apply(db) -> tuple[float, float, int, int]:
-    """Drain the inbox: (seconds, backend CPU seconds, statements, batches)."""
+def apply(db, batch: int) -> tuple[float, float, int, int]:
+    """Drain the inbox in batches of ``batch``: (seconds, backend CPU seconds, statements, batches)."""
     from tracker.pipeline import ingest
 
     meter = Meter(db.engine)
-    settings = ingest.Settings()
+    settings = ingest.Settings(batch_size=batch)
     with db.engine.connect() as connection:  # a first connection, so its pid is known before timing
         connection.exec_driver_sql("SELECT 1")
     meter.statements = 0
@@ -183,6 +187,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="events in the inbox")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="also print one batch's statements")
+    parser.add_argument("--batch", type=int, help="events per batch (default: the worker's, Settings.batch_size)")
     options = parser.parse_args()
     global PROFILE
     PROFILE = options.profile
@@ -190,7 +195,7 @@ def main() -> None:
     import tracker.pipeline.ingest  # noqa: F401 - imported before any timing
     from tracker.pipeline.ingest import Settings
 
-    batch = Settings().batch_size
+    batch = options.batch or Settings().batch_size
     figures: dict[str, list[tuple]] = {"baseline": [], "apply": []}
     for round_number in range(options.rounds):
         order = ["baseline", "apply"] if round_number % 2 == 0 else ["apply", "baseline"]
@@ -201,7 +206,7 @@ def main() -> None:
                     elapsed, cpu, statements = baseline(db, len(texts), batch)
                     batches = -(-len(texts) // batch)
                 else:
-                    elapsed, cpu, statements, batches = apply(db)
+                    elapsed, cpu, statements, batches = apply(db, batch)
                 figures[name].append((len(texts) / elapsed, cpu / len(texts) * 1e3, statements / batches))
                 print(f"round {round_number + 1} {name:<8} {figures[name][-1][0]:8,.0f} events/s "
                       f"{figures[name][-1][1]:.3f} ms CPU/event {figures[name][-1][2]:.1f} statements/batch",

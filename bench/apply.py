@@ -9,7 +9,8 @@ shuffled order. Then, per round and interleaved:
 Reported (medians over rounds): events applied/s, SQL statements per batch (a
 before_cursor_execute listener), PostgreSQL backend CPU per event (this process's own
 backends: their pids from pg_backend_pid(), /proc/<pid>/stat), each apply figure also as
-a ratio to the baseline's. Run it on two commits to compare them (copy it over).
+a ratio to the baseline's, and the apply's own CPU per event (this process: the worker's
+Python). Run it on two commits to compare them (copy it over).
 
     .venv/bin/python bench/apply.py [-n 10000] [--rounds 3] [--profile] [--batch 500]
 
@@ -156,8 +157,9 @@ def baseline(db, n: int, batch: int) -> tuple[float, float, int]:
     return elapsed, meter.cpu() - cpu, meter.statements
 
 
-def apply(db, batch: int) -> tuple[float, float, int, int]:
-    """Drain the inbox in batches of ``batch``: (seconds, backend CPU seconds, statements, batches)."""
+def apply(db, batch: int) -> tuple[float, float, int, int, float]:
+    """Drain the inbox in batches of ``batch``: (seconds, backend CPU seconds, statements, batches,
+    this process's CPU seconds: the worker's own work)."""
     from tracker.pipeline import ingest
 
     meter = Meter(db.engine)
@@ -166,7 +168,7 @@ def apply(db, batch: int) -> tuple[float, float, int, int]:
         connection.exec_driver_sql("SELECT 1")
     meter.statements = 0
     meter.kinds.clear()
-    cpu, started = meter.cpu(), time.perf_counter()
+    cpu, started, own = meter.cpu(), time.perf_counter(), time.process_time()
     batches = 0
     while True:
         result = ingest.process_pending(db, confirmer=None, settings=settings)
@@ -179,7 +181,7 @@ def apply(db, batch: int) -> tuple[float, float, int, int]:
         print(f"    statements per batch, by kind ({batches} batches):")
         for text, count in meter.kinds.most_common():
             print(f"    {count / batches:8.1f}  {text}")
-    return elapsed, meter.cpu() - cpu, meter.statements, batches
+    return elapsed, meter.cpu() - cpu, meter.statements, batches, time.process_time() - own
 
 
 def main() -> None:
@@ -204,21 +206,23 @@ def main() -> None:
                 db = seeded(url, texts)
                 if name == "baseline":
                     elapsed, cpu, statements = baseline(db, len(texts), batch)
-                    batches = -(-len(texts) // batch)
+                    batches, own = -(-len(texts) // batch), 0.0
                 else:
-                    elapsed, cpu, statements, batches = apply(db, batch)
-                figures[name].append((len(texts) / elapsed, cpu / len(texts) * 1e3, statements / batches))
+                    elapsed, cpu, statements, batches, own = apply(db, batch)
+                figures[name].append((len(texts) / elapsed, cpu / len(texts) * 1e3, statements / batches,
+                                      own / len(texts) * 1e3))
                 print(f"round {round_number + 1} {name:<8} {figures[name][-1][0]:8,.0f} events/s "
-                      f"{figures[name][-1][1]:.3f} ms CPU/event {figures[name][-1][2]:.1f} statements/batch",
+                      f"{figures[name][-1][1]:.3f} ms CPU/event {figures[name][-1][2]:.1f} statements/batch"
+                      + (f", worker {figures[name][-1][3]:.3f} ms CPU/event" if name == "apply" else ""),
                       flush=True)
                 db.dispose()
-    median = {name: [statistics.median(f[i] for f in rows) for i in range(3)] for name, rows in figures.items()}
-    (rate, cpu, per_batch), (base_rate, base_cpu, base_per_batch) = median["apply"], median["baseline"]
+    median = {name: [statistics.median(f[i] for f in rows) for i in range(4)] for name, rows in figures.items()}
+    (rate, cpu, per_batch, own), (base_rate, base_cpu, base_per_batch, _) = median["apply"], median["baseline"]
     print(f"\n{len(texts):,} events, batches of {batch}, {options.rounds} rounds, medians:")
     print(f"  baseline INSERT..SELECT  {base_rate:9,.0f} rows/s    {base_cpu:.3f} ms PG CPU/row   "
           f"{base_per_batch:.1f} statements/batch")
     print(f"  apply (drain)            {rate:9,.0f} events/s  {cpu:.3f} ms PG CPU/event "
-          f"{per_batch:.1f} statements/batch")
+          f"{per_batch:.1f} statements/batch; the worker's own CPU {own:.3f} ms/event")
     print(f"  apply / baseline: {rate / base_rate:.3f}x the rate, {cpu / base_cpu:.1f}x the PG CPU per event")
 
 

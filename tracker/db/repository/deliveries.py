@@ -24,6 +24,7 @@ from tracker.domain import (
 )
 from tracker.db.models import Delivery, DeliveryEvent
 from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
     "DeliveryChange",
@@ -236,8 +237,6 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
         locked = {(c.account_id, c.message_id, c.recipient): c.before for c in changes if c.before is not None}
     else:
         locked = lock_states(session, [(c.account_id, c.message_id, c.recipient) for c in changes])
-    table = Delivery.__table__
-    statement = insert_for(session, table)
     rows = [
         {
             "account_id": c.account_id, "provider": c.provider, "message_id": c.message_id,
@@ -254,6 +253,30 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
         }
         for c in changes
     ]
+    # Built once per dialect and kind of change (prebuilt): building this statement and keying it
+    # for SQLAlchemy's cache cost the worker more than a short batch's own rows did.
+    statement = prebuilt(("merge deliveries", session.get_bind().dialect.name, counted),
+                         lambda: _merge_statement(session, counted))
+    merged = session.execute(statement, rows).all()
+    if counted:
+        # A row the caller found missing, yet not made by this statement (created_at is this
+        # batch's): another transaction inserted it first and this upsert waited for it.
+        raced = [r for r in merged if (r.account_id, r.message_id, r.recipient) not in locked and r.created_at != now]
+        if raced:
+            raise DeliveryRaced(f"{len(raced)} delivery(ies) created concurrently, e.g. {raced[0].message_id}")
+    changed = {(c.account_id, c.message_id, c.recipient): c.changes for c in changes}
+    return [
+        MergedDelivery(r.id, r.account_id, r.message_id, r.recipient, r.status,
+                       _status_of(locked.get((r.account_id, r.message_id, r.recipient))), r.status_sequence,
+                       changed[(r.account_id, r.message_id, r.recipient)], row=r)
+        for r in merged
+    ]
+
+
+def _merge_statement(session: Session, counted: bool):
+    """merge_deliveries's upsert: the values are the rows it is executed with."""
+    table = Delivery.__table__
+    statement = insert_for(session, table)
     new, old = statement.excluded, table.c
     wins = new.precedence > old.precedence
     # The failure too is the greater one (no new failure: NULL, which never wins).
@@ -293,7 +316,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     # (a registration) one more if the status changes.
     sequence = new.status_sequence if counted else case((wins & (new.status != old.status), old.status_sequence + 1),
                                                         else_=old.status_sequence)
-    merged = session.execute(statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["account_id", "message_id", "recipient"],
         set_={**keep_winner, **engagement, **send_time, "events_count": old.events_count + new.events_count,
               # A delivery registered before any event learns its provider from the first one.
@@ -302,20 +325,7 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
               "updated_at": new.updated_at},
     # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES (without
     # it psycopg2 would send one statement per row); it also says what each became.
-    ).returning(*_LOCKED_COLUMNS), rows).all()
-    if counted:
-        # A row the caller found missing, yet not made by this statement (created_at is this
-        # batch's): another transaction inserted it first and this upsert waited for it.
-        raced = [r for r in merged if (r.account_id, r.message_id, r.recipient) not in locked and r.created_at != now]
-        if raced:
-            raise DeliveryRaced(f"{len(raced)} delivery(ies) created concurrently, e.g. {raced[0].message_id}")
-    changed = {(c.account_id, c.message_id, c.recipient): c.changes for c in changes}
-    return [
-        MergedDelivery(r.id, r.account_id, r.message_id, r.recipient, r.status,
-                       _status_of(locked.get((r.account_id, r.message_id, r.recipient))), r.status_sequence,
-                       changed[(r.account_id, r.message_id, r.recipient)], row=r)
-        for r in merged
-    ]
+    ).returning(*_LOCKED_COLUMNS)
 
 
 def _status_of(locked: LockedDelivery | None) -> str | None:

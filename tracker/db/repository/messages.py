@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
     "delete_message_deliveries",
@@ -65,16 +66,22 @@ def record_messages(session: Session, messages: Sequence[tuple[int, object]], no
     """
     if not messages:
         return
-    table = Message.__table__
-    statement = insert_for(session, table)
-    new, old = statement.excluded, table.c
-    attributes, changed = _fill_attributes(session, new.attributes, old.attributes)
     rows = [{"account_id": account_id, "message_id": facts.message_id, "from_address": facts.from_address,
              "subject": facts.subject, "attributes": facts.attributes, "created_at": now, "updated_at": now}
             for account_id, facts in messages]
     # One statement for the batch (a message row per SES event used to cost a locked read and
-    # a write: two thirds of the worker's time). A message that learns nothing is not rewritten.
-    session.execute(statement.on_conflict_do_update(
+    # a write: two thirds of the worker's time), built once per dialect (prebuilt).
+    dialect = session.get_bind().dialect.name
+    session.execute(prebuilt(("record messages", dialect), lambda: _record_statement(session)), rows)
+
+
+def _record_statement(session: Session):
+    """The messages' upsert: a message that learns nothing is not rewritten."""
+    table = Message.__table__
+    statement = insert_for(session, table)
+    new, old = statement.excluded, table.c
+    attributes, changed = _fill_attributes(session, new.attributes, old.attributes)
+    return statement.on_conflict_do_update(
         index_elements=["account_id", "message_id"],
         set_={"from_address": func.coalesce(old.from_address, new.from_address),
               "subject": func.coalesce(old.subject, new.subject),
@@ -82,7 +89,7 @@ def record_messages(session: Session, messages: Sequence[tuple[int, object]], no
         where=changed
               | (old.from_address.is_(None) & new.from_address.is_not(None))
               | (old.subject.is_(None) & new.subject.is_not(None)),
-    ).returning(table.c.id), rows)  # RETURNING: one multi-row VALUES, not a statement per row
+    ).returning(table.c.id)  # RETURNING: one multi-row VALUES, not a statement per row
 
 
 def _fill_attributes(session: Session, new, old) -> tuple:

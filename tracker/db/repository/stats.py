@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryStat, Message
 from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.prebuilt import prebuilt
 from tracker.domain.reputation import outcome_of, sending_domain
 
 __all__ = [
@@ -157,14 +158,19 @@ def _add(session: Session, delta: Mapping[StatKey, int]) -> int:
              "count": n} for k, n in sorted(delta.items()) if n]
     if not rows:
         return 0
+    # Sorted, so that concurrent workers lock rows in one order; one multi-row statement, built
+    # once per dialect (prebuilt).
+    session.execute(prebuilt(("add stats", session.get_bind().dialect.name), lambda: _add_statement(session)), rows)
+    return len(rows)
+
+
+def _add_statement(session: Session):
     table = DeliveryStat.__table__
     statement = insert_for(session, table)
-    # Sorted, so that concurrent workers lock rows in one order; one multi-row statement.
-    session.execute(statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["account_id", "hour", "domain", "provider", "status", "outcome"],
         set_={"count": table.c.count + statement.excluded.count},
-    ).returning(table.c.count), rows)
-    return len(rows)
+    ).returning(table.c.count)
 
 
 def rebuild_stats(session: Session, account_id: int | None = None) -> int:

@@ -36,7 +36,7 @@ class InfobipFilter:
 # What a log or a report shows, as a Core row: the delivery's columns under their own keys (read like a
 # Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one). Times
 # as stored, naive UTC: the renderers only write them (as UTC), and making each of a 1,000-row page's
-# seven times aware on the way cost about a quarter of the page's CPU.
+# five times aware on the way cost about a quarter of the page's CPU.
 _LOGGED = (*as_stored(*(Delivery.__table__.c[name] for name in (
                "id", "message_id", "recipient", "provider", "created_at", "submitted_at", "delivered_at",
                *OUTCOME_COLUMN_NAMES))),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, UTC
+from datetime import date, datetime, time, UTC
 
 import pytest
 from flask import Flask, jsonify
@@ -69,10 +69,17 @@ def test_jsonify_writes_times_and_dates_in_iso_8601(app):
     assert body == {"at": "2026-12-05T01:02:03+00:00", "on": "2026-12-05"}
 
 
-def test_debug_bodies_stay_indented(app):
+def test_debug_bodies_stay_indented_and_write_times_as_every_body_does(app):
     app.debug = True
     with app.app_context():
         assert jsonify({"a": 1}).get_data() == b'{\n  "a": 1\n}\n'
+        written = jsonify({"at": datetime(2026, 12, 5, 1, 2, 3, 4)}).get_json()
+    assert written == {"at": "2026-12-05T01:02:03.000004+00:00"}
+
+
+def test_a_time_of_day_is_written_by_either_writer():
+    for body in ({"at": time(1, 2, 3)}, {"at": time(1, 2, 3), "big": 2 ** 70}):
+        assert json.loads(json_out.dumps(body))["at"] == "01:02:03"
 
 
 def test_a_lone_surrogate_is_written_as_its_escape_not_an_error():

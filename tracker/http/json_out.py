@@ -16,7 +16,7 @@ a row) had cost a 100-row native page more than all the rest of its encoding.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import orjson
@@ -52,7 +52,7 @@ def _times_then(default, times: int):
                 value = value.replace(microsecond=0)  # isoformat then writes no fraction, as orjson
             text = value.isoformat() + ("+00:00" if value.tzinfo is None else "")
             return text[:-6] + "Z" if times & orjson.OPT_UTC_Z and text.endswith("+00:00") else text
-        if isinstance(value, date):
+        if isinstance(value, (date, time)):
             return value.isoformat()
         if default is None:
             raise TypeError(f"{type(value).__name__} is not JSON serializable")
@@ -62,7 +62,10 @@ def _times_then(default, times: int):
 
 class JsonProvider(DefaultJSONProvider):
     """Flask's JSON provider, writing jsonify's compact bodies with ``dumps``; indented (debug) or sorted
-    bodies, and everything else it serialises (templates' tojson), as Flask does."""
+    bodies, and everything else it serialises (templates' tojson), as Flask does, but for times, which
+    every body writes as ``dumps`` does (a debug server's list pages show the same times)."""
+
+    default = staticmethod(_times_then(DefaultJSONProvider.default, 0))
 
     def response(self, *args: Any, **kwargs: Any):
         if (self.compact is None and self._app.debug) or self.compact is False or self.sort_keys:

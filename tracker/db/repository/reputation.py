@@ -48,14 +48,20 @@ def lock_reputation_states(session: Session, account_id: int, scopes: Sequence[s
                            initial: dict[str, str]) -> dict[str, ReputationState]:
     """The account's states for ``scopes`` (made with ``initial`` states where missing), row-locked
     until commit: two workers evaluating one account take turns, so each crossing is told once."""
+    found = _locked_states(session, account_id)
+    missing = sorted(set(scopes) - set(found))
+    if not missing:  # every batch after an account's first: no INSERT
+        return found
     table = ReputationState.__table__
     now = utcnow()
     rows = [{"account_id": account_id, "scope": scope, "bounce_state": initial["bounce"],
              "complaint_state": initial["complaint"], "bounce_rate": 0.0, "complaint_rate": 0.0, "sent": 0,
-             "changed_at": now, "evaluated_at": now} for scope in sorted(set(scopes))]
-    if rows:
-        session.execute(insert_for(session, table).on_conflict_do_nothing(index_elements=["account_id", "scope"]),
-                        rows)
+             "changed_at": now, "evaluated_at": now} for scope in missing]
+    session.execute(insert_for(session, table).on_conflict_do_nothing(index_elements=["account_id", "scope"]), rows)
+    return _locked_states(session, account_id)  # with those just made (or made meanwhile by another worker)
+
+
+def _locked_states(session: Session, account_id: int) -> dict[str, ReputationState]:
     found = session.scalars(select(ReputationState).where(ReputationState.account_id == account_id)
                             .order_by(ReputationState.scope).with_for_update())
     return {row.scope: row for row in found}

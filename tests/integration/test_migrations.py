@@ -6,7 +6,7 @@ from tracker.db import migrate
 from tracker.db.models import Base
 from datetime import UTC
 
-EXPECTED_HEAD = "0014_inbox_pending_index"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0015_inbox_body_lz4"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():
@@ -158,3 +158,32 @@ def test_0011_counts_the_existing_deliveries_on_sqlite(tmp_path):
     _fill_0008(db.engine, _history_before_0009())
     migrate.upgrade(db.engine)
     _check_0011(db)
+
+
+# --- 0015: raw events' bodies compressed with lz4 ---------------------------------------------
+
+def test_0015_a_received_notification_with_headers_is_kept_whole_compressed_with_lz4(app, tenant, pki, pg_db):
+    """The AWS documentation's bounce with headers, in its SNS envelope, passes the size at which
+    PostgreSQL compresses a row; it is stored with lz4 (on a server that offers it) and reads back
+    byte for byte."""
+    import json
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from tests.support.sns_signing import notification
+
+    sample = Path(__file__).parents[1] / "fixtures/ses/aws-docs/notification-bounce-with-dsn.json"
+    body = json.dumps(pki.sign(notification(json.loads(sample.read_text()))))
+    assert len(body) > 2100  # past TOAST_TUPLE_THRESHOLD (about 2 KB): PostgreSQL compresses it
+    response = app.test_client().post(f"/hooks/sns/{tenant.token}", data=body,
+                                      headers={"Content-Type": "text/plain; charset=UTF-8"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with pg_db.engine.connect() as connection:
+        offered = connection.execute(text(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
+        stored, method = connection.execute(text(
+            "SELECT body, pg_column_compression(body) FROM inbox_events WHERE account_id = :a"),
+            {"a": tenant.account_id}).one()
+    assert stored == body
+    assert method == ("lz4" if "lz4" in offered else "pglz")

@@ -19,7 +19,7 @@ counting only the benchmark's own backends (pg_stat_activity pids of that databa
 /proc/<pid>/stat).
 
     .venv/bin/python bench/ingest.py [-n 2000] [--rounds 7] [--clients 8] [--web-workers 4] [--threads N]
-        [--worker-class sync]
+        [--worker-class sync] [--headers]
 
 Needs PostgreSQL and Redis as the test suite does (TRACKER_TEST_ADMIN_URL, TRACKER_TEST_REDIS_URL),
 and the bench extra (pip install -e '.[bench]') for the peer.
@@ -58,9 +58,11 @@ PEER_TABLE = """CREATE TABLE peer_bounces (
 PHASES = ("noop", "receiver+worker", "end_to_end", "peer", "old_receiver")
 
 
-def bounce(message_id: str, recipient: str) -> dict:
-    """A permanent-bounce notification (the shape of tests/fixtures/ses/notification/bounce-permanent.json)."""
-    return {
+def bounce(message_id: str, recipient: str, headers: bool = False) -> dict:
+    """A permanent-bounce notification (the shape of tests/fixtures/ses/notification/bounce-permanent.json);
+    ``headers``: with the original headers, as SES sends them when the identity includes them (the
+    shape of tests/fixtures/ses/aws-docs/notification-bounce-with-dsn.json)."""
+    notification_ = {
         "notificationType": "Bounce",
         "bounce": {
             "bounceType": "Permanent", "bounceSubType": "General",
@@ -71,19 +73,37 @@ def bounce(message_id: str, recipient: str) -> dict:
         "mail": {"timestamp": "2026-11-22T12:00:00.000Z", "source": "sender@example.com",
                  "messageId": message_id, "destination": [recipient]},
     }
+    if headers:
+        notification_["mail"].update(_headers(message_id, recipient))
+    return notification_
+
+
+def _headers(message_id: str, recipient: str) -> dict:
+    return {
+        "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com", "sourceIp": "192.0.2.10",
+        "sendingAccountId": "123456789012", "headersTruncated": False,
+        "headers": [{"name": name, "value": value} for name, value in (
+            ("From", '"Sender" <sender@example.com>'), ("To", recipient), ("Subject", "Your order has shipped"),
+            ("MIME-Version", "1.0"), ("Content-Type", 'multipart/alternative; boundary="b1_7f3a"'),
+            ("Message-ID", f"<{message_id}@example.com>"), ("Date", "Sun, 22 Nov 2026 12:00:00 +0000"))],
+        "commonHeaders": {"from": ['"Sender" <sender@example.com>'], "to": [recipient],
+                          "date": "Sun, 22 Nov 2026 12:00:00 +0000", "messageId": f"<{message_id}@example.com>",
+                          "subject": "Your order has shipped"},
+    }
 
 
 _PKI: SnsTestPki | None = None  # inherited by the forked signing processes
+_HEADERS = False
 
 
 def _sign(n: int) -> bytes:
     assert _PKI is not None
-    return json.dumps(_PKI.sign(notification(bounce(f"bench-{n}", f"r{n}@example.com")), "1")).encode()
+    return json.dumps(_PKI.sign(notification(bounce(f"bench-{n}", f"r{n}@example.com", _HEADERS)), "1")).encode()
 
 
-def sign_all(pki: SnsTestPki, start: int, count: int) -> list[bytes]:
-    global _PKI
-    _PKI = pki
+def sign_all(pki: SnsTestPki, start: int, count: int, headers: bool = False) -> list[bytes]:
+    global _PKI, _HEADERS
+    _PKI, _HEADERS = pki, headers
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool:
         return pool.map(_sign, range(start, start + count), chunksize=200)
 
@@ -164,6 +184,8 @@ def main() -> None:
     parser.add_argument("--old-tree", type=Path, metavar="DIR",
                         help="also serve the receiver from another checkout (e.g. git worktree add DIR main) "
                              "on the same database, measured in the same rounds: old vs new")
+    parser.add_argument("--headers", action="store_true",
+                        help="bounces with their original headers (about 2.3 KB each instead of 1.4 KB)")
     parser.add_argument("--json", type=Path, help="also write every round's figures here")
     options = parser.parse_args()
 
@@ -192,7 +214,8 @@ def run(options, url: str, peer_url: str, token: str, tmp: Path) -> list[dict]:
     per_round = (3 if options.old_tree else 2) * options.n
     warm = options.warm
     print(f"signing {warm + per_round * options.rounds} notifications ...", flush=True)
-    bodies = sign_all(pki, 0, warm + per_round * options.rounds)
+    bodies = sign_all(pki, 0, warm + per_round * options.rounds, options.headers)
+    print(f"bodies of {statistics.median(map(len, bodies)):.0f} bytes", flush=True)
 
     pg_options = (f"-c commit_delay={options.commit_delay} -c commit_siblings=1" if options.commit_delay else "")
     env = {"TRACKER_DATABASE_URL": url + (f"?options={quote(pg_options)}" if pg_options else ""),

@@ -11,6 +11,13 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.db import raw
+
+# A bounded connect: a database host that stops answering fails a request (503, the sender
+# retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
+_POSTGRESQL_CONNECT_ARGS = {"connect_timeout": 5}
+_RECYCLE = 3600  # seconds a connection lives, pooled or a thread's own
+
 
 class Database:
     """An engine and a session factory, created lazily once per process.
@@ -28,6 +35,7 @@ class Database:
         # Called after a transaction that revoked an API key commits (tracker.http.credentials
         # tells every process's key cache); see repository.revoke_key.
         self.key_revocation_hooks: list[Callable[[], None]] = []
+        self._own = raw.OwnConnections(_POSTGRESQL_CONNECT_ARGS, _RECYCLE)
 
     @property
     def engine(self) -> Engine:
@@ -88,7 +96,12 @@ class Database:
         with self.engine.begin() as connection:
             yield connection
 
+    def statement(self):
+        """This thread's own connection in autocommit, for ONE write on PostgreSQL (tracker.db.raw)."""
+        return self._own.statement(self.engine)
+
     def dispose(self) -> None:
+        self._own.close()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -132,10 +145,8 @@ def _make_engine(url: str) -> Engine:
     # No pre-ping: it would cost a round trip per request on the ingest path. A connection
     # that died with a database restart fails one request (503, the sender retries) and
     # SQLAlchemy then invalidates the pool, so the next request reconnects.
-    # A bounded connect: a database host that stops answering fails a request (503, the
-    # sender retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
-    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600, connect_args=connect_args)
+    connect_args = _POSTGRESQL_CONNECT_ARGS if url.startswith("postgresql") else {}
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=_RECYCLE, connect_args=connect_args)
 
 
 WEBHOOK_QUEUE = "webhooks"

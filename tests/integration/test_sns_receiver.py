@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import (
@@ -358,25 +358,6 @@ def test_the_guide_bounce_without_dsn_bounces_exactly_the_two_addresses_it_names
         ("jane@example.com", "BOUNCED", "PERMANENT"),
         ("richard@example.com", "BOUNCED", "PERMANENT"),
     ]
-
-
-def test_a_connection_the_receiver_used_goes_back_to_the_pool_transactional(app, tenant, pki):
-    # The receiver's INSERT runs in autocommit (one round trip); the pool's other users must still
-    # get connections whose work a rollback undoes.
-    client = app.test_client()
-    for _ in range(3):
-        response = post(client, tenant.hook, pki.sign(notification(BOUNCE)))
-        assert response.status_code == 200, response.json
-    engine = app.extensions["tracker"].db.engine
-    pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
-    assert pooled
-    for number, connection in enumerate(pooled):
-        connection.execute(text("INSERT INTO accounts (name, created_at) VALUES (:name, now())"),
-                           {"name": f"undone-{number}"})
-        connection.rollback()
-        connection.close()
-    with engine.connect() as connection:
-        assert connection.scalar(text("SELECT count(*) FROM accounts WHERE name LIKE 'undone-%'")) == 0
 
 
 def test_a_connection_that_died_answers_503_then_the_retry_is_stored(app, tenant, pki, pg_url):

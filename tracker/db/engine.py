@@ -11,12 +11,12 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.db import raw
+from tracker.db import kept_connections
 
 # A bounded connect: a database host that stops answering fails a request (503, the sender
 # retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
 _POSTGRESQL_CONNECT_ARGS = {"connect_timeout": 5}
-_RECYCLE = 3600  # seconds a connection lives, pooled or a thread's own
+_RECYCLE = 3600  # seconds a connection lives, pooled or kept
 
 
 class Database:
@@ -35,7 +35,7 @@ class Database:
         # Called after a transaction that revoked an API key commits (tracker.http.credentials
         # tells every process's key cache); see repository.revoke_key.
         self.key_revocation_hooks: list[Callable[[], None]] = []
-        self._own = raw.OwnConnections(_POSTGRESQL_CONNECT_ARGS, _RECYCLE)
+        self._kept = kept_connections.KeptConnections(_POSTGRESQL_CONNECT_ARGS, _RECYCLE)
 
     @property
     def engine(self) -> Engine:
@@ -97,11 +97,11 @@ class Database:
             yield connection
 
     def statement(self):
-        """This thread's own connection in autocommit, for ONE write on PostgreSQL (tracker.db.raw)."""
-        return self._own.statement(self.engine)
+        """A kept connection in autocommit, for ONE write on PostgreSQL (tracker.db.kept_connections)."""
+        return self._kept.statement(self.engine)
 
     def dispose(self) -> None:
-        self._own.close()
+        self._kept.close()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -142,9 +142,10 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    # No pre-ping: it would cost a round trip per request on the ingest path. A connection
-    # that died with a database restart fails one request (503, the sender retries) and
-    # SQLAlchemy then invalidates the pool, so the next request reconnects.
+    # No pre-ping: it would cost a round trip per request. A connection that died with a
+    # database restart fails one request (503, the sender retries) and SQLAlchemy then
+    # invalidates the pool, so the next request reconnects. (The receivers' single INSERT
+    # runs on a kept connection, tracker.db.kept_connections, which fails and reconnects alike.)
     connect_args = _POSTGRESQL_CONNECT_ARGS if url.startswith("postgresql") else {}
     return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=_RECYCLE, connect_args=connect_args)
 

@@ -120,8 +120,8 @@ def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str,
 
 
 def _transaction(services: Services, statements: int):
-    """A DBAPI connection on PostgreSQL (the lean path; one statement: the thread's own, in autocommit,
-    one round trip instead of BEGIN, INSERT, COMMIT), a Core transaction elsewhere."""
+    """A DBAPI connection on PostgreSQL (the lean path; one statement: a kept one, in autocommit, one
+    round trip instead of BEGIN, INSERT, COMMIT), a Core transaction elsewhere."""
     engine = services.db.engine
     if engine.dialect.name != "postgresql":
         return engine.begin()

@@ -85,8 +85,9 @@ def store_inbox_event(connection, *, source_id: int | None, account_id: int, pro
                       source_token: str | None = None, source_secret: str | None = None) -> int | None:
     """Insert a raw event; the new row's id, or None when this source already has that key.
 
-    ``connection``: a Core Connection, or a pooled DBAPI connection (tracker.db.raw) on
-    PostgreSQL, where it runs a statement prepared once per connection on a plain cursor
+    ``connection``: a Core Connection, or a DBAPI connection (tracker.db.raw's pooled one or a kept
+    one, tracker.db.kept_connections) on PostgreSQL, where it runs a statement prepared once per
+    connection on a plain cursor
     (this runs once per received request: SQLAlchemy's execution path around it cost more
     CPU than the statement). With ``source_token``, None also when the source no longer
     has that token and ``source_secret`` (the caller tells that apart from a duplicate).
@@ -122,7 +123,7 @@ def source_still_is(connection: Connection, source_id: int | None, token: str, s
 
 
 def _postgresql_dbapi(connection):
-    """The pooled DBAPI connection behind ``connection`` on PostgreSQL; None for a Core connection elsewhere."""
+    """The DBAPI connection behind ``connection`` on PostgreSQL; None for a Core connection elsewhere."""
     if isinstance(connection, Connection):
         return connection.connection if connection.dialect.name == "postgresql" else None
     return connection

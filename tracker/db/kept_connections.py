@@ -95,7 +95,8 @@ class KeptConnections:
                 kept = self._idle.pop()
             except IndexError:
                 break
-            if kept.expires > now and not kept.driver.closed:
+            # The generation again: a statement ending just as close() ran may have put one back.
+            if kept.expires > now and kept.generation == self._generation and not kept.driver.closed:
                 return kept
             _close_quietly(kept.driver)
         cargs, cparams = engine.dialect.create_connect_args(engine.url)

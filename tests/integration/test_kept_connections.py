@@ -3,9 +3,9 @@
 A one-statement write takes an idle kept connection and puts it back, outside the pool.
 What the pool guaranteed must still hold: requests one after another share one connection,
 requests at once each have their own, a server with a thread per request does not leave a
-connection per request behind, one that died fails one statement and is replaced, none
-outlives its recycle age, dispose() leaves none open, and a forked process never closes
-its parent's.
+connection per request behind, one that died fails one statement and is replaced (after a
+restart, one statement, not one per idle connection), none outlives its recycle age,
+dispose() leaves none open, and a forked process never closes its parent's.
 """
 import os
 import threading
@@ -105,6 +105,26 @@ def test_one_that_died_fails_one_statement_as_sqlalchemys_error_and_the_next_rec
     assert backend_pid(db) != first
 
 
+def test_after_a_database_restart_one_statement_fails_not_one_per_idle_connection(db, pg_url):
+    release = threading.Event()
+    held = [in_another_thread(db, release) for _ in range(3)]
+    release.set()
+    for thread, _pids in held:
+        thread.join()
+    pids = [pids[0] for _thread, pids in held]
+    assert open_sessions(pg_url, pids) == 3  # three idle ones
+    other = sa.create_engine(pg_url)
+    with other.begin() as connection:  # as a restart does
+        connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(:p)"),
+                           {"p": pids})
+    other.dispose()
+
+    with pytest.raises(DBAPIError):
+        backend_pid(db)
+
+    assert backend_pid(db) not in pids  # the next one connects anew
+
+
 def test_a_database_it_cannot_reach_is_sqlalchemys_error(pg_url):
     unreachable = Database(sa.make_url(pg_url).set(host="127.0.0.1", port=1).render_as_string(hide_password=False))
 
@@ -149,6 +169,18 @@ def test_dispose_closes_the_idle_ones_at_once_and_one_in_use_when_its_statement_
 
     assert open_sessions(pg_url, [idle, *in_use]) == 0
     assert backend_pid(db) not in (idle, *in_use)  # and the next statement connects anew
+
+
+def test_a_fork_inside_a_statement_leaves_the_parents_connection_open(db):
+    pid = backend_pid(db)
+    with db.statement():  # the same connection, taken again
+        child = os.fork()
+    if child == 0:  # pragma: no cover - the child left the block as the parent did, then ends
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert backend_pid(db) == pid  # the child's end of the statement did not end the parent's session
 
 
 def test_a_forked_process_makes_its_own_and_leaves_the_parents_open(db):

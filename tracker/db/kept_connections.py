@@ -12,15 +12,17 @@ synchronous_commit on) before the server answers it, so one round trip has the d
 that BEGIN, INSERT and COMMIT have in three.
 
 What the pool guaranteed holds here too: a connection is used only by the process that made
-it (what a fork inherited is dropped from the list, never closed: closing would end the
-parent's session on the socket both hold), lives at most ``recycle`` seconds, and one that
-died is dropped, so the next statement connects anew; ``close()`` closes every one, an idle
-one at once and one in use when its statement ends.
+it (what a fork inherited is dropped from the list, never closed there: closing would end the
+parent's session on the socket both hold), lives at most ``recycle`` seconds, and one found
+dead takes the idle ones with it, as the pool invalidates itself, so after a database restart
+one statement fails (503: the sender retries) and the next connects anew; ``close()`` closes
+every one, an idle one at once and one in use when its statement ends.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -36,13 +38,20 @@ KEEP = 10  # idle connections kept at most (the engine's pool keeps 5, and 5 mor
 class KeptConnection:
     """A DBAPI connection in autocommit: ``cursor()`` and ``info`` as a pooled one has."""
 
-    __slots__ = ("driver", "info", "expires", "generation")
+    __slots__ = ("driver", "info", "expires", "generation", "pid")
 
     def __init__(self, driver, expires: float, generation: int) -> None:
         self.driver, self.info, self.expires, self.generation = driver, {}, expires, generation
+        self.pid = os.getpid()
 
     def cursor(self):
         return self.driver.cursor()
+
+    def close(self) -> None:
+        """Close it, in the process that made it only (a forked child never ends its parent's session)."""
+        if self.pid == os.getpid():
+            with contextlib.suppress(Exception):  # a connection that cannot close cleanly is gone anyway
+                self.driver.close()
 
 
 class KeptConnections:
@@ -51,8 +60,9 @@ class KeptConnections:
     def __init__(self, connect_args: dict[str, Any], recycle: float) -> None:
         self._connect_args = connect_args
         self._recycle = recycle
-        self._idle: list[KeptConnection] = []  # list.pop and list.append: atomic, no lock needed
+        self._idle: list[KeptConnection] = []  # taken by list.pop: atomic, no two threads get one
         self._generation = 0  # moved on by close(): a connection of an older one is not kept
+        self._lock = threading.Lock()  # a give-back against close(): none kept past it
         _EVERY.add(self)
 
     @contextmanager
@@ -71,22 +81,24 @@ class KeptConnections:
         except dbapi.Error as error:
             lost = bool(kept.driver.closed) or engine.dialect.is_disconnect(error, kept.driver, None)
             if lost:
-                _close_quietly(kept.driver)
+                kept.close()
+                self.close()  # the server restarted, most likely: the idle ones died with it
             else:  # autocommit: a failed statement leaves no transaction open
                 self._give_back(kept)
             raise DBAPIError.instance(None, None, error, dbapi.Error, connection_invalidated=lost,
                                       dialect=engine.dialect) from error
         except BaseException:
-            _close_quietly(kept.driver)  # interrupted mid-statement, perhaps: never reused in an unknown state
+            kept.close()  # interrupted mid-statement, perhaps: never reused in an unknown state
             raise
         self._give_back(kept)
 
     def close(self) -> None:
         """Close every kept connection: the idle ones now, the ones in use when their statement ends."""
-        self._generation += 1
-        idle, self._idle = self._idle, []
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, []
         for kept in idle:
-            _close_quietly(kept.driver)
+            kept.close()
 
     def _take(self, engine: Engine) -> KeptConnection:
         now = time.monotonic()
@@ -95,30 +107,28 @@ class KeptConnections:
                 kept = self._idle.pop()
             except IndexError:
                 break
-            # The generation again: a statement ending just as close() ran may have put one back.
-            if kept.expires > now and kept.generation == self._generation and not kept.driver.closed:
+            if kept.expires > now and not kept.driver.closed:
                 return kept
-            _close_quietly(kept.driver)
+            kept.close()
         cargs, cparams = engine.dialect.create_connect_args(engine.url)
         driver = engine.dialect.loaded_dbapi.connect(*cargs, **{**cparams, **self._connect_args})
         driver.autocommit = True
         return KeptConnection(driver, now + self._recycle, self._generation)
 
     def _give_back(self, kept: KeptConnection) -> None:
-        if kept.generation == self._generation and len(self._idle) < KEEP and not kept.driver.closed:
-            self._idle.append(kept)
-        else:
-            _close_quietly(kept.driver)
+        with self._lock:
+            if kept.generation == self._generation and len(self._idle) < KEEP and not kept.driver.closed:
+                self._idle.append(kept)
+                return
+        kept.close()
 
     def _forget_inherited(self) -> None:
-        """In a forked child: nothing of the parent's is this process's to use or to close."""
-        _INHERITED.extend(self._idle)
-        self._idle = []
-        self._generation += 1  # one in use by another thread at the fork: that thread is not here
+        """In a forked child: nothing of the parent's is this process's to use (KeptConnection.close
+        leaves them open; psycopg2 does not close a connection it frees in another process)."""
+        self._idle, self._lock = [], threading.Lock()
+        self._generation += 1  # one in use at the fork: given back, it is closed (that is, left alone)
 
 
-# What a forked process inherited: kept referenced, never closed here.
-_INHERITED: list[KeptConnection] = []
 _EVERY: weakref.WeakSet[KeptConnections] = weakref.WeakSet()
 
 
@@ -128,8 +138,3 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _close_quietly(driver) -> None:
-    with contextlib.suppress(Exception):  # a connection that cannot close cleanly is gone anyway
-        driver.close()

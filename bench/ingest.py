@@ -62,7 +62,7 @@ def bounce(message_id: str, recipient: str, headers: bool = False) -> dict:
     """A permanent-bounce notification (the shape of tests/fixtures/ses/notification/bounce-permanent.json);
     ``headers``: with the original headers, as SES sends them when the identity includes them (the
     shape of tests/fixtures/ses/aws-docs/notification-bounce-with-dsn.json)."""
-    notification_ = {
+    message = {
         "notificationType": "Bounce",
         "bounce": {
             "bounceType": "Permanent", "bounceSubType": "General",
@@ -74,8 +74,8 @@ def bounce(message_id: str, recipient: str, headers: bool = False) -> dict:
                  "messageId": message_id, "destination": [recipient]},
     }
     if headers:
-        notification_["mail"].update(_headers(message_id, recipient))
-    return notification_
+        message["mail"].update(_headers(message_id, recipient))
+    return message
 
 
 def _headers(message_id: str, recipient: str) -> dict:

@@ -148,13 +148,18 @@ def test_an_interrupted_statement_never_hands_its_connection_on(db):
     assert backend_pid(db) != first
 
 
-def test_none_outlives_its_recycle_age(pg_url):
-    db = Database(pg_url)
-    db._kept = kept_connections.KeptConnections({}, recycle=0.0)  # every connection is born old
+def test_none_outlives_its_recycle_age(db):
+    born_old = kept_connections.KeptConnections({}, recycle=0.0)
+
+    def pid() -> int:
+        with born_old.statement(db.engine) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
     try:
-        assert backend_pid(db) != backend_pid(db)
+        assert pid() != pid()
     finally:
-        db.dispose()
+        born_old.close()
 
 
 def test_dispose_closes_the_idle_ones_at_once_and_one_in_use_when_its_statement_ends(db, pg_url):

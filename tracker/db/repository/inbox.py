@@ -87,9 +87,8 @@ def store_inbox_event(connection, *, source_id: int | None, account_id: int, pro
 
     ``connection``: a Core Connection, or a DBAPI connection (tracker.db.raw's pooled one or a kept
     one, tracker.db.kept_connections) on PostgreSQL, where it runs a statement prepared once per
-    connection on a plain cursor
-    (this runs once per received request: SQLAlchemy's execution path around it cost more
-    CPU than the statement). With ``source_token``, None also when the source no longer
+    connection on a plain cursor (this runs once per received request: SQLAlchemy's execution
+    path around it cost more CPU than the statement). With ``source_token``, None also when the source no longer
     has that token and ``source_secret`` (the caller tells that apart from a duplicate).
     """
     values = {"source_id": source_id, "account_id": account_id, "provider": provider, "kind": kind,

@@ -172,15 +172,32 @@ def claim_pending(session: Session, limit: int, now: datetime | None = None) -> 
     SKIP LOCKED is PostgreSQL's; SQLite ignores the clause and serializes writers itself.
     """
     now = now or utcnow()
-    statement = (
-        select(InboxEvent)
-        .where(PENDING_ROWS)
-        .where((InboxEvent.next_attempt_at.is_(None)) | (InboxEvent.next_attempt_at <= now))
-        .order_by(InboxEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.scalars(statement))
+    due = (InboxEvent.next_attempt_at.is_(None)) | (InboxEvent.next_attempt_at <= now)
+    if session.get_bind().dialect.name != "postgresql":
+        return list(session.scalars(select(InboxEvent).where(PENDING_ROWS, due).order_by(InboxEvent.id)
+                                    .limit(limit).with_for_update(skip_locked=True)))
+    # The claim must walk ix_inbox_events_state_id's pending entries in id order and stop at
+    # ``limit``: its cost is then the batch's. The planner, trusting the inbox's statistics
+    # (never gathered on a new database, or gathered while a backlog was pending), otherwise
+    # picks a bitmap scan of every pending row plus a sort, or the primary key filtered past
+    # every processed row: a claim reading the whole backlog or inbox, a drain quadratic in
+    # it. So the order asked for is (state, id), which only that index gives without a sort,
+    # with the state as a range (as an equality, the planner drops it from the order, and the
+    # primary key gives the rest), and, for this statement only, no bitmap or sequential
+    # scan. A plain index scan also marks the entries of rows since processed dead as it
+    # passes them, so later claims skip them until a vacuum removes them.
+    pending = (InboxEvent.state >= inbox.PENDING) & (InboxEvent.state <= inbox.PENDING)
+    statement = (select(InboxEvent).where(InboxEvent.state != inbox.PROCESSED, pending, due)
+                 .order_by(InboxEvent.state, InboxEvent.id).limit(limit).with_for_update(skip_locked=True))
+    connection = session.connection()
+    connection.exec_driver_sql(_CLAIM_PLAN)
+    rows = list(session.scalars(statement))
+    connection.exec_driver_sql(_CONFIGURED_PLANS)  # (a failed claim aborts the transaction, SET LOCAL with it)
+    return rows
+
+
+_CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
+_CONFIGURED_PLANS = "RESET enable_bitmapscan; RESET enable_seqscan"
 
 
 def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxEvent]:

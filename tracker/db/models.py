@@ -485,4 +485,5 @@ class ReputationState(Base):
     complaint_rate: Mapped[float] = mapped_column(Float, default=0.0)
     sent: Mapped[int] = mapped_column(BigInteger, default=0)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When an evaluation last found new values (one finding what the row holds does not write it).
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

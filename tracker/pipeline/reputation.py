@@ -70,22 +70,26 @@ def _evaluate_account(session: Session, account_id: int, now: datetime) -> list[
     missing = [scope for scope in scopes if scope not in states]
     if missing:
         states = repository.lock_reputation_states(session, account_id, missing, healthy)
-    crossings = []
+    crossings, changed = [], []
     # A domain that sent nothing in the window any more is evaluated too: it is healthy again.
     for scope, row in sorted(states.items()):
         found = reputation.rates(scopes.get(scope, {}), thresholds)
         previous = {"bounce": row.bounce_state, "complaint": row.complaint_state}
-        repository.save_reputation_state(row, bounce_state=found.bounce_state.value,
-                                         complaint_state=found.complaint_state.value, bounce_rate=found.bounce_rate,
-                                         complaint_rate=found.complaint_rate, sent=found.sent, now=now)
+        now_states = {"bounce": found.bounce_state.value, "complaint": found.complaint_state.value}
+        evaluated = dataclasses.replace(
+            row, bounce_state=now_states["bounce"], complaint_state=now_states["complaint"],
+            bounce_rate=found.bounce_rate, complaint_rate=found.complaint_rate, sent=found.sent,
+            changed_at=now if now_states != previous else row.changed_at)
+        if evaluated != row:
+            changed.append(evaluated)
         for metric in METRICS:
-            state = getattr(found, f"{metric}_state").value
-            if state != previous[metric]:
+            if now_states[metric] != previous[metric]:
                 crossings.append(Crossing(
                     account_id=account_id, domain=None if scope == repository.ACCOUNT_SCOPE else scope,
-                    metric=f"{metric}_rate", previous=previous[metric], state=state,
+                    metric=f"{metric}_rate", previous=previous[metric], state=now_states[metric],
                     rate=getattr(found, f"{metric}_rate"), sent=found.sent,
                     warning=getattr(thresholds, f"{metric}_warning"), at_risk=getattr(thresholds, f"{metric}_at_risk")))
+    repository.save_reputation_states(session, account_id, changed, now)
     return crossings
 
 

@@ -1,10 +1,11 @@
 """Reputation thresholds per account and the last evaluated state of each account and sending domain."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from collections.abc import Sequence
 
-from sqlalchemy import select, union
+from sqlalchemy import bindparam, select, union, update
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Account, DeliveryStat, ReputationState, ReputationThresholds, utcnow
@@ -17,7 +18,8 @@ __all__ = [
     "account_reputations",
     "lock_reputation_states",
     "reputation_states",
-    "save_reputation_state",
+    "LockedReputation",
+    "save_reputation_states",
     "set_thresholds",
     "thresholds_of",
 ]
@@ -29,10 +31,11 @@ _FIELDS = ("bounce_warning", "bounce_at_risk", "complaint_warning", "complaint_a
 
 def thresholds_of(session: Session, account_id: int) -> Thresholds:
     """The account's thresholds, or SES's defaults when it set none."""
-    row = session.get(ReputationThresholds, account_id)
-    if row is None:
-        return SES_DEFAULTS
-    return Thresholds(**{name: getattr(row, name) for name in _FIELDS})
+    row = session.execute(_THRESHOLDS.where(ReputationThresholds.account_id == account_id)).first()
+    return SES_DEFAULTS if row is None else Thresholds(*row)
+
+
+_THRESHOLDS = select(*(ReputationThresholds.__table__.c[name] for name in _FIELDS))
 
 
 def set_thresholds(session: Session, account_id: int, thresholds: Thresholds) -> None:
@@ -44,10 +47,26 @@ def set_thresholds(session: Session, account_id: int, thresholds: Thresholds) ->
                                                     set_={**values, "updated_at": statement.excluded.updated_at}))
 
 
+@dataclasses.dataclass(frozen=True)
+class LockedReputation:
+    """An account's or a domain's last evaluated state, row-locked until commit."""
+
+    scope: str
+    bounce_state: str
+    complaint_state: str
+    bounce_rate: float
+    complaint_rate: float
+    sent: int
+    changed_at: datetime
+
+
 def lock_reputation_states(session: Session, account_id: int, scopes: Sequence[str],
-                           initial: dict[str, str]) -> dict[str, ReputationState]:
+                           initial: dict[str, str]) -> dict[str, LockedReputation]:
     """The account's states for ``scopes`` (made with ``initial`` states where missing), row-locked
-    until commit: two workers evaluating one account take turns, so each crossing is told once."""
+    until commit: two workers evaluating one account take turns, so each crossing is told once.
+
+    Core rows, not ORM objects: every applied batch evaluates its accounts, and loading,
+    tracking and flushing objects cost the worker more than the batch's statuses did."""
     found = _locked_states(session, account_id)
     missing = sorted(set(scopes) - set(found))
     if not missing:  # every batch after an account's first: no INSERT
@@ -61,21 +80,30 @@ def lock_reputation_states(session: Session, account_id: int, scopes: Sequence[s
     return _locked_states(session, account_id)  # with those just made (or made meanwhile by another worker)
 
 
-def _locked_states(session: Session, account_id: int) -> dict[str, ReputationState]:
-    found = session.scalars(select(ReputationState).where(ReputationState.account_id == account_id)
-                            .order_by(ReputationState.scope).with_for_update())
-    return {row.scope: row for row in found}
+_LOCKED = (select(*(ReputationState.__table__.c[field.name] for field in dataclasses.fields(LockedReputation)))
+           .order_by(ReputationState.scope).with_for_update())
 
 
-def save_reputation_state(row: ReputationState, *, bounce_state: str, complaint_state: str, bounce_rate: float,
-                          complaint_rate: float, sent: int, now: datetime) -> bool:
-    """Record an evaluation on a locked row; whether a state changed (a crossing)."""
-    crossed = (row.bounce_state, row.complaint_state) != (bounce_state, complaint_state)
-    if crossed:
-        row.changed_at = now
-    row.bounce_state, row.complaint_state = bounce_state, complaint_state
-    row.bounce_rate, row.complaint_rate, row.sent, row.evaluated_at = bounce_rate, complaint_rate, sent, now
-    return crossed
+def _locked_states(session: Session, account_id: int) -> dict[str, LockedReputation]:
+    return {row.scope: LockedReputation(*row)
+            for row in session.execute(_LOCKED.where(ReputationState.account_id == account_id))}
+
+
+def save_reputation_states(session: Session, account_id: int, evaluated: Sequence[LockedReputation],
+                           now: datetime) -> None:
+    """Record evaluations of locked states, one statement for them all (none when there is none).
+
+    The caller passes only the states whose values changed: a row whose evaluation found what
+    it holds is not written again, so evaluated_at is when the state last took new values."""
+    if evaluated:
+        session.execute(_SAVE, [{"key_account": account_id, "key_scope": state.scope, "evaluated_at": now,
+                                 **{field: getattr(state, field) for field in _SAVED}} for state in evaluated])
+
+
+_SAVED = ("bounce_state", "complaint_state", "bounce_rate", "complaint_rate", "sent", "changed_at")
+_SAVE = (update(ReputationState.__table__)
+         .where(ReputationState.account_id == bindparam("key_account"), ReputationState.scope == bindparam("key_scope"))
+         .values(**{name: bindparam(name) for name in (*_SAVED, "evaluated_at")}))
 
 
 def reputation_states(session: Session, account_ids: Sequence[int] | None = None) -> list[ReputationState]:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain import (
@@ -49,15 +49,17 @@ def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[
     """
     if not rows:
         return set()
-    table = DeliveryEvent.__table__
-    statement = (
-        insert_for(session, table)
-        .on_conflict_do_nothing(index_elements=["account_id", "message_id", "recipient", "event_key"])
-        .returning(table.c.account_id, table.c.message_id, table.c.recipient, table.c.event_key)
-    )
     # executemany on a Core table: SQLAlchemy sends multi-row VALUES from one cached
     # compiled statement ("insertmanyvalues"), far cheaper than compiling .values(rows).
+    statement = prebuilt(("insert history", session.get_bind().dialect.name), lambda: _history_statement(session))
     return {tuple(row) for row in session.execute(statement, list(rows))}
+
+
+def _history_statement(session: Session):
+    table = DeliveryEvent.__table__
+    return (insert_for(session, table)
+            .on_conflict_do_nothing(index_elements=["account_id", "message_id", "recipient", "event_key"])
+            .returning(table.c.account_id, table.c.message_id, table.c.recipient, table.c.event_key))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,12 +148,7 @@ def lock_deliveries(session: Session, keys: Sequence[tuple[int, str, str]]) -> d
         by_account[account_id].add(message_id)
     wanted, found = set(keys), {}
     for account_id, message_ids in sorted(by_account.items()):
-        rows = session.execute(
-            select(*_LOCKED_COLUMNS)
-            .where(Delivery.account_id == account_id, Delivery.message_id.in_(sorted(message_ids)))
-            .order_by(Delivery.id)
-            .with_for_update()
-        )
+        rows = session.execute(_LOCK, {"account_id": account_id, "message_ids": sorted(message_ids)})
         for r in rows:
             if (r.account_id, r.message_id, r.recipient) in wanted:
                 found[(r.account_id, r.message_id, r.recipient)] = r
@@ -179,6 +176,13 @@ OUTCOME_COLUMN_NAMES = tuple(name for pair in _OUTCOME_COLUMNS.values() for name
 _LOCKED_COLUMNS = [Delivery.__table__.c[name] for name in (
     "id", "account_id", "message_id", "recipient", "provider", "status_sequence", "submitted_at", "created_at",
     *(name for pair in _OUTCOME_COLUMNS.values() for name in pair))]
+
+
+# lock_deliveries's read, built once (tracker.db.repository.prebuilt says why).
+_LOCK = (select(*_LOCKED_COLUMNS)
+         .where(Delivery.account_id == bindparam("account_id"),
+                Delivery.message_id.in_(bindparam("message_ids", expanding=True)))
+         .order_by(Delivery.id).with_for_update())
 
 
 # The outcome's columns in Outcome's field order, read with one attrgetter call per row.

@@ -171,31 +171,34 @@ def claim_pending(session: Session, limit: int, now: datetime | None = None) -> 
 
     SKIP LOCKED is PostgreSQL's; SQLite ignores the clause and serializes writers itself.
     """
-    now = now or utcnow()
-    due = (InboxEvent.next_attempt_at.is_(None)) | (InboxEvent.next_attempt_at <= now)
+    values = {"now": now or utcnow(), "limit": limit}
     if session.get_bind().dialect.name != "postgresql":
-        return list(session.scalars(select(InboxEvent).where(PENDING_ROWS, due).order_by(InboxEvent.id)
-                                    .limit(limit).with_for_update(skip_locked=True)))
-    # The claim must walk ix_inbox_events_state_id's pending entries in id order and stop at
-    # ``limit``: its cost is then the batch's. The planner, trusting the inbox's statistics
-    # (never gathered on a new database, or gathered while a backlog was pending), otherwise
-    # picks a bitmap scan of every pending row plus a sort, or the primary key filtered past
-    # every processed row: a claim reading the whole backlog or inbox, a drain quadratic in
-    # it. So the order asked for is (state, id), which only that index gives without a sort,
-    # with the state as a range (as an equality, the planner drops it from the order, and the
-    # primary key gives the rest), and, for this statement only, no bitmap or sequential
-    # scan. A plain index scan also marks the entries of rows since processed dead as it
-    # passes them, so later claims skip them until a vacuum removes them.
-    pending = (InboxEvent.state >= inbox.PENDING) & (InboxEvent.state <= inbox.PENDING)
-    statement = (select(InboxEvent).where(InboxEvent.state != inbox.PROCESSED, pending, due)
-                 .order_by(InboxEvent.state, InboxEvent.id).limit(limit).with_for_update(skip_locked=True))
+        return list(session.scalars(_CLAIM_SQLITE, values))
     connection = session.connection()
     connection.exec_driver_sql(_CLAIM_PLAN)
-    rows = list(session.scalars(statement))
+    rows = list(session.scalars(_CLAIM, values))
     connection.exec_driver_sql(_CONFIGURED_PLANS)  # (a failed claim aborts the transaction, SET LOCAL with it)
     return rows
 
 
+_DUE = InboxEvent.next_attempt_at.is_(None) | (InboxEvent.next_attempt_at <= bindparam("now"))
+_CLAIM_SQLITE = (select(InboxEvent).where(PENDING_ROWS, _DUE).order_by(InboxEvent.id)
+                 .limit(bindparam("limit")).with_for_update(skip_locked=True))
+# On PostgreSQL the claim must walk ix_inbox_events_state_id's pending entries in id order and
+# stop at the limit: its cost is then the batch's. The planner, trusting the inbox's
+# statistics (never gathered on a new database, or gathered while a backlog was pending),
+# otherwise picks a bitmap scan of every pending row plus a sort, or the primary key filtered
+# past every processed row: a claim reading the whole backlog or inbox, a drain quadratic in
+# it. So the order asked for is (state, id), which only that index gives without a sort,
+# with the state as a range (as an equality, the planner drops it from the order, and the
+# primary key gives the rest), and, for this statement only, no bitmap or sequential scan
+# (_CLAIM_PLAN). A plain index scan also marks the entries of rows since processed dead as it
+# passes them, so later claims skip them until a vacuum removes them.
+_CLAIM = (select(InboxEvent)
+          .where(InboxEvent.state != inbox.PROCESSED, InboxEvent.state >= inbox.PENDING,
+                 InboxEvent.state <= inbox.PENDING, _DUE)
+          .order_by(InboxEvent.state, InboxEvent.id).limit(bindparam("limit")).with_for_update(skip_locked=True))
+# Both built once, each claim binding its values (tracker.db.repository.prebuilt says why).
 _CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
 _CONFIGURED_PLANS = "RESET enable_bitmapscan; RESET enable_seqscan"
 
@@ -212,14 +215,13 @@ def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxEvent]:
 
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
     if ids:
-        session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id.in_(ids))
-            .values(state="processed", processed_at=now, error=None, failure_kind=None, next_attempt_at=None)
-            # The claimed objects are not read again before the commit expires them: no need
-            # to evaluate the WHERE clause against each of them in Python.
-            .execution_options(synchronize_session=False)
-        )
+        # A Core statement: the claimed objects are not read again before the commit expires them.
+        session.execute(_MARK_PROCESSED, {"ids": list(ids), "now": now})
+
+
+_MARK_PROCESSED = (update(InboxEvent.__table__).where(InboxEvent.__table__.c.id.in_(bindparam("ids", expanding=True)))
+                   .values(state=inbox.PROCESSED, processed_at=bindparam("now"), error=None, failure_kind=None,
+                           next_attempt_at=None))
 
 
 def record_failure(session: Session, row_id: int, error: str, *, now: datetime, kind: str,

@@ -31,11 +31,12 @@ _FIELDS = ("bounce_warning", "bounce_at_risk", "complaint_warning", "complaint_a
 
 def thresholds_of(session: Session, account_id: int) -> Thresholds:
     """The account's thresholds, or SES's defaults when it set none."""
-    row = session.execute(_THRESHOLDS.where(ReputationThresholds.account_id == account_id)).first()
+    row = session.execute(_THRESHOLDS, {"account_id": account_id}).first()
     return SES_DEFAULTS if row is None else Thresholds(*row)
 
 
-_THRESHOLDS = select(*(ReputationThresholds.__table__.c[name] for name in _FIELDS))
+_THRESHOLDS = (select(*(ReputationThresholds.__table__.c[name] for name in _FIELDS))
+               .where(ReputationThresholds.account_id == bindparam("account_id")))
 
 
 def set_thresholds(session: Session, account_id: int, thresholds: Thresholds) -> None:
@@ -81,12 +82,13 @@ def lock_reputation_states(session: Session, account_id: int, scopes: Sequence[s
 
 
 _LOCKED = (select(*(ReputationState.__table__.c[field.name] for field in dataclasses.fields(LockedReputation)))
-           .order_by(ReputationState.scope).with_for_update())
+           .where(ReputationState.account_id == bindparam("account_id")).order_by(ReputationState.scope)
+           .with_for_update())
 
 
 def _locked_states(session: Session, account_id: int) -> dict[str, LockedReputation]:
     return {row.scope: LockedReputation(*row)
-            for row in session.execute(_LOCKED.where(ReputationState.account_id == account_id))}
+            for row in session.execute(_LOCKED, {"account_id": account_id})}
 
 
 def save_reputation_states(session: Session, account_id: int, evaluated: Sequence[LockedReputation],

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, UTC
 from types import SimpleNamespace
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryStat, Message
@@ -73,16 +73,25 @@ def _of_messages(session: Session, account_id: int, message_ids: Sequence[str], 
     Two plain index reads (account_id, message_id IN ...): the planner joins them badly for
     a long list, and row-value IN lists cost several times more.
     """
-    ids = sorted(set(message_ids))
-    statement = (select(*_KEY_COLUMNS).where(Delivery.account_id == account_id, Delivery.message_id.in_(ids))
-                 .order_by(Delivery.id))
-    if lock:
-        statement = statement.with_for_update()
-    rows = session.execute(statement).all()
-    senders = dict(session.execute(select(Message.message_id, Message.from_address).where(
-        Message.account_id == account_id, Message.message_id.in_(sorted({r.message_id for r in rows})))).all()) \
+    rows = session.execute(_LOCKED_KEYS if lock else _KEYS,
+                           {"account_id": account_id, "message_ids": sorted(set(message_ids))}).all()
+    senders = dict(session.execute(_SENDERS, {"account_id": account_id,
+                                              "message_ids": sorted({r.message_id for r in rows})}).all()) \
         if rows else {}
     return rows, senders
+
+
+# The worker's reads, once a batch or more: built once, each call binds its values (as
+# tracker.db.repository.prebuilt says why; these have one shape each).
+_KEYS = (select(*_KEY_COLUMNS).where(Delivery.account_id == bindparam("account_id"),
+                                     Delivery.message_id.in_(bindparam("message_ids", expanding=True)))
+         .order_by(Delivery.id))
+_LOCKED_KEYS = _KEYS.with_for_update()
+_SENDERS = select(Message.message_id, Message.from_address).where(
+    Message.account_id == bindparam("account_id"), Message.message_id.in_(bindparam("message_ids", expanding=True)))
+_KNOWN_SENDERS = select(Message.message_id).where(
+    Message.account_id == bindparam("account_id"), Message.message_id.in_(bindparam("message_ids", expanding=True)),
+    Message.from_address.is_not(None))
 
 
 def message_senders(session: Session, keys: Sequence[DeliveryKey]) -> dict[tuple[int, str], str | None]:
@@ -92,8 +101,8 @@ def message_senders(session: Session, keys: Sequence[DeliveryKey]) -> dict[tuple
         by_account[account_id].add(message_id)
     found = {}
     for account_id, message_ids in sorted(by_account.items()):
-        for message_id, from_address in session.execute(select(Message.message_id, Message.from_address).where(
-                Message.account_id == account_id, Message.message_id.in_(sorted(message_ids)))):
+        for message_id, from_address in session.execute(
+                _SENDERS, {"account_id": account_id, "message_ids": sorted(message_ids)}):
             found[(account_id, message_id)] = from_address
     return found
 
@@ -121,9 +130,7 @@ def messages_learning_sender(session: Session, messages: Sequence[tuple[int, obj
             wanted[account_id].setdefault(facts.message_id, facts.from_address)
     learning = {}
     for account_id, senders in sorted(wanted.items()):
-        known = set(session.scalars(select(Message.message_id).where(
-            Message.account_id == account_id, Message.message_id.in_(sorted(senders)),
-            Message.from_address.is_not(None))))
+        known = set(session.scalars(_KNOWN_SENDERS, {"account_id": account_id, "message_ids": sorted(senders)}))
         if len(known) < len(senders):
             learning[account_id] = {m: sender for m, sender in senders.items() if m not in known}
     return learning
@@ -239,10 +246,7 @@ class ReputationCounts:
 
 def reputation_counts(session: Session, account_id: int, since: datetime) -> ReputationCounts:
     """Outcome counts of the deliveries sent since ``since`` (by send hour), per domain and overall."""
-    rows = session.execute(
-        select(DeliveryStat.domain, DeliveryStat.outcome, func.sum(DeliveryStat.count))
-        .where(DeliveryStat.account_id == account_id, DeliveryStat.hour >= hour_of(since))
-        .group_by(DeliveryStat.domain, DeliveryStat.outcome))
+    rows = session.execute(_COUNTS, {"account_id": account_id, "since": hour_of(since)})
     account: Counter = Counter()
     domains: dict[str, Counter] = defaultdict(Counter)
     for domain, outcome, count in rows:
@@ -250,3 +254,8 @@ def reputation_counts(session: Session, account_id: int, since: datetime) -> Rep
         domains[domain][outcome] += int(count)
     return ReputationCounts(dict(account), {domain: dict(counts) for domain, counts in sorted(domains.items())
                                             if any(counts.values())})
+
+
+_COUNTS = (select(DeliveryStat.domain, DeliveryStat.outcome, func.sum(DeliveryStat.count))
+           .where(DeliveryStat.account_id == bindparam("account_id"), DeliveryStat.hour >= bindparam("since"))
+           .group_by(DeliveryStat.domain, DeliveryStat.outcome))

@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.db.models import DeliveryEvent, Suppression, SuppressionRemoval, utcnow
 from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
     "add_suppressions",
@@ -23,13 +24,24 @@ def add_suppressions(session: Session, rows: Sequence[dict]) -> None:
     """Suppress addresses; an address already suppressed keeps its first reason and event."""
     if not rows:
         return
-    table = Suppression.__table__
-    statement = (
-        insert_for(session, table)
-        .on_conflict_do_nothing(index_elements=["account_id", "address"])
-        .returning(table.c.id)  # lets SQLAlchemy batch the rows into one statement
-    )
+    statement = prebuilt(("add suppressions", session.get_bind().dialect.name), lambda: _add_statement(session))
     session.execute(statement, list(rows)).all()
+
+
+def _add_statement(session: Session):
+    table = Suppression.__table__
+    return (insert_for(session, table).on_conflict_do_nothing(index_elements=["account_id", "address"])
+            .returning(table.c.id))  # lets SQLAlchemy batch the rows into one statement
+
+
+# soft_bounce_counts's read, once a batch with soft bounces: built once, each call binds its values.
+_SOFT_BOUNCES = select(DeliveryEvent.recipient, DeliveryEvent.occurred_at).where(
+    DeliveryEvent.account_id == bindparam("account_id"),
+    DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)),
+    DeliveryEvent.type == "bounced",
+    func.coalesce(DeliveryEvent.bounce_type, "") != "PERMANENT",
+    DeliveryEvent.occurred_at >= bindparam("since"),
+)
 
 
 def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict[str, datetime]) -> dict[str, int]:
@@ -42,15 +54,8 @@ def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict
     counts = dict.fromkeys(since_by_address, 0)
     if not since_by_address:
         return counts
-    rows = session.execute(
-        select(DeliveryEvent.recipient, DeliveryEvent.occurred_at).where(
-            DeliveryEvent.account_id == account_id,
-            DeliveryEvent.recipient.in_(sorted(since_by_address)),
-            DeliveryEvent.type == "bounced",
-            func.coalesce(DeliveryEvent.bounce_type, "") != "PERMANENT",
-            DeliveryEvent.occurred_at >= min(since_by_address.values()),
-        )
-    )
+    rows = session.execute(_SOFT_BOUNCES, {"account_id": account_id, "recipients": sorted(since_by_address),
+                                           "since": min(since_by_address.values())})
     for recipient, occurred_at in rows:
         if occurred_at >= since_by_address[recipient]:
             counts[recipient] += 1

@@ -65,8 +65,12 @@ def delete_subscription(session: Session, subscription: WebhookSubscription) -> 
 
 
 def active_subscriptions(session: Session, account_ids: Sequence[int]) -> list[WebhookSubscription]:
-    return list(session.scalars(select(WebhookSubscription).where(
-        WebhookSubscription.account_id.in_(list(account_ids)), WebhookSubscription.active.is_(True))))
+    return list(session.scalars(_ACTIVE, {"account_ids": list(account_ids)}))
+
+
+# Read by every batch that changes a status: built once, each call binds its values.
+_ACTIVE = select(WebhookSubscription).where(
+    WebhookSubscription.account_id.in_(bindparam("account_ids", expanding=True)), WebhookSubscription.active.is_(True))
 
 
 def deliveries_by_ids(session: Session, ids: Sequence[int]) -> list[Delivery]:

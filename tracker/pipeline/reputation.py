@@ -64,12 +64,12 @@ def _evaluate_account(session: Session, account_id: int, now: datetime) -> list[
     thresholds = repository.thresholds_of(session, account_id)
     healthy = {"bounce": reputation.State.HEALTHY.value, "complaint": reputation.State.HEALTHY.value}
     # Lock first, then read the counts: what this reads includes every batch committed before.
-    states = repository.lock_reputation_states(session, account_id, [repository.ACCOUNT_SCOPE], healthy)
+    states = repository.lock_reputation_states(session, account_id, [repository.ACCOUNT_SCOPE], healthy, now)
     counts = repository.reputation_counts(session, account_id, now - ALERT_WINDOW)
     scopes = {repository.ACCOUNT_SCOPE: counts.account, **counts.domains}
     missing = [scope for scope in scopes if scope not in states]
     if missing:
-        states = repository.lock_reputation_states(session, account_id, missing, healthy)
+        states = repository.lock_reputation_states(session, account_id, missing, healthy, now)
     crossings, changed = [], []
     # A domain that sent nothing in the window any more is evaluated too: it is healthy again.
     for scope, row in sorted(states.items()):

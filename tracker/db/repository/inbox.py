@@ -177,10 +177,12 @@ def claim_pending(session: Session, limit: int, now: datetime | None = None) -> 
     connection = session.connection()
     connection.exec_driver_sql(_CLAIM_PLAN)
     rows = list(session.scalars(_CLAIM, values))
-    connection.exec_driver_sql(_CONFIGURED_PLANS)  # (a failed claim aborts the transaction, SET LOCAL with it)
+    # (A failed claim leaves the transaction to its caller's rollback, which undoes SET LOCAL.)
+    connection.exec_driver_sql(_CONFIGURED_PLANS)
     return rows
 
 
+# The two claims are built once, each call binding its values (tracker.db.repository.prebuilt says why).
 _DUE = InboxEvent.next_attempt_at.is_(None) | (InboxEvent.next_attempt_at <= bindparam("now"))
 _CLAIM_SQLITE = (select(InboxEvent).where(PENDING_ROWS, _DUE).order_by(InboxEvent.id)
                  .limit(bindparam("limit")).with_for_update(skip_locked=True))
@@ -198,9 +200,10 @@ _CLAIM = (select(InboxEvent)
           .where(InboxEvent.state != inbox.PROCESSED, InboxEvent.state >= inbox.PENDING,
                  InboxEvent.state <= inbox.PENDING, _DUE)
           .order_by(InboxEvent.state, InboxEvent.id).limit(bindparam("limit")).with_for_update(skip_locked=True))
-# Both built once, each claim binding its values (tracker.db.repository.prebuilt says why).
 _CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
-_CONFIGURED_PLANS = "RESET enable_bitmapscan; RESET enable_seqscan"
+# Back to the configured values for the rest of the transaction only (RESET would reach past
+# the transaction, into the pooled connection's session).
+_CONFIGURED_PLANS = "SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT"
 
 
 def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxEvent]:
@@ -215,7 +218,7 @@ def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxEvent]:
 
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
     if ids:
-        # A Core statement: the claimed objects are not read again before the commit expires them.
+        # A Core statement: the claimed objects keep their state in memory, which nothing reads after.
         session.execute(_MARK_PROCESSED, {"ids": list(ids), "now": now})
 
 

@@ -16,9 +16,9 @@ __all__ = [
     "ACCOUNT_SCOPE",
     "accounts_with_reputation",
     "account_reputations",
+    "LockedReputation",
     "lock_reputation_states",
     "reputation_states",
-    "LockedReputation",
     "save_reputation_states",
     "set_thresholds",
     "thresholds_of",
@@ -32,7 +32,7 @@ _FIELDS = ("bounce_warning", "bounce_at_risk", "complaint_warning", "complaint_a
 def thresholds_of(session: Session, account_id: int) -> Thresholds:
     """The account's thresholds, or SES's defaults when it set none."""
     row = session.execute(_THRESHOLDS, {"account_id": account_id}).first()
-    return SES_DEFAULTS if row is None else Thresholds(*row)
+    return SES_DEFAULTS if row is None else Thresholds(**row._mapping)
 
 
 _THRESHOLDS = (select(*(ReputationThresholds.__table__.c[name] for name in _FIELDS))
@@ -62,7 +62,7 @@ class LockedReputation:
 
 
 def lock_reputation_states(session: Session, account_id: int, scopes: Sequence[str],
-                           initial: dict[str, str]) -> dict[str, LockedReputation]:
+                           initial: dict[str, str], now: datetime) -> dict[str, LockedReputation]:
     """The account's states for ``scopes`` (made with ``initial`` states where missing), row-locked
     until commit: two workers evaluating one account take turns, so each crossing is told once.
 
@@ -73,7 +73,6 @@ def lock_reputation_states(session: Session, account_id: int, scopes: Sequence[s
     if not missing:  # every batch after an account's first: no INSERT
         return found
     table = ReputationState.__table__
-    now = utcnow()
     rows = [{"account_id": account_id, "scope": scope, "bounce_state": initial["bounce"],
              "complaint_state": initial["complaint"], "bounce_rate": 0.0, "complaint_rate": 0.0, "sent": 0,
              "changed_at": now, "evaluated_at": now} for scope in missing]
@@ -91,15 +90,14 @@ def _locked_states(session: Session, account_id: int) -> dict[str, LockedReputat
             for row in session.execute(_LOCKED, {"account_id": account_id})}
 
 
-def save_reputation_states(session: Session, account_id: int, evaluated: Sequence[LockedReputation],
+def save_reputation_states(session: Session, account_id: int, changed: Sequence[LockedReputation],
                            now: datetime) -> None:
-    """Record evaluations of locked states, one statement for them all (none when there is none).
-
-    The caller passes only the states whose values changed: a row whose evaluation found what
-    it holds is not written again, so evaluated_at is when the state last took new values."""
-    if evaluated:
+    """Record the evaluations of locked states that found new values, as one executemany (nothing
+    when there is none). A state whose evaluation found what it holds is not written again, so
+    evaluated_at is when a state last took new values."""
+    if changed:
         session.execute(_SAVE, [{"key_account": account_id, "key_scope": state.scope, "evaluated_at": now,
-                                 **{field: getattr(state, field) for field in _SAVED}} for state in evaluated])
+                                 **{field: getattr(state, field) for field in _SAVED}} for state in changed])
 
 
 _SAVED = ("bounce_state", "complaint_state", "bounce_rate", "complaint_rate", "sent", "changed_at")

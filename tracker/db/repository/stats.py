@@ -81,17 +81,15 @@ def _of_messages(session: Session, account_id: int, message_ids: Sequence[str], 
     return rows, senders
 
 
-# The worker's reads, once a batch or more: built once, each call binds its values (as
-# tracker.db.repository.prebuilt says why; these have one shape each).
+# The worker's reads, once a batch or more: built once, each call binding its values
+# (tracker.db.repository.prebuilt says why; each of these has one shape).
 _KEYS = (select(*_KEY_COLUMNS).where(Delivery.account_id == bindparam("account_id"),
                                      Delivery.message_id.in_(bindparam("message_ids", expanding=True)))
          .order_by(Delivery.id))
 _LOCKED_KEYS = _KEYS.with_for_update()
 _SENDERS = select(Message.message_id, Message.from_address).where(
     Message.account_id == bindparam("account_id"), Message.message_id.in_(bindparam("message_ids", expanding=True)))
-_KNOWN_SENDERS = select(Message.message_id).where(
-    Message.account_id == bindparam("account_id"), Message.message_id.in_(bindparam("message_ids", expanding=True)),
-    Message.from_address.is_not(None))
+_KNOWN_SENDERS = _SENDERS.with_only_columns(Message.message_id).where(Message.from_address.is_not(None))
 
 
 def message_senders(session: Session, keys: Sequence[DeliveryKey]) -> dict[tuple[int, str], str | None]:

@@ -21,6 +21,9 @@ the CPU every gunicorn process spent on each request (bench/read_http.py). The p
                                            pulls after 99,900 reports were pulled (marked by SQL)
 
   http      POST /bench/noop               a 204 route in the same gunicorn: the floor of HTTP, gunicorn, Flask
+            GET /bench/floor-list          the floor of a list page here: the native first page's query
+                                           through psycopg2, its rows written by orjson, in a Flask route
+                                           (no API key, rate limit, SQLAlchemy or validation)
 
 Pages are 100 rows unless said otherwise. The pages are timed round-robin (each round one
 request of each page, in an order shuffled per round: what ran just before a request changes

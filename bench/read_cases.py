@@ -73,6 +73,10 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
     cases = [
         Case("http", "204 route (POST /bench/noop)", "/bench/noop", {}, {}, lambda body: 0, method="POST",
              expect=204, note="the floor: gunicorn, Flask, loopback HTTP; no auth, no query"),
+        Case("http", "list floor (GET /bench/floor-list)", "/bench/floor-list",
+             {"account": seeded.account_id, "limit": PAGE}, {}, listed("data"),
+             note="the native first page's query through psycopg2, rows by orjson, in a Flask route: no key, "
+                  "no rate limit, no SQLAlchemy"),
         Case("native", "first", "/api/v1/deliveries", {"limit": PAGE}, bearer, listed("data")),
         Case("native", "first, limit 1", "/api/v1/deliveries", {"limit": 1}, bearer, listed("data"),
              note="1 row: the per-request cost (auth, Flask, session) without the page's rows"),

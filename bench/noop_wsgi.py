@@ -8,9 +8,12 @@ GET /bench/floor-list?account=N answers the native list's first page with the le
 can do: the native page's query (its columns, one row more than the page) through psycopg2 on a
 connection kept per process, the rows written by orjson, in a Flask route; no API key, no rate
 limit, no SQLAlchemy, no validation (bench/read.py: how far a list page can come to its SQL here).
+GET /bench/bare-list?account=N does the same in front of Flask, as a bare WSGI callable: the
+floor without Flask's request context, routing and response object.
 """
 import os
 import re
+from urllib.parse import parse_qs
 
 import orjson
 import psycopg2
@@ -42,17 +45,37 @@ _FLOOR_SQL = (f"SELECT {', '.join(LISTED_COLUMNS)} FROM deliveries WHERE account
 _floor_connections: dict[int, object] = {}  # pid -> its connection (gunicorn forks after import)
 
 
-@app.get("/bench/floor-list")
-def floor_list():
+def _floor_page(account: int, limit: int) -> bytes:
+    """The native first page's rows (one more read, as the native page does) as JSON: the least a list does."""
     connection = _floor_connections.get(os.getpid())
     if connection is None:
         connection = psycopg2.connect(re.sub(r"^postgresql\+psycopg2://", "postgresql://",
                                              app.extensions["tracker"].config.database_url))
         connection.autocommit = True
         _floor_connections[os.getpid()] = connection
-    limit = int(request.args.get("limit", "100"))
     with connection.cursor() as cursor:
-        cursor.execute(_FLOOR_SQL, (int(request.args["account"]), limit + 1))
+        cursor.execute(_FLOOR_SQL, (account, limit + 1))
         rows = cursor.fetchall()
     body = {"data": [dict(zip(LISTED_COLUMNS, row, strict=True)) for row in rows[:limit]], "more": len(rows) > limit}
-    return Response(orjson.dumps(body, option=orjson.OPT_NAIVE_UTC), mimetype="application/json")
+    return orjson.dumps(body, option=orjson.OPT_NAIVE_UTC)
+
+
+@app.get("/bench/floor-list")
+def floor_list():
+    return Response(_floor_page(int(request.args["account"]), int(request.args.get("limit", "100"))),
+                    mimetype="application/json")
+
+
+def _in_front_of_flask(flask_app):
+    """GET /bench/bare-list: _floor_page answered before Flask (no request context, routing or Response)."""
+    def bare(environ, start_response):
+        if environ["PATH_INFO"] != "/bench/bare-list":
+            return flask_app(environ, start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        body = _floor_page(int(query["account"][0]), int(query.get("limit", ["100"])[0]))
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    return bare
+
+
+app.wsgi_app = _in_front_of_flask(app.wsgi_app)

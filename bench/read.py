@@ -24,6 +24,7 @@ the CPU every gunicorn process spent on each request (bench/read_http.py). The p
             GET /bench/floor-list          the floor of a list page here: the native first page's query
                                            through psycopg2, its rows written by orjson, in a Flask route
                                            (no API key, rate limit, SQLAlchemy or validation)
+            GET /bench/bare-list           the same in a bare WSGI callable in front of Flask
 
 Pages are 100 rows unless said otherwise. The pages are timed round-robin (each round one
 request of each page, in an order shuffled per round: what ran just before a request changes

@@ -77,6 +77,9 @@ def build_cases(connection, seeded, position: tuple, deep_page: int, repeat: int
              {"account": seeded.account_id, "limit": PAGE}, {}, listed("data"),
              note="the native first page's query through psycopg2, rows by orjson, in a Flask route: no key, "
                   "no rate limit, no SQLAlchemy"),
+        Case("http", "bare list floor (in front of Flask)", "/bench/bare-list",
+             {"account": seeded.account_id, "limit": PAGE}, {}, listed("data"),
+             note="the list floor's query and JSON in a bare WSGI callable before Flask: without Flask"),
         Case("native", "first", "/api/v1/deliveries", {"limit": PAGE}, bearer, listed("data")),
         Case("native", "first, limit 1", "/api/v1/deliveries", {"limit": 1}, bearer, listed("data"),
              note="1 row: the per-request cost (auth, Flask, session) without the page's rows"),

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.db import kept_connections
+from tracker.db import driver_reads, kept_connections
 
 # A bounded connect: a database host that stops answering fails a request (503, the sender
 # retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
@@ -73,6 +73,11 @@ class Database:
                 yield connection
             finally:
                 driver.autocommit = False
+
+    def driver_reading(self):
+        """For ONE read whose statement runs on the driver (tracker.db.driver_reads): a kept connection
+        in autocommit on PostgreSQL, reading()'s connection elsewhere."""
+        return driver_reads.reading(self)
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
+from tracker.db import driver_reads
 from tracker.db.models import Delivery, DeliveryEvent
 from tracker.db.repository.prebuilt import prebuilt
 from tracker.db.repository.stored_times import as_stored
@@ -54,20 +55,20 @@ def _as_stored(table, names):
 _LISTED = select(*_as_stored(Delivery.__table__, LISTED_COLUMNS))
 
 
-def list_deliveries(connection: Connection | Session, account_id: int, where: DeliveryFilter, *,
-                    after: tuple[datetime, int] | None, limit: int) -> list[Row]:
+def list_deliveries(connection: Connection | Session | driver_reads.DriverReader, account_id: int,
+                    where: DeliveryFilter, *, after: tuple[datetime, int] | None, limit: int) -> list[Row]:
     """One keyset page, ordered by (updated_at, id): a changes feed a client can follow.
 
-    Core rows of LISTED_COLUMNS, in that order, not ORM objects (read with tracker.db.engine's
-    Database.reading()); their times are naive UTC.
+    Rows of LISTED_COLUMNS, in that order, not ORM objects (read with tracker.db.engine's
+    Database.driver_reading(), or any Core connection); their times are naive UTC.
     """
     values = {"account_id": account_id, "limit": limit,
               **{name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None}}
     if after is not None:
         values["after_at"], values["after_id"] = after
     filters, keyset = tuple(name for name in _FILTERS if name in values), after is not None
-    return connection.execute(prebuilt(("native", filters, keyset), lambda: _page_statement(filters, keyset)),
-                              values).all()
+    statement = prebuilt(("native", filters, keyset), lambda: _page_statement(filters, keyset))
+    return driver_reads.rows(connection, statement, values)
 
 
 # Filter -> its condition on a bound value of the same name.

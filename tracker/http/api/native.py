@@ -35,8 +35,9 @@ def list_deliveries():
         updated_before=args.get("updated_before"),
     )
     limit = args["limit"]
-    # One connection, autocommit: no session, no BEGIN, no ROLLBACK when it goes back to the pool.
-    with services().db.reading() as connection:
+    # One statement on a kept connection in autocommit, run on the driver: no session, no BEGIN or
+    # ROLLBACK, no pool checkout, no SQLAlchemy execution path (tracker.db.driver_reads).
+    with services().db.driver_reading() as connection:
         # One row more than asked tells whether another page exists without a count.
         rows = repository.list_deliveries(connection, g.account_id, where, after=args.get("cursor"),
                                           limit=limit + 1)

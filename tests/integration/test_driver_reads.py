@@ -1,0 +1,112 @@
+"""A list read on the driver (tracker.db.driver_reads) holds exactly what Core reads: the same rows and
+values for every filter and from a cursor, times bound as Core binds them; what Core must finish per
+execution is refused; the engine's statement listeners still see each statement."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import bindparam, event, select
+
+from tests.support.harness import FIXTURES, drain
+from tests.support.sns_signing import notification
+from tracker.db import driver_reads, repository
+from tracker.db.models import Delivery
+from tracker.db.repository.delivery_reads import DeliveryFilter
+
+pytestmark = pytest.mark.integration
+
+
+def ses(name: str) -> dict:
+    return json.loads((FIXTURES / "ses" / name).read_text())
+
+
+@pytest.fixture
+def listed(app, tenant, pki):
+    """An account with sent and bounced deliveries: the native list's rows through Core and on the driver."""
+    client = app.test_client()
+    messages = []
+    for n in range(6):
+        send = ses("event/send.json")
+        send["mail"]["messageId"] = f"m-{n}"
+        send["mail"]["destination"] = [f"r{n}@example.com", f"s{n}@example.com"]
+        messages.append(send)
+    messages.append(ses("notification/bounce-permanent.json"))
+    for message in messages:  # each applied alone: the deliveries' update times differ
+        assert client.post(tenant.hook, data=json.dumps(pki.sign(notification(message)))).status_code == 200
+        drain(app)
+    db = app.extensions["tracker"].db
+
+    def both(where: DeliveryFilter, after=None, limit: int = 100, zone: str = "UTC") -> tuple[list, list]:
+        """Core's rows and the driver's, each read with the session's TimeZone set to ``zone``."""
+        with db.reading() as connection:
+            connection.exec_driver_sql(f"SET timezone TO '{zone}'")
+            core = repository.list_deliveries(connection, tenant.account_id, where, after=after, limit=limit)
+            connection.exec_driver_sql("RESET timezone")
+        with db.driver_reading() as reader:
+            assert isinstance(reader, driver_reads.DriverReader)  # PostgreSQL: the driver's path
+            with reader.connection.cursor() as cursor:
+                cursor.execute(f"SET timezone TO '{zone}'")
+            driver = repository.list_deliveries(reader, tenant.account_id, where, after=after, limit=limit)
+            with reader.connection.cursor() as cursor:
+                cursor.execute("RESET timezone")
+        return core, driver
+
+    return both
+
+
+def test_every_filter_reads_the_same_rows_with_the_same_values(listed):
+    core, driver = listed(DeliveryFilter())
+    assert len(core) == 13
+    bounced = next(row for row in core if row.status == "BOUNCED")
+    middle = core[6].updated_at.replace(tzinfo=UTC)
+    for where in (DeliveryFilter(), DeliveryFilter(status="BOUNCED"), DeliveryFilter(message_id="m-2"),
+                  DeliveryFilter(recipient="s3@example.com"), DeliveryFilter(message_id=bounced.message_id,
+                                                                                 recipient=bounced.recipient),
+                  DeliveryFilter(updated_after=middle), DeliveryFilter(updated_before=middle),
+                  DeliveryFilter(updated_after=middle - timedelta(days=1), updated_before=middle + timedelta(days=1))):
+        core, driver = listed(where)
+        assert core, where
+        assert [tuple(row) for row in driver] == [tuple(row) for row in core], where
+        assert [row.updated_at for row in driver] == [row.updated_at for row in core]  # by name, as views read them
+
+
+def test_times_are_bound_as_core_binds_them_whatever_the_servers_zone(listed):
+    """The keyset's time and the updated_* filters go through UTCDateTime's bind processor on both
+    paths (naive UTC, as the column holds), so a server whose TimeZone is not UTC, and a time given in
+    another zone, still name the same moment."""
+    core, _ = listed(DeliveryFilter())
+    last = core[4]
+    at = last.updated_at.replace(tzinfo=UTC)
+    for moment in (at, at.astimezone(ZoneInfo("Asia/Kolkata"))):
+        core_page, driver_page = listed(DeliveryFilter(), after=(moment, last.id), limit=3, zone="America/New_York")
+        assert [row.id for row in driver_page] == [row.id for row in core_page] == [row.id for row in core[5:8]]
+        core_page, driver_page = listed(DeliveryFilter(updated_after=moment), zone="Asia/Kolkata")
+        later = [row.id for row in core if row.updated_at > last.updated_at]  # a message's recipients share a time
+        assert [row.id for row in driver_page] == [row.id for row in core_page] == later
+
+
+def test_a_statement_core_must_finish_per_execution_is_refused(app):
+    db = app.extensions["tracker"].db
+    expanding = select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True)))
+    with db.driver_reading() as reader, pytest.raises(ValueError, match="through Core"):
+        reader.rows(expanding, {"ids": [1, 2]})
+
+
+def test_the_engines_listeners_see_each_statement_run_on_the_driver(app, listed):
+    db = app.extensions["tracker"].db
+    seen = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM deliveries" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        listed(DeliveryFilter(status="SENT"), limit=2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    core_call, driver_call = seen
+    assert driver_call[0] == core_call[0] and driver_call[1]["status"] == "SENT" and driver_call[1]["limit"] == 2

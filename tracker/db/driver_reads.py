@@ -39,14 +39,15 @@ class _Compiled:
             raise ValueError("a statement with expanding or literal-execute parameters runs through Core")
         self.sql = compiled.string
         self.names = dict(compiled.escaped_bind_names)  # a bound name -> its name in the SQL, where they differ
+        # Each type's processors as the dialect implements it, as Core takes them.
         self.processors = {self.names.get(name, name): processor for name, bind in compiled.binds.items()
-                           if (processor := bind.type.bind_processor(dialect)) is not None}
+                           if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         # Every parameter with the value the statement binds itself (None for those a caller gives).
         self.defaults = self.processed(compiled.construct_params(_check=False))
         columns = list(statement.selected_columns)
         self.row = collections.namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
         self.results = [(index, processor) for index, column in enumerate(columns)
-                        if (processor := column.type.result_processor(dialect, None)) is not None]
+                        if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
 
     def processed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` under their names in the SQL, each through its type's bind processor (as Core does)."""

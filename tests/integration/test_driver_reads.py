@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, func, select
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import notification
@@ -88,11 +88,39 @@ def test_times_are_bound_as_core_binds_them_whatever_the_servers_zone(listed):
         assert [row.id for row in driver_page] == [row.id for row in core_page] == later
 
 
-def test_a_statement_core_must_finish_per_execution_is_refused(app):
+@pytest.mark.parametrize("statement", [
+    select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))),  # expanded per execution
+    select(Delivery.id).where(Delivery.id == bindparam("n", callable_=lambda: 1)),  # computed per execution
+    select(Delivery.created_at),  # UTCDateTime: Core makes its times aware
+    select(Delivery.id, Delivery.id),  # two columns of one name
+], ids=["expanding", "callable", "processed column", "same names"])
+def test_what_the_driver_cannot_do_as_core_does_is_refused(app, statement):
     db = app.extensions["tracker"].db
-    expanding = select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True)))
     with db.driver_reading() as reader, pytest.raises(ValueError, match="through Core"):
-        reader.rows(expanding, {"ids": [1, 2]})
+        reader.rows(statement, {"ids": [1, 2]})
+
+
+def test_a_required_value_left_out_is_an_error_not_a_null(app):
+    db = app.extensions["tracker"].db
+    statement = select(Delivery.id).where(Delivery.message_id == bindparam("message_id"))
+    with db.driver_reading() as reader, pytest.raises(ValueError, match="message_id"):
+        reader.rows(statement, {"mesage_id": "m-1"})
+
+
+def test_a_list_after_the_database_dropped_its_connection_is_a_503_then_answers_again(app, tenant, pg_db):
+    """The native list's kept connection killed under it (a database restart): that request is
+    told 503 database_unavailable, as on Core's path, and the next one reconnects."""
+    client = app.test_client()
+    assert client.get("/api/v1/deliveries", headers=tenant.auth).status_code == 200
+    db = app.extensions["tracker"].db
+    with db.driver_reading() as reader:  # the connection the list just used (a test client is one thread)
+        [(pid,)] = reader.rows(select(func.pg_backend_pid().label("pid")), {})
+    with pg_db.engine.connect() as admin:
+        assert admin.execute(select(func.pg_terminate_backend(pid))).scalar()
+
+    refused = client.get("/api/v1/deliveries", headers=tenant.auth)
+    assert (refused.status_code, refused.json["error"]) == (503, "database_unavailable")
+    assert client.get("/api/v1/deliveries", headers=tenant.auth).status_code == 200
 
 
 def test_the_engines_listeners_see_each_statement_run_on_the_driver(app, listed):

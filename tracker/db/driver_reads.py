@@ -4,19 +4,31 @@ Why: a native list page's query through SQLAlchemy's Connection (the pool's chec
 check-in, the execution context, the result and its Row objects) cost the page 7% of its time
 over HTTP, more than anything else above the least a list page does on this stack but the
 rate limit's Redis round trip (README, eleventh and twelfth rounds). The statement is still
-built by Core and compiled by SQLAlchemy, once per statement object; its values still pass
-through each bound type's processor (a UTCDateTime bound is made naive UTC as Core makes it),
-and each result column through its type's result processor where it has one. Only the
-execution goes straight to psycopg2, as the receivers' INSERT does (tracker.db.kept_connections).
+built by Core and compiled by SQLAlchemy, once per statement object, and its values still pass
+through each bound type's processor as the dialect implements it (a UTCDateTime bound is made
+naive UTC as Core makes it). Only the execution goes straight to psycopg2, as the receivers'
+INSERT does (tracker.db.kept_connections).
 
-A statement Core must finish per execution (an expanding IN list, a literal rendered at
-execution) is refused here: run it through Core. Listeners of the engine's
-before_cursor_execute event (the index tests, bench/read.py's plans) are told of each
-statement, as Core tells them; with none, that costs one truth test.
+What this path cannot do exactly as Core does, it refuses (ValueError, when the statement is
+first compiled, before the connection is used), so such a statement runs through Core instead:
+- a parameter Core finishes per execution (an expanding IN list, a literal rendered at
+  execution, a value computed by a callable);
+- a result column whose type processes what the driver returns (UTCDateTime's aware times,
+  JSON, Float, Numeric: on psycopg2 those need the column's type code): read times as stored
+  (tracker.db.repository.stored_times);
+- result columns without a distinct plain name each (rows are named tuples).
+Kept connections also skip the dialect's connect-time set-up (psycopg2's UUID and hstore
+casters): a statement reading such a column is not for this path either.
+
+A required parameter left out is an error, as in Core (not a NULL). Listeners of the engine's
+before_cursor_execute event (the index tests, bench/read.py's plans) are told of each statement
+with its cursor, SQL and parameters, but no Connection or execution context; with no listener
+that costs one truth test.
 """
 from __future__ import annotations
 
 import collections
+import keyword
 import threading
 from contextlib import contextmanager
 from typing import Any
@@ -28,40 +40,63 @@ __all__ = ["DriverReader", "reading", "rows"]
 
 
 class _Compiled:
-    """A statement as psycopg2 runs it: its SQL, its parameters' defaults and processors, its row type."""
+    """A statement as psycopg2 runs it: its SQL, its parameters, its row type."""
 
-    __slots__ = ("sql", "names", "processors", "defaults", "row", "results")
+    __slots__ = ("sql", "escaped", "processors", "defaults", "required", "row_type")
 
     def __init__(self, statement, engine: Engine) -> None:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
-        if compiled.literal_execute_params or compiled.post_compile_params:
-            raise ValueError("a statement with expanding or literal-execute parameters runs through Core")
-        self.sql = compiled.string
-        self.names = dict(compiled.escaped_bind_names)  # a bound name -> its name in the SQL, where they differ
-        # Each type's processors as the dialect implements it, as Core takes them.
-        self.processors = {self.names.get(name, name): processor for name, bind in compiled.binds.items()
-                           if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
-        # Every parameter with the value the statement binds itself (None for those a caller gives).
-        self.defaults = self.processed(compiled.construct_params(_check=False))
+        if compiled.literal_execute_params or compiled.post_compile_params or any(
+                bind.callable is not None for bind in compiled.binds.values()):
+            raise ValueError("a parameter Core finishes per execution: run this statement through Core")
         columns = list(statement.selected_columns)
-        self.row = collections.namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
-        self.results = [(index, processor) for index, column in enumerate(columns)
-                        if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
+        if any(column.type.dialect_impl(dialect).result_processor(dialect, None) is not None for column in columns):
+            raise ValueError("a column whose type processes its values: run this statement through Core")
+        names = [column.key for column in columns]
+        if len(set(names)) != len(names) or not all(map(_plain, names)):
+            raise ValueError("result columns without a distinct plain name each: run this statement through Core")
+        self.sql = compiled.string
+        self.escaped = dict(compiled.escaped_bind_names)  # a bound name -> its name in the SQL, where they differ
+        # Each type's processor as the dialect implements it, as Core takes them.
+        self.processors = {self.escaped.get(name, name): processor for name, bind in compiled.binds.items()
+                           if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        # The values the statement binds itself; the caller gives the required ones.
+        self.required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
+        self.defaults = self.processed(compiled.construct_params(_check=False))
+        self.row_type = collections.namedtuple("Row", names)  # type: ignore[misc]
 
     def processed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` under their names in the SQL, each through its type's bind processor (as Core does)."""
-        processors, names = self.processors, self.names
+        processors, escaped = self.processors, self.escaped
         out = {}
         for name, value in values.items():
-            name = names.get(name, name)
+            name = escaped.get(name, name)
             out[name] = processors[name](value) if name in processors else value
         return out
 
 
+def _plain(name) -> bool:
+    """A name a named tuple's field can have."""
+    return isinstance(name, str) and name.isidentifier() and not name.startswith("_") and not keyword.iskeyword(name)
+
+
 _COMPILED: dict[int, tuple[object, _Compiled]] = {}  # id(statement) -> (statement, its compiled form)
 _LOCK = threading.Lock()
-_LIMIT = 512  # as tracker.db.repository.prebuilt keeps statements
+# Statements kept compiled per process: the prebuilt ones (tracker.db.repository.prebuilt keeps 512).
+_LIMIT = 512
+
+
+def _compiled(statement, engine: Engine) -> _Compiled:
+    found = _COMPILED.get(id(statement))
+    if found is not None and found[0] is statement:
+        return found[1]
+    compiled = _Compiled(statement, engine)
+    with _LOCK:
+        if len(_COMPILED) >= _LIMIT:
+            _COMPILED.clear()
+        _COMPILED[id(statement)] = (statement, compiled)  # the statement kept: its id stays its own
+    return compiled
 
 
 class DriverReader:
@@ -73,35 +108,19 @@ class DriverReader:
         self.connection, self.engine = connection, engine
 
     def rows(self, statement, values: dict[str, Any]) -> list:
-        """The statement's rows as named tuples (attribute and index access, as Core's rows)."""
-        compiled = self._compiled(statement)
+        """The statement's rows as named tuples (by attribute and by index, as Core's rows are read here)."""
+        compiled = _compiled(statement, self.engine)  # before the connection is used: a refusal leaves it as it was
+        if not compiled.required <= values.keys():
+            missing = ", ".join(sorted(compiled.required - values.keys()))
+            raise ValueError(f"a value is required for each of: {missing}")
         parameters = {**compiled.defaults, **compiled.processed(values)}
         with self.connection.cursor() as cursor:
             if self.engine.dispatch.before_cursor_execute:
                 self.engine.dispatch.before_cursor_execute(None, cursor, compiled.sql, parameters, None, False)
             cursor.execute(compiled.sql, parameters)
             fetched = cursor.fetchall()
-        make = compiled.row._make
-        if not compiled.results:
-            return [make(row) for row in fetched]
-        rows = []
-        for row in fetched:
-            values_of = list(row)
-            for index, processor in compiled.results:
-                values_of[index] = processor(values_of[index])
-            rows.append(make(values_of))
-        return rows
-
-    def _compiled(self, statement) -> _Compiled:
-        found = _COMPILED.get(id(statement))
-        if found is not None and found[0] is statement:
-            return found[1]
-        compiled = _Compiled(statement, self.engine)
-        with _LOCK:
-            if len(_COMPILED) >= _LIMIT:
-                _COMPILED.clear()
-            _COMPILED[id(statement)] = (statement, compiled)  # the statement kept: its id stays its own
-        return compiled
+        make = compiled.row_type._make
+        return [make(row) for row in fetched]
 
 
 @contextmanager

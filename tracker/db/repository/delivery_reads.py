@@ -56,7 +56,7 @@ _LISTED = select(*_as_stored(Delivery.__table__, LISTED_COLUMNS))
 
 
 def list_deliveries(connection: Connection | Session | driver_reads.DriverReader, account_id: int,
-                    where: DeliveryFilter, *, after: tuple[datetime, int] | None, limit: int) -> list[Row]:
+                    where: DeliveryFilter, *, after: tuple[datetime, int] | None, limit: int) -> list:
     """One keyset page, ordered by (updated_at, id): a changes feed a client can follow.
 
     Rows of LISTED_COLUMNS, in that order, not ORM objects (read with tracker.db.engine's

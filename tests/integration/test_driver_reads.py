@@ -91,13 +91,39 @@ def test_times_are_bound_as_core_binds_them_whatever_the_servers_zone(listed):
 @pytest.mark.parametrize("statement", [
     select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))),  # expanded per execution
     select(Delivery.id).where(Delivery.id == bindparam("n", callable_=lambda: 1)),  # computed per execution
-    select(Delivery.created_at),  # UTCDateTime: Core makes its times aware
+    select(Delivery.id, Delivery.created_at),  # UTCDateTime: Core makes its times aware
     select(Delivery.id, Delivery.id),  # two columns of one name
 ], ids=["expanding", "callable", "processed column", "same names"])
-def test_what_the_driver_cannot_do_as_core_does_is_refused(app, statement):
+def test_what_the_driver_cannot_do_as_core_does_core_runs(app, listed, statement):
+    """Such a statement runs through Core (its listener call carries Core's execution context) and
+    gives Core's rows, values as Core gives them (aware times)."""
     db = app.extensions["tracker"].db
-    with db.driver_reading() as reader, pytest.raises(ValueError, match="through Core"):
-        reader.rows(statement, {"ids": [1, 2]})
+    contexts = []
+    listen = lambda conn, cursor, sql, parameters, context, executemany: contexts.append(context)  # noqa: E731
+    with db.reading() as core:
+        expected = core.execute(statement, {"ids": [1, 2]}).all()
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        with db.driver_reading() as reader:
+            got = reader.rows(statement, {"ids": [1, 2]})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert got and [tuple(row) for row in got] == [tuple(row) for row in expected]
+    assert contexts and all(context is not None for context in contexts)
+
+
+def test_a_statement_built_for_one_call_runs_through_core(app, listed):
+    db = app.extensions["tracker"].db
+    contexts = []
+    listen = lambda conn, cursor, sql, parameters, context, executemany: contexts.append(context)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        with db.driver_reading() as reader:
+            assert reader.rows(select(Delivery.id).where(Delivery.id == bindparam("id")), {"id": 1}, kept=False)
+            assert reader.rows(select(Delivery.id).where(Delivery.id == bindparam("id")), {"id": 1})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert contexts[0] is not None and contexts[1] is None  # Core's call, then the driver's
 
 
 def test_a_required_value_left_out_is_an_error_not_a_null(app):

@@ -1,6 +1,6 @@
 """One read on the driver: a Core statement compiled once, run on a kept connection's cursor.
 
-Why: a native list page's query through SQLAlchemy's Connection (the pool's checkout and
+Why: a list page's query through SQLAlchemy's Connection (the pool's checkout and
 check-in, the execution context, the result and its Row objects) cost the page 7% of its time
 over HTTP, more than anything else above the least a list page does on this stack but the
 rate limit's Redis round trip (README, eleventh and twelfth rounds). The statement is still
@@ -9,16 +9,18 @@ through each bound type's processor as the dialect implements it (a UTCDateTime 
 naive UTC as Core makes it). Only the execution goes straight to psycopg2, as the receivers'
 INSERT does (tracker.db.kept_connections).
 
-What this path cannot do exactly as Core does, it refuses (ValueError, when the statement is
-first compiled, before the connection is used), so such a statement runs through Core instead:
+What this path cannot do exactly as Core does, it leaves to Core (decided when the statement is
+first compiled, before the connection is used; the statement then runs on a pooled connection, as
+reading() gives, beside the kept one), and so does a statement built for one call (``kept=False``:
+Core's compiled cache keys it by its structure, where this path would compile it anew):
 - a parameter Core finishes per execution (an expanding IN list, a literal rendered at
   execution, a value computed by a callable);
-- a result column whose type processes what the driver returns (UTCDateTime's aware times,
-  JSON, Float, Numeric: on psycopg2 those need the column's type code): read times as stored
-  (tracker.db.repository.stored_times);
+- a result column whose type processes what the driver returns (UTCDateTime's aware times;
+  Float and Numeric, which on psycopg2 need the column's type code; JSON has none there, the
+  driver parses it): read times as stored (tracker.db.repository.stored_times);
 - result columns without a distinct plain name each (rows are named tuples).
 Kept connections also skip the dialect's connect-time set-up (psycopg2's UUID and hstore
-casters): a statement reading such a column is not for this path either.
+casters): no such column may be read through this path (the tracker has none).
 
 A required parameter left out is an error, as in Core (not a NULL). Listeners of the engine's
 before_cursor_execute event (the index tests, bench/read.py's plans) are told of each statement
@@ -36,7 +38,7 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 
-__all__ = ["DriverReader", "reading", "rows"]
+__all__ = ["DriverReader", "first", "reading", "rows", "scalar"]
 
 
 class _Compiled:
@@ -64,7 +66,9 @@ class _Compiled:
         # The values the statement binds itself; the caller gives the required ones.
         self.required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
         self.defaults = self.processed(compiled.construct_params(_check=False))
-        self.row_type = collections.namedtuple("Row", names)  # type: ignore[misc]
+        fields = collections.namedtuple("Row", names)  # type: ignore[misc]
+        # Read as Core's rows are: by attribute, by index and, where a page mark takes its sort key, _mapping.
+        self.row_type = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
 
     def processed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` under their names in the SQL, each through its type's bind processor (as Core does)."""
@@ -81,17 +85,21 @@ def _plain(name) -> bool:
     return isinstance(name, str) and name.isidentifier() and not name.startswith("_") and not keyword.iskeyword(name)
 
 
-_COMPILED: dict[int, tuple[object, _Compiled]] = {}  # id(statement) -> (statement, its compiled form)
+# id(statement) -> (statement, its compiled form, or None: Core runs it)
+_COMPILED: dict[int, tuple[object, _Compiled | None]] = {}
 _LOCK = threading.Lock()
 # Statements kept compiled per process: the prebuilt ones (tracker.db.repository.prebuilt keeps 512).
 _LIMIT = 512
 
 
-def _compiled(statement, engine: Engine) -> _Compiled:
+def _compiled(statement, engine: Engine) -> _Compiled | None:
     found = _COMPILED.get(id(statement))
     if found is not None and found[0] is statement:
         return found[1]
-    compiled = _Compiled(statement, engine)
+    try:
+        compiled: _Compiled | None = _Compiled(statement, engine)
+    except ValueError:  # not for this path (the module's docstring): Core runs it
+        compiled = None
     with _LOCK:
         if len(_COMPILED) >= _LIMIT:
             _COMPILED.clear()
@@ -100,23 +108,28 @@ def _compiled(statement, engine: Engine) -> _Compiled:
 
 
 class DriverReader:
-    """A kept connection (autocommit) and its engine: ``rows`` runs one SELECT on the driver."""
+    """A kept connection (autocommit) and its database: ``rows`` runs one SELECT on the driver."""
 
-    __slots__ = ("connection", "engine")
+    __slots__ = ("connection", "db")
 
-    def __init__(self, connection, engine: Engine) -> None:
-        self.connection, self.engine = connection, engine
+    def __init__(self, connection, db) -> None:
+        self.connection, self.db = connection, db
 
-    def rows(self, statement, values: dict[str, Any]) -> list:
-        """The statement's rows as named tuples (by attribute and by index, as Core's rows are read here)."""
-        compiled = _compiled(statement, self.engine)  # before the connection is used: a refusal leaves it as it was
+    def rows(self, statement, values: dict[str, Any], *, kept: bool = True) -> list:
+        """The statement's rows, as named tuples (by attribute, by index and _mapping, as Core's rows are
+        read here), or as Core gives them where Core runs it (``kept=False``: built for this call alone)."""
+        engine = self.db.engine
+        compiled = _compiled(statement, engine) if kept else None  # before the connection is used
+        if compiled is None:
+            with self.db.reading() as core:
+                return core.execute(statement, values).all()
         if not compiled.required <= values.keys():
             missing = ", ".join(sorted(compiled.required - values.keys()))
             raise ValueError(f"a value is required for each of: {missing}")
         parameters = {**compiled.defaults, **compiled.processed(values)}
         with self.connection.cursor() as cursor:
-            if self.engine.dispatch.before_cursor_execute:
-                self.engine.dispatch.before_cursor_execute(None, cursor, compiled.sql, parameters, None, False)
+            if engine.dispatch.before_cursor_execute:
+                engine.dispatch.before_cursor_execute(None, cursor, compiled.sql, parameters, None, False)
             cursor.execute(compiled.sql, parameters)
             fetched = cursor.fetchall()
         make = compiled.row_type._make
@@ -125,17 +138,30 @@ class DriverReader:
 
 @contextmanager
 def reading(db) -> Iterator[Any]:
-    """For ONE read: a DriverReader on PostgreSQL, else ``db.reading()``'s Core connection (SQLite)."""
+    """For a request's reads: a DriverReader on PostgreSQL, else ``db.reading()``'s Core connection (SQLite)."""
     if db.is_sqlite:
         with db.reading() as connection:
             yield connection
         return
     with db.statement() as kept:
-        yield DriverReader(kept, db.engine)
+        yield DriverReader(kept, db)
 
 
-def rows(connection, statement, values: dict[str, Any]) -> list:
-    """``statement``'s rows on a DriverReader, or on a Core connection (SQLite, a session's) as Core gives them."""
+def rows(connection, statement, values: dict[str, Any], *, kept: bool = True) -> list:
+    """``statement``'s rows on a DriverReader (``kept``: see DriverReader.rows), or on a Core connection
+    or session (SQLite, a transaction's reads) as Core gives them."""
     if isinstance(connection, DriverReader):
-        return connection.rows(statement, values)
+        return connection.rows(statement, values, kept=kept)
     return connection.execute(statement, values).all()
+
+
+def first(connection, statement, values: dict[str, Any], *, kept: bool = True):
+    """The first of rows(), or None."""
+    found = rows(connection, statement, values, kept=kept)
+    return found[0] if found else None
+
+
+def scalar(connection, statement, values: dict[str, Any], *, kept: bool = True):
+    """The first column of first(), or None."""
+    row = first(connection, statement, values, kept=kept)
+    return None if row is None else row[0]

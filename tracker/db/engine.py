@@ -75,8 +75,8 @@ class Database:
                 driver.autocommit = False
 
     def driver_reading(self):
-        """For ONE read whose statement runs on the driver (tracker.db.driver_reads): a kept connection
-        in autocommit on PostgreSQL, reading()'s connection elsewhere."""
+        """For a request's reads, each run on the driver where it can be (tracker.db.driver_reads): a kept
+        connection in autocommit on PostgreSQL, reading()'s connection elsewhere."""
         return driver_reads.reading(self)
 
     @property
@@ -102,7 +102,8 @@ class Database:
             yield connection
 
     def statement(self):
-        """A kept connection in autocommit, for ONE write on PostgreSQL (tracker.db.kept_connections)."""
+        """A kept connection in autocommit on PostgreSQL (tracker.db.kept_connections): for ONE write, each
+        statement its own transaction, or for a request's reads (driver_reading)."""
         return self._kept.statement(self.engine)
 
     def dispose(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import bindparam, case
 from sqlalchemy.engine import Connection
 
+from tracker.db import driver_reads
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
 from tracker.db.repository.paging import Ordering, PageSlice, bound_slice, ordering_shape, slice_values
@@ -70,8 +71,9 @@ def elevate_statuses(connection: Connection, account_id: int, where: ElevateFilt
         values.update(span_values(f"span_{n}", span))
     # createdDateTime and updatedDateTime take any number of comma-separated spans: a query with
     # more than a few is built for itself, not kept (tracker.db.repository.prebuilt).
-    statement = prebuilt(shape, lambda: _page_statement(where, page, words), keep=len(where.spans) <= KEPT_LENGTH)
-    return connection.execute(statement, values).all()
+    keep = len(where.spans) <= KEPT_LENGTH
+    statement = prebuilt(shape, lambda: _page_statement(where, page, words), keep=keep)
+    return driver_reads.rows(connection, statement, values, kept=keep)
 
 
 def _page_statement(where: ElevateFilter, page: PageSlice, words: Mapping[str, str]):

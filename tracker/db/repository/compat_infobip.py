@@ -9,6 +9,7 @@ from sqlalchemy import and_, bindparam, func, not_, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from tracker.db import driver_reads
 from tracker.db.models import Delivery, DeliveryEvent, Message
 from tracker.db.repository.compat_filters import (ShownStatuses, Span, bound_within, columns_with_messages, shown_in,
                                                   span_shape, span_values)
@@ -109,7 +110,7 @@ def infobip_logs(connection: Connection, account_id: int, where: InfobipFilter, 
     """Core rows of the account's logs, newest first (infobip_logs_statement): a delivery's columns
     under their own keys, its message's as message_row (its id), message_attributes,
     message_from_address, message_subject (all None without a message)."""
-    return connection.execute(*_logs(account_id, where, before, limit)).all()
+    return driver_reads.rows(connection, *_logs(account_id, where, before, limit), kept=_kept(where))
 
 
 def _logs(account_id: int, where: InfobipFilter, before: tuple[datetime, int] | None, limit: int) -> tuple:
@@ -200,8 +201,8 @@ def infobip_prices(session: Session | Connection, account_id: int,
     if not keys:
         return {}
     latest: dict[tuple[str, str], tuple] = {}
-    rows = session.execute(_PRICES, {"account_id": account_id, "message_ids": sorted({m for m, _ in keys}),
-                                     "recipients": sorted({r for _, r in keys})})
+    rows = driver_reads.rows(session, _PRICES, {"account_id": account_id, "message_ids": sorted({m for m, _ in keys}),
+                                                "recipients": sorted({r for _, r in keys})})
     for row in rows:
         price = (row.details or {}).get("price")
         key = (row.message_id, row.recipient)

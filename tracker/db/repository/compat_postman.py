@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
+from tracker.db import driver_reads
 from tracker.db.models import Delivery, DeliveryEvent, Message
 from tracker.db.repository.compat_filters import (ShownStatuses, Span, bound_within, columns_with_messages, shown_in,
                                                   span_shape, span_values)
@@ -59,7 +60,7 @@ def postman_emails_statement(account_id: int, where: PostmanFilter, page: PageSl
 
 def postman_emails(connection: Connection, account_id: int, where: PostmanFilter, page: PageSlice) -> list:
     """Rows of POSTMAN_COLUMNS of one page of the account's emails."""
-    return connection.execute(*_page(account_id, where, page)).all()
+    return driver_reads.rows(connection, *_page(account_id, where, page))
 
 
 def _page(account_id: int, where: PostmanFilter, page: PageSlice) -> tuple:
@@ -95,7 +96,7 @@ _ONE = columns_with_messages(bindparam("account_id"), *_SELECTED).where(Delivery
 
 def postman_email(connection: Connection, account_id: int, delivery_id: int):
     """The row of POSTMAN_COLUMNS of the account's email ``delivery_id``, or None."""
-    return connection.execute(_ONE, {"account_id": account_id, "delivery_id": delivery_id}).first()
+    return driver_reads.first(connection, _ONE, {"account_id": account_id, "delivery_id": delivery_id})
 
 
 # Built once, the identities bound as one expanding parameter (building the IN as an expression
@@ -112,5 +113,5 @@ def event_details(connection: Connection, account_id: int,
     the delivery row (its details), in one query; identities without an event are left out."""
     if not identities:
         return {}
-    rows = connection.execute(_DETAILS, {"account_id": account_id, "identities": list(identities)})
+    rows = driver_reads.rows(connection, _DETAILS, {"account_id": account_id, "identities": list(identities)})
     return {(message_id, recipient, key): details or {} for message_id, recipient, key, details in rows}

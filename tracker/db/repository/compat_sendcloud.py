@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Integer, and_, bindparam, case, false, func, literal, null, or_, select
 from sqlalchemy.engine import Connection
 
+from tracker.db import driver_reads
 from tracker.db.models import Delivery, Message
 from tracker.db.repository.like_patterns import ESCAPE, containing
 from tracker.db.repository.compat_filters import Span, bound_within, columns_with_messages, span_shape, span_values
@@ -78,8 +79,9 @@ def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloud
                  where.label_id is not None, where.label_name is not None,
                  where.status_codes, where.sub_status_codes, ordering_shape(page.ordering), page.mark is not None)
         count, statement = prebuilt(shape, lambda: _statements(where, codes, page))
-    total = connection.execute(count, values).scalar()
-    return total, connection.execute(statement, values).all()
+    kept = where.email_ids is None  # the ids' statements are built for this request alone
+    total = driver_reads.scalar(connection, count, values, kept=kept)
+    return total, driver_reads.rows(connection, statement, values, kept=kept)
 
 
 def _statements(where: SendCloudFilter, codes: SendCloudCodes, page: PageSlice) -> tuple:
@@ -91,7 +93,7 @@ def _statements(where: SendCloudFilter, codes: SendCloudCodes, page: PageSlice) 
     base = (columns_with_messages(account_id, Delivery.id) if where.label_id is not None or where.label_name is not None
             else select(Delivery.id).where(Delivery.account_id == account_id))
     counted = _filtered(base, where, codes).limit(bindparam("count_cap", type_=Integer()))
-    count = select(func.count()).select_from(counted.subquery())
+    count = select(func.count().label("total")).select_from(counted.subquery())
     statement = _filtered(columns_with_messages(account_id, *_SELECTED), where, codes)
     return count, bound_slice(statement, page.ordering, page.mark is not None)
 

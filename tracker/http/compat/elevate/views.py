@@ -90,8 +90,9 @@ def email_status():
         raise ApiError(400, "invalid_request", f"page * pageSize may not pass {MAX_OFFSET} rows unless the pages "
                        "before it were read in order; narrow with updatedDateTime=gt:<last updatedDateTime seen>")
     where = _filter(args)
-    # One autocommit connection (no session, no BEGIN/ROLLBACK), rows of the shown columns only.
-    with services().db.reading() as connection:
+    # One kept connection in autocommit, its statements run on the driver where they can
+    # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
+    with services().db.driver_reading() as connection:
         rows = repository.elevate_statuses(connection, g.account_id, where, pager.slice(page_size), WORDS)
     pager.remember(rows, page_size)
     return json_out.response([_item(row, fields) for row in rows], times=json_out.TO_THE_SECOND)

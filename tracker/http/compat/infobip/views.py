@@ -145,8 +145,9 @@ def email_logs():
                           senders=(args["from"],) if _text(args, "from") else (),
                           shown=_general_status_is(args["generalStatus"]) if _text(args, "generalStatus") else None,
                           **_common_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
-    # One autocommit connection (no session, no BEGIN/ROLLBACK), Core rows of the shown columns only.
-    with services().db.reading() as connection:
+    # One kept connection in autocommit, its statements run on the driver where they can
+    # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
+    with services().db.driver_reading() as connection:
         rows = logged(repository.infobip_logs(connection, g.account_id, where, limit=limit))  # newest first
         results = [_log(delivery, message, outcome, price)
                    for (delivery, message), (outcome, price) in zip(rows, _outcomes(connection, rows), strict=True)]

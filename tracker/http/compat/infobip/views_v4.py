@@ -114,8 +114,9 @@ def email_logs():
     use_cursor = _boolean(args, "useCursor")
     raw_cursor = (args.get("cursor") or "").strip()
     before = _cursor(raw_cursor) if raw_cursor else None
-    # One autocommit connection (no session, no BEGIN/ROLLBACK), Core rows of the shown columns only.
-    with services().db.reading() as connection:
+    # One kept connection in autocommit, its statements run on the driver where they can
+    # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
+    with services().db.driver_reading() as connection:
         # Newest first; one more row says whether there is more.
         rows = repository.infobip_logs(connection, g.account_id, where, before=before, limit=limit + 1)
         page = v1.logged(rows[:limit])

@@ -134,8 +134,9 @@ def list_emails():
     if pager.mark is None and pager.offset > MAX_OFFSET:
         raise _invalid("offset", f'"offset" must be less than or equal to {MAX_OFFSET} unless the pages before it '
                        "were read in order; narrow with created_at[lt]=<the last created_at seen> instead")
-    # One autocommit connection (no session, no BEGIN/ROLLBACK), rows of the shown columns only.
-    with services().db.reading() as connection:
+    # One kept connection in autocommit, its statements run on the driver where they can
+    # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
+    with services().db.driver_reading() as connection:
         # One row more than asked says whether there is more, without a count.
         rows = repository.postman_emails(connection, g.account_id, query["where"], pager.slice(query["limit"] + 1))
         page = rows[:query["limit"]]
@@ -154,7 +155,7 @@ def get_email(email_id: str):
     not_found = PostmanError(404, {"message": f"Email message with ID {email_id} not found."})
     if int(email_id) >= 2 ** 63:
         raise not_found
-    with services().db.reading() as connection:
+    with services().db.driver_reading() as connection:
         row = repository.postman_email(connection, g.account_id, int(email_id))
         if row is None:
             raise not_found

@@ -138,8 +138,9 @@ def email_status():
     pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
                                    page_marks.query_identity(params, ("start", "limit")),
                                    repository.SENDCLOUD_ORDERING, start)
-    # One autocommit connection (no session, no BEGIN/ROLLBACK), rows of the shown columns only.
-    with services().db.reading() as connection:
+    # One kept connection in autocommit, its statements run on the driver where they can
+    # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
+    with services().db.driver_reading() as connection:
         total, rows = repository.sendcloud_statuses(connection, account_id, where, CODES, pager.slice(limit),
                                                     count_cap=COUNT_CAP)
     pager.remember(rows, limit)

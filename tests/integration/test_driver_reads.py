@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import Float, bindparam, event, func, literal, select
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import notification
@@ -93,7 +93,8 @@ def test_times_are_bound_as_core_binds_them_whatever_the_servers_zone(listed):
     select(Delivery.id).where(Delivery.id == bindparam("n", callable_=lambda: 1)),  # computed per execution
     select(Delivery.id, Delivery.created_at),  # UTCDateTime: Core makes its times aware
     select(Delivery.id, Delivery.id),  # two columns of one name
-], ids=["expanding", "callable", "processed column", "same names"])
+    select(Delivery.id, literal(1.5, Float).label("share")),  # psycopg2's Float needs the column's type code
+], ids=["expanding", "callable", "processed column", "same names", "float"])
 def test_what_the_driver_cannot_do_as_core_does_core_runs(app, listed, statement):
     """Such a statement runs through Core (its listener call carries Core's execution context) and
     gives Core's rows, values as Core gives them (aware times)."""
@@ -164,3 +165,21 @@ def test_the_engines_listeners_see_each_statement_run_on_the_driver(app, listed)
         event.remove(db.engine, "before_cursor_execute", capture)
     core_call, driver_call = seen
     assert driver_call[0] == core_call[0] and driver_call[1]["status"] == "SENT" and driver_call[1]["limit"] == 2
+
+
+def test_an_error_of_the_view_between_statements_gives_the_kept_connection_back(app, tenant):
+    """Postman's 404 for an email the account does not have is raised after the read: the kept
+    connection, idle by then, serves the next request rather than being closed and made again."""
+    db = app.extensions["tracker"].db
+    client = app.test_client()
+
+    def backend() -> int:
+        with db.driver_reading() as reader:  # the connection the last request used (one thread)
+            [(pid,)] = reader.rows(select(func.pg_backend_pid().label("pid")), {})
+        return pid
+
+    assert client.get("/v1/transactional/email", headers=tenant.auth).status_code == 200
+    before = backend()
+    for _ in range(2):
+        assert client.get("/v1/transactional/email/987654", headers=tenant.auth).status_code == 404
+    assert backend() == before

@@ -98,11 +98,15 @@ def _compiled(statement, engine: Engine) -> _Compiled | None:
         return found[1]
     try:
         compiled: _Compiled | None = _Compiled(statement, engine)
-    except ValueError:  # not for this path (the module's docstring): Core runs it
+    # Not for this path (the module's docstring). Anything else the compilation raises is left to
+    # Core too (psycopg2's Float and Numeric processors raise TypeError without a type code): Core
+    # runs the statement as it always did, or raises what it is.
+    except Exception:  # noqa: BLE001
         compiled = None
     with _LOCK:
-        if len(_COMPILED) >= _LIMIT:
-            _COMPILED.clear()
+        if len(_COMPILED) >= _LIMIT:  # the older half goes, as tracker.db.repository.prebuilt does
+            for stale in list(_COMPILED)[:_LIMIT // 2]:
+                del _COMPILED[stale]
         _COMPILED[id(statement)] = (statement, compiled)  # the statement kept: its id stays its own
     return compiled
 
@@ -110,10 +114,11 @@ def _compiled(statement, engine: Engine) -> _Compiled | None:
 class DriverReader:
     """A kept connection (autocommit) and its database: ``rows`` runs one SELECT on the driver."""
 
-    __slots__ = ("connection", "db")
+    __slots__ = ("connection", "db", "busy")
 
     def __init__(self, connection, db) -> None:
         self.connection, self.db = connection, db
+        self.busy = False  # within a statement on the kept connection (reading() says why it matters)
 
     def rows(self, statement, values: dict[str, Any], *, kept: bool = True) -> list:
         """The statement's rows, as named tuples (by attribute, by index and _mapping, as Core's rows are
@@ -127,11 +132,13 @@ class DriverReader:
             missing = ", ".join(sorted(compiled.required - values.keys()))
             raise ValueError(f"a value is required for each of: {missing}")
         parameters = {**compiled.defaults, **compiled.processed(values)}
+        self.busy = True
         with self.connection.cursor() as cursor:
             if engine.dispatch.before_cursor_execute:
                 engine.dispatch.before_cursor_execute(None, cursor, compiled.sql, parameters, None, False)
             cursor.execute(compiled.sql, parameters)
             fetched = cursor.fetchall()
+        self.busy = False
         make = compiled.row_type._make
         return [make(row) for row in fetched]
 
@@ -143,8 +150,19 @@ def reading(db) -> Iterator[Any]:
         with db.reading() as connection:
             yield connection
         return
+    raised = None
     with db.statement() as kept:
-        yield DriverReader(kept, db)
+        reader = DriverReader(kept, db)
+        try:
+            yield reader
+        except Exception as error:
+            if reader.busy:
+                raise  # a driver error, or one mid-statement: tracker.db.kept_connections decides its fate
+            # The caller's own error (a 404, say), or Core's beside it: the kept connection sits idle
+            # between statements, so it goes back rather than being closed for nothing.
+            raised = error
+    if raised is not None:
+        raise raised
 
 
 def rows(connection, statement, values: dict[str, Any], *, kept: bool = True) -> list:

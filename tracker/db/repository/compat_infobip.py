@@ -105,9 +105,9 @@ def infobip_logs_statement(account_id: int, where: InfobipFilter, *, before: tup
     return statement.params(values)
 
 
-def infobip_logs(connection: Connection, account_id: int, where: InfobipFilter, *,
+def infobip_logs(connection: Connection | driver_reads.DriverReader, account_id: int, where: InfobipFilter, *,
                  before: tuple[datetime, int] | None = None, limit: int) -> list:
-    """Core rows of the account's logs, newest first (infobip_logs_statement): a delivery's columns
+    """Rows of the account's logs, newest first (infobip_logs_statement): a delivery's columns
     under their own keys, its message's as message_row (its id), message_attributes,
     message_from_address, message_subject (all None without a message)."""
     return driver_reads.rows(connection, *_logs(account_id, where, before, limit), kept=_kept(where))
@@ -191,7 +191,7 @@ _PRICES = select(DeliveryEvent.message_id, DeliveryEvent.recipient, DeliveryEven
     DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)))
 
 
-def infobip_prices(session: Session | Connection, account_id: int,
+def infobip_prices(session: Session | Connection | driver_reads.DriverReader, account_id: int,
                    keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """(message id, recipient) -> the price Infobip last stated in an event's details, for those that have one.
 

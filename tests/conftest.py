@@ -76,23 +76,33 @@ def opener() -> RecordingOpener:
 
 @pytest.fixture
 def make_app(pg_db, pki, opener):
-    """An app on the test database whose worker is driven by the test (``drain``)."""
+    """An app on the test database whose worker is driven by the test (``drain``).
+
+    Each app's connections (its pool and its kept connections) are closed when the test ends:
+    left to the garbage collector, the apps of the tests before held theirs meanwhile, and three
+    test processes at once reached PostgreSQL's max_connections (100) in a full run."""
     from tracker import create_app
     from tracker.adapters.sns_certificates import DirectoryCertificateStore
     from tracker.config import Config
     from tracker.adapters.sns_subscriptions import HttpSubscriptionConfirmer
 
+    built = []
+
     def build(**overrides):
         config = Config(database_url=pg_db.url, sns_cert_dir=str(pki.directory), secret_key="test-secret-key",
                         **overrides)
-        return create_app(
+        app = create_app(
             config,
             certificates=DirectoryCertificateStore(pki.directory),
             confirmer=HttpSubscriptionConfirmer(opener=opener),
             waker=RecordingWaker(),
         )
+        built.append(app)
+        return app
 
-    return build
+    yield build
+    for app in built:
+        app.extensions["tracker"].db.dispose()
 
 
 @pytest.fixture

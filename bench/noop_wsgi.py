@@ -5,18 +5,16 @@ and loopback HTTP under exactly the settings the real receiver runs with (the ba
 POST /bench/verify reads, decodes and signature-checks the body like the receiver, then
 answers 204 without storing: the step between the baseline and the real receiver.
 GET /bench/floor-list?account=N answers the native list's first page with the least this stack
-can do: the native page's query (its columns, one row more than the page) through psycopg2 on a
-connection kept per process, the rows written by orjson, in a Flask route; no API key, no rate
+can do: the native page's query (its columns, one row more than the page) through psycopg2 on one
+of the tracker's kept connections (tracker.db.kept_connections), the rows written by orjson, in a
+Flask route; no API key, no rate
 limit, no SQLAlchemy, no validation (bench/read.py: how far a list page can come to its SQL here).
 GET /bench/bare-list?account=N does the same in front of Flask, as a bare WSGI callable: the
 floor without Flask's request context, routing and response object.
 """
-import os
-import re
 from urllib.parse import parse_qs
 
 import orjson
-import psycopg2
 from flask import Response, request
 
 from tracker import create_app
@@ -42,18 +40,11 @@ def verify_only():
 
 _FLOOR_SQL = (f"SELECT {', '.join(LISTED_COLUMNS)} FROM deliveries WHERE account_id = %s "
               "ORDER BY updated_at, id LIMIT %s")
-_floor_connections: dict[int, object] = {}  # pid -> its connection (gunicorn forks after import)
 
 
 def _floor_page(account: int, limit: int) -> bytes:
     """The native first page's rows (one more read, as the native page does) as JSON: the least a list does."""
-    connection = _floor_connections.get(os.getpid())
-    if connection is None:
-        connection = psycopg2.connect(re.sub(r"^postgresql\+psycopg2://", "postgresql://",
-                                             app.extensions["tracker"].config.database_url))
-        connection.autocommit = True
-        _floor_connections[os.getpid()] = connection
-    with connection.cursor() as cursor:
+    with app.extensions["tracker"].db.statement() as connection, connection.cursor() as cursor:
         cursor.execute(_FLOOR_SQL, (account, limit + 1))
         rows = cursor.fetchall()
     body = {"data": [dict(zip(LISTED_COLUMNS, row, strict=True)) for row in rows[:limit]], "more": len(rows) > limit}

@@ -69,7 +69,8 @@ def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloud
               **({"recipient": where.recipients[0]} if where.recipients else {}),
               **({"label_id": where.label_id} if where.label_id is not None else {}),
               **({"label_pattern": containing(where.label_name)} if where.label_name is not None else {})}
-    if where.email_ids is not None:  # up to 1,000 ids, each its own shape: built for this request alone
+    kept = where.email_ids is None  # up to 1,000 ids, each its own shape: built for this request alone
+    if not kept:
         count, statement = _statements(where, codes, page)
     else:
         # The status codes come from the API's vocabulary (and the tables from this process):
@@ -79,7 +80,6 @@ def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloud
                  where.label_id is not None, where.label_name is not None,
                  where.status_codes, where.sub_status_codes, ordering_shape(page.ordering), page.mark is not None)
         count, statement = prebuilt(shape, lambda: _statements(where, codes, page))
-    kept = where.email_ids is None  # the ids' statements are built for this request alone
     total = driver_reads.scalar(connection, count, values, kept=kept)
     return total, driver_reads.rows(connection, statement, values, kept=kept)
 

@@ -186,7 +186,13 @@ def _item(row, fields: tuple[str, ...]) -> dict:
     """An item from a row of repository.ELEVATE_COLUMNS (the status word after them is for sorting)."""
     (id_, recipient, created_at, updated_at, status, smtp_action, smtp_status, diagnostic, bounce_type,
      attributes) = row[:10]
-    attributes = attributes if attributes is not None else {}
+    if attributes:
+        get = attributes.get
+        bill_run_type, bill_run_id, customer_id, site_id, contact_id = (
+            get("billRunType"), _number(get("billRunId")), _number(get("customerId")), _number(get("siteId")),
+            _number(get("contactId")))
+    else:  # no message registered, or no attributes: half a page, often
+        bill_run_type = bill_run_id = customer_id = site_id = contact_id = None
     parts = [part for part in (smtp_action, smtp_status, diagnostic) if part]
     item = {
         "id": id_,
@@ -198,11 +204,11 @@ def _item(row, fields: tuple[str, ...]) -> dict:
         # action and status code, then the diagnostic, each when the provider said it.
         "message": ", ".join(parts) if parts else None,
         "bounceType": bounce_type if bounce_type else None,
-        "billRunType": attributes.get("billRunType"),
-        "billRunId": _number(attributes.get("billRunId")),
-        "customerId": _number(attributes.get("customerId")),
-        "siteId": _number(attributes.get("siteId")),
-        "contactId": _number(attributes.get("contactId")),
+        "billRunType": bill_run_type,
+        "billRunId": bill_run_id,
+        "customerId": customer_id,
+        "siteId": site_id,
+        "contactId": contact_id,
     }
     return item if fields is FIELDS else {name: item[name] for name in fields}
 

@@ -327,8 +327,8 @@ def _item(row, shown: tuple, details: dict, exclude_params: bool) -> dict:
         "sent_at": sent,
         "delivered_at": _iso(delivered_at),
         "opened_at": _iso(first_opened_at),
-        "classification": _tag_value(tags, "classification"),
-        "tag": _tag_value(tags, "tag"),
+        "classification": _tag_value(tags, "classification") if tags else None,
+        "tag": _tag_value(tags, "tag") if tags else None,
         "cc": cc,
         "bcc": bcc,
     }
@@ -360,4 +360,6 @@ def _iso(moment: datetime | None) -> str | None:
     """JavaScript's toISOString(), as Postman renders times: 2024-09-02T01:34:37.342Z."""
     if moment is None:
         return None
+    if moment.tzinfo is None:  # as stored, naive UTC (moments.written's first case, without its call: 5 a row)
+        return moment.isoformat("T", "milliseconds") + "Z"
     return moments.written(moment, "milliseconds")

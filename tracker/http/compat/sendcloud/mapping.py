@@ -124,22 +124,32 @@ DIAGNOSTICS: list[tuple[str, str]] = [
     (r"(^|[^0-9.])[45]\.4\.[0-9]+([^0-9]|$)", "unreachable"),  # network and routing: 403/503
     (r"(^|[^0-9.])[45]\.7\.[0-9]+([^0-9]|$)", "rejected"),  # security or policy refusal: 408/508
 ]
+_DIAGNOSTIC_PATTERNS = [(re.compile(pattern), found) for pattern, found in DIAGNOSTICS]
 
 
-def status_code(status: Status, bounce_type: str | None) -> str:
-    """SendCloud's status for a non-acknowledged canonical status."""
-    if status is Status.BOUNCED:
-        kind = BounceType(bounce_type) if bounce_type in BounceType.__members__ else BounceType.UNDETERMINED
-        return STATUS[(status, kind)]
-    return STATUS[(status, None)]
+# (canonical status value, bounce type as stored) -> SendCloud status: STATUS read once per
+# pair, not per item (a list page renders up to 100 of them). A bounce of a type not known
+# here is UNDETERMINED.
+_CODES = {(status.value, kind.value if kind else None): code for (status, kind), code in STATUS.items()}
+
+
+_BOUNCED, _UNDETERMINED = Status.BOUNCED.value, BounceType.UNDETERMINED.value
+
+
+def status_code(status: Status | str, bounce_type: str | None) -> str:
+    """SendCloud's status for a non-acknowledged canonical status (a Status, or its value as stored)."""
+    value = status.value if isinstance(status, Status) else status
+    if value == _BOUNCED:
+        return _CODES.get((value, bounce_type)) or _CODES[(value, _UNDETERMINED)]
+    return _CODES[(value, None)]
 
 
 def reason(provider: str, subtype: str | None, diagnostic: str | None) -> str:
     """Why a delivery failed, as one of REASONS: by subtype, else by diagnostic, else other."""
     if subtype is not None and (provider, subtype) in SUBTYPES:
         return SUBTYPES[(provider, subtype)]
-    for pattern, found in DIAGNOSTICS:
-        if any(text and re.search(pattern, text) for text in (subtype, diagnostic)):
+    for pattern, found in _DIAGNOSTIC_PATTERNS:
+        if (subtype and pattern.search(subtype)) or (diagnostic and pattern.search(diagnostic)):
             return found
     return "other"
 

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Float, bindparam, event, func, literal, select
+from sqlalchemy import Float, bindparam, event, func, literal, select, tuple_
 
 from tests.support.harness import FIXTURES, drain
 from tests.support.sns_signing import notification
@@ -88,13 +88,53 @@ def test_times_are_bound_as_core_binds_them_whatever_the_servers_zone(listed):
         assert [row.id for row in driver_page] == [row.id for row in core_page] == later
 
 
+def test_an_expanding_in_list_runs_on_the_driver_each_element_bound_as_core_binds_it(app, tenant, listed):
+    """A list of ids, of (message, recipient) pairs, of times (each through UTCDateTime's processor,
+    with the server's TimeZone not UTC), empty or not: the driver's rows are Core's."""
+    core_rows, _ = listed(DeliveryFilter())
+    db = app.extensions["tracker"].db
+    statements = {
+        "ids": select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))).order_by(Delivery.id),
+        "pairs": select(Delivery.id, Delivery.recipient)
+        .where(tuple_(Delivery.message_id, Delivery.recipient).in_(bindparam("pairs", expanding=True)))
+        .order_by(Delivery.id),
+        "times": select(Delivery.id).where(Delivery.account_id == bindparam("account_id"),
+                                           Delivery.updated_at.in_(bindparam("times", expanding=True)))
+        .order_by(Delivery.id),
+    }
+    kolkata = ZoneInfo("Asia/Kolkata")
+    cases = [
+        ("ids", {"ids": [row.id for row in core_rows[:3]]}), ("ids", {"ids": [core_rows[4].id]}), ("ids", {"ids": []}),
+        ("pairs", {"pairs": [(row.message_id, row.recipient) for row in core_rows[2:5]]}),
+        ("times", {"account_id": tenant.account_id,
+                   "times": [row.updated_at.replace(tzinfo=UTC).astimezone(kolkata) for row in core_rows[3:6]]}),
+    ]
+    contexts = []
+    listen = lambda conn, cursor, sql, parameters, context, executemany: contexts.append(context)  # noqa: E731
+    for name, values in cases:
+        with db.reading() as core:
+            expected = core.execute(statements[name], values).all()
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            with db.driver_reading() as reader:
+                with reader.connection.cursor() as cursor:
+                    cursor.execute("SET timezone TO 'America/New_York'")
+                got = reader.rows(statements[name], values)
+                with reader.connection.cursor() as cursor:
+                    cursor.execute("RESET timezone")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        assert [tuple(row) for row in got] == [tuple(row) for row in expected], (name, values)
+        assert bool(got) == bool(values[name]), name  # found what was asked for: not vacuously equal
+    assert contexts and all(context is None for context in contexts)  # every one on the driver
+
+
 @pytest.mark.parametrize("statement", [
-    select(Delivery.id).where(Delivery.id.in_(bindparam("ids", expanding=True))),  # expanded per execution
     select(Delivery.id).where(Delivery.id == bindparam("n", callable_=lambda: 1)),  # computed per execution
     select(Delivery.id, Delivery.created_at),  # UTCDateTime: Core makes its times aware
     select(Delivery.id, Delivery.id),  # two columns of one name
     select(Delivery.id, literal(1.5, Float).label("share")),  # psycopg2's Float needs the column's type code
-], ids=["expanding", "callable", "processed column", "same names", "float"])
+], ids=["callable", "processed column", "same names", "float"])
 def test_what_the_driver_cannot_do_as_core_does_core_runs(app, listed, statement):
     """Such a statement runs through Core (its listener call carries Core's execution context) and
     gives Core's rows, values as Core gives them (aware times)."""

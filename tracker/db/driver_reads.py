@@ -9,12 +9,16 @@ through each bound type's processor as the dialect implements it (a UTCDateTime 
 naive UTC as Core makes it). Only the execution goes straight to psycopg2, as the receivers'
 INSERT does (tracker.db.kept_connections).
 
+An expanding IN list (a filter's statuses, Postman's complaint events, Infobip's prices) is
+expanded per execution by SQLAlchemy's own ``construct_expanded_state``, as Core expands it,
+each element through its type's processor.
+
 What this path cannot do exactly as Core does, it leaves to Core (decided when the statement is
 first compiled, before the connection is used; the statement then runs on a pooled connection, as
 reading() gives, beside the kept one), and so does a statement built for one call (``kept=False``:
 Core's compiled cache keys it by its structure, where this path would compile it anew):
-- a parameter Core finishes per execution (an expanding IN list, a literal rendered at
-  execution, a value computed by a callable);
+- a parameter Core finishes per execution otherwise (a literal rendered at execution, a value
+  computed by a callable);
 - a result column whose type processes what the driver returns (UTCDateTime's aware times;
   Float and Numeric, which on psycopg2 need the column's type code; JSON has none there, the
   driver parses it): read times as stored (tracker.db.repository.stored_times);
@@ -44,14 +48,16 @@ __all__ = ["DriverReader", "first", "reading", "rows", "scalar"]
 class _Compiled:
     """A statement as psycopg2 runs it: its SQL, its parameters, its row type."""
 
-    __slots__ = ("sql", "escaped", "processors", "defaults", "required", "row_type")
+    __slots__ = ("sql", "escaped", "processors", "defaults", "required", "row_type", "expanding")
 
     def __init__(self, statement, engine: Engine) -> None:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
-        if compiled.literal_execute_params or compiled.post_compile_params or any(
-                bind.callable is not None for bind in compiled.binds.values()):
+        if compiled.literal_execute_params or any(bind.literal_execute or bind.callable is not None
+                                                  for bind in compiled.binds.values()):
             raise ValueError("a parameter Core finishes per execution: run this statement through Core")
+        # An expanding IN: its SQL and values are made per execution (values_for).
+        self.expanding = compiled if compiled.post_compile_params else None
         columns = list(statement.selected_columns)
         if any(column.type.dialect_impl(dialect).result_processor(dialect, None) is not None for column in columns):
             raise ValueError("a column whose type processes its values: run this statement through Core")
@@ -69,6 +75,16 @@ class _Compiled:
         fields = collections.namedtuple("Row", names)  # type: ignore[misc]
         # Read as Core's rows are: by attribute, by index and, where a page mark takes its sort key, _mapping.
         self.row_type = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
+
+    def values_for(self, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The SQL and the processed values to run with ``values``: an expanding IN's list expanded as
+        Core expands it (each element its own parameter, through its type's processor)."""
+        if self.expanding is None:
+            return self.sql, {**self.defaults, **self.processed(values)}
+        state = self.expanding.construct_expanded_state(values)
+        processors = {**self.processors, **state.processors}
+        return state.statement, {name: processors[name](value) if name in processors else value
+                                 for name, value in state.parameters.items()}
 
     def processed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` under their names in the SQL, each through its type's bind processor (as Core does)."""
@@ -131,12 +147,12 @@ class DriverReader:
         if not compiled.required <= values.keys():
             missing = ", ".join(sorted(compiled.required - values.keys()))
             raise ValueError(f"a value is required for each of: {missing}")
-        parameters = {**compiled.defaults, **compiled.processed(values)}
+        sql, parameters = compiled.values_for(values)
         self.busy = True
         with self.connection.cursor() as cursor:
             if engine.dispatch.before_cursor_execute:
-                engine.dispatch.before_cursor_execute(None, cursor, compiled.sql, parameters, None, False)
-            cursor.execute(compiled.sql, parameters)
+                engine.dispatch.before_cursor_execute(None, cursor, sql, parameters, None, False)
+            cursor.execute(sql, parameters)
             fetched = cursor.fetchall()
         self.busy = False
         make = compiled.row_type._make

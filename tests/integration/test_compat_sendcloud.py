@@ -459,6 +459,24 @@ def test_start_limit_and_total(app, tenant, pki):
     assert get(app, tenant, start="10000", limit="100")["info"]["voList"] == []
 
 
+@pytest.mark.parametrize("marks", ["in process", "redis"])
+def test_a_walk_pages_on_the_total_its_first_page_counted(make_app, redis_url, pki, marks):
+    """SendCloud caches a query's result for 10 minutes (seed TIPS 4): a page walked to from the one
+    before it shows that page's total, even after a delivery arrived between them; a new walk, or a
+    page jumped to, counts anew. The rows themselves are live."""
+    app = make_app(broker_url=redis_url) if marks == "redis" else make_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    post_ses(app, tenant, pki, *[for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]) for n in range(7)])
+    assert get(app, tenant, start="0", limit="3")["info"]["total"] == "7"
+    post_ses(app, tenant, pki, for_message("event/send.json", "late", ["late@example.com"]))
+    walked = get(app, tenant, start="3", limit="3")["info"]
+    assert walked["total"] == "7" and walked["voListSize"] == 3  # handed on from the page before
+    assert get(app, tenant, start="6", limit="3")["info"]["total"] == "7"  # and on again
+    assert get(app, tenant, start="5", limit="3")["info"]["total"] == "8"  # jumped to: counted
+    assert get(app, tenant, start="0", limit="3")["info"]["total"] == "8"  # a new walk: counted
+    assert get(app, tenant, start="3", limit="3")["info"]["total"] == "8"  # and handed on
+
+
 # --- tenants and the rate limit --------------------------------------------------------------
 
 def test_another_accounts_key_never_sees_this_accounts_deliveries(app, tenant, pki):

@@ -8,6 +8,11 @@ query, o+n); the request for offset o+n then continues after that key with an in
 keyset condition instead of reading and throwing away o+n rows. Any depth costs what the
 first page costs, for as long as a client walks the pages in order.
 
+A mark may carry facts of the walk beside the sort key (``remember(..., total=n)``): SendCloud's
+total, counted by the walk's first page and handed on from page to page, so that a walked page
+does not count again what its client already has (stored under a key of its own, read and
+written in the mark's round trip; a process of an older version never sees it).
+
 A mark lives MARK_TTL: 10 minutes, as long as SendCloud's document says it caches a query's
 result. A scan started later sees fresh data; within a scan, rows that changed or arrived
 meanwhile are neither repeated nor skipped, as they would be by a bare OFFSET. Marks are
@@ -44,6 +49,11 @@ def query_identity(args, paging: Iterable[str]) -> dict[str, list[str]]:
     return {name: args.getlist(name) for name in args if name not in skip}
 
 
+def _carry_key(name: str) -> str:
+    """Where the facts a mark carries are kept (beside its sort key, which older versions read alone)."""
+    return name.replace("tracker:pagemark:", "tracker:pagecarry:", 1)
+
+
 def _encode(values: Sequence) -> str:
     return json.dumps([{"t": value.isoformat()} if isinstance(value, datetime) else value for value in values])
 
@@ -57,21 +67,25 @@ class LocalMarks:
 
     def __init__(self, ttl: float = MARK_TTL) -> None:
         self._ttl = ttl
-        self._marks: dict[str, tuple[float, str]] = {}
+        self._marks: dict[str, tuple[float, str, dict]] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str) -> tuple | None:
+        return self.get_carrying(name)[0]
+
+    def get_carrying(self, name: str) -> tuple[tuple | None, dict]:
+        """(the mark's sort key, or None; the facts it carries)."""
         entry = self._marks.get(name)
         if entry is None or entry[0] < time.monotonic():
-            return None
-        return _decode(entry[1])
+            return None, {}
+        return _decode(entry[1]), dict(entry[2])
 
-    def put(self, name: str, values: Sequence) -> None:
+    def put(self, name: str, values: Sequence, carry: Mapping | None = None) -> None:
         with self._lock:
             if len(self._marks) >= _LOCAL_LIMIT:
                 for stale in sorted(self._marks, key=lambda n: self._marks[n][0])[:_LOCAL_LIMIT // 2]:
                     del self._marks[stale]
-            self._marks[name] = (time.monotonic() + self._ttl, _encode(values))
+            self._marks[name] = (time.monotonic() + self._ttl, _encode(values), dict(carry or {}))
 
 
 class RedisMarks:
@@ -82,15 +96,37 @@ class RedisMarks:
         self._ttl = ttl
 
     def get(self, name: str) -> tuple | None:
-        try:
-            raw = redis_clients.client(self._url).get(name)
-        except Exception:  # noqa: BLE001 - a lost mark only costs speed
-            return None
-        return None if raw is None else _decode(raw)
+        return self.get_carrying(name)[0]
 
-    def put(self, name: str, values: Sequence) -> None:
+    def get_carrying(self, name: str) -> tuple[tuple | None, dict]:
+        """(the mark's sort key, or None; the facts it carries): one round trip."""
+        try:
+            raw, carried = redis_clients.client(self._url).mget(name, _carry_key(name))
+        except Exception:  # noqa: BLE001 - a lost mark only costs speed
+            return None, {}
+        if raw is None:
+            return None, {}
+        return _decode(raw), _carried(carried)
+
+    def put(self, name: str, values: Sequence, carry: Mapping | None = None) -> None:
         with contextlib.suppress(Exception):  # a lost mark only costs speed
-            redis_clients.client(self._url).set(name, _encode(values), ex=self._ttl)
+            client = redis_clients.client(self._url)
+            if not carry:
+                client.set(name, _encode(values), ex=self._ttl)
+                return
+            pipe = client.pipeline(transaction=False)  # one round trip
+            pipe.set(name, _encode(values), ex=self._ttl)
+            pipe.set(_carry_key(name), json.dumps(dict(carry)), ex=self._ttl)
+            pipe.execute()
+
+
+def _carried(raw: bytes | str | None) -> dict:
+    """The facts a mark carries, as stored; anything unreadable carries nothing (it is counted again)."""
+    try:
+        found = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 class OffsetPager:
@@ -103,10 +139,12 @@ class OffsetPager:
         self._identity = identity
         self.ordering = ordering
         self.offset = offset
-        mark = marks.get(key(account_id, api, identity, offset)) if offset else None
+        mark, carried = marks.get_carrying(key(account_id, api, identity, offset)) if offset else (None, {})
         # A mark holds one value per sort key; any other (left by another version's ordering) is
         # not this query's: the page is served by its offset instead.
         self.mark = mark if mark is not None and len(mark) == len(ordering) else None
+        # What the walk's earlier pages handed on (remember's ``carry``); nothing without a mark.
+        self.carried: dict = carried if self.mark is not None else {}
 
     def slice(self, limit: int) -> PageSlice:
         """The page of ``limit`` rows this request asks for, for a repository query to cut."""
@@ -116,8 +154,9 @@ class OffsetPager:
         """``statement`` (filtered, unordered) ordered, from the mark or the offset, ``limit`` rows."""
         return sliced(statement, self.slice(limit))
 
-    def remember(self, rows: Sequence, page_size: int) -> None:
-        """After a full page of ``page_size`` rows, mark where the next page starts."""
+    def remember(self, rows: Sequence, page_size: int, **carry) -> None:
+        """After a full page of ``page_size`` rows, mark where the next page starts; ``carry``: facts of
+        the walk the next page is handed (JSON values), as ``carried``."""
         if len(rows) >= page_size > 0:
             self._marks.put(key(self._account_id, self._api, self._identity, self.offset + page_size),
-                            row_values(rows[page_size - 1], self.ordering))
+                            row_values(rows[page_size - 1], self.ordering), carry or None)

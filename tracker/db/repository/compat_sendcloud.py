@@ -63,8 +63,9 @@ class SendCloudFilter:
 
 
 def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloudFilter, codes: SendCloudCodes,
-                       page: PageSlice, *, count_cap: int) -> tuple[int, list]:
-    """(how many deliveries ``where`` selects, up to ``count_cap``; the page's rows of SENDCLOUD_COLUMNS)."""
+                       page: PageSlice, *, count_cap: int, counted: int | None = None) -> tuple[int, list]:
+    """(how many deliveries ``where`` selects, up to ``count_cap``; the page's rows of SENDCLOUD_COLUMNS).
+    ``counted``: that number as the caller already has it (a walk's first page counted it): not counted again."""
     values = {"account_id": account_id, "count_cap": count_cap, **slice_values(page), **span_values("sent", where.sent),
               **({"recipient": where.recipients[0]} if where.recipients else {}),
               **({"label_id": where.label_id} if where.label_id is not None else {}),
@@ -80,7 +81,7 @@ def sendcloud_statuses(connection: Connection, account_id: int, where: SendCloud
                  where.label_id is not None, where.label_name is not None,
                  where.status_codes, where.sub_status_codes, ordering_shape(page.ordering), page.mark is not None)
         count, statement = prebuilt(shape, lambda: _statements(where, codes, page))
-    total = driver_reads.scalar(connection, count, values, kept=kept)
+    total = counted if counted is not None else driver_reads.scalar(connection, count, values, kept=kept)
     return total, driver_reads.rows(connection, statement, values, kept=kept)
 
 

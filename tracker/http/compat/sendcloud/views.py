@@ -29,7 +29,10 @@ Choices where the seed is silent or ambiguous:
   SES tags); labelId wins when both are given, labelName alone matches as a substring.
 - Items are in requestTime order; start is capped at MAX_START and total is counted up to
   one row past what start/limit can reach, so neither costs a deep scan.
-- Results are live: SendCloud's 10-minute cache of query results is not reproduced.
+- Rows are live. total is counted by a walk's first page and handed on to the pages walked from
+  it (with the page mark, tracker.http.page_marks): SendCloud caches a query's result for 10
+  minutes (seed TIPS 4), so its clients page on one total, not one that moves between pages.
+  A page jumped to (no mark) counts anew.
 """
 from __future__ import annotations
 
@@ -142,11 +145,17 @@ def email_status():
     # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
     with services().db.driver_reading() as connection:
         total, rows = repository.sendcloud_statuses(connection, account_id, where, CODES, pager.slice(limit),
-                                                    count_cap=COUNT_CAP)
-    pager.remember(rows, limit)
+                                                    count_cap=COUNT_CAP, counted=_counted(pager.carried))
+    pager.remember(rows, limit, total=total)
     items = [_item(row, api_user) for row in rows]
     return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
                   "info": {"total": str(total), "voListSize": len(items), "voList": items}})
+
+
+def _counted(carried: dict) -> int | None:
+    """The total an earlier page of this walk counted (page_marks), if it handed on a usable one."""
+    total = carried.get("total")
+    return total if type(total) is int and 0 <= total <= COUNT_CAP else None
 
 
 def _filtered(params) -> SendCloudFilter:

@@ -114,7 +114,7 @@ class RedisMarks:
             if not carry:
                 client.set(name, _encode(values), ex=self._ttl)
                 return
-            pipe = client.pipeline(transaction=False)  # one round trip
+            pipe = client.pipeline(transaction=True)  # one round trip; never a mark seen with another's facts
             pipe.set(name, _encode(values), ex=self._ttl)
             pipe.set(_carry_key(name), json.dumps(dict(carry)), ex=self._ttl)
             pipe.execute()

@@ -131,8 +131,6 @@ _DIAGNOSTIC_PATTERNS = [(re.compile(pattern), found) for pattern, found in DIAGN
 # pair, not per item (a list page renders up to 100 of them). A bounce of a type not known
 # here is UNDETERMINED.
 _CODES = {(status.value, kind.value if kind else None): code for (status, kind), code in STATUS.items()}
-
-
 _BOUNCED, _UNDETERMINED = Status.BOUNCED.value, BounceType.UNDETERMINED.value
 
 

@@ -101,11 +101,13 @@ def test_an_expanding_in_list_runs_on_the_driver_each_element_bound_as_core_bind
         "times": select(Delivery.id).where(Delivery.account_id == bindparam("account_id"),
                                            Delivery.updated_at.in_(bindparam("times", expanding=True)))
         .order_by(Delivery.id),
+        "my ids": select(Delivery.id).where(Delivery.id.in_(bindparam("my ids", expanding=True))),  # escaped name
     }
     kolkata = ZoneInfo("Asia/Kolkata")
     cases = [
         ("ids", {"ids": [row.id for row in core_rows[:3]]}), ("ids", {"ids": [core_rows[4].id]}), ("ids", {"ids": []}),
         ("pairs", {"pairs": [(row.message_id, row.recipient) for row in core_rows[2:5]]}),
+        ("my ids", {"my ids": [row.id for row in core_rows[:2]]}),
         ("times", {"account_id": tenant.account_id,
                    "times": [row.updated_at.replace(tzinfo=UTC).astimezone(kolkata) for row in core_rows[3:6]]}),
     ]

@@ -81,10 +81,15 @@ class _Compiled:
         Core expands it (each element its own parameter, through its type's processor)."""
         if self.expanding is None:
             return self.sql, {**self.defaults, **self.processed(values)}
-        state = self.expanding.construct_expanded_state(values)
-        processors = {**self.processors, **state.processors}
-        return state.statement, {name: processors[name](value) if name in processors else value
-                                 for name, value in state.parameters.items()}
+        # Unescaped names in, as Core expands them (escaping first would lose a name psycopg2 needs
+        # escaped, such as "my ids"); each name then as the SQL spells it, as Core does after.
+        state = self.expanding.construct_expanded_state(values, escape_names=False)
+        processors, escaped = {**self.processors, **state.processors}, self.escaped
+        out = {}
+        for name, value in state.parameters.items():
+            name = escaped.get(name, name)
+            out[name] = processors[name](value) if name in processors else value
+        return state.statement, out
 
     def processed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` under their names in the SQL, each through its type's bind processor (as Core does)."""

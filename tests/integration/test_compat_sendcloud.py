@@ -477,6 +477,38 @@ def test_a_walk_pages_on_the_total_its_first_page_counted(make_app, redis_url, p
     assert get(app, tenant, start="3", limit="3")["info"]["total"] == "8"  # and handed on
 
 
+def test_a_walks_total_is_handed_on_for_ten_minutes_and_within_one_days_window(app, tenant, pki, monkeypatch):
+    """As SendCloud's cache: a total older than page_marks.MARK_TTL is counted again, however the walk
+    went on; so is one counted for another window (days=N moves at midnight in Beijing)."""
+    from tracker.http.compat.sendcloud import views
+
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(views, "epoch_seconds", lambda: clock[0])
+    post_ses(app, tenant, pki, *[for_message("event/send.json", f"m{n}", [f"r{n}@example.com"]) for n in range(9)])
+
+    def total(start: str, **params) -> str:
+        return get(app, tenant, start=start, limit="3", days="2", **params)["info"]["total"]
+
+    assert total("0") == "9"
+    post_ses(app, tenant, pki, for_message("event/send.json", "late", ["late@example.com"]))
+    clock[0] += 300
+    assert total("3") == "9"  # counted 5 minutes ago: handed on
+    clock[0] += 301
+    assert total("6") == "10"  # counted 10 minutes and a second ago: counted again
+
+    real_now = datetime.now
+
+    class Tomorrow(datetime):  # Beijing's next day: days=2 is another window
+        @classmethod
+        def now(cls, tz=None):
+            return real_now(tz) + timedelta(days=1)
+
+    assert total("0") == "10"
+    post_ses(app, tenant, pki, for_message("event/send.json", "later", ["later@example.com"]))
+    monkeypatch.setattr(views, "datetime", Tomorrow)
+    assert total("3") == "11"  # the mark and total of yesterday's window are not this query's
+
+
 # --- tenants and the rate limit --------------------------------------------------------------
 
 def test_another_accounts_key_never_sees_this_accounts_deliveries(app, tenant, pki):

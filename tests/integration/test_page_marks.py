@@ -1,6 +1,7 @@
 """Offset pages continued from a mark hold exactly the rows OFFSET would give, in every ordering."""
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, UTC
 
@@ -8,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tracker.db import repository
-from tracker.http.page_marks import LocalMarks, OffsetPager, query_identity
+from tracker.http.page_marks import LocalMarks, OffsetPager, RedisMarks, key, query_identity
 from tracker.db.models import Delivery
 
 ORDERINGS = {
@@ -101,3 +102,20 @@ def test_a_mark_of_another_ordering_is_not_used_the_page_comes_by_offset(pg_db, 
                                                    .offset(10).limit(10))]
     assert pager.mark is None
     assert rows == by_offset
+
+
+def test_a_repeated_parameters_order_is_part_of_the_query():
+    """A view may read only a repeated parameter's first value (SendCloud's email): two orders, two queries."""
+    assert key(1, "sendcloud", {"email": ["a@x", "b@x"]}, 4) != key(1, "sendcloud", {"email": ["b@x", "a@x"]}, 4)
+
+
+def test_facts_are_read_only_with_the_mark_they_were_written_with(redis_url):
+    """A mark written again without facts (by an older version, say) leaves the earlier facts unread."""
+    import redis
+
+    marks = RedisMarks(redis_url)
+    name = key(1, "test", {"q": ["facts"]}, 10)
+    marks.put(name, (5, "x"), {"total": 7})
+    assert marks.get_carrying(name) == ((5, "x"), {"total": 7})
+    redis.Redis.from_url(redis_url).set(name, json.dumps([6, "y"]))  # the mark alone, as an older version writes it
+    assert marks.get_carrying(name) == ((6, "y"), {})

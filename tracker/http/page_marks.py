@@ -11,7 +11,8 @@ first page costs, for as long as a client walks the pages in order.
 A mark may carry facts of the walk beside the sort key (``remember(..., total=n)``): SendCloud's
 total, counted by the walk's first page and handed on from page to page, so that a walked page
 does not count again what its client already has (stored under a key of its own, read and
-written in the mark's round trip; a process of an older version never sees it).
+written in the mark's round trip, naming the mark it goes with: a process of an older version
+never sees it, and a mark it writes leaves earlier facts unread).
 
 A mark lives MARK_TTL: 10 minutes, as long as SendCloud's document says it caches a query's
 result. A scan started later sees fresh data; within a scan, rows that changed or arrived
@@ -37,8 +38,11 @@ MARK_TTL = 600  # seconds
 _LOCAL_LIMIT = 50_000  # marks kept in process; past it the oldest half goes
 
 def key(account_id: int, api: str, query: Mapping[str, Iterable[str] | str], offset: int) -> str:
-    """The mark's name: account, API, the query's parameters but its paging ones, the offset."""
-    canonical = json.dumps([account_id, api, sorted((name, sorted(values) if not isinstance(values, str) else values)
+    """The mark's name: account, API, the query's parameters but its paging ones, the offset.
+
+    A repeated parameter's values keep their order: a view may read only the first of them
+    (SendCloud's ``email``), so email=a&email=b and email=b&email=a are two queries."""
+    canonical = json.dumps([account_id, api, sorted((name, list(values) if not isinstance(values, str) else values)
                                                     for name, values in query.items()), offset])
     return "tracker:pagemark:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -106,27 +110,32 @@ class RedisMarks:
             return None, {}
         if raw is None:
             return None, {}
-        return _decode(raw), _carried(carried)
+        return _decode(raw), _carried(carried, raw)
 
     def put(self, name: str, values: Sequence, carry: Mapping | None = None) -> None:
         with contextlib.suppress(Exception):  # a lost mark only costs speed
             client = redis_clients.client(self._url)
+            encoded = _encode(values)
             if not carry:
-                client.set(name, _encode(values), ex=self._ttl)
+                client.set(name, encoded, ex=self._ttl)
                 return
-            pipe = client.pipeline(transaction=True)  # one round trip; never a mark seen with another's facts
-            pipe.set(name, _encode(values), ex=self._ttl)
-            pipe.set(_carry_key(name), json.dumps(dict(carry)), ex=self._ttl)
+            # The facts name the mark they go with: a mark written since without them (by this
+            # version or an older one) leaves them unread.
+            pipe = client.pipeline(transaction=True)  # one round trip
+            pipe.set(name, encoded, ex=self._ttl)
+            pipe.set(_carry_key(name), json.dumps({"mark": encoded, "facts": dict(carry)}), ex=self._ttl)
             pipe.execute()
 
 
-def _carried(raw: bytes | str | None) -> dict:
-    """The facts a mark carries, as stored; anything unreadable carries nothing (it is counted again)."""
+def _carried(raw: bytes | str | None, mark: bytes | str) -> dict:
+    """The facts stored with ``mark``; anything else (unreadable, or another mark's) carries nothing."""
     try:
         found = json.loads(raw) if raw is not None else {}
     except ValueError:
         return {}
-    return found if isinstance(found, dict) else {}
+    if not isinstance(found, dict) or not isinstance(found.get("facts"), dict):
+        return {}
+    return found["facts"] if found.get("mark") == (mark.decode() if isinstance(mark, bytes) else mark) else {}
 
 
 class OffsetPager:

@@ -30,14 +30,16 @@ Choices where the seed is silent or ambiguous:
 - Items are in requestTime order; start is capped at MAX_START and total is counted up to
   one row past what start/limit can reach, so neither costs a deep scan.
 - Rows are live. total is counted by a walk's first page and handed on to the pages walked from
-  it (with the page mark, tracker.http.page_marks): SendCloud caches a query's result for 10
-  minutes (seed TIPS 4), so its clients page on one total, not one that moves between pages.
-  A page jumped to (no mark) counts anew.
+  it (with the page mark, tracker.http.page_marks) for 10 minutes: SendCloud caches a query's
+  result that long (seed TIPS 4), so its clients page on one total, not one that moves between
+  pages. A page jumped to (no mark), a total older than that, and a walk whose days=N window
+  moved (midnight in Beijing) count anew.
 """
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, timezone, UTC
+from time import time as epoch_seconds
 
 from flask import Blueprint, Response, g, request
 from tracker.http import credentials, json_out, page_marks
@@ -138,24 +140,31 @@ def email_status():
         where = _filtered(params)
     except SendCloudError as error:
         return _json({"result": False, "statusCode": error.code, "message": error.message, "info": {}})
-    pager = page_marks.OffsetPager(services().page_marks, account_id, "sendcloud",
+    # The window days=N resolved to is part of the query: a walk that crosses midnight in
+    # Beijing continues neither from the earlier window's marks nor with its total.
+    window = f"sendcloud {where.sent.start.isoformat()} {where.sent.end.isoformat()}"
+    pager = page_marks.OffsetPager(services().page_marks, account_id, window,
                                    page_marks.query_identity(params, ("start", "limit")),
                                    repository.SENDCLOUD_ORDERING, start)
     # One kept connection in autocommit, its statements run on the driver where they can
     # (tracker.db.driver_reads): no session, no BEGIN/ROLLBACK; rows of the shown columns only.
     with services().db.driver_reading() as connection:
+        carried = _carried_total(pager.carried)
         total, rows = repository.sendcloud_statuses(connection, account_id, where, CODES, pager.slice(limit),
-                                                    count_cap=COUNT_CAP, counted=_counted(pager.carried))
-    pager.remember(rows, limit, total=total)
+                                                    count_cap=COUNT_CAP, counted=carried and carried[0])
+    pager.remember(rows, limit, total=total, counted_at=carried[1] if carried else epoch_seconds())
     items = [_item(row, api_user) for row in rows]
     return _json({"result": True, "statusCode": 200, "message": OK_MESSAGE,
                   "info": {"total": str(total), "voListSize": len(items), "voList": items}})
 
 
-def _counted(carried: dict) -> int | None:
-    """The total an earlier page of this walk counted (page_marks), if it handed on a usable one."""
-    total = carried.get("total")
-    return total if type(total) is int and 0 <= total <= COUNT_CAP else None
+def _carried_total(carried: dict) -> tuple[int, float] | None:
+    """(the total an earlier page of this walk counted, when) if it handed on a usable one counted
+    within page_marks.MARK_TTL, as long as SendCloud caches a query's result; else None (count)."""
+    total, counted_at = carried.get("total"), carried.get("counted_at")
+    if type(total) is not int or not 0 <= total <= COUNT_CAP or type(counted_at) not in (int, float):
+        return None
+    return (total, counted_at) if epoch_seconds() - counted_at <= page_marks.MARK_TTL else None
 
 
 def _filtered(params) -> SendCloudFilter:

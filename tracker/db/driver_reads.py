@@ -53,8 +53,7 @@ class _Compiled:
     def __init__(self, statement, engine: Engine) -> None:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
-        if compiled.literal_execute_params or any(bind.literal_execute or bind.callable is not None
-                                                  for bind in compiled.binds.values()):
+        if compiled.literal_execute_params or any(bind.callable is not None for bind in compiled.binds.values()):
             raise ValueError("a parameter Core finishes per execution: run this statement through Core")
         # An expanding IN: its SQL and values are made per execution (values_for).
         self.expanding = compiled if compiled.post_compile_params else None

@@ -360,6 +360,4 @@ def _iso(moment: datetime | None) -> str | None:
     """JavaScript's toISOString(), as Postman renders times: 2024-09-02T01:34:37.342Z."""
     if moment is None:
         return None
-    if moment.tzinfo is None:  # as stored, naive UTC (moments.written's first case, without its call: 5 a row)
-        return moment.isoformat("T", "milliseconds") + "Z"
     return moments.written(moment, "milliseconds")

@@ -23,7 +23,7 @@ from tracker.domain import (
     submitted_at,
 )
 from tracker.db.models import Delivery, DeliveryEvent
-from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.column_arrays import batch_insert, parameters
 from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
@@ -49,15 +49,16 @@ def insert_delivery_events(session: Session, rows: Sequence[dict]) -> set[tuple[
     """
     if not rows:
         return set()
-    # executemany on a Core table: SQLAlchemy sends multi-row VALUES from one cached
-    # compiled statement ("insertmanyvalues"), far cheaper than compiling .values(rows).
-    statement = prebuilt(("insert history", session.get_bind().dialect.name), lambda: _history_statement(session))
-    return {tuple(row) for row in session.execute(statement, list(rows))}
+    # One statement for the batch, built once per dialect and set of columns (column_arrays says how).
+    names = tuple(rows[0])
+    statement = prebuilt(("insert history", session.get_bind().dialect.name, names),
+                         lambda: _history_statement(session, names))
+    return {tuple(row) for row in session.execute(statement, parameters(session, rows, names))}
 
 
-def _history_statement(session: Session):
+def _history_statement(session: Session, names: tuple[str, ...]):
     table = DeliveryEvent.__table__
-    return (insert_for(session, table)
+    return (batch_insert(session, table, names)
             .on_conflict_do_nothing(index_elements=["account_id", "message_id", "recipient", "event_key"])
             .returning(table.c.account_id, table.c.message_id, table.c.recipient, table.c.event_key))
 
@@ -259,9 +260,10 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     ]
     # Built once per dialect and kind of change (prebuilt): building this statement and keying it
     # for SQLAlchemy's cache cost the worker more than a short batch's own rows did.
-    statement = prebuilt(("merge deliveries", session.get_bind().dialect.name, counted),
-                         lambda: _merge_statement(session, counted))
-    merged = session.execute(statement, rows).all()
+    names = tuple(rows[0])
+    statement = prebuilt(("merge deliveries", session.get_bind().dialect.name, counted, names),
+                         lambda: _merge_statement(session, counted, names))
+    merged = session.execute(statement, parameters(session, rows, names)).all()
     if counted:
         # A row the caller found missing, yet not made by this statement (created_at is this
         # batch's): another transaction inserted it first and this upsert waited for it.
@@ -277,10 +279,10 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     ]
 
 
-def _merge_statement(session: Session, counted: bool):
+def _merge_statement(session: Session, counted: bool, names: tuple[str, ...]):
     """merge_deliveries's upsert: the values are the rows it is executed with."""
     table = Delivery.__table__
-    statement = insert_for(session, table)
+    statement = batch_insert(session, table, names)
     new, old = statement.excluded, table.c
     wins = new.precedence > old.precedence
     # The failure too is the greater one (no new failure: NULL, which never wins).
@@ -327,8 +329,8 @@ def _merge_statement(session: Session, counted: bool):
               "provider": case((old.provider == "unknown", new.provider), else_=old.provider),
               "status_sequence": sequence,
               "updated_at": new.updated_at},
-    # RETURNING is what makes SQLAlchemy batch an upsert into multi-row VALUES (without
-    # it psycopg2 would send one statement per row); it also says what each became.
+    # RETURNING says what each became (and on SQLite makes SQLAlchemy batch the upsert into
+    # multi-row VALUES: without it the driver would run one statement per row).
     ).returning(*_LOCKED_COLUMNS)
 
 

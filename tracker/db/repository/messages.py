@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, Message
-from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.column_arrays import batch_insert, parameters
 from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
@@ -71,14 +71,15 @@ def record_messages(session: Session, messages: Sequence[tuple[int, object]], no
             for account_id, facts in messages]
     # One statement for the batch (a message row per SES event used to cost a locked read and
     # a write: two thirds of the worker's time), built once per dialect (prebuilt).
-    dialect = session.get_bind().dialect.name
-    session.execute(prebuilt(("record messages", dialect), lambda: _record_statement(session)), rows)
+    dialect, names = session.get_bind().dialect.name, tuple(rows[0])
+    session.execute(prebuilt(("record messages", dialect, names), lambda: _record_statement(session, names)),
+                    parameters(session, rows, names))
 
 
-def _record_statement(session: Session):
+def _record_statement(session: Session, names: tuple[str, ...]):
     """The messages' upsert: a message that learns nothing is not rewritten."""
     table = Message.__table__
-    statement = insert_for(session, table)
+    statement = batch_insert(session, table, names)
     new, old = statement.excluded, table.c
     attributes, changed = _fill_attributes(session, new.attributes, old.attributes)
     return statement.on_conflict_do_update(
@@ -89,7 +90,7 @@ def _record_statement(session: Session):
         where=changed
               | (old.from_address.is_(None) & new.from_address.is_not(None))
               | (old.subject.is_(None) & new.subject.is_not(None)),
-    ).returning(table.c.id)  # RETURNING: one multi-row VALUES, not a statement per row
+    ).returning(table.c.id)  # RETURNING: on SQLite one multi-row VALUES, not a statement per row
 
 
 def _fill_attributes(session: Session, new, old) -> tuple:

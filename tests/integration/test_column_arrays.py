@@ -1,0 +1,109 @@
+"""The worker's batch writes send PostgreSQL one array per column (tracker.db.repository.column_arrays)
+and SQLite multi-row VALUES: the same rows must be stored either way, whatever the values hold."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DataError
+
+from tracker.db import migrate, repository
+from tracker.db.engine import Database
+from tracker.db.models import DeliveryEvent, Message
+from tracker.providers.ses.parse import MessageFacts
+
+pytestmark = pytest.mark.integration
+
+EAST = timezone(timedelta(hours=5, minutes=30))
+SENT = datetime(2026, 11, 22, 12, 0, 1, 250000, tzinfo=UTC)
+
+
+def history_rows(account_id: int) -> list[dict]:
+    """History rows whose values an array could mangle: quotes, braces, commas and backslashes (an
+    array literal's own syntax), the word NULL, empty strings, NULLs in every nullable column, times
+    given in another zone, JSON with nested, non-ASCII and integers past 64 bits."""
+    awkward = ['a "quoted" {brace}, comma', "back\\slash", "NULL", "", "ünïcødé ✉", "a'b"]
+    rows = []
+    for n, text in enumerate(awkward):
+        rows.append({
+            "account_id": account_id, "message_id": f"m-{n}", "recipient": f"r{n}@example.com",
+            "event_key": f"bounce:{text}", "type": "Bounce", "status": None if n % 2 else "BOUNCED",
+            "occurred_at": SENT.astimezone(EAST) + timedelta(seconds=n),
+            "bounce_type": None if n % 2 else "Permanent", "bounce_subtype": text or None,
+            "diagnostic": text, "details": {"text": text, "nested": {"list": [1, None, text]}, "big": 2 ** 70 + n},
+            "sent_at": None if n % 3 else SENT, "smtp_action": None, "smtp_status": text,
+            "inbox_event_id": None, "recorded_at": SENT + timedelta(minutes=n),
+        })
+    return rows
+
+
+def message_rows(account_id: int) -> list[tuple[int, MessageFacts]]:
+    return [(account_id, MessageFacts("m-0", "Sender <s@example.com>", 'subject "1", {x}',
+                                      {"campaign": ["a,b", "NULL"]})),
+            (account_id, MessageFacts("m-1", None, None, {})),
+            (account_id, MessageFacts("m-2", "s@example.com", "\\", {"ключ": "значение"}))]
+
+
+def later_message_rows(account_id: int) -> list[tuple[int, MessageFacts]]:
+    """The same messages learning more: gaps are filled, what was known stays, tags add keys."""
+    return [(account_id, MessageFacts("m-1", "late@example.com", "late", {"campaign": "late"})),
+            (account_id, MessageFacts("m-0", "other@example.com", None, {"campaign": "other", "new": "1"}))]
+
+
+def stored(db: Database, rows, messages, later_messages, zone: str | None = None) -> tuple[list, list, set]:
+    """Write the rows (twice: the second time each is already known) and the messages (then more
+    facts of the same messages), with the session's TimeZone set to ``zone``, and read back what
+    the tables hold."""
+    with db.transaction() as session:
+        account_id = repository.create_account(session, "arrays").id
+    with db.transaction() as session:
+        if zone:  # an aware time the driver passed on as such would be stored in this zone's wall time
+            session.execute(text(f"SET LOCAL TimeZone TO '{zone}'"))
+        first = repository.insert_delivery_events(session, rows(account_id))
+        again = repository.insert_delivery_events(session, rows(account_id))
+        repository.record_messages(session, messages(account_id), SENT)
+        repository.record_messages(session, later_messages(account_id), SENT + timedelta(hours=1))
+    assert again == set()  # known already: ON CONFLICT DO NOTHING, none returned
+    history_columns = [c for c in DeliveryEvent.__table__.c if c.name not in ("id", "account_id")]
+    message_columns = [c for c in Message.__table__.c if c.name not in ("id", "account_id")]
+    with db.transaction() as session:
+        history = [tuple(r) for r in session.execute(select(*history_columns).order_by(DeliveryEvent.message_id))]
+        message = [tuple(r) for r in session.execute(select(*message_columns).order_by(Message.message_id))]
+    return history, message, {identity[1:] for identity in first}
+
+
+def test_postgresql_stores_what_sqlite_stores(pg_db, tmp_path):
+    sqlite = Database(f"sqlite:///{tmp_path}/tracker.db")
+    migrate.upgrade(sqlite.engine)
+    try:
+        on_sqlite = stored(sqlite, history_rows, message_rows, later_message_rows)
+    finally:
+        sqlite.dispose()
+    on_postgresql = stored(pg_db, history_rows, message_rows, later_message_rows, zone="America/New_York")
+
+    assert on_postgresql == on_sqlite
+    history, messages, inserted = on_postgresql
+    assert len(history) == 6 and len(inserted) == 6
+    # Times given in another zone are stored as the same moment (each element went through its
+    # column type's bind processor), NULLs stay NULL and the word NULL stays a word.
+    assert history[0][5] == SENT and history[1][5] == SENT + timedelta(seconds=1)
+    assert [row[6] for row in history] == ["Permanent", None] * 3
+    assert history[2][7] == "NULL" and history[3][7] is None and history[3][8] == ""
+    assert history[0][9]["big"] == 2 ** 70 and history[4][9]["text"] == "ünïcødé ✉"
+    assert messages[0][:2] == ("m-0", "Sender <s@example.com>")
+    assert messages[0][3] == {"campaign": ["a,b", "NULL"], "new": "1"}
+    assert messages[1][1:3] == ("late@example.com", "late")
+
+
+def test_a_value_longer_than_its_column_is_refused_not_cut_short(pg_db):
+    """VARCHAR(n)[] in an explicit cast would truncate; the rows' arrays carry no length, so the
+    INSERT refuses the value as it refused a VALUES row, and the batch's poison isolation takes over."""
+    with pg_db.transaction() as session:
+        account_id = repository.create_account(session, "long").id
+    row = history_rows(account_id)[0] | {"message_id": "m" * 301}
+    with pytest.raises(DataError):
+        with pg_db.transaction() as session:
+            repository.insert_delivery_events(session, [row])
+    with pg_db.transaction() as session:
+        assert session.scalar(select(DeliveryEvent.id)) is None

@@ -25,14 +25,14 @@ def history_rows(account_id: int) -> list[dict]:
     given in another zone, JSON with nested, non-ASCII and integers past 64 bits."""
     awkward = ['a "quoted" {brace}, comma', "back\\slash", "NULL", "", "ünïcødé ✉", "a'b"]
     rows = []
-    for n, text in enumerate(awkward):
+    for n, value in enumerate(awkward):
         rows.append({
             "account_id": account_id, "message_id": f"m-{n}", "recipient": f"r{n}@example.com",
-            "event_key": f"bounce:{text}", "type": "Bounce", "status": None if n % 2 else "BOUNCED",
+            "event_key": f"bounce:{value}", "type": "Bounce", "status": None if n % 2 else "BOUNCED",
             "occurred_at": SENT.astimezone(EAST) + timedelta(seconds=n),
-            "bounce_type": None if n % 2 else "Permanent", "bounce_subtype": text or None,
-            "diagnostic": text, "details": {"text": text, "nested": {"list": [1, None, text]}, "big": 2 ** 70 + n},
-            "sent_at": None if n % 3 else SENT, "smtp_action": None, "smtp_status": text,
+            "bounce_type": None if n % 2 else "Permanent", "bounce_subtype": value or None,
+            "diagnostic": value, "details": {"value": value, "nested": {"list": [1, None, value]}, "big": 2 ** 70 + n},
+            "sent_at": None if n % 3 else SENT, "smtp_action": None, "smtp_status": value,
             "inbox_event_id": None, "recorded_at": SENT + timedelta(minutes=n),
         })
     return rows
@@ -90,7 +90,7 @@ def test_postgresql_stores_what_sqlite_stores(pg_db, tmp_path):
     assert history[0][5] == SENT and history[1][5] == SENT + timedelta(seconds=1)
     assert [row[6] for row in history] == ["Permanent", None] * 3
     assert history[2][7] == "NULL" and history[3][7] is None and history[3][8] == ""
-    assert history[0][9]["big"] == 2 ** 70 and history[4][9]["text"] == "ünïcødé ✉"
+    assert history[0][9]["big"] == 2 ** 70 and history[4][9]["value"] == "ünïcødé ✉"
     assert messages[0][:2] == ("m-0", "Sender <s@example.com>")
     assert messages[0][3] == {"campaign": ["a,b", "NULL"], "new": "1"}
     assert messages[1][1:3] == ("late@example.com", "late")
@@ -102,8 +102,7 @@ def test_a_value_longer_than_its_column_is_refused_not_cut_short(pg_db):
     with pg_db.transaction() as session:
         account_id = repository.create_account(session, "long").id
     row = history_rows(account_id)[0] | {"message_id": "m" * 301}
-    with pytest.raises(DataError):
-        with pg_db.transaction() as session:
-            repository.insert_delivery_events(session, [row])
+    with pytest.raises(DataError), pg_db.transaction() as session:
+        repository.insert_delivery_events(session, [row])
     with pg_db.transaction() as session:
         assert session.scalar(select(DeliveryEvent.id)) is None

@@ -9,6 +9,7 @@ dispose() leaves none open, and a forked process never closes its parent's.
 """
 import os
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +31,16 @@ def open_sessions(pg_url: str, pids) -> int:
         found = connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
                                    {"pids": list(pids)}).scalar()
     other.dispose()
+    return found
+
+
+def sessions_left(pg_url: str, pids, down_to: int = 0, within: float = 10.0) -> int:
+    """open_sessions once the backends of connections just closed have had time to go (until no
+    more than ``down_to`` are left): a backend leaves pg_stat_activity when it exits, a moment after
+    the client's close (longer on a loaded machine). One left open is still counted at the end."""
+    deadline = time.monotonic() + within
+    while (found := open_sessions(pg_url, pids)) > down_to and time.monotonic() < deadline:
+        time.sleep(0.05)
     return found
 
 
@@ -88,7 +99,8 @@ def test_no_more_than_keep_stay_idle(db, pg_url):
     for thread, _pids in held:
         thread.join()
 
-    assert open_sessions(pg_url, [pids[0] for _thread, pids in held]) == kept_connections.KEEP
+    pids = [pids[0] for _thread, pids in held]
+    assert sessions_left(pg_url, pids, down_to=kept_connections.KEEP) == kept_connections.KEEP
 
 
 def test_one_that_died_fails_one_statement_as_sqlalchemys_error_and_the_next_reconnects(db, pg_url):
@@ -168,11 +180,11 @@ def test_dispose_closes_the_idle_ones_at_once_and_one_in_use_when_its_statement_
     idle = backend_pid(db)  # made meanwhile, and back in the list
 
     db.dispose()
-    assert open_sessions(pg_url, [idle]) == 0
+    assert sessions_left(pg_url, [idle]) == 0
     release.set()
     thread.join()
 
-    assert open_sessions(pg_url, [idle, *in_use]) == 0
+    assert sessions_left(pg_url, [idle, *in_use]) == 0
     assert backend_pid(db) not in (idle, *in_use)  # and the next statement connects anew
 
 

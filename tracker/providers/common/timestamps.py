@@ -38,6 +38,11 @@ def parse_timestamp(value: str | int | float) -> datetime:
     if isinstance(value, (int, float)):
         return _from_epoch(value, value)
     if isinstance(value, str):
+        if _common_shape(value):
+            try:
+                return datetime.fromisoformat(value)  # Python 3.11 reads the Z as UTC
+            except ValueError:
+                pass  # the pattern below says what is wrong with it
         text = value.strip()
         if _EPOCH.fullmatch(text):
             return _from_epoch(float(text), value)
@@ -45,6 +50,16 @@ def parse_timestamp(value: str | int | float) -> datetime:
         if match:
             return _from_iso(match, value)
     raise ValueError(f"not a timestamp: {value!r}; {_EXPECTED}")
+
+
+def _common_shape(value: str) -> bool:
+    """Whether ``value`` has the shape nearly every event's times have (SES's 2016-01-27T14:59:38.237Z),
+    which datetime.fromisoformat reads in C about ten times faster than the pattern. Only that exact
+    shape, in ASCII, and not hour 24 (which Python 3.12 reads as the next day's midnight): whatever
+    fromisoformat then accepts, the pattern reads as the same moment."""
+    return (len(value) == 24 and value[23] == "Z" and value[19] == "." and value[10] == "T" and value[4] == "-"
+            and value[7] == "-" and value[13] == ":" and value[16] == ":" and value[11:13] != "24"
+            and value.isascii())
 
 
 def _from_epoch(seconds: int | float, original: object) -> datetime:

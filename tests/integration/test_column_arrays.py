@@ -32,6 +32,8 @@ def history_rows(account_id: int) -> list[dict]:
             "occurred_at": SENT.astimezone(EAST) + timedelta(seconds=n),
             "bounce_type": None if n % 2 else "Permanent", "bounce_subtype": value or None,
             "diagnostic": value, "details": {"value": value, "nested": {"list": [1, None, value]}, "big": 2 ** 70 + n},
+            # A JSON value may be a list, first in its array too (tracker.db.repository.column_arrays).
+            **({"details": [value, {"list": [1, 2]}]} if n == 0 else {}),
             "sent_at": None if n % 3 else SENT, "smtp_action": None, "smtp_status": value,
             "inbox_event_id": None, "recorded_at": SENT + timedelta(minutes=n),
         })
@@ -90,7 +92,8 @@ def test_postgresql_stores_what_sqlite_stores(pg_db, tmp_path):
     assert history[0][5] == SENT and history[1][5] == SENT + timedelta(seconds=1)
     assert [row[6] for row in history] == ["Permanent", None] * 3
     assert history[2][7] == "NULL" and history[3][7] is None and history[3][8] == ""
-    assert history[0][9]["big"] == 2 ** 70 and history[4][9]["value"] == "ünïcødé ✉"
+    assert history[1][9]["big"] == 2 ** 70 + 1 and history[4][9]["value"] == "ünïcødé ✉"
+    assert history[0][9] == ['a "quoted" {brace}, comma', {"list": [1, 2]}]
     assert messages[0][:2] == ("m-0", "Sender <s@example.com>")
     assert messages[0][3] == {"campaign": ["a,b", "NULL"], "new": "1"}
     assert messages[1][1:3] == ("late@example.com", "late")

@@ -31,7 +31,10 @@ def batch_insert(session: Session, table, names: Sequence[str]):
         return insert_for(session, table)
     # psycopg2's dialect writes each array's type beside it (%(name)s::TYPE[]), so an array of
     # NULLs is typed too.
-    arrays = [bindparam(name, type_=postgresql.ARRAY(_element_type(table.c[name].type))) for name in names]
+    # One dimension: left to guess, SQLAlchemy would take a JSON column whose first value is a list
+    # for a second dimension and give its processor the list's items.
+    arrays = [bindparam(name, type_=postgresql.ARRAY(_element_type(table.c[name].type), dimensions=1))
+              for name in names]
     unnested = func.unnest(*arrays).table_valued(*names).render_derived()
     # include_defaults=False: the rows hold every column this INSERT names, and nothing else is
     # filled in (a VALUES row would get a missing column's Python default; here none is missing).

@@ -32,7 +32,8 @@ from tracker.db import repository
 from tracker.domain import NormalizedEvent, engagement, fold, milestones, suppression, transitions
 from tracker.domain.suppression import SoftBouncePolicy
 from tracker.db.engine import Database
-from tracker.db.models import InboxEvent, utcnow
+from tracker.db.models import utcnow
+from tracker.db.repository.inbox import InboxRow
 from tracker.outbound import outbox
 from tracker.pipeline.rows import Permanent, Reading, events_of, messages_of, read_row
 from tracker.providers.ses import parse as ses
@@ -100,7 +101,7 @@ def drain(db: Database, confirmer: SubscriptionConfirmer, settings: Settings,
     return total
 
 
-def _process(session: Session, rows: Sequence[InboxEvent], confirmer: SubscriptionConfirmer,
+def _process(session: Session, rows: Sequence[InboxRow], confirmer: SubscriptionConfirmer,
              settings: Settings) -> BatchResult:
     """Read each row, then apply them: a row whose reading or applying fails, fails alone.
 
@@ -112,7 +113,7 @@ def _process(session: Session, rows: Sequence[InboxEvent], confirmer: Subscripti
     """
     now = utcnow()
     result = BatchResult(claimed=len(rows))
-    read: list[tuple[InboxEvent, Reading]] = []
+    read: list[tuple[InboxRow, Reading]] = []
     for row in rows:
         with _logged_as(row):
             try:
@@ -141,7 +142,7 @@ def _evaluate_reputation(session: Session, account_ids: set[int], now, result: B
         log.warning("evaluating reputation failed (%s); the scheduled evaluation will catch up", _reason(error))
 
 
-def _apply_group(session: Session, group: list[tuple[InboxEvent, Reading]], now,
+def _apply_group(session: Session, group: list[tuple[InboxRow, Reading]], now,
                  settings: Settings, result: BatchResult) -> None:
     try:
         with session.begin_nested():
@@ -166,12 +167,12 @@ def _apply_group(session: Session, group: list[tuple[InboxEvent, Reading]], now,
                           len(reading.events))
 
 
-def _logged_as(row: InboxEvent):
+def _logged_as(row: InboxRow):
     """Log lines in this block name the row and the request that brought it (tracker.adapters.logs)."""
     return logs.context(request_id=row.request_id, inbox_id=row.id)
 
 
-def _apply_rows(session: Session, group: list[tuple[InboxEvent, Reading]], now,
+def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
                 settings: Settings) -> BatchResult:
     """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
     rows = [row for row, _ in group]
@@ -196,7 +197,7 @@ def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFact
         repository.record_senders_learnt(session, before[account_id], senders)
 
 
-def _record_failure(session: Session, row: InboxEvent, error: Exception, now, settings: Settings,
+def _record_failure(session: Session, row: InboxRow, error: Exception, now, settings: Settings,
                     result: BatchResult) -> None:
     """Mark ``row`` failed (or waiting for its retry) with the kind and reason of ``error``."""
     if _concerns_batch(error):
@@ -251,7 +252,7 @@ def _count(result: BatchResult) -> None:
             metrics.STATUS_TRANSITIONS.labels(change.status.value if change else delivery.status).inc()
 
 
-def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -> Reading:
+def _read(session: Session, row: InboxRow, confirmer: SubscriptionConfirmer) -> Reading:
     """What a row says, after acting on the SNS handshake it may be."""
     if row.kind not in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
         return read_row(row)
@@ -275,7 +276,7 @@ def _read(session: Session, row: InboxEvent, confirmer: SubscriptionConfirmer) -
     return Reading([], None)
 
 
-def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) -> tuple[int, int]:
+def reapply(session: Session, rows: Sequence[InboxRow], settings: Settings) -> tuple[int, int]:
     """Apply already-processed rows again (a rebuild): (events added, rows unreadable now)."""
     events, unreadable = [], 0
     for row in rows:
@@ -287,11 +288,11 @@ def reapply(session: Session, rows: Sequence[InboxEvent], settings: Settings) ->
     return added, unreadable
 
 
-def _apply(session: Session, events: Sequence[tuple[InboxEvent, NormalizedEvent]], now,
+def _apply(session: Session, events: Sequence[tuple[InboxRow, NormalizedEvent]], now,
            settings: Settings) -> tuple[int, list[repository.MergedDelivery]]:
     """Add new events to the history and merge each touched delivery's new winner; returns events added."""
     history_rows: dict[tuple, dict] = {}
-    by_identity: dict[tuple, tuple[InboxEvent, NormalizedEvent]] = {}
+    by_identity: dict[tuple, tuple[InboxRow, NormalizedEvent]] = {}
     for row, event in events:
         recipient = event.recipient if event.recipient is not None else MESSAGE_LEVEL
         identity = (row.account_id, event.message_id, recipient, event.event_key)

@@ -11,7 +11,8 @@ import base64
 import dataclasses
 from collections.abc import Sequence
 
-from tracker.db.models import Delivery, DeliveryEvent, InboxEvent
+from tracker.db.models import Delivery, DeliveryEvent
+from tracker.db.repository.inbox import InboxRow
 from tracker.domain import NormalizedEvent, inbox
 from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.providers import registry
@@ -38,7 +39,7 @@ class Reading:
     facts: ses.MessageFacts | None
 
 
-def events_of(row: InboxEvent) -> list[NormalizedEvent]:
+def events_of(row: InboxRow) -> list[NormalizedEvent]:
     """The normalized events in an inbox row, made storable (no side effects).
 
     Permanent if the row can never be read or stored.
@@ -46,7 +47,7 @@ def events_of(row: InboxEvent) -> list[NormalizedEvent]:
     return read_row(row).events
 
 
-def read_row(row: InboxEvent) -> Reading:
+def read_row(row: InboxRow) -> Reading:
     """events_of, with the message's facts: each row's body is parsed once (no side effects)."""
     events, facts = _parsed(row)
     return Reading([_storable(event) for event in events], facts)
@@ -80,7 +81,7 @@ def _storable(event: NormalizedEvent) -> NormalizedEvent:
     )
 
 
-def _parsed(row: InboxEvent) -> tuple[list[NormalizedEvent], ses.MessageFacts | None]:
+def _parsed(row: InboxRow) -> tuple[list[NormalizedEvent], ses.MessageFacts | None]:
     try:
         if row.provider in registry.WEBHOOK_PROVIDERS:
             return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
@@ -99,7 +100,7 @@ def _parsed(row: InboxEvent) -> tuple[list[NormalizedEvent], ses.MessageFacts | 
         raise Permanent(str(error), inbox.UNMAPPED_SHAPE) from None
 
 
-def messages_of(group: Sequence[tuple[InboxEvent, Reading]]) -> list[tuple[int, ses.MessageFacts]]:
+def messages_of(group: Sequence[tuple[InboxRow, Reading]]) -> list[tuple[int, ses.MessageFacts]]:
     """(account id, facts) of the messages in these rows: sender, subject, attributes.
 
     SES says them in ``mail`` (tags); webhook providers echo the attributes the compatible
@@ -130,7 +131,7 @@ def _storable_facts(facts: ses.MessageFacts) -> ses.MessageFacts:
     )
 
 
-def webhook_body(row: InboxEvent) -> bytes:
+def webhook_body(row: InboxRow) -> bytes:
     """The bytes a webhook provider sent (bodies that were not UTF-8 are kept base64-encoded)."""
     if row.kind == inbox.WEBHOOK_BASE64:
         return base64.b64decode(row.body)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from tracker.domain import inbox
@@ -16,6 +16,7 @@ from tracker.db.models import InboxEvent, ReplayToken, SnsSubscription, Source, 
 from tracker.db.repository.dialect import insert_for
 
 __all__ = [
+    "InboxRow",
     "PENDING_ROWS",
     "claim_by_ids",
     "claim_pending",
@@ -166,25 +167,30 @@ def remember_replay_token(connection, source_id: int, token: str) -> None:
                        (source_id, token[:200], utcnow().replace(tzinfo=None)))
 
 
-def claim_pending(session: Session, limit: int, now: datetime | None = None) -> list[InboxEvent]:
+def claim_pending(session: Session, limit: int, now: datetime | None = None) -> list[InboxRow]:
     """Lock up to ``limit`` pending rows that are due, oldest first, skipping rows another worker holds.
 
     SKIP LOCKED is PostgreSQL's; SQLite ignores the clause and serializes writers itself.
     """
     values = {"now": now or utcnow(), "limit": limit}
     if session.get_bind().dialect.name != "postgresql":
-        return list(session.scalars(_CLAIM_SQLITE, values))
+        return session.execute(_CLAIM_SQLITE, values).all()
     connection = session.connection()
     connection.exec_driver_sql(_CLAIM_PLAN)
-    rows = list(session.scalars(_CLAIM, values))
+    rows = session.execute(_CLAIM, values).all()
     # (A failed claim leaves the transaction to its caller's rollback, which undoes SET LOCAL.)
     connection.exec_driver_sql(_CONFIGURED_PLANS)
     return rows
 
 
+# An inbox row as the pipeline reads it: its columns by name. The claims give Core rows, not ORM
+# objects: the worker only reads them and writes by id, and loading 500 objects into the
+# session's identity map cost it more than its reads of them.
+InboxRow = Row | InboxEvent
+_INBOX_COLUMNS = tuple(InboxEvent.__table__.c)
 # The two claims are built once, each call binding its values (tracker.db.repository.prebuilt says why).
 _DUE = InboxEvent.next_attempt_at.is_(None) | (InboxEvent.next_attempt_at <= bindparam("now"))
-_CLAIM_SQLITE = (select(InboxEvent).where(PENDING_ROWS, _DUE).order_by(InboxEvent.id)
+_CLAIM_SQLITE = (select(*_INBOX_COLUMNS).where(PENDING_ROWS, _DUE).order_by(InboxEvent.id)
                  .limit(bindparam("limit")).with_for_update(skip_locked=True))
 # On PostgreSQL the claim must walk ix_inbox_events_state_id's pending entries in id order and
 # stop at the limit: its cost is then the batch's. The planner, trusting the inbox's
@@ -196,7 +202,7 @@ _CLAIM_SQLITE = (select(InboxEvent).where(PENDING_ROWS, _DUE).order_by(InboxEven
 # primary key gives the rest), and, for this statement only, no bitmap or sequential scan
 # (_CLAIM_PLAN). A plain index scan also marks the entries of rows since processed dead as it
 # passes them, so later claims skip them until a vacuum removes them.
-_CLAIM = (select(InboxEvent)
+_CLAIM = (select(*_INBOX_COLUMNS)
           .where(InboxEvent.state != inbox.PROCESSED, InboxEvent.state >= inbox.PENDING,
                  InboxEvent.state <= inbox.PENDING, _DUE)
           .order_by(InboxEvent.state, InboxEvent.id).limit(bindparam("limit")).with_for_update(skip_locked=True))
@@ -206,19 +212,18 @@ _CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off
 _CONFIGURED_PLANS = "SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT"
 
 
-def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxEvent]:
+def claim_by_ids(session: Session, ids: Sequence[int]) -> list[InboxRow]:
     statement = (
-        select(InboxEvent)
+        select(*_INBOX_COLUMNS)
         .where(InboxEvent.id.in_(ids), InboxEvent.state == "pending")
         .order_by(InboxEvent.id)
         .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(statement))
+    return session.execute(statement).all()
 
 
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
     if ids:
-        # A Core statement: the claimed objects keep their state in memory, which nothing reads after.
         session.execute(_MARK_PROCESSED, {"ids": list(ids), "now": now})
 
 

@@ -189,6 +189,9 @@ _LOCK = (select(*_LOCKED_COLUMNS)
 # The outcome's columns in Outcome's field order, read with one attrgetter call per row.
 _READ_STATE = operator.attrgetter(*(columns[0] for columns in _OUTCOME_COLUMNS.values()))
 _READ_FAILURE = operator.attrgetter(*(columns[1] for columns in _OUTCOME_COLUMNS.values()))
+# An Outcome's fields in _OUTCOME_COLUMNS's order (its own), and their columns for the status and the failure.
+_READ_OUTCOME = operator.attrgetter(*_OUTCOME_COLUMNS)
+_COLUMNS_OF = tuple(tuple(columns[which] for columns in _OUTCOME_COLUMNS.values()) for which in (0, 1))
 # Stored value -> member, a dict lookup instead of an Enum call (a str member finds itself too).
 _MEMBERS = {kind: {member.value: member for member in kind} for kind in (Status, EventType, BounceType)}
 
@@ -217,12 +220,20 @@ def _member(kind, value):
 
 
 def outcome_values(outcome: Outcome | None, which: int) -> dict:
-    """The delivery columns (``which``: 0 the status's, 1 the failure's) holding ``outcome``."""
-    values = {}
-    for field, columns in _OUTCOME_COLUMNS.items():
-        value = getattr(outcome, field) if outcome is not None else None
-        values[columns[which]] = value.value if isinstance(value, (Status, EventType, BounceType)) else value
-    return values
+    """The delivery columns (``which``: 0 the status's, 1 the failure's) holding ``outcome``.
+
+    Twice per delivery a batch merges: its fields read with one call, its three members stored
+    as their values."""
+    names = _COLUMNS_OF[which]
+    if outcome is None:
+        return dict.fromkeys(names)
+    status, precedence, status_at, type_, bounce_type, *texts = _READ_OUTCOME(outcome)
+    return dict(zip(names, (_stored(status), precedence, status_at, _stored(type_), _stored(bounce_type), *texts),
+                    strict=True))
+
+
+def _stored(value):
+    return value.value if isinstance(value, (Status, EventType, BounceType)) else value
 
 
 def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: datetime) -> list[MergedDelivery]:

@@ -95,3 +95,21 @@ def test_the_common_shape_reads_as_the_pattern_reads_it(year, month, day, hour, 
         return
     parsed = parse_timestamp(value)
     assert parsed == expected and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("position", range(24))
+def test_every_one_character_change_of_the_common_shape_reads_as_the_pattern_reads_it(position):
+    """Each place of 2016-01-27T14:59:38.237Z changed to each character that matters there (a digit
+    where a separator stands, a separator where a digit stands, a zone letter, a non-ASCII digit):
+    the faster path reads what the pattern reads, or refuses what it refuses."""
+    base = "2016-01-27T14:59:38.237Z"
+    for character in "0123456789-:.TtZz +!x\u0663":
+        value = base[:position] + character + base[position + 1:]
+        try:
+            expected = parse_timestamp(value + " ")
+        except ValueError:
+            with pytest.raises(ValueError):
+                parse_timestamp(value)
+            continue
+        parsed = parse_timestamp(value)
+        assert (parsed, parsed.tzinfo) == (expected, UTC), value

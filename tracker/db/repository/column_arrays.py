@@ -30,9 +30,8 @@ def batch_insert(session: Session, table, names: Sequence[str]):
     if session.get_bind().dialect.name != "postgresql":
         return insert_for(session, table)
     # psycopg2's dialect writes each array's type beside it (%(name)s::TYPE[]), so an array of
-    # NULLs is typed too.
-    # One dimension: left to guess, SQLAlchemy would take a JSON column whose first value is a list
-    # for a second dimension and give its processor the list's items.
+    # NULLs is typed too. One dimension: left to guess, SQLAlchemy would take a JSON column whose
+    # first value is a list for a second dimension and give its processor the list's items.
     arrays = [bindparam(name, type_=postgresql.ARRAY(_element_type(table.c[name].type), dimensions=1))
               for name in names]
     unnested = func.unnest(*arrays).table_valued(*names).render_derived()

@@ -87,14 +87,7 @@ def test_the_common_shape_reads_as_the_pattern_reads_it(year, month, day, hour, 
     if odd:
         position, character = odd
         value = value[:position] + character + value[position + 1:]
-    try:
-        expected = parse_timestamp(value + " ")
-    except ValueError:
-        with pytest.raises(ValueError):
-            parse_timestamp(value)
-        return
-    parsed = parse_timestamp(value)
-    assert parsed == expected and parsed.tzinfo is UTC
+    assert_read_as_the_pattern_reads(value)
 
 
 @pytest.mark.parametrize("position", range(24))
@@ -104,12 +97,17 @@ def test_every_one_character_change_of_the_common_shape_reads_as_the_pattern_rea
     the faster path reads what the pattern reads, or refuses what it refuses."""
     base = "2016-01-27T14:59:38.237Z"
     for character in "0123456789-:.TtZz +!x\u0663":
-        value = base[:position] + character + base[position + 1:]
-        try:
-            expected = parse_timestamp(value + " ")
-        except ValueError:
-            with pytest.raises(ValueError):
-                parse_timestamp(value)
-            continue
-        parsed = parse_timestamp(value)
-        assert (parsed, parsed.tzinfo) == (expected, UTC), value
+        assert_read_as_the_pattern_reads(base[:position] + character + base[position + 1:])
+
+
+def assert_read_as_the_pattern_reads(value: str) -> None:
+    """``value`` reads as the same aware UTC moment as ``value`` with a space after it (which only the
+    pattern reads), or both are refused."""
+    try:
+        expected = parse_timestamp(value + " ")
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_timestamp(value)
+        return
+    parsed = parse_timestamp(value)
+    assert parsed == expected and parsed.tzinfo is UTC, value

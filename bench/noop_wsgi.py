@@ -7,8 +7,8 @@ answers 204 without storing: the step between the baseline and the real receiver
 GET /bench/floor-list?account=N answers the native list's first page with the least this stack
 can do: the native page's query (its columns, one row more than the page) through psycopg2 on one
 of the tracker's kept connections (tracker.db.kept_connections), the rows written by orjson, in a
-Flask route; no API key, no rate
-limit, no SQLAlchemy, no validation (bench/read.py: how far a list page can come to its SQL here).
+Flask route; no API key, no rate limit, no SQLAlchemy, no validation (bench/read.py: how far a
+list page can come to its SQL here).
 GET /bench/bare-list?account=N does the same in front of Flask, as a bare WSGI callable: the
 floor without Flask's request context, routing and response object.
 """

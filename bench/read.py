@@ -36,7 +36,13 @@ psycopg2 connection, is the raw indexed keyset query the native API stands on:
   ORDER BY updated_at, id LIMIT 100
 
 for the first page (no cursor), page 1000, and a first page of 1000 rows (the baseline of
-Infobip's logs); an OFFSET 100,000 page is timed 3 times for contrast. Each API's SQL is
+Infobip's logs), each timed twice: alone, R times in a row before the pages ("keyset SQL", what
+x SQL divides by, the issue's method), and as one more page of the shuffled rounds ("keyset SQL,
+rounds", what x rounds divides by: the same load and the same cold caches as the pages around
+it). The second is a cross-check of the first, which a burst of load can spoil: both are timed
+after a CHECKPOINT, so the seed's dirty pages are not being written out meanwhile (a baseline
+timed right after a 1,000,000-row seed once came out at 1.8 times its usual figure). An OFFSET
+100,000 page is timed 3 times for contrast. Each API's SQL is
 captured from one request and its plan summarised: the indexes used, and for SELECTs
 (EXPLAIN ANALYZE) the time in the database and the rows read and filtered out.
 An API whose route is not there yet (404) is skipped with a note. The statistics calls
@@ -197,7 +203,9 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
                    if options.old_tree else None)
             deep_page = min(DEEP_PAGE, seeded.deliveries // PAGE)
             position = deep_position(connection, seeded.account_id, (deep_page - 1) * PAGE)
+            checkpoint(connection)
             results = baseline(connection, seeded.account_id, position, deep_page, options)
+            in_rounds = keyset_in_rounds(connection, seeded.account_id, position, deep_page)
             engine = app.extensions["tracker"].db.engine
             cases, facts = build_cases(connection, seeded, position, deep_page, options.r)
             facts["deep_page"] = deep_page
@@ -207,8 +215,12 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
             client = app.test_client()
             plans = None if options.no_explain else (lambda case: explain(client, engine, connection, case))
             load_before = os.getloadavg()[0]
-            measured, facts["old"] = measure(server, app, cases, options, connection, plans, old)
+            measured, facts["old"] = measure(server, app, cases, options, connection, plans, old, in_rounds)
             facts["load"] = (load_before, os.getloadavg()[0])
+            results[len(results) - 1:len(results) - 1] = [result for result, _ in in_rounds]  # before OFFSET
+            for result, _ in in_rounds:
+                print(f"  {result.api:<10} {result.page:<34} p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms",
+                      flush=True)
             for case, result in zip(cases, measured, strict=False):
                 results.append(result)
                 state = result.skipped or (f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
@@ -219,6 +231,20 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
         app.extensions["tracker"].db.dispose()
         connection.close()
     return results, facts
+
+
+def checkpoint(connection) -> None:
+    """Write out the seed's dirty pages now, so that the checkpointer is not doing it while the baseline is timed."""
+    import psycopg2
+
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except psycopg2.Error as error:  # needs a superuser or pg_checkpoint: the figures are timed without it
+        print(f"no CHECKPOINT before the timing: {str(error).strip()}", flush=True)
+    else:
+        print(f"CHECKPOINT before the timing ({time.perf_counter() - started:.1f} s)", flush=True)
 
 
 def deep_position(connection, account_id: int, rows_before: int) -> tuple:
@@ -235,31 +261,53 @@ KEYSET_AFTER = ("SELECT * FROM deliveries WHERE account_id = %s AND (updated_at,
 OFFSET_PAGE = "SELECT * FROM deliveries WHERE account_id = %s ORDER BY updated_at, id OFFSET %s LIMIT 100"
 
 
-def baseline(connection, account_id: int, position: tuple, deep_page: int, options) -> list[Result]:
-    """The raw keyset query, first page and deep page, and an OFFSET page for contrast."""
-    def timed(sql: str, params: tuple, repeat: int, warmup: int) -> list[float]:
-        samples = []
-        with connection.cursor() as cursor:
-            for n in range(warmup + repeat):
-                started = time.perf_counter()
-                cursor.execute(sql, params)
-                cursor.fetchall()
-                if n >= warmup:
-                    samples.append(time.perf_counter() - started)
-        return samples
+KEYSET_SQL, KEYSET_SQL_ROUNDS = "keyset SQL", "keyset SQL, rounds"
+SqlTimer = Callable[[], float]
 
-    print("baseline: raw keyset SQL ...", flush=True)
-    first = Result("keyset SQL", "first", timed(KEYSET_FIRST, (account_id,), options.r, options.warmup), PAGE,
-                   baseline="first")
-    deep = Result("keyset SQL", f"page {deep_page:,} (row {(deep_page - 1) * PAGE + 1:,})",
-                  timed(KEYSET_AFTER, (account_id, *position), options.r, options.warmup), PAGE, baseline="deep",
-                  pair="first")
-    wide = Result("keyset SQL", "first, LIMIT 1000",
-                  timed(KEYSET_FIRST.replace("LIMIT 100", "LIMIT 1000"), (account_id,), options.r, options.warmup),
-                  1000, baseline="first-1000", note="the baseline of the 1000-row pages")
+
+def _sql_timer(connection, sql: str, params: tuple) -> SqlTimer:
+    """A callable that runs ``sql`` once on ``connection`` and returns its wall seconds (execute and fetch)."""
+    def timed() -> float:
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            cursor.fetchall()
+            return time.perf_counter() - started
+    return timed
+
+
+def _keyset_pages(connection, account_id: int, position: tuple, deep_page: int) -> list[tuple[dict, SqlTimer]]:
+    """The three keyset baselines: (Result's fields but the API, its timer)."""
+    return [
+        ({"page": "first", "items": PAGE, "baseline": "first"},
+         _sql_timer(connection, KEYSET_FIRST, (account_id,))),
+        ({"page": f"page {deep_page:,} (row {(deep_page - 1) * PAGE + 1:,})", "items": PAGE, "baseline": "deep",
+          "pair": "first"},
+         _sql_timer(connection, KEYSET_AFTER, (account_id, *position))),
+        ({"page": "first, LIMIT 1000", "items": 1000, "baseline": "first-1000",
+          "note": "the baseline of the 1000-row pages"},
+         _sql_timer(connection, KEYSET_FIRST.replace("LIMIT 100", "LIMIT 1000"), (account_id,))),
+    ]
+
+
+def keyset_in_rounds(connection, account_id: int, position: tuple, deep_page: int) -> list[tuple[Result, SqlTimer]]:
+    """The keyset baselines as pages of the shuffled rounds (measure): x rounds divides by these."""
+    return [(Result(KEYSET_SQL_ROUNDS, **fields), timer)
+            for fields, timer in _keyset_pages(connection, account_id, position, deep_page)]
+
+
+def baseline(connection, account_id: int, position: tuple, deep_page: int, options) -> list[Result]:
+    """The raw keyset query timed alone, R times in a row before the pages (first page, deep page,
+    1000 rows), and an OFFSET page for contrast."""
+    def timed(timer: SqlTimer, repeat: int, warmup: int) -> list[float]:
+        return [seconds for n, seconds in enumerate(timer() for _ in range(warmup + repeat)) if n >= warmup]
+
+    print("baseline: raw keyset SQL, alone ...", flush=True)
+    first, deep, wide = (Result(KEYSET_SQL, samples=timed(timer, options.r, options.warmup), **fields)
+                         for fields, timer in _keyset_pages(connection, account_id, position, deep_page))
     offset = min(OFFSET_CONTRAST, options.n - PAGE)
     contrast = Result("OFFSET SQL", f"OFFSET {offset:,} (3 runs)",
-                      timed(OFFSET_PAGE, (account_id, offset), 3, 1), PAGE, baseline="deep",
+                      timed(_sql_timer(connection, OFFSET_PAGE, (account_id, offset)), 3, 1), PAGE, baseline="deep",
                       note="same ORDER BY, OFFSET instead of the keyset condition")
     for result, sql, params in ((first, KEYSET_FIRST, (account_id,)),
                                 (deep, KEYSET_AFTER, (account_id, *position)),
@@ -319,9 +367,10 @@ def timed_request(server: Server, case: Case, result: Result) -> None:
 
 
 def measure(server: Server, app, cases: list[Case], options, connection, plans: Callable | None,
-            old: Server | None = None) -> tuple[list[Result], dict[tuple[str, str], Result]]:
+            old: Server | None = None, sql: list[tuple[Result, SqlTimer]] = ()
+            ) -> tuple[list[Result], dict[tuple[str, str], Result]]:
     """Warm up, then time the pages round-robin (R rounds, each in its own shuffled order), so that load
-    from elsewhere hits all alike.
+    from elsewhere hits all alike. ``sql``: queries timed as pages of the rounds too, into their Result.
 
     A page that consumes what it returns (Infobip reports) is timed on its own, in order, after
     its ``prepare``. ``plans(case)``, if given, is each page's query plans, taken after its timing.
@@ -340,10 +389,17 @@ def measure(server: Server, app, cases: list[Case], options, connection, plans: 
             server.get(case.path, case.params, case.headers, case.method)
             if old is not None:
                 old.get(case.path, case.params, case.headers, case.method)
+    for _, timer in sql:
+        for _ in range(options.warmup):
+            timer()
     for round_ in range(options.r):
         # A page's cost depends on what ran just before it (a page after the 204 route met colder
         # caches than one after a page of the same API): a new order each round, the same each run.
-        for case in random.Random(round_).sample(live, len(live)):
+        for case in random.Random(round_).sample([*live, *sql], len(live) + len(sql)):
+            if isinstance(case, tuple):  # a query of ``sql``
+                result, timer = case
+                result.samples.append(timer())
+                continue
             # Which tree goes first alternates by round: whichever follows the other is not favoured.
             pairs = [(server, results), (old, olds)] if old is not None else [(server, results)]
             for at, by_case in (pairs if round_ % 2 == 0 else pairs[::-1]):

@@ -7,7 +7,8 @@ import json
 def report(results: list, facts: dict, seeded, options, page: int) -> None:
     import os
 
-    bases = {r.baseline: r for r in results if r.api == "keyset SQL"}
+    bases = {r.baseline: r for r in results if r.api == "keyset SQL"}  # timed alone, before the pages
+    rounds = {r.baseline: r for r in results if r.api == "keyset SQL, rounds"}  # timed among them
     print(f"""
 read benchmark: one account of {seeded.deliveries:,} deliveries (+ {seeded.other_deliveries:,} of a neighbour), \
 {page} rows a page, {options.r} timed requests after {options.warmup} warm-up; the APIs over loopback HTTP from one \
@@ -15,21 +16,26 @@ sequential client, gunicorn {facts.get('web_workers', '?')} sync workers; {os.cp
 {facts['load'][0]:.1f} before the APIs' timing and {facts['load'][1]:.1f} after (other work on the machine inflates wall
 times, the client's and the server's alike: compare the 204 route's; CPU per request is the steadier figure)
 x SQL: the page's p50 (p99) over the raw keyset SQL's p50 (p99) through psycopg2, same kind of page (first, deep,
-or first of 1000 rows); p99 is the nearest rank. CPU: every gunicorn process's CPU per request, the mean.
+or first of 1000 rows), the SQL timed alone, R times in a row before the pages; x rounds: the p50 over the same
+SQL's timed as one more page of the shuffled rounds, amid the pages' load and caches (a cross-check: a burst of load
+during the SQL alone shows as the two columns parting); p99 is the nearest rank. CPU: every gunicorn process's CPU
+per request, the mean.
 targets (issue 12): native <= 3x SQL, compatible lists <= 4x SQL, <= 2 ms gunicorn CPU per list request
 """)
-    print(f"  {'API':<11}{'page':<36}{'p50 ms':>8}{'p99 ms':>8}{'x SQL':>7}{'p99 x':>7}{'CPU ms':>8}  "
+    print(f"  {'API':<19}{'page':<36}{'p50 ms':>8}{'p99 ms':>8}{'x SQL':>7}{'p99 x':>7}{'x rounds':>9}{'CPU ms':>8}  "
           f"{'rows':>5}  note")
     for result in results:
         if result.skipped:
-            print(f"  {result.api:<11}{result.page:<36}{'':>8}{'':>8}{'':>7}{'':>7}{'':>8}  {'':>5}  {result.skipped}")
+            print(f"  {result.api:<19}{result.page:<36}{'':>8}{'':>8}{'':>7}{'':>7}{'':>9}{'':>8}  {'':>5}  "
+                  f"{result.skipped}")
             continue
-        base = bases.get(result.baseline)
+        base, base_rounds = bases.get(result.baseline), rounds.get(result.baseline)
         ratio = f"{result.p50 / base.p50:.1f}" if base else ""
         ratio99 = f"{result.p99 / base.p99:.1f}" if base else ""
+        ratio_rounds = f"{result.p50 / base_rounds.p50:.1f}" if base_rounds else ""
         cpu = f"{result.cpu_ms:.2f}" if result.cpu_ms is not None else ""
-        print(f"  {result.api:<11}{result.page:<36}{result.p50:8.2f}{result.p99:8.2f}{ratio:>7}{ratio99:>7}{cpu:>8}  "
-              f"{result.items if result.items is not None else '':>5}  {result.note}")
+        print(f"  {result.api:<19}{result.page:<36}{result.p50:8.2f}{result.p99:8.2f}{ratio:>7}{ratio99:>7}"
+              f"{ratio_rounds:>9}{cpu:>8}  {result.items if result.items is not None else '':>5}  {result.note}")
     print("\n  caps: " + "; ".join(f"{name.split('_')[0]} {text}" for name, text in facts.items()
                                    if name.endswith("_cap") and isinstance(text, str))
           + ". A jump past them is refused; pages walked to in order "

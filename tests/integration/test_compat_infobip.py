@@ -112,6 +112,8 @@ ROWS = [  # outcome -> (status groupName, status id, error id, error permanent)
     (_outcome(Status.OPENED), ("DELIVERED", 5, 0, False)),
     (_outcome(Status.ERROR, event_type=EventType.REJECTED), ("REJECTED", 21, 6005, False)),
     (_outcome(Status.ERROR, event_type=EventType.RENDERING_FAILED), ("REJECTED", 21, 6021, False)),
+    # a rejection Infobip reported: its error name is the subtype
+    (_outcome(Status.ERROR, None, "EC_EMAIL_BLACKLISTED", event_type=EventType.REJECTED), ("REJECTED", 21, 6001, True)),
     (_outcome(Status.BOUNCED, "PERMANENT", "General", "smtp; 550 5.1.1 no such user"),
      ("UNDELIVERABLE", 9, 6006, True)),
     (_outcome(Status.BOUNCED, "PERMANENT", "General"), ("UNDELIVERABLE", 9, 6012, True)),
@@ -378,6 +380,27 @@ def test_logs_and_reports_carry_what_infobip_itself_reported(app, tenant):
         9, 6012, "EC_HARD_BOUNCE", True)
     [report] = reports(app, tenant).json["results"]
     assert report["price"] == log["price"] and report["error"] == log["error"]
+
+
+def test_a_rejection_infobip_reported_keeps_its_error(app, tenant):
+    # dlr/rejected.json: REJECTED with error 6001 EC_EMAIL_BLACKLISTED, permanent true. A client keys
+    # on the error's id and permanent flag (provider-formats §3.1): never a generic, retryable 6005.
+    with app.extensions["tracker"].db.transaction() as session:
+        token = repository.create_source(session, session.get(Account, tenant.account_id), "infobip",
+                                         secret=infobip_hooks.EXAMPLE_SECRET).token
+    recorded = json.loads(infobip_hooks.fixture("dlr/rejected.json"))
+    for report in recorded["results"]:  # sent within the logs' 48 hours
+        report["sentAt"], report["doneAt"] = ses_time(SENT_AT), ses_time(SENT_AT + timedelta(seconds=1))
+    body, headers = infobip_hooks.signed_request(json.dumps(recorded).encode(), infobip_hooks.EXAMPLE_SECRET)
+    assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
+    drain(app)
+
+    [log] = logs(app, tenant).json["results"]
+    [report] = reports(app, tenant).json["results"]
+    for shown in (log, report):
+        assert shown["status"]["groupName"] == "REJECTED"
+        assert (shown["error"]["id"], shown["error"]["name"], shown["error"]["permanent"]) == (
+            6001, "EC_EMAIL_BLACKLISTED", True)
 
 
 # --- reports ----------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ BATCH = [
         occurred_at=utc(2024, 1, 6, 9, 30, 0, ms=50),
         event_key="infobip:dlr:1f2e3d4c-5b6a-4798-a8b7-a69584736251:12",
         sent_at=utc(2024, 1, 6, 9, 30),  # the report's sentAt
+        bounce_subtype="REJECTED_NOT_ENOUGH_CREDITS",  # the NO_ERROR error names nothing: the status does
         diagnostic="Not enough credits",
         details={
             **BATCH_IDS,
@@ -218,6 +219,7 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             occurred_at=utc(2024, 1, 5, 10, 0, 0, ms=412),
             event_key="infobip:dlr:a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d:52",
             sent_at=utc(2024, 1, 5, 10, 0),  # the report's sentAt
+            bounce_subtype="EC_EMAIL_BLACKLISTED",
             diagnostic="Recipient address is blacklisted",
             details={
                 "bulkId": "z3m8r1t6y0b5u9k2w7pa",
@@ -531,15 +533,18 @@ def test_expired_is_a_transient_bounce_even_with_a_permanent_error():
 
 
 @pytest.mark.parametrize(
-    ("err", "diagnostic"),
-    [(error(True, group_id=1, error_id=6001, name="EC_EMAIL_BLACKLISTED"), "EC_EMAIL_BLACKLISTED text"),
-     (NO_ERROR, "status 12 text")],
+    ("err", "subtype", "diagnostic"),
+    [(error(True, group_id=1, error_id=6001, name="EC_EMAIL_BLACKLISTED"), "EC_EMAIL_BLACKLISTED",
+      "EC_EMAIL_BLACKLISTED text"),
+     (NO_ERROR, "STATUS_12", "status 12 text")],
 )
-def test_rejected_is_an_error_with_the_reason(err, diagnostic):
+def test_rejected_is_an_error_naming_infobips_error(err, subtype, diagnostic):
+    # The subtype carries Infobip's error name to the read APIs, which derive their codes from it
+    # (Infobip's error id and permanent flag, SendCloud's subStatus 401 for a blacklisted address).
     [event] = events_of(report(5, 12, error=err))
 
     assert event.status is Status.ERROR
-    assert (event.bounce_type, event.bounce_subtype) == (None, None)
+    assert (event.bounce_type, event.bounce_subtype) == (None, subtype)
     assert event.diagnostic == diagnostic
 
 

@@ -67,8 +67,14 @@ def expired_facts(report: JSONObject) -> Facts:
 
 
 def rejected_facts(report: JSONObject) -> Facts:
-    """REJECTED: Infobip refused to send (blacklisted, no credits, invalid address, ...)."""
-    return Facts(diagnostic=failure_text(report, real_error(report.get("error"))))
+    """REJECTED: Infobip refused to send (blacklisted, no credits, invalid address, ...).
+
+    The subtype is Infobip's error name (else the status's), as for a bounce: it is what the
+    read APIs derive their codes from (Infobip's error id and permanent flag, SendCloud's
+    subStatus), so without it a blacklisted address would show as a generic, retryable drop.
+    """
+    error = real_error(report.get("error"))
+    return Facts(bounce_subtype=failure_name(report, error), diagnostic=failure_text(report, error))
 
 
 def report_details(report: JSONObject) -> dict[str, Any]:

@@ -103,7 +103,8 @@ _REPORT_RULES: dict[int, tuple[str, _Rule]] = {
     # message never arrived but no server called the address bad: a TRANSIENT bounce.
     4: ("EXPIRED", _Rule(EventType.BOUNCED, expired_facts)),
     # 5 REJECTED (6..25, 51, 52: no credits, blacklisted, invalid destination, ...): Infobip
-    # refused to send; ERROR, diagnostic = error.description, else status.description.
+    # refused to send; ERROR, subtype = error.name, diagnostic = error.description (each
+    # else the status's).
     5: ("REJECTED", _Rule(EventType.REJECTED, rejected_facts)),
 }
 # Any other group (the SDK's general status enum also has ACCEPTED, undocumented for email)

@@ -51,6 +51,8 @@ REJECTED_SYSTEM_ERROR = StatusCode(5, "REJECTED", 21, "REJECTED_SYSTEM_ERROR", "
 
 NO_ERROR = ErrorCode(0, "OK", 0, "NO_ERROR", "No Error", False)
 DROPPED, BOUNCED, SENDING = (1, "HANDSET_ERRORS"), (2, "USER_ERRORS"), (3, "OPERATOR_ERRORS")
+# Permanent: the address stays on the blacklist, so sending again is refused again.
+EC_EMAIL_BLACKLISTED = ErrorCode(*DROPPED, 6001, "EC_EMAIL_BLACKLISTED", "Recipient address is blacklisted", True)
 EC_EMAILS_SPAM_CONTENT = ErrorCode(*DROPPED, 6002, "EC_EMAILS_SPAM_CONTENT",
                                    "Content refused by the receiving server", False)
 EC_EMAIL_DROPPED = ErrorCode(*DROPPED, 6005, "EC_EMAIL_DROPPED", "Email dropped, not sent", False)
@@ -83,11 +85,12 @@ STATUS: dict[Status, tuple[StatusCode, ErrorCode]] = {
 ERROR_BY_EVENT = {EventType.RENDERING_FAILED.value: EC_EMAIL_HANDLE_BARS_ERROR}  # SES Rendering Failure
 # BOUNCED -> UNDELIVERABLE (9) whatever the bounce type; error.permanent says hard (PERMANENT)
 # or soft (TRANSIENT, UNDETERMINED). The error id comes from, in this order:
-# 1. the subtype, when it is already an Infobip error name (bounces Infobip itself reported);
-BY_INFOBIP_NAME = {e.name: e for e in (EC_EMAILS_SPAM_CONTENT, EC_EMAIL_DROPPED, EC_SUPPRESSED_BOUNCE,
-                                       EC_INVALID_EMAIL_ADDRESS, EC_MAILBOX_TEMPORARY_UNAVAILABLE,
-                                       EC_MAILBOX_UNAVAILABLE, EC_STORAGE_LIMIT_EXCEEDED, EC_HARD_BOUNCE,
-                                       EC_TEMPORARY_SENDING_ERROR)}
+# 1. the subtype, when it is already an Infobip error name (bounces and rejections Infobip itself
+#    reported: its parser keeps error.name as the subtype of both);
+BY_INFOBIP_NAME = {e.name: e for e in (EC_EMAIL_BLACKLISTED, EC_EMAILS_SPAM_CONTENT, EC_EMAIL_DROPPED,
+                                       EC_SUPPRESSED_BOUNCE, EC_INVALID_EMAIL_ADDRESS,
+                                       EC_MAILBOX_TEMPORARY_UNAVAILABLE, EC_MAILBOX_UNAVAILABLE,
+                                       EC_STORAGE_LIMIT_EXCEEDED, EC_HARD_BOUNCE, EC_TEMPORARY_SENDING_ERROR)}
 # 2. an SES bounce subtype that says more than "General" (provider-formats section 2.3);
 BY_SUBTYPE = {
     "noemail": EC_INVALID_EMAIL_ADDRESS,  # the address does not exist

@@ -87,6 +87,24 @@ def test_a_request_without_credentials_is_refused(app, source, provider):
     assert inbox_rows(app) == []
 
 
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name in ("infobip", "postmark")], ids=lambda p: p.name)
+def test_a_sender_that_waits_for_the_basic_challenge_gets_it_and_gets_in(app, source, provider):
+    # An HTTP client given https://user:password@host/... may send the credentials only once a 401
+    # asks for them (RFC 7235: a 401 carries WWW-Authenticate), as SNS documents its own does.
+    hook, _ = source(provider)
+    body, headers = provider.signed(provider.fixture(provider.bounce_fixture))
+    assert headers["Authorization"].startswith("Basic ")
+
+    challenged = post(app, hook, body, {name: value for name, value in headers.items() if name != "Authorization"})
+    scheme, _, parameters = challenged.headers.get("WWW-Authenticate", "").partition(" ")
+    answered = post(app, hook, body, headers)
+
+    assert challenged.status_code == 401 and challenged.json["error"] == "unauthenticated"
+    assert scheme == "Basic" and 'realm="' in parameters
+    assert answered.status_code == 200
+    assert len(inbox_rows(app)) == 1
+
+
 @by_name
 def test_an_authentic_payload_that_cannot_be_read_is_kept_and_explained(app, source, provider):
     hook, _ = source(provider)

@@ -67,7 +67,8 @@ def _receive(provider: str, token: str):
         replay_token = registry.authenticator(provider)(webhook, source.secret)
     except AuthenticationFailed as refused:
         error = "unauthenticated" if refused.status == 401 else "forbidden"
-        raise ApiError(refused.status, error, refused.reason) from None
+        challenge = {"WWW-Authenticate": refused.challenge} if refused.challenge else None
+        raise ApiError(refused.status, error, refused.reason, challenge) from None
     except ValueError as misconfigured:
         # The source's own secret is unusable: our fault, not the sender's. 503 keeps the
         # provider retrying until an operator fixes the source, so nothing is lost.

@@ -10,6 +10,11 @@ Errors:
 
     AuthenticationFailed(status=401)   no credentials where some are required
     AuthenticationFailed(status=403)   credentials present but wrong, forged or stale
+
+A 401 for missing HTTP Basic credentials carries its challenge (``challenge``, the
+WWW-Authenticate value a 401 must have, RFC 7235 3.1): a sender whose HTTP client sends the
+webhook URL's user-info only once challenged (SNS documents that it does, provider-formats
+1.5; Postmark and Infobip do not say) would otherwise never send it.
 """
 from __future__ import annotations
 
@@ -21,11 +26,16 @@ from datetime import datetime
 from collections.abc import Mapping
 
 
+# What a 401 for missing Basic credentials asks for (RFC 7617: the credentials are UTF-8).
+BASIC_CHALLENGE = 'Basic realm="tracker", charset="UTF-8"'
+
+
 class AuthenticationFailed(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, challenge: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.challenge = challenge  # the WWW-Authenticate value a 401 carries, if its scheme has one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,11 +55,12 @@ def require_basic_auth(request: WebhookRequest, expected: str) -> None:
     """Check HTTP Basic credentials against ``user:password``, in constant time."""
     scheme, _, encoded = (request.header("authorization") or "").partition(" ")
     if scheme.lower() != "basic" or not encoded:
-        raise AuthenticationFailed(401, "HTTP Basic credentials are required for this source")
+        raise AuthenticationFailed(401, "HTTP Basic credentials are required for this source", BASIC_CHALLENGE)
     try:
         presented = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationFailed(401, "the Basic credentials are not valid base64 user:password") from None
+        raise AuthenticationFailed(401, "the Basic credentials are not valid base64 user:password",
+                                   BASIC_CHALLENGE) from None
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise AuthenticationFailed(403, "the Basic credentials are wrong")
 

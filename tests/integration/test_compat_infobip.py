@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, UTC
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.support import infobip_api as api
 from tests.support.harness import drain, make_tenant
@@ -495,26 +495,6 @@ def test_reports_skip_rows_another_pull_holds(app, tenant, pki):
         holder.execute(select(Delivery).where(Delivery.message_id == "m1").with_for_update())
         assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m2"]
     assert [r["messageId"] for r in reports(app, tenant).json["results"]] == ["m1"]
-
-
-def test_a_pull_claims_and_marks_its_reports_in_one_statement(app, tenant, pki):
-    """On PostgreSQL the claim and its mark are one statement (one round trip, its own transaction):
-    the reports it hands out are the ones it marked, and the next pull finds none of them."""
-    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)])
-    engine = app.extensions["tracker"].db.engine
-    statements: list[str] = []
-    listen = lambda conn, cursor, sql, parameters, context, executemany: statements.append(sql)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        pulled = reports(app, tenant).json["results"]
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-
-    touching = [sql for sql in statements if "deliveries" in sql]
-    assert sorted(r["messageId"] for r in pulled) == ["m0", "m1", "m2"]
-    [claim] = touching
-    assert "FOR UPDATE" in claim and "UPDATE deliveries SET reported_sequence" in claim
-    assert reports(app, tenant).json["results"] == []
 
 
 def test_concurrent_pulls_never_return_the_same_report(app, tenant, pki):

@@ -145,25 +145,18 @@ def _reportable(final: Collection[str]) -> list:
     ]
 
 
-def claim_infobip_reports(connection: Connection | Session | driver_reads.DriverReader, account_id: int,
-                          where: InfobipFilter, *, final: Collection[str], changed_since: datetime, limit: int) -> list:
+def claim_infobip_reports(connection: Connection | Session, account_id: int, where: InfobipFilter, *,
+                          final: Collection[str], changed_since: datetime, limit: int) -> list:
     """Claim up to ``limit`` unreported reports of deliveries in a ``final`` status changed since
     ``changed_since`` (oldest change first), marking them reported: their Core rows, as infobip_logs's.
 
-    Rows are read FOR UPDATE SKIP LOCKED, so concurrent pulls never claim the same report. On a
-    DriverReader (PostgreSQL, autocommit) the claim and its mark are one statement, so one
-    transaction; elsewhere the caller's transaction makes the two statements one.
+    Rows are read FOR UPDATE SKIP LOCKED; the caller's transaction makes read and mark one.
     """
     final = tuple(final)
-    values = {**_filter_values(account_id, where), "changed_since": changed_since, "limit": limit}
-    if isinstance(connection, driver_reads.DriverReader):
-        # One round trip, no BEGIN and COMMIT of their own, and no list of ids sent back to mark them.
-        statement = prebuilt(("infobip reports, claimed", _filter_shape(where), final),
-                             lambda: _claimed_statement(where, final), keep=_kept(where))
-        return driver_reads.rows(connection, statement, values, kept=_kept(where))
     statement = prebuilt(("infobip reports", _filter_shape(where), final),
                          lambda: _reports_statement(where, final), keep=_kept(where))
-    rows = connection.execute(statement, values).all()
+    rows = connection.execute(statement, {**_filter_values(account_id, where), "changed_since": changed_since,
+                                          "limit": limit}).all()
     if not rows:
         return rows
     # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
@@ -179,22 +172,6 @@ def _reports_statement(where: InfobipFilter, final: tuple[str, ...]):
     # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
     return (statement.order_by(Delivery.updated_at, Delivery.id).limit(LIMIT)
             .with_for_update(skip_locked=True, of=Delivery))
-
-
-def _claimed_statement(where: InfobipFilter, final: tuple[str, ...]):
-    """_reports_statement's rows, claimed and marked reported in the same statement: the ids it picks
-    (locked, SKIP LOCKED), marked by a data-modifying CTE, the rows read as they were before the mark
-    (a statement's snapshot), oldest change first. Only the rows the mark changed are returned, as
-    _MARK_REPORTED's RETURNING decides in the two-statement form."""
-    picked = _reports_statement(where, final).with_only_columns(Delivery.id).cte("picked")
-    marked = (update(Delivery)
-              .where(Delivery.id == picked.c.id, Delivery.reported_sequence < Delivery.status_sequence)
-              .values(reported_sequence=Delivery.status_sequence)
-              .returning(Delivery.id)
-              .cte("marked"))
-    return (columns_with_messages(bindparam("account_id"), *_LOGGED)
-            .where(Delivery.id.in_(select(marked.c.id)))
-            .order_by(Delivery.updated_at, Delivery.id))
 
 
 # Built once, the ids bound as one expanding parameter: building an IN of a page's ids as an

@@ -170,10 +170,8 @@ def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
     """Claim up to ``limit`` unreported final reports among the deliveries ``where`` selects (oldest
     change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
     changed_since = utcnow() - WINDOW
-    db = services().db
-    # PostgreSQL: the claim and its mark one statement on a kept connection (autocommit), the prices a
-    # read after it. SQLite: one Core transaction (no ORM session) for the claim, its UPDATE and the prices.
-    with db.writing() if db.is_sqlite else db.driver_reading() as connection:
+    # One Core transaction (no ORM session): the claim, its UPDATE and the prices.
+    with services().db.writing() as connection:
         rows = logged(repository.claim_infobip_reports(connection, g.account_id, where, final=FINAL,
                                                        changed_since=changed_since, limit=limit))
         return [(delivery, message, outcome, price)

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from tests.support import infobip_api as api
 from tests.support.harness import drain, make_tenant
@@ -495,6 +496,22 @@ def test_reports_skip_rows_another_pull_holds(app, tenant, pki):
         holder.execute(select(Delivery).where(Delivery.message_id == "m1").with_for_update())
         assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m2"]
     assert [r["messageId"] for r in reports(app, tenant).json["results"]] == ["m1"]
+
+
+def test_a_pull_that_fails_before_answering_leaves_its_reports_to_the_next(app, tenant, pki, monkeypatch):
+    """Nothing is lost: the database gone after the claim (here, reading the prices) means a 503 and
+    reports still unreported, not reports marked that no client ever received."""
+    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)])
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("SELECT ... FROM delivery_events", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(compat_infobip.repository, "infobip_prices", database_gone)
+        failed = reports(app, tenant)
+
+    assert failed.status_code == 503
+    assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m1", "m2"]
 
 
 def test_concurrent_pulls_never_return_the_same_report(app, tenant, pki):

@@ -548,6 +548,15 @@ def test_rejected_is_an_error_naming_infobips_error(err, subtype, diagnostic):
     assert event.diagnostic == diagnostic
 
 
+def test_a_failure_name_longer_than_a_subtype_holds_is_cut_not_refused():
+    # bounce_subtype is 64 characters wide: a longer name would make the whole POST's row unstorable.
+    long_name = "EC_" + "X" * 70
+    for payload in (report(5, 12, error=error(True, name=long_name)), report(2, 9, error=error(True, name=long_name)),
+                    tracking("LATE_BOUNCE", error=error(True, name=long_name))):
+        [event] = events_of(payload)
+        assert event.bounce_subtype == long_name[:64]
+
+
 def test_delivered_and_pending_reports_carry_no_diagnostic():
     for group_id, status_id in ((1, 7), (3, 5)):
         [event] = events_of(report(group_id, status_id, error=NO_ERROR))

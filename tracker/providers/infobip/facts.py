@@ -22,6 +22,7 @@ JSONObject = Mapping[str, Any]
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SUBTYPE_LIMIT = 64  # the width of the bounce_subtype column: a longer name would make the row unstorable
 
 
 # --- delivery reports (provider-formats §3.1) ---------------------------------------------
@@ -124,11 +125,16 @@ def real_error(value: Any) -> JSONObject | None:
 
 
 def failure_name(report: JSONObject, error: JSONObject | None) -> str | None:
-    """The most specific name of what went wrong: the error's (EC_HARD_BOUNCE), else status's."""
+    """The most specific name of what went wrong: the error's (EC_HARD_BOUNCE), else status's; cut to
+    what a subtype holds (Infobip's names are a few dozen characters; the cut only keeps a stray one storable)."""
     if error and as_text(error.get("name")):
-        return as_text(error.get("name"))
+        return _subtype(as_text(error.get("name")))
     status = report.get("status")
-    return as_text(status.get("name")) if isinstance(status, Mapping) else None
+    return _subtype(as_text(status.get("name"))) if isinstance(status, Mapping) else None
+
+
+def _subtype(name: str | None) -> str | None:
+    return name[:_SUBTYPE_LIMIT] if name else name
 
 
 def failure_text(report: JSONObject, error: JSONObject | None) -> str | None:
@@ -174,7 +180,7 @@ def late_bounce_facts(payload: JSONObject) -> Facts:
     permanent = as_bool(error.get("permanent")) if error else None
     return Facts(
         bounce_type=BounceType.TRANSIENT if permanent is False else BounceType.PERMANENT,
-        bounce_subtype=as_text(error.get("name")) if error else None,
+        bounce_subtype=_subtype(as_text(error.get("name"))) if error else None,
         diagnostic=as_text(error.get("description")) if error else None,
         details=compact(sender=as_text(payload.get("sender"))),
     )

@@ -73,6 +73,7 @@ def test_a_request_signed_with_another_secret_is_refused_and_stored_nowhere(app,
 
     assert response.status_code == 403
     assert response.json["error"] == "forbidden" and response.json["detail"]
+    assert "WWW-Authenticate" not in response.headers  # a challenge only asks for credentials not sent
     assert inbox_rows(app) == []
 
 
@@ -103,6 +104,30 @@ def test_a_sender_that_waits_for_the_basic_challenge_gets_it_and_gets_in(app, so
     assert scheme == "Basic" and 'realm="' in parameters
     assert answered.status_code == 200
     assert len(inbox_rows(app)) == 1
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name in ("infobip", "postmark")], ids=lambda p: p.name)
+def test_basic_credentials_that_cannot_be_read_are_challenged_too(app, source, provider):
+    hook, _ = source(provider)
+    body = provider.fixture(provider.bounce_fixture)
+
+    response = post(app, hook, body, {"Content-Type": provider.content_type, "Authorization": "Basic !!!"})
+
+    assert response.status_code == 401
+    assert response.headers.get("WWW-Authenticate", "").startswith("Basic ")
+    assert inbox_rows(app) == []
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name not in ("infobip", "postmark")],
+                         ids=lambda p: p.name)
+def test_a_signature_scheme_refusal_asks_for_no_basic_credentials(app, source, provider):
+    # Their senders sign; a Basic challenge would ask for credentials these sources never take.
+    hook, _ = source(provider)
+
+    response = post(app, hook, provider.fixture(provider.bounce_fixture), {"Content-Type": provider.content_type})
+
+    assert response.status_code in (401, 403)
+    assert "WWW-Authenticate" not in response.headers
 
 
 @by_name

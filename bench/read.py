@@ -219,7 +219,7 @@ def run(url: str, seeded, options) -> tuple[list[Result], dict]:
             facts["load"] = (load_before, os.getloadavg()[0])
             results[len(results) - 1:len(results) - 1] = [result for result, _ in in_rounds]  # before OFFSET
             for result, _ in in_rounds:
-                print(f"  {result.api:<10} {result.page:<34} p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms",
+                print(f"  {result.api:<18} {result.page:<34} p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms",
                       flush=True)
             for case, result in zip(cases, measured, strict=False):
                 results.append(result)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, UTC
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from tests.support import infobip_api as api
@@ -512,6 +512,49 @@ def test_a_pull_that_fails_before_answering_leaves_its_reports_to_the_next(app, 
 
     assert failed.status_code == 503
     assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize("failure", [
+    "SELECT pg_terminate_backend(pg_backend_pid())",  # the connection killed (a restart, an operator)
+    "SET LOCAL statement_timeout = 1; SELECT pg_sleep(0.05)",  # a statement cancelled, the connection alive
+], ids=["connection killed", "statement cancelled"])
+def test_a_pull_failing_in_the_database_before_it_answers_leaves_its_reports_to_the_next(app, tenant, pki,
+                                                                                        monkeypatch, failure):
+    """A database error in the pull after its claim: a 503, as for any database outage, and the claim
+    rolled back with it."""
+    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)])
+    prices = compat_infobip.repository.infobip_prices
+
+    def killed_first(connection, *args, **kwargs):
+        with connection.connection.cursor() as cursor:  # the pull's own connection, in its transaction
+            cursor.execute(failure)
+        return prices(connection, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(compat_infobip.repository, "infobip_prices", killed_first)
+        failed = reports(app, tenant)
+
+    assert failed.status_code == 503  # in Infobip's error shape, as any outage
+    assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m1", "m2"]
+
+
+def test_a_pull_claims_and_marks_its_reports_in_one_statement(app, tenant, pki):
+    """On PostgreSQL the claim and its mark are one statement (one round trip), in the pull's transaction:
+    the reports it hands out are the ones it marked, and the next pull finds none of them."""
+    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)])
+    engine = app.extensions["tracker"].db.engine
+    statements: list[str] = []
+    listen = lambda conn, cursor, sql, parameters, context, executemany: statements.append(sql)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        pulled = reports(app, tenant).json["results"]
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+    [claim] = [sql for sql in statements if "deliveries" in sql]
+    assert sorted(r["messageId"] for r in pulled) == ["m0", "m1", "m2"]
+    assert "FOR UPDATE" in claim and "UPDATE deliveries SET reported_sequence" in claim
+    assert reports(app, tenant).json["results"] == []
 
 
 def test_concurrent_pulls_never_return_the_same_report(app, tenant, pki):

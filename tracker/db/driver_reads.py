@@ -40,9 +40,10 @@ from contextlib import contextmanager
 from typing import Any
 from collections.abc import Iterator
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
-__all__ = ["DriverReader", "first", "reading", "rows", "scalar"]
+__all__ = ["DriverReader", "first", "reading", "rows", "scalar", "within"]
 
 
 class _Compiled:
@@ -132,13 +133,15 @@ def _compiled(statement, engine: Engine) -> _Compiled | None:
 
 
 class DriverReader:
-    """A kept connection (autocommit) and its database: ``rows`` runs one SELECT on the driver."""
+    """A kept connection (autocommit) and its database: ``rows`` runs one SELECT on the driver. Or,
+    made by within(), a Core connection's own DBAPI connection: its statements join that transaction."""
 
-    __slots__ = ("connection", "db", "busy")
+    __slots__ = ("connection", "db", "busy", "core")
 
-    def __init__(self, connection, db) -> None:
+    def __init__(self, connection, db, core: Connection | None = None) -> None:
         self.connection, self.db = connection, db
         self.busy = False  # within a statement on the kept connection (reading() says why it matters)
+        self.core = core  # the Core connection whose transaction these statements are part of (within())
 
     def rows(self, statement, values: dict[str, Any], *, kept: bool = True) -> list:
         """The statement's rows, as named tuples (by attribute, by index and _mapping, as Core's rows are
@@ -146,6 +149,8 @@ class DriverReader:
         engine = self.db.engine
         compiled = _compiled(statement, engine) if kept else None  # before the connection is used
         if compiled is None:
+            if self.core is not None:  # in the transaction, as every statement of within() is
+                return self.core.execute(statement, values).all()
             with self.db.reading() as core:
                 return core.execute(statement, values).all()
         if not compiled.required <= values.keys():
@@ -183,6 +188,30 @@ def reading(db) -> Iterator[Any]:
             raised = error
     if raised is not None:
         raise raised
+
+
+@contextmanager
+def within(core: Connection, db) -> Iterator[Any]:
+    """For statements that must commit together (a claim, its mark, what it reads after): on
+    PostgreSQL a DriverReader on ``core``'s own DBAPI connection, so that they run in ``core``'s
+    transaction and are committed or rolled back with it; ``core`` itself elsewhere (SQLite).
+
+    psycopg2's errors are raised as SQLAlchemy's DBAPIError, as Core raises them (the HTTP layer
+    answers 503), and a connection found lost is invalidated, as Core invalidates it.
+    """
+    if db.is_sqlite:
+        yield core
+        return
+    engine = db.engine
+    dbapi, driver = engine.dialect.loaded_dbapi, core.connection.driver_connection
+    try:
+        yield DriverReader(driver, db, core=core)
+    except dbapi.Error as error:
+        lost = bool(driver.closed) or engine.dialect.is_disconnect(error, driver, None)
+        if lost:
+            core.invalidate()
+        raise DBAPIError.instance(None, None, error, dbapi.Error, connection_invalidated=lost,
+                                  dialect=engine.dialect) from error
 
 
 def rows(connection, statement, values: dict[str, Any], *, kept: bool = True) -> list:

@@ -74,6 +74,13 @@ class Database:
             finally:
                 driver.autocommit = False
 
+    @contextmanager
+    def driver_writing(self) -> Iterator:
+        """One transaction, as writing(), whose statements run on the driver where they can
+        (tracker.db.driver_reads.within): a request's few statements that must commit together."""
+        with self.writing() as core, driver_reads.within(core, self) as connection:
+            yield connection
+
     def driver_reading(self):
         """For a request's reads, each run on the driver where it can be (tracker.db.driver_reads): a kept
         connection in autocommit on PostgreSQL, reading()'s connection elsewhere."""

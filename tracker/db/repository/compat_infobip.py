@@ -145,18 +145,31 @@ def _reportable(final: Collection[str]) -> list:
     ]
 
 
-def claim_infobip_reports(connection: Connection | Session, account_id: int, where: InfobipFilter, *,
-                          final: Collection[str], changed_since: datetime, limit: int) -> list:
+def claim_infobip_reports(connection: Connection | Session | driver_reads.DriverReader, account_id: int,
+                          where: InfobipFilter, *, final: Collection[str], changed_since: datetime, limit: int) -> list:
     """Claim up to ``limit`` unreported reports of deliveries in a ``final`` status changed since
     ``changed_since`` (oldest change first), marking them reported: their Core rows, as infobip_logs's.
 
-    Rows are read FOR UPDATE SKIP LOCKED; the caller's transaction makes read and mark one.
+    Rows are read FOR UPDATE SKIP LOCKED, so concurrent pulls never claim the same report. The
+    caller's transaction (on a DriverReader: driver_reads.within's) holds the mark until the pull
+    has all it hands out: a pull that fails before its commit leaves its reports to the next one.
     """
     final = tuple(final)
+    values = {**_filter_values(account_id, where), "changed_since": changed_since, "limit": limit}
+    if isinstance(connection, driver_reads.DriverReader):
+        if connection.core is None:
+            raise ValueError("a claim commits with what the pull reads after it: driver_writing(), not autocommit")
+        if _kept(where):
+            # The claim and its mark in one statement on the driver: one round trip, no ids sent back to
+            # mark them. (Through Core, an execution parameter named like a column, account_id, would
+            # become a SET clause of the UPDATE inside the statement.)
+            statement = prebuilt(("infobip reports, claimed", _filter_shape(where), final),
+                                 lambda: _claimed_statement(where, final))
+            return connection.rows(statement, values)
+        connection = connection.core  # a shape built for one request: through Core, as two statements
     statement = prebuilt(("infobip reports", _filter_shape(where), final),
                          lambda: _reports_statement(where, final), keep=_kept(where))
-    rows = connection.execute(statement, {**_filter_values(account_id, where), "changed_since": changed_since,
-                                          "limit": limit}).all()
+    rows = connection.execute(statement, values).all()
     if not rows:
         return rows
     # Conditional, so that without row locks (SQLite) a concurrent pull still cannot
@@ -172,6 +185,22 @@ def _reports_statement(where: InfobipFilter, final: tuple[str, ...]):
     # Oldest change first, off the (account_id, updated_at, id) index: a backlog drains in order.
     return (statement.order_by(Delivery.updated_at, Delivery.id).limit(LIMIT)
             .with_for_update(skip_locked=True, of=Delivery))
+
+
+def _claimed_statement(where: InfobipFilter, final: tuple[str, ...]):
+    """_reports_statement's rows, claimed and marked reported in the same statement: the ids it picks
+    (locked, SKIP LOCKED), marked by a data-modifying CTE, the rows read as they were before the mark
+    (the statement's snapshot), oldest change first. Only the rows the mark changed are returned, as
+    _MARK_REPORTED's RETURNING decides in the two-statement form."""
+    picked = _reports_statement(where, final).with_only_columns(Delivery.id).cte("picked")
+    marked = (update(Delivery)
+              .where(Delivery.id == picked.c.id, Delivery.reported_sequence < Delivery.status_sequence)
+              .values(reported_sequence=Delivery.status_sequence)
+              .returning(Delivery.id)
+              .cte("marked"))
+    return (columns_with_messages(bindparam("account_id"), *_LOGGED)
+            .where(Delivery.id.in_(select(marked.c.id)))
+            .order_by(Delivery.updated_at, Delivery.id))
 
 
 # Built once, the ids bound as one expanding parameter: building an IN of a page's ids as an

@@ -170,8 +170,9 @@ def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
     """Claim up to ``limit`` unreported final reports among the deliveries ``where`` selects (oldest
     change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
     changed_since = utcnow() - WINDOW
-    # One Core transaction (no ORM session): the claim, its UPDATE and the prices.
-    with services().db.writing() as connection:
+    # One transaction (no ORM session): the claim and its mark (one statement on PostgreSQL), then the
+    # prices, on the driver where it can (tracker.db.driver_reads.within); committed only once all are read.
+    with services().db.driver_writing() as connection:
         rows = logged(repository.claim_infobip_reports(connection, g.account_id, where, final=FINAL,
                                                        changed_since=changed_since, limit=limit))
         return [(delivery, message, outcome, price)

@@ -557,6 +557,33 @@ def test_a_pull_claims_and_marks_its_reports_in_one_statement(app, tenant, pki):
     assert reports(app, tenant).json["results"] == []
 
 
+def test_a_pull_hands_out_the_version_of_a_delivery_it_marked(app, tenant, pki):
+    """A delivery changed and committed while a pull's statement runs is locked and marked in its newest
+    version: that version is the one handed out, or its new status would be marked reported unseen.
+    (The change is made here by a trigger on the mark itself, standing in for a worker's commit
+    between the statement's start and its lock: the same rows, older in the snapshot than as marked.)"""
+    post_all(app, tenant, pki, delivered("m0", "r0@example.com"))
+    db = app.extensions["tracker"].db
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION test_bounce_on_mark() RETURNS trigger AS $$ BEGIN "
+            "NEW.status := 'BOUNCED'; NEW.bounce_type := 'PERMANENT'; RETURN NEW; END $$ LANGUAGE plpgsql")
+        connection.exec_driver_sql(
+            "CREATE TRIGGER test_bounce_on_mark BEFORE UPDATE OF reported_sequence ON deliveries "
+            "FOR EACH ROW EXECUTE FUNCTION test_bounce_on_mark()")
+    try:
+        [report] = reports(app, tenant).json["results"]
+    finally:
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER test_bounce_on_mark ON deliveries")
+            connection.exec_driver_sql("DROP FUNCTION test_bounce_on_mark()")
+    with db.session() as session:
+        stored = session.scalars(select(Delivery.status).where(Delivery.message_id == "m0")).one()
+
+    assert stored == "BOUNCED"
+    assert report["status"]["groupName"] == "UNDELIVERABLE"  # the version marked, not the snapshot's DELIVERED
+
+
 def test_concurrent_pulls_never_return_the_same_report(app, tenant, pki):
     post_all(app, tenant, pki, *[delivered(f"m{n:02d}", f"r{n}@example.com") for n in range(24)])
     seen: list[str] = []

@@ -38,11 +38,11 @@ class InfobipFilter:
 # Delivery: state_of, sent_at, done_at), its message's under message_* keys (None without one). Times
 # as stored, naive UTC: the renderers only write them (as UTC), and making each of a 1,000-row page's
 # five times aware on the way cost about a quarter of the page's CPU.
-_LOGGED = (*as_stored(*(Delivery.__table__.c[name] for name in (
-               "id", "message_id", "recipient", "provider", "created_at", "submitted_at", "delivered_at",
-               *OUTCOME_COLUMN_NAMES))),
-           Message.id.label("message_row"), Message.attributes.label("message_attributes"),
-           Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
+_SHOWN = ("id", "message_id", "recipient", "provider", "created_at", "submitted_at", "delivered_at",
+          *OUTCOME_COLUMN_NAMES)
+_MESSAGE_SHOWN = (Message.id.label("message_row"), Message.attributes.label("message_attributes"),
+                  Message.from_address.label("message_from_address"), Message.subject.label("message_subject"))
+_LOGGED = (*as_stored(*(Delivery.__table__.c[name] for name in _SHOWN)), *_MESSAGE_SHOWN)
 
 
 def _filtered(where: InfobipFilter):
@@ -165,7 +165,7 @@ def claim_infobip_reports(connection: Connection | Session | driver_reads.Driver
             # become a SET clause of the UPDATE inside the statement.)
             statement = prebuilt(("infobip reports, claimed", _filter_shape(where), final),
                                  lambda: _claimed_statement(where, final))
-            return connection.rows(statement, values)
+            return connection.rows(statement, values, core=False)
         connection = connection.core  # a shape built for one request: through Core, as two statements
     statement = prebuilt(("infobip reports", _filter_shape(where), final),
                          lambda: _reports_statement(where, final), keep=_kept(where))
@@ -189,18 +189,24 @@ def _reports_statement(where: InfobipFilter, final: tuple[str, ...]):
 
 def _claimed_statement(where: InfobipFilter, final: tuple[str, ...]):
     """_reports_statement's rows, claimed and marked reported in the same statement: the ids it picks
-    (locked, SKIP LOCKED), marked by a data-modifying CTE, the rows read as they were before the mark
-    (the statement's snapshot), oldest change first. Only the rows the mark changed are returned, as
-    _MARK_REPORTED's RETURNING decides in the two-statement form."""
+    (locked, SKIP LOCKED), marked by a data-modifying CTE, oldest change first. Only the rows the mark
+    changed are returned, as _MARK_REPORTED's RETURNING decides in the two-statement form.
+
+    The delivery's columns come from the UPDATE's RETURNING: the version it marked. A row changed and
+    committed after the statement began is locked and marked in its newest version, while a read of
+    deliveries in the same statement would see its snapshot's older one, and hand out a status other
+    than the one marked reported (the newer one would then never be handed out)."""
+    table = Delivery.__table__
     picked = _reports_statement(where, final).with_only_columns(Delivery.id).cte("picked")
     marked = (update(Delivery)
               .where(Delivery.id == picked.c.id, Delivery.reported_sequence < Delivery.status_sequence)
               .values(reported_sequence=Delivery.status_sequence)
-              .returning(Delivery.id)
+              .returning(*(table.c[name] for name in (*_SHOWN, "account_id", "updated_at")))
               .cte("marked"))
-    return (columns_with_messages(bindparam("account_id"), *_LOGGED)
-            .where(Delivery.id.in_(select(marked.c.id)))
-            .order_by(Delivery.updated_at, Delivery.id))
+    return (select(*as_stored(*(marked.c[name] for name in _SHOWN)), *_MESSAGE_SHOWN)
+            .select_from(marked.outerjoin(Message, and_(Message.account_id == marked.c.account_id,
+                                                        Message.message_id == marked.c.message_id)))
+            .order_by(marked.c.updated_at, marked.c.id))
 
 
 # Built once, the ids bound as one expanding parameter: building an IN of a page's ids as an

@@ -8,6 +8,7 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy import Float, bindparam, event, func, literal, select, tuple_
 
 from tests.support.harness import FIXTURES, drain
@@ -190,6 +191,22 @@ def test_a_list_after_the_database_dropped_its_connection_is_a_503_then_answers_
     refused = client.get("/api/v1/deliveries", headers=tenant.auth)
     assert (refused.status_code, refused.json["error"]) == (503, "database_unavailable")
     assert client.get("/api/v1/deliveries", headers=tenant.auth).status_code == 200
+
+
+def test_a_read_whose_pooled_connection_died_fails_as_sqlalchemys_error(app, pg_db):
+    """reading()'s pooled connection killed under it (a database restart): the read raises
+    SQLAlchemy's error (the HTTP layer's 503), not the driver's (a 500) from handing the dead
+    connection back, and the next read reconnects."""
+    db = app.extensions["tracker"].db
+    with db.reading() as connection:
+        pid = connection.execute(select(func.pg_backend_pid())).scalar()
+    with pg_db.engine.connect() as admin:
+        assert admin.execute(select(func.pg_terminate_backend(pid))).scalar()
+
+    with pytest.raises(DBAPIError), db.reading() as connection:
+        connection.execute(select(func.pg_backend_pid())).scalar()
+    with db.reading() as connection:
+        assert connection.execute(select(func.pg_backend_pid())).scalar() != pid
 
 
 def test_the_engines_listeners_see_each_statement_run_on_the_driver(app, listed):

@@ -72,7 +72,10 @@ class Database:
             try:
                 yield connection
             finally:
-                driver.autocommit = False
+                # Not on a connection found dead (Core closed it): psycopg2 would raise its own error
+                # there, in place of Core's that the HTTP layer answers 503.
+                if not driver.closed:
+                    driver.autocommit = False
 
     @contextmanager
     def driver_writing(self) -> Iterator:

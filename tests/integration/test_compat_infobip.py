@@ -22,6 +22,7 @@ from tests.support.sns_signing import notification
 from tests.support.webhooks import infobip as infobip_hooks
 from tracker.db import repository
 from tracker.http.compat.infobip import views as compat_infobip
+from tracker.http.compat.infobip import views_v4 as compat_infobip_v4
 from tracker.domain import BounceType, EventType, Outcome
 from tracker.http.compat.infobip.mapping import STATUS, infobip_codes
 from tracker.domain import Status
@@ -582,6 +583,23 @@ def test_a_pull_hands_out_the_version_of_a_delivery_it_marked(app, tenant, pki):
 
     assert stored == "BOUNCED"
     assert report["status"]["groupName"] == "UNDELIVERABLE"  # the version marked, not the snapshot's DELIVERED
+
+
+@pytest.mark.parametrize("version", ["v1", "v4"])
+def test_a_pull_that_cannot_render_its_reports_leaves_them_to_the_next(app, tenant, pki, monkeypatch, version):
+    """A report that cannot be rendered (a bug) fails the pull before its commit: nothing marked unseen."""
+    post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(2)])
+    module = compat_infobip if version == "v1" else compat_infobip_v4
+
+    def broken(*args, **kwargs):
+        raise KeyError("a renderer's bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(module, "_report", broken)
+        failed = app.test_client().get(f"/email/{version[1]}/reports", headers=api.basic_auth(tenant.key))
+
+    assert failed.status_code == 500
+    assert sorted(r["messageId"] for r in reports(app, tenant).json["results"]) == ["m0", "m1"]
 
 
 def test_concurrent_pulls_never_return_the_same_report(app, tenant, pki):

@@ -32,6 +32,7 @@ Where the seeds are silent (each choice is tested):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from xml.etree import ElementTree
@@ -161,21 +162,21 @@ def email_reports():
     args = request.args
     limit = _limit(args)
     where = InfobipFilter(**_common_filters(args, ("bulkId",)))
-    results = [_report(delivery, message, outcome, price)
-               for delivery, message, outcome, price in pull_reports(where, limit)]
-    return _respond({"results": results}, root="ReportsResponse", xml_allowed=True)
+    return _respond({"results": pull_reports(where, limit, _report)}, root="ReportsResponse", xml_allowed=True)
 
 
-def pull_reports(where: InfobipFilter, limit: int) -> list[tuple]:
+def pull_reports(where: InfobipFilter, limit: int, render: Callable[[Any, Any, Outcome, dict], dict]) -> list[dict]:
     """Claim up to ``limit`` unreported final reports among the deliveries ``where`` selects (oldest
-    change first), marking them reported in the same transaction: (delivery, message, outcome, price)."""
+    change first), marking them reported in the same transaction; each rendered by ``render(delivery,
+    message, outcome, price)`` before the commit, so that a report that cannot be rendered is not
+    marked handed out."""
     changed_since = utcnow() - WINDOW
     # One transaction (no ORM session): the claim and its mark (one statement on PostgreSQL), then the
-    # prices, on the driver where it can (tracker.db.driver_reads.within); committed only once all are read.
+    # prices, on the driver where it can (tracker.db.driver_reads.within), and the rendering: committed last.
     with services().db.driver_writing() as connection:
         rows = logged(repository.claim_infobip_reports(connection, g.account_id, where, final=FINAL,
                                                        changed_since=changed_since, limit=limit))
-        return [(delivery, message, outcome, price)
+        return [render(delivery, message, outcome, price)
                 for (delivery, message), (outcome, price) in zip(rows, _outcomes(connection, rows), strict=True)]
 
 

@@ -139,9 +139,7 @@ def email_reports():
     args = request.args
     limit = _limit(args)
     where = InfobipFilter(**_attribute_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
-    results = [_report(delivery, message, outcome, price)
-               for delivery, message, outcome, price in v1.pull_reports(where, limit)]
-    return _json({"results": results})
+    return _json({"results": v1.pull_reports(where, limit, _report)})
 
 
 # --- parameters -------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from tests.support import infobip_api as api
-from tests.support.harness import drain, make_tenant
+from tests.support.harness import drain, make_tenant, push_infobip_reports
 from tests.support.ses_events import bounce, for_message, recent, ses_time
 from tests.support.sns_signing import notification
-from tests.support.webhooks import infobip as infobip_hooks
 from tracker.db import repository
 from tracker.http.compat.infobip import views as compat_infobip
 from tracker.http.compat.infobip import views_v4 as compat_infobip_v4
@@ -365,15 +364,9 @@ def test_bad_logs_parameters_answer_infobip_400_naming_the_parameter(app, tenant
 
 
 def test_logs_and_reports_carry_what_infobip_itself_reported(app, tenant):
-    with app.extensions["tracker"].db.transaction() as session:
-        token = repository.create_source(session, session.get(Account, tenant.account_id), "infobip",
-                                         secret=infobip_hooks.EXAMPLE_SECRET).token
-    recorded = json.loads(infobip_hooks.fixture("dlr/undeliverable-permanent.json"))
-    for report in recorded["results"]:  # sent within the logs' 48 hours
-        report["sentAt"], report["doneAt"] = ses_time(SENT_AT), ses_time(SENT_AT + timedelta(seconds=5))
-    body, headers = infobip_hooks.signed_request(json.dumps(recorded).encode(), infobip_hooks.EXAMPLE_SECRET)
-    assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
-    drain(app)
+    # Sent within the logs' 48 hours.
+    push_infobip_reports(app, tenant.account_id, "dlr/undeliverable-permanent.json", SENT_AT,
+                         SENT_AT + timedelta(seconds=5))
 
     [log] = logs(app, tenant).json["results"]
     assert log["messageId"] == "f04a9d3e-5c21-4b7a-8e6f-1a2b3c4d5e6f"
@@ -387,15 +380,7 @@ def test_logs_and_reports_carry_what_infobip_itself_reported(app, tenant):
 def test_a_rejection_infobip_reported_keeps_its_error(app, tenant):
     # dlr/rejected.json: REJECTED with error 6001 EC_EMAIL_BLACKLISTED, permanent true. A client keys
     # on the error's id and permanent flag (provider-formats §3.1): never a generic, retryable 6005.
-    with app.extensions["tracker"].db.transaction() as session:
-        token = repository.create_source(session, session.get(Account, tenant.account_id), "infobip",
-                                         secret=infobip_hooks.EXAMPLE_SECRET).token
-    recorded = json.loads(infobip_hooks.fixture("dlr/rejected.json"))
-    for report in recorded["results"]:  # sent within the logs' 48 hours
-        report["sentAt"], report["doneAt"] = ses_time(SENT_AT), ses_time(SENT_AT + timedelta(seconds=1))
-    body, headers = infobip_hooks.signed_request(json.dumps(recorded).encode(), infobip_hooks.EXAMPLE_SECRET)
-    assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
-    drain(app)
+    push_infobip_reports(app, tenant.account_id, "dlr/rejected.json", SENT_AT, SENT_AT + timedelta(seconds=1))
 
     [log] = logs(app, tenant).json["results"]
     [report] = reports(app, tenant).json["results"]

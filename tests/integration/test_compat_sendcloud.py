@@ -6,10 +6,9 @@ from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 
-from tests.support.harness import drain, make_tenant
-from tests.support.ses_events import a_moment_ago, bounce, for_message, recent, ses_time
+from tests.support.harness import drain, make_tenant, push_infobip_reports
+from tests.support.ses_events import a_moment_ago, bounce, for_message, recent
 from tests.support.sns_signing import notification
-from tests.support.webhooks import infobip as infobip_hooks
 from tests.support.webhooks import sendcloud as sendcloud_hooks
 from tracker.db import repository
 from tracker.http.compat.sendcloud.views import SUB_STATUS_CODES
@@ -417,15 +416,7 @@ def test_sub_status_of_real_bounces_by_subtype_and_diagnostic(app, tenant, pki):
 def test_sub_status_of_a_rejection_infobip_reported(app, tenant):
     # dlr/rejected.json: Infobip refused to send to a blacklisted address (REJECTED, error 6001
     # EC_EMAIL_BLACKLISTED): 无效邮件 with subStatus 401 (SendCloud黑名单中), not 409 (其他).
-    with app.extensions["tracker"].db.transaction() as session:
-        token = repository.create_source(session, session.get(Account, tenant.account_id), "infobip",
-                                         secret=infobip_hooks.EXAMPLE_SECRET).token
-    recorded = json.loads(infobip_hooks.fixture("dlr/rejected.json"))
-    for report in recorded["results"]:  # sent today in UTC+8, the days=1 window
-        report["sentAt"], report["doneAt"] = ses_time(SENT_AT), ses_time(SENT_AT)
-    body, headers = infobip_hooks.signed_request(json.dumps(recorded).encode(), infobip_hooks.EXAMPLE_SECRET)
-    assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
-    drain(app)
+    push_infobip_reports(app, tenant.account_id, "dlr/rejected.json", SENT_AT, SENT_AT)  # today in UTC+8: days=1
     [item] = items(app, tenant)
     assert (item["recipients"], item["status"], item["subStatus"], item["subStatDesc"]) == (
         "blocked@example.com", "无效邮件", "401", "SendCloud黑名单中")

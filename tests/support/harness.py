@@ -59,3 +59,24 @@ def drain(app):
     services = app.extensions["tracker"]
     return ingest.drain(services.db, services.confirmer, services.settings)
 
+
+
+def push_infobip_reports(app, account_id: int, name: str, sent_at, done_at) -> None:
+    """POST the recorded Infobip delivery reports ``name`` (fixtures/infobip) through a new Infobip
+    source of the account, each sent and done at the times given, and apply them."""
+    import json
+
+    from tests.support.ses_events import ses_time
+    from tests.support.webhooks import infobip
+    from tracker.db import repository
+    from tracker.db.models import Account
+
+    with app.extensions["tracker"].db.transaction() as session:
+        token = repository.create_source(session, session.get(Account, account_id), "infobip",
+                                         secret=infobip.EXAMPLE_SECRET).token
+    recorded = json.loads(infobip.fixture(name))
+    for report in recorded["results"]:
+        report["sentAt"], report["doneAt"] = ses_time(sent_at), ses_time(done_at)
+    body, headers = infobip.signed_request(json.dumps(recorded).encode(), infobip.EXAMPLE_SECRET)
+    assert app.test_client().post(f"/hooks/infobip/{token}", data=body, headers=headers).status_code == 200
+    drain(app)

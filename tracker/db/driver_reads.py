@@ -143,14 +143,14 @@ class DriverReader:
         self.busy = False  # within a statement on the kept connection (reading() says why it matters)
         self.core = core  # the Core connection whose transaction these statements are part of (within())
 
-    def rows(self, statement, values: dict[str, Any], *, kept: bool = True, core: bool = True) -> list:
+    def rows(self, statement, values: dict[str, Any], *, kept: bool = True, through_core: bool = True) -> list:
         """The statement's rows, as named tuples (by attribute, by index and _mapping, as Core's rows are
         read here), or as Core gives them where Core runs it (``kept=False``: built for this call alone).
-        ``core=False``: a statement Core must not run (ValueError instead), as one with an UPDATE in a
-        CTE, whose SET clause Core would extend by every execution parameter named like a column."""
+        ``through_core=False``: a statement Core must not run (ValueError instead), as one with an UPDATE
+        in a CTE, whose SET clause Core would extend by every execution parameter named like a column."""
         engine = self.db.engine
         compiled = _compiled(statement, engine) if kept else None  # before the connection is used
-        if compiled is None and not core:
+        if compiled is None and not through_core:
             raise ValueError("this statement cannot run on the driver, and must not run through Core")
         if compiled is None:
             if self.core is not None:  # in the transaction, as every statement of within() is

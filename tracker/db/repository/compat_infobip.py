@@ -130,6 +130,10 @@ def _logs_statement(where: InfobipFilter, before: bool):
     return statement.order_by(Delivery.submitted_at.desc(), Delivery.id.desc()).limit(LIMIT)
 
 
+# The mark's own condition, so that a row marked meanwhile (SQLite: no row locks) is not marked twice.
+_UNREPORTED = Delivery.reported_sequence < Delivery.status_sequence
+
+
 def _reportable(final: Collection[str]) -> list:
     """Final, changed since last reported, and showing something the last report did not."""
     return [
@@ -165,7 +169,7 @@ def claim_infobip_reports(connection: Connection | Session | driver_reads.Driver
             # become a SET clause of the UPDATE inside the statement.)
             statement = prebuilt(("infobip reports, claimed", _filter_shape(where), final),
                                  lambda: _claimed_statement(where, final))
-            return connection.rows(statement, values, core=False)
+            return connection.rows(statement, values, through_core=False)
         connection = connection.core  # a shape built for one request: through Core, as two statements
     statement = prebuilt(("infobip reports", _filter_shape(where), final),
                          lambda: _reports_statement(where, final), keep=_kept(where))
@@ -199,7 +203,7 @@ def _claimed_statement(where: InfobipFilter, final: tuple[str, ...]):
     table = Delivery.__table__
     picked = _reports_statement(where, final).with_only_columns(Delivery.id).cte("picked")
     marked = (update(Delivery)
-              .where(Delivery.id == picked.c.id, Delivery.reported_sequence < Delivery.status_sequence)
+              .where(Delivery.id == picked.c.id, _UNREPORTED)
               .values(reported_sequence=Delivery.status_sequence)
               .returning(*(table.c[name] for name in (*_SHOWN, "account_id", "updated_at")))
               .cte("marked"))
@@ -212,8 +216,7 @@ def _claimed_statement(where: InfobipFilter, final: tuple[str, ...]):
 # Built once, the ids bound as one expanding parameter: building an IN of a page's ids as an
 # expression cost more than running it.
 _MARK_REPORTED = (update(Delivery)
-                  .where(Delivery.id.in_(bindparam("ids", expanding=True)),
-                         Delivery.reported_sequence < Delivery.status_sequence)
+                  .where(Delivery.id.in_(bindparam("ids", expanding=True)), _UNREPORTED)
                   .values(reported_sequence=Delivery.status_sequence)
                   .returning(Delivery.id)
                   .execution_options(synchronize_session=False))

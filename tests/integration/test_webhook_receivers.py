@@ -182,3 +182,34 @@ def test_unknown_provider_and_wrong_provider_tokens_are_404(app, source):
 
     assert app.test_client().post(f"/hooks/telegraph/{token}", data=b"{}").status_code == 404
     assert app.test_client().post(f"/hooks/postmark/{token}", data=b"{}").status_code == 404
+
+
+# Bytes no genuine sender puts there, refused as the forgeries they are. The checks once let
+# them through as a ValueError, which the receiver takes for the source's own unusable secret:
+# 503 (so the forger was told to retry) and an error logged against a source that was fine.
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name in ("infobip", "postmark")], ids=lambda p: p.name)
+def test_basic_credentials_of_non_ascii_characters_are_refused_not_blamed_on_the_source(app, source, provider):
+    hook, _ = source(provider)
+    body = provider.fixture(provider.bounce_fixture)
+
+    # base64 has only ASCII characters; "é" arrives as the latin-1 character WSGI decodes it to.
+    response = post(app, hook, body, {"Content-Type": provider.content_type, "Authorization": "Basic dXNlcjrp"
+                                      "é"})
+
+    assert response.status_code == 401, response.json
+    assert response.headers.get("WWW-Authenticate", "").startswith("Basic ")
+    assert inbox_rows(app) == []
+
+
+def test_a_sendgrid_signature_of_non_ascii_characters_is_refused_not_blamed_on_the_source(app, source):
+    sendgrid = next(p for p in PROVIDERS if p.name == "sendgrid")
+    hook, _ = source(sendgrid)
+    body, headers = sendgrid.signed(sendgrid.fixture(sendgrid.bounce_fixture))
+    headers["X-Twilio-Email-Event-Webhook-Signature"] = "MEUCIQ" + "é" * 8
+
+    response = post(app, hook, body, headers)
+
+    assert response.status_code == 403, response.json
+    assert inbox_rows(app) == []
+

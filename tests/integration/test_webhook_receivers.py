@@ -213,3 +213,33 @@ def test_a_sendgrid_signature_of_non_ascii_characters_is_refused_not_blamed_on_t
     assert response.status_code == 403, response.json
     assert inbox_rows(app) == []
 
+
+def test_a_mailgun_body_with_an_integer_python_cannot_read_is_refused_not_blamed_on_the_source(app, source):
+    mailgun = next(p for p in PROVIDERS if p.name == "mailgun")
+    hook, _ = source(mailgun)
+    # Valid JSON, but Python (3.11+) reads no integer of more than 4300 digits: json.loads
+    # raises a plain ValueError, not the JSONDecodeError every caller catches.
+    body = b'{"signature": {"timestamp": ' + b"1" * 5000 + b', "token": "t", "signature": "s"}}'
+
+    response = post(app, hook, body, {"Content-Type": "application/json"})
+
+    assert response.status_code == 401, response.json
+    assert inbox_rows(app) == []
+
+
+def test_an_authentic_body_with_an_integer_python_cannot_read_is_answered_unprocessable(app, source):
+    # Authenticated (Basic), so it is stored; but it is unreadable input, not a parser bug: the
+    # sender hears why (not a 200 for events that will never exist) and the row fails as unreadable.
+    postmark = next(p for p in PROVIDERS if p.name == "postmark")
+    hook, _ = source(postmark)
+    recorded = postmark.fixture("bounce-hard.json")
+    assert b'"ID": 3719297970,' in recorded
+    body, headers = postmark.signed(recorded.replace(b'"ID": 3719297970,', b'"ID": ' + b"9" * 5000 + b","))
+
+    response = post(app, hook, body, headers)
+    drain(app)
+
+    assert response.status_code == 400, response.json
+    assert response.json["error"] == "unprocessable" and "4300" in response.json["detail"]
+    [row] = inbox_rows(app)
+    assert (row.state, row.failure_kind) == ("failed", "parse"), row.error

@@ -243,3 +243,27 @@ def test_an_authentic_body_with_an_integer_python_cannot_read_is_answered_unproc
     assert response.json["error"] == "unprocessable" and "4300" in response.json["detail"]
     [row] = inbox_rows(app)
     assert (row.state, row.failure_kind) == ("failed", "parse"), row.error
+
+
+# Mailgun posts every failure it gives up on as severity "permanent", hard bounces or not: "soft
+# bounced/temporarily failed emails exhausting all (re)delivery attempts" and "ESP blocks due to poor
+# sender domain or IP reputation" too, and only invalid recipients go on its Bounces list (help
+# article "What is the difference between soft (temporary) and hard (permanent) bounces?").
+@pytest.mark.parametrize("name, address, bounce_type, suppressed", [
+    ("failed-permanent.json", "carol@example.com", "PERMANENT", 200),  # reason "bounce": no such mailbox
+    ("failed-permanent-old.json", "carol@example.org", "TRANSIENT", 404),  # mailbox full until retries ran out
+    ("failed-permanent-espblock.json", "dan@example.net", "TRANSIENT", 404),  # the sender's IP blocked
+])
+def test_only_a_mailgun_hard_bounce_suppresses_its_address_at_once(app, source, name, address, bounce_type,
+                                                                  suppressed):
+    mailgun = next(p for p in PROVIDERS if p.name == "mailgun")
+    hook, auth = source(mailgun)
+    body, headers = mailgun.signed(mailgun.fixture(name))
+
+    assert post(app, hook, body, headers).status_code == 200
+    drain(app)
+
+    client = app.test_client()
+    [item] = client.get("/api/v1/deliveries", query_string={"recipient": address}, headers=auth).json["data"]
+    assert (item["status"], item["bounce_type"]) == ("BOUNCED", bounce_type)
+    assert client.get(f"/api/v1/suppressions/{address}", headers=auth).status_code == suppressed

@@ -182,3 +182,88 @@ def test_unknown_provider_and_wrong_provider_tokens_are_404(app, source):
 
     assert app.test_client().post(f"/hooks/telegraph/{token}", data=b"{}").status_code == 404
     assert app.test_client().post(f"/hooks/postmark/{token}", data=b"{}").status_code == 404
+
+
+# Bytes no genuine sender puts there, refused as the forgeries they are. The checks once let
+# them through as a ValueError, which the receiver takes for the source's own unusable secret:
+# 503 (so the forger was told to retry) and an error logged against a source that was fine.
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name in ("infobip", "postmark")], ids=lambda p: p.name)
+def test_basic_credentials_of_non_ascii_characters_are_refused_not_blamed_on_the_source(app, source, provider):
+    hook, _ = source(provider)
+    body = provider.fixture(provider.bounce_fixture)
+
+    # base64 has only ASCII characters; "é" arrives as the latin-1 character WSGI decodes it to.
+    response = post(app, hook, body, {"Content-Type": provider.content_type, "Authorization": "Basic dXNlcjrp"
+                                      "é"})
+
+    assert response.status_code == 401, response.json
+    assert response.headers.get("WWW-Authenticate", "").startswith("Basic ")
+    assert inbox_rows(app) == []
+
+
+def test_a_sendgrid_signature_of_non_ascii_characters_is_refused_not_blamed_on_the_source(app, source):
+    sendgrid = next(p for p in PROVIDERS if p.name == "sendgrid")
+    hook, _ = source(sendgrid)
+    body, headers = sendgrid.signed(sendgrid.fixture(sendgrid.bounce_fixture))
+    headers["X-Twilio-Email-Event-Webhook-Signature"] = "MEUCIQ" + "é" * 8
+
+    response = post(app, hook, body, headers)
+
+    assert response.status_code == 403, response.json
+    assert inbox_rows(app) == []
+
+
+def test_a_mailgun_body_with_an_integer_python_cannot_read_is_refused_not_blamed_on_the_source(app, source):
+    mailgun = next(p for p in PROVIDERS if p.name == "mailgun")
+    hook, _ = source(mailgun)
+    # Valid JSON, but Python (3.11+) reads no integer of more than 4300 digits: json.loads
+    # raises a plain ValueError, not the JSONDecodeError every caller catches.
+    body = b'{"signature": {"timestamp": ' + b"1" * 5000 + b', "token": "t", "signature": "s"}}'
+
+    response = post(app, hook, body, {"Content-Type": "application/json"})
+
+    assert response.status_code == 401, response.json
+    assert inbox_rows(app) == []
+
+
+def test_an_authentic_body_with_an_integer_python_cannot_read_is_answered_unprocessable(app, source):
+    # Authenticated (Basic), so it is stored; but it is unreadable input, not a parser bug: the
+    # sender hears why (not a 200 for events that will never exist) and the row fails as unreadable.
+    postmark = next(p for p in PROVIDERS if p.name == "postmark")
+    hook, _ = source(postmark)
+    recorded = postmark.fixture("bounce-hard.json")
+    assert b'"ID": 3719297970,' in recorded
+    body, headers = postmark.signed(recorded.replace(b'"ID": 3719297970,', b'"ID": ' + b"9" * 5000 + b","))
+
+    response = post(app, hook, body, headers)
+    drain(app)
+
+    assert response.status_code == 400, response.json
+    assert response.json["error"] == "unprocessable" and "4300" in response.json["detail"]
+    [row] = inbox_rows(app)
+    assert (row.state, row.failure_kind) == ("failed", "parse"), row.error
+
+
+# Mailgun posts every failure it gives up on as severity "permanent", hard bounces or not: "soft
+# bounced/temporarily failed emails exhausting all (re)delivery attempts" and "ESP blocks due to poor
+# sender domain or IP reputation" too, and only invalid recipients go on its Bounces list (help
+# article "What is the difference between soft (temporary) and hard (permanent) bounces?").
+@pytest.mark.parametrize("name, address, bounce_type, suppressed", [
+    ("failed-permanent.json", "carol@example.com", "PERMANENT", 200),  # reason "bounce": no such mailbox
+    ("failed-permanent-old.json", "carol@example.org", "TRANSIENT", 404),  # mailbox full until retries ran out
+    ("failed-permanent-espblock.json", "dan@example.net", "TRANSIENT", 404),  # the sender's IP blocked
+])
+def test_only_a_mailgun_hard_bounce_suppresses_its_address_at_once(app, source, name, address, bounce_type,
+                                                                  suppressed):
+    mailgun = next(p for p in PROVIDERS if p.name == "mailgun")
+    hook, auth = source(mailgun)
+    body, headers = mailgun.signed(mailgun.fixture(name))
+
+    assert post(app, hook, body, headers).status_code == 200
+    drain(app)
+
+    client = app.test_client()
+    [item] = client.get("/api/v1/deliveries", query_string={"recipient": address}, headers=auth).json["data"]
+    assert (item["status"], item["bounce_type"]) == ("BOUNCED", bounce_type)
+    assert client.get(f"/api/v1/suppressions/{address}", headers=auth).status_code == suppressed

@@ -137,6 +137,44 @@ EXPECTED = {
             },
         )
     ],
+    # A permanent failure that is no hard bounce (Mailgun: the address is not added to its
+    # Bounces list): retries of a soft bounce exhausted ("old"), an ESP block of the sender
+    # ("espblock"). Soft, TRANSIENT; the reason stays the subtype.
+    "failed-permanent-old.json": [
+        mailgun(
+            message_id="20260203193410.1.C4E1F0A2B3D49E87@mg.example.com",
+            recipient="carol@example.org",
+            type=EventType.BOUNCED,
+            occurred_at=utc(2026, 2, 3, 23, 6, 40, us=250000),
+            event_key="mailgun:failed:Kq3Vn7Bx1ZsLw9Hd5Fp2Yc:2026-02-03T23:06:40.250000Z",
+            bounce_type=BounceType.TRANSIENT,
+            bounce_subtype="old",
+            diagnostic="4.2.2 The email account that you tried to reach is over quota.",
+            details={
+                "id": "Kq3Vn7Bx1ZsLw9Hd5Fp2Yc", "log-level": "error", "severity": "permanent",
+                "reason": "old", "code": 452, "enhanced-code": "4.2.2", "attempt-no": 9,
+            },
+        )
+    ],
+    "failed-permanent-espblock.json": [
+        mailgun(
+            message_id="20260203203320.1.0D9E8F7A6B5C4D3E@mg.example.com",
+            recipient="dan@example.net",
+            type=EventType.BOUNCED,
+            occurred_at=utc(2026, 2, 4, 0, 6, 40, us=500000),
+            event_key="mailgun:failed:Tz6Mh2Qr8WcNb4Jk0Xv5Ga:2026-02-04T00:06:40.500000Z",
+            bounce_type=BounceType.TRANSIENT,
+            bounce_subtype="espblock",
+            diagnostic=(
+                "5.7.1 Service unavailable; Client host [198.51.100.23] blocked using the receiving "
+                "provider's block list"
+            ),
+            details={
+                "id": "Tz6Mh2Qr8WcNb4Jk0Xv5Ga", "log-level": "error", "severity": "permanent",
+                "reason": "espblock", "code": 550, "enhanced-code": "5.7.1", "attempt-no": 1,
+            },
+        )
+    ],
     "failed-no-severity.json": [
         mailgun(
             message_id="20260203193201.1.3E5C7A9B1D2F4680@mg.example.com",
@@ -311,6 +349,7 @@ ROWS = {
     "delivered": ("delivered", None, EventType.DELIVERED, None, Status.DELIVERED),
     "failed/temporary": ("failed", "temporary", EventType.DELAYED, None, Status.RETRY),
     "failed/permanent": ("failed", "permanent", EventType.BOUNCED, BounceType.PERMANENT, Status.BOUNCED),
+    "failed/permanent/soft": ("failed", "permanent", EventType.BOUNCED, BounceType.TRANSIENT, Status.BOUNCED),
     "failed": ("failed", None, EventType.BOUNCED, BounceType.UNDETERMINED, Status.BOUNCED),
     "rejected": ("rejected", None, EventType.REJECTED, None, Status.ERROR),
     "opened": ("opened", None, EventType.OPENED, None, Status.OPENED),
@@ -318,6 +357,8 @@ ROWS = {
     "unsubscribed": ("unsubscribed", None, EventType.UNSUBSCRIBED, None, None),
     "complained": ("complained", None, EventType.COMPLAINED, None, Status.COMPLAINT),
 }
+# The reason a row needs beside its event and severity.
+REASONS = {"failed/permanent/soft": "old"}
 
 
 def minimal(event: str, **extra) -> dict:
@@ -337,6 +378,7 @@ def test_the_table_has_exactly_the_tested_rows():
     assert set(TYPE_MAP) == set(ROWS)
     assert dict(BOUNCE_TYPES) == {
         "failed/permanent": BounceType.PERMANENT,
+        "failed/permanent/soft": BounceType.TRANSIENT,
         "failed": BounceType.UNDETERMINED,
     }
 
@@ -345,6 +387,8 @@ def test_the_table_has_exactly_the_tested_rows():
 def test_mapping_row(row):
     event, severity, event_type, bounce_type, status = ROWS[row]
     extra = {"severity": severity} if severity else {}
+    if row in REASONS:
+        extra["reason"] = REASONS[row]
     [parsed] = parse_doc(minimal(event, **extra))
     assert TYPE_MAP[row] is event_type
     assert parsed.type is event_type
@@ -381,14 +425,21 @@ def test_a_long_reason_is_cut_to_the_subtype_column_width():
     assert parsed.bounce_subtype == "x" * 64
 
 
-def test_a_temporary_failure_is_retry_and_a_later_permanent_one_a_hard_bounce():
+def test_a_temporary_failure_is_retry_and_retries_running_out_a_soft_bounce():
     temporary = parse(fixture("failed-temporary.json"), "application/json", received_at=RECEIVED)
     assert fold(temporary).status is Status.RETRY
+    # Mailgun posts the end of its retries as severity permanent, reason "old": no hard bounce.
     final = parse_doc(minimal("failed", severity="permanent", reason="old", timestamp=1770160000.0))
     state = fold(final + temporary)
     assert (state.status, state.bounce_type, state.bounce_subtype) == (
-        Status.BOUNCED, BounceType.PERMANENT, "old"
+        Status.BOUNCED, BounceType.TRANSIENT, "old"
     )
+
+
+@pytest.mark.parametrize("reason", ["bounce", "suppress-bounce", "generic", "", None])
+def test_other_permanent_failures_stay_hard_bounces(reason):
+    [parsed] = parse_doc(minimal("failed", severity="permanent", reason=reason))
+    assert parsed.bounce_type is BounceType.PERMANENT
 
 
 def test_alice_s_history_in_any_order_ends_in_complaint():

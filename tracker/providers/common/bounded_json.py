@@ -4,7 +4,8 @@ Python's json module recurses once per level: a body nested a few thousand deep 
 RecursionError (not a ValueError), and a structure a thousand deep breaks every later
 recursive walk (encoding it for JSONB, hashing it for an event key). No provider sends
 anything near MAX_DEPTH levels; past it the input is refused like any other malformed
-JSON, with json.JSONDecodeError, so callers keep one except clause.
+JSON, with json.JSONDecodeError, so callers keep one except clause (as are integers too long
+for Python to read, which json.loads refuses with a plain ValueError).
 """
 from __future__ import annotations
 
@@ -26,7 +27,16 @@ _BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
 def loads(document: str | bytes | bytearray) -> Any:
     """``json.loads(document)``, refusing nesting deeper than MAX_DEPTH (json.JSONDecodeError)."""
     _check_depth(document)
-    return json.loads(document)
+    try:
+        return json.loads(document)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
+    except ValueError as exc:
+        # Python (3.11+) reads no integer of more than sys.get_int_max_str_digits() digits (4300)
+        # and says so with a plain ValueError: input json.loads cannot read, refused as such, so
+        # that callers catching JSONDecodeError never take it for a bug (or a secret) of theirs.
+        raise json.JSONDecodeError(f"unreadable JSON: {exc}", document if isinstance(document, str) else "", 0) \
+            from None
 
 
 def _check_depth(document: str | bytes | bytearray) -> None:

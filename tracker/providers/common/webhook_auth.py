@@ -19,7 +19,6 @@ webhook URL's user-info only once challenged (SNS documents that it does, provid
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hmac
 from datetime import datetime
@@ -58,7 +57,9 @@ def require_basic_auth(request: WebhookRequest, expected: str) -> None:
         raise AuthenticationFailed(401, "HTTP Basic credentials are required for this source", BASIC_CHALLENGE)
     try:
         presented = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
+        # binascii.Error and UnicodeDecodeError, and the plain ValueError b64decode raises for
+        # text that is not ASCII: the sender's credentials are unreadable, never our secret.
         raise AuthenticationFailed(401, "the Basic credentials are not valid base64 user:password",
                                    BASIC_CHALLENGE) from None
     if not hmac.compare_digest(presented.encode(), expected.encode()):

@@ -119,9 +119,18 @@ _RULES: dict[str, _Rule] = {
     # keeps retrying (delivery-status.retry-seconds), so the delivery is in RETRY.
     "failed/temporary": _Rule(EventType.DELAYED, _delivery_facts),
     # failed, severity permanent: Mailgun gave up: a hard bounce (reason "bounce"), an address
-    # on a suppression list ("suppress-bounce", "suppress-complaint", "suppress-unsubscribe"),
-    # retries exhausted ("old") or "generic". The reason becomes the bounce subtype.
+    # on a suppression list ("suppress-bounce", "suppress-complaint", "suppress-unsubscribe")
+    # or "generic". The reason becomes the bounce subtype. Two reasons are no hard bounce and
+    # have a row of their own (_SOFT_PERMANENT_REASONS).
     "failed/permanent": _Rule(EventType.BOUNCED, _bounce_facts, BounceType.PERMANENT),
+    # failed, severity permanent, reason "old" (a soft bounce whose retries ran out) or "espblock"
+    # (the receiving provider blocked the sender for its domain's or IP's reputation): Mailgun
+    # stops, but only invalid recipients go on its Bounces list; these are "due to all of the
+    # other reasons" (help article "What is the difference between soft (temporary) and hard
+    # (permanent) bounces?"; its Metrics count permanent failures as "soft bounces, hard bounces,
+    # and suppressions"). The address may well take mail: a soft bounce, like SendGrid's
+    # "blocked", suppressing only by the soft-bounce policy.
+    "failed/permanent/soft": _Rule(EventType.BOUNCED, _bounce_facts, BounceType.TRANSIENT),
     # failed with no or an unknown severity [A]: the message did fail, but whether for good
     # is unknown, so it is a bounce of undetermined type (the severity is kept in details).
     "failed": _Rule(EventType.BOUNCED, _bounce_facts, BounceType.UNDETERMINED),
@@ -226,13 +235,21 @@ def _event_data(document: _JSONObject) -> _JSONObject:
     raise PayloadError(f"Mailgun event-data must be a JSON object, got {json_kind(data)}")
 
 
+# Mailgun's reasons (event-data.reason) for a permanent failure that is no hard bounce.
+_SOFT_PERMANENT_REASONS = frozenset({"old", "espblock"})
+
+
 def _rule_for(event: str, data: _JSONObject) -> _Rule | None:
     if event != "failed":
         return _RULES.get(event)
     severity = data.get("severity")
-    if isinstance(severity, str):
-        return _RULES.get(f"failed/{severity.strip().lower()}", _RULES["failed"])
-    return _RULES["failed"]
+    if not isinstance(severity, str):
+        return _RULES["failed"]
+    severity = severity.strip().lower()
+    reason = data.get("reason")
+    if severity == "permanent" and isinstance(reason, str) and reason.strip().lower() in _SOFT_PERMANENT_REASONS:
+        return _RULES["failed/permanent/soft"]
+    return _RULES.get(f"failed/{severity}", _RULES["failed"])
 
 
 def _discriminator(data: _JSONObject) -> str:

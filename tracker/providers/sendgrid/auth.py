@@ -75,7 +75,9 @@ def authenticate(request: WebhookRequest, secret: str | None) -> str | None:
 
     try:
         signature = base64.b64decode(signature_b64, validate=True)
-    except binascii.Error:
+    except ValueError:
+        # binascii.Error, or the plain ValueError b64decode raises for text that is not ASCII:
+        # a garbled signature is the sender's, and must not pass for an unusable configured key.
         raise AuthenticationFailed(403, f"{SIGNATURE_HEADER} is not base64") from None
     if not timestamp.isascii() or not timestamp.isdigit():
         raise AuthenticationFailed(403, f"{TIMESTAMP_HEADER} is not unix seconds: {timestamp[:40]!r}")

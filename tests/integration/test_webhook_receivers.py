@@ -182,3 +182,50 @@ def test_unknown_provider_and_wrong_provider_tokens_are_404(app, source):
 
     assert app.test_client().post(f"/hooks/telegraph/{token}", data=b"{}").status_code == 404
     assert app.test_client().post(f"/hooks/postmark/{token}", data=b"{}").status_code == 404
+
+
+# SendCloud checks a webhook URL before it saves it: "我们会对用户提供的 URL 做检测. 需要此 HTTP 服务能够
+# 正确响应 get | post 请求, 并且保证返回的 HTTP 状态码 为 200" (sendcloud2013/sendcloud_docs,
+# guide/advance.md "WebHook", and the console's TRY IT -> WebHook page): the hook must answer its
+# GET, and a POST that carries no push at all, with a 200, or the URL cannot be configured.
+SENDCLOUD = next(p for p in PROVIDERS if p.name == "sendcloud")
+
+
+def test_sendcloud_url_check_by_get_is_answered_200_and_stores_nothing(app, source):
+    hook, _ = source(SENDCLOUD)
+
+    checked = app.test_client().get(hook)
+    headed = app.test_client().head(hook)
+
+    assert (checked.status_code, headed.status_code) == (200, 200)
+    assert inbox_rows(app) == []
+
+
+def test_sendcloud_url_check_by_an_empty_post_is_answered_200_and_stores_nothing(app, source):
+    hook, _ = source(SENDCLOUD)
+
+    checked = post(app, hook, b"", {"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert checked.status_code == 200
+    assert checked.json["events"] == 0
+    assert inbox_rows(app) == []
+
+
+def test_a_url_check_names_a_sendcloud_source_or_is_404(app, source):
+    mailgun_hook, _ = source(next(p for p in PROVIDERS if p.name == "mailgun"))
+    mailgun_token = mailgun_hook.rsplit("/", 1)[1]
+
+    assert app.test_client().get("/hooks/sendcloud/no-such-token").status_code == 404
+    assert app.test_client().get(f"/hooks/sendcloud/{mailgun_token}").status_code == 404
+    # Providers that check no URL keep answering only POST.
+    assert app.test_client().get(mailgun_hook).status_code == 405
+
+
+def test_a_sendcloud_post_with_fields_but_no_signature_is_still_refused(app, source):
+    hook, _ = source(SENDCLOUD)
+
+    response = post(app, hook, b"event=deliver&emailId=m0%24a%40example.com",
+                    {"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert response.status_code == 401
+    assert inbox_rows(app) == []

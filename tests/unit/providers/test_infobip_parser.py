@@ -1,5 +1,6 @@
 """tracker.providers.infobip.parse: recorded Infobip payloads -> normalized events."""
 import copy
+import hashlib
 import json
 from datetime import datetime, UTC
 from pathlib import Path
@@ -33,6 +34,13 @@ def events_of(payload: bytes | str | dict, content_type: str = "application/json
 
 def utc(*parts: int, ms: int = 0) -> datetime:
     return datetime(*parts, ms * 1000, tzinfo=UTC)
+
+
+def _payload_digest(name: str) -> str:
+    """The first 16 hex digits of sha256 over the payload as canonical JSON (sorted keys, no spaces,
+    ASCII escapes): the key of a tracking event that carries no eventId."""
+    canonical = json.dumps(document(name), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def infobip(**fields) -> NormalizedEvent:
@@ -282,6 +290,26 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
                 "url": "https://shop.example.com/spring?utm_source=email",
                 "recipientInfo": {"deviceType": "Desktop", "os": "macOS"},
                 "geoLocation": {"countryName": "Croatia", "city": "Zagreb"},
+            },
+        )
+    ],
+    # Recorded pushes name the place geoLocationInfo (the SDK model: geoLocation); no eventId,
+    # so the key is the digest of the payload (tracker.providers.common.values.digest).
+    "tracking/clicked-geolocationinfo.json": [
+        infobip(
+            message_id="yfkgy9xol5kpl33u384n",
+            recipient="joao@example.com",
+            type=EventType.CLICKED,
+            occurred_at=RECEIVED,
+            event_key="infobip:CLICKED:" + _payload_digest("tracking/clicked-geolocationinfo.json"),
+            details={
+                "bulkId": "7dy3rajfsn3en76hsztl",
+                "callbackData": '{"contact_id": 3}',
+                "domain": "mail.example.com",
+                "sentAt": "2024-07-16T20:27:20.510Z",
+                "url": "www.example.com?utm_medium=email",
+                "recipientInfo": {"deviceType": "Desktop", "os": "Unknown", "deviceName": "PC"},
+                "geoLocation": {"countryName": "Brazil", "city": "Sao Paulo"},
             },
         )
     ],

@@ -225,10 +225,17 @@ def _sent_at(value: Any) -> dict[str, Any]:
 
 
 def _audience(payload: JSONObject) -> dict[str, Any]:
-    """Who opened or clicked: device and place, as Infobip reports them (empty parts dropped)."""
+    """Who opened or clicked: device and place, as Infobip reports them (empty parts dropped).
+
+    The place is kept as geoLocation, the SDK model's name [C]; pushes recorded from a live
+    integration name it geoLocationInfo [C], so that is read when geoLocation is absent.
+    """
+    place = payload.get("geoLocation")
+    if not isinstance(place, Mapping):
+        place = payload.get("geoLocationInfo")
     return compact(
         recipientInfo=_strings(payload.get("recipientInfo"), ("deviceType", "os", "deviceName")),
-        geoLocation=_strings(payload.get("geoLocation"), ("countryName", "city")),
+        geoLocation=_strings(place, ("countryName", "city")),
     )
 
 

@@ -245,3 +245,22 @@ def test_an_authentic_push_under_an_outlandish_content_type_is_stored_not_answer
     assert response.status_code == 200, response.json
     [row] = inbox_rows(app)
     assert row.content_type.startswith(provider.content_type)
+
+
+def test_an_infobip_report_infobip_dropped_is_an_error_and_suppresses_no_recipient(app, source):
+    # Recorded pushes: UNDELIVERABLE with an error of family 1 (Dropped), one for an invalid
+    # *sender* address. provider-formats §3.1: key on the error's groupId (1 Dropped, 2 Bounced,
+    # 3 System error) + permanent; only a bounce may suppress the recipient.
+    infobip = next(p for p in PROVIDERS if p.name == "infobip")
+    hook, auth = source(infobip)
+    body, headers = infobip.signed(infobip.fixture("dlr/undeliverable-dropped.json"))
+
+    assert post(app, hook, body, headers).status_code == 200
+    drain(app)
+
+    for message_id, address in (("vzl7uvqhq7lt1fa66718", "joao@example.com"),
+                                ("1955tld5lqf3mn9ou3tz", "paulo@example.net")):
+        [item] = app.test_client().get("/api/v1/deliveries", query_string={"message_id": message_id},
+                                       headers=auth).json["data"]
+        assert item["status"] == "ERROR"
+        assert app.test_client().get(f"/api/v1/suppressions/{address}", headers=auth).status_code == 404

@@ -109,6 +109,12 @@ def report_details(report: JSONObject) -> dict[str, Any]:
     )
 
 
+def error_family(report: JSONObject) -> int | None:
+    """The report's error groupId (email: 1 Dropped, 2 Bounced, 3 System error); None without an error."""
+    error = real_error(report.get("error"))
+    return as_int(error.get("groupId")) if error else None
+
+
 def real_error(value: Any) -> JSONObject | None:
     """The report's error object, or None when there is none or it is the OK one (group 0)."""
     if not isinstance(value, Mapping) or not value:

@@ -25,20 +25,14 @@ from tracker.http import request_ids
 from tracker.http.errors import ApiError
 from tracker.http.receivers import refusals
 from tracker.http.receivers.refusals import as_api_error
-from tracker.db.models import InboxEvent, utcnow
+from tracker.db.models import utcnow
 from tracker.providers import registry
-from tracker.providers.common import storable
 from tracker.providers.common.errors import PayloadError
 from tracker.services import services
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhook_receivers", __name__)
-
-# What the inbox keeps of a Content-Type, a hint to the parsers and never trusted (provider-formats
-# §7): a longer or unstorable one is cut and cleaned, not left to fail the insert (a 503 that
-# the sender would retry for ever).
-_CONTENT_TYPE_WIDTH = InboxEvent.content_type.type.length
 
 
 @blueprint.post("/hooks/<provider>/<token>")
@@ -87,7 +81,8 @@ def _receive(provider: str, token: str):
     webhook = WebhookRequest(
         body=body,
         headers={name.lower(): value for name, value in request.headers.items()},
-        content_type=storable.text(request.mimetype or "")[:_CONTENT_TYPE_WIDTH],
+        # What the inbox will keep of it, so the worker parses with what this request did.
+        content_type=intake.kept_content_type(request.mimetype or ""),
         now=now,
     )
     try:

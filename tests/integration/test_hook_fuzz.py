@@ -20,6 +20,7 @@ from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tests.support.webhooks.catalog import PROVIDERS
 from tracker.db import repository
 from tracker.db.models import Delivery, InboxEvent
+from tracker.providers import registry
 
 EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="TRACKER_FUZZ_EXAMPLES" not in os.environ,
@@ -210,6 +211,10 @@ def test_any_token_header_or_body_without_credentials_gets_a_json_4xx_and_stores
     real_token = hooks.paths.get(provider, hooks.ses.hook).rsplit("/", 1)[1]
     for path in (f"/hooks/{quote(provider, safe='')}/{quote(token, safe='')}", f"/hooks/{provider}/{real_token}"):
         response = _post(hooks.app, path, body, headers)
+        if provider in registry.URL_CHECKERS and path.endswith(real_token) and not body.strip():
+            # SendCloud's URL check: a POST with nothing in it is answered 200 (and stores nothing).
+            assert response.status_code == 200, (path, response.status_code, response.get_data()[:300])
+            continue
         assert 400 <= response.status_code < 500, (path, response.status_code, response.get_data()[:300])
         assert response.is_json and response.json["error"]
     assert hooks.rows() == before

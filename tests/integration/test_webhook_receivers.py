@@ -267,3 +267,85 @@ def test_only_a_mailgun_hard_bounce_suppresses_its_address_at_once(app, source, 
     [item] = client.get("/api/v1/deliveries", query_string={"recipient": address}, headers=auth).json["data"]
     assert (item["status"], item["bounce_type"]) == ("BOUNCED", bounce_type)
     assert client.get(f"/api/v1/suppressions/{address}", headers=auth).status_code == suppressed
+
+
+# SendCloud checks a webhook URL before it saves it: "我们会对用户提供的 URL 做检测. 需要此 HTTP 服务能够
+# 正确响应 get | post 请求, 并且保证返回的 HTTP 状态码 为 200" (sendcloud2013/sendcloud_docs,
+# guide/advance.md "WebHook", and the console's TRY IT -> WebHook page): the hook must answer its
+# GET, and a POST that carries no push at all, with a 200, or the URL cannot be configured.
+SENDCLOUD = next(p for p in PROVIDERS if p.name == "sendcloud")
+
+
+def test_sendcloud_url_check_by_get_is_answered_200_and_stores_nothing(app, source):
+    hook, _ = source(SENDCLOUD)
+
+    checked = app.test_client().get(hook)
+    headed = app.test_client().head(hook)
+
+    assert (checked.status_code, headed.status_code) == (200, 200)
+    assert inbox_rows(app) == []
+
+
+def test_sendcloud_url_check_by_an_empty_post_is_answered_200_and_stores_nothing(app, source):
+    hook, _ = source(SENDCLOUD)
+
+    checked = post(app, hook, b"", {"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert checked.status_code == 200
+    assert checked.json["events"] == 0
+    assert inbox_rows(app) == []
+
+
+def test_a_url_check_names_a_sendcloud_source_or_is_404(app, source):
+    mailgun_hook, _ = source(next(p for p in PROVIDERS if p.name == "mailgun"))
+    mailgun_token = mailgun_hook.rsplit("/", 1)[1]
+
+    assert app.test_client().get("/hooks/sendcloud/no-such-token").status_code == 404
+    assert app.test_client().get(f"/hooks/sendcloud/{mailgun_token}").status_code == 404
+    # Providers that check no URL keep answering only POST.
+    assert app.test_client().get(mailgun_hook).status_code == 405
+
+
+def test_a_sendcloud_post_with_fields_but_no_signature_is_still_refused(app, source):
+    hook, _ = source(SENDCLOUD)
+
+    response = post(app, hook, b"event=deliver&emailId=m0%24a%40example.com",
+                    {"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert response.status_code == 401
+    assert inbox_rows(app) == []
+
+
+@by_name
+def test_an_authentic_push_under_an_outlandish_content_type_is_stored_not_answered_503(app, source, provider):
+    # The Content-Type is only a hint (provider-formats §7: never trust it) and the inbox keeps
+    # 100 characters of it; a longer media type once made the insert fail and the receiver
+    # answer 503 "database_unavailable", so the sender retried an event that could never be stored.
+    hook, _ = source(provider)
+    body, headers = provider.signed(provider.fixture(provider.bounce_fixture))
+    headers["Content-Type"] = provider.content_type + "-" + "x" * 200
+
+    response = post(app, hook, body, headers)
+
+    assert response.status_code == 200, response.json
+    [row] = inbox_rows(app)
+    assert row.content_type.startswith(provider.content_type)
+
+
+def test_an_infobip_report_infobip_dropped_is_an_error_and_suppresses_no_recipient(app, source):
+    # Recorded pushes: UNDELIVERABLE with an error of family 1 (Dropped), one for an invalid
+    # *sender* address. provider-formats §3.1: key on the error's groupId (1 Dropped, 2 Bounced,
+    # 3 System error) + permanent; only a bounce may suppress the recipient.
+    infobip = next(p for p in PROVIDERS if p.name == "infobip")
+    hook, auth = source(infobip)
+    body, headers = infobip.signed(infobip.fixture("dlr/undeliverable-dropped.json"))
+
+    assert post(app, hook, body, headers).status_code == 200
+    drain(app)
+
+    for message_id, address in (("vzl7uvqhq7lt1fa66718", "joao@example.com"),
+                                ("1955tld5lqf3mn9ou3tz", "paulo@example.net")):
+        [item] = app.test_client().get("/api/v1/deliveries", query_string={"message_id": message_id},
+                                       headers=auth).json["data"]
+        assert item["status"] == "ERROR"
+        assert app.test_client().get(f"/api/v1/suppressions/{address}", headers=auth).status_code == 404

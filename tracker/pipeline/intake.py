@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracker.domain import inbox
 from tracker.db import raw, repository
+from tracker.providers.common import storable
 from tracker.providers.ses.auth import CertificateUnavailable, SignatureError, verify
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
 from tracker.db.sources import SourceInfo
@@ -81,6 +82,13 @@ def accept_raw_ses(services: Services, source: SourceInfo, text: str, *, request
     """
     key = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     return store(services, source, kind=inbox.RAW, dedupe_key=key, body=text, request_id=request_id)
+
+
+def kept_content_type(media_type: str) -> str:
+    """What the inbox keeps of a request's media type, a hint to the parsers and never trusted
+    (provider-formats §7): cut to the column's width and cleaned (storable.text), not left to
+    fail the insert, which the receiver would answer 503 and the sender retry for ever."""
+    return storable.text(media_type)[:repository.CONTENT_TYPE_WIDTH]
 
 
 def store(services: Services, source: SourceInfo, *, kind: str, dedupe_key: str, body: str,

@@ -32,13 +32,18 @@ class Provider:
     # the error in the body. For the others a 400 says what was wrong, and their retries
     # are harmless (the inbox dedupes the identical body).
     unprocessable_status: int = 400
+    # Whether the provider checks a hook URL before it saves it, expecting a 200 to a GET or to a
+    # POST with no push in it. SendCloud does: "我们会对用户提供的 URL 做检测. 需要此 HTTP 服务能够正确响应
+    # get | post 请求, 并且保证返回的 HTTP 状态码 为 200" (its WebHook guide, sendcloud2013/sendcloud_docs
+    # guide/advance.md, and its TRY IT -> WebHook page; not in provider-formats §4.1).
+    checks_url: bool = False
 
 
 # SES comes through SNS (signed envelopes, over HTTPS or an SQS queue); the others push webhooks.
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
     Provider(SES),
     Provider("infobip", "optional: 'user:password' for HTTP Basic auth on the notify URL"),
-    Provider("sendcloud", "the APP KEY that signs webhooks", True, unprocessable_status=200),
+    Provider("sendcloud", "the APP KEY that signs webhooks", True, unprocessable_status=200, checks_url=True),
     Provider("sendgrid", "optional: the Event Webhook verification key (base64 DER or PEM public key)"),
     Provider("mailgun", "the HTTP webhook signing key", True, unprocessable_status=406),
     Provider("postmark", "'user:password' for the HTTP Basic auth in the webhook URL", True),
@@ -47,6 +52,7 @@ NAMES = tuple(PROVIDERS)
 WEBHOOK_PROVIDERS = tuple(name for name in PROVIDERS if name != SES)
 # What --secret is for each webhook provider, and whether it is required.
 SECRETS = {name: (PROVIDERS[name].secret, PROVIDERS[name].secret_required) for name in WEBHOOK_PROVIDERS}
+URL_CHECKERS = tuple(name for name, p in PROVIDERS.items() if p.checks_url)
 UNPROCESSABLE_STATUS = {name: p.unprocessable_status for name, p in PROVIDERS.items() if p.unprocessable_status != 400}
 
 Parser = Callable[..., list[NormalizedEvent]]

@@ -1,5 +1,6 @@
 """tracker.providers.infobip.parse: recorded Infobip payloads -> normalized events."""
 import copy
+import hashlib
 import json
 from datetime import datetime, UTC
 from pathlib import Path
@@ -33,6 +34,13 @@ def events_of(payload: bytes | str | dict, content_type: str = "application/json
 
 def utc(*parts: int, ms: int = 0) -> datetime:
     return datetime(*parts, ms * 1000, tzinfo=UTC)
+
+
+def _payload_digest(name: str) -> str:
+    """The first 16 hex digits of sha256 over the payload as canonical JSON (sorted keys, no spaces,
+    ASCII escapes): the key of a tracking event that carries no eventId."""
+    canonical = json.dumps(document(name), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def infobip(**fields) -> NormalizedEvent:
@@ -237,6 +245,49 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             },
         )
     ],
+    # UNDELIVERABLE whose error is of family 1 (Dropped: Infobip never handed the message to
+    # the recipient's server) is no bounce: an error that neither suppresses the address nor
+    # counts as a bounce. Recorded pushes, -0300 offsets.
+    "dlr/undeliverable-dropped.json": [
+        infobip(
+            message_id="vzl7uvqhq7lt1fa66718",
+            recipient="joao@example.com",
+            type=EventType.REJECTED,
+            occurred_at=utc(2024, 7, 16, 20, 15, 21, ms=288),
+            event_key="infobip:dlr:vzl7uvqhq7lt1fa66718:4",
+            sent_at=utc(2024, 7, 16, 20, 15, 21, ms=286),
+            bounce_subtype="EC_SENDER_ADDRESS_INVALID",
+            diagnostic="Sending address invalid, possible syntax error",
+            details={
+                "bulkId": "u38ifa6y5hsjyacodpyn",
+                "callbackData": '{"contact_id": 3}',
+                "price": {"pricePerMessage": 0.0, "currency": "BRL"},
+                "status": {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 4,
+                           "name": "UNDELIVERABLE_REJECTED_OPERATOR"},
+                "error": {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 6012,
+                          "name": "EC_SENDER_ADDRESS_INVALID", "permanent": True},
+            },
+        ),
+        infobip(
+            message_id="1955tld5lqf3mn9ou3tz",
+            recipient="paulo@example.net",
+            type=EventType.REJECTED,
+            occurred_at=utc(2024, 9, 3, 18, 10, 44, ms=395),
+            event_key="infobip:dlr:1955tld5lqf3mn9ou3tz:4",
+            sent_at=utc(2024, 9, 3, 18, 10, 44, ms=294),
+            bounce_subtype="EC_SUPPRESSED_BOUNCE",
+            diagnostic="Recipient address suppressed due to bounce",
+            details={
+                "bulkId": "svulxb6rjqajapkmvyvy",
+                "callbackData": '{"contact_id": "310372388"}',
+                "price": {"pricePerMessage": 0.0025, "currency": "BRL"},
+                "status": {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 4,
+                           "name": "UNDELIVERABLE_REJECTED_OPERATOR"},
+                "error": {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 6034,
+                          "name": "EC_SUPPRESSED_BOUNCE", "permanent": True},
+            },
+        ),
+    ],
     "dlr/batch.json": BATCH,
     "dlr/batch.xml": BATCH,
     # Tracking payloads carry no event time (sendDateTime is when the email was sent), so
@@ -282,6 +333,26 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
                 "url": "https://shop.example.com/spring?utm_source=email",
                 "recipientInfo": {"deviceType": "Desktop", "os": "macOS"},
                 "geoLocation": {"countryName": "Croatia", "city": "Zagreb"},
+            },
+        )
+    ],
+    # Recorded pushes name the place geoLocationInfo (the SDK model: geoLocation); no eventId,
+    # so the key is the digest of the payload (tracker.providers.common.values.digest).
+    "tracking/clicked-geolocationinfo.json": [
+        infobip(
+            message_id="yfkgy9xol5kpl33u384n",
+            recipient="joao@example.com",
+            type=EventType.CLICKED,
+            occurred_at=RECEIVED,
+            event_key="infobip:CLICKED:" + _payload_digest("tracking/clicked-geolocationinfo.json"),
+            details={
+                "bulkId": "7dy3rajfsn3en76hsztl",
+                "callbackData": '{"contact_id": 3}',
+                "domain": "mail.example.com",
+                "sentAt": "2024-07-16T20:27:20.510Z",
+                "url": "www.example.com?utm_medium=email",
+                "recipientInfo": {"deviceType": "Desktop", "os": "Unknown", "deviceName": "PC"},
+                "geoLocation": {"countryName": "Brazil", "city": "Sao Paulo"},
             },
         )
     ],
@@ -506,6 +577,18 @@ def test_undeliverable_bounce_type_follows_error_permanent(err, expected):
     [event] = events_of(report(2, 9, error=err))
 
     assert event.bounce_type is expected
+
+
+@pytest.mark.parametrize(("family", "event_type", "bounce_type"), [
+    (1, EventType.REJECTED, None),  # Dropped: Infobip never handed it to the recipient's server
+    (2, EventType.BOUNCED, BounceType.PERMANENT),  # Bounced: a non-delivery report came back
+    (3, EventType.REJECTED, None),  # System error: Infobip's own failure
+])
+def test_undeliverable_is_a_bounce_only_when_its_error_is_of_the_bounced_family(family, event_type, bounce_type):
+    [event] = events_of(report(2, 9, error=error(True, group_id=family)))
+
+    assert (event.type, event.bounce_type) == (event_type, bounce_type)
+    assert event.bounce_subtype == "EC_BOUNCED_EMAIL_ADDRESS"
 
 
 def test_undeliverable_names_the_error():

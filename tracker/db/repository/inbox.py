@@ -16,6 +16,7 @@ from tracker.db.models import InboxEvent, ReplayToken, SnsSubscription, Source, 
 from tracker.db.repository.dialect import insert_for
 
 __all__ = [
+    "CONTENT_TYPE_WIDTH",
     "InboxRow",
     "PENDING_ROWS",
     "claim_by_ids",
@@ -31,6 +32,10 @@ __all__ = [
     "source_still_is",
     "store_inbox_event",
 ]
+
+
+# How many characters of a request's Content-Type an inbox row keeps.
+CONTENT_TYPE_WIDTH = InboxEvent.content_type.type.length
 
 
 def in_state(state: str):

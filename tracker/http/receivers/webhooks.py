@@ -6,7 +6,8 @@ authentication is always stored, even one the parser cannot read: the sender is 
 what was wrong (400; Mailgun 406, the only code that stops its retries; SendCloud 200
 with the error in the body, since it retries anything else under a fresh token) and the stored
 row fails in the worker with the same reason, kept for replay. Refused requests store
-nothing.
+nothing. A provider that checks a hook URL before saving it (SendCloud: a GET or an empty
+POST must get a 200) is answered without anything being stored.
 """
 from __future__ import annotations
 
@@ -46,21 +47,42 @@ def receive(provider: str, token: str):
         raise
 
 
-def _receive(provider: str, token: str):
+@blueprint.get("/hooks/<provider>/<token>")
+def check_url(provider: str, token: str):
+    """A provider's check of a hook URL before it saves it (registry.URL_CHECKERS): 200 when the
+    token names a source of that provider, else 404. Reads and stores nothing; HEAD alike."""
+    if provider not in registry.URL_CHECKERS:
+        raise ApiError(405, "method_not_allowed", "this hook takes POST", {"Allow": "OPTIONS, POST"})
+    _source(provider, token)
+    return jsonify({"status": "ok"}), 200
+
+
+def _source(provider: str, token: str):
+    """The source ``token`` names, if it is one of ``provider``'s; else a 404."""
     if provider not in registry.WEBHOOK_PROVIDERS:
         raise ApiError(404, "unknown_provider", f"no webhook receiver for {provider!r}")
-    app = services()
-    source = app.sources.get(token)
+    source = services().sources.get(token)
     if source is None or source.provider != provider:
         raise ApiError(404, "unknown_source", f"no {provider} source has this hook token")
+    return source
+
+
+def _receive(provider: str, token: str):
+    source = _source(provider, token)
+    app = services()
 
     # Bounded by MAX_CONTENT_LENGTH (413 past it); cached: a stale source re-runs this once.
     body = request.get_data()
+    if provider in registry.URL_CHECKERS and not body.strip():
+        # The URL check's POST: every push has fields (event, timestamp, token, signature), so
+        # a body without any is no event. Answered 200, or the provider refuses the URL.
+        return jsonify({"status": "checked", "events": 0}), 200
     now = utcnow()
     webhook = WebhookRequest(
         body=body,
         headers={name.lower(): value for name, value in request.headers.items()},
-        content_type=request.mimetype or "",
+        # What the inbox will keep of it, so the worker parses with what this request did.
+        content_type=intake.kept_content_type(request.mimetype or ""),
         now=now,
     )
     try:

@@ -109,6 +109,12 @@ def report_details(report: JSONObject) -> dict[str, Any]:
     )
 
 
+def error_family(report: JSONObject) -> int | None:
+    """The report's error groupId (email: 1 Dropped, 2 Bounced, 3 System error); None without an error."""
+    error = real_error(report.get("error"))
+    return as_int(error.get("groupId")) if error else None
+
+
 def real_error(value: Any) -> JSONObject | None:
     """The report's error object, or None when there is none or it is the OK one (group 0)."""
     if not isinstance(value, Mapping) or not value:
@@ -225,10 +231,17 @@ def _sent_at(value: Any) -> dict[str, Any]:
 
 
 def _audience(payload: JSONObject) -> dict[str, Any]:
-    """Who opened or clicked: device and place, as Infobip reports them (empty parts dropped)."""
+    """Who opened or clicked: device and place, as Infobip reports them (empty parts dropped).
+
+    The place is kept as geoLocation, the SDK model's name [C]; pushes recorded from a live
+    integration name it geoLocationInfo [C], so that is read when geoLocation is absent.
+    """
+    place = payload.get("geoLocation")
+    if not isinstance(place, Mapping):
+        place = payload.get("geoLocationInfo")
     return compact(
         recipientInfo=_strings(payload.get("recipientInfo"), ("deviceType", "os", "deviceName")),
-        geoLocation=_strings(payload.get("geoLocation"), ("countryName", "city")),
+        geoLocation=_strings(place, ("countryName", "city")),
     )
 
 

@@ -48,6 +48,7 @@ from tracker.providers.infobip.facts import (
     as_text,
     clicked_facts,
     complained_facts,
+    error_family,
     expired_facts,
     late_bounce_facts,
     no_facts,
@@ -94,6 +95,7 @@ _REPORT_RULES: dict[int, tuple[str, _Rule]] = {
     # 2 UNDELIVERABLE (4 ..._REJECTED_OPERATOR, 9 ..._NOT_DELIVERED): the receiving side
     # refused it. A bounce: PERMANENT if error.permanent, TRANSIENT if not, UNDETERMINED when
     # the report has no error flag; subtype = error.name, diagnostic = error.description.
+    # Unless its error says Infobip itself never handed it over (_NOT_BOUNCED below).
     2: ("UNDELIVERABLE", _Rule(EventType.BOUNCED, undeliverable_facts)),
     # 3 DELIVERED: 5 DELIVERED_TO_HANDSET (the recipient's server accepted it) is final;
     # 2 DELIVERED_TO_OPERATOR is Infobip's intermediate step, but the message did leave,
@@ -109,6 +111,16 @@ _REPORT_RULES: dict[int, tuple[str, _Rule]] = {
 }
 # Any other group (the SDK's general status enum also has ACCEPTED, undocumented for email)
 # gives an UNMAPPED event: recorded in the history, no status change.
+
+# An UNDELIVERABLE report is a bounce only when its error is of family 2, Bounced (a
+# non-delivery report came back). Family 1, Dropped (Infobip never handed the message over:
+# an invalid sender address, an address it already suppresses, an unsubscribed one) and 3,
+# System error (Infobip's own failure) say nothing against the recipient's address: an error,
+# as REJECTED is, that neither suppresses the address nor counts as a bounce. §3.1: key on the
+# error's groupId + permanent, not on names (recorded pushes name error 6012
+# EC_SENDER_ADDRESS_INVALID, in family 1, where public code lists EC_HARD_BOUNCE).
+_NOT_BOUNCED = _Rule(EventType.REJECTED, rejected_facts)
+_NOT_BOUNCED_FAMILIES = frozenset({1, 3})
 
 # Tracking events, keyed on notificationType (§3.2).
 _TRACKING_RULES: dict[str, _Rule] = {
@@ -187,6 +199,8 @@ def _report_event(report: _JSONObject, where: str, received_at: datetime) -> Nor
         raise PayloadError(f"{where}.status.groupId {problem} and there is no groupName")
     entry = _REPORT_RULES.get(group_id) if group_id is not None else None
     rule = entry[1] if entry else None
+    if group_id == 2 and error_family(report) in _NOT_BOUNCED_FAMILIES:
+        rule = _NOT_BOUNCED
 
     message_id = _identifier(
         report.get("messageId"), f"{where}.messageId", required=rule is not None

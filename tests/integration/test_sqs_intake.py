@@ -16,6 +16,7 @@ from tests.support import sqs as local_sqs
 from tests.support.harness import FIXTURES, RecordingWaker, drain
 from tests.support.processes import ROOT, poll, python, running, wait_for_log
 from tests.support.sns_signing import notification
+from tracker.db import repository
 from tracker.db.models import Delivery, InboxEvent
 from tracker.adapters.sqs_poller import DUPLICATE, REFUSED, RETRY_LATER, STORED, SqsPoller, sqs_client
 
@@ -174,6 +175,22 @@ def test_a_message_that_can_never_be_accepted_is_deleted_logged_and_stored_nowhe
     assert inbox(app) == []
     assert app.extensions["tracker"].waker.wakes == 0
     assert reason in caplog.text
+
+
+def test_a_topic_allowed_while_the_poller_runs_is_stored_not_deleted_as_refused(app, pki, sqs, queue, poller_for):
+    # The poller reads its source once, when it starts; `tracker ses connect` (or anyone) may
+    # allow another topic on that source later, in another process. A refusal deletes the SQS
+    # message, so deciding it on the allowlist as it was at start would lose the event: it is
+    # re-decided on the source read afresh, as the HTTPS receiver does.
+    poller = poller_for(queue)
+    other = "arn:aws:sns:us-east-1:123456789012:other"
+    with app.extensions["tracker"].db.transaction() as session:
+        repository.allow_topic(session, poller.source.id, other)
+    send(sqs, queue, pki.sign(notification(BOUNCE, topic_arn=other)))
+
+    assert poller.poll_once() == {STORED: 1}
+    assert local_sqs.depth(sqs, queue) == 0
+    assert len(inbox(app)) == 1
 
 
 def test_a_database_outage_leaves_the_message_in_the_queue_until_it_can_be_stored(

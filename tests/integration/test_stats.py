@@ -128,6 +128,24 @@ def test_a_delivery_that_bounces_later_moves_one_count(app, tenant, pki):
     assert stats(app) == {base + ("BOUNCED", "hard_bounce"): 1}
 
 
+def test_a_complaint_for_an_address_on_the_account_suppression_list_counts_as_not_sent(app, tenant, pki):
+    # complaintSubType OnAccountSuppressionList: "SES accepted the message, but didn't attempt
+    # to send it" (provider-formats §2.3; SES guide, complaint subtypes), and SES leaves
+    # messages to account-suppressed addresses out of its rates. Counted as a delivered
+    # message with a complaint, a handful of them would put the complaint rate (0.1% warning)
+    # past SES's own figure.
+    event = ses_event("complaint-on-account-suppression-list", "m-s", "news@example.com", ["recipient@example.com"])
+    event["complaint"]["timestamp"] = (SENT_AT + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    post(app, tenant, pki, event)
+    drain(app)
+
+    hour = SENT_AT.replace(minute=0, second=0)
+    assert stats(app) == {(tenant.account_id, hour, "example.com", "ses", "COMPLAINT", "suppressed"): 1}
+    with app.extensions["tracker"].db.session() as session:
+        counts = repository.reputation_counts(session, tenant.account_id, SENT_AT - timedelta(hours=1))
+    assert counts.account == {"suppressed": 1}
+
+
 def test_a_registration_naming_the_sender_later_moves_the_deliveries_to_its_domain(app, tenant):
     from tracker.pipeline import registration
 

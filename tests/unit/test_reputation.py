@@ -20,6 +20,7 @@ from tracker.domain.reputation import (
     (("BOUNCED", "TRANSIENT", "MailboxFull"), Outcome.SOFT_BOUNCE),
     (("BOUNCED", "UNDETERMINED", None), Outcome.SOFT_BOUNCE),
     (("COMPLAINT", None, None), Outcome.COMPLAINT),
+    (("COMPLAINT", None, "OnAccountSuppressionList"), Outcome.SUPPRESSED),
     (("OPENED", None, None), Outcome.DELIVERED),
     (("RETRY", None, None), Outcome.IN_FLIGHT),
     (("ERROR", None, None), Outcome.NOT_SENT),

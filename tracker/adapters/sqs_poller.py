@@ -75,6 +75,7 @@ class Outcome:
     kind: str
     reason: str = ""
     database_away: bool = False
+    by_source: bool = False  # refused for what the source allows (its topics), which may have changed since read
 
     @property
     def settled(self) -> bool:
@@ -91,7 +92,8 @@ def handle_message(services: Services, source: SourceInfo, body: str, request_id
         reason = f"{refusal.reason}: {refusal.detail or refusal}"
         # Malformed, forged, topic not allowed: no redelivery can fix it. Passing: the
         # certificate could not be fetched; it may be next time.
-        return Outcome(RETRY_LATER if refusal.passing else REFUSED, reason)
+        return Outcome(RETRY_LATER if refusal.passing else REFUSED, reason,
+                       by_source=refusal.reason == intake.TOPIC_NOT_ALLOWED)
     except SQLAlchemyError as error:
         reason = f"database: {error.__class__.__name__}: {error}".splitlines()[0]
         return Outcome(RETRY_LATER, reason, database_away=_database_away(error))
@@ -249,6 +251,8 @@ class SqsPoller:
             message_id = message.get("MessageId")
             with logs.context(request_id=message_id):
                 outcome = handle_message(self.services, self.source, message.get("Body", ""), message_id)
+                if outcome.by_source:
+                    outcome = self._decide_again(message.get("Body", ""), message_id, outcome)
                 if outcome.kind in (REFUSED, RETRY_LATER):
                     log.warning("SQS message %s (receive #%s) %s: %s", message_id or "?",
                                 message.get("Attributes", {}).get("ApproximateReceiveCount", "?"),
@@ -265,6 +269,25 @@ class SqsPoller:
         self.totals.update(batch)
         self._delete(settled)
         return batch
+
+    def _decide_again(self, body: str, message_id: str | None, refused: Outcome) -> Outcome:
+        """``refused`` (for what the source allows) decided again on the source read afresh. The poller
+        holds its source for its whole life, and a topic allowed since (in another process) must not
+        see its events refused, hence deleted."""
+        token = self.source.token or self.token
+        if token is None:
+            return refused
+        self.services.sources.forget(token)
+        try:
+            fresh = self.services.sources.get(token)
+        except SQLAlchemyError as error:
+            # Whether the topic is allowed now cannot be known: keep the message, not delete it on a stale answer.
+            return Outcome(RETRY_LATER, f"database: {error.__class__.__name__}: {error}".splitlines()[0],
+                           database_away=_database_away(error))
+        if fresh is None or fresh == self.source:
+            return refused
+        self.source = fresh
+        return handle_message(self.services, fresh, body, message_id)
 
     def _delete(self, messages: list[dict]) -> None:
         # Only now, after the inbox commit. Dying before this line costs nothing: SQS

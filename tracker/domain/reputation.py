@@ -28,8 +28,9 @@ class Outcome(str, enum.Enum):
     COMPLAINT = "complaint"  # delivered, then marked as spam
 
 
-# SES's subtype for a message it did not send because the address is on the account-level
-# suppression list: SES does not count these in the bounce rate.
+# SES's subtype (bounceSubType, or complaintSubType of a complaint) for a message it did not
+# send because the address is on the account-level suppression list: SES counts these in
+# neither rate.
 ACCOUNT_SUPPRESSED = "onaccountsuppressionlist"
 
 _BY_STATUS = {
@@ -51,12 +52,13 @@ def outcome_of(status: str, bounce_type: str | None, bounce_subtype: str | None,
         if failure_status is None:
             return Outcome.DELIVERED  # acknowledged with no failure known: nothing against the sender
         status, bounce_type, bounce_subtype = failure_status, failure_bounce_type, failure_bounce_subtype
+    suppressed = (bounce_subtype or "").replace(" ", "").lower() == ACCOUNT_SUPPRESSED
     if status == Status.BOUNCED.value:
         if bounce_type != BounceType.PERMANENT.value:
             return Outcome.SOFT_BOUNCE
-        if (bounce_subtype or "").replace(" ", "").lower() == ACCOUNT_SUPPRESSED:
-            return Outcome.SUPPRESSED
-        return Outcome.HARD_BOUNCE
+        return Outcome.SUPPRESSED if suppressed else Outcome.HARD_BOUNCE
+    if status == Status.COMPLAINT.value and suppressed:
+        return Outcome.SUPPRESSED
     return _BY_STATUS[Status(status)]
 
 

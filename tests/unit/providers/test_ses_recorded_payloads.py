@@ -183,6 +183,20 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
             },
         )
     ],
+    "event/complaint-on-account-suppression-list.json": [
+        ses(
+            message_id="EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000001",
+            recipient="recipient@example.com",
+            type=EventType.COMPLAINED,
+            occurred_at=utc(2017, 8, 5, 0, 40, 1, ms=823),
+            event_key="ses:complained:01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000001",
+            bounce_subtype="OnAccountSuppressionList",  # not sent: reputation counts it as suppressed
+            details={
+                "complaintSubType": "OnAccountSuppressionList",
+                "feedbackId": "01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000001",
+            },
+        )
+    ],
     "event/delivery.json": [
         ses(
             message_id=AWS_EXAMPLE_ID,

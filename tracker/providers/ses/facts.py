@@ -74,6 +74,10 @@ def bounce_facts(section: JSONObject, entry: JSONObject) -> Facts:
 
 def complaint_facts(section: JSONObject, entry: JSONObject) -> Facts:
     return Facts(
+        # The failure's subtype, as bounceSubType is for a bounce: OnAccountSuppressionList
+        # says SES did not send the message at all, which reputation must know (it counts
+        # such a delivery as suppressed, as SES does, not as a complaint).
+        bounce_subtype=text(section.get("complaintSubType")),
         details=compact(
             complaintFeedbackType=section.get("complaintFeedbackType"),
             complaintSubType=section.get("complaintSubType"),

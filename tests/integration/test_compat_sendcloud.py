@@ -304,6 +304,19 @@ def test_days_and_start_end_dates_are_utc8_calendar_days(app, tenant, pki):
                  endDate=str(today + timedelta(days=2))) == []
 
 
+@pytest.mark.parametrize("first, last", [("9999-12-31", "9999-12-31"), ("9999-12-30", "9999-12-31"),
+                                         ("0001-01-01", "0001-01-02")])
+def test_dates_at_the_calendars_edges_find_nothing_rather_than_fail(app, tenant, pki, first, last):
+    """Midnight of 0001-01-01 in UTC+8 is year 0 in UTC, and the day after 9999-12-31 is no date:
+    the window is held at the calendar's edge, as the other APIs' time filters are (DESIGN 3b:
+    input never causes a 5xx)."""
+    post_ses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+    response = app.test_client().get(PATH, query_string={"apiUser": "u", "apiKey": tenant.key,
+                                                         "startDate": first, "endDate": last})
+    assert response.status_code == 200 and response.json["result"] is True, response.json
+    assert response.json["info"]["voList"] == []
+
+
 # --- status, subStatus and the mapping through real events ----------------------------------
 
 def one_of_each():

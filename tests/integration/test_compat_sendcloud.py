@@ -277,6 +277,8 @@ def test_a_refused_caller_is_not_counted_and_bad_parameters_are_after_the_limit(
     ({"status": "2"}, 40207), ({"status": "delivered"}, 40207), ({"status": "1;3"}, 40207),  # unknown status
     ({"subStatus": "410"}, 40208), ({"subStatus": "406;504"}, 40208), ({"subStatus": "x"}, 40208),
     ({"emailIds": ";".join(f"id{n}" for n in range(1001))}, 40209),
+    # Past the digits Python's int() reads from text (4300): still a refusal, not a 500.
+    ({"start": "1" * 5000}, 40205), ({"limit": "1" * 5000}, 40206), ({"days": "1" * 5000}, 40202),
 ])
 def test_each_bad_parameter_gets_a_sendcloud_error(app, tenant, params, code):
     response = app.test_client().get(PATH, query_string={k: v for k, v in {

@@ -228,9 +228,16 @@ def _integer(params, name: str, default: int, error: int, *, minimum: int = 0, m
     raw = params.get(name)
     if raw is None or raw.strip() == "":
         return default
-    if not re.fullmatch(r"[0-9]+", raw.strip()) or not minimum <= int(raw) <= maximum:
-        raise SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
-    return int(raw)
+    refusal = SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
+    if not re.fullmatch(r"[0-9]+", raw.strip()):
+        raise refusal
+    try:
+        value = int(raw)
+    except ValueError:  # more digits than int() reads from text (4300): far past the maximum
+        raise refusal from None
+    if not minimum <= value <= maximum:
+        raise refusal
+    return value
 
 
 def _codes(raw: str | None, allowed: tuple[str, ...], error: int, name: str) -> set[str]:

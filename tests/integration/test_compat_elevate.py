@@ -62,6 +62,17 @@ def test_a_jwt_signed_with_the_api_key_or_the_key_itself_authenticates(app, tena
     assert app.test_client().get("/v1/email-status").status_code == 401
 
 
+@pytest.mark.parametrize("ahead", [1, 20])
+def test_a_jwt_from_a_client_whose_clock_runs_a_little_ahead_authenticates(app, tenant, ahead):
+    """JWT libraries stamp iat (Node's jsonwebtoken always does) and often nbf with the client's
+    clock: one that runs even a second ahead of the tracker's made a fresh token "not yet
+    valid", an intermittent 401. Small skews are allowed; a token from far ahead is not."""
+    now = int(time.time())
+    assert get(app, tenant, token=token_for(tenant, iat=now + ahead, nbf=now + ahead)).status_code == 200
+    assert get(app, tenant, token=token_for(tenant, iat=now + 3600)).status_code == 401
+    assert get(app, tenant, token=token_for(tenant, nbf=now + 3600)).status_code == 401
+
+
 @pytest.mark.parametrize("canonical, elevate", sorted((s.value, e) for s, e in STATUS.items()))
 def test_status_mapping_row(canonical, elevate):
     assert STATUS[Status(canonical)] == elevate

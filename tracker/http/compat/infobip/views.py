@@ -32,6 +32,7 @@ Where the seeds are silent (each choice is tested):
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -393,4 +394,9 @@ def _fill(element: ElementTree.Element, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     else:
-        element.text = str(value)
+        # XML 1.0 cannot carry most control characters, not even as references, and a registered
+        # bulkId may hold them: shown as U+FFFD, so that the body stays readable.
+        element.text = _NOT_XML.sub("\ufffd", str(value))
+
+
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -437,6 +437,17 @@ def test_xml_reports_are_well_formed_whatever_an_application_registered(app, ten
     assert report["bulkId"] == "bulk\u00012"
 
 
+@pytest.mark.parametrize("version", ["1", "4"])
+def test_a_head_request_hands_no_report_out(app, tenant, pki, version):
+    """HEAD is answered as GET is but without a body (RFC 9110 9.3.2): had it pulled, the reports
+    it claimed were gone with the body nobody receives (a monitor or link checker's HEAD)."""
+    post_all(app, tenant, pki, delivered("m1", "r1@example.com"))
+    head = app.test_client().head(f"/email/{version}/reports", headers=api.basic_auth(tenant.key))
+    assert head.status_code == 200 and head.mimetype == "application/json" and head.data == b""
+    [report] = app.test_client().get(f"/email/{version}/reports", headers=api.basic_auth(tenant.key)).json["results"]
+    assert report["messageId"] == "m1"
+
+
 def test_seed_reports_by_message_id_and_with_a_limit(app, tenant, pki):
     post_all(app, tenant, pki, *[delivered(f"m{n}", f"r{n}@example.com") for n in range(3)],
              delivered("bbcc6960-1fcb-497c-b7ea-83ccba41492e", "recipient@infobip.com"))

@@ -163,6 +163,10 @@ def email_reports():
     args = request.args
     limit = _limit(args)
     where = InfobipFilter(**_common_filters(args, ("bulkId",)))
+    if request.method == "HEAD":
+        # A HEAD's body is never sent (RFC 9110 9.3.2): reports it pulled would be gone unseen (a
+        # monitor's or link checker's HEAD). Answered as a pull that found nothing, after the same checks.
+        return _respond({"results": []}, root="ReportsResponse", xml_allowed=True)
     return _respond({"results": pull_reports(where, limit, _report)}, root="ReportsResponse", xml_allowed=True)
 
 

@@ -139,6 +139,8 @@ def email_reports():
     args = request.args
     limit = _limit(args)
     where = InfobipFilter(**_attribute_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
+    if request.method == "HEAD":  # pulls nothing: its body would never be sent (as on /email/1/reports)
+        return _json({"results": []})
     return _json({"results": v1.pull_reports(where, limit, _report)})
 
 

@@ -224,6 +224,10 @@ def test_each_status_renders_postmans_word_and_error_codes(app, tenant, pki):
     assert shown("complaint") == ("COMPLAINT", "abuse", None)  # complaintFeedbackType from the history
     assert items["opened"]["opened_at"] is not None and items["delivered"]["delivered_at"] is not None
     assert items["pending"]["sent_at"] is None and items["pending"]["accepted_at"] is None
+    # An UNSENT email was not sent, though SES's Reject carries a mail.timestamp: in Postman's
+    # lifecycle UNSENT comes before ACCEPTED and SENT (formats doc 5.1), so neither time is set.
+    assert items["error"]["sent_at"] is None and items["error"]["accepted_at"] is None
+    assert items["hard"]["sent_at"] is not None and items["hard"]["accepted_at"] is not None
 
 
 def test_acknowledged_deliveries_read_as_the_failure_they_acknowledged(app, tenant, pki):

@@ -278,6 +278,7 @@ def _order(raw: list[str]) -> list:
 # Status value -> the Postman word for it as a shown status (postman_status).
 _WORDS = {status.value: postman_status(status) for status in Status}
 _ACKNOWLEDGED, _COMPLAINT = Status.ACKNOWLEDGED.value, Status.COMPLAINT.value
+_UNSENT = STATUS[Status.PENDING]
 
 
 def _shown(row) -> tuple:
@@ -315,14 +316,17 @@ def _item(row, shown: tuple, details: dict, exclude_params: bool) -> dict:
         error_code = error_sub_type = None
     present = message_row is not None
     tags = (attributes or {}).get("tags") if present else None
-    sent = _iso(submitted_at if sent_at else None)  # the provider's send time, once a provider said it sent
+    word = _WORDS[status]
+    # The provider's send time, once a provider said it sent; never on an UNSENT email, which in
+    # Postman's lifecycle comes before ACCEPTED and SENT (a rejection's SES mail.timestamp is no send).
+    sent = _iso(submitted_at) if sent_at and word != _UNSENT else None
     item = {
         "id": id_,
         "from": from_address,
         "recipient": recipient,
         "params": _params(params, from_address, subject) if present else None,
         "attachments_metadata": attachments_metadata,
-        "status": _WORDS[status],
+        "status": word,
         "error_code": error_code,
         "error_sub_type": error_sub_type,
         "created_at": _iso(created_at),

@@ -174,6 +174,18 @@ def test_bad_credentials_answer_infobip_401(app, tenant, accept):
             assert api.service_exception(response) == {"messageId": "UNAUTHORIZED", "text": "Invalid login details"}
 
 
+@pytest.mark.parametrize("path", [LOGS, REPORTS, "/email/4/logs", "/email/4/reports"])
+def test_a_401_challenges_for_basic_so_that_challenge_based_clients_send_their_credentials(app, tenant, path):
+    """RFC 9110 15.5.2: a 401 MUST carry a WWW-Authenticate challenge. HTTP clients given a user and
+    password (Apache HttpClient's credentials provider, .NET's NetworkCredential, urllib's
+    HTTPBasicAuthHandler, curl --anyauth) first ask without them and answer a Basic challenge:
+    without one they never sent the credentials the seeds' Basic scheme takes."""
+    refused = app.test_client().get(path)
+    assert refused.status_code == 401
+    assert refused.headers.get("WWW-Authenticate", "").startswith("Basic realm=")
+    assert app.test_client().get(path, headers=api.basic_auth(tenant.key)).status_code == 200
+
+
 def test_a_revoked_key_is_refused(app, tenant):
     with app.extensions["tracker"].db.transaction() as session:
         repository.revoke_key(session, tenant.key.split("_")[1])

@@ -65,6 +65,9 @@ PATHS = ("/email/1/",)  # where errors come in Infobip's shape (tracker.http.err
 WINDOW = timedelta(hours=48)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 SCHEMES = ("app", "basic", "bearer")
+# A 401 MUST carry a challenge (RFC 9110 15.5.2): clients given a username and password (Apache
+# HttpClient, .NET's NetworkCredential, urllib) send them only in answer to a Basic one.
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="infobip", charset="UTF-8"'}
 
 
 # --- errors in Infobip's shape --------------------------------------------------------------
@@ -112,7 +115,7 @@ def infobip_caller():
     """Infobip's caller: ``App <API key>``, ``Basic base64(user:API key)`` or ``Bearer <API key or JWT>``."""
     caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=SCHEMES)
     if caller is None:
-        raise ApiError(401, "unauthorized", "Invalid login details")
+        raise ApiError(401, "unauthorized", "Invalid login details", dict(CHALLENGE))
     return caller
 
 

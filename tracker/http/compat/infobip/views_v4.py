@@ -83,7 +83,7 @@ def _caller():
     """As on /email/1/, refused in this version's words."""
     caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=v1.SCHEMES)
     if caller is None:
-        raise ApiError(401, "unauthorized", "invalid login details")
+        raise ApiError(401, "unauthorized", "invalid login details", dict(v1.CHALLENGE))
     return caller
 
 

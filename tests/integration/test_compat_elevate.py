@@ -62,6 +62,17 @@ def test_a_jwt_signed_with_the_api_key_or_the_key_itself_authenticates(app, tena
     assert app.test_client().get("/v1/email-status").status_code == 401
 
 
+@pytest.mark.parametrize("ahead", [1, 20])
+def test_a_jwt_from_a_client_whose_clock_runs_a_little_ahead_authenticates(app, tenant, ahead):
+    """JWT libraries stamp iat (Node's jsonwebtoken always does) and often nbf with the client's
+    clock: one that runs even a second ahead of the tracker's made a fresh token "not yet
+    valid", an intermittent 401. Small skews are allowed; a token from far ahead is not."""
+    now = int(time.time())
+    assert get(app, tenant, token=token_for(tenant, iat=now + ahead, nbf=now + ahead)).status_code == 200
+    assert get(app, tenant, token=token_for(tenant, iat=now + 3600)).status_code == 401
+    assert get(app, tenant, token=token_for(tenant, nbf=now + 3600)).status_code == 401
+
+
 @pytest.mark.parametrize("canonical, elevate", sorted((s.value, e) for s, e in STATUS.items()))
 def test_status_mapping_row(canonical, elevate):
     assert STATUS[Status(canonical)] == elevate
@@ -126,6 +137,23 @@ def test_items_carry_the_documented_fields_and_ses_tag_attributes(app, tenant, p
     assert get(app, tenant, fields="colour").status_code == 400  # names nothing an email status has
     # A name the resource does not have is skipped when a known one remains (the seed's "id,name").
     assert get(app, tenant, fields="id,colour").json == [{"id": item["id"]}]
+
+
+def test_registered_attributes_that_are_not_plain_digits_stay_text(app, tenant):
+    """Ids given back as numbers are ASCII digits only: "²" passes str.isdigit() but int() refuses
+    it, and so it does 5,000 digits; either, registered once, had made every page showing the
+    row a 500."""
+    odd = {"m1": "²", "m2": "1" * 5000, "m3": "١٢"}
+    for message_id, value in odd.items():
+        response = app.test_client().post("/api/v1/messages", headers=tenant.auth, json={
+            "message_id": message_id, "recipients": [f"{message_id}@example.com"], "customerId": value,
+            "billRunId": "12"})
+        assert response.status_code == 201, response.json
+    response = get(app, tenant)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    shown = {item["recipientEmail"].split("@")[0]: item for item in response.json}
+    assert {name: item["customerId"] for name, item in shown.items()} == odd
+    assert {item["billRunId"] for item in shown.values()} == {12}
 
 
 def test_paging_sorting_and_time_filters(app, tenant, pki):

@@ -174,6 +174,18 @@ def test_bad_credentials_answer_infobip_401(app, tenant, accept):
             assert api.service_exception(response) == {"messageId": "UNAUTHORIZED", "text": "Invalid login details"}
 
 
+@pytest.mark.parametrize("path", [LOGS, REPORTS, "/email/4/logs", "/email/4/reports"])
+def test_a_401_challenges_for_basic_so_that_challenge_based_clients_send_their_credentials(app, tenant, path):
+    """RFC 9110 15.5.2: a 401 MUST carry a WWW-Authenticate challenge. HTTP clients given a user and
+    password (Apache HttpClient's credentials provider, .NET's NetworkCredential, urllib's
+    HTTPBasicAuthHandler, curl --anyauth) first ask without them and answer a Basic challenge:
+    without one they never sent the credentials the seeds' Basic scheme takes."""
+    refused = app.test_client().get(path)
+    assert refused.status_code == 401
+    assert refused.headers.get("WWW-Authenticate", "").startswith("Basic realm=")
+    assert app.test_client().get(path, headers=api.basic_auth(tenant.key)).status_code == 200
+
+
 def test_a_revoked_key_is_refused(app, tenant):
     with app.extensions["tracker"].db.transaction() as session:
         repository.revoke_key(session, tenant.key.split("_")[1])
@@ -420,6 +432,32 @@ def test_seed_xml_reports_request_replayed(app, tenant, pki):
         "bbcc6960", "DELIVERED_TO_HANDSET", "false", "UNKNOWN", "EMAIL")
     empty = ElementTree.fromstring(reports(app, tenant, accept="application/xml").data)
     assert api.shape(empty) == ["ReportsResponse", [["results", []]]]  # returned once, in XML too
+
+
+def test_xml_reports_are_well_formed_whatever_an_application_registered(app, tenant, pki):
+    """XML 1.0 cannot carry most control characters, not even escaped, and a registered bulkId may
+    hold them (a JSON body may): the XML pull answered a body no parser reads, for reports it had
+    already handed out. Such a character is shown as U+FFFD; the JSON form keeps it."""
+    register(app, tenant, message_id="m1", recipients=["r1@example.com"], bulkId="bulk\u0001\u000b1")
+    register(app, tenant, message_id="m2", recipients=["r2@example.com"], bulkId="bulk\u00012")
+    post_all(app, tenant, pki, delivered("m1", "r1@example.com"), delivered("m2", "r2@example.com"))
+    response = reports(app, tenant, accept="application/xml", messageId="m1")
+    assert response.status_code == 200
+    [result] = ElementTree.fromstring(response.data).find("results")
+    assert result.findtext("bulkId") == "bulk\ufffd\ufffd1"
+    [report] = reports(app, tenant, messageId="m2").json["results"]
+    assert report["bulkId"] == "bulk\u00012"
+
+
+@pytest.mark.parametrize("version", ["1", "4"])
+def test_a_head_request_hands_no_report_out(app, tenant, pki, version):
+    """HEAD is answered as GET is but without a body (RFC 9110 9.3.2): had it pulled, the reports
+    it claimed were gone with the body nobody receives (a monitor or link checker's HEAD)."""
+    post_all(app, tenant, pki, delivered("m1", "r1@example.com"))
+    head = app.test_client().head(f"/email/{version}/reports", headers=api.basic_auth(tenant.key))
+    assert head.status_code == 200 and head.mimetype == "application/json" and head.data == b""
+    [report] = app.test_client().get(f"/email/{version}/reports", headers=api.basic_auth(tenant.key)).json["results"]
+    assert report["messageId"] == "m1"
 
 
 def test_seed_reports_by_message_id_and_with_a_limit(app, tenant, pki):

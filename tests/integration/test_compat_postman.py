@@ -224,6 +224,10 @@ def test_each_status_renders_postmans_word_and_error_codes(app, tenant, pki):
     assert shown("complaint") == ("COMPLAINT", "abuse", None)  # complaintFeedbackType from the history
     assert items["opened"]["opened_at"] is not None and items["delivered"]["delivered_at"] is not None
     assert items["pending"]["sent_at"] is None and items["pending"]["accepted_at"] is None
+    # An UNSENT email was not sent, though SES's Reject carries a mail.timestamp: in Postman's
+    # lifecycle UNSENT comes before ACCEPTED and SENT (formats doc 5.1), so neither time is set.
+    assert items["error"]["sent_at"] is None and items["error"]["accepted_at"] is None
+    assert items["hard"]["sent_at"] is not None and items["hard"]["accepted_at"] is not None
 
 
 def test_acknowledged_deliveries_read_as_the_failure_they_acknowledged(app, tenant, pki):
@@ -296,6 +300,7 @@ def test_get_by_id(app, tenant, pki):
     missing = get(app, tenant, f"{PATH}/999999")
     assert missing.status_code == 404 and missing.json == {"message": "Email message with ID 999999 not found."}
     assert get(app, tenant, f"{PATH}/99999999999999999999999").status_code == 404
+    assert get(app, tenant, f"{PATH}/{'9' * 5000}").status_code == 404  # past what int() reads from text
     bad = get(app, tenant, f"{PATH}/abc")
     assert bad.status_code == 400 and set(bad.json) == VALIDATION
 
@@ -350,6 +355,8 @@ def test_created_at_operators_and_zones(app, tenant, pki):
     ("created_at[eq]=2023-05-03", "created_at[eq]"), ("created_at=2023-05-03", "created_at"),
     ("sort_by=colour", "sort_by"), ("sort_by=created_at,-created_at", "sort_by"), ("sort_by=*created_at", "sort_by"),
     ("exclude_params=maybe", "exclude_params"), ("sortBy=created_at", "sortBy"),
+    # Past the digits Python's int() reads from text (4300): still Postman's 400, not a 500.
+    ("limit=" + "1" * 5000, "limit"), ("offset=" + "1" * 5000, "offset"),
 ])
 def test_bad_parameters_get_postmans_400(app, tenant, query, key):
     response = get(app, tenant, query_string=query)

@@ -277,6 +277,8 @@ def test_a_refused_caller_is_not_counted_and_bad_parameters_are_after_the_limit(
     ({"status": "2"}, 40207), ({"status": "delivered"}, 40207), ({"status": "1;3"}, 40207),  # unknown status
     ({"subStatus": "410"}, 40208), ({"subStatus": "406;504"}, 40208), ({"subStatus": "x"}, 40208),
     ({"emailIds": ";".join(f"id{n}" for n in range(1001))}, 40209),
+    # Past the digits Python's int() reads from text (4300): still a refusal, not a 500.
+    ({"start": "1" * 5000}, 40205), ({"limit": "1" * 5000}, 40206), ({"days": "1" * 5000}, 40202),
 ])
 def test_each_bad_parameter_gets_a_sendcloud_error(app, tenant, params, code):
     response = app.test_client().get(PATH, query_string={k: v for k, v in {
@@ -302,6 +304,19 @@ def test_days_and_start_end_dates_are_utc8_calendar_days(app, tenant, pki):
                  endDate=str(today - timedelta(days=1))) == []
     assert items(app, tenant, days=None, startDate=str(today + timedelta(days=1)),
                  endDate=str(today + timedelta(days=2))) == []
+
+
+@pytest.mark.parametrize("first, last", [("9999-12-31", "9999-12-31"), ("9999-12-30", "9999-12-31"),
+                                         ("0001-01-01", "0001-01-02")])
+def test_dates_at_the_calendars_edges_find_nothing_rather_than_fail(app, tenant, pki, first, last):
+    """Midnight of 0001-01-01 in UTC+8 is year 0 in UTC, and the day after 9999-12-31 is no date:
+    the window is held at the calendar's edge, as the other APIs' time filters are (DESIGN 3b:
+    input never causes a 5xx)."""
+    post_ses(app, tenant, pki, for_message("event/send.json", "m1", ["r@example.com"]))
+    response = app.test_client().get(PATH, query_string={"apiUser": "u", "apiKey": tenant.key,
+                                                         "startDate": first, "endDate": last})
+    assert response.status_code == 200 and response.json["result"] is True, response.json
+    assert response.json["info"]["voList"] == []
 
 
 # --- status, subStatus and the mapping through real events ----------------------------------

@@ -22,6 +22,11 @@ from tracker.services import services
 
 __all__ = ["Caller", "caller_from_api_key", "caller_from_authorization", "caller_from_jwt", "jwt_refusal"]
 
+# Seconds a JWT's iat, nbf and exp may be off by. The client stamps them with its own clock
+# (Node's jsonwebtoken always sets iat): without a leeway, a client running even a second
+# ahead of the tracker made each fresh token "not yet valid", an intermittent 401.
+CLOCK_SKEW = 30
+
 
 def _cache() -> KeyCache:
     return current_app.extensions["tracker.keys"]
@@ -56,7 +61,7 @@ def caller_from_jwt(token: str) -> Caller | None:
     if secret is None:
         return None
     try:
-        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
+        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False}, leeway=CLOCK_SKEW)
     except jwt.InvalidTokenError:
         return None
     return Caller(found.account_id, key_id, found.role)
@@ -107,4 +112,5 @@ def jwt_refusal(token: str) -> str:
     if keys.unseal(found[2], app.config.secret_key) is None:
         return (f"API key {key_id} was created under another TRACKER_SECRET_KEY than this tracker's: set the same "
                 "secret, or create a key under this one")
-    return f"the JWT is not signed HS256 by API key {key_id}, or it has expired"
+    return (f"the JWT is not signed HS256 by API key {key_id}, or it has expired or is not yet valid (its exp, iat "
+            f"or nbf more than {CLOCK_SKEW} seconds off the tracker's clock)")

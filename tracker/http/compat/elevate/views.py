@@ -214,7 +214,14 @@ def _item(row, fields: tuple[str, ...]) -> dict:
 
 
 def _number(value):
-    """Elevate's ids are integers; tag values are strings: give numbers back as numbers."""
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    """Elevate's ids are integers; tag values are strings: give numbers back as numbers.
+
+    ASCII digits only, as _integer reads them: str.isdigit() also passes "²", which int()
+    refuses, and int() refuses text past 4300 digits; a registered value is anything the
+    application sent, and one of those had made every page showing its row a 500."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        try:
+            return int(value)
+        except ValueError:  # past 4300 digits: as registered
+            return value
     return value

@@ -32,6 +32,7 @@ Where the seeds are silent (each choice is tested):
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -64,6 +65,9 @@ PATHS = ("/email/1/",)  # where errors come in Infobip's shape (tracker.http.err
 WINDOW = timedelta(hours=48)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 SCHEMES = ("app", "basic", "bearer")
+# A 401 MUST carry a challenge (RFC 9110 15.5.2): clients given a username and password (Apache
+# HttpClient, .NET's NetworkCredential, urllib) send them only in answer to a Basic one.
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="infobip", charset="UTF-8"'}
 
 
 # --- errors in Infobip's shape --------------------------------------------------------------
@@ -111,7 +115,7 @@ def infobip_caller():
     """Infobip's caller: ``App <API key>``, ``Basic base64(user:API key)`` or ``Bearer <API key or JWT>``."""
     caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=SCHEMES)
     if caller is None:
-        raise ApiError(401, "unauthorized", "Invalid login details")
+        raise ApiError(401, "unauthorized", "Invalid login details", dict(CHALLENGE))
     return caller
 
 
@@ -162,6 +166,10 @@ def email_reports():
     args = request.args
     limit = _limit(args)
     where = InfobipFilter(**_common_filters(args, ("bulkId",)))
+    if request.method == "HEAD":
+        # A HEAD's body is never sent (RFC 9110 9.3.2): reports it pulled would be gone unseen (a
+        # monitor's or link checker's HEAD). Answered as a pull that found nothing, after the same checks.
+        return _respond({"results": []}, root="ReportsResponse", xml_allowed=True)
     return _respond({"results": pull_reports(where, limit, _report)}, root="ReportsResponse", xml_allowed=True)
 
 
@@ -393,4 +401,9 @@ def _fill(element: ElementTree.Element, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     else:
-        element.text = str(value)
+        # XML 1.0 cannot carry most control characters, not even as references, and a registered
+        # bulkId may hold them: shown as U+FFFD, so that the body stays readable.
+        element.text = _NOT_XML.sub("\ufffd", str(value))
+
+
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -83,7 +83,7 @@ def _caller():
     """As on /email/1/, refused in this version's words."""
     caller = credentials.caller_from_authorization(request.headers.get("Authorization", ""), schemes=v1.SCHEMES)
     if caller is None:
-        raise ApiError(401, "unauthorized", "invalid login details")
+        raise ApiError(401, "unauthorized", "invalid login details", dict(v1.CHALLENGE))
     return caller
 
 
@@ -139,6 +139,8 @@ def email_reports():
     args = request.args
     limit = _limit(args)
     where = InfobipFilter(**_attribute_filters(args, ("bulkId", "campaignReferenceId", "applicationId", "entityId")))
+    if request.method == "HEAD":  # pulls nothing: its body would never be sent (as on /email/1/reports)
+        return _json({"results": []})
     return _json({"results": v1.pull_reports(where, limit, _report)})
 
 

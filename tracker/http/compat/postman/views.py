@@ -153,7 +153,8 @@ def get_email(email_id: str):
         raise PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": '"emailId" must be a number',
                                  "validation": {"source": "params", "keys": ["emailId"]}})
     not_found = PostmanError(404, {"message": f"Email message with ID {email_id} not found."})
-    if int(email_id) >= 2 ** 63:
+    # Past a bigint no email is; past 4300 digits int() would refuse the text (a 500).
+    if len(email_id.lstrip("0")) > 19 or int(email_id) >= 2 ** 63:
         raise not_found
     with services().db.driver_reading() as connection:
         row = repository.postman_email(connection, g.account_id, int(email_id))
@@ -208,7 +209,10 @@ def _integer(args, key: str, default: int, minimum: int, maximum: int) -> int:
         return default
     if not re.fullmatch(r"\s*[+-]?\d+\s*", raw):
         raise _invalid(key, f'"{key}" must be an integer')
-    value = int(raw)
+    try:
+        value = int(raw)
+    except ValueError:  # more digits than int() reads from text (4300): far past a bound, by its sign
+        value = minimum - 1 if raw.strip().startswith("-") else maximum + 1
     if value < minimum:
         raise _invalid(key, f'"{key}" must be greater than or equal to {minimum}')
     if value > maximum:
@@ -274,6 +278,7 @@ def _order(raw: list[str]) -> list:
 # Status value -> the Postman word for it as a shown status (postman_status).
 _WORDS = {status.value: postman_status(status) for status in Status}
 _ACKNOWLEDGED, _COMPLAINT = Status.ACKNOWLEDGED.value, Status.COMPLAINT.value
+_UNSENT = STATUS[Status.PENDING]
 
 
 def _shown(row) -> tuple:
@@ -311,14 +316,17 @@ def _item(row, shown: tuple, details: dict, exclude_params: bool) -> dict:
         error_code = error_sub_type = None
     present = message_row is not None
     tags = (attributes or {}).get("tags") if present else None
-    sent = _iso(submitted_at if sent_at else None)  # the provider's send time, once a provider said it sent
+    word = _WORDS[status]
+    # The provider's send time, once a provider said it sent; never on an UNSENT email, which in
+    # Postman's lifecycle comes before ACCEPTED and SENT (a rejection's SES mail.timestamp is no send).
+    sent = _iso(submitted_at) if sent_at and word != _UNSENT else None
     item = {
         "id": id_,
         "from": from_address,
         "recipient": recipient,
         "params": _params(params, from_address, subject) if present else None,
         "attachments_metadata": attachments_metadata,
-        "status": _WORDS[status],
+        "status": word,
         "error_code": error_code,
         "error_sub_type": error_sub_type,
         "created_at": _iso(created_at),

@@ -38,11 +38,11 @@ Choices where the seed is silent or ambiguous:
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone, UTC
+from datetime import date, datetime, time, timedelta, timezone
 from time import time as epoch_seconds
 
 from flask import Blueprint, Response, g, request
-from tracker.http import credentials, json_out, page_marks
+from tracker.http import credentials, json_out, moments, page_marks
 from tracker.http.auth import guarded
 from tracker.http.compat.sendcloud.mapping import (
     DIAGNOSTICS,
@@ -205,7 +205,8 @@ def _window(params) -> tuple[datetime, datetime]:
             raise SendCloudError(BAD_RANGE, f"startDate to endDate may span at most {MAX_DAYS} days")
     else:
         raise SendCloudError(BAD_SPAN, "days, or startDate and endDate, is required")
-    return _utc(first), _utc(last + timedelta(days=1))
+    # The day after 9999-12-31 is no date: its end is the calendar's (moments.LATEST).
+    return _utc(first), (_utc(last + timedelta(days=1)) if last < date.max else moments.LATEST)
 
 
 def _date(name: str, raw: str) -> date:
@@ -218,16 +219,25 @@ def _date(name: str, raw: str) -> date:
 
 
 def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC8).astimezone(UTC)
+    """Midnight of ``day`` in UTC+8, in UTC; held at the calendar's edge (0001-01-01 in UTC+8
+    is year 0 in UTC), as every API's time filters are (tracker.http.moments)."""
+    return moments.in_utc(datetime.combine(day, time(), UTC8))
 
 
 def _integer(params, name: str, default: int, error: int, *, minimum: int = 0, maximum: int) -> int:
     raw = params.get(name)
     if raw is None or raw.strip() == "":
         return default
-    if not re.fullmatch(r"[0-9]+", raw.strip()) or not minimum <= int(raw) <= maximum:
-        raise SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
-    return int(raw)
+    refusal = SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
+    if not re.fullmatch(r"[0-9]+", raw.strip()):
+        raise refusal
+    try:
+        value = int(raw)
+    except ValueError:  # more digits than int() reads from text (4300): far past the maximum
+        raise refusal from None
+    if not minimum <= value <= maximum:
+        raise refusal
+    return value
 
 
 def _codes(raw: str | None, allowed: tuple[str, ...], error: int, name: str) -> set[str]:

@@ -59,7 +59,9 @@ def test_a_jwt_signed_with_the_api_key_or_the_key_itself_authenticates(app, tena
                 "not-a-token"):
         response = get(app, tenant, token=bad)
         assert response.status_code == 401 and set(response.json) == {"error", "detail"}
-    assert app.test_client().get("/v1/email-status").status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="elevate"'  # RFC 9110 15.5.2
+    unsigned = app.test_client().get("/v1/email-status")
+    assert unsigned.status_code == 401 and unsigned.headers["WWW-Authenticate"] == 'Bearer realm="elevate"'
 
 
 @pytest.mark.parametrize("ahead", [1, 20])

@@ -59,17 +59,21 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 MAX_OFFSET = 10_000
 
 
+# RFC 9110 15.5.2: a 401 carries a challenge; RFC 6750 3 spells Bearer's.
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="elevate"'}
+
+
 def _elevate_caller():
     """Elevate's caller: ``Authorization: Bearer <JWT>`` (or the plain API key)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>")
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <JWT>", dict(_CHALLENGE))
     caller = credentials.caller_from_authorization(f"Bearer {token}")
     if caller is None:
         detail = ("the API key is unknown or revoked" if token.startswith(keys.PREFIX)
                   else credentials.jwt_refusal(token))
-        raise ApiError(401, "unauthorized", detail)
+        raise ApiError(401, "unauthorized", detail, dict(_CHALLENGE))
     return caller
 
 

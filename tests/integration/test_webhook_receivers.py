@@ -269,6 +269,25 @@ def test_only_a_mailgun_hard_bounce_suppresses_its_address_at_once(app, source, 
     assert client.get(f"/api/v1/suppressions/{address}", headers=auth).status_code == suppressed
 
 
+def test_a_mailgun_send_its_suppression_list_stopped_counts_as_suppressed_not_as_a_hard_bounce(app, source):
+    # A permanent failure with reason "suppress-bounce" (or -complaint, -unsubscribe): Mailgun did
+    # not send, the address being on one of its suppression lists, and its Metrics count "Bounced"
+    # as permanent failures minus suppressions; as SES's OnAccountSuppressionList, in neither rate.
+    from tracker.db.models import Account
+
+    mailgun = next(p for p in PROVIDERS if p.name == "mailgun")
+    hook, _ = source(mailgun)
+    for name in ("failed-permanent.json", "failed-permanent-suppressed.json"):
+        body, headers = mailgun.signed(mailgun.fixture(name))
+        assert post(app, hook, body, headers).status_code == 200
+    drain(app)
+
+    with app.extensions["tracker"].db.session() as session:
+        account_id = session.scalar(select(Account.id).where(Account.name == "acme"))
+        counts = repository.reputation_counts(session, account_id, datetime(2026, 1, 1, tzinfo=UTC))
+    assert counts.account == {"hard_bounce": 1, "suppressed": 1}
+
+
 # SendCloud checks a webhook URL before it saves it: "我们会对用户提供的 URL 做检测. 需要此 HTTP 服务能够
 # 正确响应 get | post 请求, 并且保证返回的 HTTP 状态码 为 200" (sendcloud2013/sendcloud_docs,
 # guide/advance.md "WebHook", and the console's TRY IT -> WebHook page): the hook must answer its

@@ -21,6 +21,10 @@ from tracker.domain.reputation import (
     (("BOUNCED", "UNDETERMINED", None), Outcome.SOFT_BOUNCE),
     (("COMPLAINT", None, None), Outcome.COMPLAINT),
     (("COMPLAINT", None, "OnAccountSuppressionList"), Outcome.SUPPRESSED),
+    (("BOUNCED", "PERMANENT", "suppress-bounce"), Outcome.SUPPRESSED),  # Mailgun did not send
+    (("BOUNCED", "PERMANENT", "suppress-complaint"), Outcome.SUPPRESSED),
+    (("BOUNCED", "PERMANENT", "suppress-unsubscribe"), Outcome.SUPPRESSED),
+    (("BOUNCED", "PERMANENT", "bounce"), Outcome.HARD_BOUNCE),
     (("OPENED", None, None), Outcome.DELIVERED),
     (("RETRY", None, None), Outcome.IN_FLIGHT),
     (("ERROR", None, None), Outcome.NOT_SENT),

@@ -3,7 +3,7 @@
 Follows what Amazon SES documents for its own reputation metrics: the bounce rate counts
 only hard bounces (permanent failures such as "address does not exist"; not temporary
 ones such as "mailbox full", nor a send SES itself suppressed because the address is on
-the account's suppression list), the complaint rate counts complaints, and both are
+the account's suppression list, nor Mailgun's like it), the complaint rate counts complaints, and both are
 divided by the messages sent. SES pauses sending at a 10% bounce rate or a 0.5%
 complaint rate and warns at 5% and 0.1%: those are the default thresholds here.
 """
@@ -32,6 +32,11 @@ class Outcome(str, enum.Enum):
 # send because the address is on the account-level suppression list: SES counts these in
 # neither rate.
 ACCOUNT_SUPPRESSED = "onaccountsuppressionlist"
+# Every subtype (lower case, no spaces) that says the provider did not send because the
+# address was on one of its suppression lists. Mailgun's: a permanent failure's reason
+# "suppress-bounce", "suppress-complaint" or "suppress-unsubscribe" (its Metrics count
+# "Bounced" as permanent failures minus suppressions).
+PROVIDER_SUPPRESSED = frozenset({ACCOUNT_SUPPRESSED, "suppress-bounce", "suppress-complaint", "suppress-unsubscribe"})
 
 _BY_STATUS = {
     Status.PENDING: Outcome.NOT_SENT,
@@ -52,7 +57,7 @@ def outcome_of(status: str, bounce_type: str | None, bounce_subtype: str | None,
         if failure_status is None:
             return Outcome.DELIVERED  # acknowledged with no failure known: nothing against the sender
         status, bounce_type, bounce_subtype = failure_status, failure_bounce_type, failure_bounce_subtype
-    suppressed = (bounce_subtype or "").replace(" ", "").lower() == ACCOUNT_SUPPRESSED
+    suppressed = (bounce_subtype or "").replace(" ", "").lower() in PROVIDER_SUPPRESSED
     if status == Status.BOUNCED.value:
         if bounce_type != BounceType.PERMANENT.value:
             return Outcome.SOFT_BOUNCE

@@ -120,8 +120,9 @@ _RULES: dict[str, _Rule] = {
     "failed/temporary": _Rule(EventType.DELAYED, _delivery_facts),
     # failed, severity permanent: Mailgun gave up: a hard bounce (reason "bounce"), an address
     # on a suppression list ("suppress-bounce", "suppress-complaint", "suppress-unsubscribe")
-    # or "generic". The reason becomes the bounce subtype. Two reasons are no hard bounce and
-    # have a row of their own (_SOFT_PERMANENT_REASONS).
+    # or "generic". The reason becomes the bounce subtype (a "suppress-" one: Mailgun did not
+    # send, which reputation counts as suppressed, tracker.domain.reputation.PROVIDER_SUPPRESSED).
+    # Two reasons are no hard bounce and have a row of their own (_SOFT_PERMANENT_REASONS).
     "failed/permanent": _Rule(EventType.BOUNCED, _bounce_facts, BounceType.PERMANENT),
     # failed, severity permanent, reason "old" (a soft bounce whose retries ran out) or "espblock"
     # (the receiving provider blocked the sender for its domain's or IP's reputation): Mailgun

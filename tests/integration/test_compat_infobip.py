@@ -166,6 +166,8 @@ def test_bad_credentials_answer_infobip_401(app, tenant, accept):
     other_secret = "trk_" + tenant.key.split("_")[1] + "_not-the-secret"
     for headers in ({}, {"Authorization": "App"}, {"Authorization": "IBSSO " + tenant.key},
                     api.app_auth(other_secret), {"Authorization": "Basic !!not-base64"},
+                    # not ASCII, which base64 never is (a ValueError of its own): refused, not a 500
+                    {"Authorization": "Basic dXNlcjrp\u00e9"},
                     api.basic_auth(""), api.jwt_auth(tenant.key, exp=1)):
         for path in (LOGS, REPORTS):
             response = api.get(app.test_client(), path, headers, accept=accept)

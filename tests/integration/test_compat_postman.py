@@ -301,6 +301,8 @@ def test_get_by_id(app, tenant, pki):
     assert missing.status_code == 404 and missing.json == {"message": "Email message with ID 999999 not found."}
     assert get(app, tenant, f"{PATH}/99999999999999999999999").status_code == 404
     assert get(app, tenant, f"{PATH}/{'9' * 5000}").status_code == 404  # past what int() reads from text
+    # Leading zeros count towards that limit too; the number is still the email's id.
+    assert get(app, tenant, f"{PATH}/{'0' * 4300}{second['id']}").json == second
     bad = get(app, tenant, f"{PATH}/abc")
     assert bad.status_code == 400 and set(bad.json) == VALIDATION
 

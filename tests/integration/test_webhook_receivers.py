@@ -351,10 +351,15 @@ def test_an_authentic_push_under_an_outlandish_content_type_is_stored_not_answer
     assert row.content_type.startswith(provider.content_type)
 
 
-def test_an_infobip_report_infobip_dropped_is_an_error_and_suppresses_no_recipient(app, source):
-    # Recorded pushes: UNDELIVERABLE with an error of family 1 (Dropped), one for an invalid
-    # *sender* address. provider-formats §3.1: key on the error's groupId (1 Dropped, 2 Bounced,
-    # 3 System error) + permanent; only a bounce may suppress the recipient.
+def test_an_infobip_report_dropped_for_the_sender_is_an_error_and_one_for_the_recipient_a_suppressed_bounce(
+        app, source):
+    # Recorded pushes: UNDELIVERABLE with an error of family 1 (Dropped): one for an invalid
+    # *sender* address, one for a recipient Infobip suppresses after an earlier bounce.
+    # provider-formats §3.1: key on the error's groupId (1 Dropped, 2 Bounced, 3 System error) +
+    # permanent; only what is against the recipient's address may suppress it. Infobip did not
+    # send either, so neither counts in the bounce rate.
+    from tracker.db.models import Account
+
     infobip = next(p for p in PROVIDERS if p.name == "infobip")
     hook, auth = source(infobip)
     body, headers = infobip.signed(infobip.fixture("dlr/undeliverable-dropped.json"))
@@ -362,9 +367,13 @@ def test_an_infobip_report_infobip_dropped_is_an_error_and_suppresses_no_recipie
     assert post(app, hook, body, headers).status_code == 200
     drain(app)
 
-    for message_id, address in (("vzl7uvqhq7lt1fa66718", "joao@example.com"),
-                                ("1955tld5lqf3mn9ou3tz", "paulo@example.net")):
-        [item] = app.test_client().get("/api/v1/deliveries", query_string={"message_id": message_id},
-                                       headers=auth).json["data"]
-        assert item["status"] == "ERROR"
-        assert app.test_client().get(f"/api/v1/suppressions/{address}", headers=auth).status_code == 404
+    client = app.test_client()
+    for message_id, address, status, suppressed in (("vzl7uvqhq7lt1fa66718", "joao@example.com", "ERROR", 404),
+                                                    ("1955tld5lqf3mn9ou3tz", "paulo@example.net", "BOUNCED", 200)):
+        [item] = client.get("/api/v1/deliveries", query_string={"message_id": message_id}, headers=auth).json["data"]
+        assert item["status"] == status
+        assert client.get(f"/api/v1/suppressions/{address}", headers=auth).status_code == suppressed
+    with app.extensions["tracker"].db.session() as session:
+        account_id = session.scalar(select(Account.id).where(Account.name == "acme"))
+        counts = repository.reputation_counts(session, account_id, datetime(2024, 1, 1, tzinfo=UTC))
+    assert counts.account == {"not_sent": 1, "suppressed": 1}

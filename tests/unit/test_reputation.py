@@ -25,6 +25,9 @@ from tracker.domain.reputation import (
     (("BOUNCED", "PERMANENT", "suppress-complaint"), Outcome.SUPPRESSED),
     (("BOUNCED", "PERMANENT", "suppress-unsubscribe"), Outcome.SUPPRESSED),
     (("BOUNCED", "PERMANENT", "bounce"), Outcome.HARD_BOUNCE),
+    (("BOUNCED", "PERMANENT", "EC_SUPPRESSED_BOUNCE"), Outcome.SUPPRESSED),  # Infobip did not send
+    (("BOUNCED", "PERMANENT", "EC_SUPPRESSED_SPAM_COMPLAINT"), Outcome.SUPPRESSED),
+    (("BOUNCED", "PERMANENT", "EC_BOUNCED_EMAIL_ADDRESS"), Outcome.HARD_BOUNCE),
     (("OPENED", None, None), Outcome.DELIVERED),
     (("RETRY", None, None), Outcome.IN_FLIGHT),
     (("ERROR", None, None), Outcome.NOT_SENT),

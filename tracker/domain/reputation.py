@@ -35,8 +35,10 @@ ACCOUNT_SUPPRESSED = "onaccountsuppressionlist"
 # Every subtype (lower case, no spaces) that says the provider did not send because the
 # address was on one of its suppression lists. Mailgun's: a permanent failure's reason
 # "suppress-bounce", "suppress-complaint" or "suppress-unsubscribe" (its Metrics count
-# "Bounced" as permanent failures minus suppressions).
-PROVIDER_SUPPRESSED = frozenset({ACCOUNT_SUPPRESSED, "suppress-bounce", "suppress-complaint", "suppress-unsubscribe"})
+# "Bounced" as permanent failures minus suppressions). Infobip's: an UNDELIVERABLE report's
+# error 6034 EC_SUPPRESSED_BOUNCE or 6035 EC_SUPPRESSED_SPAM_COMPLAINT, its names for SES's case.
+PROVIDER_SUPPRESSED = frozenset({ACCOUNT_SUPPRESSED, "suppress-bounce", "suppress-complaint", "suppress-unsubscribe",
+                                 "ec_suppressed_bounce", "ec_suppressed_spam_complaint"})
 
 _BY_STATUS = {
     Status.PENDING: Outcome.NOT_SENT,

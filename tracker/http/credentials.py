@@ -9,7 +9,6 @@ query is scoped to its account. Keys resolve without an ORM session: cached, els
 from __future__ import annotations
 
 import base64
-import binascii
 
 import jwt
 
@@ -78,7 +77,7 @@ def caller_from_authorization(header: str, *, schemes: tuple[str, ...] = ("beare
     if scheme == "basic":
         try:
             _, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and the plain one non-ASCII text raises
             return None
         return caller_from_api_key(password) if password else None
     if credentials.startswith(keys.PREFIX):

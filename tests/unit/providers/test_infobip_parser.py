@@ -246,8 +246,9 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
         )
     ],
     # UNDELIVERABLE whose error is of family 1 (Dropped: Infobip never handed the message to
-    # the recipient's server) is no bounce: an error that neither suppresses the address nor
-    # counts as a bounce. Recorded pushes, -0300 offsets.
+    # the recipient's server): for the sender's address, no bounce but an error that neither
+    # suppresses the address nor counts as a bounce; for the recipient's address (6034, suppressed
+    # for an earlier bounce), still a bounce. Recorded pushes, -0300 offsets.
     "dlr/undeliverable-dropped.json": [
         infobip(
             message_id="vzl7uvqhq7lt1fa66718",
@@ -271,7 +272,8 @@ EXPECTED: dict[str, list[NormalizedEvent]] = {
         infobip(
             message_id="1955tld5lqf3mn9ou3tz",
             recipient="paulo@example.net",
-            type=EventType.REJECTED,
+            type=EventType.BOUNCED,
+            bounce_type=BounceType.PERMANENT,
             occurred_at=utc(2024, 9, 3, 18, 10, 44, ms=395),
             event_key="infobip:dlr:1955tld5lqf3mn9ou3tz:4",
             sent_at=utc(2024, 9, 3, 18, 10, 44, ms=294),
@@ -579,16 +581,28 @@ def test_undeliverable_bounce_type_follows_error_permanent(err, expected):
     assert event.bounce_type is expected
 
 
-@pytest.mark.parametrize(("family", "event_type", "bounce_type"), [
-    (1, EventType.REJECTED, None),  # Dropped: Infobip never handed it to the recipient's server
-    (2, EventType.BOUNCED, BounceType.PERMANENT),  # Bounced: a non-delivery report came back
-    (3, EventType.REJECTED, None),  # System error: Infobip's own failure
+@pytest.mark.parametrize(("family", "code", "name", "event_type", "bounce_type"), [
+    # Dropped (Infobip never handed it to the recipient's server) for the recipient's address
+    # itself: blacklisted, unsubscribed, bounced before, suppressed for a bounce or a complaint.
+    (1, 6001, "EC_EMAIL_BLACKLISTED", EventType.BOUNCED, BounceType.PERMANENT),
+    (1, 6003, "EC_EMAIL_UNSUBSCRIBED_EMAIL_ADDRESS", EventType.BOUNCED, BounceType.PERMANENT),
+    (1, 6004, "EC_BOUNCED_EMAIL_ADDRESS", EventType.BOUNCED, BounceType.PERMANENT),
+    (1, 6034, "EC_SUPPRESSED_BOUNCE", EventType.BOUNCED, BounceType.PERMANENT),
+    (1, 6035, "EC_SUPPRESSED_SPAM_COMPLAINT", EventType.BOUNCED, BounceType.PERMANENT),
+    # Dropped for anything else: the sender's address or domain, the IP, the content, a generic drop.
+    (1, 6012, "EC_SENDER_ADDRESS_INVALID", EventType.REJECTED, None),
+    (1, 6016, "EC_EMAIL_SENDER_DOMAIN_BLOCKED", EventType.REJECTED, None),
+    (1, 6002, "EC_EMAILS_SPAM_CONTENT", EventType.REJECTED, None),
+    (1, 6005, "EC_EMAIL_DROPPED", EventType.REJECTED, None),
+    (2, 6004, "EC_BOUNCED_EMAIL_ADDRESS", EventType.BOUNCED, BounceType.PERMANENT),  # a bounce came back
+    (3, 6014, "EC_PERMANENT_SENDING_ERROR", EventType.REJECTED, None),  # System error: Infobip's own failure
 ])
-def test_undeliverable_is_a_bounce_only_when_its_error_is_of_the_bounced_family(family, event_type, bounce_type):
-    [event] = events_of(report(2, 9, error=error(True, group_id=family)))
+def test_undeliverable_is_a_bounce_only_when_its_error_is_against_the_recipients_address(family, code, name,
+                                                                                         event_type, bounce_type):
+    [event] = events_of(report(2, 9, error=error(True, group_id=family, error_id=code, name=name)))
 
     assert (event.type, event.bounce_type) == (event_type, bounce_type)
-    assert event.bounce_subtype == "EC_BOUNCED_EMAIL_ADDRESS"
+    assert event.bounce_subtype == name
 
 
 def test_undeliverable_names_the_error():

@@ -109,10 +109,11 @@ def report_details(report: JSONObject) -> dict[str, Any]:
     )
 
 
-def error_family(report: JSONObject) -> int | None:
-    """The report's error groupId (email: 1 Dropped, 2 Bounced, 3 System error); None without an error."""
+def error_code(report: JSONObject) -> tuple[int | None, int | None]:
+    """The report's error (groupId, id): the family (email: 1 Dropped, 2 Bounced, 3 System error)
+    and the code; (None, None) without an error."""
     error = real_error(report.get("error"))
-    return as_int(error.get("groupId")) if error else None
+    return (as_int(error.get("groupId")), as_int(error.get("id"))) if error else (None, None)
 
 
 def real_error(value: Any) -> JSONObject | None:

@@ -48,7 +48,7 @@ from tracker.providers.infobip.facts import (
     as_text,
     clicked_facts,
     complained_facts,
-    error_family,
+    error_code,
     expired_facts,
     late_bounce_facts,
     no_facts,
@@ -112,15 +112,23 @@ _REPORT_RULES: dict[int, tuple[str, _Rule]] = {
 # Any other group (the SDK's general status enum also has ACCEPTED, undocumented for email)
 # gives an UNMAPPED event: recorded in the history, no status change.
 
-# An UNDELIVERABLE report is a bounce only when its error is of family 2, Bounced (a
-# non-delivery report came back). Family 1, Dropped (Infobip never handed the message over:
-# an invalid sender address, an address it already suppresses, an unsubscribed one) and 3,
-# System error (Infobip's own failure) say nothing against the recipient's address: an error,
-# as REJECTED is, that neither suppresses the address nor counts as a bounce. §3.1: key on the
-# error's groupId + permanent, not on names (recorded pushes name error 6012
+# An UNDELIVERABLE report is a bounce when its error is of family 2, Bounced (a non-delivery
+# report came back), or a family 1 drop (Infobip did not hand the message over) because of the
+# recipient's address itself: blacklisted, unsubscribed, bounced before, suppressed for a bounce
+# or a complaint (6001, 6003, 6004, 6034, 6035 in §3.1's list). Any other drop (the sender's
+# address or domain, the sending IP, the content or template, a generic one) and family 3, System
+# error (Infobip's own failure), say nothing against the recipient's address: an error, as
+# REJECTED is, that neither suppresses the address nor counts as a bounce. §3.1: key on the
+# error's groupId + permanent, and not on names (recorded pushes name error 6012
 # EC_SENDER_ADDRESS_INVALID, in family 1, where public code lists EC_HARD_BOUNCE).
 _NOT_BOUNCED = _Rule(EventType.REJECTED, rejected_facts)
-_NOT_BOUNCED_FAMILIES = frozenset({1, 3})
+_ADDRESS_DROPS = frozenset({6001, 6003, 6004, 6034, 6035})
+
+
+def _not_bounced(report: _JSONObject) -> bool:
+    """Whether an UNDELIVERABLE report's error says nothing against the recipient's address."""
+    family, code = error_code(report)
+    return family == 3 or (family == 1 and code not in _ADDRESS_DROPS)
 
 # Tracking events, keyed on notificationType (§3.2).
 _TRACKING_RULES: dict[str, _Rule] = {
@@ -199,7 +207,7 @@ def _report_event(report: _JSONObject, where: str, received_at: datetime) -> Nor
         raise PayloadError(f"{where}.status.groupId {problem} and there is no groupName")
     entry = _REPORT_RULES.get(group_id) if group_id is not None else None
     rule = entry[1] if entry else None
-    if group_id == 2 and error_family(report) in _NOT_BOUNCED_FAMILIES:
+    if group_id == 2 and _not_bounced(report):
         rule = _NOT_BOUNCED
 
     message_id = _identifier(

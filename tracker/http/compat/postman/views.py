@@ -153,11 +153,12 @@ def get_email(email_id: str):
         raise PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": '"emailId" must be a number',
                                  "validation": {"source": "params", "keys": ["emailId"]}})
     not_found = PostmanError(404, {"message": f"Email message with ID {email_id} not found."})
-    # Past a bigint no email is; past 4300 digits int() would refuse the text (a 500).
-    if len(email_id.lstrip("0")) > 19 or int(email_id) >= 2 ** 63:
+    # Past a bigint no email is; int() refuses text past 4300 digits, leading zeros included (a 500).
+    digits = email_id.lstrip("0") or "0"
+    if len(digits) > 19 or int(digits) >= 2 ** 63:
         raise not_found
     with services().db.driver_reading() as connection:
-        row = repository.postman_email(connection, g.account_id, int(email_id))
+        row = repository.postman_email(connection, g.account_id, int(digits))
         if row is None:
             raise not_found
         return jsonify(_items(connection, [row], exclude_params=False)[0])

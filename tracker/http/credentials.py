@@ -8,8 +8,6 @@ query is scoped to its account. Keys resolve without an ORM session: cached, els
 """
 from __future__ import annotations
 
-import base64
-
 import jwt
 
 from flask import current_app
@@ -17,6 +15,7 @@ from flask import current_app
 from tracker.db import keys, repository
 from tracker.db.repository import Caller
 from tracker.http.key_cache import KeyCache
+from tracker.providers.common.webhook_auth import basic_credentials
 from tracker.services import services
 
 __all__ = ["Caller", "caller_from_api_key", "caller_from_authorization", "caller_from_jwt", "jwt_refusal"]
@@ -75,10 +74,7 @@ def caller_from_authorization(header: str, *, schemes: tuple[str, ...] = ("beare
     if scheme == "app":
         return caller_from_api_key(credentials)
     if scheme == "basic":
-        try:
-            _, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
-        except ValueError:  # binascii.Error, UnicodeDecodeError, and the plain one non-ASCII text raises
-            return None
+        _, _, password = (basic_credentials(credentials) or "").partition(":")
         return caller_from_api_key(password) if password else None
     if credentials.startswith(keys.PREFIX):
         return caller_from_api_key(credentials)

@@ -50,18 +50,25 @@ class WebhookRequest:
         return self.headers.get(name.lower())
 
 
+def basic_credentials(encoded: str) -> str | None:
+    """The ``user:password`` an HTTP Basic header's credentials encode, or None when they cannot be
+    read (also for the APIs' Basic scheme, tracker.http.credentials)."""
+    try:
+        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except ValueError:
+        # binascii.Error and UnicodeDecodeError, and the plain ValueError b64decode raises for
+        # text that is not ASCII: the sender's credentials are unreadable, never our secret.
+        return None
+
+
 def require_basic_auth(request: WebhookRequest, expected: str) -> None:
     """Check HTTP Basic credentials against ``user:password``, in constant time."""
     scheme, _, encoded = (request.header("authorization") or "").partition(" ")
     if scheme.lower() != "basic" or not encoded:
         raise AuthenticationFailed(401, "HTTP Basic credentials are required for this source", BASIC_CHALLENGE)
-    try:
-        presented = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except ValueError:
-        # binascii.Error and UnicodeDecodeError, and the plain ValueError b64decode raises for
-        # text that is not ASCII: the sender's credentials are unreadable, never our secret.
-        raise AuthenticationFailed(401, "the Basic credentials are not valid base64 user:password",
-                                   BASIC_CHALLENGE) from None
+    presented = basic_credentials(encoded)
+    if presented is None:
+        raise AuthenticationFailed(401, "the Basic credentials are not valid base64 user:password", BASIC_CHALLENGE)
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise AuthenticationFailed(403, "the Basic credentials are wrong")
 

@@ -1,6 +1,8 @@
 """Reading a request: query parameters and JSON bodies through a schema, and the list envelope."""
 from __future__ import annotations
 
+import math
+
 from flask import request
 from marshmallow import ValidationError
 
@@ -54,3 +56,19 @@ def load_args(schema, args):
         return schema.load(args.to_dict())
     except ValidationError as error:
         raise ApiError(400, "invalid_request", _explain(error)) from None
+
+
+def whole_number(text: str) -> int | float:
+    """The integer ``text`` writes (digits, a sign, spaces around: the caller has checked the form).
+
+    Python's int() reads no text of more than 4,300 digits, leading zeros included, and refuses it
+    with a ValueError that would be a 500: the zeros are dropped first, and a number still that long
+    is math.inf (by its sign), past any bound a caller compares it with.
+    """
+    text = text.strip()
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    try:
+        return sign * int(digits)
+    except ValueError:
+        return sign * math.inf

@@ -24,6 +24,7 @@ from datetime import datetime
 from flask import Blueprint, g, jsonify, request
 from tracker.http import credentials, moments, page_marks
 from tracker.http.auth import guarded
+from tracker.http.args import whole_number
 from tracker.db import repository
 from tracker.domain import ACKNOWLEDGEABLE, Status, event_key_of
 from tracker.http.errors import ApiError
@@ -153,12 +154,11 @@ def get_email(email_id: str):
         raise PostmanError(400, {"statusCode": 400, "error": "Bad Request", "message": '"emailId" must be a number',
                                  "validation": {"source": "params", "keys": ["emailId"]}})
     not_found = PostmanError(404, {"message": f"Email message with ID {email_id} not found."})
-    # Past a bigint no email is; int() refuses text past 4300 digits, leading zeros included (a 500).
-    digits = email_id.lstrip("0") or "0"
-    if len(digits) > 19 or int(digits) >= 2 ** 63:
+    number = whole_number(email_id)
+    if number >= 2 ** 63:  # past a bigint no email is
         raise not_found
     with services().db.driver_reading() as connection:
-        row = repository.postman_email(connection, g.account_id, int(digits))
+        row = repository.postman_email(connection, g.account_id, number)
         if row is None:
             raise not_found
         return jsonify(_items(connection, [row], exclude_params=False)[0])
@@ -210,10 +210,7 @@ def _integer(args, key: str, default: int, minimum: int, maximum: int) -> int:
         return default
     if not re.fullmatch(r"\s*[+-]?\d+\s*", raw):
         raise _invalid(key, f'"{key}" must be an integer')
-    try:
-        value = int(raw)
-    except ValueError:  # more digits than int() reads from text (4300): far past a bound, by its sign
-        value = minimum - 1 if raw.strip().startswith("-") else maximum + 1
+    value = whole_number(raw)
     if value < minimum:
         raise _invalid(key, f'"{key}" must be greater than or equal to {minimum}')
     if value > maximum:

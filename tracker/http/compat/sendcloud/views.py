@@ -44,6 +44,7 @@ from time import time as epoch_seconds
 from flask import Blueprint, Response, g, request
 from tracker.http import credentials, json_out, moments, page_marks
 from tracker.http.auth import guarded
+from tracker.http.args import whole_number
 from tracker.http.compat.sendcloud.mapping import (
     DIAGNOSTICS,
     REASONS,
@@ -228,15 +229,8 @@ def _integer(params, name: str, default: int, error: int, *, minimum: int = 0, m
     raw = params.get(name)
     if raw is None or raw.strip() == "":
         return default
-    refusal = SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
-    if not re.fullmatch(r"[0-9]+", raw.strip()):
-        raise refusal
-    try:
-        value = int(raw)
-    except ValueError:  # more digits than int() reads from text (4300): far past the maximum
-        raise refusal from None
-    if not minimum <= value <= maximum:
-        raise refusal
+    if not re.fullmatch(r"[0-9]+", raw.strip()) or not minimum <= (value := whole_number(raw)) <= maximum:
+        raise SendCloudError(error, f"{name} must be a whole number from {minimum} to {maximum}")
     return value
 
 

@@ -5,6 +5,7 @@ Infobip delivery reports posted to an Infobip source, and messages registered by
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -434,6 +435,15 @@ def test_seed_xml_reports_request_replayed(app, tenant, pki):
         "bbcc6960", "DELIVERED_TO_HANDSET", "false", "UNKNOWN", "EMAIL")
     empty = ElementTree.fromstring(reports(app, tenant, accept="application/xml").data)
     assert api.shape(empty) == ["ReportsResponse", [["results", []]]]  # returned once, in XML too
+
+
+def test_v4_a_forged_cursor_is_a_400_in_infobip_shape(app, tenant):
+    """A nextCursor in the right shape but with JSON true for the id passed the check (a bool is an
+    int in Python) and the database's refusal was answered E500, so the client retried it forever."""
+    forged = base64.urlsafe_b64encode(b'["2026-12-06T01:54:31+00:00", true]').decode()
+    response = api.get(app.test_client(), "/email/4/logs", api.app_auth(tenant.key), useCursor="true", cursor=forged)
+    assert response.status_code == 400 and response.json["errorCode"] == "E400"
+    assert [v["property"] for v in response.json["violations"]] == ["cursor"]
 
 
 @pytest.mark.parametrize("accept", ["application/xml; charset=UTF-8", "application/xml;charset=utf-8",

@@ -175,6 +175,9 @@ def test_paging_sorting_and_time_filters(app, tenant, pki):
                 {"page": 1000, "pageSize": 1000}):
         response = get(app, tenant, **bad)
         assert response.status_code == 400, bad
+    # The refusal says what is allowed (it had read "page must be between 1 and any").
+    assert get(app, tenant, page=0).json["detail"] == "page must be 1 or more"
+    assert get(app, tenant, pageSize=0).json["detail"] == "pageSize must be between 1 and 1000"
 
 
 def test_an_account_sees_only_its_own_deliveries(app, tenant, pki):

@@ -5,6 +5,7 @@ Infobip delivery reports posted to an Infobip source, and messages registered by
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -434,6 +435,29 @@ def test_seed_xml_reports_request_replayed(app, tenant, pki):
         "bbcc6960", "DELIVERED_TO_HANDSET", "false", "UNKNOWN", "EMAIL")
     empty = ElementTree.fromstring(reports(app, tenant, accept="application/xml").data)
     assert api.shape(empty) == ["ReportsResponse", [["results", []]]]  # returned once, in XML too
+
+
+def test_v4_a_forged_cursor_is_a_400_in_infobip_shape(app, tenant):
+    """A nextCursor in the right shape but with JSON true for the id passed the check (a bool is an
+    int in Python) and the database's refusal was answered E500, so the client retried it forever."""
+    forged = base64.urlsafe_b64encode(b'["2026-12-06T01:54:31+00:00", true]').decode()
+    response = api.get(app.test_client(), "/email/4/logs", api.app_auth(tenant.key), useCursor="true", cursor=forged)
+    assert response.status_code == 400 and response.json["errorCode"] == "E400"
+    assert [v["property"] for v in response.json["violations"]] == ["cursor"]
+
+
+@pytest.mark.parametrize("accept", ["application/xml; charset=UTF-8", "application/xml;charset=utf-8",
+                                    "text/xml; charset=utf-8", "application/json;q=0.5, application/xml;charset=UTF-8"])
+def test_xml_asked_for_with_a_charset_is_answered_in_xml(app, tenant, pki, accept):
+    """An Accept media range with parameters (clients add charset=UTF-8) still names XML, as Infobip's
+    server reads it (the type decides, parameters aside). Answered in JSON, the reports were handed out
+    once in a body the client's XML parser refuses, so the client never read them."""
+    post_all(app, tenant, pki, delivered("bbcc6960", "recipient@infobip.com"))
+    response = reports(app, tenant, accept=accept)
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    assert ElementTree.fromstring(response.data).findtext("results/result/messageId") == "bbcc6960"
+    as_logs = api.get(app.test_client(), LOGS, api.app_auth(tenant.key), accept=accept)
+    assert as_logs.status_code == 200 and as_logs.mimetype == "application/json"  # the logs are JSON only
 
 
 def test_xml_reports_are_well_formed_whatever_an_application_registered(app, tenant, pki):

@@ -1,6 +1,7 @@
 """GET /api/v1/deliveries and /deliveries/<id>/events: filters, keyset pages, keys, tenants."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -87,6 +88,27 @@ def test_updated_window_filters(app, tenant, pki):
     assert (after, [d["id"] for d in before], naive) == ([], [item["id"]], [])
 
 
+def test_a_shown_time_pasted_into_a_url_with_its_plus_unencoded(app, tenant, pki):
+    """Items show times as 2026-12-06T01:54:31.526951+00:00; pasted into a curl URL, the "+" arrives
+    as a space. Read as "+", as every compatible API reads its time filters (tracker.http.moments),
+    instead of a 400. The raw query string is given, as a client types it."""
+    post_all(app, tenant, pki, send_event("m1", ["a@example.com"]))
+    [item] = get(app, tenant, "/api/v1/deliveries").json["data"]
+    shown = item["updated_at"]
+    assert "+00:00" in shown
+
+    def listed(query: str):
+        response = app.test_client().get(f"/api/v1/deliveries?{query}", headers=tenant.auth)
+        assert response.status_code == 200, response.json
+        return [d["id"] for d in response.json["data"]]
+
+    assert listed(f"updated_after={shown}") == []
+    assert listed(f"updated_before={shown}") == []
+    assert listed(f"updated_before={shown.replace('+00:00', '+01:00')}") == []  # an hour earlier
+    assert listed(f"updated_after={shown.replace('+00:00', '+01:00')}") == [item["id"]]
+    assert listed(f"updated_before={shown.replace('+00:00', '-01:00')}") == [item["id"]]
+
+
 @pytest.mark.parametrize(
     "params, field",
     [
@@ -96,6 +118,9 @@ def test_updated_window_filters(app, tenant, pki):
         ({"status": "LOST"}, "status"),
         ({"updated_after": "yesterday"}, "updated_after"),
         ({"cursor": "garbage!"}, "cursor"),
+        # A cursor in the right shape whose id is JSON true (Python's bool is an int): the database
+        # refused bigint > boolean and the client was told 503, retry.
+        ({"cursor": base64.urlsafe_b64encode(b'["2026-12-06T01:54:31+00:00", true]').decode()}, "cursor"),
         ({"colour": "blue"}, "colour"),
     ],
 )

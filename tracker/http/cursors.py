@@ -26,7 +26,8 @@ class Cursor(fields.Field):
             raw = base64.urlsafe_b64decode(_text(value) + "=" * (-len(value) % 4))
             stamp, last_id = bounded_json.loads(raw)
             updated_at = datetime.fromisoformat(stamp)
-            if updated_at.tzinfo is None or not isinstance(last_id, int):
+            # JSON true is a Python int too, and the database refuses to compare an id with it.
+            if updated_at.tzinfo is None or not isinstance(last_id, int) or isinstance(last_id, bool):
                 raise ValueError
             updated_at = moments.in_utc(updated_at)
         except (ValueError, TypeError):

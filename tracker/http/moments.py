@@ -21,8 +21,12 @@ _SPACE_FOR_PLUS = re.compile(r"(T[\d:.]+) (\d\d(:?\d\d)?)$")
 
 def parse(raw: str) -> datetime:
     """An aware UTC datetime, or ValueError (not ISO 8601)."""
-    value = _SPACE_FOR_PLUS.sub(r"\1+\2", raw.strip())
-    return in_utc(datetime.fromisoformat(value))
+    return in_utc(datetime.fromisoformat(plus_restored(raw.strip())))
+
+
+def plus_restored(raw: str) -> str:
+    """``raw`` with the "+" of its zone offset back where a query string's decoding made it a space."""
+    return _SPACE_FOR_PLUS.sub(r"\1+\2", raw)
 
 
 def in_utc(moment: datetime) -> datetime:

@@ -22,6 +22,9 @@ class UtcDateTime(fields.AwareDateTime):
         super().__init__(default_timezone=UTC, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        # The "+" of a shown time pasted unencoded into a URL arrives as a space, as the
+        # compatible APIs' filters read it too.
+        value = moments.plus_restored(value) if isinstance(value, str) else value
         return moments.in_utc(super()._deserialize(value, attr, data, **kwargs))
 
 

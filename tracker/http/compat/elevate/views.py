@@ -182,7 +182,8 @@ def _integer(args, name: str, default: int, *, minimum: int, maximum: int | None
     except ValueError:
         raise ApiError(400, "invalid_request", f"{name} must be a whole number", parameter=name) from None
     if value < minimum or (maximum is not None and value > maximum):
-        raise ApiError(400, "invalid_request", f"{name} must be between {minimum} and {maximum or 'any'}")
+        allowed = f"between {minimum} and {maximum}" if maximum is not None else f"{minimum} or more"
+        raise ApiError(400, "invalid_request", f"{name} must be {allowed}", parameter=name)
     return value
 
 

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, g, request
+from werkzeug.datastructures import MIMEAccept
 from tracker.http import credentials, json_out, moments
 from tracker.http.auth import guarded, refuse_writes
 from tracker.db import repository
@@ -376,12 +377,18 @@ def _report_time(moment: datetime) -> str:
 
 def _respond(body: dict, *, root: str, xml_allowed: bool, status: int = 200) -> Response:
     """JSON in the seed's key order, or (``Accept: application/xml``) the seed's XML form."""
-    wanted = request.accept_mimetypes.best_match(["application/json", "application/xml", "text/xml"],
-                                                 default="application/json")
+    wanted = _accepted().best_match(["application/json", "application/xml", "text/xml"], default="application/json")
     if xml_allowed and wanted != "application/json":
         return Response(_xml(root, body[root] if set(body) == {root} else body), status=status,
                         mimetype="application/xml")
     return Response(json_out.dumps(body), status=status, mimetype="application/json")
+
+
+def _accepted() -> MIMEAccept:
+    """The Accept header's media ranges without their parameters: ``application/xml; charset=UTF-8``
+    asks for XML. Werkzeug matches a range only if its parameters equal the offer's, so that header
+    got JSON, and a pull of reports (each handed out once) a body the client's XML parser refused."""
+    return MIMEAccept([(value.partition(";")[0].strip(), quality) for value, quality in request.accept_mimetypes])
 
 
 def _xml(root: str, body: dict) -> bytes:

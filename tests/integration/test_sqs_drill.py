@@ -21,7 +21,7 @@ from tests.support.harness import RecordingWaker, make_tenant
 from tests.support.private_postgres import private_cluster
 from tests.support.processes import ROOT, poll, python, running, wait_for_log
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
-from tests.support.sqs_poison import poison, raw_bounce
+from tests.support.sqs_poison import poison, raw_bounce, unreadable
 from tracker.db.models import Delivery, InboxEvent
 
 pytestmark = pytest.mark.integration
@@ -77,12 +77,13 @@ def test_sqs_intake_drill(cluster, pki, sqs, sqs_endpoint, tmp_path):
     rng = random.Random(16)
 
     # Good messages: signed envelopes and raw deliveries, one new delivery each; some sent
-    # twice, as SNS may. Poison: every kind that can never be accepted, and two that are
+    # twice, as SNS may. Poison: every kind that can never be accepted, and some that are
     # stored (they passed authentication) but can never be applied.
     good = {f"drill-{n}": (json.dumps(pki.sign(notification(raw_bounce(f"drill-{n}")))) if n % 2
                            else raw_bounce(f"drill-{n}")) for n in range(60)}
     refused = [body for body, _ in poison(pki).values()]
-    unappliable = [json.dumps(pki.sign(notification("{}"))), json.dumps({"hello": "not an SES event"})]
+    unappliable = [json.dumps(pki.sign(notification("{}"))), json.dumps({"hello": "not an SES event"}),
+                   *(body for body, _ in unreadable().values())]
     bodies = list(good.values()) + [good[f"drill-{n}"] for n in range(0, 60, 6)] + refused + unappliable
     rng.shuffle(bodies)
     waves = [bodies[:len(bodies) // 3], bodies[len(bodies) // 3: 2 * len(bodies) // 3], bodies[2 * len(bodies) // 3:]]

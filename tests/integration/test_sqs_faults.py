@@ -14,7 +14,7 @@ from tests.support import sqs as local_sqs
 from tests.support.harness import RecordingWaker, drain, make_tenant
 from tests.support.private_postgres import private_cluster
 from tests.support.processes import poll, python, running, wait_for_log
-from tests.support.sqs_poison import BOUNCE, poison, raw_bounce
+from tests.support.sqs_poison import BOUNCE, poison, raw_bounce, unreadable
 from tests.support.sns_signing import DEFAULT_TOPIC_ARN, notification
 from tracker.db.models import Delivery, InboxEvent
 from tracker.adapters.sqs_poller import (
@@ -70,8 +70,8 @@ def test_every_kind_of_poison_is_refused_deleted_and_logged_and_the_good_message
     app = small_bodies_app
     tenant = make_tenant(app, "acme", [DEFAULT_TOPIC_ARN])
     queue = local_sqs.create_queue(sqs)
-    kinds = poison(pki)
-    for body, _ in kinds.values():
+    kinds, kept = poison(pki), unreadable()
+    for body, _ in [*kinds.values(), *kept.values()]:
         send(sqs, queue, body)
     good = pki.sign(notification(BOUNCE))
     send(sqs, queue, good)
@@ -82,13 +82,16 @@ def test_every_kind_of_poison_is_refused_deleted_and_logged_and_the_good_message
     with caplog.at_level("WARNING", logger="tracker.adapters.sqs_poller"):
         assert poll(lambda: poller.poll_once() is not None and local_sqs.depth(sqs, queue) == 0, timeout=60)
 
-    assert (poller.totals[REFUSED], poller.totals[STORED], poller.totals[DUPLICATE]) == (len(kinds), 1, 1)
+    assert (poller.totals[REFUSED], poller.totals[STORED], poller.totals[DUPLICATE]) == (len(kinds), 1 + len(kept), 1)
     assert poller.totals[RETRY_LATER] == 0
     for name, (_, why) in kinds.items():
         assert why in caplog.text, name
     drain(app)
-    [row] = inbox(app)
-    assert row.state == "processed"
+    rows = inbox(app)
+    assert [row.state for row in rows if row.kind != "raw"] == ["processed"]
+    failed = {row.body: row.error for row in rows if row.kind == "raw"}
+    for name, (body, why) in kept.items():
+        assert why in failed[body], name
     with app.extensions["tracker"].db.session() as session:
         [delivery] = session.scalars(select(Delivery))
     assert (delivery.status, delivery.events_count) == ("BOUNCED", 1)

@@ -16,6 +16,7 @@ from tests.support import sqs as local_sqs
 from tests.support.harness import FIXTURES, RecordingWaker, drain
 from tests.support.processes import ROOT, poll, python, running, wait_for_log
 from tests.support.sns_signing import notification
+from tests.support.sqs_poison import unreadable
 from tracker.db import repository
 from tracker.db.models import Delivery, InboxEvent
 from tracker.adapters.sqs_poller import DUPLICATE, REFUSED, RETRY_LATER, STORED, SqsPoller, sqs_client
@@ -134,7 +135,7 @@ def test_each_row_keeps_its_sqs_message_id_as_its_request_id_and_so_do_the_log_l
 
     enveloped = sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(pki.sign(notification(BOUNCE))))
     raw = sqs.send_message(QueueUrl=queue, MessageBody=BOUNCE)
-    refused = sqs.send_message(QueueUrl=queue, MessageBody="not JSON")
+    refused = sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(notification(BOUNCE)))  # unsigned
     seen: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = seen.append
@@ -161,8 +162,7 @@ def _forged(pki):
     (lambda pki: pki.sign(notification(BOUNCE, topic_arn="arn:aws:sns:us-east-1:123456789012:other")),
      "topic_not_allowed"),
     (lambda pki: notification(BOUNCE), "invalid_signature"),  # unsigned envelope
-    (lambda pki: "Successfully validated SNS topic for Amazon SES event publishing.", "not JSON"),
-], ids=["forged", "topic-not-allowed", "unsigned", "not-json"])
+], ids=["forged", "topic-not-allowed", "unsigned"])
 def test_a_message_that_can_never_be_accepted_is_deleted_logged_and_stored_nowhere(
         app, pki, sqs, queue, poller_for, caplog, make_body, reason):
     send(sqs, queue, make_body(pki))
@@ -175,6 +175,40 @@ def test_a_message_that_can_never_be_accepted_is_deleted_logged_and_stored_nowhe
     assert inbox(app) == []
     assert app.extensions["tracker"].waker.wakes == 0
     assert reason in caplog.text
+
+
+@pytest.mark.parametrize("body, why", unreadable().values(), ids=unreadable().keys())
+def test_a_raw_body_that_is_no_ses_event_is_kept_failed_for_replay_not_deleted_unseen(
+        app, sqs, queue, poller_for, body, why):
+    # A body without an envelope is vouched for by the queue's policy alone, as any raw
+    # delivery is: stored, then failed by the worker with its reason, kept for replay (it
+    # used to be deleted with a log line, when it was not JSON or not a JSON object).
+    send(sqs, queue, body)
+
+    assert poller_for(queue).poll_once() == {STORED: 1}
+
+    assert local_sqs.depth(sqs, queue) == 0
+    drain(app)
+    [row] = inbox(app)
+    assert (row.kind, row.state, row.body) == ("raw", "failed", body)
+    assert why in row.error
+
+
+def test_the_topic_validated_notice_through_raw_delivery_is_taken_without_a_warning(
+        app, sqs, queue, poller_for, caplog):
+    # With raw delivery on, SES's plain-text notice on adding an SNS event destination reaches
+    # the queue as it is (not JSON): the same notice the HTTPS receiver takes in its envelope.
+    send(sqs, queue, (FIXTURES / "ses/event/topic-validated.txt").read_text())
+
+    with caplog.at_level("WARNING", logger="tracker.adapters.sqs_poller"):
+        assert poller_for(queue).poll_once() == {STORED: 1}
+
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("tracker")] == []
+    assert local_sqs.depth(sqs, queue) == 0
+    drain(app)
+    assert [row.state for row in inbox(app)] == ["processed"]
+    with app.extensions["tracker"].db.session() as session:
+        assert session.scalars(select(Delivery)).all() == []
 
 
 def test_a_topic_allowed_while_the_poller_runs_is_stored_not_deleted_as_refused(app, pki, sqs, queue, poller_for):
@@ -270,3 +304,4 @@ def test_an_unknown_source_exits_non_zero_with_a_clear_message(queue, poller_env
                  poller_env, log) as process:
         assert process.wait(60) != 0
     assert "no SES source has this token" in log.read_text()
+

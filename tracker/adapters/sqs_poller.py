@@ -103,16 +103,11 @@ def handle_message(services: Services, source: SourceInfo, body: str, request_id
 
 
 def _handle(services: Services, source: SourceInfo, body: str, request_id: str | None) -> Outcome:
-    """The checks the HTTPS receiver makes (size, JSON object, envelope, signature, topic), then the store."""
+    """The checks the HTTPS receiver makes (size, envelope, signature, topic), then the store; a body with
+    no envelope is a raw delivery, stored whatever it holds (the worker judges it)."""
     if len(body.encode("utf-8", "surrogatepass")) > services.config.max_body_bytes:
         return Outcome(REFUSED, f"body is larger than {services.config.max_body_bytes} bytes")
-    try:
-        document = bounded_json.loads(body)
-    except ValueError as error:  # JSONDecodeError, nesting past the bound included
-        return Outcome(REFUSED, f"body is not JSON: {error}")
-    if not isinstance(document, dict):
-        return Outcome(REFUSED, "body is not a JSON object")
-    if "Type" in document or "TopicArn" in document:
+    if _dressed_as_envelope(body):
         # An SNS envelope, or something dressed as one (SNS -> SQS keeps the whole signed
         # envelope): verified exactly as over HTTP, so a half-envelope is refused, not
         # stored as a raw message.
@@ -121,10 +116,20 @@ def _handle(services: Services, source: SourceInfo, body: str, request_id: str |
         # Raw message delivery: the body IS the SES message, with no envelope and no
         # signature. Its authenticity rests on the queue's IAM policy alone (only the SNS
         # topic may SendMessage to it), which is why the HTTP receiver refuses raw bodies.
-        # Like any authenticated body it is stored; one that is no SES event fails in the
-        # worker with its reason, kept for replay.
+        # Like any authenticated body it is stored, JSON or not: SES's plain-text "topic
+        # validated" notice comes this way, and one that is no SES event fails in the
+        # worker with its reason, kept for replay, instead of vanishing with a log line.
         stored = intake.accept_raw_ses(services, source, body, request_id=request_id)
     return Outcome(DUPLICATE if stored.duplicate else STORED)
+
+
+def _dressed_as_envelope(body: str) -> bool:
+    """Whether ``body`` is a JSON object with an SNS envelope's Type or TopicArn (signed or not)."""
+    try:
+        document = bounded_json.loads(body)
+    except ValueError:  # JSONDecodeError, nesting past the bound included: no envelope
+        return False
+    return isinstance(document, dict) and ("Type" in document or "TopicArn" in document)
 
 
 def _database_away(error: SQLAlchemyError) -> bool:

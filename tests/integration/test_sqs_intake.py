@@ -305,3 +305,14 @@ def test_an_unknown_source_exits_non_zero_with_a_clear_message(queue, poller_env
         assert process.wait(60) != 0
     assert "no SES source has this token" in log.read_text()
 
+
+def test_a_queue_that_does_not_exist_ends_the_poller_with_a_clear_message(queue, tenant, poller_env, tmp_path):
+    # A mistyped or deleted queue is no outage to wait out: SQS answers, and says the queue is
+    # not there. The poller used to log a warning every few seconds for ever.
+    log = tmp_path / "poller.log"
+    command = python("-m", "tracker.cli.sqs", "--source", tenant.token, "--queue-url", queue + "-missing",
+                     "--wait-seconds", "1")
+    with running(command, poller_env, log) as process:
+        assert poll(lambda: process.poll() is not None, timeout=60), log.read_text()[-2000:]
+    assert process.returncode != 0
+    assert f"no SQS queue at {queue}-missing" in log.read_text()

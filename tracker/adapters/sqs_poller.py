@@ -65,6 +65,14 @@ class DatabaseAway(Exception):
     """The database does not answer; str() says what it said."""
 
 
+class NoSuchQueue(Exception):
+    """SQS answers that the queue does not exist (a wrong URL, or a deleted queue): nothing to wait for."""
+
+
+# How SQS says the queue is not there: the query protocol's code, and the JSON protocol's.
+_NO_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What became of one SQS message: stored | duplicate | refused | retry_later (with why).
@@ -181,7 +189,7 @@ class SqsPoller:
         """Poll until stop() (or after one receive with ``once``); returns the totals.
 
         The database or SQS being away only makes it wait (with ``once`` it raises
-        DatabaseAway or botocore's error instead); UnknownSource ends it.
+        DatabaseAway or botocore's error instead); UnknownSource and NoSuchQueue end it.
         """
         log.info("polling %s for source %s", self.queue_url, self.source.id if self.source else self.token)
         start = getattr(self.services.waker, "start", None)
@@ -200,6 +208,8 @@ class SqsPoller:
                 self._stopping.wait(backoff)
                 continue
             except (BotoCoreError, ClientError) as error:  # botocore's own retries are spent
+                if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _NO_QUEUE_CODES:
+                    raise NoSuchQueue(f"no SQS queue at {self.queue_url} ({error})") from None
                 if once:
                     raise
                 log.warning("receiving from SQS failed: %s", error)

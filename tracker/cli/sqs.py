@@ -19,8 +19,8 @@ def sqs_poll(token: str, queue_url: str, endpoint_url: str | None, once: bool, w
     Works with both subscription forms: the signed SNS envelope (verified as over HTTP) and
     raw message delivery (trusted because only the topic may send to the queue: keep the
     queue policy that way). While the database or SQS is unreachable (at start too) it
-    waits and looks again every few seconds. SIGTERM or Ctrl-C finish the batch in hand,
-    then exit.
+    waits and looks again every few seconds; a queue SQS says does not exist ends it.
+    SIGTERM or Ctrl-C finish the batch in hand, then exit.
     """
     from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
@@ -37,8 +37,8 @@ def sqs_poll(token: str, queue_url: str, endpoint_url: str | None, once: bool, w
     poller.stop_on_signals()
     try:
         poller.run(once=once)
-    except sqs.UnknownSource as unknown:
-        raise click.ClickException(str(unknown)) from None
+    except (sqs.UnknownSource, sqs.NoSuchQueue) as wrong:
+        raise click.ClickException(str(wrong)) from None
     except sqs.DatabaseAway as away:  # only with --once: the loop waits for it
         raise click.ClickException(f"database unavailable: {away}") from None
     except (BotoCoreError, ClientError) as error:  # only with --once: the loop retries them

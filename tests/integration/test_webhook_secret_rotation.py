@@ -123,3 +123,4 @@ def test_the_cli_rotates_a_secret(hooks_app, pg_url):
     assert verifies(new, request) and verifies(created["secret"], request)
     missing = CliRunner().invoke(main, ["webhooks", "rotate-secret", "999999"], env=env)
     assert missing.exit_code == 1 and "no webhook subscription 999999" in missing.output
+

@@ -180,7 +180,10 @@ def test(subscription_id) -> None:
 
     services = cli_services()
     with services.db.transaction() as session:
-        outbox.enqueue_test(session, _subscription(session, subscription_id), utcnow())
+        try:
+            outbox.enqueue_test(session, _subscription(session, subscription_id), utcnow())
+        except outbox.SubscriptionDisabled as disabled:
+            raise click.ClickException(f"{disabled} (tracker webhooks update {subscription_id} --enable)") from None
     click.echo("test event queued")
 
 

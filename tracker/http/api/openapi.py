@@ -105,9 +105,9 @@ def _native_paths() -> dict:
             [path_id("subscription_id")], ok("the subscription with its new secret", "NewSubscription"),
             codes=("404",), body="SecretRotation", body_required=False)},
         "/api/v1/webhooks/{subscription_id}/test": {"post": native(
-            "Send a webhook.test event", [path_id("subscription_id")],
+            "Send a webhook.test event (409 while the subscription is disabled)", [path_id("subscription_id")],
             ok("queued", {"type": "object", "properties": {"status": {"type": "string", "enum": ["queued"]}}}, "202"),
-            codes=("403", "404"))},
+            codes=("403", "404", "409"))},
         "/api/v1/webhooks/{subscription_id}/events": {"get": native(
             "The subscription's delivery log", [path_id("subscription_id"), *args(EventLogQuery)],
             ok("a page", page("WebhookEvent")), codes=("404",))},

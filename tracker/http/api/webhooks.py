@@ -163,7 +163,10 @@ def rotate_secret(subscription_id: int):
 @require_key
 def send_test(subscription_id: int):
     with services().db.transaction() as session:
-        outbox.enqueue_test(session, _own(session, subscription_id), utcnow())
+        try:
+            outbox.enqueue_test(session, _own(session, subscription_id), utcnow())
+        except outbox.SubscriptionDisabled as disabled:
+            raise ApiError(409, "conflict", f'{disabled} (PATCH {{"active": true}})') from None
     _wake_senders()
     return jsonify({"status": "queued"}), 202
 

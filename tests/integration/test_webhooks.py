@@ -465,3 +465,27 @@ def test_deleting_a_subscription_while_its_event_is_being_sent_loses_nothing_els
         assert sender.deliver_and_continue(services, leased, settings) == 1  # no error: nothing left to record
     with services.db.session() as session:
         assert list(session.scalars(select(WebhookEvent))) == []
+
+
+def test_a_test_event_for_a_disabled_subscription_is_refused_not_left_unsent(hooks_app, pg_url):
+    """A disabled subscription is sent nothing: answering 202 "queued" promised a request that never came."""
+    from click.testing import CliRunner
+
+    from tracker.cli.main import main
+
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    client = app.test_client()
+    with receiving() as receiver:
+        created = subscribe(app, tenant, receiver.url, active=False)
+        refused = client.post(f"/api/v1/webhooks/{created['id']}/test", headers=tenant.auth)
+        assert refused.status_code == 409 and "active" in refused.json["detail"]
+        cli = CliRunner().invoke(main, ["webhooks", "test", str(created["id"])],
+                                 env={"TRACKER_DATABASE_URL": pg_url, "TRACKER_BROKER_URL": ""})
+        assert cli.exit_code == 1 and "disabled" in cli.output
+        client.patch(f"/api/v1/webhooks/{created['id']}", json={"active": True}, headers=tenant.auth)
+        send(app)
+        assert receiver.requests == []  # nothing was queued meanwhile
+        assert client.post(f"/api/v1/webhooks/{created['id']}/test", headers=tenant.auth).status_code == 202
+        send(app)
+    assert [r["json"]["type"] for r in receiver.requests] == ["webhook.test"]

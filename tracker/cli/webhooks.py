@@ -1,5 +1,5 @@
-"""`tracker webhooks ...`: the CLI twin of /api/v1/webhooks (create, list, update, delete, test,
-events), plus replaying parked events."""
+"""`tracker webhooks ...`: the CLI twin of /api/v1/webhooks (create, list, update, rotate-secret, delete,
+test, events), plus replaying parked events."""
 from __future__ import annotations
 
 import click
@@ -7,6 +7,7 @@ import click
 from tracker.cli.context import account_named, cli_services
 from tracker.cli.output import emit, json_option
 from tracker.domain import Status
+from tracker.outbound import signing
 
 
 
@@ -43,7 +44,6 @@ def webhooks() -> None:
 def create(account_name, url, statuses) -> None:
     """Subscribe a URL; prints the signing secret once."""
     from tracker.db import repository
-    from tracker.outbound import signing
 
     services = cli_services()
     _check(services, url)
@@ -77,8 +77,9 @@ def _subscription_row(subscription, as_json: bool) -> dict:
     statuses = list(subscription.statuses) if as_json else list(subscription.statuses) or "all statuses"
     return {"id": subscription.id, "url": subscription.url, "statuses": statuses, "active": subscription.active,
             "state": state, "disabled_reason": subscription.disabled_reason, "disabled_at": subscription.disabled_at,
-            "failing_since": subscription.failing_since, "created_at": subscription.created_at,
-            "updated_at": subscription.updated_at}
+            "failing_since": subscription.failing_since,
+            "previous_secret_expires_at": subscription.previous_secret_expires_at,
+            "created_at": subscription.created_at, "updated_at": subscription.updated_at}
 
 
 @webhooks.command("update")
@@ -138,6 +139,27 @@ def events(subscription_id, state, with_attempts, limit, after_id) -> None:
         click.echo(f"more: tracker webhooks events {subscription_id} --after {rows[-1].id}")
 
 
+@webhooks.command("rotate-secret")
+@click.argument("subscription_id", type=int)
+@click.option("--previous-secret-hours", type=click.IntRange(0, signing.MAX_PREVIOUS_SECRET_HOURS),
+              default=signing.PREVIOUS_SECRET_HOURS, show_default=True,
+              help="how long the replaced secret also signs (0: it stops at once)")
+def rotate_secret(subscription_id, previous_secret_hours) -> None:
+    """A new signing secret, printed once; the replaced one also signs for a while, so receivers switch at leisure."""
+    from datetime import timedelta
+
+    from tracker.db import repository
+    from tracker.db.models import utcnow
+
+    secret, now = signing.new_secret(), utcnow()
+    until = now + timedelta(hours=previous_secret_hours) if previous_secret_hours else None
+    with cli_services().db.transaction() as session:
+        repository.rotate_subscription_secret(_subscription(session, subscription_id), secret, until, now)
+    click.echo(f"subscription {subscription_id}\nsecret: {secret}\n(store it now: it signs every request)")
+    click.echo(f"the previous secret also signs until {until.isoformat()}" if until else
+               "the previous secret no longer signs")
+
+
 @webhooks.command("delete")
 @click.argument("subscription_id", type=int)
 def delete(subscription_id) -> None:
@@ -158,7 +180,10 @@ def test(subscription_id) -> None:
 
     services = cli_services()
     with services.db.transaction() as session:
-        outbox.enqueue_test(session, _subscription(session, subscription_id), utcnow())
+        try:
+            outbox.enqueue_test(session, _subscription(session, subscription_id), utcnow())
+        except outbox.SubscriptionDisabled as disabled:
+            raise click.ClickException(f"{disabled} (tracker webhooks update {subscription_id} --enable)") from None
     click.echo("test event queued")
 
 

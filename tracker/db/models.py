@@ -360,6 +360,10 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(Text)
     # Kept as is: it signs every request (shown to the owner once, at creation).
     secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation, the secret it replaced also signs until previous_secret_expires_at, so a
+    # receiver can switch secrets whenever it deploys (the signature header then holds both values).
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     statuses: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every status
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)

@@ -89,8 +89,20 @@ def _changes(delivery, changes: Sequence[DeliveryState]) -> list[tuple[int, dict
     return [(first + offset, {**item, **_state.dump(state)}, state.status_at) for offset, state in enumerate(changes)]
 
 
+class SubscriptionDisabled(Exception):
+    """A disabled subscription is sent nothing, so a test queued for it would never go out."""
+
+
 def enqueue_test(session: Session, subscription, now: datetime) -> int:
-    """A "webhook.test" event to one subscription, so its owner can check the receiving end."""
+    """A "webhook.test" event to one subscription, so its owner can check the receiving end.
+
+    SubscriptionDisabled if it is disabled: senders skip it, and the owner would wait for a
+    request that cannot come (and get it, surprised, whenever the subscription is enabled).
+    """
+    if not subscription.active:
+        why = f" ({subscription.disabled_reason})" if subscription.disabled_reason else ""
+        raise SubscriptionDisabled(f"webhook subscription {subscription.id} is disabled{why} and is sent nothing: "
+                                   "make it active again first")
     # No delivery: a NULL delivery_id is outside the uniqueness that dedupes real changes,
     # so every test is sent.
     return repository.insert_webhook_events(session, [_row(subscription, None, 0, TEST, payload(TEST, None, 0, now),

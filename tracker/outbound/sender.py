@@ -132,7 +132,7 @@ def _deliver(services, event_id: int, settings: SenderSettings, leases: Leases |
     except destinations.DestinationRefused as refused:
         response, outcome = http.Response(None, 0.0, f"destination refused: {refused}", b""), retry.Outcome.PARK
     if outcome is None:
-        headers = signing.signature_headers(event.secret, body, int(time.time()))
+        headers = signing.signature_headers(event.secret, body, int(time.time()), also=_previous_secrets(event))
         response = http.post(destination, body, headers, timeout=settings.timeout, ssl_context=ssl_context)
         outcome = retry.classify(response)
     metrics.WEBHOOK_DELIVERIES.labels(outcome.name.lower()).inc()
@@ -150,6 +150,12 @@ def _deliver(services, event_id: int, settings: SenderSettings, leases: Leases |
     if following is not None and leases is not None:
         leases.hold([following.id], until)
     return outcome.name.lower(), following
+
+
+def _previous_secrets(event) -> tuple[str, ...]:
+    """The secret a rotation replaced, while it still signs (see repository.rotate_subscription_secret)."""
+    until = event.previous_secret_expires_at
+    return (event.previous_secret,) if event.previous_secret and until is not None and until > utcnow() else ()
 
 
 def _record(services, event_id, subscription_id, lease, response, outcome, settings: SenderSettings, now, rng, *,

@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 TIMESTAMP_HEADER = "X-Tracker-Timestamp"
 SIGNATURE_HEADER = "X-Tracker-Signature"
 VERSION = "v1"
 DEFAULT_TOLERANCE = 300  # seconds either side of now; the README promises receivers five minutes
 SECRET_PREFIX = "whsec_"
+# After a rotation the replaced secret signs too, by default for a day: time for receivers to
+# deploy the new one. At most three days: a secret rotated because it leaked should not live long.
+PREVIOUS_SECRET_HOURS = 24
+MAX_PREVIOUS_SECRET_HOURS = 72
 
 # Pasted into the README for receivers and executed verbatim by the tests, so it cannot drift
 # from signature_headers. Keep it stdlib only and at most ten lines.
@@ -42,11 +46,15 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
     return _signature(secret, body, str(timestamp))
 
 
-def signature_headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
-    """The timestamp and signature headers for one POST of ``body`` at ``timestamp`` (unix seconds)."""
+def signature_headers(secret: str, body: bytes, timestamp: int, *, also: Sequence[str] = ()) -> dict[str, str]:
+    """The timestamp and signature headers for one POST of ``body`` at ``timestamp`` (unix seconds).
+
+    ``also``: secrets that sign too (the one a rotation replaced, while it is still valid),
+    each adding a ``v1=`` value after the current secret's.
+    """
     return {
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: signature(secret, body, timestamp),
+        SIGNATURE_HEADER: ",".join(signature(key, body, timestamp) for key in (secret, *also)),
     }
 
 

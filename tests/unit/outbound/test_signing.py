@@ -171,3 +171,11 @@ def test_recipe_and_verify_agree(recipe_verify):
         assert recipe_verify(SECRET, body, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER]) == verify(
             SECRET, body, headers, now=now
         )
+
+
+def test_while_a_rotation_overlaps_the_header_holds_a_value_per_secret_newest_first():
+    headers = signature_headers("whsec_new", BODY, NOW, also=["whsec_old"])
+
+    values = [hmac.new(key, b"1718000000." + BODY, hashlib.sha256).hexdigest() for key in (b"whsec_new", b"whsec_old")]
+    assert headers[SIGNATURE_HEADER] == ",".join("v1=" + value for value in values)
+    assert verify("whsec_old", BODY, headers, now=NOW) and verify("whsec_new", BODY, headers, now=NOW)

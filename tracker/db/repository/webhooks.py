@@ -25,6 +25,7 @@ __all__ = [
     "record_attempt",
     "renew_webhook_leases",
     "replay_parked",
+    "rotate_subscription_secret",
     "subscription_of",
     "webhook_attempts",
     "webhook_event",
@@ -44,6 +45,16 @@ def create_subscription(session: Session, *, account_id: int, url: str, secret: 
     session.add(subscription)
     session.flush()
     return subscription
+
+
+def rotate_subscription_secret(subscription: WebhookSubscription, secret: str,
+                               previous_expires_at: datetime | None, now: datetime) -> None:
+    """Sign with ``secret`` from now on, and with the current one too until ``previous_expires_at``
+    (None: not at all). The secret of an earlier rotation, if still valid, stops signing."""
+    subscription.previous_secret = subscription.secret if previous_expires_at is not None else None
+    subscription.previous_secret_expires_at = previous_expires_at
+    subscription.secret = secret
+    subscription.updated_at = now
 
 
 def list_subscriptions(session: Session, account_id: int) -> list[WebhookSubscription]:
@@ -161,7 +172,8 @@ def lease_webhook_events(session: Session, now: datetime, until: datetime, *, pe
 
 _events, _subscriptions = WebhookEvent.__table__, WebhookSubscription.__table__
 _TO_SEND = (_events.c.id, _events.c.state, _events.c.leased_until, _events.c.payload, _events.c.subscription_id,
-            _subscriptions.c.url, _subscriptions.c.secret, _subscriptions.c.failing_since)
+            _subscriptions.c.url, _subscriptions.c.secret, _subscriptions.c.previous_secret,
+            _subscriptions.c.previous_secret_expires_at, _subscriptions.c.failing_since)
 _WEBHOOK_TO_SEND = (select(*_TO_SEND)
                     .join(_subscriptions, _subscriptions.c.id == _events.c.subscription_id)
                     .where(_events.c.id == bindparam("b_event_id")))
@@ -211,7 +223,8 @@ def pass_webhook_slot(session: Session, subscription_id: int, now: datetime, unt
 
 def webhook_to_send(session: Session, event_id: int):
     """What POSTing one event needs, in one query: its id, state, lease, body, and its
-    subscription's id, url, secret and failing_since; None if the event is gone."""
+    subscription's id, url, secrets (and when the previous one expires) and failing_since;
+    None if the event is gone."""
     return session.execute(_WEBHOOK_TO_SEND, {"b_event_id": event_id}).first()
 
 

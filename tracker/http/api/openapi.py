@@ -100,10 +100,14 @@ def _native_paths() -> dict:
                             codes=("404",), body="SubscriptionChange"),
             "delete": native("Remove a subscription", [path_id("subscription_id")], ok("gone", None, "204"),
                              codes=("403", "404"))},
+        "/api/v1/webhooks/{subscription_id}/rotate-secret": {"post": native(
+            "A new signing secret (answered once); the replaced one also signs for previous_secret_hours",
+            [path_id("subscription_id")], ok("the subscription with its new secret", "NewSubscription"),
+            codes=("404",), body="SecretRotation", body_required=False)},
         "/api/v1/webhooks/{subscription_id}/test": {"post": native(
-            "Send a webhook.test event", [path_id("subscription_id")],
+            "Send a webhook.test event (409 while the subscription is disabled)", [path_id("subscription_id")],
             ok("queued", {"type": "object", "properties": {"status": {"type": "string", "enum": ["queued"]}}}, "202"),
-            codes=("403", "404"))},
+            codes=("403", "404", "409"))},
         "/api/v1/webhooks/{subscription_id}/events": {"get": native(
             "The subscription's delivery log", [path_id("subscription_id"), *args(EventLogQuery)],
             ok("a page", page("WebhookEvent")), codes=("404",))},
@@ -145,6 +149,7 @@ def _native_components(spec: APISpec) -> None:
         EventLogSchema,
         NewSubscriptionSchema,
         ReplayBody,
+        RotationBody,
         SubscriptionSchema,
     )
 
@@ -156,7 +161,8 @@ def _native_components(spec: APISpec) -> None:
                          "Subscription": SubscriptionSchema, "NewSubscription": NewSubscriptionSchema,
                          "SubscriptionChange": SubscriptionSchema(partial=True), "WebhookEvent": EventLogSchema,
                          "ReplayFilter": FilterBody, "Discard": DiscardBody, "DiscardReason": DiscardOneBody,
-                         "WebhookReplay": ReplayBody, "Stats": StatsSchema, "Reputation": ReputationSchema}.items():
+                         "WebhookReplay": ReplayBody, "SecretRotation": RotationBody,
+                         "Stats": StatsSchema, "Reputation": ReputationSchema}.items():
         spec.components.schema(name, schema=schema)
     ids = {"type": "array", "items": {"type": "integer"}}
     some_ids = {**ids, "minItems": 1, "maxItems": 1000}

@@ -2,6 +2,8 @@
 log with every attempt) and the operators' replay of parked events under /api/v1/admin/webhooks."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, fields, validate
 
@@ -28,6 +30,8 @@ class SubscriptionSchema(Schema):
     disabled_reason = fields.String(dump_only=True, allow_none=True)
     disabled_at = fields.DateTime(dump_only=True, allow_none=True)
     failing_since = fields.DateTime(dump_only=True, allow_none=True)
+    # Set after a rotation: until then the replaced secret signs each request too.
+    previous_secret_expires_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
@@ -61,6 +65,14 @@ class EventLogSchema(Schema):
     attempts_log = fields.List(fields.Nested(AttemptSchema))  # every POST, oldest first
 
 
+class RotationBody(Schema):
+    """Optional: how long the replaced secret keeps signing too (0: it stops at once)."""
+
+    previous_secret_hours = fields.Integer(
+        strict=True, load_default=signing.PREVIOUS_SECRET_HOURS,
+        validate=validate.Range(min=0, max=signing.MAX_PREVIOUS_SECRET_HOURS))
+
+
 class ReplayBody(Schema):
     """Optional: {"ids": [...]} replays those parked events only."""
 
@@ -75,7 +87,7 @@ class EventLogQuery(Schema):
 
 _subscription, _create, _update = SubscriptionSchema(), SubscriptionSchema(), SubscriptionSchema(partial=True)
 _log, _log_query, _cursor, _attempt = EventLogSchema(), EventLogQuery(), IdCursor(), AttemptSchema()
-_replay = ReplayBody()
+_replay, _rotation = ReplayBody(), RotationBody()
 
 
 @blueprint.post("/api/v1/webhooks")
@@ -134,11 +146,27 @@ def remove(subscription_id: int):
     return "", 204
 
 
+@blueprint.post("/api/v1/webhooks/<int:subscription_id>/rotate-secret")
+@require_key
+def rotate_secret(subscription_id: int):
+    """A new signing secret, answered this once; the replaced one also signs for ``previous_secret_hours``."""
+    hours = load_body(_rotation, optional=True)["previous_secret_hours"]
+    secret, now = signing.new_secret(), utcnow()
+    with services().db.transaction() as session:
+        subscription = _own(session, subscription_id)
+        repository.rotate_subscription_secret(subscription, secret, now + timedelta(hours=hours) if hours else None,
+                                              now)
+        return jsonify({**_subscription.dump(subscription), "secret": secret})
+
+
 @blueprint.post("/api/v1/webhooks/<int:subscription_id>/test")
 @require_key
 def send_test(subscription_id: int):
     with services().db.transaction() as session:
-        outbox.enqueue_test(session, _own(session, subscription_id), utcnow())
+        try:
+            outbox.enqueue_test(session, _own(session, subscription_id), utcnow())
+        except outbox.SubscriptionDisabled as disabled:
+            raise ApiError(409, "conflict", f'{disabled} (PATCH {{"active": true}})') from None
     _wake_senders()
     return jsonify({"status": "queued"}), 202
 

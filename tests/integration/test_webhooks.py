@@ -489,3 +489,21 @@ def test_a_test_event_for_a_disabled_subscription_is_refused_not_left_unsent(hoo
         assert client.post(f"/api/v1/webhooks/{created['id']}/test", headers=tenant.auth).status_code == 202
         send(app)
     assert [r["json"]["type"] for r in receiver.requests] == ["webhook.test"]
+
+
+def test_a_replay_naming_more_parked_events_than_one_request_takes_is_a_400(hooks_app):
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving() as receiver:
+        subscription = subscribe(app, tenant, receiver.url)
+    from tracker.db import repository
+    from tracker.db.models import Account
+
+    with app.extensions["tracker"].db.transaction() as session:
+        operator = repository.create_api_key(session, session.get(Account, tenant.account_id), role="operator")
+    client, auth = app.test_client(), {"Authorization": f"Bearer {operator}"}
+    route = f"/api/v1/admin/webhooks/{subscription['id']}/replay"
+
+    refused = client.post(route, json={"ids": list(range(1, 1002))}, headers=auth)
+    assert refused.status_code == 400 and "ids" in json.dumps(refused.json)
+    assert client.post(route, json={"ids": list(range(1, 1001))}, headers=auth).json == {"replayed": []}

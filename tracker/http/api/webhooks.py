@@ -17,6 +17,9 @@ from tracker.db.models import utcnow
 from tracker.outbound import destinations, outbox, signing
 from tracker.services import services
 
+# The most parked events one replay request names, as the admin events' replay (admin.MAX_IDS).
+MAX_REPLAY_IDS = 1000
+
 blueprint = Blueprint("webhooks_api", __name__)
 
 _STATUSES = [s.value for s in Status]
@@ -74,9 +77,10 @@ class RotationBody(Schema):
 
 
 class ReplayBody(Schema):
-    """Optional: {"ids": [...]} replays those parked events only."""
+    """Optional: {"ids": [...]} replays those parked events only (at most 1,000, as the admin
+    events' replay takes: one request stays one bounded statement)."""
 
-    ids = fields.List(fields.Integer(strict=True))
+    ids = fields.List(fields.Integer(strict=True), validate=validate.Length(max=MAX_REPLAY_IDS))
 
 
 class EventLogQuery(Schema):

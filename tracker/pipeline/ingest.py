@@ -177,12 +177,22 @@ def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
     """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
     rows = [row for row, _ in group]
     events = [(row, event) for row, reading in group for event in reading.events]
+    messages = messages_of(group)
+    # Before anything else: a worker applying events of the same messages waits for this one.
+    _lock_messages(session, events, messages)
     _, merged = _apply(session, events, now, settings)
-    _record_messages(session, messages_of(group), now)
+    _record_messages(session, messages, now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
     return BatchResult(processed=len(rows), transitions=transitions, webhooks_queued=queued)
+
+
+def _lock_messages(session: Session, events: Sequence[tuple[InboxRow, NormalizedEvent]],
+                   messages: Sequence[tuple[int, ses.MessageFacts]] = ()) -> None:
+    """Take the messages these events and facts are about (tracker.db.repository.lock_messages says why)."""
+    repository.lock_messages(session, [(row.account_id, event.message_id) for row, event in events]
+                             + [(account_id, facts.message_id) for account_id, facts in messages])
 
 
 def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFacts]], now) -> None:
@@ -284,6 +294,7 @@ def reapply(session: Session, rows: Sequence[InboxRow], settings: Settings) -> t
             events.extend((row, event) for event in events_of(row))
         except Exception:  # noqa: BLE001 - a rebuild counts what it cannot read and goes on
             unreadable += 1
+    _lock_messages(session, events)
     added, _ = _apply(session, events, utcnow(), settings)
     return added, unreadable
 

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from tests.support.harness import drain, make_tenant
 from tests.support.processes import python
-from tests.support.ses_events import for_message
+from tests.support.ses_events import bounce, for_message
 from tests.support.shuffled_history import history
 from tests.support.sns_signing import notification
 from tests.support.webhooks import sendgrid
@@ -238,9 +238,9 @@ def _run_both(app, pki, tmp_path, pg_url, seed: int) -> tuple[Account_, Account_
 # --- two workers, one message: its sender learnt while the other counts ------------------------------
 
 
-def _held_first_worker(app, first_id: int, second_id: int) -> None:
+def _held_first_worker(app, first_id: int, second_id: int, *, second_waits: bool = True) -> None:
     """Apply row ``first_id`` in a transaction that commits only once a second worker, applying
-    ``second_id`` in a thread, waits for one of its locks; then let the second one finish."""
+    ``second_id`` in a thread, waits for one of its locks (or is done); then let the second one finish."""
     services = app.extensions["tracker"]
 
     def second_worker():
@@ -256,7 +256,7 @@ def _held_first_worker(app, first_id: int, second_id: int) -> None:
                     "AND wait_event_type = 'Lock'").first():
                 thread.join(0.01)
                 watcher.rollback()
-            assert thread.is_alive(), "the second worker did not wait for the first"
+            assert thread.is_alive() or not second_waits, "the second worker did not wait for the first"
     thread.join(30)
     assert not thread.is_alive()
 
@@ -281,3 +281,49 @@ def test_a_delivery_counted_while_another_worker_records_its_messages_sender_mov
     assert {(domain, status): count for (_, domain, _, status, _), count in _stats(app, account.id).items()} == {
         ("example.com", "DELIVERED"): 2}
     assert _stats(app, account.id) == _recounted_stats(app, account.id)
+
+
+def test_two_soft_bounces_of_one_address_applied_at_once_suppress_it(hooks_app, pki):
+    """Soft bounces of one address from two messages, applied by two workers at once: each counted
+    its own bounce and not the other's (not committed yet), so neither reached the limit of 2 and
+    the address was never suppressed, although a worker applying them one after the other does."""
+    app = hooks_app
+    account = Account_(app, "acme")
+    bounces = []
+    for message_id, hour in (("m1", "08"), ("m2", "09")):
+        # Sent in two hours, and sent before: the workers share no statistics row.
+        sent = for_message("event/send.json", message_id, ["soft@example.net"])
+        sent["mail"]["timestamp"] = f"2026-11-20T{hour}:00:00.000Z"
+        account.post(pki, ("ses", sent, str(uuid.uuid4())))
+        bounces.append(bounce(message_id, "soft@example.net", "Transient", f"fb-{message_id}",
+                              "2026-11-20T10:00:00.000Z"))
+        bounces[-1]["mail"]["timestamp"] = sent["mail"]["timestamp"]
+    drain(app)
+    for message in bounces:
+        account.post(pki, ("ses", message, str(uuid.uuid4())))
+    with app.extensions["tracker"].db.session() as session:
+        first_id, second_id = [row.id for row in repository.claim_pending(session, 10)]
+
+    _held_first_worker(app, first_id, second_id, second_waits=False)
+
+    assert _inbox_trouble(app, account.id) == []
+    assert _suppressions(app, account.id) == {"soft@example.net": (
+        "soft_bounces", "ses", "m2", "ses:bounced:fb-m2", datetime(2026, 11, 20, 10, tzinfo=UTC))}
+
+
+@pytest.mark.parametrize("order", [("complaint", "bounce"), ("bounce", "complaint")])
+def test_an_addresss_suppression_names_its_earliest_suppressing_event_whatever_the_order(hooks_app, pki, order):
+    """A hard bounce at 10:00 and a complaint at 11:00 (two messages): the entry used to name
+    whichever was applied first, so the same events gave "complaint" or "hard_bounce"."""
+    app = hooks_app
+    account = Account_(app, "acme")
+    events = {"bounce": bounce("m1", "a@example.net", "Permanent", "fb-1", "2026-11-20T10:00:00.000Z"),
+              "complaint": for_message("event/complaint.json", "m2", ["a@example.net"], complaint={
+                  "timestamp": "2026-11-20T11:00:00.000Z", "feedbackId": "fc-1",
+                  "complainedRecipients": [{"emailAddress": "a@example.net"}]})}
+    for name in order:
+        account.post(pki, ("ses", events[name], str(uuid.uuid4())))
+        drain(app)
+
+    assert _suppressions(app, account.id) == {"a@example.net": (
+        "hard_bounce", "ses", "m1", "ses:bounced:fb-1", datetime(2026, 11, 20, 10, tzinfo=UTC))}

@@ -2,11 +2,10 @@
 one message names (registration, GET /api/v1/messages)."""
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import JSON, cast, delete, func, select, text, update
+from sqlalchemy import JSON, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -16,7 +15,6 @@ from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
     "delete_message_deliveries",
-    "lock_messages",
     "merge_message",
     "message_deliveries",
     "message_of_account",
@@ -24,34 +22,6 @@ __all__ = [
     "record_messages",
     "rename_message_deliveries",
 ]
-
-
-def lock_messages(session: Session, keys: Iterable[tuple[int, str]]) -> None:
-    """Hold these (account id, message id) until commit: whoever writes a message's deliveries or
-    sender takes it first, so two such writers of one message run one after the other.
-
-    A delivery row lock cannot do this for a delivery or a message still being made: a worker
-    counting a new delivery under "no sending domain" while another commits the message's From
-    would keep it there for good (the statistics and the reputation per domain then disagree
-    with the deliveries). PostgreSQL transaction-level advisory locks, taken in one order so that
-    writers never wait on each other in a cycle; SQLite serializes writers anyway.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    ids = sorted({_lock_id(account_id, message_id) for account_id, message_id in keys})
-    if ids:
-        session.execute(_LOCK_MESSAGES, {"ids": ids})
-
-
-def _lock_id(account_id: int, message_id: str) -> int:
-    """A message's advisory lock: 64 bits of a digest (a collision only makes two writers wait)."""
-    digest = hashlib.blake2b(f"{account_id}:{message_id}".encode(), digest_size=8, person=b"tracker-msg").digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-# Taken in the order given (volatile functions run after the sort: ORDER BY fixes the order).
-_LOCK_MESSAGES = text("SELECT pg_advisory_xact_lock(id) FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(id, n)"
-                      " ORDER BY n")
 
 
 def message_of_account(session: Session, account_id: int, message_row_id: int) -> Message | None:

@@ -37,7 +37,7 @@ from tracker.db import repository
 from tracker.db.models import Account, Delivery, DeliveryEvent, DeliveryStat, InboxEvent, Suppression, WebhookEvent
 from tracker.db.repository.deliveries import state_of
 from tracker.domain import Status, engagement, fold, milestones, suppression
-from tracker.pipeline import ingest
+from tracker.pipeline import ingest, operations
 from tracker.pipeline.rows import events_of
 
 pytestmark = pytest.mark.integration
@@ -185,6 +185,38 @@ def _inbox_trouble(app, account_id: int) -> list:
             if row.state != "processed" or row.attempts]
 
 
+# What records the processing itself (row ids, when a row was written), not what happened to the email.
+_RECORD_KEYS = {"id", "created_at", "updated_at", "createdDateTime", "updatedDateTime"}
+
+
+def _rendered(app, account: Account_) -> dict[str, dict]:
+    """What each API (native, Elevate, Infobip, SendCloud, Postman) renders of every delivery, by
+    (message id, recipient), without the keys that record the processing."""
+    client, key = app.test_client(), account.tenant.key
+    by_id = {d.id: (d.message_id, d.recipient) for d in _deliveries(app, account.id).values()}
+
+    def listed(path, query, headers=None):
+        answer = client.get(path, query_string=query, headers=headers or account.tenant.auth)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return answer.json
+
+    def kept(item):
+        return {name: value for name, value in item.items() if name not in _RECORD_KEYS}
+
+    native = listed("/api/v1/deliveries", {"limit": 500})
+    assert native["next_cursor"] is None
+    sendcloud = listed("/apiv2/data/emailStatus", {"apiUser": "u", "apiKey": key, "days": 1, "limit": 100}, {})
+    assert int(sendcloud["info"]["total"]) <= 100
+    return {
+        "native": {(i["message_id"], i["recipient"]): kept(i) for i in native["data"]},
+        "elevate": {by_id[i["id"]]: kept(i) for i in listed("/v1/email-status", {"pageSize": 1000})},
+        "infobip": {(i["messageId"], i["to"]): kept(i) for i in listed(
+            "/email/1/logs", {"limit": 1000}, {"Authorization": f"App {key}"})["results"]},
+        "sendcloud": {tuple(i["emailId"].split("$", 1)): kept(i) for i in sendcloud["info"]["voList"]},
+        "postman": {by_id[i["id"]]: kept(i) for i in listed("/v1/transactional/email", {"limit": 1000})["data"]},
+    }
+
+
 # --- the checks ------------------------------------------------------------------------------------
 
 
@@ -233,6 +265,49 @@ def _run_both(app, pki, tmp_path, pg_url, seed: int) -> tuple[Account_, Account_
     results = _apply_in_parallel(app, pg_url, tmp_path, WORKERS, batch=3)
     assert sum(r["processed"] for r in results) > 0
     return reference, shuffled
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_parallel_workers_on_shuffled_duplicated_events_reach_the_folds_state(hooks_app, pki, tmp_path, pg_url, seed):
+    app = hooks_app
+    reference, shuffled = _run_both(app, pki, tmp_path, pg_url, seed)
+
+    for account in (reference, shuffled):
+        assert _inbox_trouble(app, account.id) == []  # no batch failed (a deadlock, a refused write)
+        _check_against_the_fold(app, account)
+        _check_status_changes(app, account)
+    assert ({key: _facts(d) for key, d in _deliveries(app, shuffled.id).items()}
+            == {key: _facts(d) for key, d in _deliveries(app, reference.id).items()})
+    assert _history(app, shuffled.id) == _history(app, reference.id)
+    assert _stats(app, shuffled.id) == _stats(app, reference.id)
+    assert _suppressions(app, shuffled.id) == _suppressions(app, reference.id)
+    rendered = _rendered(app, shuffled)
+    assert rendered == _rendered(app, reference)
+    expected = _expected(app, shuffled.id)
+    assert {key: item["status"] for key, item in rendered["native"].items()} == {
+        key: want["state"].status.value for key, want in expected.items()}
+
+
+def _everything(app, account: Account_) -> tuple:
+    deliveries = _deliveries(app, account.id)
+    return ({key: (_facts(d), d.status_sequence) for key, d in deliveries.items()}, _stats(app, account.id),
+            _suppressions(app, account.id), _status_changes(app, account.id), _rendered(app, account))
+
+
+def test_an_operators_replay_and_a_rebuild_after_parallel_shuffled_work_change_nothing(hooks_app, pki, tmp_path,
+                                                                                       pg_url):
+    app = hooks_app
+    services = app.extensions["tracker"]
+    _, shuffled = _run_both(app, pki, tmp_path, pg_url, seed=3)
+    before = _everything(app, shuffled)
+    with services.db.session() as session:
+        applied = list(session.scalars(select(InboxEvent.id).where(InboxEvent.account_id == shuffled.id)))
+
+    assert operations.replay_ids(services, applied).replayed == 0  # applied already: nothing to replay
+    summary = operations.rebuild(services, account_id=shuffled.id)
+
+    assert (summary.unreadable, summary.changed, summary.removed) == (0, 0, 0)
+    assert _everything(app, shuffled) == before
 
 
 # --- two workers, one message: its sender learnt while the other counts ------------------------------

@@ -177,12 +177,26 @@ def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
     """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
     rows = [row for row, _ in group]
     events = [(row, event) for row, reading in group for event in reading.events]
+    messages = messages_of(group)
+    # Before anything else: a worker applying events of the same messages waits for this one.
+    _take_locks(session, events, messages, suppress=settings.suppress)
     _, merged = _apply(session, events, now, settings)
-    _record_messages(session, messages_of(group), now)
+    _record_messages(session, messages, now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
     repository.mark_processed(session, [row.id for row in rows], now)
     return BatchResult(processed=len(rows), transitions=transitions, webhooks_queued=queued)
+
+
+def _take_locks(session: Session, events: Sequence[tuple[InboxRow, NormalizedEvent]],
+                messages: Sequence[tuple[int, ses.MessageFacts]] = (), *, suppress: bool = False) -> None:
+    """Take the messages these events and facts are about, and the addresses whose soft bounces they
+    count, before any row lock (tracker.db.repository.locks says why)."""
+    repository.take_locks(
+        session, messages=[(row.account_id, event.message_id) for row, event in events]
+        + [(account_id, facts.message_id) for account_id, facts in messages],
+        addresses=[(row.account_id, event.recipient) for row, event in events
+                   if suppress and event.recipient and suppression.is_soft_bounce(event)])
 
 
 def _record_messages(session: Session, messages: list[tuple[int, ses.MessageFacts]], now) -> None:
@@ -284,6 +298,7 @@ def reapply(session: Session, rows: Sequence[InboxRow], settings: Settings) -> t
             events.extend((row, event) for event in events_of(row))
         except Exception:  # noqa: BLE001 - a rebuild counts what it cannot read and goes on
             unreadable += 1
+    _take_locks(session, events, suppress=settings.suppress)
     added, _ = _apply(session, events, utcnow(), settings)
     return added, unreadable
 
@@ -375,30 +390,41 @@ def _merge(session: Session, new_per_delivery: dict[tuple, list[NormalizedEvent]
 
 def _suppress(session: Session, new_per_address: dict[tuple, list[NormalizedEvent]],
               providers: dict[tuple, str], policy: SoftBouncePolicy) -> None:
-    """Add the recipients of suppressing events (tracker.domain.suppression) to their account's list."""
-    rows = []
-    soft: dict[tuple[int, str], tuple[NormalizedEvent, str]] = {}
-    for key, events in sorted(new_per_address.items()):
+    """Put the recipients of suppressing events on their account's list (tracker.domain.suppression),
+    each entry naming the earliest event that suppresses the address, whatever the arrival order.
+
+    A soft bounce suppresses only with others: the ones within a window of the new ones are read
+    from the history, which has every committed one and this batch's (the address's lock, taken
+    before the batch began, keeps another worker's from being neither)."""
+    entries: dict[tuple[int, str], dict] = {}
+
+    def offer(account_id, recipient, reason, provider, event) -> None:
+        current = entries.get((account_id, recipient))
+        if current is None or suppression.entry_order(event) < (current["occurred_at"], current["event_key"]):
+            entries[(account_id, recipient)] = _suppression_row(account_id, recipient, reason, provider, event)
+
+    soft: dict[int, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    for key, events in new_per_address.items():
         account_id, _, recipient = key
-        for event in sorted(events, key=lambda e: (e.occurred_at, e.event_key)):
+        for event in events:
             reason = suppression.immediate_reason(event)
             if reason is not None:
-                rows.append(_suppression_row(account_id, recipient, reason, providers[key], event))
+                offer(account_id, recipient, reason, providers[key], event)
             elif suppression.is_soft_bounce(event):
-                soft[(account_id, recipient)] = (event, providers[key])  # the latest one per address
-    by_account: dict[int, dict[str, datetime]] = defaultdict(dict)
-    for (account_id, recipient), (event, _) in soft.items():
-        by_account[account_id][recipient] = event.occurred_at - policy.window
-    for account_id, since in by_account.items():
-        for recipient, count in repository.soft_bounce_counts(session, account_id, since).items():
-            if suppression.soft_bounces_suppress(count, policy):
-                event, provider = soft[(account_id, recipient)]
-                rows.append(_suppression_row(account_id, recipient, suppression.Reason.SOFT_BOUNCES,
-                                             provider, event))
-    repository.add_suppressions(session, rows)
+                soft[account_id][recipient].append(event.occurred_at)
+    for account_id, times in sorted(soft.items()):
+        moments = [moment for found in times.values() for moment in found]
+        bounces_of = repository.soft_bounces(session, account_id, sorted(times), min(moments) - policy.window,
+                                          max(moments) + policy.window)
+        for recipient, bounces in bounces_of.items():
+            found = suppression.suppressing_soft_bounce(bounces, policy)
+            if found is not None:
+                offer(account_id, recipient, suppression.Reason.SOFT_BOUNCES, found.provider, found)
+    repository.add_suppressions(session, [entries[key] for key in sorted(entries)])
 
 
-def _suppression_row(account_id, recipient, reason, provider, event: NormalizedEvent) -> dict:
+def _suppression_row(account_id, recipient, reason, provider, event) -> dict:
+    """The list entry for ``event`` (a NormalizedEvent, or a soft bounce read from the history)."""
     return {"account_id": account_id, "address": recipient, "reason": reason.value, "provider": provider,
             "message_id": event.message_id, "event_key": event.event_key, "occurred_at": event.occurred_at,
             "created_at": utcnow()}

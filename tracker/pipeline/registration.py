@@ -21,11 +21,21 @@ from tracker.domain.attributes import ATTRIBUTE_TAGS
 PLACEHOLDER = "registered-"
 
 
+def lock_for(session: Session, account_id: int, specs: list[dict[str, Any]]) -> None:
+    """Take the messages a request registers all at once, before registering any (in one order, as
+    a worker takes them: one message after the other, a worker could wait for this registration
+    while it waits for the worker)."""
+    repository.lock_messages(session, [(account_id, normalize_message_id(spec["message_id"]))
+                                       for spec in specs if spec.get("message_id")])
+
+
 def register(session: Session, account_id: int, spec: dict[str, Any]) -> Message:
     now = utcnow()
     message_id = normalize_message_id(spec.get("message_id") or "") or f"{PLACEHOLDER}{uuid.uuid4()}"
     attributes = {name: str(spec[name]) for name in ATTRIBUTE_TAGS if spec.get(name) is not None}
-    # Its deliveries, locked, as the statistics count them: the registration may give them a sender.
+    # The message first (a worker counting a delivery of it meanwhile would miss its new sender),
+    # then its deliveries, locked, as the statistics count them: the registration may give them a sender.
+    repository.lock_messages(session, [(account_id, message_id)])
     before = repository.message_stats_snapshot(session, account_id, [message_id])
     if spec.get("tags"):
         attributes["tags"] = spec["tags"]
@@ -55,6 +65,7 @@ def attach_provider_id(session: Session, message: Message, provider_message_id: 
     if not message.message_id.startswith(PLACEHOLDER):
         raise ValueError(f"message {message.id} already has the provider message id {message.message_id}")
     old = message.message_id
+    repository.lock_messages(session, [(message.account_id, old), (message.account_id, provider_message_id)])
     before = repository.message_stats_snapshot(session, message.account_id, [old, provider_message_id])
     renamed = _attach(session, message, old, provider_message_id)
     repository.record_status_change(session, before, repository.message_stats_snapshot(

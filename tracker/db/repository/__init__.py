@@ -10,6 +10,7 @@ from tracker.db.repository.delivery_reads import *  # noqa: F401,F403
 from tracker.db.repository.health import *  # noqa: F401,F403
 from tracker.db.repository.inbox import *  # noqa: F401,F403
 from tracker.db.repository.messages import *  # noqa: F401,F403
+from tracker.db.repository.locks import *  # noqa: F401,F403
 from tracker.db.repository.operations import *  # noqa: F401,F403
 from tracker.db.repository.suppressions import *  # noqa: F401,F403
 from tracker.db.repository.webhooks import *  # noqa: F401,F403

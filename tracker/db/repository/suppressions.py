@@ -1,13 +1,14 @@
 """The suppression list and its audit records."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracker.db.models import DeliveryEvent, Suppression, SuppressionRemoval, utcnow
+from tracker.db.models import DeliveryEvent, InboxEvent, Suppression, SuppressionRemoval, utcnow
 from tracker.db.repository.dialect import insert_for
 from tracker.db.repository.prebuilt import prebuilt
 
@@ -15,13 +16,16 @@ __all__ = [
     "add_suppressions",
     "list_suppressions",
     "remove_suppression",
-    "soft_bounce_counts",
+    "SoftBounce",
+    "soft_bounces",
     "suppression_of",
 ]
 
 
 def add_suppressions(session: Session, rows: Sequence[dict]) -> None:
-    """Suppress addresses; an address already suppressed keeps its first reason and event."""
+    """Suppress addresses, one row each; an address already on the list keeps the earlier of its
+    entry and the new one (tracker.domain.suppression.entry_order), in one atomic statement, so
+    concurrent workers end with the same entry whatever order they commit in."""
     if not rows:
         return
     statement = prebuilt(("add suppressions", session.get_bind().dialect.name), lambda: _add_statement(session))
@@ -30,36 +34,53 @@ def add_suppressions(session: Session, rows: Sequence[dict]) -> None:
 
 def _add_statement(session: Session):
     table = Suppression.__table__
-    return (insert_for(session, table).on_conflict_do_nothing(index_elements=["account_id", "address"])
-            .returning(table.c.id))  # lets SQLAlchemy batch the rows into one statement
+    statement = insert_for(session, table)
+    new = statement.excluded
+    return (statement.on_conflict_do_update(
+        index_elements=["account_id", "address"],
+        set_={name: new[name] for name in ("reason", "provider", "message_id", "event_key", "occurred_at")},
+        # When it went on the list (created_at) stays; which event put it there may be an earlier one.
+        where=tuple_(new.occurred_at, new.event_key) < tuple_(table.c.occurred_at, table.c.event_key))
+        .returning(table.c.id))  # lets SQLAlchemy batch the rows into one statement
 
 
-# soft_bounce_counts's read, once a batch with soft bounces: built once, each call binds its values.
-_SOFT_BOUNCES = select(DeliveryEvent.recipient, DeliveryEvent.occurred_at).where(
-    DeliveryEvent.account_id == bindparam("account_id"),
-    DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)),
-    DeliveryEvent.type == "bounced",
-    func.coalesce(DeliveryEvent.bounce_type, "") != "PERMANENT",
-    DeliveryEvent.occurred_at >= bindparam("since"),
-)
+@dataclasses.dataclass(frozen=True)
+class SoftBounce:
+    """A soft bounce in an address's history, and the provider that reported it."""
+
+    occurred_at: datetime
+    event_key: str
+    message_id: str
+    provider: str
 
 
-def soft_bounce_counts(session: Session, account_id: int, since_by_address: dict[str, datetime]) -> dict[str, int]:
-    """How many distinct soft (non-permanent) bounces each address had since its given time.
+# soft_bounces's read, once a batch with soft bounces: built once, each call binds its values.
+_SOFT_BOUNCES = (
+    select(DeliveryEvent.recipient, DeliveryEvent.occurred_at, DeliveryEvent.event_key, DeliveryEvent.message_id,
+           func.coalesce(InboxEvent.provider, "unknown"))
+    .outerjoin(InboxEvent, InboxEvent.id == DeliveryEvent.inbox_event_id)
+    .where(DeliveryEvent.account_id == bindparam("account_id"),
+           DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)),
+           DeliveryEvent.type == "bounced",
+           func.coalesce(DeliveryEvent.bounce_type, "") != "PERMANENT",
+           DeliveryEvent.occurred_at >= bindparam("since"), DeliveryEvent.occurred_at <= bindparam("until")))
+
+
+def soft_bounces(session: Session, account_id: int, recipients: Collection[str], since: datetime,
+                 until: datetime) -> dict[str, list[SoftBounce]]:
+    """The distinct soft (non-permanent) bounces of these addresses from ``since`` to ``until``.
 
     One statement for all the addresses (it used to be one per address: the only per-event
-    query of a batch): their soft bounces since the earliest time asked, counted here
-    against each address's own time. An address bounces softly a few times at most.
+    query of a batch). An address bounces softly a few times at most.
     """
-    counts = dict.fromkeys(since_by_address, 0)
-    if not since_by_address:
-        return counts
-    rows = session.execute(_SOFT_BOUNCES, {"account_id": account_id, "recipients": sorted(since_by_address),
-                                           "since": min(since_by_address.values())})
-    for recipient, occurred_at in rows:
-        if occurred_at >= since_by_address[recipient]:
-            counts[recipient] += 1
-    return counts
+    found: dict[str, list[SoftBounce]] = {recipient: [] for recipient in recipients}
+    if not found:
+        return found
+    rows = session.execute(_SOFT_BOUNCES, {"account_id": account_id, "recipients": sorted(found), "since": since,
+                                           "until": until})
+    for recipient, *bounce in rows:
+        found[recipient].append(SoftBounce(*bounce))
+    return found
 
 
 def list_suppressions(session: Session, account_id: int, *, reason: str | None,

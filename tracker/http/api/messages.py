@@ -69,7 +69,9 @@ def register():
     except ValidationError as error:
         raise ApiError(400, "invalid_request", str(error.messages)) from None
     with services().db.transaction() as session:
-        results = [_shown(session, registration.register(session, g.account_id, _spec(spec))) for spec in loaded]
+        specs = [_spec(spec) for spec in loaded]
+        registration.lock_for(session, g.account_id, specs)
+        results = [_shown(session, registration.register(session, g.account_id, spec)) for spec in specs]
     return jsonify(results[0] if single else {"data": results}), 201
 
 

@@ -17,6 +17,7 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     from tracker.http import input_guard, json_out, key_cache, page_marks, ratelimit, request_ids
     from tracker.adapters import logs
     from tracker.http.compat.elevate.views import blueprint as elevate_api
+    from tracker.http.dashboard import base as dashboard_pages
     from tracker.http.api.messages import blueprint as messages_api
     from tracker.http.api.openapi import blueprint as openapi
     from tracker.http.api.health import blueprint as health
@@ -73,7 +74,8 @@ def create_app(config: Config | None = None, *, certificates=None, confirmer=Non
     key_cache.install(app)  # API keys cached per process; revocations reach every process at once
 
     errors.register(app, styles=[(style.PATHS, style.render_error)
-                                 for style in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman)])
+                                 for style in (compat_infobip, compat_infobip_v4, compat_sendcloud, compat_postman,
+                                               dashboard_pages)])
     input_guard.register(app)
     sns_fast.install(app)  # inside the request ids: the fast path's requests have theirs too
     request_ids.register(app)

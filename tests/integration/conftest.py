@@ -54,3 +54,13 @@ def stack(app, pg_url, redis_url, pki, tmp_path):
     env = stack_env(pg_url, redis_url, pki, TRACKER_SWEEP_INTERVAL="1", TRACKER_SWEEP_GRACE="1")
     with production_stack(env, tmp_path) as running_stack:
         yield running_stack.base
+
+
+@pytest.fixture
+def unannounced_deaths(monkeypatch):
+    """Connections die as when their server vanishes without a word (a host lost, a network cut):
+    nothing shows on an idle connection's socket, so only its next statement finds it dead. (A server
+    that ends a session says so first, and tracker.db.liveness replaces such a connection when taken.)"""
+    from tracker.db import liveness
+
+    monkeypatch.setattr(liveness, "ended_by_server", lambda driver: bool(driver.closed))

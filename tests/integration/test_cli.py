@@ -142,6 +142,21 @@ def test_events_list_shows_every_state_when_asked(cli, app, pki):
     assert "processed" in cli("events", "list", "--state", "all").output
 
 
+@pytest.mark.parametrize("command", [("events", "list"), ("events", "replay", "--all-failed"), ("events", "show", "1"),
+                                     ("accounts", "list"), ("db", "upgrade")], ids=" ".join)
+def test_a_command_while_the_database_is_away_says_so_in_one_line(tmp_path, monkeypatch, command):
+    """An operator drilling an outage gets a refusal they can read ("Error: database unavailable ..."), as
+    `tracker sqs-poll --once` gives it, not SQLAlchemy's traceback."""
+    monkeypatch.chdir(tmp_path)
+    env = {"TRACKER_DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/none", "TRACKER_BROKER_URL": ""}
+
+    result = CliRunner().invoke(main, list(command), env=env)
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    said = result.output.strip()
+    assert said.startswith("Error: database unavailable") and "127.0.0.1" in said and "\n" not in said, said
+
+
 def test_keys_made_by_the_cli_verify_elevate_jwts_in_the_default_setup(cli, pg_db, tmp_path):
     from tracker import create_app
     from tracker.cli import demo

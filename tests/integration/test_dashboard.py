@@ -150,6 +150,32 @@ def test_pages_allow_no_script_no_other_origin_and_no_framing(app, accounts):
         assert "<script" not in response.get_data(as_text=True) and " style=" not in response.get_data(as_text=True)
 
 
+def test_while_the_database_is_away_pages_say_so_as_a_page_and_a_missing_page_is_a_page_too(app, accounts):
+    """The dashboard answers in its own shape, HTML, whatever refuses the request: a database outage is
+    a 503 page saying to retry (with Retry-After), signed in or signing in, and a path it does not
+    have a 404 page, not the APIs' JSON error shown raw in the operator's browser."""
+    from tests.support.harness import RecordingWaker
+    from tracker import create_app
+    from tracker.config import Config
+
+    up = signed_in(app, accounts["acme"]["operator"])
+    down = create_app(Config(database_url="postgresql+psycopg2://postgres@127.0.0.1:1/none",
+                             secret_key=app.extensions["tracker"].config.secret_key), waker=RecordingWaker())
+    client = down.test_client()
+    form = client.get("/dashboard/signin").get_data(as_text=True)
+    signing_in = client.post("/dashboard/signin", data={"key": accounts["acme"]["operator"], "csrf_token": csrf(form)})
+    client.set_cookie("tracker_dashboard", up.get_cookie("tracker_dashboard", path="/dashboard").value,
+                      path="/dashboard")  # the operator's session, from before the outage
+    overview = client.get("/dashboard")
+
+    for response in (signing_in, overview):
+        assert (response.status_code, response.mimetype) == (503, "text/html"), response.get_data(as_text=True)
+        assert "database is unavailable" in response.get_data(as_text=True) and response.headers["Retry-After"]
+        assert response.headers["Content-Security-Policy"] == up.get("/dashboard").headers["Content-Security-Policy"]
+    missing = up.get("/dashboard/no-such-page")
+    assert (missing.status_code, missing.mimetype) == (404, "text/html")
+
+
 def test_each_page_shows_only_the_signed_in_accounts_data(app, accounts):
     acme, other = accounts["acme"], accounts["other"]
     client = signed_in(app, acme["operator"])

@@ -177,8 +177,9 @@ def test_a_required_value_left_out_is_an_error_not_a_null(app):
         reader.rows(statement, {"mesage_id": "m-1"})
 
 
-def test_a_list_after_the_database_dropped_its_connection_is_a_503_then_answers_again(app, tenant, pg_db):
-    """The native list's kept connection killed under it (a database restart): that request is
+def test_a_list_after_the_database_dropped_its_connection_is_a_503_then_answers_again(app, tenant, pg_db,
+                                                                                      unannounced_deaths):
+    """The native list's kept connection killed under it, unannounced (its host lost): that request is
     told 503 database_unavailable, as on Core's path, and the next one reconnects."""
     client = app.test_client()
     assert client.get("/api/v1/deliveries", headers=tenant.auth).status_code == 200
@@ -193,8 +194,8 @@ def test_a_list_after_the_database_dropped_its_connection_is_a_503_then_answers_
     assert client.get("/api/v1/deliveries", headers=tenant.auth).status_code == 200
 
 
-def test_a_read_whose_pooled_connection_died_fails_as_sqlalchemys_error(app, pg_db):
-    """reading()'s pooled connection killed under it (a database restart): the read raises
+def test_a_read_whose_pooled_connection_died_fails_as_sqlalchemys_error(app, pg_db, unannounced_deaths):
+    """reading()'s pooled connection killed under it, unannounced (its host lost): the read raises
     SQLAlchemy's error (the HTTP layer's 503), not the driver's (a 500) from handing the dead
     connection back, and the next read reconnects."""
     db = app.extensions["tracker"].db

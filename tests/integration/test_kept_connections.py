@@ -3,8 +3,9 @@
 A one-statement write takes an idle kept connection and puts it back, outside the pool.
 What the pool guaranteed must still hold: requests one after another share one connection,
 requests at once each have their own, a server with a thread per request does not leave a
-connection per request behind, one that died fails one statement and is replaced (after a
-restart, one statement, not one per idle connection), none outlives its recycle age,
+connection per request behind, one the server ended while idle (a restart) is replaced when taken
+and fails nothing, one that died unannounced fails one statement and is replaced (not one statement
+per idle connection), none outlives its recycle age,
 dispose() leaves none open, and a forked process never closes its parent's.
 """
 import os
@@ -103,7 +104,8 @@ def test_no_more_than_keep_stay_idle(db, pg_url):
     assert sessions_left(pg_url, pids, down_to=kept_connections.KEEP) == kept_connections.KEEP
 
 
-def test_one_that_died_fails_one_statement_as_sqlalchemys_error_and_the_next_reconnects(db, pg_url):
+def test_one_that_died_unannounced_fails_one_statement_as_sqlalchemys_error_and_the_next_reconnects(
+        db, pg_url, unannounced_deaths):
     first = backend_pid(db)
     other = sa.create_engine(pg_url)
     with other.begin() as connection:
@@ -117,7 +119,7 @@ def test_one_that_died_fails_one_statement_as_sqlalchemys_error_and_the_next_rec
     assert backend_pid(db) != first
 
 
-def test_after_a_database_restart_one_statement_fails_not_one_per_idle_connection(db, pg_url):
+def test_after_unannounced_deaths_one_statement_fails_not_one_per_idle_connection(db, pg_url, unannounced_deaths):
     release = threading.Event()
     held = [in_another_thread(db, release) for _ in range(3)]
     release.set()
@@ -135,6 +137,25 @@ def test_after_a_database_restart_one_statement_fails_not_one_per_idle_connectio
         backend_pid(db)
 
     assert backend_pid(db) not in pids  # the next one connects anew
+
+
+def test_after_a_database_restart_no_statement_fails_the_ended_ones_are_replaced(db, pg_url):
+    """A server ending its sessions (a restart, pg_terminate_backend) tells each client first: the idle
+    connections it ended are replaced when taken (tracker.db.liveness), and no statement fails."""
+    release = threading.Event()
+    held = [in_another_thread(db, release) for _ in range(3)]
+    release.set()
+    for thread, _pids in held:
+        thread.join()
+    pids = [pids[0] for _thread, pids in held]
+    other = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with other.connect() as connection:
+        connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(:p)"),
+                           {"p": pids})
+    other.dispose()
+    assert sessions_left(pg_url, pids) == 0  # each told its client before it left
+
+    assert backend_pid(db) not in pids
 
 
 def test_a_database_it_cannot_reach_is_sqlalchemys_error(pg_url):

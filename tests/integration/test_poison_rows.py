@@ -158,6 +158,32 @@ def test_nul_in_free_text_is_kept_as_a_replacement_character_and_the_event_appli
     assert delivery.diagnostic == "smtp; 550 no\ufffdsuch user"
 
 
+def _sendcloud_long_substat() -> bytes:
+    document = json.loads(_fixture("sendcloud", "json/invalid_email.json"))
+    document["substat"] = "4" * 100
+    return json.dumps(document).encode()
+
+
+def test_a_bounce_subtype_longer_than_its_column_is_cut_and_the_bounce_applies(app, pki, tenant, webhook_source):
+    """A subtype is free text, not an id (README, "NUL characters and invalid UTF-8"): one past its column's
+    64 characters is cut there, as Infobip's, SendGrid's, Mailgun's and Postmark's parsers cut theirs, rather
+    than failing the whole event as unstorable and leaving the delivery without its bounce."""
+    bounce = json.loads((FIXTURES / "ses" / "notification" / "bounce-permanent.json").read_text())
+    bounce["bounce"]["bounceSubType"] = "S" * 100
+    assert app.test_client().post(tenant.hook, data=json.dumps(pki.sign(notification(bounce)))).status_code == 200
+    hook = webhook_source("sendcloud", "pushed")
+    assert _post_signed(app, "sendcloud", hook, _sendcloud_long_substat(), "application/json").status_code == 200
+
+    drain(app)
+
+    assert [(row.provider, row.state, row.error) for row in _rows(app)] == [("ses", "processed", None),
+                                                                            ("sendcloud", "processed", None)]
+    with app.extensions["tracker"].db.session() as session:
+        subtypes = {(d.provider, d.status, d.bounce_subtype) for d in session.scalars(select(Delivery))}
+    assert ("ses", "BOUNCED", "S" * 64) in subtypes
+    assert ("sendcloud", "BOUNCED", "4" * 64) in subtypes
+
+
 def test_a_raw_nul_byte_in_an_authenticated_body_is_stored_byte_for_byte(app, webhook_source):
     hook = webhook_source("postmark", "acme")
     body = _fixture("postmark", "bounce-hard.json").replace(b'"Type"', b'"Ty\x00pe"', 1)

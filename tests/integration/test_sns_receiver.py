@@ -360,13 +360,13 @@ def test_the_guide_bounce_without_dsn_bounces_exactly_the_two_addresses_it_names
     ]
 
 
-def test_a_connection_that_died_answers_503_then_the_retry_is_stored(app, tenant, pki, pg_url):
+def test_a_connection_that_died_answers_503_then_the_retry_is_stored(app, tenant, pki, pg_url, unannounced_deaths):
     import sqlalchemy as sa
 
     client = app.test_client()
     assert post(client, tenant.hook, pki.sign(notification(BOUNCE))).status_code == 200
     other = sa.create_engine(pg_url)
-    with other.begin() as connection:  # as a database restart would: every connection the app holds dies
+    with other.begin() as connection:  # as a lost database host would: every connection the app holds dies
         ended = connection.execute(sa.text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
@@ -380,6 +380,6 @@ def test_a_connection_that_died_answers_503_then_the_retry_is_stored(app, tenant
     assert lost.json["error"] == "database_unavailable"
     assert retried.status_code == 200, retried.json
     assert retried.json["status"] == "stored"
-    with other.connect() as connection:  # the app's pooled connections died too: each fails its next use once
+    with other.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM inbox_events")).scalar() == 2
     other.dispose()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import socket
 import sys
@@ -20,7 +21,23 @@ from tracker.cli.webhooks import webhooks
 from tracker.config import Config
 
 
-@click.group()
+class _Commands(click.Group):
+    """The `tracker` group: a database away ends any command with one line saying so (click's "Error: ..."),
+    not SQLAlchemy's traceback (TRACKER_LOG_LEVEL=DEBUG logs it)."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as error:
+            logging.getLogger(__name__).debug("database error", exc_info=True)
+            said = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+            raise click.ClickException(f"database unavailable: {said}. Run the command again once it answers "
+                                       "(replays and rebuilds resume where they stopped).") from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Email delivery status tracker."""
     from tracker.adapters import logs

@@ -43,6 +43,8 @@ from collections.abc import Iterator
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from tracker.db import raw
+
 __all__ = ["DriverReader", "first", "reading", "rows", "scalar", "within"]
 
 
@@ -201,7 +203,7 @@ def within(core: Connection, db) -> Iterator[Any]:
     transaction and are committed or rolled back with it; ``core`` itself elsewhere (SQLite).
 
     psycopg2's errors are raised as SQLAlchemy's DBAPIError, as Core raises them (the HTTP layer
-    answers 503), and a connection found lost is invalidated, as Core invalidates it.
+    answers 503), and a connection found lost is invalidated with the pool's older ones, as Core does.
     """
     if db.is_sqlite:
         yield core
@@ -213,7 +215,8 @@ def within(core: Connection, db) -> Iterator[Any]:
     except dbapi.Error as error:
         lost = bool(driver.closed) or engine.dialect.is_disconnect(error, driver, None)
         if lost:
-            core.invalidate()
+            raw.invalidate_lost(engine, core.connection, error)
+            core.invalidate(error)
         raise DBAPIError.instance(None, None, error, dbapi.Error, connection_invalidated=lost,
                                   dialect=engine.dialect) from error
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.db import driver_reads, kept_connections
+from tracker.db import driver_reads, kept_connections, liveness
 
 # A bounded connect: a database host that stops answering fails a request (503, the sender
 # retries) and /readyz in seconds, rather than hanging a worker on TCP's timeout.
@@ -158,12 +158,18 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    # No pre-ping: it would cost a round trip per request. A connection that died with a
-    # database restart fails one request (503, the sender retries) and SQLAlchemy then
-    # invalidates the pool, so the next request reconnects. (The receivers' single INSERT
-    # runs on a kept connection, tracker.db.kept_connections, which fails and reconnects alike.)
-    connect_args = _POSTGRESQL_CONNECT_ARGS if url.startswith("postgresql") else {}
-    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=_RECYCLE, connect_args=connect_args)
+    # No pre-ping: it would cost a round trip per request. A connection the server ended while it
+    # was idle (a database restart) is replaced at checkout instead, for one poll() of its socket
+    # (tracker.db.liveness); one that died without a word fails one request (503, the sender
+    # retries) and SQLAlchemy then invalidates the pool, so the next request reconnects. (The
+    # receivers' single INSERT runs on a kept connection, tracker.db.kept_connections, which
+    # checks, fails and reconnects alike.)
+    if not url.startswith("postgresql"):
+        return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=_RECYCLE)
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_recycle=_RECYCLE,
+                           connect_args=_POSTGRESQL_CONNECT_ARGS)
+    event.listen(engine, "checkout", liveness.replace_if_ended)
+    return engine
 
 
 WEBHOOK_QUEUE = "webhooks"

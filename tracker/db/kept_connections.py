@@ -13,10 +13,12 @@ that BEGIN, INSERT and COMMIT have in three.
 
 What the pool guaranteed holds here too: a connection is used only by the process that made
 it (what a fork inherited is dropped from the list, never closed there: closing would end the
-parent's session on the socket both hold), lives at most ``recycle`` seconds, and one found
-dead takes the idle ones with it, as the pool invalidates itself, so after a database restart
-one statement fails (503: the sender retries) and the next connects anew; ``close()`` closes
-every one, an idle one at once and one in use when its statement ends.
+parent's session on the socket both hold), lives at most ``recycle`` seconds, one the server
+ended while it was idle (a database restart) is replaced when taken (tracker.db.liveness), and
+one found dead only by its statement (a server gone without a word) takes the idle ones with
+it, as the pool invalidates itself, so that one statement fails (503: the sender retries) and
+the next connects anew; ``close()`` closes every one, an idle one at once and one in use when
+its statement ends.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+from tracker.db import liveness
 
 KEEP = 10  # idle connections kept at most (the engine's pool keeps 5, and 5 more under load)
 
@@ -107,7 +111,7 @@ class KeptConnections:
                 kept = self._idle.pop()
             except IndexError:
                 break
-            if kept.expires > now and not kept.driver.closed:
+            if kept.expires > now and not liveness.ended_by_server(kept.driver):
                 return kept
             kept.close()
         cargs, cparams = engine.dialect.create_connect_args(engine.url)

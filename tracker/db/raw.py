@@ -37,7 +37,7 @@ def _checked_out(engine: Engine) -> Iterator[Any]:
         except dbapi.Error as error:
             lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
             if lost:
-                connection.invalidate(error)
+                invalidate_lost(engine, connection, error)
             else:
                 _rollback_quietly(connection)
             raise DBAPIError.instance(None, None, error, dbapi.Error, connection_invalidated=lost,
@@ -47,6 +47,15 @@ def _checked_out(engine: Engine) -> Iterator[Any]:
             raise
     finally:
         connection.close()  # back to the pool (its reset is a no-op once committed)
+
+
+def invalidate_lost(engine: Engine, connection, error: BaseException) -> None:
+    """A pooled connection found lost: it and every connection the pool made before it are invalidated,
+    each reconnecting at its next checkout, as Core does on a disconnect. They died with the server
+    (a restart, most likely); invalidating this one alone left each idle one to fail a request of its own.
+    Pool._invalidate is the method Core's own disconnect handling calls (Connection._handle_dbapi_exception);
+    tests/integration/test_database_restart.py fails should it change."""
+    engine.pool._invalidate(connection, error)
 
 
 def _rollback_quietly(connection) -> None:

@@ -7,10 +7,10 @@ ApiError
 Whatever refuses a request (a view, the input guard, routing, the database) raises or becomes
 an ApiError, and one handler renders it: in the shape of the API style whose paths the request
 is under (``register(app, styles=...)``: Infobip's requestError, SendCloud's envelope,
-Postman's messages), else in the shape above. Database errors: unavailable is 503 (the sender
-retries; nothing was stored); on the APIs, a value the database refuses (DataError) is the
-request's fault: 400. HTTP errors keep their status and headers (405 its Allow); nothing
-answers HTML.
+Postman's messages; the dashboard's pages, a page), else in the shape above. Database
+errors: unavailable is 503 (the sender retries; nothing was stored); on the APIs, a value the
+database refuses (DataError) is the request's fault: 400. HTTP errors keep their status and
+headers (405 its Allow); nothing but the dashboard answers HTML.
 """
 from __future__ import annotations
 

@@ -56,6 +56,9 @@ def read_row(row: InboxRow) -> Reading:
 # What identifies an event must fit its column whole: cut, two ids could become one.
 _IDENTITY_WIDTHS = (("message_id", Delivery.message_id.type.length), ("recipient", Delivery.recipient.type.length),
                     ("event_key", DeliveryEvent.event_key.type.length))
+# A subtype is free text in a bounded column: cut to it, whichever provider said it (a longer one failed
+# the whole event as unstorable, its bounce never shown). The raw event keeps the words whole.
+_SUBTYPE_WIDTH = Delivery.bounce_subtype.type.length
 
 
 def _storable(event: NormalizedEvent) -> NormalizedEvent:
@@ -73,7 +76,8 @@ def _storable(event: NormalizedEvent) -> NormalizedEvent:
                              inbox.UNSTORABLE)
     return dataclasses.replace(
         event,
-        bounce_subtype=storable.text(event.bounce_subtype) if event.bounce_subtype else event.bounce_subtype,
+        bounce_subtype=storable.text(event.bounce_subtype)[:_SUBTYPE_WIDTH] if event.bounce_subtype
+        else event.bounce_subtype,
         diagnostic=storable.text(event.diagnostic) if event.diagnostic else event.diagnostic,
         smtp_action=storable.text(event.smtp_action) if event.smtp_action else event.smtp_action,
         smtp_status=storable.text(event.smtp_status) if event.smtp_status else event.smtp_status,

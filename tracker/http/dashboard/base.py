@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template
+from werkzeug.http import HTTP_STATUS_CODES
+
+from tracker.http.errors import ApiError
 
 from tracker.db.models import utcnow
 from tracker.services import services
@@ -20,6 +23,20 @@ def db():
 def page(template: str, status: int = 200, **context):
     """Render a page of the dashboard."""
     return current_app.make_response((render_template(f"dashboard/{template}", **context), status))
+
+
+# The paths whose refusals render_error answers (tracker.http.errors picks a style by path).
+PATHS = ("/dashboard",)
+
+
+def render_error(error: ApiError) -> Response:
+    """Whatever refuses a dashboard request (the database away, a page it does not have) as a page of
+    the dashboard, with the refusal's status and headers (a 503's Retry-After): the APIs' JSON shown raw
+    in an operator's browser said less."""
+    title = HTTP_STATUS_CODES.get(error.status, "Error")
+    response = page("error.html", error.status, title=title, detail=error.detail or title)
+    response.headers.update(error.headers)
+    return response
 
 
 # Only this tracker's own stylesheet and forms: no script, nothing from elsewhere, no framing.

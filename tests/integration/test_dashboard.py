@@ -360,3 +360,33 @@ def test_statuses_count_every_delivery_sent_in_the_window_exactly_under_its_stat
     assert 'data-status="DELIVERED">4<' in html and 'data-status="BOUNCED">1<' in html
     assert 'data-status-week="DELIVERED">6<' in html and 'data-status-week="BOUNCED">4<' in html
     assert 'data-status="SENT">0<' in html and 'data-status-week="COMPLAINT">0<' in html
+
+
+def _form_fields(html: str) -> dict[str, str]:
+    """The named fields of the page's confirmation form, as a browser would send them."""
+    form = re.search(r'<form method="post" action="[^"]*" class="confirm">(.*?)</form>', html, re.S).group(1)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+
+
+def test_replaying_everything_matching_past_a_batch_reaches_the_rest_when_the_first_fail_again(app, monkeypatch):
+    """With more failed events than one confirmation takes, the next confirmation goes on after the last one
+    replayed: rows that failed again are not taken again in place of the rest (as `--all-failed` walks by id)."""
+    from tracker.http.dashboard import failed as failed_page
+
+    monkeypatch.setattr(failed_page, "MAX_IDS", 2)
+    account_id, operator, _, token = make_account(app, "acme")
+    ids = store(app, account_id, token, [envelope(POISON + str(n)) for n in range(3)])
+    drain(app)
+    client = signed_in(app, operator)
+
+    confirm = client.get("/dashboard/failed/confirm", query_string={"action": "replay"}).get_data(as_text=True)
+    assert "3 failed event(s)" in confirm and "takes the first 2" in confirm
+    first = client.post("/dashboard/failed/replay", data=_form_fields(confirm), follow_redirects=True)
+    page = first.get_data(as_text=True)
+    assert "replayed 2: now processed 0, still failing 2" in page
+    # Offered the rest at once: the one event after those replayed, not the two that failed again.
+    assert "Replay 1 failed event(s)?" in page, page
+    second = client.post("/dashboard/failed/replay", data=_form_fields(page), follow_redirects=True)
+    assert "replayed 1: now processed 0, still failing 1" in second.get_data(as_text=True)
+    with app.extensions["tracker"].db.session() as session:
+        assert [session.get(InboxEvent, n).replay_count for n in ids] == [1, 1, 1]

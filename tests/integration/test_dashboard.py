@@ -104,6 +104,27 @@ def test_signing_out_or_revoking_the_key_ends_the_session(app, accounts, cli_rev
     assert client.get("/dashboard").status_code == 302
 
 
+def test_signing_out_ends_the_session_for_a_copy_of_its_cookie_too(app, accounts):
+    """The cookie is the session: a copy taken before signing out (a shared machine, a proxy's log) must not
+    still open the dashboard for the rest of its 12 hours; other sessions of the same key go on."""
+    client = signed_in(app, accounts["acme"]["operator"])
+    elsewhere = signed_in(app, accounts["acme"]["operator"])
+    copied = client.get_cookie("tracker_dashboard", path="/dashboard").value
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert client.post("/dashboard/signout", data={"csrf_token": csrf(page)}).status_code == 302
+
+    thief = app.test_client()
+    thief.set_cookie("tracker_dashboard", copied, path="/dashboard")
+    response = thief.get("/dashboard")
+    assert response.status_code == 302 and "/dashboard/signin" in response.location
+    refused = thief.post("/dashboard/failed/discard", data={"id": accounts["acme"]["poison"], "reason": "x",
+                                                            "csrf_token": csrf(page)})
+    assert refused.status_code == 302 and "/dashboard/signin" in refused.location
+    with app.extensions["tracker"].db.session() as session:
+        assert session.get(InboxEvent, accounts["acme"]["poison"]).state == "failed"
+    assert elsewhere.get("/dashboard").status_code == 200
+
+
 @pytest.fixture
 def cli_revoke(app):
     from tracker.db import keys, repository

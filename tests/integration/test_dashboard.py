@@ -220,6 +220,27 @@ def test_a_deliverys_timeline_shows_every_event_with_the_bounce_details(app, acc
     assert "PERMANENT" in timeline and "5.1.1" in timeline and "550 5.1.1 no such user" in timeline
 
 
+def test_a_long_timeline_is_shown_a_page_at_a_time_oldest_first(app, accounts, monkeypatch):
+    """A delivery's history grows with every open and click: the page shows HISTORY_PAGE events and a link to
+    the next ones, never the whole history at once."""
+    from tracker.http.dashboard import deliveries as deliveries_page
+
+    monkeypatch.setattr(deliveries_page, "HISTORY_PAGE", 1)
+    client = signed_in(app, accounts["acme"]["operator"])
+    found = client.get("/dashboard/deliveries", query_string={"recipient": "acme-bounce-1@example.com"})
+    link = re.search(r'href="(/dashboard/deliveries/\d+)">acme-bounce-1<', found.get_data(as_text=True)).group(1)
+    first = client.get(link).get_data(as_text=True)
+    assert len(re.findall(r'<li class="event">', first)) == 1 and "bounced" not in first.split('id="timeline"')[1]
+    assert "2 events in all" in first
+    later = re.search(r'<a href="([^"]+)">Later events</a>', first).group(1).replace("&amp;", "&")
+    second = client.get(later).get_data(as_text=True)
+    assert len(re.findall(r'<li class="event">', second)) == 1 and "bounced" in second.split('id="timeline"')[1]
+    assert "Later events" not in second
+    # A cursor that is no time (or whose UTC is past year 9999) starts from the first event: never a 500.
+    for junk in ("garbage", "9999-12-31T23:59:59-14:00|x"):
+        assert 'class="event">' in client.get(link, query_string={"after": junk}).get_data(as_text=True)
+
+
 def test_replaying_a_failed_event_after_the_fix_processes_it(app, accounts):
     acme = accounts["acme"]
     client = signed_in(app, acme["operator"])

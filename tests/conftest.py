@@ -27,7 +27,7 @@ REDIS_URL = _redis_url()
 TABLES = ("delivery_stats", "reputation_states", "reputation_thresholds", "messages", "webhook_attempts",
           "webhook_events", "webhook_subscriptions", "operator_job_items", "operator_jobs", "suppression_removals",
           "suppressions", "replay_tokens", "delivery_events", "deliveries", "sns_subscriptions", "inbox_events",
-          "api_keys", "sources", "accounts")
+          "api_keys", "sources", "accounts", "dashboard_signouts")
 
 
 @pytest.fixture(scope="session")

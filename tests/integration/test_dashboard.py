@@ -104,6 +104,27 @@ def test_signing_out_or_revoking_the_key_ends_the_session(app, accounts, cli_rev
     assert client.get("/dashboard").status_code == 302
 
 
+def test_signing_out_ends_the_session_for_a_copy_of_its_cookie_too(app, accounts):
+    """The cookie is the session: a copy taken before signing out (a shared machine, a proxy's log) must not
+    still open the dashboard for the rest of its 12 hours; other sessions of the same key go on."""
+    client = signed_in(app, accounts["acme"]["operator"])
+    elsewhere = signed_in(app, accounts["acme"]["operator"])
+    copied = client.get_cookie("tracker_dashboard", path="/dashboard").value
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert client.post("/dashboard/signout", data={"csrf_token": csrf(page)}).status_code == 302
+
+    thief = app.test_client()
+    thief.set_cookie("tracker_dashboard", copied, path="/dashboard")
+    response = thief.get("/dashboard")
+    assert response.status_code == 302 and "/dashboard/signin" in response.location
+    refused = thief.post("/dashboard/failed/discard", data={"id": accounts["acme"]["poison"], "reason": "x",
+                                                            "csrf_token": csrf(page)})
+    assert refused.status_code == 302 and "/dashboard/signin" in refused.location
+    with app.extensions["tracker"].db.session() as session:
+        assert session.get(InboxEvent, accounts["acme"]["poison"]).state == "failed"
+    assert elsewhere.get("/dashboard").status_code == 200
+
+
 @pytest.fixture
 def cli_revoke(app):
     from tracker.db import keys, repository
@@ -223,6 +244,27 @@ def test_a_deliverys_timeline_shows_every_event_with_the_bounce_details(app, acc
     events = re.findall(r'<li class="event">', timeline)
     assert len(events) == 2  # the send and the bounce
     assert "PERMANENT" in timeline and "5.1.1" in timeline and "550 5.1.1 no such user" in timeline
+
+
+def test_a_long_timeline_is_shown_a_page_at_a_time_oldest_first(app, accounts, monkeypatch):
+    """A delivery's history grows with every open and click: the page shows HISTORY_PAGE events and a link to
+    the next ones, never the whole history at once."""
+    from tracker.http.dashboard import deliveries as deliveries_page
+
+    monkeypatch.setattr(deliveries_page, "HISTORY_PAGE", 1)
+    client = signed_in(app, accounts["acme"]["operator"])
+    found = client.get("/dashboard/deliveries", query_string={"recipient": "acme-bounce-1@example.com"})
+    link = re.search(r'href="(/dashboard/deliveries/\d+)">acme-bounce-1<', found.get_data(as_text=True)).group(1)
+    first = client.get(link).get_data(as_text=True)
+    assert len(re.findall(r'<li class="event">', first)) == 1 and "bounced" not in first.split('id="timeline"')[1]
+    assert "2 events in all" in first
+    later = re.search(r'<a href="([^"]+)">Later events</a>', first).group(1).replace("&amp;", "&")
+    second = client.get(later).get_data(as_text=True)
+    assert len(re.findall(r'<li class="event">', second)) == 1 and "bounced" in second.split('id="timeline"')[1]
+    assert "Later events" not in second
+    # A cursor that is no time (or whose UTC is past year 9999) starts from the first event: never a 500.
+    for junk in ("garbage", "9999-12-31T23:59:59-14:00|x"):
+        assert 'class="event">' in client.get(link, query_string={"after": junk}).get_data(as_text=True)
 
 
 def test_replaying_a_failed_event_after_the_fix_processes_it(app, accounts):
@@ -386,3 +428,33 @@ def test_statuses_count_every_delivery_sent_in_the_window_exactly_under_its_stat
     assert 'data-status="DELIVERED">4<' in html and 'data-status="BOUNCED">1<' in html
     assert 'data-status-week="DELIVERED">6<' in html and 'data-status-week="BOUNCED">4<' in html
     assert 'data-status="SENT">0<' in html and 'data-status-week="COMPLAINT">0<' in html
+
+
+def _form_fields(html: str) -> dict[str, str]:
+    """The named fields of the page's confirmation form, as a browser would send them."""
+    form = re.search(r'<form method="post" action="[^"]*" class="confirm">(.*?)</form>', html, re.S).group(1)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+
+
+def test_replaying_everything_matching_past_a_batch_reaches_the_rest_when_the_first_fail_again(app, monkeypatch):
+    """With more failed events than one confirmation takes, the next confirmation goes on after the last one
+    replayed: rows that failed again are not taken again in place of the rest (as `--all-failed` walks by id)."""
+    from tracker.http.dashboard import failed as failed_page
+
+    monkeypatch.setattr(failed_page, "MAX_IDS", 2)
+    account_id, operator, _, token = make_account(app, "acme")
+    ids = store(app, account_id, token, [envelope(POISON + str(n)) for n in range(3)])
+    drain(app)
+    client = signed_in(app, operator)
+
+    confirm = client.get("/dashboard/failed/confirm", query_string={"action": "replay"}).get_data(as_text=True)
+    assert "3 failed event(s)" in confirm and "takes the first 2" in confirm
+    first = client.post("/dashboard/failed/replay", data=_form_fields(confirm), follow_redirects=True)
+    page = first.get_data(as_text=True)
+    assert "replayed 2: now processed 0, still failing 2" in page
+    # Offered the rest at once: the one event after those replayed, not the two that failed again.
+    assert "Replay 1 failed event(s)?" in page, page
+    second = client.post("/dashboard/failed/replay", data=_form_fields(page), follow_redirects=True)
+    assert "replayed 1: now processed 0, still failing 1" in second.get_data(as_text=True)
+    with app.extensions["tracker"].db.session() as session:
+        assert [session.get(InboxEvent, n).replay_count for n in ids] == [1, 1, 1]

@@ -6,7 +6,7 @@ from tracker.db import migrate
 from tracker.db.models import Base
 from datetime import UTC
 
-EXPECTED_HEAD = "0016_webhook_secret_rotation"  # bump with every new migration: two heads or a forgotten one fail here
+EXPECTED_HEAD = "0017_dashboard_signouts"  # bump with every new migration: two heads or a forgotten one fail here
 
 
 def test_single_expected_head():

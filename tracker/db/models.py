@@ -169,6 +169,16 @@ class ReplayToken(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class DashboardSignout(Base):
+    """A dashboard session signed out. The session is a signed cookie: without this row a copy of it
+    taken before the sign-out would open the dashboard until it expires. Kept until then."""
+
+    __tablename__ = "dashboard_signouts"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)  # the session's random id
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the session would have ended anyway
+
+
 class SnsSubscription(Base):
     """What the tracker did with an SNS topic's subscription handshake."""
 

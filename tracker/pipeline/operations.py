@@ -95,10 +95,11 @@ def _replay_chunk(services: Services, ids: list[int]) -> tuple[ingest.BatchResul
     return ingest.process_rows(services.db, requeued, services.confirmer, services.settings), len(requeued)
 
 
-def count_failed(services: Services, where: EventFilter) -> int:
+def count_failed(services: Services, where: EventFilter, *, after_id: int = 0) -> int:
+    """The failed rows matching ``where`` (with an id past ``after_id``)."""
     where = dataclasses.replace(where, state=inbox.FAILED)
     with services.db.session() as session:
-        return repository.count_inbox_events(session, where)
+        return repository.count_inbox_events(session, where, after_id=after_id)
 
 
 def discard(services: Services, ids: Sequence[int], *, reason: str, by: str,

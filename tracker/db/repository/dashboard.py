@@ -4,13 +4,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, UTC
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import delete, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.domain import inbox
 from tracker.db.models import (
     Account,
     ApiKey,
+    DashboardSignout,
     Delivery,
     InboxEvent,
     Suppression,
@@ -18,12 +19,14 @@ from tracker.db.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from tracker.db.repository.dialect import insert_for
 from tracker.db.repository.inbox import PENDING_ROWS, in_state
 from tracker.db.repository.webhooks import PARKED, PENDING, SENDING
 
 __all__ = [
     "ProviderBucket",
     "account_name",
+    "end_dashboard_session",
     "failed_count",
     "find_deliveries",
     "live_operator_key",
@@ -152,11 +155,19 @@ def recent_suppressions(session: Session, account_id: int, *, address: str | Non
                                 .limit(limit)))
 
 
-def live_operator_key(session: Session, key_id: str, account_id: int) -> bool:
-    """Whether a signed-in operator's key is still a live operator key of that account (revoked: signed out)."""
+def live_operator_key(session: Session, key_id: str, account_id: int, sid: str) -> bool:
+    """Whether a dashboard session is still on: its key a live operator key of that account (revoked:
+    signed out), and the session itself not signed out (a copy of its cookie opens nothing)."""
     return session.scalar(select(ApiKey.id).where(
         ApiKey.key_id == key_id, ApiKey.account_id == account_id, ApiKey.role == "operator",
-        ApiKey.revoked_at.is_(None))) is not None
+        ApiKey.revoked_at.is_(None), ~exists().where(DashboardSignout.sid == sid))) is not None
+
+
+def end_dashboard_session(session: Session, sid: str, expires_at: datetime, now: datetime) -> None:
+    """Record a signed-out session until it would have expired; forget those past that (they open nothing)."""
+    session.execute(delete(DashboardSignout).where(DashboardSignout.expires_at < now))
+    session.execute(insert_for(session, DashboardSignout).values(sid=sid, expires_at=expires_at)
+                    .on_conflict_do_nothing(index_elements=["sid"]))  # signed out twice (a copy, a second tab)
 
 
 def account_name(session: Session, account_id: int) -> str | None:

@@ -124,15 +124,16 @@ def delivery_of_account(session: Session, account_id: int, delivery_id: int) -> 
     return session.scalar(select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id))
 
 
-def delivery_history(session: Session, delivery: Delivery) -> list[DeliveryEvent]:
-    """The delivery's events, oldest first, in the same order tracker.domain.history gives."""
-    return list(session.scalars(
-        select(DeliveryEvent)
-        .where(DeliveryEvent.account_id == delivery.account_id,
-               DeliveryEvent.message_id == delivery.message_id,
-               DeliveryEvent.recipient == delivery.recipient)
-        .order_by(DeliveryEvent.occurred_at, DeliveryEvent.event_key)
-    ))
+def delivery_history(session: Session, delivery: Delivery, *, after: tuple[datetime, str] | None = None,
+                     limit: int | None = None) -> list[DeliveryEvent]:
+    """The delivery's events, oldest first, in the same order tracker.domain.history gives; a page of ``limit``
+    past ``after`` (an event's occurred_at and event_key) when given."""
+    statement = select(DeliveryEvent).where(DeliveryEvent.account_id == delivery.account_id,
+                                            DeliveryEvent.message_id == delivery.message_id,
+                                            DeliveryEvent.recipient == delivery.recipient)
+    if after is not None:
+        statement = statement.where(tuple_(DeliveryEvent.occurred_at, DeliveryEvent.event_key) > tuple_(*after))
+    return list(session.scalars(statement.order_by(DeliveryEvent.occurred_at, DeliveryEvent.event_key).limit(limit)))
 
 
 def all_deliveries(session: Session, account_id: int) -> Iterable[Delivery]:

@@ -95,9 +95,12 @@ def list_inbox_events(session: Session, where: EventFilter, *, after_id: int = 0
     return list(session.scalars(statement.order_by(InboxEvent.id).limit(limit)))
 
 
-def count_inbox_events(session: Session, where: EventFilter) -> int:
-    """How many inbox rows ``where`` selects."""
-    return session.scalar(where.apply(select(func.count()).select_from(InboxEvent)))
+def count_inbox_events(session: Session, where: EventFilter, *, after_id: int = 0) -> int:
+    """How many inbox rows ``where`` selects (past ``after_id``, for a walk by id that goes on from there)."""
+    statement = select(func.count()).select_from(InboxEvent)
+    if after_id:
+        statement = statement.where(InboxEvent.id > after_id)
+    return session.scalar(where.apply(statement))
 
 
 def inbox_ids(session: Session, where: EventFilter, *, after_id: int, limit: int) -> list[int]:

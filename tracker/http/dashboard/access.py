@@ -1,8 +1,11 @@
 """Signing in with an operator key, the signed session cookie, and CSRF tokens on every form.
 
 The session is Flask's cookie, signed with TRACKER_SECRET_KEY (itsdangerous): it holds the
-account, the key id (never the key) and when the operator signed in. Every request checks
-that key is still a live operator key of the account, so revoking it signs the operator out.
+account, the key id (never the key), a random session id and when the operator signed in.
+Every request checks that key is still a live operator key of the account, so revoking it
+signs the operator out, and that the session was not signed out: a cookie is valid wherever
+it is presented, so signing out records the session id (until the session would have expired)
+and a copy of the cookie taken before opens nothing.
 The cookie is HttpOnly, SameSite=Strict, scoped to /dashboard, and Secure when the request
 came over HTTPS. Every POST carries the session's CSRF token in a form field, compared in
 constant time; SameSite=Strict already keeps other sites' forms from sending the cookie, the
@@ -13,12 +16,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from datetime import datetime, timedelta, UTC
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from tracker.db import repository
+from tracker.db.models import utcnow
 from tracker.http import credentials
 from tracker.http.dashboard.base import blueprint, db, page
 
@@ -67,11 +72,11 @@ def _guard():
         return page("refused.html", 400)
     if request.endpoint in _OPEN:
         return None
-    account_id, key_id = session.get("account_id"), session.get("key_id")
+    account_id, key_id, sid = session.get("account_id"), session.get("key_id"), session.get("sid")
     fresh = time.time() - session.get("signed_in_at", 0) < SESSION_HOURS * 3600
-    if account_id and key_id and fresh:
+    if account_id and key_id and sid and fresh:
         with db().session() as s:
-            if repository.live_operator_key(s, key_id, account_id):
+            if repository.live_operator_key(s, key_id, account_id, sid):
                 g.account_id, g.key_id = account_id, key_id
                 g.account_name = repository.account_name(s, account_id)
                 return None
@@ -94,7 +99,7 @@ def signin():
         if caller is not None and caller.is_operator:
             session.clear()  # a fresh session (and CSRF token) for the signed-in operator
             session.update(account_id=caller.account_id, key_id=caller.key_id, signed_in_at=time.time(),
-                           csrf=secrets.token_urlsafe(32))
+                           sid=secrets.token_urlsafe(24), csrf=secrets.token_urlsafe(32))
             return redirect(_local(request.form.get("next")) or url_for("dashboard.overview"))
         error = ("this key is not an operator key (tracker keys create --account NAME --operator)"
                  if caller is not None else "unknown or revoked key")
@@ -103,7 +108,11 @@ def signin():
 
 @blueprint.post("/signout")
 def signout():
-    """Forget the session (a POST with the CSRF token, so no other site can sign an operator out)."""
+    """End the session, for every copy of its cookie too (a POST with the CSRF token, so no other site can sign
+    an operator out)."""
+    expires = datetime.fromtimestamp(session["signed_in_at"], UTC) + timedelta(hours=SESSION_HOURS)
+    with db().transaction() as s:
+        repository.end_dashboard_session(s, session["sid"], expires, utcnow())
     session.clear()
     return redirect(url_for("dashboard.signin"))
 

@@ -4,7 +4,9 @@ Replaying or discarding all matching a filter asks for a confirmation first.
 
 The work is the admin API's: tracker.pipeline.operations replays in this request and records
 who discarded what (``key:<key id>``, as the API does). A replay or discard of everything
-matching a filter takes MAX_IDS events per confirmation, and says how many are left.
+matching a filter takes MAX_IDS events per confirmation, walking by id as `tracker events
+replay --all-failed` does: each confirmation carries the last id done (``after``) and the next
+one starts past it, so events that fail again are not taken again in place of the rest.
 """
 from __future__ import annotations
 
@@ -59,49 +61,61 @@ def confirm_failed():
         if row is None or row.state != inbox.FAILED:
             return page("missing.html", 404, what=f"failed event {event_id}")
         return page("confirm_failed.html", action=action, event=row, count=1, filter={})
-    count = operations.count_failed(services(), where)
+    after = _after(request.args)
+    count = operations.count_failed(services(), where, after_id=after)
     return page("confirm_failed.html", action=action, event=None, count=count, filter=shown,
-                batch=min(count, MAX_IDS))
+                batch=min(count, MAX_IDS), after=after)
 
 
 @blueprint.post("/failed/replay")
 def replay_failed():
-    """Replay the confirmed event (or the first MAX_IDS matching the filter) now, in this request."""
+    """Replay the confirmed event (or the next MAX_IDS matching the filter) now, in this request."""
     ids, where, shown = _chosen()
     summary = operations.replay_ids(services(), ids)
-    flash(f"replayed {summary.replayed}: now processed {summary.processed}, still failing {summary.still_failing}"
-          + _left(where))
-    return redirect(url_for("dashboard.failed", **shown))
+    flash(f"replayed {summary.replayed}: now processed {summary.processed}, still failing {summary.still_failing}")
+    return _onwards("replay", ids, where, shown)
 
 
 @blueprint.post("/failed/discard")
 def discard_failed():
-    """Discard the confirmed event (or the first MAX_IDS matching the filter), recording the key and reason."""
+    """Discard the confirmed event (or the next MAX_IDS matching the filter), recording the key and reason."""
     reason = request.form.get("reason", "").strip()
     ids, where, shown = _chosen()
     if not reason:
         flash("a discard needs a reason: nothing was discarded", "error")
         return redirect(url_for("dashboard.failed", **shown))
     done = operations.discard(services(), ids, reason=reason[:2000], by=f"key:{g.key_id}", account_id=g.account_id)
-    flash(f"discarded {len(done)}" + _left(where))
-    return redirect(url_for("dashboard.failed", **shown))
+    flash(f"discarded {len(done)}")
+    return _onwards("discard", ids, where, shown)
 
 
 def _chosen() -> tuple[list[int], EventFilter | None, dict]:
-    """The account's event ids the form names: one ``id``, or up to MAX_IDS matching the filter."""
+    """The account's event ids the form names: one ``id``, or the next MAX_IDS matching the filter past ``after``."""
     event_id = request.form.get("id", type=int)
     with db().session() as session:
         if event_id is not None:
             return repository.inbox_ids_of_account(session, [event_id], g.account_id), None, {}
         where, shown = _filter()
-        return repository.inbox_ids(session, where, after_id=0, limit=MAX_IDS), where, shown
+        return repository.inbox_ids(session, where, after_id=_after(request.form), limit=MAX_IDS), where, shown
 
 
-def _left(where: EventFilter | None) -> str:
+def _onwards(action: str, ids: list[int], where: EventFilter | None, shown: dict):
+    """After a batch: the confirmation of the next one when more match past it, else the list (and what is left)."""
     if where is None:
-        return ""
+        return redirect(url_for("dashboard.failed", **shown))
+    more = operations.count_failed(services(), where, after_id=ids[-1]) if ids else 0
+    if more:
+        flash(f"{more} more failed event(s) match after #{ids[-1]}: confirm to {action} them too")
+        return redirect(url_for("dashboard.confirm_failed", action=action, after=ids[-1], **shown))
     left = operations.count_failed(services(), where)
-    return f"; {left} failed event(s) still match" if left else ""
+    if left:  # the ones that failed again in this pass (a replay), or arrived since
+        flash(f"{left} failed event(s) still match")
+    return redirect(url_for("dashboard.failed", **shown))
+
+
+def _after(values) -> int:
+    """The last event id a walk through everything matching has done (0: from the start)."""
+    return max(values.get("after", 0, type=int) or 0, 0)
 
 
 def _readable(body: str) -> str:

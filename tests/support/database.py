@@ -12,9 +12,10 @@ ADMIN_URL = os.environ.get("TRACKER_TEST_ADMIN_URL", "postgresql+psycopg2://post
 
 
 @contextlib.contextmanager
-def throwaway_database(prefix: str, admin_url: str = ADMIN_URL, revision: str = "head") -> Iterator[str]:
-    """Create ``<prefix>_<random>`` on the server of ``admin_url``, migrate it (to ``revision``), yield its
-    URL, drop it afterwards."""
+def throwaway_database(prefix: str, admin_url: str = ADMIN_URL, revision: str = "head",
+                       create_options: str = "") -> Iterator[str]:
+    """Create ``<prefix>_<random>`` on the server of ``admin_url`` (CREATE DATABASE's ``create_options``
+    added, e.g. another collation), migrate it (to ``revision``), yield its URL, drop it afterwards."""
     from tracker.db import migrate
     from tracker.db.engine import Database
 
@@ -22,7 +23,7 @@ def throwaway_database(prefix: str, admin_url: str = ADMIN_URL, revision: str = 
     # pre-ping: a drill may have restarted the server since the database was created.
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}" {create_options}')
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
         db = Database(url)

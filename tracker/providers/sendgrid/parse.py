@@ -225,7 +225,13 @@ def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
         shown = "missing" if name is None else repr(name)
         raise PayloadError(f"{where} has no event name: 'event' is {shown} (keys: {key_list(item)})")
     where = f"{where} ({name})"
-    rule = _RULES.get(name, _UNKNOWN)
+    # SendGrid writes its event names in lower case, but its own reference shows a webhook call
+    # with "event": "Processed" ("Reserved Keys in Unique Arguments"): the name is matched
+    # without regard to case, and an unknown one is kept as sent.
+    known = name.strip().lower()
+    rule = _RULES.get(known, _UNKNOWN)
+    if rule is not _UNKNOWN:
+        name = known
     # Events about a delivery need its address; events kept without a status
     # (account_status_change has neither address nor message [C], an unknown type may not)
     # take it when present. A message id is never required: SendGrid sends none with a
@@ -253,9 +259,31 @@ def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
         dataclasses.replace(facts, details=details),
         message_id=message_id or "",
         recipient=recipient,
-        occurred_at=optional_time(item.get("timestamp"), f"{where}: 'timestamp'") or received_at,
+        occurred_at=_occurred_at(item.get("timestamp"), where) or received_at,
         event_key=_event_key(item, name),
     )
+
+
+# SendGrid documents ``timestamp`` as unix seconds, but its own "Example event from a Single
+# Send" (Marketing Campaigns) carries milliseconds: "timestamp": 1591726752372 (Event Webhook
+# Reference, sendgrid/docs event.md). 10**11 seconds is the year 5138 and 10**11 milliseconds
+# March 1973, so a larger value can only be milliseconds (SendCloud's rule, for the same doubt).
+_MILLISECONDS_ABOVE = 10**11
+_LATEST_MILLISECONDS = 253402300799999  # 9999-12-31T23:59:59.999Z; beyond it, an error as before
+_DIGITS = re.compile(r"\s*\d{1,20}\s*")
+
+
+def _occurred_at(raw: Any, where: str) -> datetime | None:
+    """When the event happened: ``timestamp`` in unix seconds or milliseconds (number or numeric
+    string); None when absent. PayloadError for anything else."""
+    number: float | int | None = None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        number = raw
+    elif isinstance(raw, str) and _DIGITS.fullmatch(raw):
+        number = int(raw)
+    if number is not None and _MILLISECONDS_ABOVE < abs(number) <= _LATEST_MILLISECONDS:
+        raw = number / 1000
+    return optional_time(raw, f"{where}: 'timestamp'")
 
 
 def _load(body: bytes | str) -> list[Any]:

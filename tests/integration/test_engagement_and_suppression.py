@@ -124,3 +124,35 @@ def test_removal_is_audited_and_only_in_the_callers_account(app, tenant, pki):
     assert audit.address == "gone@example.com"
     assert audit.removed_by == tenant.key.split("_")[1]
     assert audit.suppression["reason"] == "hard_bounce"
+
+
+@pytest.fixture
+def event_keys_collated_as_in_en_us(pg_db):
+    """suppressions.event_key with en-US's collation, as in a database created with the default locale of
+    most installs (en_US.UTF-8) rather than C: there "aq" sorts before "Zq", where code points put "Z" first."""
+    def collate(collation: str) -> None:
+        with pg_db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                f'ALTER TABLE suppressions ALTER COLUMN event_key TYPE varchar(400) COLLATE "{collation}"')
+
+    collate("en-US-x-icu")
+    yield
+    collate("default")
+
+
+@pytest.mark.parametrize("order", [["aq", "Zq"], ["Zq", "aq"], ["aq+Zq"]], ids=["aq-first", "Zq-first", "together"])
+def test_an_entry_names_the_same_of_two_bounces_at_one_moment_whichever_came_first(
+        app, tenant, pki, event_keys_collated_as_in_en_us, order):
+    """Two hard bounces of one address at the same moment (providers' times are often whole seconds),
+    applied one after the other or in one batch: the entry names the one tracker.domain.suppression's
+    entry_order puts first, as a batch holding both picks it."""
+    address, at = "twice@example.com", "2026-11-01T00:00:00.000Z"
+    feedback = {"aq": bounce("m-aq", address, "Permanent", "aq-feedback", at),
+                "Zq": bounce("m-Zq", address, "Permanent", "Zq-feedback", at)}
+    for batch in order:
+        post_all(app, tenant, pki, *[feedback[name] for name in batch.split("+")])
+
+    response = get(app, tenant, f"/api/v1/suppressions/{address}")
+
+    assert response.status_code == 200
+    assert response.json["message_id"] == "m-Zq"  # "...:Zq-feedback" < "...:aq-feedback" by code point

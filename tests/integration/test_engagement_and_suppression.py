@@ -156,3 +156,38 @@ def test_an_entry_names_the_same_of_two_bounces_at_one_moment_whichever_came_fir
 
     assert response.status_code == 200
     assert response.json["message_id"] == "m-Zq"  # "...:Zq-feedback" < "...:aq-feedback" by code point
+
+
+def test_a_soft_bounce_entry_names_its_provider_after_the_raw_events_were_purged(make_app, pki):
+    """An account keeping raw events a day (tracker accounts retention --raw-days 1) and counting soft
+    bounces over 30 days: an address two soft bounces suppressed, removed from the list by the application,
+    bounces softly again days later. It is suppressed again, the entry naming the bounce that first reached
+    the limit, whose raw event retention has removed since: its provider is still the one that reported it."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tracker.db import repository
+    from tracker.db.models import Account, InboxEvent, utcnow
+    from tracker.pipeline import operations
+
+    app = make_app(soft_bounce_limit=2, soft_bounce_window_days=30)
+    tenant = make_tenant(app, "short-raw", ["*"])
+    services = app.extensions["tracker"]
+    address = "flaky@example.com"
+    post_all(app, tenant, pki, bounce("m1", address, "Transient", "fb-1", "2026-11-01T00:00:00.000Z"),
+             bounce("m2", address, "Transient", "fb-2", "2026-11-03T00:00:00.000Z"))
+    assert get(app, tenant, f"/api/v1/suppressions/{address}").json["message_id"] == "m2"
+    removed = app.test_client().delete(f"/api/v1/suppressions/{address}", headers=tenant.auth)
+    assert removed.status_code in (200, 204), removed.get_data(as_text=True)
+    with services.db.transaction() as session:
+        session.execute(update(InboxEvent).values(received_at=utcnow() - timedelta(days=2)))
+        repository.set_retention(session, session.get(Account, tenant.account_id), raw_days=1, delivery_days=None)
+    assert operations.purge(services, dry_run=False).raw_events == {"short-raw": 2}
+
+    post_all(app, tenant, pki, bounce("m3", address, "Transient", "fb-3", "2026-11-06T00:00:00.000Z"))
+
+    response = get(app, tenant, f"/api/v1/suppressions/{address}")
+    assert response.status_code == 200
+    assert (response.json["reason"], response.json["message_id"]) == ("soft_bounces", "m2")
+    assert response.json["provider"] == "ses"

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracker.db.models import DeliveryEvent, InboxEvent, Suppression, SuppressionRemoval, utcnow
+from tracker.db.models import Delivery, DeliveryEvent, InboxEvent, Suppression, SuppressionRemoval, utcnow
 from tracker.db.repository.dialect import insert_for
 from tracker.db.repository.prebuilt import prebuilt
 
@@ -60,11 +60,14 @@ class SoftBounce:
     provider: str
 
 
-# soft_bounces's read, once a batch with soft bounces: built once, each call binds its values.
+# soft_bounces's read, once a batch with soft bounces: built once, each call binds its values. The provider
+# is the raw event's or, once retention purged that (--raw-days shorter than the window), the delivery's.
 _SOFT_BOUNCES = (
     select(DeliveryEvent.recipient, DeliveryEvent.occurred_at, DeliveryEvent.event_key, DeliveryEvent.message_id,
-           func.coalesce(InboxEvent.provider, "unknown"))
+           func.coalesce(InboxEvent.provider, Delivery.provider, "unknown"))
     .outerjoin(InboxEvent, InboxEvent.id == DeliveryEvent.inbox_event_id)
+    .outerjoin(Delivery, (Delivery.account_id == DeliveryEvent.account_id)
+               & (Delivery.message_id == DeliveryEvent.message_id) & (Delivery.recipient == DeliveryEvent.recipient))
     .where(DeliveryEvent.account_id == bindparam("account_id"),
            DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)),
            DeliveryEvent.type == "bounced",

@@ -124,10 +124,13 @@ def _process(session: Session, rows: Sequence[InboxRow], confirmer: Subscription
     groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
     # Every group's locks at once, before the first group writes, and outside the groups' savepoints
     # (rolling one back would release what was taken in it): a group taking its own after an earlier
-    # one's rows are locked could wait for a worker that waits for those.
-    locked = _lock_batch(session, read, settings)
+    # one's rows are locked could wait for a worker that waits for those. Should taking them fail (a
+    # lock_timeout an operator set), that is no row's fault: the batch is tried again later.
+    if read:
+        _take_locks(session, [(row, event) for row, reading in read for event in reading.events],
+                    messages_of(read), suppress=settings.suppress)
     for group in groups:
-        _apply_group(session, group, now, settings, result, locked=locked)
+        _apply_group(session, group, now, settings, result)
     if result.processed:
         _evaluate_reputation(session, {row.account_id for row, _ in read}, now, result)
     _count(result)
@@ -146,28 +149,11 @@ def _evaluate_reputation(session: Session, account_ids: set[int], now, result: B
         log.warning("evaluating reputation failed (%s); the scheduled evaluation will catch up", _reason(error))
 
 
-def _lock_batch(session: Session, read: list[tuple[InboxRow, Reading]], settings: Settings) -> bool:
-    """Take the locks of every row read (tracker.db.repository.locks); False if that failed (the groups
-    then take their own, as they are applied)."""
-    if not read:
-        return True
-    try:
-        with session.begin_nested():
-            _take_locks(session, [(row, event) for row, reading in read for event in reading.events],
-                        messages_of(read), suppress=settings.suppress)
-    except Exception as error:  # noqa: BLE001 - a lock timeout an operator set, say: each group tries again
-        if _concerns_batch(error):
-            raise
-        log.warning("locking the batch's messages failed (%s); each group takes its own", _reason(error))
-        return False
-    return True
-
-
 def _apply_group(session: Session, group: list[tuple[InboxRow, Reading]], now,
-                 settings: Settings, result: BatchResult, *, locked: bool = False) -> None:
+                 settings: Settings, result: BatchResult) -> None:
     try:
         with session.begin_nested():
-            applied = _apply_rows(session, group, now, settings, locked=locked)
+            applied = _apply_rows(session, group, now, settings)
     except Exception as error:  # noqa: BLE001 - isolated below; only whole-batch trouble propagates
         if _concerns_batch(error):
             raise
@@ -177,8 +163,8 @@ def _apply_group(session: Session, group: list[tuple[InboxRow, Reading]], now,
             return
         log.warning("applying %d rows failed (%s); isolating the row at fault", len(group), _reason(error))
         half = len(group) // 2
-        _apply_group(session, group[:half], now, settings, result, locked=locked)
-        _apply_group(session, group[half:], now, settings, result, locked=locked)
+        _apply_group(session, group[:half], now, settings, result)
+        _apply_group(session, group[half:], now, settings, result)
         return
     result += applied
     if log.isEnabledFor(logging.DEBUG):
@@ -194,15 +180,12 @@ def _logged_as(row: InboxRow):
 
 
 def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
-                settings: Settings, *, locked: bool = False) -> BatchResult:
-    """Apply these rows' events and mark the rows processed, in the caller's savepoint (their locks
-    taken already when ``locked``)."""
+                settings: Settings) -> BatchResult:
+    """Apply these rows' events and mark the rows processed, in the caller's savepoint (their messages'
+    and addresses' locks taken before: _process)."""
     rows = [row for row, _ in group]
     events = [(row, event) for row, reading in group for event in reading.events]
     messages = messages_of(group)
-    if not locked:
-        # Before anything else: a worker applying events of the same messages waits for this one.
-        _take_locks(session, events, messages, suppress=settings.suppress)
     _, merged = _apply(session, events, now, settings)
     _record_messages(session, messages, now)
     transitions = [delivery for delivery in merged if delivery.status_changed]

@@ -124,3 +124,70 @@ def test_removal_is_audited_and_only_in_the_callers_account(app, tenant, pki):
     assert audit.address == "gone@example.com"
     assert audit.removed_by == tenant.key.split("_")[1]
     assert audit.suppression["reason"] == "hard_bounce"
+
+
+@pytest.fixture
+def event_keys_collated_as_in_en_us(pg_db):
+    """suppressions.event_key with en-US's collation, as in a database created with the default locale of
+    most installs (en_US.UTF-8) rather than C: there "aq" sorts before "Zq", where code points put "Z" first."""
+    def collate(collation: str) -> None:
+        with pg_db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                f'ALTER TABLE suppressions ALTER COLUMN event_key TYPE varchar(400) COLLATE "{collation}"')
+
+    collate("en-US-x-icu")
+    yield
+    collate("default")
+
+
+@pytest.mark.parametrize("order", [["aq", "Zq"], ["Zq", "aq"], ["aq+Zq"]], ids=["aq-first", "Zq-first", "together"])
+def test_an_entry_names_the_same_of_two_bounces_at_one_moment_whichever_came_first(
+        app, tenant, pki, event_keys_collated_as_in_en_us, order):
+    """Two hard bounces of one address at the same moment (providers' times are often whole seconds),
+    applied one after the other or in one batch: the entry names the one tracker.domain.suppression's
+    entry_order puts first, as a batch holding both picks it."""
+    address, at = "twice@example.com", "2026-11-01T00:00:00.000Z"
+    feedback = {"aq": bounce("m-aq", address, "Permanent", "aq-feedback", at),
+                "Zq": bounce("m-Zq", address, "Permanent", "Zq-feedback", at)}
+    for batch in order:
+        post_all(app, tenant, pki, *[feedback[name] for name in batch.split("+")])
+
+    response = get(app, tenant, f"/api/v1/suppressions/{address}")
+
+    assert response.status_code == 200
+    assert response.json["message_id"] == "m-Zq"  # "...:Zq-feedback" < "...:aq-feedback" by code point
+
+
+def test_a_soft_bounce_entry_names_its_provider_after_the_raw_events_were_purged(make_app, pki):
+    """An account keeping raw events a day (tracker accounts retention --raw-days 1) and counting soft
+    bounces over 30 days: an address two soft bounces suppressed, removed from the list by the application,
+    bounces softly again days later. It is suppressed again, the entry naming the bounce that first reached
+    the limit, whose raw event retention has removed since: its provider is still the one that reported it."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tracker.db import repository
+    from tracker.db.models import Account, InboxEvent, utcnow
+    from tracker.pipeline import operations
+
+    app = make_app(soft_bounce_limit=2, soft_bounce_window_days=30)
+    tenant = make_tenant(app, "short-raw", ["*"])
+    services = app.extensions["tracker"]
+    address = "flaky@example.com"
+    post_all(app, tenant, pki, bounce("m1", address, "Transient", "fb-1", "2026-11-01T00:00:00.000Z"),
+             bounce("m2", address, "Transient", "fb-2", "2026-11-03T00:00:00.000Z"))
+    assert get(app, tenant, f"/api/v1/suppressions/{address}").json["message_id"] == "m2"
+    removed = app.test_client().delete(f"/api/v1/suppressions/{address}", headers=tenant.auth)
+    assert removed.status_code in (200, 204), removed.get_data(as_text=True)
+    with services.db.transaction() as session:
+        session.execute(update(InboxEvent).values(received_at=utcnow() - timedelta(days=2)))
+        repository.set_retention(session, session.get(Account, tenant.account_id), raw_days=1, delivery_days=None)
+    assert operations.purge(services, dry_run=False).raw_events == {"short-raw": 2}
+
+    post_all(app, tenant, pki, bounce("m3", address, "Transient", "fb-3", "2026-11-06T00:00:00.000Z"))
+
+    response = get(app, tenant, f"/api/v1/suppressions/{address}")
+    assert response.status_code == 200
+    assert (response.json["reason"], response.json["message_id"]) == ("soft_bounces", "m2")
+    assert response.json["provider"] == "ses"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from tests.support.harness import drain, make_tenant
@@ -95,3 +96,54 @@ def test_batches_bad_input_and_tenants(app, tenant):
         assert response.status_code == 400 and response.json["detail"], bad
     other = make_tenant(app, "other", ["*"])
     assert client.get(f"/api/v1/messages/{batch.json['data'][0]['id']}", headers=other.auth).status_code == 404
+
+
+@pytest.mark.parametrize("events_first", [False, True], ids=["registered-only", "events-made-its-row"])
+def test_the_same_provider_id_attached_twice_at_once_leaves_the_message_as_one_attach_does(app, tenant, pki,
+                                                                                          events_first):
+    """A client retrying its PATCH (the first answer slow to come) sends the same id while the first is
+    still being applied: the second waits for the first's locks, then finds it done and answers the
+    message as it is then, its row and deliveries what one PATCH makes."""
+    import threading
+
+    from tracker.db import repository
+    from tracker.pipeline import registration
+
+    client = app.test_client()
+    registered = client.post("/api/v1/messages", json=REGISTRATION, headers=tenant.auth).json
+    if events_first:
+        post_events(app, tenant, pki, events("ses-777"))
+    db = app.extensions["tracker"].db
+    outcome = {}
+
+    def second_patch():
+        with db.transaction() as session:
+            message = repository.message_of_account(session, tenant.account_id, registered["id"])
+            loaded.set()
+            try:
+                outcome["message"] = registration.attach_provider_id(session, message, "ses-777").id
+            except Exception as error:  # noqa: BLE001 - what the view would have turned into its answer
+                outcome["error"] = repr(error)
+
+    loaded = threading.Event()
+    with db.transaction() as first:
+        attached = registration.attach_provider_id(
+            first, repository.message_of_account(first, tenant.account_id, registered["id"]), "ses-777").id
+        thread = threading.Thread(target=second_patch)
+        thread.start()
+        assert loaded.wait(30)  # the second read the message as registered, the first not committed
+        with db.session() as watcher:
+            while thread.is_alive() and not watcher.connection().exec_driver_sql(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'").first():
+                thread.join(0.01)
+                watcher.rollback()
+    thread.join(30)
+
+    assert outcome == {"message": attached}
+    assert (attached != registered["id"]) is events_first  # merged into the row the events made
+    shown = client.get(f"/api/v1/messages/{attached}", headers=tenant.auth)
+    assert shown.status_code == 200 and shown.json["message_id"] == "ses-777"
+    deliveries, messages = state(app, tenant.account_id)
+    assert [d[:2] for d in deliveries] == [("ses-777", "a@example.com"), ("ses-777", "b@example.com")]
+    assert len(messages) == 1

@@ -124,3 +124,47 @@ def test_the_cli_rotates_a_secret(hooks_app, pg_url):
     missing = CliRunner().invoke(main, ["webhooks", "rotate-secret", "999999"], env=env)
     assert missing.exit_code == 1 and "no webhook subscription 999999" in missing.output
 
+
+
+def test_two_rotations_at_once_keep_the_secret_each_answered(hooks_app):
+    """Two rotations of one subscription at once (two operators, or a retried request): each answers a new
+    secret, and the one answered first, which its caller may already have deployed, still signs as the
+    replaced secret after the second, as when the two come one after the other."""
+    import threading
+
+    from tracker.db import repository
+    from tracker.outbound import signing
+
+    app = hooks_app()
+    tenant = make_tenant(app, "acme", ["*"])
+    with receiving() as receiver:
+        created = subscribe(app, tenant, receiver.url)
+    db = app.extensions["tracker"].db
+    first_secret, second_secret = signing.new_secret(), signing.new_secret()
+    loaded = threading.Event()
+
+    def second_rotation():
+        with db.transaction() as session:
+            subscription = session.get(WebhookSubscription, created["id"])
+            loaded.set()
+            repository.rotate_subscription_secret(subscription, second_secret, utcnow() + timedelta(hours=1),
+                                                  utcnow())
+
+    with db.transaction() as first:
+        repository.rotate_subscription_secret(first.get(WebhookSubscription, created["id"]), first_secret,
+                                              utcnow() + timedelta(hours=1), utcnow())
+        first.flush()
+        thread = threading.Thread(target=second_rotation)
+        thread.start()
+        assert loaded.wait(30)  # the second read the subscription before the first committed
+        with db.session() as watcher:
+            while thread.is_alive() and not watcher.connection().exec_driver_sql(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'").first():
+                thread.join(0.01)
+                watcher.rollback()
+    thread.join(30)
+
+    with db.session() as session:
+        subscription = session.get(WebhookSubscription, created["id"])
+        assert (subscription.secret, subscription.previous_secret) == (second_secret, first_secret)

@@ -122,6 +122,13 @@ def _process(session: Session, rows: Sequence[InboxRow], confirmer: Subscription
                 _record_failure(session, row, error, now, settings, result)
     fresh = [item for item in read if not item[0].attempts]
     groups = ([fresh] if fresh else []) + [[item] for item in read if item[0].attempts]
+    # Every group's locks at once, before the first group writes, and outside the groups' savepoints
+    # (rolling one back would release what was taken in it): a group taking its own after an earlier
+    # one's rows are locked could wait for a worker that waits for those. Should taking them fail (a
+    # lock_timeout an operator set), that is no row's fault: the batch is tried again later.
+    if read:
+        _take_locks(session, [(row, event) for row, reading in read for event in reading.events],
+                    messages_of(read), suppress=settings.suppress)
     for group in groups:
         _apply_group(session, group, now, settings, result)
     if result.processed:
@@ -174,12 +181,11 @@ def _logged_as(row: InboxRow):
 
 def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
                 settings: Settings) -> BatchResult:
-    """Apply these rows' events and mark the rows processed, in the caller's savepoint."""
+    """Apply these rows' events and mark the rows processed, in the caller's savepoint (their messages'
+    and addresses' locks taken before: _process)."""
     rows = [row for row, _ in group]
     events = [(row, event) for row, reading in group for event in reading.events]
     messages = messages_of(group)
-    # Before anything else: a worker applying events of the same messages waits for this one.
-    _take_locks(session, events, messages, suppress=settings.suppress)
     _, merged = _apply(session, events, now, settings)
     _record_messages(session, messages, now)
     transitions = [delivery for delivery in merged if delivery.status_changed]

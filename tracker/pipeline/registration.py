@@ -64,9 +64,19 @@ def attach_provider_id(session: Session, message: Message, provider_message_id: 
         return message
     if not message.message_id.startswith(PLACEHOLDER):
         raise ValueError(f"message {message.id} already has the provider message id {message.message_id}")
-    old = message.message_id
-    repository.lock_messages(session, [(message.account_id, old), (message.account_id, provider_message_id)])
-    before = repository.message_stats_snapshot(session, message.account_id, [old, provider_message_id])
+    old, account_id, row_id = message.message_id, message.account_id, message.id
+    repository.lock_messages(session, [(account_id, old), (account_id, provider_message_id)])
+    # Read again under the locks: a request that held them (the same PATCH sent twice, a retry) may have
+    # attached an id meanwhile, and going on from the message as read before would delete and re-create it.
+    if repository.message_of_account(session, account_id, row_id, fresh=True) is None:
+        # Merged into the row events made for the real id: that one is the message now.
+        merged = repository.message_with_id(session, account_id, provider_message_id)
+        if merged is None:
+            raise ValueError(f"message {row_id} was attached to another provider message id meanwhile")
+        return merged
+    if message.message_id != old:
+        return attach_provider_id(session, message, provider_message_id)  # done (or refused) as if sent after
+    before = repository.message_stats_snapshot(session, account_id, [old, provider_message_id])
     renamed = _attach(session, message, old, provider_message_id)
     repository.record_status_change(session, before, repository.message_stats_snapshot(
         session, message.account_id, [provider_message_id], lock=False))

@@ -24,9 +24,12 @@ __all__ = [
 ]
 
 
-def message_of_account(session: Session, account_id: int, message_row_id: int) -> Message | None:
-    """The message row ``message_row_id`` if the account owns it."""
-    return session.scalar(select(Message).where(Message.id == message_row_id, Message.account_id == account_id))
+def message_of_account(session: Session, account_id: int, message_row_id: int, *,
+                       fresh: bool = False) -> Message | None:
+    """The message row ``message_row_id`` if the account owns it (``fresh``: as committed now, over what the
+    session loaded before)."""
+    statement = select(Message).where(Message.id == message_row_id, Message.account_id == account_id)
+    return session.scalar(statement.execution_options(populate_existing=True) if fresh else statement)
 
 
 def message_with_id(session: Session, account_id: int, message_id: str) -> Message | None:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracker.db.models import DeliveryEvent, InboxEvent, Suppression, SuppressionRemoval, utcnow
+from tracker.db.models import Delivery, DeliveryEvent, InboxEvent, Suppression, SuppressionRemoval, utcnow
 from tracker.db.repository.dialect import insert_for
 from tracker.db.repository.prebuilt import prebuilt
 
@@ -36,11 +36,17 @@ def _add_statement(session: Session):
     table = Suppression.__table__
     statement = insert_for(session, table)
     new = statement.excluded
+    new_key, key = new.event_key, table.c.event_key
+    if session.get_bind().dialect.name == "postgresql":
+        # By code point, as entry_order (Python) compares them in a batch: the column's collation is the
+        # database's, and in most (en_US.UTF-8, say) "aq" sorts before "Zq", so which of two events at one
+        # moment an entry named would depend on whether they came in one batch. (SQLite's BINARY is it.)
+        new_key, key = new_key.collate("C"), key.collate("C")
     return (statement.on_conflict_do_update(
         index_elements=["account_id", "address"],
         set_={name: new[name] for name in ("reason", "provider", "message_id", "event_key", "occurred_at")},
         # When it went on the list (created_at) stays; which event put it there may be an earlier one.
-        where=tuple_(new.occurred_at, new.event_key) < tuple_(table.c.occurred_at, table.c.event_key))
+        where=tuple_(new.occurred_at, new_key) < tuple_(table.c.occurred_at, key))
         .returning(table.c.id))  # lets SQLAlchemy batch the rows into one statement
 
 
@@ -54,11 +60,14 @@ class SoftBounce:
     provider: str
 
 
-# soft_bounces's read, once a batch with soft bounces: built once, each call binds its values.
+# soft_bounces's read, once a batch with soft bounces: built once, each call binds its values. The provider
+# is the raw event's or, once retention purged that (--raw-days shorter than the window), the delivery's.
 _SOFT_BOUNCES = (
     select(DeliveryEvent.recipient, DeliveryEvent.occurred_at, DeliveryEvent.event_key, DeliveryEvent.message_id,
-           func.coalesce(InboxEvent.provider, "unknown"))
+           func.coalesce(InboxEvent.provider, Delivery.provider, "unknown"))
     .outerjoin(InboxEvent, InboxEvent.id == DeliveryEvent.inbox_event_id)
+    .outerjoin(Delivery, (Delivery.account_id == DeliveryEvent.account_id)
+               & (Delivery.message_id == DeliveryEvent.message_id) & (Delivery.recipient == DeliveryEvent.recipient))
     .where(DeliveryEvent.account_id == bindparam("account_id"),
            DeliveryEvent.recipient.in_(bindparam("recipients", expanding=True)),
            DeliveryEvent.type == "bounced",

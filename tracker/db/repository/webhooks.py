@@ -5,7 +5,7 @@ from datetime import datetime
 from collections.abc import Sequence
 
 from sqlalchemy import Float, Integer, Text, bindparam, delete, func, insert, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from tracker.db.models import Delivery, UTCDateTime, WebhookAttempt, WebhookEvent, WebhookSubscription, utcnow
 from tracker.db.repository.dialect import insert_for
@@ -50,7 +50,11 @@ def create_subscription(session: Session, *, account_id: int, url: str, secret: 
 def rotate_subscription_secret(subscription: WebhookSubscription, secret: str,
                                previous_expires_at: datetime | None, now: datetime) -> None:
     """Sign with ``secret`` from now on, and with the current one too until ``previous_expires_at``
-    (None: not at all). The secret of an earlier rotation, if still valid, stops signing."""
+    (None: not at all). The secret of an earlier rotation, if still valid, stops signing.
+
+    The row is read again, locked: a rotation committed since it was loaded is the one replaced (from the
+    loaded copy, the secret that rotation answered would never sign, nor be replaced with a window)."""
+    object_session(subscription).refresh(subscription, with_for_update=True)
     subscription.previous_secret = subscription.secret if previous_expires_at is not None else None
     subscription.previous_secret_expires_at = previous_expires_at
     subscription.secret = secret

@@ -128,7 +128,8 @@ def _process(session: Session, rows: Sequence[InboxRow], confirmer: Subscription
     # lock_timeout an operator set), that is no row's fault: the batch is tried again later.
     if read:
         _take_locks(session, [(row, event) for row, reading in read for event in reading.events],
-                    messages_of(read), suppress=settings.suppress)
+                    [(row.account_id, reading.facts.message_id) for row, reading in read if reading.facts],
+                    suppress=settings.suppress)
     for group in groups:
         _apply_group(session, group, now, settings, result)
     if result.processed:
@@ -195,12 +196,13 @@ def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
 
 
 def _take_locks(session: Session, events: Sequence[tuple[InboxRow, NormalizedEvent]],
-                messages: Sequence[tuple[int, ses.MessageFacts]] = (), *, suppress: bool = False) -> None:
-    """Take the messages these events and facts are about, and the addresses whose soft bounces they
-    count, before any row lock (tracker.db.repository.locks says why)."""
+                messages: Sequence[tuple[int, str]] = (), *, suppress: bool = False) -> None:
+    """Take the messages these events are about and those (account id, message id) whose facts the rows
+    carry, and the addresses whose soft bounces they count, before any row lock (tracker.db.repository.locks
+    says why). The facts' ids are read from the rows as they are: messages_of's checks and copies are the
+    apply's, and a lock on an id the apply then refuses holds nothing up."""
     repository.take_locks(
-        session, messages=[(row.account_id, event.message_id) for row, event in events]
-        + [(account_id, facts.message_id) for account_id, facts in messages],
+        session, messages=[(row.account_id, event.message_id) for row, event in events] + list(messages),
         addresses=[(row.account_id, event.recipient) for row, event in events
                    if suppress and event.recipient and suppression.is_soft_bounce(event)])
 

@@ -33,7 +33,9 @@ def take_locks(session: Session, *, messages: Iterable[tuple[int, str]] = (),
     """Hold these (account id, message id) and (account id, address) until commit."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    ids = sorted({_lock_id("message", *key) for key in messages} | {_lock_id("address", *key) for key in addresses})
+    # The keys deduplicated before they are hashed: a batch names each message a few times.
+    ids = sorted({_lock_id("message", *key) for key in set(messages)}
+                 | {_lock_id("address", *key) for key in set(addresses)})
     if len(ids) > MOST_EACH:
         session.execute(_TAKE_ALL, {"all": _ALL})
     elif ids:

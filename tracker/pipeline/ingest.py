@@ -5,6 +5,20 @@ one transaction: claim pending rows, read each (tracker.pipeline.rows: its norma
 events and message facts, pure), insert the new ones into the history, merge each
 touched delivery's winner, mark the rows. A row whose payload can never be processed is
 marked failed with the reason and kept for replay; the rest of the batch goes on.
+
+A batch body with unreadable elements (tracker.pipeline.rows: Reading.unreadable) is applied in
+part: its readable events go in like any row's, and the row is then marked failed, its error
+naming each unreadable element (index and reason), its kind the first one's. So one bad element
+costs only itself: it stays visible with the failed rows, can be discarded, and a replay after a
+parser fix applies it; the events already applied are found in the history by their keys and
+change nothing (no status, statistic, webhook or metric counts twice). Why not split the bad
+elements into inbox rows of their own: the inbox keeps what the provider sent, byte for byte (a
+replay re-reads those bytes with the fixed parser, an XML report included); an element cut out
+and re-serialized would be the tracker's own text, lose its original form and its arrival time,
+and make a second copy of data that retention would have to track. The partially applied row's
+history survives a rebuild: a full one re-applies processed rows only and leaves the history of
+others (a failed row's, a purged one's) in place for the recomputation; one ``--since`` re-reads
+every row behind the scoped history, and events_of gives a partial row's readable events.
 """
 from __future__ import annotations
 
@@ -53,6 +67,7 @@ class BatchResult:
     processed: int = 0
     failed: int = 0
     retrying: int = 0
+    partial: int = 0  # of the failed: batches whose readable elements were applied, the rest failed
     transitions: list = dataclasses.field(default_factory=list)  # MergedDelivery rows whose status changed
     webhooks_queued: int = 0
 
@@ -132,7 +147,7 @@ def _process(session: Session, rows: Sequence[InboxRow], confirmer: Subscription
                     suppress=settings.suppress)
     for group in groups:
         _apply_group(session, group, now, settings, result)
-    if result.processed:
+    if result.processed or result.partial:
         _evaluate_reputation(session, {row.account_id for row, _ in read}, now, result)
     _count(result)
     return result
@@ -183,16 +198,25 @@ def _logged_as(row: InboxRow):
 def _apply_rows(session: Session, group: list[tuple[InboxRow, Reading]], now,
                 settings: Settings) -> BatchResult:
     """Apply these rows' events and mark the rows processed, in the caller's savepoint (their messages'
-    and addresses' locks taken before: _process)."""
-    rows = [row for row, _ in group]
+    and addresses' locks taken before: _process). A batch with unreadable elements is marked failed
+    instead, in the same savepoint: should the group be rolled back, so is its failure."""
     events = [(row, event) for row, reading in group for event in reading.events]
     messages = messages_of(group)
     _, merged = _apply(session, events, now, settings)
     _record_messages(session, messages, now)
     transitions = [delivery for delivery in merged if delivery.status_changed]
     queued = outbox.enqueue_status_changes(session, transitions, now)
-    repository.mark_processed(session, [row.id for row in rows], now)
-    return BatchResult(processed=len(rows), transitions=transitions, webhooks_queued=queued)
+    result = BatchResult(transitions=transitions, webhooks_queued=queued)
+    complete = [row.id for row, reading in group if not reading.unreadable]
+    repository.mark_processed(session, complete, now)
+    result.processed = len(complete)
+    for row, reading in group:
+        failure = reading.failure()
+        if failure is not None:
+            with _logged_as(row):
+                _record_failure(session, row, failure, now, settings, result)
+            result.partial += 1
+    return result
 
 
 def _take_locks(session: Session, events: Sequence[tuple[InboxRow, NormalizedEvent]],
@@ -267,7 +291,9 @@ def _concerns_batch(error: Exception) -> bool:
 
 def _count(result: BatchResult) -> None:
     metrics.ROWS_PROCESSED.labels("processed").inc(result.processed)
-    metrics.ROWS_PROCESSED.labels("failed").inc(result.failed)
+    # Outcomes are disjoint: a batch applied in part (and failed for the rest) is counted once, as such.
+    metrics.ROWS_PROCESSED.labels("failed").inc(result.failed - result.partial)
+    metrics.ROWS_PROCESSED.labels("partially_applied").inc(result.partial)
     metrics.ROWS_PROCESSED.labels("retrying").inc(result.retrying)
     for delivery in result.transitions:
         for change in delivery.changes or (None,):

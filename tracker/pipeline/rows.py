@@ -4,6 +4,11 @@ event says of its message as a whole), without side effects.
 The worker (tracker.pipeline.ingest) reads every claimed row through read_row before it
 applies any; a rebuild re-reads processed rows through events_of. Permanent says a row can
 never be read or stored, with the inbox failure kind to record.
+
+A batch (a SendGrid array, Infobip's results, a Postmark array) is read element by element
+(tracker.providers.common.batch): an element its parser cannot read, or whose event the
+database cannot hold, is set aside in Reading.unreadable with its index, kind and reason, and
+the other elements' events stand. Only when no element can be read does the row fail whole.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from tracker.domain.attributes import ATTRIBUTE_TAGS
 from tracker.providers import registry
 from tracker.providers.acknowledgements import parse as acknowledgements
 from tracker.providers.common import storable
+from tracker.providers.common.batch import Batch, Unreadable, describe
 from tracker.providers.common.errors import PayloadError, UnreadablePayload
 from tracker.providers.ses import parse as ses
 from tracker.providers.ses.envelope import EnvelopeError, decode_envelope
@@ -32,15 +38,41 @@ class Permanent(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class ElementFailure:
+    """An element of a batch that cannot be applied: its index, the inbox failure kind, why."""
+
+    index: int
+    kind: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Reading:
-    """What one inbox row says: its events, and what an SES event says of its message as a whole."""
+    """What one inbox row says: its events, and what an SES event says of its message as a whole.
+
+    ``unreadable``: the elements of a batch whose events are not among ``events`` (their row is
+    applied in part, then failed: Reading.failure); ``size``: the batch's elements (0: no batch).
+    """
 
     events: list[NormalizedEvent]
     facts: ses.MessageFacts | None
+    unreadable: tuple[ElementFailure, ...] = ()
+    size: int = 0
+
+    def failure(self) -> Permanent | None:
+        """Why the row fails once its readable events are applied (None: it has nothing unread):
+        the unreadable elements, each by index and reason, with the first one's kind."""
+        if not self.unreadable:
+            return None
+        text = describe([Unreadable(item.index, item.reason) for item in self.unreadable], self.size)
+        applied = self.size - len(self.unreadable)
+        return Permanent(f"{text} (the other {applied} were applied; a replay after a fix applies the rest)",
+                         self.unreadable[0].kind)
 
 
 def events_of(row: InboxRow) -> list[NormalizedEvent]:
-    """The normalized events in an inbox row, made storable (no side effects).
+    """The normalized events in an inbox row, made storable (no side effects): those of a batch's
+    readable elements when some cannot be read.
 
     Permanent if the row can never be read or stored.
     """
@@ -48,9 +80,29 @@ def events_of(row: InboxRow) -> list[NormalizedEvent]:
 
 
 def read_row(row: InboxRow) -> Reading:
-    """events_of, with the message's facts: each row's body is parsed once (no side effects)."""
-    events, facts = _parsed(row)
-    return Reading([_storable(event) for event in events], facts)
+    """events_of, with the message's facts and the unreadable elements of a batch: each row's
+    body is parsed once (no side effects). Permanent if no element of it can be applied."""
+    batch, facts = _parsed(row)
+    if batch.size is None:
+        return Reading([_storable(event) for event in batch.events], facts)
+    failures = {item.index: ElementFailure(item.index, inbox.UNMAPPED_SHAPE, item.reason) for item in batch.unreadable}
+    stored: dict[int, list[NormalizedEvent]] = {}
+    for origin, event in zip(batch.origins, batch.events, strict=True):
+        if origin in failures:
+            continue  # an element is applied whole or not at all
+        try:
+            stored.setdefault(origin, []).append(_storable(event))
+        except Permanent as error:
+            failures[origin] = ElementFailure(origin, error.kind, str(error))
+            stored.pop(origin, None)
+    unreadable = tuple(failures[index] for index in sorted(failures))
+    if unreadable and len(unreadable) == batch.size:
+        # Nothing in it can be applied: the row fails whole, as any unreadable body does.
+        first = unreadable[0]
+        raise Permanent(first.reason if batch.size == 1 else
+                        describe([Unreadable(i.index, i.reason) for i in unreadable], batch.size), first.kind)
+    events = [event for index in sorted(stored) for event in stored[index]]
+    return Reading(events, facts, unreadable, batch.size)
 
 
 # What identifies an event must fit its column whole: cut, two ids could become one.
@@ -85,23 +137,27 @@ def _storable(event: NormalizedEvent) -> NormalizedEvent:
     )
 
 
-def _parsed(row: InboxRow) -> tuple[list[NormalizedEvent], ses.MessageFacts | None]:
+def _parsed(row: InboxRow) -> tuple[Batch, ses.MessageFacts | None]:
     try:
         if row.provider in registry.WEBHOOK_PROVIDERS:
-            return registry.parse_webhook(row.provider, webhook_body(row), row.content_type or "",
-                                          row.received_at), None
+            return registry.read_webhook(row.provider, webhook_body(row), row.content_type or "",
+                                         row.received_at), None
         if row.kind == inbox.ACKNOWLEDGEMENT:
-            return acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider), None
+            return Batch.single(acknowledgements.parse(row.body, inbox_id=row.id, provider=row.provider)), None
         if row.kind == inbox.RAW:
-            return ses.read_message(row.body, fallback_time=row.received_at)
+            return _single(*ses.read_message(row.body, fallback_time=row.received_at))
         if row.kind in (inbox.SUBSCRIPTION_CONFIRMATION, inbox.UNSUBSCRIBE_CONFIRMATION):
-            return [], None
+            return Batch.single([]), None
         envelope = decode_envelope(row.body)
-        return ses.read_message(envelope.message, fallback_time=envelope.timestamp)
+        return _single(*ses.read_message(envelope.message, fallback_time=envelope.timestamp))
     except (EnvelopeError, UnreadablePayload) as error:
         raise Permanent(str(error), inbox.PARSE_ERROR) from None
     except PayloadError as error:
         raise Permanent(str(error), inbox.UNMAPPED_SHAPE) from None
+
+
+def _single(events: list[NormalizedEvent], facts: ses.MessageFacts | None) -> tuple[Batch, ses.MessageFacts | None]:
+    return Batch.single(events), facts
 
 
 def messages_of(group: Sequence[tuple[InboxRow, Reading]]) -> list[tuple[int, ses.MessageFacts]]:

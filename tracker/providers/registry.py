@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tracker.domain import NormalizedEvent
+from tracker.providers.common.batch import Batch
 
 SES = "ses"
 
@@ -31,6 +32,11 @@ class Provider:
     # with a fresh token (so a new body, which the inbox cannot dedupe): it hears 200, with
     # the error in the body. For the others a 400 says what was wrong, and their retries
     # are harmless (the inbox dedupes the identical body).
+    # A batch with some readable elements is not that: its readable events are applied and
+    # only its unreadable elements wait (on the stored body) for a fix and a replay, so every
+    # provider hears 200 with them named in the body. A 400 would have SendGrid retry the
+    # whole batch for 24 h (provider-formats §6.1: any non-2xx), each retry deduplicated into
+    # nothing, and tell it the endpoint fails when it took thousands of events.
     unprocessable_status: int = 400
     # Whether the provider checks a hook URL before it saves it, expecting a 200 to a GET or to a
     # POST with no push in it. SendCloud does: "我们会对用户提供的 URL 做检测. 需要此 HTTP 服务能够正确响应
@@ -76,5 +82,15 @@ def _module(provider: str, part: str):
 
 
 def parse_webhook(provider: str, body: bytes, content_type: str, received_at: datetime) -> list[NormalizedEvent]:
-    """A webhook body through its provider's parser: the normalized events it holds."""
+    """A webhook body through its provider's parser: the normalized events it holds, all or nothing."""
     return parser(provider)(body, content_type, received_at=received_at)
+
+
+def read_webhook(provider: str, body: bytes, content_type: str, received_at: datetime) -> Batch:
+    """A webhook body through its provider's parser, element by element where the provider batches
+    (its module's ``read``: the events of the readable elements and the unreadable ones); as one
+    where it does not. PayloadError for a body that can never be processed as a whole."""
+    module = _module(provider, "parse")
+    if hasattr(module, "read"):
+        return module.read(body, content_type, received_at=received_at)
+    return Batch.single(module.parse(body, content_type, received_at=received_at))

@@ -5,7 +5,10 @@ body exactly as sent and commit, wake a worker, then answer. A body that passed
 authentication is always stored, even one the parser cannot read: the sender is told
 what was wrong (400; Mailgun 406, the only code that stops its retries; SendCloud 200
 with the error in the body, since it retries anything else under a fresh token) and the stored
-row fails in the worker with the same reason, kept for replay. Refused requests store
+row fails in the worker with the same reason, kept for replay. A batch with some readable
+elements (tracker.providers.common.batch) is answered 200, its unreadable elements named in the
+body: the worker applies the readable ones and keeps the row failed for the rest, so a retry of
+the whole batch would bring nothing (tracker.providers.registry says more). Refused requests store
 nothing. A provider that checks a hook URL before saving it (SendCloud: a GET or an empty
 POST must get a 200) is answered without anything being stored.
 """
@@ -97,14 +100,21 @@ def _receive(provider: str, token: str):
         log.error("%s source %s has an unusable secret: %s", provider, source.id, misconfigured)
         raise ApiError(503, "source_misconfigured", "this source's secret is misconfigured; retry later") from None
 
+    unreadable, partly = 0, None
     try:
-        events = registry.parse_webhook(provider, body, webhook.content_type, now)
-        problem = None
+        batch = registry.read_webhook(provider, body, webhook.content_type, now)
+        events, problem = batch.events, None
+        if batch.unreadable:
+            # Nothing readable in it: unprocessable as a whole, as any body that can never be processed.
+            if batch.readable:
+                unreadable, partly = len(batch.unreadable), batch.problem()
+            else:
+                events, problem = (), batch.problem()
     except PayloadError as error:
-        events, problem = [], str(error)
+        events, problem = (), str(error)
     except Exception:  # noqa: BLE001 - a parser bug: the body is authentic, so it is stored all the same
         log.exception("the %s parser failed on an authenticated body; storing it for the worker", provider)
-        events, problem = [], None
+        events, problem = (), None
 
     kind, text = _storable_body(body)
     try:
@@ -119,6 +129,8 @@ def _receive(provider: str, token: str):
         app.waker.wake()
         metrics.EVENTS_RECEIVED.labels(provider).inc()
     answer = {"status": "duplicate" if stored.duplicate else "stored", "events": len(events)}
+    if partly is not None:
+        answer.update(unreadable=unreadable, detail=f"stored; these elements wait for a fix and a replay: {partly}")
     if problem is not None:
         status = registry.UNPROCESSABLE_STATUS.get(provider, 400)
         detail = f"stored, but it can never be processed: {problem}"

@@ -25,7 +25,9 @@ there ("3", "false") and are read as such.
 Event keys are semantic: ``infobip:dlr:{messageId}:{status.id}`` (Infobip resending a
 final report is the same event) and ``infobip:{notificationType}:{eventId}``. A report's
 time is its doneAt, else sentAt; a tracking event carries no time of its own, so it takes
-``received_at``. One unreadable report refuses the whole POST, naming ``results[i]``.
+``received_at``. An unreadable report is set aside, named ``results[i]`` with its reason, and
+the POST's other reports stand (tracker.providers.common.batch); a body that is neither family
+fails whole.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ import defusedxml.ElementTree as DefusedElementTree
 from defusedxml import DefusedXmlException
 
 from tracker.providers.common import bounded_json
+from tracker.providers.common.batch import Batch, read_each
 from tracker.domain import EventType, NormalizedEvent
 from tracker.providers.common.errors import PayloadError, UnreadablePayload
 from tracker.providers.infobip.facts import (
@@ -158,11 +161,19 @@ STATUS_GROUPS: Mapping[int, str] = MappingProxyType(
 
 
 def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[NormalizedEvent]:
-    """The normalized events in one Infobip POST: one per delivery report, or the tracking event.
+    """The normalized events in one Infobip POST, all or nothing: PayloadError for the first
+    report ``read`` sets aside, else as ``read``."""
+    return read(body, content_type, received_at=received_at).strict()
+
+
+def read(body: bytes, content_type: str, *, received_at: datetime) -> Batch:
+    """The normalized events in one Infobip POST: one per readable delivery report (the reports it
+    cannot read set aside with their index and reason), or the tracking event.
 
     ``received_at`` (aware) is the event time when the payload has none. Raises PayloadError,
-    naming the field and value, for a body that can never be processed. An unknown status
-    group or notificationType is no error: it gives an UNMAPPED event.
+    naming the field and value, for a body that can never be processed (not JSON or XML, neither
+    family, ``results`` not a list, a tracking event it cannot read). An unknown status group or
+    notificationType is no error: it gives an UNMAPPED event.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
@@ -170,7 +181,7 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
     if "results" in document:
         return _reports(document["results"], received_at)
     if "notificationType" in document:
-        return [_tracking_event(document, received_at)]
+        return Batch.single([_tracking_event(document, received_at)])
     raise PayloadError(
         "not an Infobip delivery report (no results) or tracking event (no notificationType); "
         f"top-level keys: {key_list(document)}"
@@ -180,16 +191,17 @@ def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[Norm
 # --- delivery reports ---------------------------------------------------------------------
 
 
-def _reports(results: Any, received_at: datetime) -> list[NormalizedEvent]:
+def _reports(results: Any, received_at: datetime) -> Batch:
     if not isinstance(results, list):
         raise PayloadError(f"results must be a list of delivery reports, got {_kind(results)}")
-    events = []
-    for index, report in enumerate(results):
-        where = f"results[{index}]"
-        if not isinstance(report, Mapping):
-            raise PayloadError(f"{where} must be a delivery report object, got {_kind(report)}")
-        events.append(_report_event(report, where, received_at))
-    return events
+    return read_each(results, lambda index, report: [_report(index, report, received_at)])
+
+
+def _report(index: int, report: Any, received_at: datetime) -> NormalizedEvent:
+    where = f"results[{index}]"
+    if not isinstance(report, Mapping):
+        raise PayloadError(f"{where} must be a delivery report object, got {_kind(report)}")
+    return _report_event(report, where, received_at)
 
 
 def _report_event(report: _JSONObject, where: str, received_at: datetime) -> NormalizedEvent:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 
 from tracker.providers.common import bounded_json
 from tracker.domain import EventType, NormalizedEvent
+from tracker.providers.common.batch import Batch, read_each
 from tracker.providers.common.errors import PayloadError, UnreadablePayload
 from tracker.providers.postmark.facts import (
     bounce_details,
@@ -203,18 +204,27 @@ _TIME_FIELDS = ("ReceivedAt", "DeliveredAt", "BouncedAt", "ChangedAt")
 
 
 def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[NormalizedEvent]:
+    """The normalized events in one Postmark webhook POST, all or nothing: PayloadError for the
+    first record ``read`` sets aside, else as ``read``."""
+    return read(body, content_type, received_at=received_at).strict()
+
+
+def read(body: bytes, content_type: str, *, received_at: datetime) -> Batch:
     """The normalized events in one Postmark webhook POST.
 
     ``content_type`` is accepted for the receiver's convenience and ignored: the body is
     read as JSON whatever it claims. ``received_at`` (aware) is the event time when a record
     has none. A record of a RecordType we do not know becomes an UNMAPPED event. Raises
-    PayloadError for bodies that can never be processed.
+    PayloadError for bodies that can never be processed: one record (Postmark's own POST) it
+    cannot read fails whole; in an array, a record it cannot read is set aside with its index
+    and reason, and the others stand.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
-    return [
-        _event(record, where, received_at) for where, record in _records(_load(body))
-    ]
+    document = _load(body)
+    if isinstance(document, dict):
+        return Batch.single([_event(document, "record", received_at)])
+    return read_each(_records(document), lambda index, item: [_record(index, item, received_at)])
 
 
 def _load(body: bytes) -> Any:
@@ -232,22 +242,23 @@ def _load(body: bytes) -> Any:
         raise UnreadablePayload(not_json("Postmark webhook body", exc, text_body)) from None
 
 
-def _records(document: Any) -> list[tuple[str, _JSONObject]]:
-    """(where, record) for each record: Postmark posts one object; an array is tolerated."""
-    if isinstance(document, dict):
-        return [("record", document)]
+def _records(document: Any) -> list[Any]:
+    """The records of a body that is not one object: Postmark posts one object; an array is tolerated."""
     if isinstance(document, list):
         if not document:
             raise PayloadError("Postmark webhook body is an empty JSON array: no record in it")
-        for index, item in enumerate(document):
-            if not isinstance(item, dict):
-                raise PayloadError(
-                    f"record [{index}] must be a JSON object, got {json_kind(item)}"
-                )
-        return [(f"record [{index}]", item) for index, item in enumerate(document)]
+        return document
     raise PayloadError(
         f"Postmark webhook body must be a JSON object, got {json_kind(document)}"
     )
+
+
+def _record(index: int, item: Any, received_at: datetime) -> NormalizedEvent:
+    """The event of the array's record ``index``; PayloadError if it is no object or cannot be read."""
+    where = f"record [{index}]"
+    if not isinstance(item, dict):
+        raise PayloadError(f"{where} must be a JSON object, got {json_kind(item)}")
+    return _event(item, where, received_at)
 
 
 def _event(record: _JSONObject, where: str, received_at: datetime) -> NormalizedEvent:

@@ -28,6 +28,7 @@ from typing import Any
 from collections.abc import Callable, Mapping
 
 from tracker.providers.common import bounded_json
+from tracker.providers.common.batch import Batch, read_each
 from tracker.domain import BounceType, EventType, NormalizedEvent
 from tracker.providers.common.errors import PayloadError, UnreadablePayload
 from tracker.providers.common.values import (
@@ -202,18 +203,27 @@ TYPE_MAP: Mapping[str, EventType] = MappingProxyType(
 
 
 def parse(body: bytes, content_type: str, *, received_at: datetime) -> list[NormalizedEvent]:
-    """The normalized events in one Event Webhook POST body, in the batch's order.
+    """The normalized events in one Event Webhook POST body, in the batch's order; all or nothing.
+
+    PayloadError for the first element ``read`` sets aside, else as ``read``.
+    """
+    return read(body, content_type, received_at=received_at).strict()
+
+
+def read(body: bytes, content_type: str, *, received_at: datetime) -> Batch:
+    """The normalized events of the readable elements of one Event Webhook POST, in the batch's
+    order, and the elements that cannot be read (index and reason).
 
     ``content_type`` is not trusted (the body is JSON whatever the header says).
     ``received_at`` (aware) is the event time when an element has no ``timestamp``.
-    Raises PayloadError, naming the array index and field, for a body that can never be
-    processed: not a JSON array, an element that is not an object or has no ``event``, or
-    a delivery event without ``email``. Unknown event names are not errors: they become
-    EventType.UNMAPPED events.
+    Raises PayloadError for a body that is no batch (not a JSON array). An element that is not
+    an object, has no ``event``, an unreadable ``timestamp`` or id, or is a delivery event
+    without ``email`` is set aside, named by its array index and field; the others stand.
+    Unknown event names are not errors: they become EventType.UNMAPPED events.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
-    return [_event(index, item, received_at) for index, item in enumerate(_load(body))]
+    return read_each(_load(body), lambda index, item: [_event(index, item, received_at)])
 
 
 def _event(index: int, item: Any, received_at: datetime) -> NormalizedEvent:

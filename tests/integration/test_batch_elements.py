@@ -28,10 +28,10 @@ BY_NAME = {provider.name: provider for provider in PROVIDERS}
 # Per provider: the recorded batch with one bad element, that element's index, the message ids of
 # its readable elements (with the status each must reach) and of the bad one (with its status once
 # read), and how a "parser fix" reads the bad element's time.
-SENDGRID = ("sendgrid", "batch-one-bad-element.json", 2,
+SENDGRID = ("sendgrid", "partial/batch-one-bad-element.json", 2,
             {"Ab3dEf6hIj9kLm2nOp5qRs": "DELIVERED", "Ef5gHi8jKl1mNo4pQr7sTu": "DELIVERED"},
             ("Cd4eFg7hIj0kLm3nOp6qRt", "BOUNCED"))
-INFOBIP = ("infobip", "dlr/batch-one-bad-report.json", 1,
+INFOBIP = ("infobip", "partial/batch-one-bad-report.json", 1,
            {"3b4c5d6e-7f80-4912-a3b4-c5d6e7f80912": "DELIVERED", "5d6e7f80-91a2-4b34-c5d6-e7f8091a2b34": "DELIVERED"},
            ("4c5d6e7f-8091-4a23-b4c5-d6e7f8091a23", "BOUNCED"))
 CASES = {"sendgrid": SENDGRID, "infobip": INFOBIP}

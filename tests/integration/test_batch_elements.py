@@ -207,3 +207,23 @@ def test_a_partly_applied_batch_says_so_however_long_its_elements_reasons_are(ap
         error[-200:]
     assert "; and 2 more" in error
 
+
+def test_a_rebuild_counts_a_processed_batch_of_which_the_parser_now_refuses_an_element(app, hook, monkeypatch):
+    # Processed whole by one parser release; the next refuses bob's bounce (element [4]). The rebuild drops
+    # the row's history and re-applies what is readable now: the element it leaves out must be counted as
+    # unreadable, as a row refused whole is, not vanish from the history with the summary saying nothing.
+    assert _post(app, "sendgrid", hook("sendgrid"), BY_NAME["sendgrid"].fixture("batch.json")).status_code == 200
+    drain(app)
+    assert _state(app)["row"][1] == inbox.PROCESSED
+    original = sendgrid_parse._occurred_at
+
+    def stricter(raw, where):
+        if "[4]" in where:
+            raise sendgrid_parse.PayloadError(f"{where} has a timestamp this release refuses: {raw!r}")
+        return original(raw, where)
+
+    monkeypatch.setattr(sendgrid_parse, "_occurred_at", stricter)
+    summary = operations.rebuild(app.extensions["tracker"])
+
+    assert (summary.rows, summary.unreadable) == (1, 1)
+    assert set(_state(app)["statuses"]) == {"q3wZs1XHSmyb2bt4dTXHpA"}  # bob's delivery had only that event

@@ -187,3 +187,43 @@ def test_an_element_whose_id_the_database_cannot_hold_fails_alone_as_unstorable(
     _, row_state, kind, error = state["row"]
     assert (row_state, kind) == (inbox.FAILED, inbox.UNSTORABLE)
     assert error.startswith(f"1 of {len(events)} elements could not be read: [4] ") and "NUL" in error, error
+
+
+def test_a_partly_applied_batch_says_so_however_long_its_elements_reasons_are(app, hook):
+    # Twelve elements without "event", each with ten long keys: a reason lists the keys (5,000 characters
+    # each), which the row's error (cut at 4,000 characters) must not let push out that the rest was applied.
+    events = json.loads(BY_NAME["sendgrid"].fixture("batch.json"))
+    keyless = {f"k{i}" + "x" * 500: 1 for i in range(10)}
+    size = len(events) + 12
+    response = _post(app, "sendgrid", hook("sendgrid"), json.dumps(events + [keyless] * 12).encode())
+    assert response.status_code == 200, response.json
+
+    drain(app)
+
+    _, row_state, kind, error = _state(app)["row"]
+    assert (row_state, kind) == (inbox.FAILED, inbox.UNMAPPED_SHAPE)
+    assert error.startswith(f"12 of {size} elements could not be read: [{len(events)}] SendGrid event"), error[:200]
+    assert error.endswith(f"(the other {len(events)} were applied; a replay after a fix applies the rest)"), \
+        error[-200:]
+    assert "; and 2 more" in error
+
+
+def test_a_rebuild_counts_a_processed_batch_of_which_the_parser_now_refuses_an_element(app, hook, monkeypatch):
+    # Processed whole by one parser release; the next refuses bob's bounce (element [4]). The rebuild drops
+    # the row's history and re-applies what is readable now: the element it leaves out must be counted as
+    # unreadable, as a row refused whole is, not vanish from the history with the summary saying nothing.
+    assert _post(app, "sendgrid", hook("sendgrid"), BY_NAME["sendgrid"].fixture("batch.json")).status_code == 200
+    drain(app)
+    assert _state(app)["row"][1] == inbox.PROCESSED
+    original = sendgrid_parse._occurred_at
+
+    def stricter(raw, where):
+        if "[4]" in where:
+            raise sendgrid_parse.PayloadError(f"{where} has a timestamp this release refuses: {raw!r}")
+        return original(raw, where)
+
+    monkeypatch.setattr(sendgrid_parse, "_occurred_at", stricter)
+    summary = operations.rebuild(app.extensions["tracker"])
+
+    assert (summary.rows, summary.unreadable) == (1, 1)
+    assert set(_state(app)["statuses"]) == {"q3wZs1XHSmyb2bt4dTXHpA"}  # bob's delivery had only that event

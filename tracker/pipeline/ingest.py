@@ -18,7 +18,9 @@ and re-serialized would be the tracker's own text, lose its original form and it
 and make a second copy of data that retention would have to track. The partially applied row's
 history survives a rebuild: a full one re-applies processed rows only and leaves the history of
 others (a failed row's, a purged one's) in place for the recomputation; one ``--since`` re-reads
-every row behind the scoped history, and events_of gives a partial row's readable events.
+every row behind the scoped history and re-applies a partial row's readable events. A rebuild counts a
+processed row of which the parser now refuses an element among the rows it cannot read (the element's
+history is gone, as a refused row's is).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ from tracker.db.engine import Database
 from tracker.db.models import utcnow
 from tracker.db.repository.inbox import InboxRow
 from tracker.outbound import outbox
-from tracker.pipeline.rows import Permanent, Reading, events_of, messages_of, read_row
+from tracker.pipeline.rows import Permanent, Reading, messages_of, read_row
 from tracker.providers.ses import parse as ses
 from tracker.providers.ses.envelope import SUBSCRIPTION_CONFIRMATION, EnvelopeError, decode_envelope
 from tracker.adapters.sns_subscriptions import ConfirmationFailed, SubscriptionConfirmer
@@ -325,13 +327,18 @@ def _read(session: Session, row: InboxRow, confirmer: SubscriptionConfirmer) -> 
 
 
 def reapply(session: Session, rows: Sequence[InboxRow], settings: Settings) -> tuple[int, int]:
-    """Apply already-processed rows again (a rebuild): (events added, rows unreadable now)."""
+    """Apply already-processed rows again (a rebuild): (events added, rows unreadable now, whole or in part)."""
     events, unreadable = [], 0
     for row in rows:
         try:
-            events.extend((row, event) for event in events_of(row))
+            reading = read_row(row)
         except Exception:  # noqa: BLE001 - a rebuild counts what it cannot read and goes on
             unreadable += 1
+            continue
+        if reading.unreadable:
+            # A batch element the parser refuses now loses its history as a refused row does: counted alike.
+            unreadable += 1
+        events.extend((row, event) for event in reading.events)
     _take_locks(session, events, suppress=settings.suppress)
     added, _ = _apply(session, events, utcnow(), settings)
     return added, unreadable

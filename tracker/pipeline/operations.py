@@ -114,7 +114,7 @@ def discard(services: Services, ids: Sequence[int], *, reason: str, by: str,
 class RebuildSummary:
     rows: int = 0  # raw events re-applied
     applied: int = 0  # history events they gave
-    unreadable: int = 0  # raw events the parsers refuse now
+    unreadable: int = 0  # raw events the parsers refuse now, whole or in part (a batch's element)
     deliveries: int = 0  # deliveries recomputed from their history
     changed: int = 0  # of which the rebuild changed (or made): their subscribers are told
     removed: int = 0  # deliveries left with no event and no registration: gone

@@ -2,7 +2,7 @@
 event says of its message as a whole), without side effects.
 
 The worker (tracker.pipeline.ingest) reads every claimed row through read_row before it
-applies any; a rebuild re-reads processed rows through events_of. Permanent says a row can
+applies any; a rebuild re-reads processed rows through it too. Permanent says a row can
 never be read or stored, with the inbox failure kind to record.
 
 A batch (a SendGrid array, Infobip's results, a Postmark array) is read element by element

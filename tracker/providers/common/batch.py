@@ -15,9 +15,12 @@ from typing import Any
 from tracker.domain import NormalizedEvent
 from tracker.providers.common.errors import PayloadError
 
-# How many unreadable elements a description names one by one; the rest are counted. Each
-# reason is already bounded (the parsers quote excerpts), so the text stays short.
+# How many unreadable elements a description names one by one; the rest are counted.
 NAMED = 10
+# How much of each named reason a description keeps. A reason may quote its element (key_list's ten keys,
+# each as long as the sender made it), so ten whole ones could pass the 4,000 characters an inbox error
+# keeps and cut off what the row's failure says last: that the other elements were applied.
+REASON_WIDTH = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +98,10 @@ def describe(unreadable: Sequence[Unreadable], size: int) -> str | None:
         return None
     if size <= 1 and len(unreadable) == 1:
         return unreadable[0].reason
-    named = "; ".join(f"[{item.index}] {item.reason}" for item in unreadable[:NAMED])
+    named = "; ".join(f"[{item.index}] {_cut(item.reason)}" for item in unreadable[:NAMED])
     more = f"; and {len(unreadable) - NAMED} more" if len(unreadable) > NAMED else ""
     return f"{len(unreadable)} of {size} elements could not be read: {named}{more}"
+
+
+def _cut(reason: str) -> str:
+    return reason if len(reason) <= REASON_WIDTH else reason[:REASON_WIDTH - 1] + "…"

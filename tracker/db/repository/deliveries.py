@@ -23,6 +23,7 @@ from tracker.domain import (
     submitted_at,
 )
 from tracker.db.models import Delivery, DeliveryEvent
+from tracker.db.repository.dialect import by_code_point
 from tracker.db.repository.column_arrays import batch_insert, parameters
 from tracker.db.repository.prebuilt import prebuilt
 
@@ -290,29 +291,15 @@ def merge_deliveries(session: Session, changes: Sequence[DeliveryChange], now: d
     ]
 
 
-def _by_code_point(session: Session):
-    """Text compared as the domain compares it, by code point (tracker.domain.state.precedence).
-
-    PostgreSQL compares text in the database's collation, and a common one (en-US, glibc's or
-    ICU's) puts "a" before "B", ignores punctuation at first and "~" (the rebuild's mark) before
-    the digits: two events of one rank at one instant would then keep the other event than the
-    fold, and a rebuild's mark would not hold. "C" is the code points' order. SQLite's BINARY
-    compares UTF-8 bytes, the same order.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return lambda text: text.collate("C")
-    return lambda text: text
-
-
 def _merge_statement(session: Session, counted: bool, names: tuple[str, ...]):
     """merge_deliveries's upsert: the values are the rows it is executed with."""
     table = Delivery.__table__
     statement = batch_insert(session, table, names)
     new, old = statement.excluded, table.c
-    code_points = _by_code_point(session)
-    wins = code_points(new.precedence) > code_points(old.precedence)
+    wins = by_code_point(session, new.precedence) > by_code_point(session, old.precedence)
     # The failure too is the greater one (no new failure: NULL, which never wins).
-    failure_wins = code_points(new.failure_precedence) > code_points(func.coalesce(old.failure_precedence, ""))
+    failure_wins = (by_code_point(session, new.failure_precedence)
+                    > by_code_point(session, func.coalesce(old.failure_precedence, "")))
     keep_winner = {
         **{columns[0]: case((wins, new[columns[0]]), else_=old[columns[0]]) for columns in _OUTCOME_COLUMNS.values()},
         **{columns[1]: case((failure_wins, new[columns[1]]), else_=old[columns[1]])

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Delivery, DeliveryEvent, InboxEvent, Suppression, SuppressionRemoval, utcnow
-from tracker.db.repository.dialect import insert_for
+from tracker.db.repository.dialect import by_code_point, insert_for
 from tracker.db.repository.prebuilt import prebuilt
 
 __all__ = [
@@ -36,12 +36,9 @@ def _add_statement(session: Session):
     table = Suppression.__table__
     statement = insert_for(session, table)
     new = statement.excluded
-    new_key, key = new.event_key, table.c.event_key
-    if session.get_bind().dialect.name == "postgresql":
-        # By code point, as entry_order (Python) compares them in a batch: the column's collation is the
-        # database's, and in most (en_US.UTF-8, say) "aq" sorts before "Zq", so which of two events at one
-        # moment an entry named would depend on whether they came in one batch. (SQLite's BINARY is it.)
-        new_key, key = new_key.collate("C"), key.collate("C")
+    # By code point, as entry_order (Python) compares them in a batch: otherwise which of two events at
+    # one moment an entry named would depend on whether they came in one batch.
+    new_key, key = by_code_point(session, new.event_key), by_code_point(session, table.c.event_key)
     return (statement.on_conflict_do_update(
         index_elements=["account_id", "address"],
         set_={name: new[name] for name in ("reason", "provider", "message_id", "event_key", "occurred_at")},

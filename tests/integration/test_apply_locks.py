@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
+from tests.support.lock_waits import until_a_session_waits_on_a_lock
 from tracker.db import repository
 from tracker.db.models import InboxEvent
 from tracker.db.repository.locks import MOST_EACH
@@ -123,12 +124,7 @@ def test_two_batches_each_retrying_a_row_of_the_others_message_both_apply_withou
     assert applied_one_group.wait(60)
     first_batch = threading.Thread(target=batch, args=("first", first), name="first")
     first_batch.start()
-    with services.db.session() as watcher:  # until the first batch waits for a lock (one the second holds)
-        while first_batch.is_alive() and not watcher.execute(text(
-                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-                ).first():
-            first_batch.join(0.01)
-            watcher.rollback()
+    until_a_session_waits_on_a_lock(services.db, first_batch)  # for a lock the second batch holds
     go_on.set()
     second_batch.join(60)
     first_batch.join(60)

@@ -33,6 +33,7 @@ from tests.support.ses_events import bounce, for_message
 from tests.support.shuffled_history import history
 from tests.support.sns_signing import notification
 from tests.support.webhooks import sendgrid
+from tests.support.lock_waits import until_a_session_waits_on_a_lock
 from tracker.db import repository
 from tracker.db.models import Account, Delivery, DeliveryEvent, DeliveryStat, InboxEvent, Suppression, WebhookEvent
 from tracker.db.repository.deliveries import state_of
@@ -325,13 +326,8 @@ def _held_first_worker(app, first_id: int, second_id: int, *, second_waits: bool
         ingest._process(session, repository.claim_by_ids(session, [first_id]), services.confirmer, services.settings)
         thread = threading.Thread(target=second_worker)
         thread.start()
-        with services.db.session() as watcher:
-            while thread.is_alive() and not watcher.connection().exec_driver_sql(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'").first():
-                thread.join(0.01)
-                watcher.rollback()
-            assert thread.is_alive() or not second_waits, "the second worker did not wait for the first"
+        until_a_session_waits_on_a_lock(services.db, thread)
+        assert thread.is_alive() or not second_waits, "the second worker did not wait for the first"
     thread.join(30)
     assert not thread.is_alive()
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from tests.support.harness import drain, make_tenant
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
+from tests.support.lock_waits import until_a_session_waits_on_a_lock
 from tracker.db.models import Delivery, Message
 
 REGISTRATION = {"recipients": ["a@example.com", "B@example.com"], "from": "Billing <billing@example.com>",
@@ -132,12 +133,7 @@ def test_the_same_provider_id_attached_twice_at_once_leaves_the_message_as_one_a
         thread = threading.Thread(target=second_patch)
         thread.start()
         assert loaded.wait(30)  # the second read the message as registered, the first not committed
-        with db.session() as watcher:
-            while thread.is_alive() and not watcher.connection().exec_driver_sql(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'").first():
-                thread.join(0.01)
-                watcher.rollback()
+        until_a_session_waits_on_a_lock(db, thread)
     thread.join(30)
 
     assert outcome == {"message": attached}

@@ -15,6 +15,7 @@ from tests.integration.test_webhooks import change_statuses, readme_recipe, send
 from tests.support.harness import make_tenant
 from tests.support.receiver import receiving
 from tests.support.ses_events import bounce, for_message
+from tests.support.lock_waits import until_a_session_waits_on_a_lock
 from tracker.db.models import WebhookEvent, WebhookSubscription, utcnow
 
 
@@ -157,12 +158,7 @@ def test_two_rotations_at_once_keep_the_secret_each_answered(hooks_app):
         thread = threading.Thread(target=second_rotation)
         thread.start()
         assert loaded.wait(30)  # the second read the subscription before the first committed
-        with db.session() as watcher:
-            while thread.is_alive() and not watcher.connection().exec_driver_sql(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'").first():
-                thread.join(0.01)
-                watcher.rollback()
+        until_a_session_waits_on_a_lock(db, thread)
     thread.join(30)
 
     with db.session() as session:

@@ -14,6 +14,7 @@ from tests.support.harness import drain, make_tenant
 from tests.support.receiver import receiving
 from tests.support.ses_events import bounce, for_message
 from tests.support.sns_signing import notification
+from tests.support.lock_waits import until_a_session_waits_on_a_lock
 from tracker.pipeline import ingest, intake
 from tracker.db import repository
 from tracker.db.models import Delivery, WebhookEvent
@@ -197,13 +198,9 @@ def test_two_workers_making_one_delivery_at_once_count_on_top_of_each_other(hook
         ingest._process(session, repository.claim_by_ids(session, [first_id]), services.confirmer, services.settings)
         thread = threading.Thread(target=second_worker)
         thread.start()
-        with services.db.session() as watcher:  # until the second waits on the first's new delivery row
-            while thread.is_alive() and not watcher.connection().exec_driver_sql(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'").first():
-                thread.join(0.01)
-                watcher.rollback()
-            assert thread.is_alive(), "the second worker did not wait for the first"
+        # until the second waits on the first's new delivery row
+        until_a_session_waits_on_a_lock(services.db, thread)
+        assert thread.is_alive(), "the second worker did not wait for the first"
     thread.join(30)
 
     assert [(s, item["status"]) for s, _, item in outbox(app)] == expected
